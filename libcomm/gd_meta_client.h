@@ -1,0 +1,48 @@
+/* The client side of the meta: one session, leader following, reconnects.
+ *
+ * gd_meta_call() sends a request to the current leader; on GD_ENOTLEADER it
+ * follows the leader address in the answer, on a lost connection it
+ * reconnects (trying every configured address, with backoff) and re-sends
+ * HELLO with its session id and the inodes it has open, until the deadline.
+ * A background thread renews the session. Thread-safe. */
+#ifndef GD_META_CLIENT_H
+#define GD_META_CLIENT_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct gd_meta_client;
+
+/* Fills *ino (capacity max) with the inodes this process has open, for
+ * re-claiming them after a reconnect; returns how many. May be NULL. */
+typedef size_t (*gd_open_inodes_fn)(void *ctx, uint64_t *ino, size_t max);
+
+struct gd_meta_client_config {
+	const char *addrs;        /* "host:port[,host:port...]" */
+	int role;                 /* GODFS__ROLE__ROLE_CLIENT, _ADMIN, _CHUNKD */
+	const char *host;         /* this host's name, for the session */
+	const char *mountpoint;   /* may be NULL */
+	int timeout_ms;           /* per call, including retries; 0 = 30 s */
+	gd_open_inodes_fn open_inodes;
+	void *open_inodes_ctx;
+};
+
+/* Connects to a meta (the leader), says HELLO, starts the renew thread.
+ * Returns 0 or the last error (GD_ECONN, GD_ETIMEDOUT). */
+int gd_meta_client_open(const struct gd_meta_client_config *cfg,
+			struct gd_meta_client **out);
+void gd_meta_client_close(struct gd_meta_client *m);
+
+uint64_t gd_meta_client_session(const struct gd_meta_client *m);
+uint64_t gd_meta_client_chunk_size(const struct gd_meta_client *m);
+
+/* One request to the leader. Returns a transport error with *resp == NULL,
+ * or the response's status with *resp set (free it with
+ * protobuf_c_message_free_unpacked(*resp, NULL)). */
+int gd_meta_call(struct gd_meta_client *m, uint16_t method,
+		 const ProtobufCMessage *req,
+		 const ProtobufCMessageDescriptor *resp_desc,
+		 ProtobufCMessage **resp);
+
+#endif

@@ -1,0 +1,70 @@
+/* A TCP server for godfs daemons: an accept thread, a reader thread per
+ * connection that decodes frames (bounded, validated by gd_frame) and hands
+ * each request to the handler, either on a pool of worker threads (chunkd:
+ * slow disk work must not stop other requests) or directly on the reader
+ * thread (meta: its handler only queues the request for the libuv loop).
+ *
+ * A bad frame (magic, version, method, length, or a protobuf part that does not
+ * unpack) is logged with the peer's address and closes that connection only. */
+#ifndef GD_SERVER_H
+#define GD_SERVER_H
+
+#include "gd_frame.h"
+
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct gd_server;
+struct gd_sconn;
+
+/* One received request. The handler owns it and must finish it with
+ * gd_reply() (or gd_reply_status()) and then gd_request_free(), from any
+ * thread, at any later time; the connection stays valid until then. */
+struct gd_request {
+	struct gd_sconn *conn;
+	struct gd_frame_hdr hdr;
+	uint8_t *pb;        /* hdr.pb_len bytes */
+	uint8_t *data;      /* hdr.data_len bytes, NULL when 0 */
+	const char *peer;   /* "ip:port" of the other end */
+	void *conn_ctx;     /* per-connection slot for the handler (e.g. its role) */
+};
+
+typedef void (*gd_server_handler_fn)(void *ctx, struct gd_request *req);
+/* Called once when a connection closes, with its conn_ctx; may be NULL. */
+typedef void (*gd_server_closed_fn)(void *ctx, void *conn_ctx);
+
+struct gd_server_config {
+	const char *listen;            /* "host:port"; port 0 picks one */
+	gd_server_handler_fn handler;
+	gd_server_closed_fn closed;
+	void *ctx;
+	int workers;                   /* 0 = run the handler on the reader thread */
+	int send_timeout_ms;           /* a peer that does not read for this long is dropped */
+};
+
+/* Binds, listens and starts the accept thread. Returns 0 or GD_ECONN (the
+ * bind/listen error is logged). */
+int gd_server_start(const struct gd_server_config *cfg, struct gd_server **out);
+/* The port actually bound (for listen ports of 0). */
+int gd_server_port(const struct gd_server *s);
+/* Stops accepting, closes every connection, waits for threads, frees. */
+void gd_server_stop(struct gd_server *s);
+
+/* Sends the response to req: resp packed as protobuf, then data (may be NULL).
+ * Thread-safe; writes go out whole under the connection's send lock. Returns 0
+ * or GD_ECONN when the connection is gone (the response is dropped). */
+int gd_reply(struct gd_request *req, const ProtobufCMessage *resp,
+	     const void *data, size_t data_len);
+/* The same with a response that is already packed (pb_len <= GD_FRAME_MAX_PB). */
+int gd_reply_packed(struct gd_request *req, const uint8_t *pb, size_t pb_len,
+		    const void *data, size_t data_len);
+/* Replies with a bare StatusResp{status}. */
+int gd_reply_status(struct gd_request *req, int status);
+/* Frees the request and drops its reference on the connection. */
+void gd_request_free(struct gd_request *req);
+
+/* Sets/gets the per-connection slot seen as req->conn_ctx. */
+void gd_sconn_set_ctx(struct gd_sconn *c, void *conn_ctx);
+
+#endif

@@ -1,0 +1,91 @@
+/* The meta's deterministic state machine: the whole durable state of godfs
+ * (namespace, chunk records, chunkd registry, sessions, orphans), changed only
+ * by applying committed Raft log entries (fsm.proto MetaEntry).
+ *
+ * Pure: no I/O, no clock, no randomness; the same entries give the same state
+ * on every voter. All validation of a mutating request happens in apply (the
+ * state may have changed since the leader proposed it), and apply's answer is
+ * the response the client gets. Not thread-safe: the meta's libuv loop owns it. */
+#ifndef META_FSM_H
+#define META_FSM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct meta_fsm;
+
+/* A chunk freed by an apply: the chunkds holding copies are told to delete them. */
+struct meta_fsm_freed {
+	uint64_t chunk_id;
+	uint64_t version;
+	char **nodes;           /* node ids that held valid copies */
+	size_t n_nodes;
+};
+
+/* What an apply or a query answers. */
+struct meta_fsm_result {
+	int status;             /* 0 or a negative GD_E* code (also inside resp) */
+	uint8_t *resp;          /* packed wire.proto response of the method; gd_malloc'd */
+	size_t resp_len;
+	struct meta_fsm_freed *freed; /* chunks whose copies can go (apply only) */
+	size_t n_freed;
+	uint64_t orphan_ino;    /* an inode that became an orphan (nlink 0, maybe open), 0 if none */
+};
+void meta_fsm_result_release(struct meta_fsm_result *r);
+
+/* A chunk record, as stored. */
+struct meta_fsm_chunk {
+	uint64_t chunk_id;      /* 0 = no chunk at this index (a hole) */
+	uint64_t version;
+	uint32_t goal;
+	char **nodes;           /* node ids of valid copies (pointers into the fsm: valid until the next apply) */
+	size_t n_nodes;
+	uint64_t file_size;
+};
+
+/* chunk_size: bytes per chunk, fixed when the file system is formatted. */
+int meta_fsm_new(uint64_t chunk_size, struct meta_fsm **out);
+void meta_fsm_free(struct meta_fsm *f);
+
+/* Applies one committed entry (a packed MetaEntry). Returns 0 when the entry
+ * was applied (the request itself may still have failed: see res->status), or
+ * GD_EPROTO for an entry that does not decode (the state is unchanged). */
+int meta_fsm_apply(struct meta_fsm *f, const void *entry, size_t len,
+		   struct meta_fsm_result *res);
+
+/* Answers a read-only request (LOOKUP, GETATTR, READLINK, READDIR, GETXATTR,
+ * LISTXATTR, STATFS, CHUNK_LOCATE, OPEN without O_TRUNC) from the current
+ * state. `req` is the packed request. ChunkResp.chain holds node ids. */
+int meta_fsm_query(struct meta_fsm *f, uint16_t method, const void *req,
+		   size_t len, struct meta_fsm_result *res);
+
+/* Reads the chunk record at (ino, index); chunk_id 0 when there is none.
+ * Returns GD_ENOENT (no such inode), GD_EISDIR... or 0. */
+int meta_fsm_chunk_get(struct meta_fsm *f, uint64_t ino, uint64_t index,
+		       struct meta_fsm_chunk *out);
+
+/* The inode currently bound to name in dir parent, or 0. */
+uint64_t meta_fsm_lookup_ino(struct meta_fsm *f, uint64_t parent, const char *name);
+
+/* Chunk ids and versions of every chunk, for checking a chunkd's report:
+ * returns the version of chunk_id, or 0 when the chunk is unknown. */
+uint64_t meta_fsm_chunk_version(struct meta_fsm *f, uint64_t chunk_id);
+
+/* Registry: the address of a node id, or NULL. Valid until the next apply. */
+const char *meta_fsm_node_address(struct meta_fsm *f, const char *node_id);
+
+/* Sessions and orphans, for the leader's background work. */
+size_t meta_fsm_sessions(struct meta_fsm *f, uint64_t *ids, size_t max);
+size_t meta_fsm_orphans(struct meta_fsm *f, uint64_t *inos, size_t max);
+
+/* Counters for status output. */
+uint64_t meta_fsm_inode_count(struct meta_fsm *f);
+uint64_t meta_fsm_chunk_count(struct meta_fsm *f);
+uint64_t meta_fsm_chunk_size(struct meta_fsm *f);
+
+/* Serialises the whole state into one buffer (allocated with raft_malloc so
+ * that raft can own it) / replaces the state with a serialised one. */
+int meta_fsm_snapshot(struct meta_fsm *f, void **buf, size_t *len);
+int meta_fsm_restore(struct meta_fsm *f, const void *buf, size_t len);
+
+#endif
