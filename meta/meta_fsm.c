@@ -1,0 +1,1574 @@
+/* The meta's deterministic state machine (see meta_fsm.h): decodes committed
+ * MetaEntry records and read-only requests, applies them to the namespace of
+ * meta_ns.c with the errno rules of a Linux file system, and packs the wire
+ * response. Snapshots are in meta_snap.c.
+ *
+ * Determinism: everything an apply uses comes from the entry (time, session,
+ * chain) or from the state; ids come from counters in the state. Allocation
+ * that can fail is done before the state changes wherever possible, so that an
+ * ENOMEM answer leaves the state as it was. */
+#include "meta_fsm.h"
+
+#include <fcntl.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "gd_alloc.h"
+#include "gd_frame.h"
+#include "gd_status.h"
+#include "meta_ns.h"
+#include "meta_snap.h"
+#include "proto/fsm.pb-c.h"
+#include "proto/wire.pb-c.h"
+
+#define M(name) GODFS__METHOD__M_##name
+#define FSM(name) GODFS__FSM_METHOD__M_FSM_##name
+
+/* Largest file size: byte offsets stay representable as off_t. */
+#define META_MAX_FILE_SIZE ((uint64_t)INT64_MAX)
+#define READDIR_MAX_ENTRIES 1024
+/* Room kept in a readdir answer for the status, leader and eof fields. */
+#define READDIR_HEADROOM 1024
+
+struct meta_fsm {
+	struct meta_ns_state st;
+};
+
+/* One apply or query in progress. */
+struct op {
+	struct meta_ns_state *st;
+	const Godfs__MetaEntry *e;  /* NULL for a query */
+	int64_t now_sec;
+	uint32_t now_nsec;
+	struct meta_fsm_result *res;
+	size_t cap_freed;
+};
+
+/* protobuf-c allocations go through gd_malloc so that tests can fail them. */
+static void *pb_alloc(void *data, size_t size)
+{
+	(void)data;
+	return gd_malloc(size);
+}
+
+static void pb_free(void *data, void *p)
+{
+	(void)data;
+	gd_free(p);
+}
+
+static ProtobufCAllocator pb_allocator = { pb_alloc, pb_free, NULL };
+
+/* ---- results ------------------------------------------------------------------- */
+
+void meta_fsm_result_release(struct meta_fsm_result *r)
+{
+	size_t i, j;
+	if (!r)
+		return;
+	gd_free(r->resp);
+	for (i = 0; i < r->n_freed; i++) {
+		for (j = 0; j < r->freed[i].n_nodes; j++)
+			gd_free(r->freed[i].nodes[j]);
+		gd_free(r->freed[i].nodes);
+	}
+	gd_free(r->freed);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Packs m into res->resp; leaves resp NULL when out of memory. */
+static void pack_reply(struct meta_fsm_result *res, const ProtobufCMessage *m)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+	uint8_t *buf = gd_malloc(n);
+
+	if (!buf)
+		return;
+	protobuf_c_message_pack(m, buf);
+	gd_free(res->resp);
+	res->resp = buf;
+	res->resp_len = n;
+}
+
+/* A reply with nothing but a status. Every *Resp of wire.proto carries status
+ * as field 1, so these bytes are also a valid AttrResp, ChunkResp, ... */
+static void reply_status(struct meta_fsm_result *res, int status)
+{
+	Godfs__StatusResp m = GODFS__STATUS_RESP__INIT;
+	m.has_status = 1;
+	m.status = status;
+	pack_reply(res, &m.base);
+}
+
+static void fill_attr(Godfs__Attr *a, const struct meta_ns_inode *in)
+{
+	godfs__attr__init(a);
+	a->has_ino = a->has_generation = a->has_mode = a->has_uid = a->has_gid = 1;
+	a->has_nlink = a->has_size = a->has_atime_sec = a->has_atime_nsec = 1;
+	a->has_mtime_sec = a->has_mtime_nsec = a->has_ctime_sec = a->has_ctime_nsec = 1;
+	a->has_rdev = a->has_goal = 1;
+	a->ino = in->ino;
+	a->generation = in->generation;
+	a->mode = in->mode;
+	a->uid = in->uid;
+	a->gid = in->gid;
+	a->nlink = in->nlink;
+	a->size = in->size;
+	a->atime_sec = in->atime_sec;
+	a->atime_nsec = in->atime_nsec;
+	a->mtime_sec = in->mtime_sec;
+	a->mtime_nsec = in->mtime_nsec;
+	a->ctime_sec = in->ctime_sec;
+	a->ctime_nsec = in->ctime_nsec;
+	a->rdev = in->rdev;
+	a->goal = in->goal;
+}
+
+static int reply_attr(struct op *op, const struct meta_ns_inode *in)
+{
+	Godfs__AttrResp m = GODFS__ATTR_RESP__INIT;
+	Godfs__Attr a;
+
+	fill_attr(&a, in);
+	m.has_status = 1;
+	m.status = 0;
+	m.attr = &a;
+	pack_reply(op->res, &m.base);
+	return 0;
+}
+
+static int reply_chunk(struct op *op, const struct meta_ns_chunk *c,
+		       const struct meta_ns_inode *in)
+{
+	Godfs__ChunkResp m = GODFS__CHUNK_RESP__INIT;
+
+	m.has_status = 1;
+	m.has_chunk_id = 1;
+	m.has_file_size = 1;
+	m.file_size = in->size;
+	if (c) {
+		m.chunk_id = c->chunk_id;
+		m.has_version = m.has_prev_version = 1;
+		m.version = c->version;
+		m.prev_version = c->prev_version;
+		m.n_chain = c->n_nodes;
+		m.chain = c->nodes;
+	}
+	pack_reply(op->res, &m.base);
+	return 0;
+}
+
+/* Makes room for n more freed chunks in the result, before the state changes. */
+static int reserve_freed(struct op *op, size_t n)
+{
+	struct meta_fsm_result *r = op->res;
+	struct meta_fsm_freed *a;
+	size_t want = r->n_freed + n;
+
+	if (want <= op->cap_freed)
+		return 0;
+	a = gd_realloc(r->freed, want * sizeof(*a));
+	if (!a)
+		return GD_ENOMEM;
+	r->freed = a;
+	op->cap_freed = want;
+	return 0;
+}
+
+/* Drops chunk record c (room reserved): it leaves the chunk map, its copies go
+ * to the result for deletion. The caller removes it from the inode's table. */
+static void free_chunk(struct op *op, struct meta_ns_chunk *c)
+{
+	struct meta_fsm_freed *fr = &op->res->freed[op->res->n_freed++];
+
+	meta_ns_map_del(&op->st->chunks, c->chunk_id);
+	fr->chunk_id = c->chunk_id;
+	fr->version = c->version;
+	fr->nodes = c->nodes;
+	fr->n_nodes = c->n_nodes;
+	c->nodes = NULL;
+	c->n_nodes = 0;
+	meta_ns_chunk_free(c);
+}
+
+/* ---- helpers on inodes ----------------------------------------------------------- */
+
+static struct meta_ns_inode *get_inode(struct meta_ns_state *st, uint64_t ino)
+{
+	return meta_ns_map_get(&st->inodes, ino);
+}
+
+/* The directory ino: GD_ENOENT if missing (or, with for_create, removed),
+ * GD_ENOTDIR if not a directory. */
+static int get_dir(struct meta_ns_state *st, uint64_t ino, bool for_create,
+		   struct meta_ns_inode **out)
+{
+	struct meta_ns_inode *d = get_inode(st, ino);
+	if (!d)
+		return GD_ENOENT;
+	if (!S_ISDIR(d->mode))
+		return GD_ENOTDIR;
+	if (for_create && d->nlink == 0)
+		return GD_ENOENT;
+	*out = d;
+	return 0;
+}
+
+static void set_mtime_ctime(struct op *op, struct meta_ns_inode *in)
+{
+	in->mtime_sec = in->ctime_sec = op->now_sec;
+	in->mtime_nsec = in->ctime_nsec = op->now_nsec;
+}
+
+static void set_ctime(struct op *op, struct meta_ns_inode *in)
+{
+	in->ctime_sec = op->now_sec;
+	in->ctime_nsec = op->now_nsec;
+}
+
+static int is_dot(const char *name)
+{
+	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+}
+
+/* Whether directory a is d or one of d's ancestors. */
+static bool is_ancestor(struct meta_ns_state *st, const struct meta_ns_inode *a,
+			const struct meta_ns_inode *d)
+{
+	size_t guard = st->inodes.count + 1;
+	while (d && guard--) {
+		if (d == a)
+			return true;
+		if (d->ino == META_NS_ROOT_INO || d->nlink == 0)
+			return false;
+		d = get_inode(st, d->parent);
+	}
+	return false;
+}
+
+/* Frees an inode with no links and its chunks now. */
+static int purge_inode(struct op *op, struct meta_ns_inode *in)
+{
+	size_t i;
+	int rc = reserve_freed(op, in->n_chunks);
+	if (rc)
+		return rc;
+	for (i = 0; i < in->n_chunks; i++)
+		free_chunk(op, in->chunks[i]);
+	in->n_chunks = 0;
+	meta_ns_map_del(&op->st->orphans, in->ino);
+	meta_ns_map_del(&op->st->inodes, in->ino);
+	meta_ns_inode_free(in);
+	return 0;
+}
+
+/* The last link of `in` went away: free it now when the leader saw that nobody
+ * had it open, else keep it as an orphan until M_FSM_PURGE. */
+static void last_link_gone(struct op *op, struct meta_ns_inode *in)
+{
+	const Godfs__MetaEntry *e = op->e;
+
+	if (e->has_expect_ino && e->expect_ino == in->ino && e->has_purge_now &&
+	    e->purge_now && purge_inode(op, in) == 0)
+		return;
+	in->orphan = true;
+	if (meta_ns_map_put(&op->st->orphans, in->ino, in) == 0)
+		op->res->orphan_ino = in->ino;
+}
+
+/* Cuts a regular file to size: frees the chunks wholly past the new end. */
+static int truncate_to(struct op *op, struct meta_ns_inode *in, uint64_t size)
+{
+	uint64_t cs = op->st->chunk_size;
+	uint64_t keep = size / cs + (size % cs != 0);
+	bool found;
+	size_t pos = meta_ns_chunk_pos(in, keep, &found), i;
+	int rc = reserve_freed(op, in->n_chunks - pos);
+
+	if (rc)
+		return rc;
+	for (i = pos; i < in->n_chunks; i++)
+		free_chunk(op, in->chunks[i]);
+	in->n_chunks = pos;
+	in->size = size;
+	return 0;
+}
+
+/* ---- namespace changes ------------------------------------------------------------ */
+
+/* The type of a new node of M_MKNOD: 0 or the Linux mknod(2) errors. */
+static int mknod_type(uint32_t mode, uint32_t *type)
+{
+	uint32_t t = mode & S_IFMT;
+	switch (t) {
+	case 0:
+		t = S_IFREG;
+		/* fall through */
+	case S_IFREG:
+	case S_IFIFO:
+	case S_IFSOCK:
+	case S_IFCHR:
+	case S_IFBLK:
+		*type = t;
+		return 0;
+	case S_IFDIR:
+		return GD_EPERM;
+	default:
+		return GD_EINVAL;
+	}
+}
+
+/* M_MKNOD, M_MKDIR, M_SYMLINK. */
+static int op_create(struct op *op, uint32_t method, const Godfs__Mknod *r)
+{
+	struct meta_ns_state *st = op->st;
+	struct meta_ns_inode *p, *in;
+	struct meta_ns_dirent *de;
+	uint32_t mode = r->has_mode ? r->mode : 0, type;
+	size_t len, tlen = 0;
+	int rc;
+
+	if (!r->has_parent || !r->name)
+		return GD_EINVAL;
+	rc = get_dir(st, r->parent, true, &p);
+	if (rc)
+		return rc;
+	len = strlen(r->name);
+	rc = meta_ns_name_check(r->name, len);
+	if (rc)
+		return is_dot(r->name) ? GD_EEXIST : rc;
+	if (method == M(MKDIR)) {
+		type = S_IFDIR;
+	} else if (method == M(SYMLINK)) {
+		type = S_IFLNK;
+		tlen = r->target ? strlen(r->target) : 0;
+		if (tlen == 0)
+			return GD_ENOENT;
+		if (tlen > META_NS_SYMLINK_MAX)
+			return GD_ENAMETOOLONG;
+	} else {
+		rc = mknod_type(mode, &type);
+		if (rc)
+			return rc;
+	}
+	de = meta_ns_dir_lookup(p->dir, r->name, len);
+	if (de) {
+		/* open(O_CREAT) without O_EXCL opens what is there. */
+		if (method == M(MKNOD) && type == S_IFREG &&
+		    !(r->has_exclusive && r->exclusive)) {
+			in = get_inode(st, de->ino);
+			if (in && S_ISDIR(in->mode))
+				return GD_EISDIR;
+			if (in)
+				return reply_attr(op, in);
+		}
+		return GD_EEXIST;
+	}
+	if (type == S_IFDIR && p->nlink >= META_NS_LINK_MAX)
+		return GD_EMLINK;
+
+	in = meta_ns_inode_new(st->next_ino,
+			       type | (type == S_IFLNK ? 0777 : (mode & 07777)));
+	if (!in)
+		return GD_ENOMEM;
+	in->uid = r->has_uid ? r->uid : 0;
+	in->gid = r->has_gid ? r->gid : 0;
+	if (p->mode & S_ISGID) {
+		/* BSD group semantics of a setgid directory, as Linux has. */
+		in->gid = p->gid;
+		if (type == S_IFDIR)
+			in->mode |= S_ISGID;
+	}
+	if (type == S_IFCHR || type == S_IFBLK)
+		in->rdev = r->has_rdev ? r->rdev : 0;
+	in->goal = p->goal;
+	in->nlink = type == S_IFDIR ? 2 : 1;
+	in->parent = type == S_IFDIR ? p->ino : 0;
+	in->atime_sec = in->mtime_sec = in->ctime_sec = op->now_sec;
+	in->atime_nsec = in->mtime_nsec = in->ctime_nsec = op->now_nsec;
+	if (type == S_IFLNK) {
+		in->target = gd_strdup(r->target);
+		if (!in->target) {
+			rc = GD_ENOMEM;
+			goto err_after_new;
+		}
+		in->size = tlen;
+	}
+	rc = meta_ns_map_put(&st->inodes, in->ino, in);
+	if (rc)
+		goto err_after_new;
+	rc = meta_ns_dir_add(p->dir, r->name, len, in->ino, type, NULL);
+	if (rc)
+		goto err_after_put;
+	st->next_ino++;
+	if (type == S_IFDIR)
+		p->nlink++;
+	set_mtime_ctime(op, p);
+	return reply_attr(op, in);
+
+err_after_put:
+	meta_ns_map_del(&st->inodes, in->ino);
+err_after_new:
+	meta_ns_inode_free(in);
+	return rc;
+}
+
+static int op_link(struct op *op, const Godfs__Link *r)
+{
+	struct meta_ns_inode *in, *p;
+	size_t len;
+	int rc;
+
+	if (!r->has_ino || !r->has_newparent || !r->newname)
+		return GD_EINVAL;
+	in = get_inode(op->st, r->ino);
+	if (!in)
+		return GD_ENOENT;
+	rc = get_dir(op->st, r->newparent, true, &p);
+	if (rc)
+		return rc;
+	len = strlen(r->newname);
+	rc = meta_ns_name_check(r->newname, len);
+	if (rc)
+		return is_dot(r->newname) ? GD_EEXIST : rc;
+	if (meta_ns_dir_lookup(p->dir, r->newname, len))
+		return GD_EEXIST;
+	if (S_ISDIR(in->mode))
+		return GD_EPERM;
+	if (in->nlink == 0)
+		return GD_ENOENT;
+	if (in->nlink >= META_NS_LINK_MAX)
+		return GD_EMLINK;
+	rc = meta_ns_dir_add(p->dir, r->newname, len, in->ino, in->mode, NULL);
+	if (rc)
+		return rc;
+	in->nlink++;
+	set_ctime(op, in);
+	set_mtime_ctime(op, p);
+	return reply_attr(op, in);
+}
+
+/* M_UNLINK and M_RMDIR. */
+static int op_remove(struct op *op, bool rmdir, const Godfs__NameReq *r)
+{
+	struct meta_ns_inode *p, *in;
+	struct meta_ns_dirent *de;
+	size_t len;
+	int rc;
+
+	if (!r->has_parent || !r->name)
+		return GD_EINVAL;
+	rc = get_dir(op->st, r->parent, false, &p);
+	if (rc)
+		return rc;
+	len = strlen(r->name);
+	if (is_dot(r->name)) {
+		/* Linux: unlink of "." or ".." is EISDIR; rmdir "." EINVAL, ".." ENOTEMPTY. */
+		if (!rmdir)
+			return GD_EISDIR;
+		return len == 1 ? GD_EINVAL : GD_ENOTEMPTY;
+	}
+	rc = meta_ns_name_check(r->name, len);
+	if (rc)
+		return rc;
+	de = meta_ns_dir_lookup(p->dir, r->name, len);
+	if (!de)
+		return GD_ENOENT;
+	in = get_inode(op->st, de->ino);
+	if (!in)
+		return GD_EIO;
+	if (rmdir) {
+		if (!S_ISDIR(in->mode))
+			return GD_ENOTDIR;
+		if (in->dir->count)
+			return GD_ENOTEMPTY;
+	} else if (S_ISDIR(in->mode)) {
+		return GD_EISDIR;
+	}
+	meta_ns_dir_remove(p->dir, r->name, len);
+	if (rmdir) {
+		in->nlink = 0;
+		p->nlink--;
+	} else {
+		in->nlink--;
+	}
+	set_ctime(op, in);
+	set_mtime_ctime(op, p);
+	if (in->nlink == 0)
+		last_link_gone(op, in);
+	reply_status(op->res, 0);
+	return 0;
+}
+
+#define RENAME_NOREPLACE_FLAG 1u
+#define RENAME_EXCHANGE_FLAG 2u
+
+/* rename(2)/renameat2(2) with the Linux checks in the Linux order. */
+static int op_rename(struct op *op, const Godfs__Rename *r)
+{
+	struct meta_ns_state *st = op->st;
+	struct meta_ns_inode *sp, *dp, *src, *dst = NULL;
+	struct meta_ns_dirent *sde, *dde;
+	uint32_t flags = r->has_flags ? r->flags : 0;
+	bool exchange = flags & RENAME_EXCHANGE_FLAG;
+	size_t slen, dlen;
+	int rc;
+
+	if (flags & ~(RENAME_NOREPLACE_FLAG | RENAME_EXCHANGE_FLAG) ||
+	    flags == (RENAME_NOREPLACE_FLAG | RENAME_EXCHANGE_FLAG))
+		return GD_EINVAL;
+	if (!r->has_parent || !r->name || !r->has_newparent || !r->newname)
+		return GD_EINVAL;
+	rc = get_dir(st, r->parent, false, &sp);
+	if (rc)
+		return rc;
+	rc = get_dir(st, r->newparent, false, &dp);
+	if (rc)
+		return rc;
+	slen = strlen(r->name);
+	dlen = strlen(r->newname);
+	if (is_dot(r->name))
+		return GD_EBUSY;
+	if (is_dot(r->newname))
+		return (flags & RENAME_NOREPLACE_FLAG) ? GD_EEXIST : GD_EBUSY;
+	rc = meta_ns_name_check(r->name, slen);
+	if (rc)
+		return rc;
+	rc = meta_ns_name_check(r->newname, dlen);
+	if (rc)
+		return rc;
+	sde = meta_ns_dir_lookup(sp->dir, r->name, slen);
+	if (!sde)
+		return GD_ENOENT;
+	src = get_inode(st, sde->ino);
+	dde = meta_ns_dir_lookup(dp->dir, r->newname, dlen);
+	if (exchange && !dde)
+		return GD_ENOENT;
+	if (dde && (flags & RENAME_NOREPLACE_FLAG))
+		return GD_EEXIST;
+	if (!dde && dp->nlink == 0)
+		return GD_ENOENT;
+	if (dde)
+		dst = get_inode(st, dde->ino);
+	if (!src || (dde && !dst))
+		return GD_EIO;
+	/* source should not be an ancestor of the target */
+	if (S_ISDIR(src->mode) && is_ancestor(st, src, dp))
+		return GD_EINVAL;
+	/* target should not be an ancestor of the source */
+	if (dst && S_ISDIR(dst->mode) && is_ancestor(st, dst, sp))
+		return exchange ? GD_EINVAL : GD_ENOTEMPTY;
+	if (src == dst)
+		goto done;
+	if (dst && !exchange) {
+		if (S_ISDIR(src->mode) && !S_ISDIR(dst->mode))
+			return GD_ENOTDIR;
+		if (!S_ISDIR(src->mode) && S_ISDIR(dst->mode))
+			return GD_EISDIR;
+		if (S_ISDIR(dst->mode) && dst->dir->count)
+			return GD_ENOTEMPTY;
+	}
+	if (sp != dp) {
+		bool src_dir = S_ISDIR(src->mode), dst_dir = dst && S_ISDIR(dst->mode);
+		/* a directory arriving where none leaves adds a link to its new parent */
+		if (src_dir && !dst_dir && dp->nlink >= META_NS_LINK_MAX)
+			return GD_EMLINK;
+		if (exchange && dst_dir && !src_dir && sp->nlink >= META_NS_LINK_MAX)
+			return GD_EMLINK;
+	}
+
+	if (exchange) {
+		uint64_t ino = sde->ino;
+		uint32_t type = sde->type;
+		sde->ino = dde->ino;
+		sde->type = dde->type;
+		dde->ino = ino;
+		dde->type = type;
+		if (sp != dp) {
+			if (S_ISDIR(src->mode)) {
+				sp->nlink--;
+				dp->nlink++;
+				src->parent = dp->ino;
+			}
+			if (S_ISDIR(dst->mode)) {
+				dp->nlink--;
+				sp->nlink++;
+				dst->parent = sp->ino;
+			}
+		}
+		set_ctime(op, dst);
+	} else {
+		if (dde) {
+			/* The target's entry now names the source: no allocation. */
+			dde->ino = src->ino;
+			dde->type = src->mode & S_IFMT;
+			if (S_ISDIR(dst->mode)) {
+				dst->nlink = 0;
+				dp->nlink--;
+			} else {
+				dst->nlink--;
+			}
+			set_ctime(op, dst);
+		} else {
+			rc = meta_ns_dir_add(dp->dir, r->newname, dlen, src->ino, src->mode, NULL);
+			if (rc)
+				return rc;
+		}
+		meta_ns_dir_remove(sp->dir, r->name, slen);
+		if (S_ISDIR(src->mode)) {
+			sp->nlink--;
+			dp->nlink++;
+			src->parent = dp->ino;
+		}
+	}
+	set_ctime(op, src);
+	set_mtime_ctime(op, sp);
+	set_mtime_ctime(op, dp);
+	if (!exchange && dst && dst->nlink == 0)
+		last_link_gone(op, dst);
+done:
+	reply_status(op->res, 0);
+	return 0;
+}
+
+/* A timestamp from the wire: nanoseconds must be below one second. */
+static int check_nsec(uint32_t nsec)
+{
+	return nsec < 1000000000u ? 0 : GD_EINVAL;
+}
+
+static int op_setattr(struct op *op, const Godfs__SetAttr *r)
+{
+	struct meta_ns_inode *in;
+	uint32_t valid = r->has_valid ? r->valid : 0;
+	bool mtime_set = valid & (GODFS__SET_ATTR_BITS__SA_MTIME | GODFS__SET_ATTR_BITS__SA_MTIME_NOW);
+	size_t i;
+	int rc;
+
+	if (!r->has_ino)
+		return GD_EINVAL;
+	in = get_inode(op->st, r->ino);
+	if (!in)
+		return GD_ENOENT;
+	if ((valid & GODFS__SET_ATTR_BITS__SA_ATIME && check_nsec(r->atime_nsec)) ||
+	    (valid & GODFS__SET_ATTR_BITS__SA_MTIME && check_nsec(r->mtime_nsec)) ||
+	    (valid & GODFS__SET_ATTR_BITS__SA_CTIME && check_nsec(r->ctime_nsec)))
+		return GD_EINVAL;
+	if (valid & GODFS__SET_ATTR_BITS__SA_GOAL &&
+	    (r->goal == 0 || r->goal > META_NS_GOAL_MAX))
+		return GD_EINVAL;
+	if (valid & GODFS__SET_ATTR_BITS__SA_SIZE) {
+		if (S_ISDIR(in->mode))
+			return GD_EISDIR;
+		if (!S_ISREG(in->mode))
+			return GD_EINVAL;
+		if (r->size > META_MAX_FILE_SIZE)
+			return GD_EFBIG;
+		if (r->size != in->size) {
+			rc = truncate_to(op, in, r->size);
+			if (rc)
+				return rc;
+			if (!mtime_set) {
+				in->mtime_sec = op->now_sec;
+				in->mtime_nsec = op->now_nsec;
+			}
+		}
+	}
+	if (valid & (GODFS__SET_ATTR_BITS__SA_UID | GODFS__SET_ATTR_BITS__SA_GID)) {
+		if (valid & GODFS__SET_ATTR_BITS__SA_UID)
+			in->uid = r->uid;
+		if (valid & GODFS__SET_ATTR_BITS__SA_GID)
+			in->gid = r->gid;
+		/* chown drops set-user-id, and set-group-id when it means "group
+		 * executable" (not mandatory locking), as Linux does for non-root. */
+		if (S_ISREG(in->mode)) {
+			in->mode &= ~(uint32_t)S_ISUID;
+			if (in->mode & S_IXGRP)
+				in->mode &= ~(uint32_t)S_ISGID;
+		}
+	}
+	if (valid & GODFS__SET_ATTR_BITS__SA_MODE)
+		in->mode = (in->mode & S_IFMT) | (r->mode & 07777);
+	if (valid & GODFS__SET_ATTR_BITS__SA_ATIME_NOW) {
+		in->atime_sec = op->now_sec;
+		in->atime_nsec = op->now_nsec;
+	} else if (valid & GODFS__SET_ATTR_BITS__SA_ATIME) {
+		in->atime_sec = r->atime_sec;
+		in->atime_nsec = r->atime_nsec;
+	}
+	if (valid & GODFS__SET_ATTR_BITS__SA_MTIME_NOW) {
+		in->mtime_sec = op->now_sec;
+		in->mtime_nsec = op->now_nsec;
+	} else if (valid & GODFS__SET_ATTR_BITS__SA_MTIME) {
+		in->mtime_sec = r->mtime_sec;
+		in->mtime_nsec = r->mtime_nsec;
+	}
+	if (valid & GODFS__SET_ATTR_BITS__SA_GOAL) {
+		in->goal = r->goal;
+		for (i = 0; i < in->n_chunks; i++)
+			in->chunks[i]->goal = r->goal;
+	}
+	if (valid & GODFS__SET_ATTR_BITS__SA_CTIME) {
+		in->ctime_sec = r->ctime_sec;
+		in->ctime_nsec = r->ctime_nsec;
+	} else {
+		set_ctime(op, in);
+	}
+	return reply_attr(op, in);
+}
+
+/* M_OPEN: the checks of open(2) on an inode; with apply and O_TRUNC on a
+ * regular file, truncates it to 0. */
+static int op_open(struct op *op, const Godfs__Open *r, bool may_truncate)
+{
+	struct meta_ns_inode *in;
+	uint32_t flags = r->has_flags ? r->flags : 0;
+	uint32_t acc = flags & O_ACCMODE;
+	int rc;
+
+	if (!r->has_ino)
+		return GD_EINVAL;
+	in = get_inode(op->st, r->ino);
+	if (!in)
+		return GD_ENOENT;
+	if ((flags & O_DIRECTORY) && !S_ISDIR(in->mode))
+		return GD_ENOTDIR;
+	if (S_ISDIR(in->mode) && (acc != O_RDONLY || (flags & (O_TRUNC | O_CREAT))))
+		return GD_EISDIR;
+	if (S_ISLNK(in->mode))
+		return GD_ELOOP;
+	if (may_truncate && (flags & O_TRUNC) && S_ISREG(in->mode)) {
+		rc = truncate_to(op, in, 0);
+		if (rc)
+			return rc;
+		set_mtime_ctime(op, in);
+	}
+	return reply_attr(op, in);
+}
+
+/* Linux xattr names: "user.", "trusted.", "security." or "system." followed by
+ * at least one byte; at most 255 bytes. */
+static int xattr_name_check(const char *name)
+{
+	static const char *const prefixes[] = { "user.", "trusted.", "security.", "system." };
+	size_t len = name ? strlen(name) : 0, i;
+
+	if (len == 0 || len > META_NS_XATTR_NAME_MAX)
+		return GD_ERANGE;
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t pl = strlen(prefixes[i]);
+		if (strncmp(name, prefixes[i], pl) == 0)
+			return len > pl ? 0 : GD_EINVAL;
+	}
+	return GD_ENOTSUP;
+}
+
+#define XATTR_CREATE_FLAG 1u
+#define XATTR_REPLACE_FLAG 2u
+
+static int op_setxattr(struct op *op, const Godfs__Xattr *r)
+{
+	struct meta_ns_inode *in;
+	uint32_t flags = r->has_flags ? r->flags : 0;
+	size_t vlen = r->has_value ? r->value.len : 0;
+	bool exists;
+	int rc;
+
+	if (!r->has_ino)
+		return GD_EINVAL;
+	in = get_inode(op->st, r->ino);
+	if (!in)
+		return GD_ENOENT;
+	if (flags & ~(XATTR_CREATE_FLAG | XATTR_REPLACE_FLAG))
+		return GD_EINVAL;
+	rc = xattr_name_check(r->name);
+	if (rc)
+		return rc;
+	if (vlen > META_NS_XATTR_VALUE_MAX)
+		return GD_E2BIG;
+	exists = meta_ns_xattr_find(in, r->name) != NULL;
+	if ((flags & XATTR_CREATE_FLAG) && exists)
+		return GD_EEXIST;
+	if ((flags & XATTR_REPLACE_FLAG) && !exists)
+		return GD_ENODATA;
+	rc = meta_ns_xattr_set(in, r->name, vlen ? r->value.data : NULL, vlen);
+	if (rc)
+		return rc;
+	set_ctime(op, in);
+	reply_status(op->res, 0);
+	return 0;
+}
+
+static int op_removexattr(struct op *op, const Godfs__Xattr *r)
+{
+	struct meta_ns_inode *in;
+	int rc;
+
+	if (!r->has_ino)
+		return GD_EINVAL;
+	in = get_inode(op->st, r->ino);
+	if (!in)
+		return GD_ENOENT;
+	rc = xattr_name_check(r->name);
+	if (rc)
+		return rc;
+	rc = meta_ns_xattr_remove(in, r->name);
+	if (rc)
+		return rc;
+	set_ctime(op, in);
+	reply_status(op->res, 0);
+	return 0;
+}
+
+/* ---- chunks ------------------------------------------------------------------------ */
+
+/* The regular file for a chunk operation at (ino, index). */
+static int chunk_file(struct op *op, uint64_t ino, uint64_t index, struct meta_ns_inode **out)
+{
+	struct meta_ns_inode *in = get_inode(op->st, ino);
+	if (!in)
+		return GD_ENOENT;
+	if (S_ISDIR(in->mode))
+		return GD_EISDIR;
+	if (!S_ISREG(in->mode))
+		return GD_EINVAL;
+	if (index > (META_MAX_FILE_SIZE - 1) / op->st->chunk_size)
+		return GD_EFBIG;
+	*out = in;
+	return 0;
+}
+
+/* M_WRITE_LEASE: creates the chunk (version 1) or bumps its version, and makes
+ * the leader's chain the set of valid copies. */
+static int op_write_lease(struct op *op, const Godfs__ChunkReq *r)
+{
+	struct meta_ns_state *st = op->st;
+	struct meta_ns_inode *in;
+	struct meta_ns_chunk *c;
+	bool found;
+	size_t pos;
+	int rc;
+
+	if (!r->has_ino || !r->has_index)
+		return GD_EINVAL;
+	rc = chunk_file(op, r->ino, r->index, &in);
+	if (rc)
+		return rc;
+	if (op->e->n_chain == 0)
+		return GD_ENOSERVERS;
+	pos = meta_ns_chunk_pos(in, r->index, &found);
+	if (found) {
+		c = in->chunks[pos];
+		rc = meta_ns_chunk_set_nodes(c, op->e->chain, op->e->n_chain);
+		if (rc)
+			return rc;
+		c->prev_version = c->version;
+		c->version++;
+		return reply_chunk(op, c, in);
+	}
+	c = gd_calloc(1, sizeof(*c));
+	if (!c)
+		return GD_ENOMEM;
+	c->chunk_id = st->next_chunk_id;
+	c->version = 1;
+	c->prev_version = 0;
+	c->ino = in->ino;
+	c->index = r->index;
+	c->goal = in->goal;
+	rc = meta_ns_chunk_set_nodes(c, op->e->chain, op->e->n_chain);
+	if (rc)
+		goto err_after_alloc;
+	rc = meta_ns_map_put(&st->chunks, c->chunk_id, c);
+	if (rc)
+		goto err_after_alloc;
+	rc = meta_ns_chunk_insert(in, pos, c);
+	if (rc)
+		goto err_after_put;
+	st->next_chunk_id++;
+	return reply_chunk(op, c, in);
+
+err_after_put:
+	meta_ns_map_del(&st->chunks, c->chunk_id);
+err_after_alloc:
+	meta_ns_chunk_free(c);
+	return rc;
+}
+
+/* M_CHUNK_FAILED: when the record still has the version the client wrote,
+ * the leader's new chain (without the failed member) gets version + 1; a
+ * repeated report answers with the record as it is. */
+static int op_chunk_failed(struct op *op, const Godfs__ChunkFailed *r)
+{
+	struct meta_ns_inode *in;
+	struct meta_ns_chunk *c;
+	int rc;
+
+	if (!r->has_ino || !r->has_index)
+		return GD_EINVAL;
+	rc = chunk_file(op, r->ino, r->index, &in);
+	if (rc)
+		return rc;
+	c = meta_ns_chunk_find(in, r->index);
+	if (!c)
+		return GD_ENOCHUNK;
+	if (r->has_chunk_id && r->chunk_id != c->chunk_id)
+		return GD_ESTALE;
+	if (r->has_version && r->version == c->version) {
+		if (op->e->n_chain == 0)
+			return GD_ENOSERVERS;
+		rc = meta_ns_chunk_set_nodes(c, op->e->chain, op->e->n_chain);
+		if (rc)
+			return rc;
+		c->prev_version = c->version;
+		c->version++;
+	}
+	return reply_chunk(op, c, in);
+}
+
+static int op_write_commit(struct op *op, const Godfs__WriteCommit *r)
+{
+	struct meta_ns_inode *in;
+
+	if (!r->has_ino)
+		return GD_EINVAL;
+	in = get_inode(op->st, r->ino);
+	if (!in)
+		return GD_ENOENT;
+	if (S_ISDIR(in->mode))
+		return GD_EISDIR;
+	if (!S_ISREG(in->mode))
+		return GD_EINVAL;
+	if (r->has_size && r->size > META_MAX_FILE_SIZE)
+		return GD_EFBIG;
+	if (r->has_mtime_sec && check_nsec(r->mtime_nsec))
+		return GD_EINVAL;
+	if (r->has_size && r->size > in->size)
+		in->size = r->size;
+	if (r->has_mtime_sec) {
+		in->mtime_sec = in->ctime_sec = r->mtime_sec;
+		in->mtime_nsec = in->ctime_nsec = r->mtime_nsec;
+	} else {
+		set_mtime_ctime(op, in);
+	}
+	return reply_attr(op, in);
+}
+
+/* ---- sessions, registry, internal entries -------------------------------------------- */
+
+static int op_hello(struct op *op, const Godfs__Hello *r)
+{
+	Godfs__HelloResp m = GODFS__HELLO_RESP__INIT;
+	const Godfs__MetaEntry *e = op->e;
+	int rc;
+
+	if (!e->has_session_id || e->session_id == 0)
+		return GD_EINVAL;
+	rc = meta_ns_session_put(op->st, e->session_id,
+				 e->hello_host ? e->hello_host : r->host,
+				 e->hello_mountpoint ? e->hello_mountpoint : r->mountpoint);
+	if (rc)
+		return rc;
+	m.has_status = m.has_session_id = m.has_chunk_size = 1;
+	m.session_id = e->session_id;
+	m.chunk_size = op->st->chunk_size;
+	pack_reply(op->res, &m.base);
+	return 0;
+}
+
+#define NODE_STR_MAX 1024
+
+/* M_CS_REGISTER: records the node; the answer lists the reported chunks the
+ * FSM does not know (deleted while the node was away), for the node to drop. */
+static int op_cs_register(struct op *op, const Godfs__CsRegister *r)
+{
+	Godfs__CsRegisterResp m = GODFS__CS_REGISTER_RESP__INIT;
+	const Godfs__FsmNode *n = op->e->node;
+	Godfs__ChunkReport **drop = NULL;
+	size_t i;
+	int rc;
+
+	if (!n || !n->node_id || !n->node_id[0] || !n->address ||
+	    strlen(n->node_id) > NODE_STR_MAX || strlen(n->address) > NODE_STR_MAX ||
+	    (n->label && strlen(n->label) > NODE_STR_MAX))
+		return GD_EINVAL;
+	if (r->n_chunks) {
+		drop = gd_calloc(r->n_chunks, sizeof(*drop));
+		if (!drop)
+			return GD_ENOMEM;
+	}
+	rc = meta_ns_node_put(op->st, n->node_id, n->address, n->label);
+	if (rc)
+		goto out;
+	for (i = 0; i < r->n_chunks; i++) {
+		Godfs__ChunkReport *cr = r->chunks[i];
+		if (cr->has_chunk_id && !meta_ns_map_get(&op->st->chunks, cr->chunk_id))
+			drop[m.n_drop++] = cr;
+	}
+	m.has_status = 1;
+	m.drop = drop;
+	pack_reply(op->res, &m.base);
+out:
+	gd_free(drop);
+	return rc;
+}
+
+static int op_purge(struct op *op)
+{
+	const Godfs__MetaEntry *e = op->e;
+	struct meta_ns_inode *in;
+	int rc;
+
+	if (!e->has_purge_ino)
+		return GD_EINVAL;
+	in = get_inode(op->st, e->purge_ino);
+	if (!in)
+		return GD_ENOENT;
+	if (!in->orphan)
+		return GD_EBUSY;
+	rc = purge_inode(op, in);
+	if (rc)
+		return rc;
+	reply_status(op->res, 0);
+	return 0;
+}
+
+static int op_session_expire(struct op *op)
+{
+	int rc;
+	if (!op->e->has_expire_session)
+		return GD_EINVAL;
+	rc = meta_ns_session_remove(op->st, op->e->expire_session);
+	if (rc)
+		return rc;
+	reply_status(op->res, 0);
+	return 0;
+}
+
+/* ---- queries ------------------------------------------------------------------------ */
+
+static int q_lookup(struct op *op, const Godfs__Lookup *r)
+{
+	struct meta_ns_inode *p, *in;
+	struct meta_ns_dirent *de;
+	size_t len;
+	int rc;
+
+	if (!r->has_parent || !r->name)
+		return GD_EINVAL;
+	rc = get_dir(op->st, r->parent, false, &p);
+	if (rc)
+		return rc;
+	len = strlen(r->name);
+	if (strcmp(r->name, ".") == 0)
+		return reply_attr(op, p);
+	if (strcmp(r->name, "..") == 0) {
+		in = get_inode(op->st, p->parent);
+		return in ? reply_attr(op, in) : GD_ENOENT;
+	}
+	rc = meta_ns_name_check(r->name, len);
+	if (rc)
+		return rc == GD_ENAMETOOLONG ? rc : GD_ENOENT;
+	de = meta_ns_dir_lookup(p->dir, r->name, len);
+	if (!de)
+		return GD_ENOENT;
+	in = get_inode(op->st, de->ino);
+	if (!in)
+		return GD_EIO;
+	return reply_attr(op, in);
+}
+
+static int q_getattr(struct op *op, const Godfs__InodeReq *r)
+{
+	struct meta_ns_inode *in = r->has_ino ? get_inode(op->st, r->ino) : NULL;
+	if (!in)
+		return GD_ENOENT;
+	return reply_attr(op, in);
+}
+
+static int q_readlink(struct op *op, const Godfs__InodeReq *r)
+{
+	Godfs__ReadlinkResp m = GODFS__READLINK_RESP__INIT;
+	struct meta_ns_inode *in = r->has_ino ? get_inode(op->st, r->ino) : NULL;
+
+	if (!in)
+		return GD_ENOENT;
+	if (!S_ISLNK(in->mode) || !in->target)
+		return GD_EINVAL;
+	m.has_status = 1;
+	m.target = in->target;
+	pack_reply(op->res, &m.base);
+	return 0;
+}
+
+/* M_READDIR: the real entries ("." and ".." are the FUSE layer's) after the
+ * given cookie, at most max_entries (<= 1024), and no more than fit in one
+ * frame; eof says whether the walk reached the end. */
+static int q_readdir(struct op *op, const Godfs__Readdir *r)
+{
+	Godfs__ReaddirResp m = GODFS__READDIR_RESP__INIT;
+	struct meta_ns_inode *d;
+	struct meta_ns_dirent *de;
+	Godfs__Dirent *ents = NULL, **ptrs = NULL;
+	Godfs__Attr *attrs = NULL;
+	size_t max, n = 0, budget = GD_FRAME_MAX_PB - READDIR_HEADROOM;
+	uint64_t after = r->has_cookie ? r->cookie : 0;
+	int rc;
+
+	if (!r->has_ino)
+		return GD_EINVAL;
+	rc = get_dir(op->st, r->ino, false, &d);
+	if (rc)
+		return rc;
+	max = r->has_max_entries && r->max_entries ? r->max_entries : READDIR_MAX_ENTRIES;
+	if (max > READDIR_MAX_ENTRIES)
+		max = READDIR_MAX_ENTRIES;
+	ents = gd_calloc(max, sizeof(*ents));
+	ptrs = gd_calloc(max, sizeof(*ptrs));
+	attrs = r->has_plus && r->plus ? gd_calloc(max, sizeof(*attrs)) : NULL;
+	if (!ents || !ptrs || (r->has_plus && r->plus && !attrs)) {
+		rc = GD_ENOMEM;
+		goto out;
+	}
+	m.eof = 1;
+	for (de = meta_ns_dir_next(d->dir, after); de; de = meta_ns_dir_next(d->dir, de->cookie)) {
+		Godfs__Dirent *x = &ents[n];
+		size_t sz;
+		if (n == max) {
+			m.eof = 0;
+			break;
+		}
+		godfs__dirent__init(x);
+		x->name = de->name;
+		x->has_ino = x->has_type = x->has_cookie = 1;
+		x->ino = de->ino;
+		x->type = de->type;
+		x->cookie = de->cookie;
+		if (attrs) {
+			struct meta_ns_inode *in = get_inode(op->st, de->ino);
+			if (in) {
+				fill_attr(&attrs[n], in);
+				x->attr = &attrs[n];
+			}
+		}
+		/* the entry, its tag and its length prefix */
+		sz = godfs__dirent__get_packed_size(x) + 1 + 5;
+		if (sz > budget) {
+			m.eof = 0;
+			break;
+		}
+		budget -= sz;
+		ptrs[n++] = x;
+	}
+	m.has_status = m.has_eof = 1;
+	m.n_entries = n;
+	m.entries = ptrs;
+	pack_reply(op->res, &m.base);
+out:
+	gd_free(ents);
+	gd_free(ptrs);
+	gd_free(attrs);
+	return rc;
+}
+
+static int q_getxattr(struct op *op, const Godfs__Xattr *r)
+{
+	Godfs__XattrResp m = GODFS__XATTR_RESP__INIT;
+	struct meta_ns_inode *in = r->has_ino ? get_inode(op->st, r->ino) : NULL;
+	struct meta_ns_xattr *x;
+	int rc;
+
+	if (!in)
+		return GD_ENOENT;
+	rc = xattr_name_check(r->name);
+	if (rc)
+		return rc;
+	x = meta_ns_xattr_find(in, r->name);
+	if (!x)
+		return GD_ENODATA;
+	m.has_status = m.has_value = 1;
+	m.value.data = x->value;
+	m.value.len = x->len;
+	pack_reply(op->res, &m.base);
+	return 0;
+}
+
+static int q_listxattr(struct op *op, const Godfs__InodeReq *r)
+{
+	Godfs__XattrResp m = GODFS__XATTR_RESP__INIT;
+	struct meta_ns_inode *in = r->has_ino ? get_inode(op->st, r->ino) : NULL;
+	size_t total = 0, i, off = 0;
+	uint8_t *buf;
+
+	if (!in)
+		return GD_ENOENT;
+	for (i = 0; i < in->n_xattrs; i++)
+		total += strlen(in->xattrs[i].name) + 1;
+	if (total > META_NS_XATTR_LIST_MAX)
+		return GD_E2BIG;
+	buf = gd_malloc(total);
+	if (!buf)
+		return GD_ENOMEM;
+	for (i = 0; i < in->n_xattrs; i++) {
+		size_t l = strlen(in->xattrs[i].name) + 1;
+		memcpy(buf + off, in->xattrs[i].name, l);
+		off += l;
+	}
+	m.has_status = m.has_value = 1;
+	m.value.data = buf;
+	m.value.len = total;
+	pack_reply(op->res, &m.base);
+	gd_free(buf);
+	return 0;
+}
+
+static int q_statfs(struct op *op)
+{
+	Godfs__StatfsResp m = GODFS__STATFS_RESP__INIT;
+	m.has_status = m.has_files = m.has_chunk_servers = 1;
+	m.files = op->st->inodes.count;
+	m.chunk_servers = op->st->n_nodes;
+	pack_reply(op->res, &m.base);
+	return 0;
+}
+
+static int q_chunk_locate(struct op *op, const Godfs__ChunkReq *r)
+{
+	struct meta_ns_inode *in;
+	int rc;
+
+	if (!r->has_ino || !r->has_index)
+		return GD_EINVAL;
+	rc = chunk_file(op, r->ino, r->index, &in);
+	if (rc)
+		return rc;
+	return reply_chunk(op, meta_ns_chunk_find(in, r->index), in);
+}
+
+/* ---- dispatch ---------------------------------------------------------------------------- */
+
+/* The request message a method carries, or NULL for the internal entries. */
+static const ProtobufCMessageDescriptor *request_descriptor(uint32_t method)
+{
+	switch (method) {
+	case M(MKNOD): case M(MKDIR): case M(SYMLINK):
+		return &godfs__mknod__descriptor;
+	case M(LINK):
+		return &godfs__link__descriptor;
+	case M(UNLINK): case M(RMDIR):
+		return &godfs__name_req__descriptor;
+	case M(RENAME):
+		return &godfs__rename__descriptor;
+	case M(SETATTR):
+		return &godfs__set_attr__descriptor;
+	case M(OPEN):
+		return &godfs__open__descriptor;
+	case M(SETXATTR): case M(REMOVEXATTR): case M(GETXATTR):
+		return &godfs__xattr__descriptor;
+	case M(WRITE_LEASE): case M(CHUNK_LOCATE):
+		return &godfs__chunk_req__descriptor;
+	case M(CHUNK_FAILED):
+		return &godfs__chunk_failed__descriptor;
+	case M(WRITE_COMMIT):
+		return &godfs__write_commit__descriptor;
+	case M(HELLO):
+		return &godfs__hello__descriptor;
+	case M(CS_REGISTER):
+		return &godfs__cs_register__descriptor;
+	case M(LOOKUP):
+		return &godfs__lookup__descriptor;
+	case M(GETATTR): case M(READLINK): case M(LISTXATTR): case M(STATFS):
+		return &godfs__inode_req__descriptor;
+	case M(READDIR):
+		return &godfs__readdir__descriptor;
+	default:
+		return NULL;
+	}
+}
+
+/* Runs one mutating method; returns its status. */
+static int apply_method(struct op *op, uint32_t method, const ProtobufCMessage *req)
+{
+	switch (method) {
+	case M(MKNOD): case M(MKDIR): case M(SYMLINK):
+		return op_create(op, method, (const Godfs__Mknod *)req);
+	case M(LINK):
+		return op_link(op, (const Godfs__Link *)req);
+	case M(UNLINK):
+		return op_remove(op, false, (const Godfs__NameReq *)req);
+	case M(RMDIR):
+		return op_remove(op, true, (const Godfs__NameReq *)req);
+	case M(RENAME):
+		return op_rename(op, (const Godfs__Rename *)req);
+	case M(SETATTR):
+		return op_setattr(op, (const Godfs__SetAttr *)req);
+	case M(OPEN):
+		return op_open(op, (const Godfs__Open *)req, true);
+	case M(SETXATTR):
+		return op_setxattr(op, (const Godfs__Xattr *)req);
+	case M(REMOVEXATTR):
+		return op_removexattr(op, (const Godfs__Xattr *)req);
+	case M(WRITE_LEASE):
+		return op_write_lease(op, (const Godfs__ChunkReq *)req);
+	case M(CHUNK_FAILED):
+		return op_chunk_failed(op, (const Godfs__ChunkFailed *)req);
+	case M(WRITE_COMMIT):
+		return op_write_commit(op, (const Godfs__WriteCommit *)req);
+	case M(HELLO):
+		return op_hello(op, (const Godfs__Hello *)req);
+	case M(CS_REGISTER):
+		return op_cs_register(op, (const Godfs__CsRegister *)req);
+	case FSM(SESSION_EXPIRE):
+		return op_session_expire(op);
+	case FSM(PURGE):
+		return op_purge(op);
+	case FSM(NOOP):
+		reply_status(op->res, 0);
+		return 0;
+	default:
+		return GD_ENOTSUP;
+	}
+}
+
+/* Runs one read-only method; returns its status. */
+static int query_method(struct op *op, uint32_t method, const ProtobufCMessage *req)
+{
+	switch (method) {
+	case M(LOOKUP):
+		return q_lookup(op, (const Godfs__Lookup *)req);
+	case M(GETATTR):
+		return q_getattr(op, (const Godfs__InodeReq *)req);
+	case M(READLINK):
+		return q_readlink(op, (const Godfs__InodeReq *)req);
+	case M(READDIR):
+		return q_readdir(op, (const Godfs__Readdir *)req);
+	case M(GETXATTR):
+		return q_getxattr(op, (const Godfs__Xattr *)req);
+	case M(LISTXATTR):
+		return q_listxattr(op, (const Godfs__InodeReq *)req);
+	case M(STATFS):
+		return q_statfs(op);
+	case M(CHUNK_LOCATE):
+		return q_chunk_locate(op, (const Godfs__ChunkReq *)req);
+	case M(OPEN):
+		return op_open(op, (const Godfs__Open *)req, false);
+	default:
+		return GD_ENOTSUP;
+	}
+}
+
+/* Sets the status, and a status-only reply when the method packed none. */
+static void finish(struct meta_fsm_result *res, int status)
+{
+	res->status = status;
+	if (status || !res->resp)
+		reply_status(res, status);
+}
+
+int meta_fsm_apply(struct meta_fsm *f, const void *entry, size_t len,
+		   struct meta_fsm_result *res)
+{
+	const ProtobufCMessageDescriptor *desc;
+	ProtobufCMessage *req = NULL;
+	Godfs__MetaEntry *e;
+	struct op op;
+	int status;
+
+	memset(res, 0, sizeof(*res));
+	e = godfs__meta_entry__unpack(&pb_allocator, len, entry);
+	if (!e || !e->has_method) {
+		if (e)
+			godfs__meta_entry__free_unpacked(e, &pb_allocator);
+		finish(res, GD_EPROTO);
+		return GD_EPROTO;
+	}
+	desc = request_descriptor(e->method);
+	if (desc) {
+		req = protobuf_c_message_unpack(desc, &pb_allocator,
+						e->has_request ? e->request.len : 0,
+						e->has_request ? e->request.data : NULL);
+		if (!req) {
+			godfs__meta_entry__free_unpacked(e, &pb_allocator);
+			finish(res, GD_EPROTO);
+			return GD_EPROTO;
+		}
+	}
+	memset(&op, 0, sizeof(op));
+	op.st = &f->st;
+	op.e = e;
+	op.now_sec = e->has_now_sec ? e->now_sec : 0;
+	op.now_nsec = e->has_now_nsec && e->now_nsec < 1000000000u ? e->now_nsec : 0;
+	op.res = res;
+	status = apply_method(&op, e->method, req);
+	finish(res, status);
+	if (req)
+		protobuf_c_message_free_unpacked(req, &pb_allocator);
+	godfs__meta_entry__free_unpacked(e, &pb_allocator);
+	return 0;
+}
+
+int meta_fsm_query(struct meta_fsm *f, uint16_t method, const void *req_buf,
+		   size_t len, struct meta_fsm_result *res)
+{
+	const ProtobufCMessageDescriptor *desc = request_descriptor(method);
+	ProtobufCMessage *req = NULL;
+	struct op op;
+	int status;
+
+	memset(res, 0, sizeof(*res));
+	if (desc) {
+		req = protobuf_c_message_unpack(desc, &pb_allocator, len, req_buf);
+		if (!req) {
+			finish(res, GD_EPROTO);
+			return GD_EPROTO;
+		}
+	}
+	memset(&op, 0, sizeof(op));
+	op.st = &f->st;
+	op.res = res;
+	status = query_method(&op, method, req);
+	finish(res, status);
+	if (req)
+		protobuf_c_message_free_unpacked(req, &pb_allocator);
+	return 0;
+}
+
+/* ---- direct accessors ----------------------------------------------------------------------- */
+
+int meta_fsm_new(uint64_t chunk_size, struct meta_fsm **out)
+{
+	struct meta_fsm *f;
+	int rc;
+
+	if (chunk_size == 0)
+		return GD_EINVAL;
+	f = gd_calloc(1, sizeof(*f));
+	if (!f)
+		return GD_ENOMEM;
+	rc = meta_ns_state_init(&f->st, chunk_size, 3);
+	if (rc) {
+		meta_ns_state_release(&f->st);
+		gd_free(f);
+		return rc;
+	}
+	*out = f;
+	return 0;
+}
+
+int meta_fsm_set_default_goal(struct meta_fsm *f, uint32_t goal)
+{
+	struct meta_ns_inode *root = get_inode(&f->st, META_NS_ROOT_INO);
+
+	if (goal == 0 || goal > META_NS_GOAL_MAX)
+		return GD_EINVAL;
+	f->st.default_goal = goal;
+	if (root)
+		root->goal = goal;
+	return 0;
+}
+
+void meta_fsm_free(struct meta_fsm *f)
+{
+	if (!f)
+		return;
+	meta_ns_state_release(&f->st);
+	gd_free(f);
+}
+
+int meta_fsm_chunk_get(struct meta_fsm *f, uint64_t ino, uint64_t index,
+		       struct meta_fsm_chunk *out)
+{
+	struct meta_ns_inode *in = get_inode(&f->st, ino);
+	struct meta_ns_chunk *c;
+
+	memset(out, 0, sizeof(*out));
+	if (!in)
+		return GD_ENOENT;
+	if (S_ISDIR(in->mode))
+		return GD_EISDIR;
+	if (!S_ISREG(in->mode))
+		return GD_EINVAL;
+	out->file_size = in->size;
+	c = meta_ns_chunk_find(in, index);
+	if (c) {
+		out->chunk_id = c->chunk_id;
+		out->version = c->version;
+		out->goal = c->goal;
+		out->nodes = c->nodes;
+		out->n_nodes = c->n_nodes;
+	}
+	return 0;
+}
+
+uint64_t meta_fsm_lookup_ino(struct meta_fsm *f, uint64_t parent, const char *name)
+{
+	struct meta_ns_inode *p = get_inode(&f->st, parent);
+	struct meta_ns_dirent *de;
+
+	if (!p || !p->dir || !name)
+		return 0;
+	de = meta_ns_dir_lookup(p->dir, name, strlen(name));
+	return de ? de->ino : 0;
+}
+
+uint64_t meta_fsm_chunk_version(struct meta_fsm *f, uint64_t chunk_id)
+{
+	struct meta_ns_chunk *c = meta_ns_map_get(&f->st.chunks, chunk_id);
+	return c ? c->version : 0;
+}
+
+const char *meta_fsm_node_address(struct meta_fsm *f, const char *node_id)
+{
+	struct meta_ns_node *n = node_id ? meta_ns_node_find(&f->st, node_id) : NULL;
+	return n ? n->address : NULL;
+}
+
+size_t meta_fsm_sessions(struct meta_fsm *f, uint64_t *ids, size_t max)
+{
+	size_t i;
+	for (i = 0; i < f->st.n_sessions && i < max; i++)
+		ids[i] = f->st.sessions[i].id;
+	return i;
+}
+
+size_t meta_fsm_orphans(struct meta_fsm *f, uint64_t *inos, size_t max)
+{
+	size_t pos = 0, n = 0;
+	uint64_t ino;
+
+	while (n < max && meta_ns_map_next(&f->st.orphans, &pos, &ino))
+		inos[n++] = ino;
+	return n;
+}
+
+uint64_t meta_fsm_inode_count(struct meta_fsm *f)
+{
+	return f->st.inodes.count;
+}
+
+uint64_t meta_fsm_chunk_count(struct meta_fsm *f)
+{
+	return f->st.chunks.count;
+}
+
+uint64_t meta_fsm_chunk_size(struct meta_fsm *f)
+{
+	return f->st.chunk_size;
+}
+
+int meta_fsm_snapshot(struct meta_fsm *f, void **buf, size_t *len)
+{
+	return meta_snap_write(&f->st, buf, len);
+}
+
+int meta_fsm_restore(struct meta_fsm *f, const void *buf, size_t len)
+{
+	struct meta_ns_state fresh;
+	int rc = meta_snap_read(&fresh, buf, len);
+
+	if (rc)
+		return rc;
+	meta_ns_state_release(&f->st);
+	f->st = fresh;
+	return 0;
+}

@@ -1,0 +1,710 @@
+/* Snapshot serialisation of the meta FSM's state (see meta_snap.h). */
+#include "meta_snap.h"
+
+#include <raft.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "gd_alloc.h"
+#include "gd_status.h"
+
+#define SNAP_MAGIC "GDFSSNAP"
+#define SNAP_VERSION 1u
+#define SNAP_HEADER 24
+#define SNAP_TRAILER 8
+#define SNAP_STR_MAX 4096       /* hosts, mount points, node ids, addresses */
+#define SNAP_NODES_MAX 64       /* valid copies of one chunk */
+
+/* Smallest encodings, to bound counts by the bytes left before allocating. */
+#define MIN_INODE_BYTES 101
+#define MIN_XATTR_BYTES 8
+#define MIN_CHUNK_BYTES 40
+#define MIN_DIRENT_BYTES 24
+#define MIN_SESSION_BYTES 16
+#define MIN_NODE_BYTES 12
+
+uint64_t meta_snap_checksum(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+	for (i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* ---- writer ------------------------------------------------------------------ */
+
+struct wbuf {
+	uint8_t *p;             /* raft_malloc'd */
+	size_t len;
+	size_t cap;
+	int err;
+};
+
+static void w_reserve(struct wbuf *w, size_t n)
+{
+	size_t cap;
+	uint8_t *p;
+
+	if (w->err || w->len + n <= w->cap)
+		return;
+	cap = w->cap ? w->cap : 4096;
+	while (cap < w->len + n)
+		cap *= 2;
+	p = raft_realloc(w->p, cap);
+	if (!p) {
+		w->err = GD_ENOMEM;
+		return;
+	}
+	w->p = p;
+	w->cap = cap;
+}
+
+static void w_bytes(struct wbuf *w, const void *b, size_t n)
+{
+	w_reserve(w, n);
+	if (w->err)
+		return;
+	if (n)
+		memcpy(w->p + w->len, b, n);
+	w->len += n;
+}
+
+static void w_u64(struct wbuf *w, uint64_t v)
+{
+	uint8_t b[8];
+	int i;
+	for (i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	w_bytes(w, b, 8);
+}
+
+static void w_u32(struct wbuf *w, uint32_t v)
+{
+	uint8_t b[4];
+	int i;
+	for (i = 0; i < 4; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	w_bytes(w, b, 4);
+}
+
+static void w_u8(struct wbuf *w, uint8_t v)
+{
+	w_bytes(w, &v, 1);
+}
+
+/* A length-prefixed byte string (u32 length). */
+static void w_blob(struct wbuf *w, const void *b, size_t n)
+{
+	w_u32(w, (uint32_t)n);
+	w_bytes(w, b, n);
+}
+
+static void w_str(struct wbuf *w, const char *s)
+{
+	w_blob(w, s, s ? strlen(s) : 0);
+}
+
+static int cmp_inode(const void *a, const void *b)
+{
+	const struct meta_ns_inode *x = *(const struct meta_ns_inode *const *)a;
+	const struct meta_ns_inode *y = *(const struct meta_ns_inode *const *)b;
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+static void w_inode(struct wbuf *w, const struct meta_ns_inode *in)
+{
+	size_t i, j;
+
+	w_u64(w, in->ino);
+	w_u64(w, in->generation);
+	w_u32(w, in->mode);
+	w_u32(w, in->uid);
+	w_u32(w, in->gid);
+	w_u32(w, in->nlink);
+	w_u64(w, in->size);
+	w_u64(w, in->rdev);
+	w_u64(w, (uint64_t)in->atime_sec);
+	w_u32(w, in->atime_nsec);
+	w_u64(w, (uint64_t)in->mtime_sec);
+	w_u32(w, in->mtime_nsec);
+	w_u64(w, (uint64_t)in->ctime_sec);
+	w_u32(w, in->ctime_nsec);
+	w_u32(w, in->goal);
+	w_u64(w, in->parent);
+	w_u8(w, in->orphan);
+	w_str(w, in->target);
+	w_u32(w, (uint32_t)in->n_xattrs);
+	for (i = 0; i < in->n_xattrs; i++) {
+		w_str(w, in->xattrs[i].name);
+		w_blob(w, in->xattrs[i].value, in->xattrs[i].len);
+	}
+	w_u64(w, in->n_chunks);
+	for (i = 0; i < in->n_chunks; i++) {
+		const struct meta_ns_chunk *c = in->chunks[i];
+		w_u64(w, c->index);
+		w_u64(w, c->chunk_id);
+		w_u64(w, c->version);
+		w_u64(w, c->prev_version);
+		w_u32(w, c->goal);
+		w_u32(w, (uint32_t)c->n_nodes);
+		for (j = 0; j < c->n_nodes; j++)
+			w_str(w, c->nodes[j]);
+	}
+	if (in->dir) {
+		const struct meta_ns_dirent *de;
+		w_u64(w, in->dir->next_cookie);
+		w_u64(w, in->dir->count);
+		for (de = meta_ns_dir_next(in->dir, 0); de; de = meta_ns_dir_next(in->dir, de->cookie)) {
+			w_u64(w, de->cookie);
+			w_u64(w, de->ino);
+			w_u32(w, de->type);
+			w_blob(w, de->name, de->name_len);
+		}
+	}
+}
+
+int meta_snap_write(const struct meta_ns_state *s, void **buf, size_t *len)
+{
+	struct wbuf w = { NULL, 0, 0, 0 };
+	struct meta_ns_inode **all, *in;
+	size_t n = 0, pos = 0, i;
+	uint8_t hdr_len[8];
+	uint64_t body;
+
+	all = gd_malloc((s->inodes.count ? s->inodes.count : 1) * sizeof(*all));
+	if (!all)
+		return GD_ENOMEM;
+	while ((in = meta_ns_map_next(&s->inodes, &pos, NULL)))
+		all[n++] = in;
+	qsort(all, n, sizeof(*all), cmp_inode);
+
+	w_bytes(&w, SNAP_MAGIC, 8);
+	w_u32(&w, SNAP_VERSION);
+	w_u32(&w, 0);
+	w_u64(&w, 0); /* body length, filled in below */
+	w_u64(&w, s->chunk_size);
+	w_u32(&w, s->default_goal);
+	w_u64(&w, s->next_ino);
+	w_u64(&w, s->next_chunk_id);
+	w_u64(&w, n);
+	for (i = 0; i < n; i++)
+		w_inode(&w, all[i]);
+	w_u64(&w, s->n_sessions);
+	for (i = 0; i < s->n_sessions; i++) {
+		w_u64(&w, s->sessions[i].id);
+		w_str(&w, s->sessions[i].host);
+		w_str(&w, s->sessions[i].mountpoint);
+	}
+	w_u64(&w, s->n_nodes);
+	for (i = 0; i < s->n_nodes; i++) {
+		w_str(&w, s->nodes[i].id);
+		w_str(&w, s->nodes[i].address);
+		w_str(&w, s->nodes[i].label);
+	}
+	gd_free(all);
+	if (w.err) {
+		raft_free(w.p);
+		return w.err;
+	}
+	body = w.len - SNAP_HEADER;
+	for (i = 0; i < 8; i++)
+		hdr_len[i] = (uint8_t)(body >> (8 * i));
+	memcpy(w.p + 16, hdr_len, 8);
+	w_u64(&w, meta_snap_checksum(w.p, w.len));
+	if (w.err) {
+		raft_free(w.p);
+		return w.err;
+	}
+	*buf = w.p;
+	*len = w.len;
+	return 0;
+}
+
+/* ---- reader ------------------------------------------------------------------ */
+
+struct rbuf {
+	const uint8_t *p;
+	size_t len;
+	size_t off;
+	int err;                /* sticky: the first failure */
+};
+
+static size_t r_left(const struct rbuf *r)
+{
+	return r->err ? 0 : r->len - r->off;
+}
+
+static const uint8_t *r_take(struct rbuf *r, size_t n)
+{
+	const uint8_t *p;
+	if (r->err || n > r->len - r->off) {
+		r->err = GD_EPROTO;
+		return NULL;
+	}
+	p = r->p + r->off;
+	r->off += n;
+	return p;
+}
+
+static uint64_t r_u64(struct rbuf *r)
+{
+	const uint8_t *b = r_take(r, 8);
+	uint64_t v = 0;
+	int i;
+	if (!b)
+		return 0;
+	for (i = 7; i >= 0; i--)
+		v = (v << 8) | b[i];
+	return v;
+}
+
+static uint32_t r_u32(struct rbuf *r)
+{
+	const uint8_t *b = r_take(r, 4);
+	if (!b)
+		return 0;
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static uint8_t r_u8(struct rbuf *r)
+{
+	const uint8_t *b = r_take(r, 1);
+	return b ? b[0] : 0;
+}
+
+/* A length-prefixed blob of at most max bytes: a pointer into the buffer. */
+static const uint8_t *r_blob(struct rbuf *r, size_t max, size_t *n)
+{
+	uint32_t l = r_u32(r);
+	*n = 0;
+	if (r->err)
+		return NULL;
+	if (l > max) {
+		r->err = GD_EPROTO;
+		return NULL;
+	}
+	*n = l;
+	return r_take(r, l);
+}
+
+/* A length-prefixed string of min..max bytes without NUL, copied (NUL-terminated). */
+static char *r_str(struct rbuf *r, size_t min, size_t max)
+{
+	size_t n;
+	const uint8_t *b = r_blob(r, max, &n);
+	char *s;
+
+	if (!b)
+		return NULL;
+	if (n < min || memchr(b, '\0', n)) {
+		r->err = GD_EPROTO;
+		return NULL;
+	}
+	s = gd_strndup((const char *)b, n);
+	if (!s)
+		r->err = GD_ENOMEM;
+	return s;
+}
+
+/* A count of items of at least min_bytes each: no more than the bytes left allow. */
+static uint64_t r_count(struct rbuf *r, size_t min_bytes)
+{
+	uint64_t n = r_u64(r);
+	if (!r->err && n > r_left(r) / min_bytes)
+		r->err = GD_EPROTO;
+	return r->err ? 0 : n;
+}
+
+static bool valid_type(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFIFO:
+	case S_IFSOCK: case S_IFCHR: case S_IFBLK:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool valid_goal(uint32_t g)
+{
+	return g >= 1 && g <= META_NS_GOAL_MAX;
+}
+
+static void r_xattrs(struct rbuf *r, struct meta_ns_inode *in)
+{
+	uint32_t n = r_u32(r), i;
+
+	if (r->err)
+		return;
+	if (n > r_left(r) / MIN_XATTR_BYTES) {
+		r->err = GD_EPROTO;
+		return;
+	}
+	for (i = 0; i < n && !r->err; i++) {
+		char *name = r_str(r, 1, META_NS_XATTR_NAME_MAX);
+		size_t vlen;
+		const uint8_t *v = r_blob(r, META_NS_XATTR_VALUE_MAX, &vlen);
+		int rc;
+
+		if (!r->err && meta_ns_xattr_find(in, name))
+			r->err = GD_EPROTO;
+		if (!r->err) {
+			rc = meta_ns_xattr_set(in, name, v, vlen);
+			if (rc)
+				r->err = rc == GD_ENOSPC ? GD_EPROTO : rc;
+		}
+		gd_free(name);
+	}
+}
+
+static void r_chunks(struct rbuf *r, struct meta_ns_state *s, struct meta_ns_inode *in)
+{
+	uint64_t n = r_count(r, MIN_CHUNK_BYTES), i;
+	uint64_t max_index = ((uint64_t)INT64_MAX - 1) / s->chunk_size;
+
+	if (r->err || n == 0)
+		return;
+	if (!S_ISREG(in->mode)) {
+		r->err = GD_EPROTO;
+		return;
+	}
+	in->chunks = gd_calloc(n, sizeof(*in->chunks));
+	if (!in->chunks) {
+		r->err = GD_ENOMEM;
+		return;
+	}
+	in->cap_chunks = n;
+	for (i = 0; i < n && !r->err; i++) {
+		struct meta_ns_chunk *c = gd_calloc(1, sizeof(*c));
+		uint32_t nn, j;
+
+		if (!c) {
+			r->err = GD_ENOMEM;
+			return;
+		}
+		in->chunks[in->n_chunks++] = c;
+		c->ino = in->ino;
+		c->index = r_u64(r);
+		c->chunk_id = r_u64(r);
+		c->version = r_u64(r);
+		c->prev_version = r_u64(r);
+		c->goal = r_u32(r);
+		nn = r_u32(r);
+		if (r->err)
+			return;
+		if (c->index > max_index || (i > 0 && c->index <= in->chunks[i - 1]->index) ||
+		    c->chunk_id == 0 || c->chunk_id >= s->next_chunk_id || c->version == 0 ||
+		    c->prev_version >= c->version || !valid_goal(c->goal) ||
+		    nn > SNAP_NODES_MAX || meta_ns_map_get(&s->chunks, c->chunk_id)) {
+			r->err = GD_EPROTO;
+			return;
+		}
+		if (nn) {
+			c->nodes = gd_calloc(nn, sizeof(*c->nodes));
+			if (!c->nodes) {
+				r->err = GD_ENOMEM;
+				return;
+			}
+		}
+		for (j = 0; j < nn && !r->err; j++) {
+			c->nodes[j] = r_str(r, 1, SNAP_STR_MAX);
+			if (c->nodes[j])
+				c->n_nodes++;
+		}
+		if (!r->err) {
+			int rc = meta_ns_map_put(&s->chunks, c->chunk_id, c);
+			if (rc)
+				r->err = rc;
+		}
+	}
+}
+
+static void r_dir(struct rbuf *r, struct meta_ns_inode *in)
+{
+	uint64_t next = r_u64(r);
+	uint64_t n = r_count(r, MIN_DIRENT_BYTES), i;
+
+	if (r->err)
+		return;
+	if (next < META_NS_FIRST_COOKIE || next == UINT64_MAX) {
+		r->err = GD_EPROTO;
+		return;
+	}
+	for (i = 0; i < n && !r->err; i++) {
+		uint64_t cookie = r_u64(r);
+		uint64_t ino = r_u64(r);
+		uint32_t type = r_u32(r);
+		size_t len;
+		const uint8_t *name = r_blob(r, META_NS_NAME_MAX, &len);
+		int rc;
+
+		if (r->err)
+			return;
+		if (cookie >= next || ino == 0 || !valid_type(type) || (type & ~(uint32_t)S_IFMT) ||
+		    meta_ns_name_check((const char *)name, len)) {
+			r->err = GD_EPROTO;
+			return;
+		}
+		rc = meta_ns_dir_add_cookie(in->dir, (const char *)name, len, ino, type, cookie);
+		if (rc)
+			r->err = rc;
+	}
+	if (!r->err)
+		in->dir->next_cookie = next;
+}
+
+/* One inode record, whose number must be above prev_ino; on success it is in
+ * s->inodes. Returns its number. */
+static uint64_t r_inode(struct rbuf *r, struct meta_ns_state *s, uint64_t prev_ino)
+{
+	struct meta_ns_inode *in;
+	uint64_t ino = r_u64(r), gen = r_u64(r);
+	uint32_t mode = r_u32(r);
+	int rc;
+
+	if (r->err)
+		return 0;
+	if (ino <= prev_ino || ino >= s->next_ino || !valid_type(mode) ||
+	    (mode & ~(uint32_t)(S_IFMT | 07777))) {
+		r->err = GD_EPROTO;
+		return 0;
+	}
+	in = meta_ns_inode_new(ino, mode);
+	if (!in) {
+		r->err = GD_ENOMEM;
+		return 0;
+	}
+	rc = meta_ns_map_put(&s->inodes, ino, in);
+	if (rc) {
+		meta_ns_inode_free(in);
+		r->err = rc;
+		return 0;
+	}
+	in->generation = gen;
+	in->uid = r_u32(r);
+	in->gid = r_u32(r);
+	in->nlink = r_u32(r);
+	in->size = r_u64(r);
+	in->rdev = r_u64(r);
+	in->atime_sec = (int64_t)r_u64(r);
+	in->atime_nsec = r_u32(r);
+	in->mtime_sec = (int64_t)r_u64(r);
+	in->mtime_nsec = r_u32(r);
+	in->ctime_sec = (int64_t)r_u64(r);
+	in->ctime_nsec = r_u32(r);
+	in->goal = r_u32(r);
+	in->parent = r_u64(r);
+	{
+		uint8_t orphan = r_u8(r);
+		if (orphan > 1)
+			r->err = GD_EPROTO;
+		in->orphan = orphan;
+	}
+	if (r->err)
+		return 0;
+	if (in->atime_nsec >= 1000000000u || in->mtime_nsec >= 1000000000u ||
+	    in->ctime_nsec >= 1000000000u || !valid_goal(in->goal) ||
+	    in->size > (uint64_t)INT64_MAX || in->nlink > META_NS_LINK_MAX ||
+	    (!S_ISDIR(mode) && in->parent != 0) || (S_ISDIR(mode) && in->parent == 0 && !in->orphan)) {
+		r->err = GD_EPROTO;
+		return 0;
+	}
+	in->target = S_ISLNK(mode) ? r_str(r, 1, META_NS_SYMLINK_MAX) : r_str(r, 0, 0);
+	if (!r->err && !S_ISLNK(mode)) {
+		gd_free(in->target);
+		in->target = NULL;
+	}
+	if (!r->err && S_ISLNK(mode) && in->size != strlen(in->target))
+		r->err = GD_EPROTO;
+	r_xattrs(r, in);
+	r_chunks(r, s, in);
+	if (in->dir)
+		r_dir(r, in);
+	if (!r->err && in->orphan) {
+		rc = meta_ns_map_put(&s->orphans, ino, in);
+		if (rc)
+			r->err = rc;
+	}
+	return ino;
+}
+
+static void r_sessions(struct rbuf *r, struct meta_ns_state *s)
+{
+	uint64_t n = r_count(r, MIN_SESSION_BYTES), i;
+
+	if (r->err || n == 0)
+		return;
+	s->sessions = gd_calloc(n, sizeof(*s->sessions));
+	if (!s->sessions) {
+		r->err = GD_ENOMEM;
+		return;
+	}
+	for (i = 0; i < n && !r->err; i++) {
+		struct meta_ns_session *se = &s->sessions[i];
+		se->id = r_u64(r);
+		if (!r->err && (se->id == 0 || (i > 0 && se->id <= s->sessions[i - 1].id))) {
+			r->err = GD_EPROTO;
+			return;
+		}
+		s->n_sessions++;
+		se->host = r_str(r, 0, SNAP_STR_MAX);
+		se->mountpoint = r_str(r, 0, SNAP_STR_MAX);
+	}
+}
+
+static void r_nodes(struct rbuf *r, struct meta_ns_state *s)
+{
+	uint64_t n = r_count(r, MIN_NODE_BYTES), i;
+
+	if (r->err || n == 0)
+		return;
+	s->nodes = gd_calloc(n, sizeof(*s->nodes));
+	if (!s->nodes) {
+		r->err = GD_ENOMEM;
+		return;
+	}
+	for (i = 0; i < n && !r->err; i++) {
+		struct meta_ns_node *nd = &s->nodes[i];
+		nd->id = r_str(r, 1, SNAP_STR_MAX);
+		if (!nd->id)
+			return;
+		s->n_nodes++;
+		if (i > 0 && strcmp(nd->id, s->nodes[i - 1].id) <= 0) {
+			r->err = GD_EPROTO;
+			return;
+		}
+		nd->address = r_str(r, 0, SNAP_STR_MAX);
+		nd->label = r_str(r, 0, SNAP_STR_MAX);
+	}
+}
+
+/* The links between inodes: every entry names an existing inode of its type,
+ * every directory but the root has exactly one entry in its parent, link
+ * counts match, orphans have none, and every directory hangs off the root. */
+static int check_structure(struct meta_ns_state *s)
+{
+	struct meta_ns_inode *in, *root, **queue = NULL;
+	size_t pos = 0, n_dirs = 0, head = 0, tail = 0;
+	int rc = GD_EPROTO;
+
+	root = meta_ns_map_get(&s->inodes, META_NS_ROOT_INO);
+	if (!root || !S_ISDIR(root->mode) || root->orphan || root->parent != META_NS_ROOT_INO)
+		return GD_EPROTO;
+	while ((in = meta_ns_map_next(&s->inodes, &pos, NULL))) {
+		in->scratch = 0;
+		if (S_ISDIR(in->mode) && !in->orphan)
+			n_dirs++;
+	}
+	pos = 0;
+	while ((in = meta_ns_map_next(&s->inodes, &pos, NULL))) {
+		const struct meta_ns_dirent *de;
+		uint64_t subdirs = 0;
+		if (!in->dir)
+			continue;
+		if (in->orphan && in->dir->count)
+			return GD_EPROTO;
+		for (de = meta_ns_dir_next(in->dir, 0); de; de = meta_ns_dir_next(in->dir, de->cookie)) {
+			struct meta_ns_inode *t = meta_ns_map_get(&s->inodes, de->ino);
+			if (!t || t->orphan || t == root || (t->mode & S_IFMT) != de->type)
+				return GD_EPROTO;
+			if (S_ISDIR(t->mode)) {
+				if (t->parent != in->ino)
+					return GD_EPROTO;
+				subdirs++;
+			}
+			t->scratch++;
+		}
+		if (!in->orphan && in->nlink != 2 + subdirs)
+			return GD_EPROTO;
+	}
+	pos = 0;
+	while ((in = meta_ns_map_next(&s->inodes, &pos, NULL))) {
+		if (in->orphan != (in->nlink == 0))
+			return GD_EPROTO;
+		if (S_ISDIR(in->mode)) {
+			if (in != root && in->scratch != (in->orphan ? 0u : 1u))
+				return GD_EPROTO;
+		} else if (in->scratch != in->nlink) {
+			return GD_EPROTO;
+		}
+	}
+	/* Reachability: a cycle of directories away from the root passes the
+	 * checks above, not this walk. */
+	queue = gd_malloc(n_dirs * sizeof(*queue));
+	if (!queue)
+		return GD_ENOMEM;
+	queue[tail++] = root;
+	while (head < tail) {
+		const struct meta_ns_dirent *de;
+		in = queue[head++];
+		for (de = meta_ns_dir_next(in->dir, 0); de; de = meta_ns_dir_next(in->dir, de->cookie)) {
+			if (de->type != S_IFDIR)
+				continue;
+			if (tail == n_dirs)
+				goto out;
+			queue[tail++] = meta_ns_map_get(&s->inodes, de->ino);
+		}
+	}
+	if (tail == n_dirs)
+		rc = 0;
+out:
+	gd_free(queue);
+	return rc;
+}
+
+int meta_snap_read(struct meta_ns_state *out, const void *buf, size_t len)
+{
+	struct rbuf r = { buf, len, 0, 0 };
+	struct meta_ns_state s;
+	uint64_t body, n, i, prev = 0;
+	const uint8_t *magic;
+	int rc;
+
+	if (!buf || len < SNAP_HEADER + SNAP_TRAILER)
+		return GD_EPROTO;
+	magic = r_take(&r, 8);
+	if (memcmp(magic, SNAP_MAGIC, 8) != 0 || r_u32(&r) != SNAP_VERSION || r_u32(&r) != 0)
+		return GD_EPROTO;
+	body = r_u64(&r);
+	if (body != len - SNAP_HEADER - SNAP_TRAILER)
+		return GD_EPROTO;
+	{
+		struct rbuf t = { buf, len, len - SNAP_TRAILER, 0 };
+		if (r_u64(&t) != meta_snap_checksum(buf, len - SNAP_TRAILER))
+			return GD_EPROTO;
+	}
+	r.len = len - SNAP_TRAILER;
+
+	meta_ns_state_init_empty(&s, 1);
+	s.chunk_size = r_u64(&r);
+	s.default_goal = r_u32(&r);
+	s.next_ino = r_u64(&r);
+	s.next_chunk_id = r_u64(&r);
+	if (!r.err && (s.chunk_size == 0 || !valid_goal(s.default_goal) ||
+		       s.next_ino <= META_NS_ROOT_INO || s.next_chunk_id == 0))
+		r.err = GD_EPROTO;
+	n = r_count(&r, MIN_INODE_BYTES);
+	/* inode numbers are strictly increasing */
+	for (i = 0; i < n && !r.err; i++)
+		prev = r_inode(&r, &s, prev);
+	r_sessions(&r, &s);
+	r_nodes(&r, &s);
+	if (!r.err && r.off != r.len)
+		r.err = GD_EPROTO;
+	rc = r.err;
+	if (!rc)
+		rc = check_structure(&s);
+	if (rc) {
+		meta_ns_state_release(&s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}

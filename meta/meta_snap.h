@@ -1,0 +1,32 @@
+/* Snapshot serialisation of the meta FSM's state (struct meta_ns_state).
+ *
+ * Format (little endian), version 1:
+ *   header  "GDFSSNAP", u32 format version, u32 reserved (0), u64 body length
+ *   body    counters, inodes in inode-number order (attributes, symlink
+ *           target, xattrs, chunk table, directory entries in cookie order),
+ *           sessions in id order, chunkd nodes in id order
+ *   trailer u64 FNV-1a 64 of header + body
+ * The same state always gives the same bytes, so snapshot(restore(s)) == s.
+ * Restore checks every length against the bytes left before allocating, and
+ * the structure (links, counts, parents, types) before accepting the state. */
+#ifndef META_SNAP_H
+#define META_SNAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "meta_ns.h"
+
+/* Serialises s into *buf (allocated with raft_malloc: the caller, usually
+ * libraft, owns it) of *len bytes. 0 or GD_ENOMEM. */
+int meta_snap_write(const struct meta_ns_state *s, void **buf, size_t *len);
+
+/* Builds *out from a snapshot. 0, or GD_EPROTO for a truncated, corrupt or
+ * inconsistent buffer, or GD_ENOMEM; on error *out holds nothing to release.
+ * Does not take ownership of buf. */
+int meta_snap_read(struct meta_ns_state *out, const void *buf, size_t len);
+
+/* The trailer checksum of a buffer (exported for tests that forge snapshots). */
+uint64_t meta_snap_checksum(const void *buf, size_t len);
+
+#endif
