@@ -45,6 +45,11 @@ struct meta_fsm_chunk {
 
 /* chunk_size: bytes per chunk, fixed when the file system is formatted. */
 int meta_fsm_new(uint64_t chunk_size, struct meta_fsm **out);
+/* Sets the replication goal of the root directory (default 3), which new
+ * inodes inherit from their parent. Call right after meta_fsm_new, before any
+ * apply or restore (a restored snapshot carries its own goals). 0 or GD_EINVAL
+ * (goal outside 1..32). */
+int meta_fsm_set_default_goal(struct meta_fsm *f, uint32_t goal);
 void meta_fsm_free(struct meta_fsm *f);
 
 /* Applies one committed entry (a packed MetaEntry). Returns 0 when the entry
@@ -55,7 +60,11 @@ int meta_fsm_apply(struct meta_fsm *f, const void *entry, size_t len,
 
 /* Answers a read-only request (LOOKUP, GETATTR, READLINK, READDIR, GETXATTR,
  * LISTXATTR, STATFS, CHUNK_LOCATE, OPEN without O_TRUNC) from the current
- * state. `req` is the packed request. ChunkResp.chain holds node ids. */
+ * state. `req` is the packed request. ChunkResp.chain holds node ids.
+ * READDIR returns only the real entries: "." and ".." are the FUSE layer's;
+ * entry cookies start at 3 (1 and 2 are free for "." and ".."), and a walk
+ * resumed after any cookie is stable across changes. Reads never change
+ * atime (atime moves only with SETATTR). */
 int meta_fsm_query(struct meta_fsm *f, uint16_t method, const void *req,
 		   size_t len, struct meta_fsm_result *res);
 
@@ -74,7 +83,8 @@ uint64_t meta_fsm_chunk_version(struct meta_fsm *f, uint64_t chunk_id);
 /* Registry: the address of a node id, or NULL. Valid until the next apply. */
 const char *meta_fsm_node_address(struct meta_fsm *f, const char *node_id);
 
-/* Sessions and orphans, for the leader's background work. */
+/* Sessions and orphans, for the leader's background work: fill up to max
+ * ids and return how many were filled. */
 size_t meta_fsm_sessions(struct meta_fsm *f, uint64_t *ids, size_t max);
 size_t meta_fsm_orphans(struct meta_fsm *f, uint64_t *inos, size_t max);
 
@@ -86,6 +96,8 @@ uint64_t meta_fsm_chunk_size(struct meta_fsm *f);
 /* Serialises the whole state into one buffer (allocated with raft_malloc so
  * that raft can own it) / replaces the state with a serialised one. */
 int meta_fsm_snapshot(struct meta_fsm *f, void **buf, size_t *len);
+/* Restore does not take ownership of buf; a truncated or corrupt buffer gives
+ * GD_EPROTO and leaves the state as it was. */
 int meta_fsm_restore(struct meta_fsm *f, const void *buf, size_t len);
 
 #endif
