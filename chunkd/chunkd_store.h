@@ -1,0 +1,127 @@
+/* The chunk store of chunkd: one file per chunk copy, checksummed per 64 KiB
+ * block, spread over several data directories (DESIGN.md section 4).
+ *
+ * On-disk file DATA/hh/hh/<chunk id, 16 hex>_<version, 16 hex>.chk:
+ *   [0, 4 KiB)       header: "GODFSCHK", format version, block size, chunk id,
+ *                    version, data length, chunk size; XXH3-64 of the header
+ *                    in its last 8 bytes
+ *   [4 KiB, 12 KiB)  checksum table: XXH3-64 (little endian) of each 64 KiB
+ *                    block, 1024 entries; a block never written holds zeros
+ *                    and its entry is the XXH3-64 of 64 KiB of zeros
+ *   [12 KiB, ...)    the data; bytes past the end of the file read as zeros
+ *
+ * A checksum always covers the whole 64 KiB block, bytes past the data
+ * counting as zeros. Every read verifies the blocks it touches; a mismatch
+ * moves the copy to DATA/lost+found/ (never deleted), calls the corrupt
+ * callback (chunkd reports it to the meta) and returns GD_ECORRUPT.
+ *
+ * Thread-safe: operations on different chunks run in parallel; on one chunk,
+ * reads share it and writes/truncate/fsync/rename take it alone. */
+#ifndef CHUNKD_STORE_H
+#define CHUNKD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CHUNKD_BLOCK_SIZE (64u * 1024u)
+#define CHUNKD_MAX_CHUNK (64u * 1024u * 1024u)
+#define CHUNKD_MAX_BLOCKS (CHUNKD_MAX_CHUNK / CHUNKD_BLOCK_SIZE)
+#define CHUNKD_HDR_SIZE 4096u
+#define CHUNKD_TABLE_SIZE (CHUNKD_MAX_BLOCKS * 8u)
+#define CHUNKD_DATA_OFF (CHUNKD_HDR_SIZE + CHUNKD_TABLE_SIZE)
+#define CHUNKD_FORMAT_VERSION 1u
+
+struct chunkd_store;
+struct chunkd_import;
+
+/* Called (from the thread that found it) after a corrupt copy was moved aside. */
+typedef void (*chunkd_store_corrupt_fn)(void *ctx, uint64_t chunk_id, uint64_t version);
+
+struct chunkd_store_opts {
+	const char *data_dirs;          /* "dir[,dir...]"; created when missing */
+	int force_pread;                /* 1 = never use io_uring */
+	int fd_cache;                   /* open chunk files kept; 0 = 256 */
+	uint64_t reserve_bytes;         /* free space kept on each dir; 0 = 64 MiB */
+	chunkd_store_corrupt_fn on_corrupt;   /* may be NULL */
+	void *ctx;
+};
+
+/* One chunk copy, for the registration report. */
+struct chunkd_chunk_info {
+	uint64_t chunk_id;
+	uint64_t version;
+};
+
+/* Opens (creating when needed) every data dir, reads or makes the node id
+ * (DATA/node_id), scans the chunk files into the index (of two versions of one
+ * chunk the highest stays, the others are removed; a file with a bad header is
+ * moved to lost+found) and clears leftover temp files. Returns 0 or a GD_E*
+ * code (logged). */
+int chunkd_store_open(const struct chunkd_store_opts *o, struct chunkd_store **out);
+/* Writes pending headers, closes every file, frees. */
+void chunkd_store_close(struct chunkd_store *s);
+
+/* The 16 hex chars of this node's id (owned by the store). */
+const char *chunkd_store_node_id(const struct chunkd_store *s);
+/* Whether I/O goes through io_uring (for the calling thread). */
+int chunkd_store_uring_active(struct chunkd_store *s);
+
+/* Version rule shared by write/fsync/truncate: a local copy at `version` is
+ * used; a local copy at `prev_version` (prev_version != 0) is renamed to
+ * `version` first; no local copy and prev_version == 0 creates one; anything
+ * else is GD_ESTALE. */
+
+/* Writes len bytes at offset (inside the chunk's data). chunk_size is the
+ * meta's chunk size (0 = 64 MiB, larger is bounded to 64 MiB); offset + len
+ * beyond it is GD_EINVAL. GD_ENOSPC when the dir would keep less than the
+ * reserve; on a failed data write the checksums are left as they were. */
+int chunkd_store_write(struct chunkd_store *s, uint64_t chunk_id, uint64_t version,
+		       uint64_t prev_version, uint64_t chunk_size, uint64_t offset,
+		       const void *data, size_t len);
+
+/* Reads up to len bytes at offset into buf, bounded to the copy's chunk size;
+ * *out_len is how many bytes were filled (bytes past the data are zeros).
+ * GD_ENOCHUNK without a copy, GD_ESTALE when the copy has another version,
+ * GD_ECORRUPT when a block does not match its checksum. */
+int chunkd_store_read(struct chunkd_store *s, uint64_t chunk_id, uint64_t version,
+		      uint64_t offset, size_t len, void *buf, size_t *out_len);
+
+/* fdatasync of the data and the checksum table (and the header and directory
+ * when they changed). */
+int chunkd_store_fsync(struct chunkd_store *s, uint64_t chunk_id, uint64_t version,
+		       uint64_t prev_version);
+
+/* Sets the data length; a shorter length zeroes the tail (it reads as zeros
+ * and its checksums are updated). Beyond the chunk size is GD_EINVAL. */
+int chunkd_store_truncate(struct chunkd_store *s, uint64_t chunk_id, uint64_t version,
+			  uint64_t prev_version, uint64_t length);
+
+/* Removes the copy when its version is <= version (version 0 = any version).
+ * GD_ENOCHUNK without a copy, GD_ESTALE when the copy is newer. */
+int chunkd_store_delete(struct chunkd_store *s, uint64_t chunk_id, uint64_t version);
+
+/* The version of the local copy, or GD_ENOCHUNK. */
+int chunkd_store_version(struct chunkd_store *s, uint64_t chunk_id, uint64_t *version);
+
+/* A snapshot of the index. *out is allocated (free with gd_free), may be
+ * NULL when *n is 0. */
+int chunkd_store_list(struct chunkd_store *s, struct chunkd_chunk_info **out, size_t *n);
+uint64_t chunkd_store_count(struct chunkd_store *s);
+/* Total and free bytes over the data dirs (each file system counted once). */
+void chunkd_store_space(struct chunkd_store *s, uint64_t *total, uint64_t *free_bytes);
+
+/* A copy pulled from a peer: written to a temp file, then fsynced and renamed
+ * into place by commit. Pieces come in order at block-aligned offsets; blocks
+ * of zeros are left as holes. */
+int chunkd_store_import_begin(struct chunkd_store *s, uint64_t chunk_id, uint64_t version,
+			      struct chunkd_import **out);
+int chunkd_store_import_write(struct chunkd_import *imp, uint64_t offset,
+			      const void *data, size_t len);
+/* chunk_size: the source's chunk size (what it served in all). A local copy
+ * at the same or a newer version wins (the import is dropped, 0 returned); an
+ * older local copy is replaced. Frees imp in every case. */
+int chunkd_store_import_commit(struct chunkd_import *imp, uint64_t chunk_size);
+/* Removes the temp file and frees imp. */
+void chunkd_store_import_abort(struct chunkd_import *imp);
+
+#endif

@@ -1,0 +1,610 @@
+/* The chunk store on a temp dir: data round trips across block boundaries,
+ * corruption detection, versions, truncate, rescan, replication import, disk
+ * full. Every test runs twice: through io_uring and through pread/pwrite. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "chunkd_store.h"
+#include "gd_alloc.h"
+#include "gd_log.h"
+#include "gd_status.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define KiB 1024u
+#define MiB (1024u * 1024u)
+
+struct fixture {
+	int force_pread;
+	char dir[256];
+	char dirs[600];       /* "dir/a,dir/b" */
+	struct chunkd_store *s;
+	int corrupt_calls;
+	uint64_t corrupt_id, corrupt_ver;
+};
+
+static int force_uring = 0, force_pread = 1;
+
+static void on_corrupt(void *ctx, uint64_t id, uint64_t ver)
+{
+	struct fixture *f = ctx;
+	f->corrupt_calls++;
+	f->corrupt_id = id;
+	f->corrupt_ver = ver;
+}
+
+static int open_store(struct fixture *f, uint64_t reserve)
+{
+	struct chunkd_store_opts o = {
+		.data_dirs = f->dirs, .force_pread = f->force_pread, .fd_cache = 3,
+		.reserve_bytes = reserve, .on_corrupt = on_corrupt, .ctx = f,
+	};
+	return chunkd_store_open(&o, &f->s);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	int *mode = *state;
+
+	f->force_pread = mode ? *mode : 0;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/godfs-chunkd-test.XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->dirs, sizeof(f->dirs), "%s/a,%s/b", f->dir, f->dir);
+	if (open_store(f, 1) != 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(p);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	chunkd_store_close(f->s);
+	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static void fill_random(uint8_t *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		p[i] = (uint8_t)(seed >> 16);
+	}
+}
+
+/* Finds the file of a chunk copy under the fixture's dirs ("" when none). */
+static int find_file(struct fixture *f, const char *suffix, char *out, size_t outlen)
+{
+	char cmd[1024];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "find %s -name '*%s' | head -1", f->dir, suffix);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	out[0] = '\0';
+	if (!fgets(out, (int)outlen, p))
+		out[0] = '\0';
+	pclose(p);
+	out[strcspn(out, "\n")] = '\0';
+	return out[0] ? 0 : -1;
+}
+
+static void chunk_name(uint64_t id, uint64_t ver, char *out, size_t n)
+{
+	snprintf(out, n, "%016" PRIx64 "_%016" PRIx64 ".chk", id, ver);
+}
+
+static void check_read(struct chunkd_store *s, uint64_t id, uint64_t ver, const uint8_t *model,
+		       uint64_t off, size_t len)
+{
+	uint8_t *buf = malloc(len + 1);
+	size_t got = 0;
+
+	assert_int_equal(chunkd_store_read(s, id, ver, off, len, buf, &got), 0);
+	assert_int_equal(got, len);
+	assert_memory_equal(buf, model + off, len);
+	free(buf);
+}
+
+static void test_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t cs = 4 * MiB, id = 0x1234;
+	uint8_t *model = calloc(1, cs), *data = malloc(3 * MiB);
+	struct { uint64_t off; size_t len; } w[] = {
+		{ 0, 1 * MiB },                 /* whole blocks */
+		{ 100, 10 },                    /* inside one block */
+		{ 64 * KiB - 7, 20 },           /* across a block boundary */
+		{ 1 * MiB + 4096, 300 * KiB },  /* partial head and tail */
+		{ 3 * MiB + 5, 1 * MiB - 5 },   /* up to the end of the chunk */
+		{ 2 * MiB, 64 * KiB },          /* one whole block after a hole */
+		{ 500 * KiB, 2 * MiB },         /* overwrite across everything */
+	};
+
+	/* The engine is the one asked for (io_uring is enabled on this kind of host). */
+	assert_int_equal(chunkd_store_uring_active(f->s), !f->force_pread);
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
+		fill_random(data, w[i].len, (unsigned)i + 1);
+		assert_int_equal(chunkd_store_write(f->s, id, 1, 0, cs, w[i].off, data, w[i].len), 0);
+		memcpy(model + w[i].off, data, w[i].len);
+		check_read(f->s, id, 1, model, w[i].off, w[i].len);
+	}
+	check_read(f->s, id, 1, model, 0, cs);
+	check_read(f->s, id, 1, model, 1, 100);
+	check_read(f->s, id, 1, model, 64 * KiB - 1, 2);
+	check_read(f->s, id, 1, model, 128 * KiB, 64 * KiB);
+	check_read(f->s, id, 1, model, 3 * MiB + 1, 1 * MiB - 1);
+
+	/* A read past the chunk size is clamped to it. */
+	size_t got = 0;
+	assert_int_equal(chunkd_store_read(f->s, id, 1, cs - 10, 1 * MiB, data, &got), 0);
+	assert_int_equal(got, 10);
+	assert_memory_equal(data, model + cs - 10, 10);
+	assert_int_equal(chunkd_store_read(f->s, id, 1, cs, 100, data, &got), 0);
+	assert_int_equal(got, 0);
+
+	/* A chunk never written reads as zeros. */
+	assert_int_equal(chunkd_store_write(f->s, 77, 3, 0, cs, 2 * MiB, "x", 1), 0);
+	assert_int_equal(chunkd_store_read(f->s, 77, 3, 0, 1 * MiB, data, &got), 0);
+	assert_int_equal(got, 1 * MiB);
+	for (size_t i = 0; i < 1 * MiB; i++)
+		assert_int_equal(data[i], 0);
+
+	assert_int_equal(chunkd_store_fsync(f->s, id, 1, 0), 0);
+	assert_int_equal(chunkd_store_count(f->s), 2);
+	free(model);
+	free(data);
+}
+
+static void test_corrupt_bit(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t id = 0xc0ffee;
+	uint8_t *data = malloc(1 * MiB), *buf = malloc(1 * MiB);
+	char name[64], path[1024], lf[1024];
+	size_t got;
+	int fd;
+	uint8_t byte;
+
+	fill_random(data, 1 * MiB, 42);
+	assert_int_equal(chunkd_store_write(f->s, id, 7, 0, 0, 0, data, 1 * MiB), 0);
+	assert_int_equal(chunkd_store_read(f->s, id, 7, 0, 1 * MiB, buf, &got), 0);
+
+	/* Flip one bit in the 5th block of the data area. */
+	chunk_name(id, 7, name, sizeof(name));
+	assert_int_equal(find_file(f, name, path, sizeof(path)), 0);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	off_t at = CHUNKD_DATA_OFF + 4 * 64 * KiB + 1234;
+	assert_int_equal(pread(fd, &byte, 1, at), 1);
+	byte ^= 0x10;
+	assert_int_equal(pwrite(fd, &byte, 1, at), 1);
+	close(fd);
+
+	/* A read that does not touch the block is fine... */
+	assert_int_equal(chunkd_store_read(f->s, id, 7, 0, 64 * KiB, buf, &got), 0);
+	assert_int_equal(f->corrupt_calls, 0);
+	/* ...one that touches it (only in part) is not. */
+	assert_int_equal(chunkd_store_read(f->s, id, 7, 4 * 64 * KiB + 10, 100, buf, &got),
+			 GD_ECORRUPT);
+	assert_int_equal(f->corrupt_calls, 1);
+	assert_int_equal(f->corrupt_id, id);
+	assert_int_equal(f->corrupt_ver, 7);
+
+	/* The copy was moved aside, not deleted. */
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(find_file(f, ".corrupt", lf, sizeof(lf)), 0);
+	assert_non_null(strstr(lf, "/lost+found/"));
+	assert_non_null(strstr(lf, name));
+	assert_int_equal(chunkd_store_read(f->s, id, 7, 0, 100, buf, &got), GD_ENOCHUNK);
+	assert_int_equal(chunkd_store_count(f->s), 0);
+	free(data);
+	free(buf);
+}
+
+static void test_corrupt_table(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t data[1000], buf[1000];
+	char name[64], path[1024];
+	size_t got;
+	int fd;
+	uint8_t byte;
+
+	fill_random(data, sizeof(data), 9);
+	assert_int_equal(chunkd_store_write(f->s, 5, 1, 0, 0, 0, data, sizeof(data)), 0);
+	/* Close so that the table is read again from disk. */
+	chunkd_store_close(f->s);
+	chunk_name(5, 1, name, sizeof(name));
+	assert_int_equal(find_file(f, name, path, sizeof(path)), 0);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &byte, 1, CHUNKD_HDR_SIZE + 3), 1);
+	byte ^= 1;
+	assert_int_equal(pwrite(fd, &byte, 1, CHUNKD_HDR_SIZE + 3), 1);
+	close(fd);
+	assert_int_equal(open_store(f, 1), 0);
+	assert_int_equal(chunkd_store_read(f->s, 5, 1, 0, sizeof(buf), buf, &got), GD_ECORRUPT);
+	assert_int_equal(f->corrupt_calls, 1);
+}
+
+static void test_versions(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t a[100], b[100], buf[200];
+	char name[64], path[1024];
+	size_t got;
+	uint64_t v;
+
+	memset(a, 'a', sizeof(a));
+	memset(b, 'b', sizeof(b));
+	assert_int_equal(chunkd_store_write(f->s, 9, 1, 0, 0, 0, a, sizeof(a)), 0);
+	/* Create again at another version with prev 0: a copy exists. */
+	assert_int_equal(chunkd_store_write(f->s, 9, 2, 0, 0, 0, a, sizeof(a)), GD_ESTALE);
+	/* prev_version that is not ours. */
+	assert_int_equal(chunkd_store_write(f->s, 9, 5, 3, 0, 0, a, sizeof(a)), GD_ESTALE);
+	/* A chunk we do not have with prev_version != 0. */
+	assert_int_equal(chunkd_store_write(f->s, 10, 5, 4, 0, 0, a, sizeof(a)), GD_ESTALE);
+	assert_int_equal(chunkd_store_version(f->s, 10, &v), GD_ENOCHUNK);
+
+	/* 1 -> 2: a rename, then the write. */
+	assert_int_equal(chunkd_store_write(f->s, 9, 2, 1, 0, 100, b, sizeof(b)), 0);
+	chunk_name(9, 1, name, sizeof(name));
+	assert_int_equal(find_file(f, name, path, sizeof(path)), -1);
+	chunk_name(9, 2, name, sizeof(name));
+	assert_int_equal(find_file(f, name, path, sizeof(path)), 0);
+	assert_int_equal(chunkd_store_version(f->s, 9, &v), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(chunkd_store_read(f->s, 9, 1, 0, 200, buf, &got), GD_ESTALE);
+	assert_int_equal(chunkd_store_read(f->s, 9, 3, 0, 200, buf, &got), GD_ESTALE);
+	assert_int_equal(chunkd_store_read(f->s, 9, 2, 0, 200, buf, &got), 0);
+	assert_memory_equal(buf, a, 100);
+	assert_memory_equal(buf + 100, b, 100);
+	/* A write at the current version with a prev_version is plain. */
+	assert_int_equal(chunkd_store_write(f->s, 9, 2, 1, 0, 0, b, sizeof(b)), 0);
+
+	/* fsync and truncate follow the same rule. */
+	assert_int_equal(chunkd_store_fsync(f->s, 9, 4, 1), GD_ESTALE);
+	assert_int_equal(chunkd_store_fsync(f->s, 9, 3, 2), 0);
+	assert_int_equal(chunkd_store_truncate(f->s, 9, 4, 2, 10), GD_ESTALE);
+	assert_int_equal(chunkd_store_truncate(f->s, 9, 4, 3, 150), 0);
+	assert_int_equal(chunkd_store_read(f->s, 9, 4, 0, 200, buf, &got), 0);
+	assert_memory_equal(buf, b, 100);
+	assert_memory_equal(buf + 100, b, 50);
+	for (int i = 150; i < 200; i++)
+		assert_int_equal(buf[i], 0);
+
+	/* Delete: not a newer copy; then gone. */
+	assert_int_equal(chunkd_store_delete(f->s, 9, 3), GD_ESTALE);
+	assert_int_equal(chunkd_store_delete(f->s, 9, 4), 0);
+	assert_int_equal(chunkd_store_delete(f->s, 9, 4), GD_ENOCHUNK);
+	assert_int_equal(chunkd_store_read(f->s, 9, 4, 0, 200, buf, &got), GD_ENOCHUNK);
+	chunk_name(9, 4, name, sizeof(name));
+	assert_int_equal(find_file(f, name, path, sizeof(path)), -1);
+	/* Version 0 is never valid. */
+	assert_int_equal(chunkd_store_write(f->s, 11, 0, 0, 0, 0, a, 1), GD_EINVAL);
+}
+
+static void test_truncate(void **state)
+{
+	struct fixture *f = *state;
+	const size_t n = 200 * KiB;
+	uint8_t *data = malloc(n), *model = calloc(1, n), *buf = malloc(n);
+	size_t got;
+
+	memset(data, 0xab, n);
+	assert_int_equal(chunkd_store_write(f->s, 3, 1, 0, 0, 0, data, n), 0);
+	memcpy(model, data, n);
+
+	/* Down to the middle of a block: the tail reads as zeros. */
+	assert_int_equal(chunkd_store_truncate(f->s, 3, 1, 0, 70000), 0);
+	memset(model + 70000, 0, n - 70000);
+	assert_int_equal(chunkd_store_read(f->s, 3, 1, 0, n, buf, &got), 0);
+	assert_int_equal(got, n);
+	assert_memory_equal(buf, model, n);
+
+	/* Up again: still zeros, checksums still good. */
+	assert_int_equal(chunkd_store_truncate(f->s, 3, 1, 0, 190 * KiB), 0);
+	check_read(f->s, 3, 1, model, 0, n);
+
+	/* Down to a block boundary, then a partial write past the end. */
+	assert_int_equal(chunkd_store_truncate(f->s, 3, 1, 0, 64 * KiB), 0);
+	memset(model + 64 * KiB, 0, n - 64 * KiB);
+	assert_int_equal(chunkd_store_write(f->s, 3, 1, 0, 0, 150 * KiB, "hello", 5), 0);
+	memcpy(model + 150 * KiB, "hello", 5);
+	check_read(f->s, 3, 1, model, 0, n);
+
+	/* To zero. */
+	assert_int_equal(chunkd_store_truncate(f->s, 3, 1, 0, 0), 0);
+	memset(model, 0, n);
+	check_read(f->s, 3, 1, model, 0, n);
+
+	/* Beyond the chunk size. */
+	assert_int_equal(chunkd_store_truncate(f->s, 3, 1, 0, CHUNKD_MAX_CHUNK + 1ull),
+			 GD_EINVAL);
+	free(data);
+	free(model);
+	free(buf);
+}
+
+static void test_rescan(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t data[5000];
+	char name[64], path[1024], copy[1100], cmd[2400];
+	struct chunkd_chunk_info *list;
+	size_t n, got;
+	uint64_t v;
+	const char *node;
+	char node_before[17];
+
+	fill_random(data, sizeof(data), 3);
+	for (uint64_t id = 1; id <= 20; id++)
+		assert_int_equal(chunkd_store_write(f->s, id, id + 100, 0, 1 * MiB, id * 1000,
+						    data, sizeof(data)), 0);
+	/* Chunk 5 moves to version 200. */
+	assert_int_equal(chunkd_store_write(f->s, 5, 200, 105, 1 * MiB, 0, data, 10), 0);
+	snprintf(node_before, sizeof(node_before), "%s", chunkd_store_node_id(f->s));
+	assert_int_equal(strlen(node_before), 16);
+
+	chunkd_store_close(f->s);
+	f->s = NULL;
+	/* A stale duplicate of chunk 7 (older version) next to it. */
+	chunk_name(7, 107, name, sizeof(name));
+	assert_int_equal(find_file(f, name, path, sizeof(path)), 0);
+	snprintf(copy, sizeof(copy), "%.*s/%016" PRIx64 "_%016" PRIx64 ".chk",
+		 (int)(strrchr(path, '/') - path), path, (uint64_t)7, (uint64_t)90);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", path, copy);
+	assert_int_equal(system(cmd), 0);
+	/* A leftover temp file is cleared. */
+	snprintf(cmd, sizeof(cmd), "touch %s/a/tmp/junk.tmp", f->dir);
+	assert_int_equal(system(cmd), 0);
+
+	assert_int_equal(open_store(f, 1), 0);
+	node = chunkd_store_node_id(f->s);
+	assert_string_equal(node, node_before);
+	assert_int_equal(chunkd_store_count(f->s), 20);
+	assert_int_equal(chunkd_store_list(f->s, &list, &n), 0);
+	assert_int_equal(n, 20);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t want = list[i].chunk_id == 5 ? 200 : list[i].chunk_id + 100;
+		assert_int_equal(list[i].version, want);
+	}
+	gd_free(list);
+	assert_int_equal(access(copy, F_OK), -1);
+	snprintf(cmd, sizeof(cmd), "%s/a/tmp/junk.tmp", f->dir);
+	assert_int_equal(access(cmd, F_OK), -1);
+
+	for (uint64_t id = 1; id <= 20; id++) {
+		uint8_t buf[5000];
+		uint64_t ver = id == 5 ? 200 : id + 100;
+		assert_int_equal(chunkd_store_version(f->s, id, &v), 0);
+		assert_int_equal(v, ver);
+		assert_int_equal(chunkd_store_read(f->s, id, ver, id * 1000, sizeof(buf), buf, &got), 0);
+		assert_int_equal(got, sizeof(buf));
+		if (id == 5)
+			assert_memory_equal(buf + 10, data + 10, sizeof(buf) - 10);
+		else
+			assert_memory_equal(buf, data, sizeof(buf));
+	}
+	/* The chunk size (1 MiB) was kept: a read is clamped to it. */
+	uint8_t big[100];
+	assert_int_equal(chunkd_store_read(f->s, 1, 101, 1 * MiB - 50, 100, big, &got), 0);
+	assert_int_equal(got, 50);
+}
+
+static void test_bounds(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t d[100] = { 0 };
+
+	assert_int_equal(chunkd_store_write(f->s, 1, 1, 0, 1 * MiB, 1 * MiB - 10, d, 20), GD_EINVAL);
+	assert_int_equal(chunkd_store_write(f->s, 1, 1, 0, 1 * MiB, 2 * MiB, d, 1), GD_EINVAL);
+	/* A larger chunk size from the request is bounded to 64 MiB. */
+	assert_int_equal(chunkd_store_write(f->s, 2, 1, 0, 1ull << 30, CHUNKD_MAX_CHUNK, d, 1),
+			 GD_EINVAL);
+	assert_int_equal(chunkd_store_write(f->s, 2, 1, 0, 1ull << 30, CHUNKD_MAX_CHUNK - 100, d, 100), 0);
+	/* The chunk made with 1 MiB keeps it. */
+	assert_int_equal(chunkd_store_write(f->s, 1, 1, 0, 1 * MiB, 0, d, 1), 0);
+	assert_int_equal(chunkd_store_write(f->s, 1, 1, 0, 0, 1 * MiB, d, 1), GD_EINVAL);
+	assert_int_equal(chunkd_store_count(f->s), 2);
+}
+
+static void test_nospace(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t d[4096], buf[4096];
+	size_t got;
+
+	memset(d, 7, sizeof(d));
+	assert_int_equal(chunkd_store_write(f->s, 1, 1, 0, 0, 0, d, sizeof(d)), 0);
+	chunkd_store_close(f->s);
+	/* A reserve no disk has: every write is refused before it happens. */
+	assert_int_equal(open_store(f, 1ull << 62), 0);
+	uint8_t other[4096];
+	memset(other, 9, sizeof(other));
+	assert_int_equal(chunkd_store_write(f->s, 1, 1, 0, 0, 0, other, sizeof(other)), GD_ENOSPC);
+	assert_int_equal(chunkd_store_write(f->s, 2, 1, 0, 0, 0, other, sizeof(other)), GD_ENOSPC);
+	assert_int_equal(chunkd_store_read(f->s, 1, 1, 0, sizeof(buf), buf, &got), 0);
+	assert_memory_equal(buf, d, sizeof(d));
+	assert_int_equal(chunkd_store_read(f->s, 2, 1, 0, sizeof(buf), buf, &got), GD_ENOCHUNK);
+	assert_int_equal(chunkd_store_count(f->s), 1);
+}
+
+static void test_import(void **state)
+{
+	struct fixture *f = *state;
+	const size_t cs = 2 * MiB;
+	uint8_t *src = calloc(1, cs), *buf = malloc(cs);
+	struct chunkd_import *imp;
+	size_t got;
+	uint64_t v;
+
+	fill_random(src, 300 * KiB, 5);          /* data, then zeros, then data */
+	fill_random(src + 1 * MiB + 100, 1000, 6);
+	/* An older local copy that the import replaces. */
+	assert_int_equal(chunkd_store_write(f->s, 50, 3, 0, cs, 0, "old", 3), 0);
+	assert_int_equal(chunkd_store_import_begin(f->s, 50, 4, &imp), 0);
+	for (size_t at = 0; at < cs; at += 1 * MiB)
+		assert_int_equal(chunkd_store_import_write(imp, at, src + at, 1 * MiB), 0);
+	assert_int_equal(chunkd_store_import_commit(imp, cs), 0);
+	assert_int_equal(chunkd_store_version(f->s, 50, &v), 0);
+	assert_int_equal(v, 4);
+	assert_int_equal(chunkd_store_read(f->s, 50, 4, 0, cs, buf, &got), 0);
+	assert_int_equal(got, cs);
+	assert_memory_equal(buf, src, cs);
+	assert_int_equal(chunkd_store_read(f->s, 50, 3, 0, 10, buf, &got), GD_ESTALE);
+
+	/* An import older than the local copy is dropped. */
+	assert_int_equal(chunkd_store_import_begin(f->s, 50, 2, &imp), 0);
+	assert_int_equal(chunkd_store_import_write(imp, 0, src, 1000), 0);
+	assert_int_equal(chunkd_store_import_commit(imp, cs), 0);
+	assert_int_equal(chunkd_store_version(f->s, 50, &v), 0);
+	assert_int_equal(v, 4);
+	/* Unaligned pieces are refused; abort leaves nothing behind. */
+	assert_int_equal(chunkd_store_import_begin(f->s, 51, 1, &imp), 0);
+	assert_int_equal(chunkd_store_import_write(imp, 100, src, 10), GD_EINVAL);
+	chunkd_store_import_abort(imp);
+	assert_int_equal(chunkd_store_version(f->s, 51, &v), GD_ENOCHUNK);
+
+	/* After a restart the imported copy is still there and still checks. */
+	chunkd_store_close(f->s);
+	assert_int_equal(open_store(f, 1), 0);
+	assert_int_equal(chunkd_store_read(f->s, 50, 4, 0, cs, buf, &got), 0);
+	assert_memory_equal(buf, src, cs);
+	assert_int_equal(chunkd_store_count(f->s), 1);
+	free(src);
+	free(buf);
+}
+
+struct writer_arg {
+	struct chunkd_store *s;
+	int k;
+};
+
+/* Each thread owns every 4th 48 KiB slice of one chunk (slices straddle blocks,
+ * so neighbours do read-modify-write of shared blocks). */
+static void *writer(void *p)
+{
+	struct writer_arg *a = p;
+	uint8_t d[48 * KiB];
+
+	for (int i = a->k; i < 40; i += 4) {
+		memset(d, 'A' + i % 26, sizeof(d));
+		if (chunkd_store_write(a->s, 99, 1, 0, 0, (uint64_t)i * sizeof(d), d, sizeof(d)) != 0)
+			return (void *)1;
+		size_t got;
+		uint8_t r[48 * KiB];
+		if (chunkd_store_read(a->s, 99, 1, (uint64_t)i * sizeof(d), sizeof(r), r, &got) != 0 ||
+		    memcmp(r, d, sizeof(d)) != 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	struct fixture *f = *state;
+	pthread_t t[4];
+	struct writer_arg a[4];
+	uint8_t *buf = malloc(40 * 48 * KiB);
+	size_t got;
+
+	/* Create first, so that the threads only write. */
+	assert_int_equal(chunkd_store_write(f->s, 99, 1, 0, 0, 0, NULL, 0), 0);
+	for (int i = 0; i < 4; i++) {
+		a[i] = (struct writer_arg){ f->s, i };
+		assert_int_equal(pthread_create(&t[i], NULL, writer, &a[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		assert_null(r);
+	}
+	assert_int_equal(chunkd_store_read(f->s, 99, 1, 0, 40 * 48 * KiB, buf, &got), 0);
+	for (int i = 0; i < 40; i++)
+		for (size_t j = 0; j < 48 * KiB; j++)
+			if (buf[(size_t)i * 48 * KiB + j] != 'A' + i % 26)
+				fail_msg("slice %d byte %zu", i, j);
+	free(buf);
+}
+
+/* The two I/O paths leave byte-identical files for the same writes. */
+static void test_paths_identical(void **state)
+{
+	char d1[] = "/tmp/godfs-chunkd-cmp1.XXXXXX", d2[] = "/tmp/godfs-chunkd-cmp2.XXXXXX";
+	struct chunkd_store *s1, *s2;
+	uint8_t *data = malloc(1 * MiB);
+	char cmd[512];
+
+	assert_non_null(mkdtemp(d1));
+	assert_non_null(mkdtemp(d2));
+	struct chunkd_store_opts o1 = { .data_dirs = d1, .force_pread = 0, .reserve_bytes = 1 };
+	struct chunkd_store_opts o2 = { .data_dirs = d2, .force_pread = 1, .reserve_bytes = 1 };
+	assert_int_equal(chunkd_store_open(&o1, &s1), 0);
+	assert_int_equal(chunkd_store_open(&o2, &s2), 0);
+	for (int i = 0; i < 8; i++) {
+		uint64_t off = (uint64_t)i * 333333;
+		size_t len = 1 * MiB - (size_t)i * 1000;
+		fill_random(data, len, (unsigned)i);
+		assert_int_equal(chunkd_store_write(s1, 8, 1, 0, 0, off, data, len), 0);
+		assert_int_equal(chunkd_store_write(s2, 8, 1, 0, 0, off, data, len), 0);
+	}
+	assert_int_equal(chunkd_store_truncate(s1, 8, 1, 0, 2 * MiB + 17), 0);
+	assert_int_equal(chunkd_store_truncate(s2, 8, 1, 0, 2 * MiB + 17), 0);
+	assert_int_equal(chunkd_store_fsync(s1, 8, 1, 0), 0);
+	assert_int_equal(chunkd_store_fsync(s2, 8, 1, 0), 0);
+	chunkd_store_close(s1);
+	chunkd_store_close(s2);
+	snprintf(cmd, sizeof(cmd),
+		 "cmp $(find %s -name '*.chk') $(find %s -name '*.chk')", d1, d2);
+	assert_int_equal(system(cmd), 0);
+	nftw(d1, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	nftw(d2, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(data);
+}
+
+#define BOTH(t) \
+	cmocka_unit_test_prestate_setup_teardown(t, setup, teardown, &force_uring), \
+	cmocka_unit_test_prestate_setup_teardown(t, setup, teardown, &force_pread)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		BOTH(test_round_trip),
+		BOTH(test_corrupt_bit),
+		BOTH(test_corrupt_table),
+		BOTH(test_versions),
+		BOTH(test_truncate),
+		BOTH(test_rescan),
+		BOTH(test_bounds),
+		BOTH(test_nospace),
+		BOTH(test_import),
+		BOTH(test_threads),
+		cmocka_unit_test(test_paths_identical),
+	};
+
+	gd_log_init("test_chunkd_store", getenv("GD_TEST_LOG") ? getenv("GD_TEST_LOG") : "error");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
