@@ -1,0 +1,442 @@
+/* godfs-admin: the operator's command line over the meta's RPCs.
+ *
+ *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] status [--json]
+ *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] nodes [--json]
+ *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] goal PATH [N]
+ *
+ * It opens an admin session (gd_meta_client, role ROLE_ADMIN: it follows the
+ * leader on its own), makes one or two calls and prints the answer for a human
+ * or, with --json, for a script. Exit codes, in one place (admin_exit):
+ * 0 success, 1 an error from the cluster (or no cluster), 2 a usage error. */
+#include "gd_alloc.h"
+#include "gd_config.h"
+#include "gd_log.h"
+#include "gd_meta_client.h"
+#include "gd_status.h"
+#include "proto/wire.pb-c.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ADMIN_DEFAULT_META "127.0.0.1:9090"
+#define ADMIN_ROOT_INO 1
+#define ADMIN_MAX_GOAL 255
+#define ADMIN_MAX_DEPTH 4096
+
+enum admin_exit { ADMIN_OK = 0, ADMIN_ERR_CLUSTER = 1, ADMIN_ERR_USAGE = 2 };
+
+/* What one run was asked to do. */
+struct admin {
+	struct gd_meta_client *meta;
+	const char *addrs;
+	int json;
+};
+
+static void admin_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: godfs-admin [--meta HOST:PORT[,HOST:PORT...]] [--timeout SEC] COMMAND\n"
+		"commands:\n"
+		"  status [--json]     the meta: leader, Raft index and term, inodes, chunks,\n"
+		"                      sessions, chunks under their goal\n"
+		"  nodes [--json]      the chunk servers: id, address, alive, chunks, free/total\n"
+		"  goal PATH [N]       show (or set to N) the replication goal of PATH,\n"
+		"                      a path from the root of the file system\n"
+		"The meta address also comes from GODFS_META or meta = ... in\n"
+		"/etc/godfs/godfs-admin.conf (default " ADMIN_DEFAULT_META ").\n"
+		"Exit status: 0 success, 1 error from the cluster, 2 usage error.\n");
+}
+
+/* Prints s as a JSON string (quotes included), escaping what JSON requires. */
+static void admin_json_str(const char *s)
+{
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+/* A byte count for humans: 1023 B, 1.5 KiB, 80.0 GiB. */
+static const char *admin_bytes(uint64_t n, char *buf, size_t len)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)n;
+	size_t u = 0;
+
+	while (v >= 1024.0 && u + 1 < sizeof(unit) / sizeof(unit[0])) {
+		v /= 1024.0;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%" PRIu64 " B", n);
+	else
+		snprintf(buf, len, "%.1f %s", v, unit[u]);
+	return buf;
+}
+
+/* Reports a failed call once, with what was being done. */
+static int admin_fail(const char *what, int rc)
+{
+	fprintf(stderr, "godfs-admin: %s: %s\n", what, gd_strerror(rc));
+	return ADMIN_ERR_CLUSTER;
+}
+
+/* One M_ADMIN_STATUS call; *out is freed by the caller. */
+static int admin_fetch_status(struct admin *a, Godfs__AdminStatusResp **out)
+{
+	Godfs__AdminStatus req = GODFS__ADMIN_STATUS__INIT;
+	ProtobufCMessage *resp = NULL;
+	int rc;
+
+	req.has_verbose = 1;
+	req.verbose = 1;
+	rc = gd_meta_call(a->meta, GODFS__METHOD__M_ADMIN_STATUS, &req.base,
+			  &godfs__admin_status_resp__descriptor, &resp);
+	if (rc < 0) {
+		if (resp)
+			protobuf_c_message_free_unpacked(resp, NULL);
+		return rc;
+	}
+	*out = (Godfs__AdminStatusResp *)resp;
+	return 0;
+}
+
+static size_t admin_alive_nodes(const Godfs__AdminStatusResp *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_nodes; i++)
+		n += s->nodes[i]->alive ? 1 : 0;
+	return n;
+}
+
+static int admin_cmd_status(struct admin *a)
+{
+	Godfs__AdminStatusResp *s = NULL;
+	const char *leader;
+	int rc;
+
+	rc = admin_fetch_status(a, &s);
+	if (rc < 0)
+		return admin_fail("status", rc);
+	/* A leader that answered may name itself; otherwise it is the address
+	 * the session ended up on, one of --meta. */
+	leader = s->leader && s->leader[0] ? s->leader : a->addrs;
+	if (a->json) {
+		printf("{\"leader\":");
+		admin_json_str(leader);
+		printf(",\"raft_index\":%" PRIu64 ",\"raft_term\":%" PRIu64
+		       ",\"inodes\":%" PRIu64 ",\"chunks\":%" PRIu64
+		       ",\"under_goal\":%" PRIu64 ",\"sessions\":%" PRIu64
+		       ",\"chunk_servers\":%zu,\"chunk_servers_alive\":%zu}\n",
+		       s->raft_index, s->raft_term, s->inodes, s->chunks,
+		       s->under_goal, s->sessions, s->n_nodes, admin_alive_nodes(s));
+	} else {
+		printf("leader         %s\n", leader);
+		printf("raft           index %" PRIu64 ", term %" PRIu64 "\n",
+		       s->raft_index, s->raft_term);
+		printf("inodes         %" PRIu64 "\n", s->inodes);
+		printf("chunks         %" PRIu64 " (%" PRIu64 " under goal)\n",
+		       s->chunks, s->under_goal);
+		printf("sessions       %" PRIu64 "\n", s->sessions);
+		printf("chunk servers  %zu (%zu alive)\n", s->n_nodes, admin_alive_nodes(s));
+	}
+	protobuf_c_message_free_unpacked(&s->base, NULL);
+	return ADMIN_OK;
+}
+
+static int admin_cmd_nodes(struct admin *a)
+{
+	Godfs__AdminStatusResp *s = NULL;
+	char fb[32], tb[32];
+	int rc;
+
+	rc = admin_fetch_status(a, &s);
+	if (rc < 0)
+		return admin_fail("nodes", rc);
+	if (a->json) {
+		putchar('[');
+		for (size_t i = 0; i < s->n_nodes; i++) {
+			const Godfs__NodeInfo *n = s->nodes[i];
+
+			printf("%s{\"node_id\":", i ? "," : "");
+			admin_json_str(n->node_id);
+			printf(",\"address\":");
+			admin_json_str(n->address);
+			printf(",\"alive\":%s,\"chunks\":%" PRIu64 ",\"free_bytes\":%" PRIu64
+			       ",\"total_bytes\":%" PRIu64 ",\"last_seen_ms\":%" PRIu64 "}",
+			       n->alive ? "true" : "false", n->chunk_count, n->free_bytes,
+			       n->total_bytes, n->last_seen_ms);
+		}
+		printf("]\n");
+	} else {
+		printf("%-18s %-22s %-6s %8s %22s %10s\n", "NODE", "ADDRESS", "STATE",
+		       "CHUNKS", "FREE / TOTAL", "LAST SEEN");
+		for (size_t i = 0; i < s->n_nodes; i++) {
+			const Godfs__NodeInfo *n = s->nodes[i];
+			char fr[48];
+
+			snprintf(fr, sizeof(fr), "%s / %s",
+				 admin_bytes(n->free_bytes, fb, sizeof(fb)),
+				 admin_bytes(n->total_bytes, tb, sizeof(tb)));
+			printf("%-18s %-22s %-6s %8" PRIu64 " %22s %7" PRIu64 ".%01" PRIu64 "s\n",
+			       n->node_id ? n->node_id : "-", n->address ? n->address : "-",
+			       n->alive ? "alive" : "dead", n->chunk_count, fr,
+			       n->last_seen_ms / 1000, (n->last_seen_ms % 1000) / 100);
+		}
+	}
+	protobuf_c_message_free_unpacked(&s->base, NULL);
+	return ADMIN_OK;
+}
+
+/* One M_LOOKUP of name in parent; *attr is freed by the caller. */
+static int admin_lookup(struct admin *a, uint64_t parent, const char *name,
+			Godfs__AttrResp **out)
+{
+	Godfs__Lookup req = GODFS__LOOKUP__INIT;
+	ProtobufCMessage *resp = NULL;
+	int rc;
+
+	req.has_parent = 1;
+	req.parent = parent;
+	req.name = (char *)name;
+	rc = gd_meta_call(a->meta, GODFS__METHOD__M_LOOKUP, &req.base,
+			  &godfs__attr_resp__descriptor, &resp);
+	if (rc == 0 && !((Godfs__AttrResp *)resp)->attr)
+		rc = GD_EPROTO;
+	if (rc < 0) {
+		if (resp)
+			protobuf_c_message_free_unpacked(resp, NULL);
+		return rc;
+	}
+	*out = (Godfs__AttrResp *)resp;
+	return 0;
+}
+
+/* M_GETATTR of an inode (for the root, which has no name). */
+static int admin_getattr(struct admin *a, uint64_t ino, Godfs__AttrResp **out)
+{
+	Godfs__InodeReq req = GODFS__INODE_REQ__INIT;
+	ProtobufCMessage *resp = NULL;
+	int rc;
+
+	req.has_ino = 1;
+	req.ino = ino;
+	rc = gd_meta_call(a->meta, GODFS__METHOD__M_GETATTR, &req.base,
+			  &godfs__attr_resp__descriptor, &resp);
+	if (rc == 0 && !((Godfs__AttrResp *)resp)->attr)
+		rc = GD_EPROTO;
+	if (rc < 0) {
+		if (resp)
+			protobuf_c_message_free_unpacked(resp, NULL);
+		return rc;
+	}
+	*out = (Godfs__AttrResp *)resp;
+	return 0;
+}
+
+/* Resolves path (from the root of the file system, symlinks not followed)
+ * to its attributes, component by component with M_LOOKUP from inode 1.
+ * ".." goes back up the path walked so far (never above the root). */
+static int admin_resolve(struct admin *a, const char *path, Godfs__AttrResp **out)
+{
+	uint64_t stack[ADMIN_MAX_DEPTH];
+	size_t depth = 0;
+	Godfs__AttrResp *cur = NULL;
+	char *copy, *save = NULL, *name;
+	int rc = 0;
+
+	copy = gd_strdup(path);
+	if (!copy)
+		return GD_ENOMEM;
+	stack[depth++] = ADMIN_ROOT_INO;
+	for (name = strtok_r(copy, "/", &save); name; name = strtok_r(NULL, "/", &save)) {
+		if (strcmp(name, ".") == 0)
+			continue;
+		if (strcmp(name, "..") == 0) {
+			if (depth > 1)
+				depth--;
+			continue;
+		}
+		if (depth == ADMIN_MAX_DEPTH) {
+			rc = GD_ENAMETOOLONG;
+			goto out_free_copy;
+		}
+		if (cur)
+			protobuf_c_message_free_unpacked(&cur->base, NULL);
+		cur = NULL;
+		rc = admin_lookup(a, stack[depth - 1], name, &cur);
+		if (rc < 0)
+			goto out_free_copy;
+		stack[depth++] = cur->attr->ino;
+	}
+	/* The walk ended on a ".." or at the root: fetch that inode itself. */
+	if (!cur || cur->attr->ino != stack[depth - 1]) {
+		if (cur)
+			protobuf_c_message_free_unpacked(&cur->base, NULL);
+		cur = NULL;
+		rc = admin_getattr(a, stack[depth - 1], &cur);
+		if (rc < 0)
+			goto out_free_copy;
+	}
+	*out = cur;
+	cur = NULL;
+out_free_copy:
+	if (cur)
+		protobuf_c_message_free_unpacked(&cur->base, NULL);
+	gd_free(copy);
+	return rc;
+}
+
+static int admin_cmd_goal(struct admin *a, const char *path, const char *goal_arg)
+{
+	Godfs__AttrResp *at = NULL;
+	ProtobufCMessage *resp = NULL;
+	unsigned long goal = 0;
+	char what[PATH_MAX + 16];
+	int rc, ret = ADMIN_OK;
+
+	if (goal_arg) {
+		char *end;
+
+		goal = strtoul(goal_arg, &end, 10);
+		if (!*goal_arg || *end || goal < 1 || goal > ADMIN_MAX_GOAL) {
+			fprintf(stderr, "godfs-admin: goal: N must be a number from 1 to %d\n",
+				ADMIN_MAX_GOAL);
+			return ADMIN_ERR_USAGE;
+		}
+	}
+	snprintf(what, sizeof(what), "%s", path);
+	rc = admin_resolve(a, path, &at);
+	if (rc < 0)
+		return admin_fail(what, rc);
+	if (goal_arg) {
+		Godfs__SetAttr req = GODFS__SET_ATTR__INIT;
+		uint32_t old = at->attr->goal;
+
+		req.has_ino = 1;
+		req.ino = at->attr->ino;
+		req.has_valid = 1;
+		req.valid = GODFS__SET_ATTR_BITS__SA_GOAL;
+		req.has_goal = 1;
+		req.goal = (uint32_t)goal;
+		req.has_session_id = 1;
+		req.session_id = gd_meta_client_session(a->meta);
+		rc = gd_meta_call(a->meta, GODFS__METHOD__M_SETATTR, &req.base,
+				  &godfs__attr_resp__descriptor, &resp);
+		if (rc < 0) {
+			ret = admin_fail(what, rc);
+			goto out_free;
+		}
+		const Godfs__Attr *na = ((Godfs__AttrResp *)resp)->attr;
+		uint32_t now = na ? na->goal : (uint32_t)goal;
+		if (a->json) {
+			printf("{\"path\":");
+			admin_json_str(path);
+			printf(",\"ino\":%" PRIu64 ",\"goal\":%u,\"previous_goal\":%u}\n",
+			       at->attr->ino, now, old);
+		} else {
+			printf("%s: goal %u (was %u)\n", path, now, old);
+		}
+	} else if (a->json) {
+		printf("{\"path\":");
+		admin_json_str(path);
+		printf(",\"ino\":%" PRIu64 ",\"goal\":%u}\n", at->attr->ino, at->attr->goal);
+	} else {
+		printf("%s: goal %u\n", path, at->attr->goal);
+	}
+out_free:
+	if (resp)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	protobuf_c_message_free_unpacked(&at->base, NULL);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "meta", required_argument, NULL, 'm' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct gd_meta_client_config mc = { 0 };
+	struct gd_config cfg;
+	struct admin a = { 0 };
+	const char *cmd;
+	char host[256];
+	long timeout_s;
+	int c, ret = ADMIN_ERR_USAGE, rc;
+
+	gd_log_init("godfs-admin", "error");
+	gd_config_init(&cfg);
+	while ((c = getopt_long(argc, argv, "m:t:jh", opts, NULL)) != -1) {
+		if (c == 'h') {
+			admin_usage(stdout);
+			ret = ADMIN_OK;
+			goto out_release;
+		}
+		if (c == '?' || gd_config_getopt(&cfg, opts, c, optarg) < 0) {
+			admin_usage(stderr);
+			goto out_release;
+		}
+	}
+	if (gd_config_load(&cfg, "godfs-admin", NULL) < 0)
+		goto out_release;
+	a.addrs = gd_config_get(&cfg, "meta", NULL, ADMIN_DEFAULT_META);
+	if (gd_config_get_bool(&cfg, "json", NULL, 0, &a.json) < 0)
+		goto out_release;
+	if (gd_config_get_int(&cfg, "timeout", NULL, 10, 1, 3600, &timeout_s) < 0)
+		goto out_release;
+
+	if (optind >= argc) {
+		admin_usage(stderr);
+		goto out_release;
+	}
+	cmd = argv[optind];
+	int nargs = argc - optind - 1;
+	if (!((strcmp(cmd, "status") == 0 && nargs == 0) ||
+	      (strcmp(cmd, "nodes") == 0 && nargs == 0) ||
+	      (strcmp(cmd, "goal") == 0 && (nargs == 1 || nargs == 2)))) {
+		fprintf(stderr, "godfs-admin: unknown command or wrong arguments: %s\n", cmd);
+		admin_usage(stderr);
+		goto out_release;
+	}
+
+	if (gethostname(host, sizeof(host)) < 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	mc.addrs = a.addrs;
+	mc.role = GODFS__ROLE__ROLE_ADMIN;
+	mc.host = host;
+	mc.timeout_ms = (int)timeout_s * 1000;
+	rc = gd_meta_client_open(&mc, &a.meta);
+	if (rc < 0) {
+		fprintf(stderr, "godfs-admin: cannot reach the meta at %s: %s\n", a.addrs,
+			gd_strerror(rc));
+		ret = ADMIN_ERR_CLUSTER;
+		goto out_release;
+	}
+	if (strcmp(cmd, "status") == 0)
+		ret = admin_cmd_status(&a);
+	else if (strcmp(cmd, "nodes") == 0)
+		ret = admin_cmd_nodes(&a);
+	else
+		ret = admin_cmd_goal(&a, argv[optind + 1], nargs == 2 ? argv[optind + 2] : NULL);
+	gd_meta_client_close(a.meta);
+out_release:
+	gd_config_release(&cfg);
+	return ret;
+}
