@@ -1,0 +1,1473 @@
+/* The client data library: chunk locations and write leases cached per
+ * (inode, index), a pool of chunkd connections, and the piece engines that
+ * keep several 1 MiB reads or writes in flight. See gd_client.h. */
+#include "gd_client.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gd_alloc.h"
+#include "gd_conn.h"
+#include "gd_frame.h"
+#include "gd_log.h"
+#include "gd_status.h"
+#include "proto/wire.pb-c.h"
+
+#define GD_PIECE (1u << 20)            /* bytes per chunkd read/write call */
+#define GD_INFLIGHT 8                  /* calls in flight per read/write */
+#define GD_MAX_CHAIN 16                /* longest chain accepted from the meta */
+#define GD_MAX_ADDR 255                /* longest "host:port" accepted */
+#define GD_CACHE_BUCKETS 1024
+#define GD_CACHE_MAX 65536             /* entries kept before old ones go */
+#define GD_LOC_TTL_MS 60000            /* a located chunk (versions guard it) */
+#define GD_HOLE_TTL_MS 1000            /* a hole may get a chunk at any time */
+#define GD_LEASE_DEFAULT_MS 30000
+#define GD_LEASE_MARGIN_MS 2000        /* renew a lease this long before it ends */
+#define GD_WRITE_ROUNDS 6              /* send rounds before a write gives up */
+#define GD_CONNECT_MS 3000
+#define GD_RECONNECT_BACKOFF_MS 500    /* no reconnect to a dead chunkd more often */
+
+/* A snapshot of one chunk: id, version and the chain (read copies or write
+ * pipeline). Owns its strings. */
+struct gd_chunk_ref {
+	uint64_t chunk_id;
+	uint64_t version;
+	uint64_t prev_version;
+	size_t n_chain;
+	char *chain[GD_MAX_CHAIN];
+};
+
+/* One cached location or lease. */
+struct gd_centry {
+	struct gd_centry *next;
+	uint64_t ino;
+	uint64_t index;
+	struct gd_chunk_ref ref;
+	int64_t expires_ms;     /* monotonic; 0 = not usable (kept for `unsynced`) */
+	bool unsynced;          /* leases: written since the last fsync */
+	uint64_t dirty_seq;     /* leases: bumped by every write, for fsync */
+};
+
+/* A hash table of chunk entries keyed by (ino, index). */
+struct gd_cache {
+	pthread_mutex_t mu;
+	struct gd_centry *b[GD_CACHE_BUCKETS]; /* guarded by mu */
+	size_t count;                          /* guarded by mu */
+};
+
+/* One open connection to a chunkd, shared by callers; closed when retired
+ * (failed and replaced) and no caller holds it. */
+struct gd_cconn {
+	struct gd_conn *conn;
+	int refs;               /* guarded by pool mu */
+	bool retired;           /* guarded by pool mu */
+};
+
+/* A chunkd address in the pool. Entries live until gd_client_close. */
+struct gd_pool_ent {
+	struct gd_pool_ent *next;  /* guarded by pool mu */
+	char *addr;
+	struct gd_cconn *cur;      /* guarded by pool mu */
+	int64_t failed_ms;         /* last failed connect, guarded by pool mu */
+	pthread_mutex_t open_mu;   /* one connect at a time per address */
+};
+
+struct gd_client {
+	struct gd_meta_client *meta;
+	uint64_t chunk_size;
+	int chunk_timeout_ms;
+	char *host;
+	struct gd_cache locs;      /* for reading */
+	struct gd_cache leases;    /* for writing */
+	pthread_mutex_t lease_mu;  /* one M_WRITE_LEASE at a time (no double bump) */
+	pthread_mutex_t pool_mu;
+	struct gd_pool_ent *pool;  /* guarded by pool_mu */
+};
+
+static int64_t gd_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- chunk references ---- */
+
+static void ref_clear(struct gd_chunk_ref *r)
+{
+	for (size_t i = 0; i < r->n_chain; i++)
+		gd_free(r->chain[i]);
+	memset(r, 0, sizeof(*r));
+}
+
+static int ref_copy(struct gd_chunk_ref *dst, const struct gd_chunk_ref *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->chunk_id = src->chunk_id;
+	dst->version = src->version;
+	dst->prev_version = src->prev_version;
+	for (size_t i = 0; i < src->n_chain; i++) {
+		dst->chain[i] = gd_strdup(src->chain[i]);
+		if (!dst->chain[i]) {
+			ref_clear(dst);
+			return GD_ENOMEM;
+		}
+		dst->n_chain = i + 1;
+	}
+	return 0;
+}
+
+/* Takes a ChunkResp from the network, bounding the chain and its strings. */
+static int ref_from_resp(struct gd_chunk_ref *r, const Godfs__ChunkResp *cr)
+{
+	memset(r, 0, sizeof(*r));
+	r->chunk_id = cr->has_chunk_id ? cr->chunk_id : 0;
+	r->version = cr->has_version ? cr->version : 0;
+	r->prev_version = cr->has_prev_version ? cr->prev_version : 0;
+	if (r->chunk_id == 0)
+		return 0;
+	if (cr->n_chain == 0 || cr->n_chain > GD_MAX_CHAIN) {
+		gd_warn("meta sent a chain of %zu members for chunk %llu",
+			cr->n_chain, (unsigned long long)r->chunk_id);
+		return cr->n_chain == 0 ? GD_ENOSERVERS : GD_EPROTO;
+	}
+	for (size_t i = 0; i < cr->n_chain; i++) {
+		const char *a = cr->chain[i];
+		size_t len = a ? strnlen(a, GD_MAX_ADDR + 1) : 0;
+		if (len == 0 || len > GD_MAX_ADDR || !strchr(a, ':')) {
+			ref_clear(r);
+			return GD_EPROTO;
+		}
+		r->chain[i] = gd_strndup(a, len);
+		if (!r->chain[i]) {
+			ref_clear(r);
+			return GD_ENOMEM;
+		}
+		r->n_chain = i + 1;
+	}
+	return 0;
+}
+
+/* ---- the (ino, index) caches ---- */
+
+static size_t cache_bucket(uint64_t ino, uint64_t index)
+{
+	uint64_t h = ino * 0x9e3779b97f4a7c15ull ^ (index + 0x632be59bd9b4e019ull) * 0xbf58476d1ce4e5b9ull;
+	return (size_t)((h ^ (h >> 29)) % GD_CACHE_BUCKETS);
+}
+
+static void cache_init(struct gd_cache *ca)
+{
+	pthread_mutex_init(&ca->mu, NULL);
+	memset(ca->b, 0, sizeof(ca->b));
+	ca->count = 0;
+}
+
+static void centry_free(struct gd_centry *e)
+{
+	ref_clear(&e->ref);
+	gd_free(e);
+}
+
+static void cache_release(struct gd_cache *ca)
+{
+	for (size_t i = 0; i < GD_CACHE_BUCKETS; i++) {
+		struct gd_centry *e = ca->b[i];
+		while (e) {
+			struct gd_centry *n = e->next;
+			centry_free(e);
+			e = n;
+		}
+		ca->b[i] = NULL;
+	}
+	pthread_mutex_destroy(&ca->mu);
+}
+
+/* Caller holds ca->mu. */
+static struct gd_centry **cache_slot(struct gd_cache *ca, uint64_t ino, uint64_t index)
+{
+	struct gd_centry **p = &ca->b[cache_bucket(ino, index)];
+	while (*p && !((*p)->ino == ino && (*p)->index == index))
+		p = &(*p)->next;
+	return p;
+}
+
+/* Copies a usable (unexpired) entry into *out; GD_ENOENT when there is none. */
+static int cache_get(struct gd_cache *ca, uint64_t ino, uint64_t index,
+		     int64_t margin_ms, struct gd_chunk_ref *out)
+{
+	int rc = GD_ENOENT;
+	pthread_mutex_lock(&ca->mu);
+	struct gd_centry *e = *cache_slot(ca, ino, index);
+	if (e && e->expires_ms > gd_now_ms() + margin_ms)
+		rc = ref_copy(out, &e->ref);
+	pthread_mutex_unlock(&ca->mu);
+	return rc;
+}
+
+/* Drops arbitrary unflagged entries when the table is full. Caller holds mu. */
+static void cache_trim(struct gd_cache *ca)
+{
+	for (size_t i = 0; i < GD_CACHE_BUCKETS && ca->count >= GD_CACHE_MAX; i++) {
+		struct gd_centry **p = &ca->b[i];
+		while (*p && ca->count >= GD_CACHE_MAX / 2) {
+			struct gd_centry *e = *p;
+			*p = e->next;
+			centry_free(e);
+			ca->count--;
+		}
+	}
+}
+
+/* Inserts or replaces the entry; keeps its unsynced flag, ORs in `unsynced`. */
+static int cache_put(struct gd_cache *ca, uint64_t ino, uint64_t index,
+		     const struct gd_chunk_ref *ref, int64_t ttl_ms, bool unsynced)
+{
+	struct gd_chunk_ref copy;
+	int rc = ref_copy(&copy, ref);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&ca->mu);
+	struct gd_centry **p = cache_slot(ca, ino, index);
+	struct gd_centry *e = *p;
+	if (!e) {
+		if (ca->count >= GD_CACHE_MAX)
+			cache_trim(ca);
+		e = gd_calloc(1, sizeof(*e));
+		if (!e) {
+			pthread_mutex_unlock(&ca->mu);
+			ref_clear(&copy);
+			return GD_ENOMEM;
+		}
+		e->ino = ino;
+		e->index = index;
+		p = &ca->b[cache_bucket(ino, index)];
+		e->next = *p;
+		*p = e;
+		ca->count++;
+	} else {
+		ref_clear(&e->ref);
+	}
+	e->ref = copy;
+	e->expires_ms = gd_now_ms() + ttl_ms;
+	e->unsynced = e->unsynced || unsynced;
+	pthread_mutex_unlock(&ca->mu);
+	return 0;
+}
+
+static void cache_drop(struct gd_cache *ca, uint64_t ino, uint64_t index)
+{
+	pthread_mutex_lock(&ca->mu);
+	struct gd_centry **p = cache_slot(ca, ino, index);
+	struct gd_centry *e = *p;
+	if (e) {
+		*p = e->next;
+		centry_free(e);
+		ca->count--;
+	}
+	pthread_mutex_unlock(&ca->mu);
+}
+
+/* Marks the lease at (ino, index) unusable, keeping it if unsynced. */
+static void cache_expire(struct gd_cache *ca, uint64_t ino, uint64_t index)
+{
+	pthread_mutex_lock(&ca->mu);
+	struct gd_centry *e = *cache_slot(ca, ino, index);
+	if (e)
+		e->expires_ms = 0;
+	pthread_mutex_unlock(&ca->mu);
+}
+
+/* Drops every entry of ino with index >= from; with keep_unsynced, entries
+ * that still need an fsync stay, marked unusable. */
+static void cache_drop_ino(struct gd_cache *ca, uint64_t ino, uint64_t from,
+			   bool keep_unsynced)
+{
+	pthread_mutex_lock(&ca->mu);
+	for (size_t i = 0; i < GD_CACHE_BUCKETS; i++) {
+		struct gd_centry **p = &ca->b[i];
+		while (*p) {
+			struct gd_centry *e = *p;
+			if (e->ino != ino || e->index < from) {
+				p = &e->next;
+			} else if (keep_unsynced && e->unsynced) {
+				e->expires_ms = 0;
+				p = &e->next;
+			} else {
+				*p = e->next;
+				centry_free(e);
+				ca->count--;
+			}
+		}
+	}
+	pthread_mutex_unlock(&ca->mu);
+}
+
+/* ---- the chunkd connection pool ---- */
+
+static int chunkd_hello(struct gd_client *c, struct gd_conn *conn)
+{
+	Godfs__Hello h = GODFS__HELLO__INIT;
+	h.has_protocol = 1;
+	h.protocol = GD_PROTOCOL_VERSION;
+	h.has_role = 1;
+	h.role = GODFS__ROLE__ROLE_CLIENT;
+	h.host = c->host;
+	h.has_session_id = 1;
+	h.session_id = gd_meta_client_session(c->meta);
+	struct gd_call_args a = {
+		.method = GODFS__METHOD__M_HELLO,
+		.req = &h.base,
+		.resp_desc = &godfs__hello_resp__descriptor,
+		.timeout_ms = GD_CONNECT_MS,
+	};
+	struct gd_call_result res = { 0 };
+	int rc = gd_call(conn, &a, &res);
+	gd_call_result_release(&res);
+	return rc;
+}
+
+static void pool_put(struct gd_client *c, struct gd_cconn *cc)
+{
+	bool close_it;
+	pthread_mutex_lock(&c->pool_mu);
+	close_it = --cc->refs == 0 && cc->retired;
+	pthread_mutex_unlock(&c->pool_mu);
+	if (close_it) {
+		gd_conn_close(cc->conn);
+		gd_free(cc);
+	}
+}
+
+/* Takes the live connection to addr (no lock held); GD_EAGAIN if none. */
+static int pool_take_live(struct gd_client *c, struct gd_pool_ent *e, struct gd_cconn **out)
+{
+	struct gd_cconn *old = NULL;
+	int rc = GD_EAGAIN;
+	pthread_mutex_lock(&c->pool_mu);
+	if (e->cur && !gd_conn_failed(e->cur->conn)) {
+		e->cur->refs++;
+		*out = e->cur;
+		rc = 0;
+	} else if (e->cur) {
+		e->cur->retired = true;
+		if (e->cur->refs == 0)
+			old = e->cur;
+		e->cur = NULL;
+	}
+	pthread_mutex_unlock(&c->pool_mu);
+	if (old) {
+		gd_conn_close(old->conn);
+		gd_free(old);
+	}
+	return rc;
+}
+
+/* A connection to the chunkd at addr, opened (with HELLO) when there is none
+ * or the last one failed. Release it with pool_put. */
+static int pool_get(struct gd_client *c, const char *addr, struct gd_cconn **out)
+{
+	struct gd_pool_ent *e;
+	int rc;
+
+	pthread_mutex_lock(&c->pool_mu);
+	for (e = c->pool; e && strcmp(e->addr, addr) != 0; e = e->next)
+		;
+	if (!e) {
+		e = gd_calloc(1, sizeof(*e));
+		if (e)
+			e->addr = gd_strdup(addr);
+		if (!e || !e->addr) {
+			gd_free(e);
+			pthread_mutex_unlock(&c->pool_mu);
+			return GD_ENOMEM;
+		}
+		pthread_mutex_init(&e->open_mu, NULL);
+		e->next = c->pool;
+		c->pool = e;
+	}
+	pthread_mutex_unlock(&c->pool_mu);
+
+	if (pool_take_live(c, e, out) == 0)
+		return 0;
+
+	pthread_mutex_lock(&e->open_mu);
+	if (pool_take_live(c, e, out) == 0) {
+		rc = 0;
+		goto out_unlock;
+	}
+	pthread_mutex_lock(&c->pool_mu);
+	bool backoff = e->failed_ms && gd_now_ms() - e->failed_ms < GD_RECONNECT_BACKOFF_MS;
+	pthread_mutex_unlock(&c->pool_mu);
+	if (backoff) {
+		rc = GD_ECONN;
+		goto out_unlock;
+	}
+
+	struct gd_conn *conn = NULL;
+	rc = gd_conn_open(addr, GD_CONNECT_MS, &conn);
+	if (rc == 0) {
+		rc = chunkd_hello(c, conn);
+		if (rc == GD_ENOTSUP)
+			rc = 0;
+		if (rc) {
+			gd_conn_close(conn);
+			conn = NULL;
+		}
+	}
+	struct gd_cconn *cc = NULL;
+	if (rc == 0) {
+		cc = gd_calloc(1, sizeof(*cc));
+		if (!cc) {
+			gd_conn_close(conn);
+			rc = GD_ENOMEM;
+		}
+	}
+	pthread_mutex_lock(&c->pool_mu);
+	if (rc == 0) {
+		gd_conn_set_default_timeout(conn, c->chunk_timeout_ms);
+		cc->conn = conn;
+		cc->refs = 1; /* the caller; the pool's slot holds none */
+		e->cur = cc;
+		e->failed_ms = 0;
+		*out = cc;
+	} else {
+		e->failed_ms = gd_now_ms();
+	}
+	pthread_mutex_unlock(&c->pool_mu);
+	if (rc)
+		gd_warn("chunkd %s: cannot connect: %s", addr, gd_strerror(rc));
+out_unlock:
+	pthread_mutex_unlock(&e->open_mu);
+	return rc;
+}
+
+static void pool_release(struct gd_client *c)
+{
+	struct gd_pool_ent *e = c->pool;
+	while (e) {
+		struct gd_pool_ent *n = e->next;
+		if (e->cur) {
+			gd_conn_close(e->cur->conn);
+			gd_free(e->cur);
+		}
+		pthread_mutex_destroy(&e->open_mu);
+		gd_free(e->addr);
+		gd_free(e);
+		e = n;
+	}
+	c->pool = NULL;
+}
+
+/* A started chunkd call and the connection it holds. */
+struct gd_flight {
+	struct gd_call *call;
+	struct gd_cconn *cc;
+	size_t piece;
+	size_t copy;
+};
+
+static int chunk_start(struct gd_client *c, const char *addr,
+		       const struct gd_call_args *a, struct gd_flight *f)
+{
+	int rc = pool_get(c, addr, &f->cc);
+	if (rc)
+		return rc;
+	rc = gd_call_start(f->cc->conn, a, &f->call);
+	if (rc) {
+		pool_put(c, f->cc);
+		f->cc = NULL;
+	}
+	return rc;
+}
+
+static int chunk_wait(struct gd_client *c, struct gd_flight *f, struct gd_call_result *res)
+{
+	int rc = gd_call_wait(f->call, res);
+	pool_put(c, f->cc);
+	f->call = NULL;
+	f->cc = NULL;
+	return rc;
+}
+
+/* ---- open / close ---- */
+
+int gd_client_open(const struct gd_client_config *cfg, struct gd_client **out)
+{
+	struct gd_client *c = gd_calloc(1, sizeof(*c));
+	int rc;
+
+	if (!c)
+		return GD_ENOMEM;
+	c->chunk_timeout_ms = cfg->chunk_timeout_ms > 0 ? cfg->chunk_timeout_ms : 10000;
+	c->host = gd_strdup(cfg->host ? cfg->host : "localhost");
+	if (!c->host) {
+		rc = GD_ENOMEM;
+		goto err_after_alloc;
+	}
+	struct gd_meta_client_config mc = {
+		.addrs = cfg->meta_addrs,
+		.role = cfg->role ? cfg->role : GODFS__ROLE__ROLE_CLIENT,
+		.host = c->host,
+		.mountpoint = cfg->mountpoint,
+		.timeout_ms = cfg->meta_timeout_ms,
+		.open_inodes = cfg->open_inodes,
+		.open_inodes_ctx = cfg->open_inodes_ctx,
+	};
+	rc = gd_meta_client_open(&mc, &c->meta);
+	if (rc)
+		goto err_after_host;
+	c->chunk_size = gd_meta_client_chunk_size(c->meta);
+	if (c->chunk_size == 0 || c->chunk_size > (1ull << 40) || c->chunk_size % 4096) {
+		gd_error("meta announced a chunk size of %llu bytes",
+			 (unsigned long long)c->chunk_size);
+		rc = GD_EPROTO;
+		goto err_after_meta;
+	}
+	cache_init(&c->locs);
+	cache_init(&c->leases);
+	pthread_mutex_init(&c->lease_mu, NULL);
+	pthread_mutex_init(&c->pool_mu, NULL);
+	*out = c;
+	return 0;
+
+err_after_meta:
+	gd_meta_client_close(c->meta);
+err_after_host:
+	gd_free(c->host);
+err_after_alloc:
+	gd_free(c);
+	return rc;
+}
+
+void gd_client_close(struct gd_client *c)
+{
+	if (!c)
+		return;
+	pool_release(c);
+	gd_meta_client_close(c->meta);
+	cache_release(&c->locs);
+	cache_release(&c->leases);
+	pthread_mutex_destroy(&c->lease_mu);
+	pthread_mutex_destroy(&c->pool_mu);
+	gd_free(c->host);
+	gd_free(c);
+}
+
+struct gd_meta_client *gd_client_meta(struct gd_client *c)
+{
+	return c->meta;
+}
+
+uint64_t gd_client_chunk_size(const struct gd_client *c)
+{
+	return c->chunk_size;
+}
+
+uint64_t gd_client_session(const struct gd_client *c)
+{
+	return gd_meta_client_session(c->meta);
+}
+
+void gd_attr_from_pb(struct gd_attr *a, const struct Godfs__Attr *pb)
+{
+	memset(a, 0, sizeof(*a));
+	if (!pb)
+		return;
+	a->ino = pb->ino;
+	a->generation = pb->generation;
+	a->mode = pb->mode;
+	a->uid = pb->uid;
+	a->gid = pb->gid;
+	a->nlink = pb->nlink;
+	a->size = pb->size;
+	a->atime.tv_sec = pb->atime_sec;
+	a->atime.tv_nsec = pb->atime_nsec < 1000000000u ? pb->atime_nsec : 0;
+	a->mtime.tv_sec = pb->mtime_sec;
+	a->mtime.tv_nsec = pb->mtime_nsec < 1000000000u ? pb->mtime_nsec : 0;
+	a->ctime.tv_sec = pb->ctime_sec;
+	a->ctime.tv_nsec = pb->ctime_nsec < 1000000000u ? pb->ctime_nsec : 0;
+	a->rdev = pb->rdev;
+	a->goal = pb->goal;
+}
+
+/* Copies the attributes out of an AttrResp (if the caller wants them). */
+static void attr_out(struct gd_attr *attr, ProtobufCMessage *resp)
+{
+	if (attr && resp)
+		gd_attr_from_pb(attr, ((Godfs__AttrResp *)resp)->attr);
+}
+
+/* ---- meta calls about chunks ---- */
+
+/* Where chunk (ino, index) is, for reading: from the cache unless refresh. */
+static int chunk_locate(struct gd_client *c, uint64_t ino, uint64_t index,
+			bool refresh, struct gd_chunk_ref *out)
+{
+	if (!refresh && cache_get(&c->locs, ino, index, 0, out) == 0)
+		return 0;
+	Godfs__ChunkReq req = GODFS__CHUNK_REQ__INIT;
+	req.has_ino = req.has_index = req.has_session_id = 1;
+	req.ino = ino;
+	req.index = index;
+	req.session_id = gd_client_session(c);
+	ProtobufCMessage *resp = NULL;
+	int rc = gd_meta_call(c->meta, GODFS__METHOD__M_CHUNK_LOCATE, &req.base,
+			      &godfs__chunk_resp__descriptor, &resp);
+	if (rc == 0)
+		rc = ref_from_resp(out, (Godfs__ChunkResp *)resp);
+	if (resp)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	if (rc == 0)
+		cache_put(&c->locs, ino, index, out,
+			  out->chunk_id ? GD_LOC_TTL_MS : GD_HOLE_TTL_MS, false);
+	return rc;
+}
+
+/* Stores a lease answer (M_WRITE_LEASE or M_CHUNK_FAILED) in the lease cache. */
+static int lease_store(struct gd_client *c, uint64_t ino, uint64_t index,
+		       ProtobufCMessage *resp, struct gd_chunk_ref *out)
+{
+	Godfs__ChunkResp *cr = (Godfs__ChunkResp *)resp;
+	int rc = ref_from_resp(out, cr);
+	if (rc)
+		return rc;
+	if (out->chunk_id == 0) {
+		gd_warn("meta granted a lease without a chunk for inode %llu index %llu",
+			(unsigned long long)ino, (unsigned long long)index);
+		return GD_EPROTO;
+	}
+	int64_t ttl = cr->has_lease_ms && cr->lease_ms ? cr->lease_ms : GD_LEASE_DEFAULT_MS;
+	rc = cache_put(&c->leases, ino, index, out, ttl, false);
+	if (rc)
+		ref_clear(out);
+	return rc;
+}
+
+/* A write lease on (ino, index): the cached one while it lasts, else a new one. */
+static int lease_get(struct gd_client *c, uint64_t ino, uint64_t index,
+		     struct gd_chunk_ref *out)
+{
+	if (cache_get(&c->leases, ino, index, GD_LEASE_MARGIN_MS, out) == 0)
+		return 0;
+	pthread_mutex_lock(&c->lease_mu);
+	int rc = cache_get(&c->leases, ino, index, GD_LEASE_MARGIN_MS, out);
+	if (rc == 0)
+		goto out_unlock;
+	Godfs__ChunkReq req = GODFS__CHUNK_REQ__INIT;
+	req.has_ino = req.has_index = req.has_session_id = 1;
+	req.ino = ino;
+	req.index = index;
+	req.session_id = gd_client_session(c);
+	ProtobufCMessage *resp = NULL;
+	rc = gd_meta_call(c->meta, GODFS__METHOD__M_WRITE_LEASE, &req.base,
+			  &godfs__chunk_resp__descriptor, &resp);
+	if (rc == 0)
+		rc = lease_store(c, ino, index, resp, out);
+	if (resp)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	if (rc)
+		gd_debug("write lease on inode %llu index %llu: %s",
+			 (unsigned long long)ino, (unsigned long long)index, gd_strerror(rc));
+out_unlock:
+	pthread_mutex_unlock(&c->lease_mu);
+	return rc;
+}
+
+/* Records that the leased chunk was written (it needs an fsync). */
+static void lease_mark_unsynced(struct gd_client *c, uint64_t ino, uint64_t index,
+				const struct gd_chunk_ref *ref)
+{
+	struct gd_cache *ca = &c->leases;
+	pthread_mutex_lock(&ca->mu);
+	struct gd_centry *e = *cache_slot(ca, ino, index);
+	bool found = e && e->ref.chunk_id == ref->chunk_id;
+	if (found) {
+		e->unsynced = true;
+		e->dirty_seq++;
+	}
+	pthread_mutex_unlock(&ca->mu);
+	if (!found) /* released meanwhile: keep an unusable record for fsync */
+		cache_put(ca, ino, index, ref, 0, true);
+}
+
+/* Tells the meta that `failed` left the chain of the leased chunk; the lease
+ * cache gets the new chain and version. */
+static int lease_member_failed(struct gd_client *c, uint64_t ino, uint64_t index,
+			       const struct gd_chunk_ref *ref, const char *failed)
+{
+	pthread_mutex_lock(&c->lease_mu);
+	Godfs__ChunkFailed req = GODFS__CHUNK_FAILED__INIT;
+	req.has_ino = req.has_index = req.has_chunk_id = req.has_version = 1;
+	req.has_session_id = 1;
+	req.ino = ino;
+	req.index = index;
+	req.chunk_id = ref->chunk_id;
+	req.version = ref->version;
+	req.failed = (char *)failed;
+	req.session_id = gd_client_session(c);
+	ProtobufCMessage *resp = NULL;
+	struct gd_chunk_ref fresh;
+	int rc = gd_meta_call(c->meta, GODFS__METHOD__M_CHUNK_FAILED, &req.base,
+			      &godfs__chunk_resp__descriptor, &resp);
+	if (rc == 0)
+		rc = lease_store(c, ino, index, resp, &fresh);
+	if (rc == 0)
+		ref_clear(&fresh);
+	if (resp)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	cache_drop(&c->locs, ino, index);
+	pthread_mutex_unlock(&c->lease_mu);
+	gd_warn("inode %llu chunk %llu: chain member %s failed; new chain: %s",
+		(unsigned long long)ino, (unsigned long long)ref->chunk_id, failed,
+		rc ? gd_strerror(rc) : "ok");
+	return rc;
+}
+
+/* ---- reads ---- */
+
+struct gd_rpiece {
+	size_t chunk;          /* index into the refs array */
+	uint32_t coff;         /* offset inside the chunk */
+	char *dst;
+	size_t len;
+	int status;
+	size_t copy;           /* the copy it was read from */
+};
+
+/* Reads one piece from copy `copy` of ref, synchronously. */
+static int read_piece_sync(struct gd_client *c, const struct gd_chunk_ref *ref,
+			   size_t copy, struct gd_rpiece *p)
+{
+	Godfs__CsRead req = GODFS__CS_READ__INIT;
+	req.has_chunk_id = req.has_version = req.has_offset = req.has_length = 1;
+	req.chunk_id = ref->chunk_id;
+	req.version = ref->version;
+	req.offset = p->coff;
+	req.length = (uint32_t)p->len;
+	struct gd_call_args a = {
+		.method = GODFS__METHOD__M_CS_READ,
+		.req = &req.base,
+		.resp_desc = &godfs__cs_read_resp__descriptor,
+		.rbuf = p->dst,
+		.rbuf_len = p->len,
+	};
+	struct gd_flight f = { 0 };
+	struct gd_call_result res = { 0 };
+	int rc = chunk_start(c, ref->chain[copy], &a, &f);
+	if (rc == 0) {
+		rc = chunk_wait(c, &f, &res);
+		if (rc == 0 && res.data_len < p->len)
+			memset(p->dst + res.data_len, 0, p->len - res.data_len);
+		gd_call_result_release(&res);
+	}
+	return rc;
+}
+
+/* A piece that failed on its first copy: the other copies, then a fresh
+ * location from the meta and all its copies. */
+static int read_piece_retry(struct gd_client *c, uint64_t ino, uint64_t index,
+			    struct gd_chunk_ref *ref, struct gd_rpiece *p)
+{
+	int rc = p->status;
+	for (size_t k = 1; k < ref->n_chain; k++) {
+		size_t copy = (p->copy + k) % ref->n_chain;
+		rc = read_piece_sync(c, ref, copy, p);
+		gd_debug("inode %llu chunk %llu: copy %s: %s", (unsigned long long)ino,
+			 (unsigned long long)ref->chunk_id, ref->chain[copy], gd_strerror(rc));
+		if (rc == 0)
+			return 0;
+	}
+	cache_drop(&c->locs, ino, index);
+	struct gd_chunk_ref fresh;
+	int lrc = chunk_locate(c, ino, index, true, &fresh);
+	if (lrc)
+		return rc;
+	if (fresh.chunk_id == 0) {
+		memset(p->dst, 0, p->len);
+		rc = 0;
+	} else {
+		for (size_t k = 0; k < fresh.n_chain; k++) {
+			rc = read_piece_sync(c, &fresh, k, p);
+			if (rc == 0)
+				break;
+		}
+	}
+	if (rc) {
+		cache_drop(&c->locs, ino, index);
+		gd_error("inode %llu index %llu: no copy of chunk %llu could be read: %s",
+			 (unsigned long long)ino, (unsigned long long)index,
+			 (unsigned long long)fresh.chunk_id, gd_strerror(rc));
+	}
+	ref_clear(ref);
+	*ref = fresh;
+	return rc;
+}
+
+ssize_t gd_client_read(struct gd_client *c, uint64_t ino, uint64_t off,
+		       void *buf, size_t len, uint64_t file_size)
+{
+	const uint64_t cs = c->chunk_size;
+	struct gd_chunk_ref *refs = NULL;
+	struct gd_rpiece *pieces = NULL;
+	struct gd_flight fl[GD_INFLIGHT];
+	size_t n_fl = 0, head = 0;
+	ssize_t ret;
+
+	if (off >= file_size || len == 0)
+		return 0;
+	if (len > file_size - off)
+		len = (size_t)(file_size - off);
+	if (len > SSIZE_MAX)
+		len = SSIZE_MAX;
+
+	const uint64_t first = off / cs, last = (off + len - 1) / cs;
+	const size_t n_chunks = (size_t)(last - first + 1);
+	const size_t max_pieces = len / GD_PIECE + 2 * n_chunks + 1;
+	refs = gd_calloc(n_chunks, sizeof(*refs));
+	pieces = gd_calloc(max_pieces, sizeof(*pieces));
+	if (!refs || !pieces) {
+		ret = GD_ENOMEM;
+		goto out;
+	}
+
+	/* Locate every chunk; holes become zeros now, the rest pieces. */
+	size_t n_pieces = 0;
+	for (size_t i = 0; i < n_chunks; i++) {
+		uint64_t index = first + i;
+		uint64_t cstart = index * cs;
+		uint64_t a = off > cstart ? off : cstart;
+		uint64_t b = off + len < cstart + cs ? off + len : cstart + cs;
+		int rc = chunk_locate(c, ino, index, false, &refs[i]);
+		if (rc) {
+			ret = rc;
+			goto out;
+		}
+		if (refs[i].chunk_id == 0) {
+			memset((char *)buf + (a - off), 0, (size_t)(b - a));
+			continue;
+		}
+		for (uint64_t p = a; p < b;) {
+			uint64_t pend = (p / GD_PIECE + 1) * GD_PIECE;
+			if (pend > b)
+				pend = b;
+			struct gd_rpiece *pc = &pieces[n_pieces++];
+			pc->chunk = i;
+			pc->coff = (uint32_t)(p - cstart);
+			pc->dst = (char *)buf + (p - off);
+			pc->len = (size_t)(pend - p);
+			pc->copy = (size_t)((p - cstart) / GD_PIECE + index) % refs[i].n_chain;
+			p = pend;
+		}
+	}
+
+	/* Several pieces in flight; each from its first copy. */
+	for (size_t i = 0; i < n_pieces || n_fl > 0;) {
+		if (i < n_pieces && n_fl < GD_INFLIGHT) {
+			struct gd_rpiece *p = &pieces[i];
+			const struct gd_chunk_ref *ref = &refs[p->chunk];
+			Godfs__CsRead req = GODFS__CS_READ__INIT;
+			req.has_chunk_id = req.has_version = req.has_offset = req.has_length = 1;
+			req.chunk_id = ref->chunk_id;
+			req.version = ref->version;
+			req.offset = p->coff;
+			req.length = (uint32_t)p->len;
+			struct gd_call_args a = {
+				.method = GODFS__METHOD__M_CS_READ,
+				.req = &req.base,
+				.resp_desc = &godfs__cs_read_resp__descriptor,
+				.rbuf = p->dst,
+				.rbuf_len = p->len,
+			};
+			struct gd_flight *f = &fl[(head + n_fl) % GD_INFLIGHT];
+			f->piece = i;
+			p->status = chunk_start(c, ref->chain[p->copy], &a, f);
+			if (p->status == 0)
+				n_fl++;
+			i++;
+			continue;
+		}
+		struct gd_flight *f = &fl[head];
+		struct gd_rpiece *p = &pieces[f->piece];
+		struct gd_call_result res = { 0 };
+		p->status = chunk_wait(c, f, &res);
+		if (p->status == 0 && res.data_len < p->len)
+			memset(p->dst + res.data_len, 0, p->len - res.data_len);
+		gd_call_result_release(&res);
+		head = (head + 1) % GD_INFLIGHT;
+		n_fl--;
+	}
+
+	/* Failed pieces: other copies, then a fresh location. */
+	for (size_t i = 0; i < n_pieces; i++) {
+		struct gd_rpiece *p = &pieces[i];
+		if (p->status == 0)
+			continue;
+		gd_debug("inode %llu read at chunk offset %u from %s: %s",
+			 (unsigned long long)ino, p->coff,
+			 refs[p->chunk].chain[p->copy], gd_strerror(p->status));
+		int rc = read_piece_retry(c, ino, first + p->chunk, &refs[p->chunk], p);
+		if (rc) {
+			ret = rc;
+			goto out;
+		}
+		/* The retry may have replaced the chain: later pieces pick copy 0. */
+		for (size_t j = i + 1; j < n_pieces; j++)
+			if (pieces[j].chunk == p->chunk && pieces[j].copy >= refs[p->chunk].n_chain)
+				pieces[j].copy = 0;
+	}
+	ret = (ssize_t)len;
+out:
+	while (n_fl > 0) {
+		struct gd_call_result res = { 0 };
+		chunk_wait(c, &fl[head], &res);
+		gd_call_result_release(&res);
+		head = (head + 1) % GD_INFLIGHT;
+		n_fl--;
+	}
+	if (refs)
+		for (size_t i = 0; i < n_chunks; i++)
+			ref_clear(&refs[i]);
+	gd_free(refs);
+	gd_free(pieces);
+	return ret;
+}
+
+/* ---- writes ---- */
+
+struct gd_wpiece {
+	uint64_t index;        /* chunk index */
+	uint32_t coff;         /* offset inside the chunk */
+	const char *src;
+	size_t len;
+	bool done;
+	int status;            /* of the last attempt */
+	char *failed;          /* the chain member that failed, gd_malloc'd */
+};
+
+/* The lease of each distinct chunk a write touches. */
+struct gd_wchunk {
+	uint64_t index;
+	struct gd_chunk_ref ref;
+	bool have;             /* ref holds a lease for this round */
+	bool wrote;            /* some piece succeeded with this lease */
+	int status;            /* worst failure this round */
+	char *failed;          /* a failed member this round */
+};
+
+static struct gd_wchunk *wchunk_find(struct gd_wchunk *w, size_t n, uint64_t index)
+{
+	for (size_t i = 0; i < n; i++)
+		if (w[i].index == index)
+			return &w[i];
+	return NULL;
+}
+
+static void wpiece_fail(struct gd_wpiece *p, int status, const char *failed)
+{
+	p->status = status;
+	gd_free(p->failed);
+	p->failed = failed && *failed ? gd_strndup(failed, GD_MAX_ADDR) : NULL;
+}
+
+/* Deals with the failures of one round on one chunk: a named failed member
+ * goes to the meta (new chain), a stale lease is dropped (a new one next
+ * round); anything else ends the write. */
+static int write_recover(struct gd_client *c, uint64_t ino, struct gd_wchunk *w)
+{
+	if (w->failed) {
+		int rc = lease_member_failed(c, ino, w->index, &w->ref, w->failed);
+		if (rc)
+			cache_expire(&c->leases, ino, w->index);
+		return rc == GD_ESTALE ? 0 : rc;
+	}
+	switch (w->status) {
+	case GD_ESTALE:
+	case GD_ENOCHUNK:
+	case GD_ENOSESSION:
+		cache_expire(&c->leases, ino, w->index);
+		return 0;
+	default:
+		return w->status;
+	}
+}
+
+int gd_client_write(struct gd_client *c, uint64_t ino, uint64_t off,
+		    const void *buf, size_t len)
+{
+	struct gd_client_extent e = { .off = off, .data = buf, .len = len };
+	return gd_client_writev(c, ino, &e, 1);
+}
+
+int gd_client_writev(struct gd_client *c, uint64_t ino,
+		     const struct gd_client_extent *ext, size_t n)
+{
+	const uint64_t cs = c->chunk_size;
+	struct gd_wpiece *pieces = NULL;
+	struct gd_wchunk *wc = NULL;
+	size_t n_pieces = 0, n_wc = 0, max_pieces = 0;
+	struct gd_flight fl[GD_INFLIGHT];
+	size_t n_fl = 0, head = 0;
+	int ret = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (ext[i].len)
+			max_pieces += ext[i].len / GD_PIECE + 2 * (ext[i].len / cs + 2);
+	if (max_pieces == 0)
+		return 0;
+	pieces = gd_calloc(max_pieces, sizeof(*pieces));
+	wc = gd_calloc(max_pieces, sizeof(*wc));
+	if (!pieces || !wc) {
+		ret = GD_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (ext[i].off > UINT64_MAX - ext[i].len) {
+			ret = GD_EFBIG;
+			goto out;
+		}
+		for (uint64_t p = ext[i].off; p < ext[i].off + ext[i].len;) {
+			uint64_t index = p / cs;
+			uint64_t cend = (index + 1) * cs;
+			uint64_t pend = p + GD_PIECE;
+			if (pend > cend)
+				pend = cend;
+			if (pend > ext[i].off + ext[i].len)
+				pend = ext[i].off + ext[i].len;
+			struct gd_wpiece *pc = &pieces[n_pieces++];
+			pc->index = index;
+			pc->coff = (uint32_t)(p - index * cs);
+			pc->src = (const char *)ext[i].data + (p - ext[i].off);
+			pc->len = (size_t)(pend - p);
+			if (!wchunk_find(wc, n_wc, index))
+				wc[n_wc++].index = index;
+			p = pend;
+		}
+	}
+
+	for (int round = 0; round < GD_WRITE_ROUNDS; round++) {
+		size_t left = 0;
+		for (size_t i = 0; i < n_pieces; i++)
+			left += !pieces[i].done;
+		if (left == 0)
+			break;
+		if (round > 0)
+			gd_debug("inode %llu: write round %d, %zu pieces left",
+				 (unsigned long long)ino, round + 1, left);
+
+		/* A lease for every chunk that still has pieces to send. */
+		for (size_t k = 0; k < n_wc; k++) {
+			struct gd_wchunk *w = &wc[k];
+			w->status = 0;
+			gd_free(w->failed);
+			w->failed = NULL;
+			if (w->have) {
+				ref_clear(&w->ref);
+				w->have = false;
+			}
+			bool needed = false;
+			for (size_t i = 0; i < n_pieces && !needed; i++)
+				needed = !pieces[i].done && pieces[i].index == w->index;
+			if (!needed)
+				continue;
+			int rc = lease_get(c, ino, w->index, &w->ref);
+			if (rc) {
+				ret = rc;
+				goto out;
+			}
+			w->have = true;
+		}
+
+		/* Send the pieces, GD_INFLIGHT at a time. */
+		for (size_t i = 0; i < n_pieces || n_fl > 0;) {
+			if (i < n_pieces && n_fl < GD_INFLIGHT) {
+				struct gd_wpiece *p = &pieces[i++];
+				if (p->done)
+					continue;
+				struct gd_wchunk *w = wchunk_find(wc, n_wc, p->index);
+				Godfs__CsWrite req = GODFS__CS_WRITE__INIT;
+				req.has_chunk_id = req.has_version = req.has_prev_version = 1;
+				req.has_offset = req.has_chunk_size = 1;
+				req.chunk_id = w->ref.chunk_id;
+				req.version = w->ref.version;
+				req.prev_version = w->ref.prev_version;
+				req.offset = p->coff;
+				req.chunk_size = cs;
+				req.n_chain = w->ref.n_chain - 1;
+				req.chain = w->ref.chain + 1;
+				struct gd_call_args a = {
+					.method = GODFS__METHOD__M_CS_WRITE,
+					.req = &req.base,
+					.data = p->src,
+					.data_len = p->len,
+					.resp_desc = &godfs__cs_write_resp__descriptor,
+				};
+				struct gd_flight *f = &fl[(head + n_fl) % GD_INFLIGHT];
+				f->piece = (size_t)(p - pieces);
+				int rc = chunk_start(c, w->ref.chain[0], &a, f);
+				if (rc == 0)
+					n_fl++;
+				else
+					wpiece_fail(p, rc, w->ref.chain[0]);
+				continue;
+			}
+			struct gd_flight *f = &fl[head];
+			struct gd_wpiece *p = &pieces[f->piece];
+			struct gd_wchunk *w = wchunk_find(wc, n_wc, p->index);
+			struct gd_call_result res = { 0 };
+			int rc = chunk_wait(c, f, &res);
+			if (rc == 0) {
+				p->done = true;
+				w->wrote = true;
+			} else if (res.resp) {
+				const char *failed = ((Godfs__CsWriteResp *)res.resp)->failed;
+				wpiece_fail(p, rc, failed);
+			} else {
+				/* No answer at all: the head of the chain is gone. */
+				wpiece_fail(p, rc, w->ref.chain[0]);
+			}
+			gd_call_result_release(&res);
+			head = (head + 1) % GD_INFLIGHT;
+			n_fl--;
+		}
+
+		/* Acknowledged pieces make the lease's chunk unsynced and readable. */
+		for (size_t k = 0; k < n_wc; k++) {
+			struct gd_wchunk *w = &wc[k];
+			if (w->have && w->wrote) {
+				lease_mark_unsynced(c, ino, w->index, &w->ref);
+				cache_put(&c->locs, ino, w->index, &w->ref,
+					  GD_LOC_TTL_MS, false);
+			}
+		}
+		for (size_t i = 0; i < n_pieces; i++) {
+			struct gd_wpiece *p = &pieces[i];
+			if (p->done || p->status == 0)
+				continue;
+			struct gd_wchunk *w = wchunk_find(wc, n_wc, p->index);
+			if (!w->status || (p->failed && !w->failed))
+				w->status = p->status;
+			if (p->failed && !w->failed)
+				w->failed = gd_strdup(p->failed);
+			p->status = 0;
+		}
+		for (size_t k = 0; k < n_wc; k++) {
+			struct gd_wchunk *w = &wc[k];
+			if (!w->status)
+				continue;
+			gd_debug("inode %llu chunk %llu: write failed (%s) at %s",
+				 (unsigned long long)ino, (unsigned long long)w->ref.chunk_id,
+				 gd_strerror(w->status), w->failed ? w->failed : "-");
+			int rc = write_recover(c, ino, w);
+			if (rc) {
+				gd_error("inode %llu index %llu: write failed: %s (after %s)",
+					 (unsigned long long)ino, (unsigned long long)w->index,
+					 gd_strerror(rc), gd_strerror(w->status));
+				ret = rc;
+				goto out;
+			}
+		}
+	}
+	for (size_t i = 0; i < n_pieces; i++)
+		if (!pieces[i].done) {
+			gd_error("inode %llu: write gave up after %d rounds",
+				 (unsigned long long)ino, GD_WRITE_ROUNDS);
+			ret = GD_EIO;
+			break;
+		}
+out:
+	while (n_fl > 0) {
+		struct gd_call_result res = { 0 };
+		chunk_wait(c, &fl[head], &res);
+		gd_call_result_release(&res);
+		head = (head + 1) % GD_INFLIGHT;
+		n_fl--;
+	}
+	if (pieces)
+		for (size_t i = 0; i < n_pieces; i++)
+			gd_free(pieces[i].failed);
+	if (wc)
+		for (size_t k = 0; k < n_wc; k++) {
+			if (wc[k].have)
+				ref_clear(&wc[k].ref);
+			gd_free(wc[k].failed);
+		}
+	gd_free(pieces);
+	gd_free(wc);
+	return ret;
+}
+
+/* ---- fsync, commit, truncate ---- */
+
+/* A chunk of an inode that needs an fsync, as seen when fsync started. */
+struct gd_dirty {
+	uint64_t index;
+	uint64_t seq;
+	struct gd_chunk_ref ref;
+	int status;
+};
+
+/* Snapshot of the unsynced chunks of ino; *out is gd_malloc'd. */
+static int collect_unsynced(struct gd_client *c, uint64_t ino, struct gd_dirty **out,
+			    size_t *n_out)
+{
+	struct gd_cache *ca = &c->leases;
+	struct gd_dirty *d = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&ca->mu);
+	for (size_t i = 0; i < GD_CACHE_BUCKETS && rc == 0; i++) {
+		for (struct gd_centry *e = ca->b[i]; e && rc == 0; e = e->next) {
+			if (e->ino != ino || !e->unsynced)
+				continue;
+			if (n == cap) {
+				size_t ncap = cap ? cap * 2 : 8;
+				struct gd_dirty *nd = gd_realloc(d, ncap * sizeof(*d));
+				if (!nd) {
+					rc = GD_ENOMEM;
+					break;
+				}
+				d = nd;
+				cap = ncap;
+			}
+			memset(&d[n], 0, sizeof(d[n]));
+			d[n].index = e->index;
+			d[n].seq = e->dirty_seq;
+			rc = ref_copy(&d[n].ref, &e->ref);
+			if (rc == 0)
+				n++;
+		}
+	}
+	pthread_mutex_unlock(&ca->mu);
+	if (rc) {
+		for (size_t i = 0; i < n; i++)
+			ref_clear(&d[i].ref);
+		gd_free(d);
+		return rc;
+	}
+	*out = d;
+	*n_out = n;
+	return 0;
+}
+
+/* Clears the unsynced flag of a chunk unless it was written again meanwhile. */
+static void mark_synced(struct gd_client *c, uint64_t ino, const struct gd_dirty *d)
+{
+	struct gd_cache *ca = &c->leases;
+	pthread_mutex_lock(&ca->mu);
+	struct gd_centry **p = cache_slot(ca, ino, d->index);
+	struct gd_centry *e = *p;
+	if (e && e->ref.chunk_id == d->ref.chunk_id && e->dirty_seq == d->seq) {
+		e->unsynced = false;
+		if (e->expires_ms == 0) { /* released: the record served only fsync */
+			*p = e->next;
+			centry_free(e);
+			ca->count--;
+		}
+	}
+	pthread_mutex_unlock(&ca->mu);
+}
+
+static void chunk_op_fill(Godfs__CsChunkOp *op, const struct gd_chunk_ref *ref)
+{
+	op->has_chunk_id = op->has_version = op->has_prev_version = 1;
+	op->chunk_id = ref->chunk_id;
+	op->version = ref->version;
+	op->prev_version = ref->prev_version;
+	op->n_chain = ref->n_chain - 1;
+	op->chain = (char **)ref->chain + 1;
+}
+
+/* One CsChunkOp (fsync or truncate) through the chain, synchronously. A head
+ * of the chain that does not answer leaves the chain once, and the operation
+ * goes to the new chain. */
+static int chunk_op_sync(struct gd_client *c, uint64_t ino, uint64_t index,
+			 uint16_t method, struct gd_chunk_ref *ref, int64_t length)
+{
+	int rc = GD_EIO;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		Godfs__CsChunkOp op = GODFS__CS_CHUNK_OP__INIT;
+		chunk_op_fill(&op, ref);
+		if (length >= 0) {
+			op.has_length = 1;
+			op.length = (uint32_t)length;
+		}
+		struct gd_call_args a = {
+			.method = method,
+			.req = &op.base,
+			.resp_desc = &godfs__status_resp__descriptor,
+		};
+		struct gd_flight f = { 0 };
+		struct gd_call_result res = { 0 };
+		rc = chunk_start(c, ref->chain[0], &a, &f);
+		bool answered = false;
+		if (rc == 0) {
+			rc = chunk_wait(c, &f, &res);
+			answered = res.resp != NULL;
+			gd_call_result_release(&res);
+		}
+		if (rc == 0 || answered || attempt > 0)
+			break;
+		char *head = gd_strdup(ref->chain[0]);
+		if (!head)
+			return GD_ENOMEM;
+		int frc = lease_member_failed(c, ino, index, ref, head);
+		gd_free(head);
+		if (frc)
+			return frc;
+		ref_clear(ref);
+		if (cache_get(&c->leases, ino, index, INT64_MIN / 2, ref))
+			return rc;
+	}
+	return rc;
+}
+
+int gd_client_commit(struct gd_client *c, uint64_t ino, uint64_t size,
+		     const struct timespec *mtime, struct gd_attr *attr)
+{
+	Godfs__WriteCommit req = GODFS__WRITE_COMMIT__INIT;
+	req.has_ino = req.has_size = req.has_session_id = 1;
+	req.ino = ino;
+	req.size = size;
+	req.session_id = gd_client_session(c);
+	if (mtime) {
+		req.has_mtime_sec = req.has_mtime_nsec = 1;
+		req.mtime_sec = mtime->tv_sec;
+		req.mtime_nsec = (uint32_t)mtime->tv_nsec;
+	}
+	ProtobufCMessage *resp = NULL;
+	int rc = gd_meta_call(c->meta, GODFS__METHOD__M_WRITE_COMMIT, &req.base,
+			      &godfs__attr_resp__descriptor, &resp);
+	if (rc == 0)
+		attr_out(attr, resp);
+	if (resp)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	return rc;
+}
+
+int gd_client_fsync(struct gd_client *c, uint64_t ino, uint64_t size,
+		    const struct timespec *mtime, struct gd_attr *attr)
+{
+	struct gd_dirty *d = NULL;
+	size_t n = 0;
+	struct gd_flight fl[GD_INFLIGHT];
+	size_t n_fl = 0, head = 0;
+	int ret = collect_unsynced(c, ino, &d, &n);
+	if (ret)
+		return ret;
+
+	/* Every chunk's fsync in flight at once (GD_INFLIGHT at a time). */
+	for (size_t i = 0; i < n || n_fl > 0;) {
+		if (i < n && n_fl < GD_INFLIGHT) {
+			Godfs__CsChunkOp op = GODFS__CS_CHUNK_OP__INIT;
+			chunk_op_fill(&op, &d[i].ref);
+			struct gd_call_args a = {
+				.method = GODFS__METHOD__M_CS_FSYNC,
+				.req = &op.base,
+				.resp_desc = &godfs__status_resp__descriptor,
+			};
+			struct gd_flight *f = &fl[(head + n_fl) % GD_INFLIGHT];
+			f->piece = i;
+			d[i].status = chunk_start(c, d[i].ref.chain[0], &a, f);
+			if (d[i].status == 0)
+				n_fl++;
+			i++;
+			continue;
+		}
+		struct gd_call_result res = { 0 };
+		size_t k = fl[head].piece;
+		d[k].status = chunk_wait(c, &fl[head], &res);
+		gd_call_result_release(&res);
+		head = (head + 1) % GD_INFLIGHT;
+		n_fl--;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (d[i].status)
+			d[i].status = chunk_op_sync(c, ino, d[i].index, GODFS__METHOD__M_CS_FSYNC,
+						    &d[i].ref, -1);
+		if (d[i].status) {
+			gd_error("inode %llu chunk %llu: fsync failed: %s",
+				 (unsigned long long)ino, (unsigned long long)d[i].ref.chunk_id,
+				 gd_strerror(d[i].status));
+			if (!ret)
+				ret = d[i].status;
+		} else {
+			mark_synced(c, ino, &d[i]);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		ref_clear(&d[i].ref);
+	gd_free(d);
+	if (ret == 0)
+		ret = gd_client_commit(c, ino, size, mtime, attr);
+	return ret;
+}
+
+int gd_client_truncate(struct gd_client *c, uint64_t ino, uint64_t size,
+		       struct gd_attr *attr)
+{
+	const uint64_t cs = c->chunk_size;
+	const uint64_t index = size / cs;
+	int rc = 0;
+
+	if (size % cs) {
+		struct gd_chunk_ref loc;
+		rc = chunk_locate(c, ino, index, true, &loc);
+		if (rc)
+			return rc;
+		bool exists = loc.chunk_id != 0;
+		ref_clear(&loc);
+		if (exists) {
+			struct gd_chunk_ref ref;
+			rc = lease_get(c, ino, index, &ref);
+			if (rc)
+				return rc;
+			rc = chunk_op_sync(c, ino, index, GODFS__METHOD__M_CS_TRUNCATE, &ref,
+					   (int64_t)(size % cs));
+			if (rc == 0)
+				lease_mark_unsynced(c, ino, index, &ref);
+			ref_clear(&ref);
+			if (rc) {
+				gd_error("inode %llu: truncating chunk %llu to %llu: %s",
+					 (unsigned long long)ino, (unsigned long long)index,
+					 (unsigned long long)(size % cs), gd_strerror(rc));
+				return rc;
+			}
+		}
+	}
+
+	Godfs__SetAttr req = GODFS__SET_ATTR__INIT;
+	req.has_ino = req.has_valid = req.has_size = req.has_session_id = 1;
+	req.ino = ino;
+	req.valid = GODFS__SET_ATTR_BITS__SA_SIZE;
+	req.size = size;
+	req.session_id = gd_client_session(c);
+	ProtobufCMessage *resp = NULL;
+	rc = gd_meta_call(c->meta, GODFS__METHOD__M_SETATTR, &req.base,
+			  &godfs__attr_resp__descriptor, &resp);
+	if (rc == 0)
+		attr_out(attr, resp);
+	if (resp)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	/* Chunks past the new end are gone (or new): forget what we knew. */
+	uint64_t keep = size % cs ? index + 1 : index;
+	cache_drop_ino(&c->leases, ino, keep, false);
+	cache_drop_ino(&c->locs, ino, 0, false);
+	return rc;
+}
+
+void gd_client_release(struct gd_client *c, uint64_t ino)
+{
+	cache_drop_ino(&c->leases, ino, 0, true);
+}
+
+void gd_client_invalidate(struct gd_client *c, uint64_t ino)
+{
+	cache_drop_ino(&c->locs, ino, 0, false);
+}
