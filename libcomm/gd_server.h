@@ -31,7 +31,10 @@ struct gd_request {
 };
 
 typedef void (*gd_server_handler_fn)(void *ctx, struct gd_request *req);
-/* Called once when a connection closes, with its conn_ctx; may be NULL. */
+/* Called once when a connection closes, with its conn_ctx; may be NULL.
+ * It runs after the connection's last request was freed, on the thread that
+ * dropped the last reference (the connection's reader thread, or the thread
+ * calling gd_request_free), so no request with that conn_ctx is left. */
 typedef void (*gd_server_closed_fn)(void *ctx, void *conn_ctx);
 
 struct gd_server_config {
@@ -59,12 +62,15 @@ int gd_reply(struct gd_request *req, const ProtobufCMessage *resp,
 /* The same with a response that is already packed (pb_len <= GD_FRAME_MAX_PB). */
 int gd_reply_packed(struct gd_request *req, const uint8_t *pb, size_t pb_len,
 		    const void *data, size_t data_len);
-/* Replies with a bare StatusResp{status}. */
+/* Replies with a bare StatusResp{status}. Field 1 is `status` in every *Resp,
+ * so the caller unpacks it as the method's own response type (not for M_PING,
+ * whose reply is a Ping with status in field 2). */
 int gd_reply_status(struct gd_request *req, int status);
 /* Frees the request and drops its reference on the connection. */
 void gd_request_free(struct gd_request *req);
 
 /* Sets/gets the per-connection slot seen as req->conn_ctx. */
 void gd_sconn_set_ctx(struct gd_sconn *c, void *conn_ctx);
+void *gd_sconn_get_ctx(struct gd_sconn *c);
 
 #endif
