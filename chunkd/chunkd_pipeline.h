@@ -1,0 +1,55 @@
+/* The write pipeline of DESIGN.md section 5, seen from one chunkd: a request
+ * that carries a chain is forwarded to chain[0] (with chain[1..] inside) while
+ * it runs locally; the answer is OK only when both the local step and the
+ * whole rest of the chain succeeded. Also the peer side of replication: a
+ * copy pulled from another chunkd with CS_READ.
+ *
+ * Connections to peers live in a pool keyed by "host:port"; a connection that
+ * failed is replaced on next use (after a HELLO with ROLE_PEER). */
+#ifndef CHUNKD_PIPELINE_H
+#define CHUNKD_PIPELINE_H
+
+#include "chunkd_store.h"
+#include "proto/wire.pb-c.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Chain bounds: what a request from the network may carry. */
+#define CHUNKD_CHAIN_MAX 16
+#define CHUNKD_ADDR_MAX 255
+
+struct chunkd_pipeline;
+
+struct chunkd_pipeline_config {
+	struct chunkd_store *store;
+	const char *self;        /* this chunkd's advertised address, for `failed` */
+	int peer_timeout_ms;     /* per forwarded call; 0 = 20 s */
+	int connect_timeout_ms;  /* 0 = 3 s */
+};
+
+int chunkd_pipeline_create(const struct chunkd_pipeline_config *cfg,
+			   struct chunkd_pipeline **out);
+/* Closes every peer connection (no call may be running). */
+void chunkd_pipeline_destroy(struct chunkd_pipeline *p);
+
+/* Whether a chain from the network is acceptable (count and address sizes). */
+int chunkd_pipeline_chain_ok(char *const *chain, size_t n);
+
+/* M_CS_WRITE: forwards to w->chain[0] and writes locally at the same time.
+ * Returns 0 or the status to answer; *failed (gd_malloc'd, NULL when nobody
+ * failed) names the deepest chain member that failed (this chunkd's own
+ * address when only the local write failed). */
+int chunkd_pipeline_write(struct chunkd_pipeline *p, const Godfs__CsWrite *w,
+			  const void *data, size_t len, char **failed);
+
+/* M_CS_FSYNC / M_CS_TRUNCATE along the chain, the same way. */
+int chunkd_pipeline_chunk_op(struct chunkd_pipeline *p, uint16_t method,
+			     const Godfs__CsChunkOp *op, char **failed);
+
+/* Pulls chunk_id at version from source (CS_READ in 1 MiB pieces), into a
+ * temp file, fsynced and renamed into place. */
+int chunkd_pipeline_replicate(struct chunkd_pipeline *p, uint64_t chunk_id,
+			      uint64_t version, const char *source);
+
+#endif

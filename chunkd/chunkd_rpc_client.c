@@ -1,0 +1,204 @@
+#include "chunkd_rpc_client.h"
+
+#include "gd_alloc.h"
+#include "gd_frame.h"
+#include "gd_log.h"
+#include "gd_status.h"
+#include "proto/wire.pb-c.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+/* Unpacks the request's protobuf part; NULL (logged) when it does not parse. */
+static ProtobufCMessage *unpack(struct gd_request *req, const ProtobufCMessageDescriptor *d)
+{
+	ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, req->hdr.pb_len, req->pb);
+
+	if (!m)
+		gd_warn("%s: method %u: request does not unpack as %s", req->peer,
+			req->hdr.method, d->name);
+	return m;
+}
+
+static void handle_hello(struct gd_request *req)
+{
+	Godfs__Hello *h = (Godfs__Hello *)unpack(req, &godfs__hello__descriptor);
+	Godfs__HelloResp r = GODFS__HELLO_RESP__INIT;
+
+	r.has_status = 1;
+	if (!h) {
+		r.status = GD_EPROTO;
+	} else if (h->has_protocol && h->protocol != GD_PROTOCOL_VERSION) {
+		gd_warn("%s: HELLO with protocol %u, this chunkd speaks %u", req->peer,
+			h->protocol, GD_PROTOCOL_VERSION);
+		r.status = GD_EPROTO;
+	} else {
+		gd_debug("%s: HELLO role %d", req->peer, h->has_role ? (int)h->role : -1);
+	}
+	gd_reply(req, &r.base, NULL, 0);
+	if (h)
+		protobuf_c_message_free_unpacked(&h->base, NULL);
+}
+
+static void handle_ping(struct gd_request *req)
+{
+	Godfs__Ping *p = (Godfs__Ping *)unpack(req, &godfs__ping__descriptor);
+	Godfs__Ping r = GODFS__PING__INIT;
+
+	r.has_status = 1;
+	r.status = p ? 0 : GD_EPROTO;
+	if (p && p->has_nonce) {
+		r.has_nonce = 1;
+		r.nonce = p->nonce;
+	}
+	gd_reply(req, &r.base, NULL, 0);
+	if (p)
+		protobuf_c_message_free_unpacked(&p->base, NULL);
+}
+
+static void handle_write(struct chunkd_rpc *rpc, struct gd_request *req)
+{
+	Godfs__CsWrite *w = (Godfs__CsWrite *)unpack(req, &godfs__cs_write__descriptor);
+	Godfs__CsWriteResp r = GODFS__CS_WRITE_RESP__INIT;
+	char *failed = NULL;
+	int rc;
+
+	if (!w)
+		rc = GD_EPROTO;
+	else if (!w->has_chunk_id || !w->has_version || !w->has_offset ||
+		 !chunkd_pipeline_chain_ok(w->chain, w->n_chain))
+		rc = GD_EINVAL;
+	else
+		rc = chunkd_pipeline_write(rpc->pipe, w, req->data, req->hdr.data_len, &failed);
+	if (rc && w)
+		gd_debug("%s: CS_WRITE %016" PRIx64 " v%" PRIu64 " @%u+%u: %s", req->peer,
+			 w->chunk_id, w->version, w->offset, req->hdr.data_len, gd_strerror(rc));
+	r.has_status = 1;
+	r.status = rc;
+	r.failed = failed;
+	gd_reply(req, &r.base, NULL, 0);
+	gd_free(failed);
+	if (w)
+		protobuf_c_message_free_unpacked(&w->base, NULL);
+}
+
+static void handle_read(struct chunkd_rpc *rpc, struct gd_request *req)
+{
+	Godfs__CsRead *q = (Godfs__CsRead *)unpack(req, &godfs__cs_read__descriptor);
+	Godfs__CsReadResp r = GODFS__CS_READ_RESP__INIT;
+	uint8_t *buf = NULL;
+	size_t got = 0;
+	int rc;
+
+	if (!q) {
+		rc = GD_EPROTO;
+	} else if (!q->has_chunk_id || !q->has_version) {
+		rc = GD_EINVAL;
+	} else {
+		/* Bounded before the allocation: at most one frame of data. */
+		size_t len = q->length < GD_FRAME_MAX_DATA ? q->length : GD_FRAME_MAX_DATA;
+
+		buf = len ? gd_malloc(len) : NULL;
+		if (len && !buf)
+			rc = GD_ENOMEM;
+		else
+			rc = chunkd_store_read(rpc->store, q->chunk_id, q->version, q->offset,
+					       len, buf, &got);
+	}
+	if (rc && q)
+		gd_debug("%s: CS_READ %016" PRIx64 " v%" PRIu64 " @%u+%u: %s", req->peer,
+			 q->chunk_id, q->version, q->offset, q->length, gd_strerror(rc));
+	r.has_status = 1;
+	r.status = rc;
+	r.has_length = 1;
+	r.length = rc ? 0 : (uint32_t)got;
+	gd_reply(req, &r.base, rc ? NULL : buf, rc ? 0 : got);
+	gd_free(buf);
+	if (q)
+		protobuf_c_message_free_unpacked(&q->base, NULL);
+}
+
+/* M_CS_FSYNC, M_CS_TRUNCATE (along the chain) and M_CS_DELETE (this copy). */
+static void handle_chunk_op(struct chunkd_rpc *rpc, struct gd_request *req)
+{
+	Godfs__CsChunkOp *op = (Godfs__CsChunkOp *)unpack(req, &godfs__cs_chunk_op__descriptor);
+	uint16_t m = req->hdr.method;
+	char *failed = NULL;
+	int rc;
+
+	if (!op)
+		rc = GD_EPROTO;
+	else if (!op->has_chunk_id || !chunkd_pipeline_chain_ok(op->chain, op->n_chain))
+		rc = GD_EINVAL;
+	else if (m == GODFS__METHOD__M_CS_DELETE)
+		rc = chunkd_store_delete(rpc->store, op->chunk_id, op->version);
+	else if (m == GODFS__METHOD__M_CS_TRUNCATE && !op->has_length)
+		rc = GD_EINVAL;
+	else
+		rc = chunkd_pipeline_chunk_op(rpc->pipe, m, op, &failed);
+	if (rc && op)
+		gd_debug("%s: method %u %016" PRIx64 " v%" PRIu64 ": %s%s%s", req->peer, m,
+			 op->chunk_id, op->version, gd_strerror(rc), failed ? " at " : "",
+			 failed ? failed : "");
+	gd_reply_status(req, rc);
+	gd_free(failed);
+	if (op)
+		protobuf_c_message_free_unpacked(&op->base, NULL);
+}
+
+static void handle_replicate(struct chunkd_rpc *rpc, struct gd_request *req)
+{
+	Godfs__CsReplicate *q = (Godfs__CsReplicate *)unpack(req, &godfs__cs_replicate__descriptor);
+	int rc;
+
+	if (!q)
+		rc = GD_EPROTO;
+	else if (!q->has_chunk_id || !q->has_version || !q->source)
+		rc = GD_EINVAL;
+	else
+		rc = chunkd_pipeline_replicate(rpc->pipe, q->chunk_id, q->version, q->source);
+	gd_reply_status(req, rc);
+	if (q)
+		protobuf_c_message_free_unpacked(&q->base, NULL);
+}
+
+void chunkd_rpc_client_handle(void *ctx, struct gd_request *req)
+{
+	struct chunkd_rpc *rpc = ctx;
+
+	if (req->hdr.data_len && req->hdr.method != GODFS__METHOD__M_CS_WRITE) {
+		/* Only a write carries bulk data. */
+		gd_warn("%s: method %u with %u bytes of data: refused", req->peer,
+			req->hdr.method, req->hdr.data_len);
+		gd_reply_status(req, GD_EPROTO);
+		gd_request_free(req);
+		return;
+	}
+	switch (req->hdr.method) {
+	case GODFS__METHOD__M_HELLO:
+		handle_hello(req);
+		break;
+	case GODFS__METHOD__M_PING:
+		handle_ping(req);
+		break;
+	case GODFS__METHOD__M_CS_WRITE:
+		handle_write(rpc, req);
+		break;
+	case GODFS__METHOD__M_CS_READ:
+		handle_read(rpc, req);
+		break;
+	case GODFS__METHOD__M_CS_FSYNC:
+	case GODFS__METHOD__M_CS_TRUNCATE:
+	case GODFS__METHOD__M_CS_DELETE:
+		handle_chunk_op(rpc, req);
+		break;
+	case GODFS__METHOD__M_CS_REPLICATE:
+		handle_replicate(rpc, req);
+		break;
+	default:
+		gd_debug("%s: method %u is not served by chunkd", req->peer, req->hdr.method);
+		gd_reply_status(req, GD_ENOTSUP);
+		break;
+	}
+	gd_request_free(req);
+}

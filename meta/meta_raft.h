@@ -1,0 +1,90 @@
+/* The meta's Raft node: every call into libraft (canonical/raft 0.15, or the
+ * API-compatible cowsql/raft) lives in meta_raft.c and nowhere else, so the
+ * implementation can be swapped without touching the rest of the meta.
+ *
+ * Raft and its TCP transport run on the meta's libuv loop and only make
+ * progress inside uv_run(); every function here must be called on that loop's
+ * thread, and every callback below runs on it. */
+#ifndef META_RAFT_H
+#define META_RAFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct meta_raft;
+
+/* What the node applies and snapshots. The FSM callbacks run on every voter. */
+struct meta_raft_fsm {
+	void *ctx;
+	/* Applies one committed entry; *result is handed to the proposer's done
+	 * callback (on the node that proposed it), or released with
+	 * result_free when nobody proposed it here. Returning non-zero stops
+	 * raft, so only a failure that must stop the node may do that. */
+	int (*apply)(void *ctx, const void *buf, size_t len, void **result);
+	void (*result_free)(void *ctx, void *result);
+	/* Serialises the state into *buf (allocated with meta_raft_malloc). */
+	int (*snapshot)(void *ctx, void **buf, size_t *len);
+	/* Replaces the state; the buffer stays owned by the caller. */
+	int (*restore)(void *ctx, const void *buf, size_t len);
+};
+
+struct meta_raft_peer {
+	uint64_t id;
+	char *raft_addr;        /* host:port of its Raft transport */
+	char *client_addr;      /* host:port of its client RPC, may be NULL */
+};
+
+struct meta_raft_config {
+	uv_loop_t *loop;
+	const char *dir;        /* raft files; must exist */
+	uint64_t id;            /* this node's id (>= 1) */
+	const char *address;    /* this node's Raft host:port */
+	const struct meta_raft_peer *peers; /* the voters of a new cluster (this node included); NULL = only this node */
+	size_t n_peers;
+	unsigned snapshot_threshold;
+	unsigned snapshot_trailing;
+};
+
+/* Initialises raft on cfg->loop, bootstraps a new cluster (or finds an existing
+ * one: *bootstrapped false) and starts it (loading the snapshot and log).
+ * Returns 0 or GD_EIO (the reason is logged). On failure nothing is left to free. */
+int meta_raft_start(const struct meta_raft_config *cfg, const struct meta_raft_fsm *fsm,
+		    struct meta_raft **out, bool *bootstrapped);
+
+/* Called once a proposal is applied (status 0, result from fsm->apply, owned
+ * by the callee) or failed (status GD_ENOTLEADER, GD_ESHUTDOWN, GD_ENOMEM,
+ * GD_EIO; result NULL). */
+typedef void (*meta_raft_done_fn)(void *arg, int status, void *result);
+
+/* Proposes an entry (copied). Returns 0 (done will be called exactly once) or
+ * GD_ENOTLEADER / GD_ENOMEM / GD_EIO (done is not called). */
+int meta_raft_propose(struct meta_raft *r, const void *buf, size_t len,
+		      meta_raft_done_fn done, void *arg);
+
+/* Calls done(arg, status, NULL) once every entry committed before it is
+ * applied (status 0) or when that fails. Returns 0 or a GD_E* code. */
+int meta_raft_barrier(struct meta_raft *r, meta_raft_done_fn done, void *arg);
+
+bool meta_raft_is_leader(struct meta_raft *r);
+/* The leader's id (0 = unknown). */
+uint64_t meta_raft_leader_id(struct meta_raft *r);
+uint64_t meta_raft_last_index(struct meta_raft *r);
+uint64_t meta_raft_last_applied(struct meta_raft *r);
+uint64_t meta_raft_term(struct meta_raft *r);
+/* "leader", "follower", "candidate" or "unavailable". */
+const char *meta_raft_state_name(struct meta_raft *r);
+
+/* Allocator whose buffers raft may own (snapshots). */
+void *meta_raft_malloc(size_t n);
+void meta_raft_free_buf(void *p);
+
+/* Starts closing: raft_close is deferred to a 0 ms timer, so this is safe
+ * from inside any raft callback. closed(arg) runs on the loop once raft has
+ * let go of everything; then let uv_run return and call meta_raft_free. */
+void meta_raft_close(struct meta_raft *r, void (*closed)(void *arg), void *arg);
+/* Releases the I/O and transport; only after uv_run has returned. */
+void meta_raft_free(struct meta_raft *r);
+
+#endif

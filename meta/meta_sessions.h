@@ -1,0 +1,63 @@
+/* Soft state of the client sessions on the leader: when each one last renewed,
+ * which inodes it has open (how many times), its write leases, and the orphan
+ * inodes (no links left) waiting until nobody holds them. The durable part (a
+ * session exists, an inode is an orphan) is in the FSM; this is rebuilt from
+ * it when a node becomes leader, and clients re-claim their opens on HELLO.
+ *
+ * Not thread-safe: the meta's libuv loop owns it, so no field is locked. */
+#ifndef META_SESSIONS_H
+#define META_SESSIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct meta_sessions;
+
+int meta_sessions_new(struct meta_sessions **out);
+void meta_sessions_free(struct meta_sessions *s);
+/* Forgets everything (a node that stops being leader). */
+void meta_sessions_clear(struct meta_sessions *s);
+
+/* Adds (or renews) a session known to the FSM; 0 or GD_ENOMEM. */
+int meta_sessions_add(struct meta_sessions *s, uint64_t id, uint64_t now_ms);
+bool meta_sessions_known(struct meta_sessions *s, uint64_t id);
+/* 0, or GD_ENOSESSION for an unknown (or expiring) session. */
+int meta_sessions_renew(struct meta_sessions *s, uint64_t id, uint64_t now_ms);
+/* Drops the session with its opens and leases (after M_FSM_SESSION_EXPIRE). */
+void meta_sessions_remove(struct meta_sessions *s, uint64_t id);
+
+/* Open files: counted per session and in total. */
+int meta_sessions_open(struct meta_sessions *s, uint64_t id, uint64_t ino);
+/* Drops one open of ino by the session; 0 or GD_ENOENT (it had none). */
+int meta_sessions_release(struct meta_sessions *s, uint64_t id, uint64_t ino);
+/* Replaces the session's opens with inos (a client's HELLO after a reconnect). */
+int meta_sessions_reclaim(struct meta_sessions *s, uint64_t id, const uint64_t *inos, size_t n);
+/* How many opens of ino all sessions hold. */
+uint64_t meta_sessions_open_count(struct meta_sessions *s, uint64_t ino);
+
+/* Records a write lease (ino, index) for the session until expire_ms. */
+int meta_sessions_lease(struct meta_sessions *s, uint64_t id, uint64_t ino, uint64_t index,
+			uint64_t expire_ms);
+/* Drops expired leases; returns how many are left. */
+size_t meta_sessions_expire_leases(struct meta_sessions *s, uint64_t now_ms);
+
+/* Sessions not renewed for timeout_ms and not yet being expired: marks them
+ * (so they are proposed once) and returns up to max ids. */
+size_t meta_sessions_take_expired(struct meta_sessions *s, uint64_t now_ms,
+				  uint64_t timeout_ms, uint64_t *ids, size_t max);
+/* An expiry proposal failed: the session may be proposed again. */
+void meta_sessions_unmark(struct meta_sessions *s, uint64_t id);
+size_t meta_sessions_count(struct meta_sessions *s);
+
+/* Orphans (from the FSM): candidates for M_FSM_PURGE once nobody holds them. */
+int meta_sessions_orphan_add(struct meta_sessions *s, uint64_t ino);
+void meta_sessions_orphan_del(struct meta_sessions *s, uint64_t ino);
+bool meta_sessions_is_orphan(struct meta_sessions *s, uint64_t ino);
+/* Orphans nobody has open and not yet proposed: marks them proposed and
+ * returns up to max of them. */
+size_t meta_sessions_take_purgeable(struct meta_sessions *s, uint64_t *inos, size_t max);
+/* A purge proposal failed (or the inode was re-opened): it may be proposed again. */
+void meta_sessions_orphan_unmark(struct meta_sessions *s, uint64_t ino);
+
+#endif
