@@ -190,7 +190,14 @@ static void test_dir_basic(void **state)
 	assert_non_null(de);
 	assert_int_equal(de->ino, 1517);
 	assert_string_equal(de->name, "entry-517");
-	assert_null(meta_ns_dir_lookup(&d, "entry-51", 8));
+	/* lengths count: "entry-51" is its own entry, not a prefix match of
+	 * "entry-517", and names that were never added are absent */
+	de = meta_ns_dir_lookup(&d, "entry-517", 8);
+	assert_non_null(de);
+	assert_int_equal(de->ino, 1051);
+	assert_null(meta_ns_dir_lookup(&d, "entry-5170", 10));
+	assert_null(meta_ns_dir_lookup(&d, "entry-1000", 10));
+	assert_null(meta_ns_dir_lookup(&d, "entry-", 6));
 	/* remove the even ones; a removed name's cookie is never given again */
 	for (i = 0; i < 1000; i += 2)
 		assert_int_equal(remove_name(&d, i), 0);
