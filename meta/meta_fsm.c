@@ -1556,6 +1556,11 @@ uint64_t meta_fsm_chunk_size(struct meta_fsm *f)
 	return f->st.chunk_size;
 }
 
+size_t meta_fsm_node_count(struct meta_fsm *f)
+{
+	return f->st.n_nodes;
+}
+
 int meta_fsm_snapshot(struct meta_fsm *f, void **buf, size_t *len)
 {
 	return meta_snap_write(&f->st, buf, len);

@@ -92,6 +92,8 @@ size_t meta_fsm_orphans(struct meta_fsm *f, uint64_t *inos, size_t max);
 uint64_t meta_fsm_inode_count(struct meta_fsm *f);
 uint64_t meta_fsm_chunk_count(struct meta_fsm *f);
 uint64_t meta_fsm_chunk_size(struct meta_fsm *f);
+/* How many chunkds the registry of the FSM knows (registered once, ever). */
+size_t meta_fsm_node_count(struct meta_fsm *f);
 
 /* Serialises the whole state into one buffer (allocated with raft_malloc so
  * that raft can own it) / replaces the state with a serialised one. */

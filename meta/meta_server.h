@@ -86,6 +86,9 @@ struct meta_server {
 	bool stopping;                /* loop */
 	bool raft_closed;             /* loop */
 	int exit_status;              /* loop */
+	uint64_t leader_term;         /* loop: the Raft term in which ready was set */
+	uint64_t cur_park_ms;         /* loop: when the request being re-dispatched was first parked */
+	uint64_t last_park_ms;        /* loop: when parked requests were last re-dispatched */
 };
 
 /* Runs the daemon until SIGTERM/SIGINT. Returns 0 after a clean stop, or a
@@ -126,6 +129,9 @@ void meta_server_propose(struct meta_server *ms, Godfs__MetaEntry *e, struct gd_
  * new leader (see meta_server_in_node_window); it is dispatched again after
  * each registration and once a second. */
 void meta_server_park(struct meta_server *ms, struct gd_request *req);
+/* Dispatches every parked request again (call it after a chunkd registered);
+ * one still waiting for chunkds parks itself again. */
+void meta_server_unpark(struct meta_server *ms);
 /* Whether chunkds may still be registering with this leader. */
 bool meta_server_in_node_window(struct meta_server *ms);
 
