@@ -351,7 +351,9 @@ static int reconnect_locked(struct gd_meta_client *m, const char *hint, uint64_t
 				}
 				break;
 			}
-			last = rc;
+			/* A try cut short by the deadline says less than the one before. */
+			if (!(rc == GD_ETIMEDOUT && ms_left(deadline) == 0 && last != GD_ENOTLEADER))
+				last = rc;
 			if (!retryable(rc))
 				return rc;
 			if (ms_left(deadline) == 0)

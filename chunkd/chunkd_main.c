@@ -1,0 +1,282 @@
+/* godfs-chunkd: the chunk server (man/godfs-chunkd.8).
+ *
+ * main() reads the configuration, opens the chunk store, the write pipeline
+ * and the RPC server (chunkd_rpc_client_handle on a worker pool, so that the
+ * requests of one connection run side by side), starts the meta thread
+ * (registration, heartbeats, orders) and waits for SIGTERM or SIGINT; then it
+ * stops everything in reverse order and exits 0. */
+#include "chunkd_meta.h"
+#include "chunkd_pipeline.h"
+#include "chunkd_rpc_client.h"
+#include "chunkd_store.h"
+
+#include "gd_alloc.h"
+#include "gd_config.h"
+#include "gd_log.h"
+#include "gd_server.h"
+#include "gd_status.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#define PROGRAM "godfs-chunkd"
+#define DEFAULT_LISTEN "0.0.0.0:8000"
+#define DEFAULT_META "127.0.0.1:9090"
+#define DEFAULT_WORKERS 16
+#define DEFAULT_HEARTBEAT_MS 1000
+#define RESERVE_MAX (64ull << 20)
+#define ADDR_LEN 300
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " PROGRAM " --data-dir DIR[,DIR...] [options]\n"
+		"  --data-dir DIR[,DIR...]  data directories, one per disk (required)\n"
+		"  --listen HOST:PORT       RPC address (default " DEFAULT_LISTEN ")\n"
+		"  --advertise HOST:PORT    address clients and peers use (default: the listen\n"
+		"                           address; 127.0.0.1:PORT when listening on 0.0.0.0)\n"
+		"  --meta HOST:PORT[,...]   meta servers (default " DEFAULT_META ")\n"
+		"  --label RACK             rack or zone label\n"
+		"  --heartbeat-ms N         heartbeat period (default 1000)\n"
+		"  --workers N              request worker threads (default 16)\n"
+		"  --reserve BYTES          free space kept on each data dir (default: 5%% of\n"
+		"                           the smallest data dir, at most 64M)\n"
+		"  --force-pread            use pread/pwrite, never io_uring\n"
+		"  --log-level LEVEL        error, warn, info (default) or debug\n"
+		"  --config FILE            configuration file (default /etc/godfs/" PROGRAM
+		".conf)\n");
+}
+
+/* The default reserve: 5% of the smallest data dir's file system, at most
+ * 64 MiB (a small test file system stays usable, a disk keeps 64 MiB). */
+static uint64_t default_reserve(const char *dirs)
+{
+	uint64_t best = RESERVE_MAX;
+	char *copy = gd_strdup(dirs), *save = NULL;
+
+	if (!copy)
+		return best;
+	for (char *d = strtok_r(copy, ",", &save); d; d = strtok_r(NULL, ",", &save)) {
+		struct statvfs sv;
+
+		if (statvfs(d, &sv) == 0) {
+			uint64_t r = (uint64_t)sv.f_blocks * sv.f_frsize / 20;
+			if (r < best)
+				best = r;
+		}
+	}
+	gd_free(copy);
+	return best ? best : 1;
+}
+
+/* Picks the advertised address: --advertise, else the listen address with
+ * 127.0.0.1 for a wildcard host. */
+static int make_advertise(const char *listen, const char *adv, char *out, size_t len)
+{
+	char host[256];
+	int port;
+
+	if (adv && *adv) {
+		if (gd_parse_hostport(adv, -1, host, sizeof(host), &port) < 0 || !host[0] ||
+		    port == 0) {
+			gd_error("--advertise %s: not a HOST:PORT", adv);
+			return GD_EINVAL;
+		}
+		snprintf(out, len, "%s", adv);
+		return 0;
+	}
+	if (gd_parse_hostport(listen, 8000, host, sizeof(host), &port) < 0) {
+		gd_error("--listen %s: not a HOST:PORT", listen);
+		return GD_EINVAL;
+	}
+	if (port == 0) {
+		gd_error("--listen with port 0 needs --advertise");
+		return GD_EINVAL;
+	}
+	if (!host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "*") == 0 ||
+	    strcmp(host, "::") == 0)
+		snprintf(out, len, "127.0.0.1:%d", port);
+	else if (strchr(host, ':'))
+		snprintf(out, len, "[%s]:%d", host, port);
+	else
+		snprintf(out, len, "%s:%d", host, port);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "advertise", required_argument, NULL, 'a' },
+		{ "meta", required_argument, NULL, 'm' },
+		{ "label", required_argument, NULL, 'L' },
+		{ "heartbeat-ms", required_argument, NULL, 'H' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "reserve", required_argument, NULL, 'r' },
+		{ "force-pread", no_argument, NULL, 'p' },
+		{ "log-level", required_argument, NULL, 'v' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct chunkd_meta *meta = NULL;
+	struct chunkd_store *store = NULL;
+	struct chunkd_pipeline *pipe = NULL;
+	struct gd_server *server = NULL;
+	struct chunkd_rpc rpc;
+	struct gd_config cfg;
+	const char *config_path = NULL, *data_dirs, *listen, *meta_addrs, *label, *level;
+	char advertise[ADDR_LEN];
+	long heartbeat_ms, workers;
+	uint64_t reserve;
+	int force_pread, c, rc, ret = 1, sig = 0, served = 0;
+	sigset_t sigs;
+
+	gd_log_init(PROGRAM, "info");
+	gd_config_init(&cfg);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			ret = 0;
+			goto out_config;
+		}
+		if (c == '?' || gd_config_getopt(&cfg, opts, c, optarg) < 0) {
+			usage(stderr);
+			ret = 2;
+			goto out_config;
+		}
+		if (c == 'c')
+			config_path = optarg;
+	}
+	if (optind < argc) {
+		fprintf(stderr, PROGRAM ": unexpected argument: %s\n", argv[optind]);
+		usage(stderr);
+		ret = 2;
+		goto out_config;
+	}
+	if (gd_config_load(&cfg, PROGRAM, config_path) < 0)
+		goto out_config;
+	level = gd_config_get(&cfg, "log-level", NULL, "info");
+	if (gd_log_init(PROGRAM, level) < 0) {
+		gd_error("--log-level %s: use error, warn, info or debug", level);
+		ret = 2;
+		goto out_config;
+	}
+	data_dirs = gd_config_get(&cfg, "data-dir", NULL, NULL);
+	if (!data_dirs || !*data_dirs) {
+		gd_error("--data-dir is required");
+		usage(stderr);
+		ret = 2;
+		goto out_config;
+	}
+	listen = gd_config_get(&cfg, "listen", NULL, DEFAULT_LISTEN);
+	meta_addrs = gd_config_get(&cfg, "meta", NULL, DEFAULT_META);
+	label = gd_config_get(&cfg, "label", NULL, "");
+	if (gd_config_get_int(&cfg, "heartbeat-ms", NULL, DEFAULT_HEARTBEAT_MS, 10, 600000,
+			      &heartbeat_ms) < 0 ||
+	    gd_config_get_int(&cfg, "workers", NULL, DEFAULT_WORKERS, 1, 1024, &workers) < 0 ||
+	    gd_config_get_bool(&cfg, "force-pread", NULL, 0, &force_pread) < 0 ||
+	    gd_config_get_u64(&cfg, "reserve", NULL, 0, &reserve) < 0) {
+		ret = 2;
+		goto out_config;
+	}
+	if (make_advertise(listen, gd_config_get(&cfg, "advertise", NULL, NULL), advertise,
+			   sizeof(advertise)) < 0) {
+		ret = 2;
+		goto out_config;
+	}
+
+	/* Every thread started from here on inherits the mask: only sigwait
+	 * below sees SIGTERM and SIGINT. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct chunkd_meta_config mcfg = {
+		.meta_addrs = meta_addrs,
+		.advertise = advertise,
+		.label = label,
+		.heartbeat_ms = (int)heartbeat_ms,
+	};
+	rc = chunkd_meta_create(&mcfg, &meta);
+	if (rc < 0) {
+		gd_error("cannot set up the meta link: %s", gd_strerror(rc));
+		goto out_config;
+	}
+	if (reserve == 0)
+		reserve = default_reserve(data_dirs);
+	struct chunkd_store_opts so = {
+		.data_dirs = data_dirs,
+		.force_pread = force_pread,
+		.reserve_bytes = reserve,
+		.on_corrupt = chunkd_meta_report_bad,
+		.ctx = meta,
+	};
+	rc = chunkd_store_open(&so, &store);
+	if (rc < 0) {
+		gd_error("cannot open the chunk store in %s: %s", data_dirs, gd_strerror(rc));
+		goto out_meta;
+	}
+	struct chunkd_pipeline_config pc = { .store = store, .self = advertise };
+	rc = chunkd_pipeline_create(&pc, &pipe);
+	if (rc < 0) {
+		gd_error("cannot set up the write pipeline: %s", gd_strerror(rc));
+		goto out_store;
+	}
+	rpc.store = store;
+	rpc.pipe = pipe;
+	struct gd_server_config sc = {
+		.listen = listen,
+		.handler = chunkd_rpc_client_handle,
+		.ctx = &rpc,
+		.workers = (int)workers,
+	};
+	rc = gd_server_start(&sc, &server);
+	if (rc < 0) {
+		gd_error("cannot listen on %s: %s", listen, gd_strerror(rc));
+		goto out_pipe;
+	}
+	rc = chunkd_meta_start(meta, store, pipe);
+	if (rc < 0) {
+		gd_error("cannot start the meta thread: %s", gd_strerror(rc));
+		goto out_server;
+	}
+	gd_info("node %s serving on %s (advertised as %s), %" PRIu64 " chunks, meta %s, "
+		"%s I/O, %ld workers, reserve %" PRIu64 " bytes",
+		chunkd_store_node_id(store), listen, advertise, chunkd_store_count(store),
+		meta_addrs, chunkd_store_uring_active(store) ? "io_uring" : "pread/pwrite",
+		workers, reserve);
+
+	for (;;) {
+		if (sigwait(&sigs, &sig) == 0 && (sig == SIGTERM || sig == SIGINT))
+			break;
+	}
+	gd_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	ret = 0;
+	served = 1;
+
+out_server:
+	gd_server_stop(server);
+out_pipe:
+	/* The meta thread's orders use the pipeline: stop it first. */
+	chunkd_meta_destroy(meta);
+	meta = NULL;
+	chunkd_pipeline_destroy(pipe);
+out_store:
+	chunkd_store_close(store);
+out_meta:
+	chunkd_meta_destroy(meta);
+out_config:
+	gd_config_release(&cfg);
+	if (served)
+		gd_info("stopped");
+	return ret;
+}
