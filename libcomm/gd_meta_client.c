@@ -684,3 +684,16 @@ uint64_t gd_meta_client_chunk_size(const struct gd_meta_client *m)
 {
 	return m ? atomic_load(&((struct gd_meta_client *)m)->chunk_size) : 0;
 }
+
+void gd_meta_client_address(struct gd_meta_client *m, char *buf, size_t len)
+{
+	if (!buf || len == 0)
+		return;
+	buf[0] = '\0';
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->mu);
+	if (m->cur)
+		snprintf(buf, len, "%s", m->cur->addr);
+	pthread_mutex_unlock(&m->mu);
+}

@@ -36,6 +36,9 @@ void gd_meta_client_close(struct gd_meta_client *m);
 
 uint64_t gd_meta_client_session(const struct gd_meta_client *m);
 uint64_t gd_meta_client_chunk_size(const struct gd_meta_client *m);
+/* Copies the address of the meta this client is connected to (the leader,
+ * as far as it knows) into buf; "" when not connected. */
+void gd_meta_client_address(struct gd_meta_client *m, char *buf, size_t len);
 
 /* One request to the leader. Returns a transport error with *resp == NULL,
  * or the response's status with *resp set (free it with

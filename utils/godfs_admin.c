@@ -125,14 +125,16 @@ static int admin_cmd_status(struct admin *a)
 {
 	Godfs__AdminStatusResp *s = NULL;
 	const char *leader;
+	char cur[300];
 	int rc;
 
 	rc = admin_fetch_status(a, &s);
 	if (rc < 0)
 		return admin_fail("status", rc);
 	/* A leader that answered may name itself; otherwise it is the address
-	 * the session ended up on, one of --meta. */
-	leader = s->leader && s->leader[0] ? s->leader : a->addrs;
+	 * the session ended up on (the leader it followed). */
+	gd_meta_client_address(a->meta, cur, sizeof(cur));
+	leader = s->leader && s->leader[0] ? s->leader : cur[0] ? cur : a->addrs;
 	if (a->json) {
 		printf("{\"leader\":");
 		admin_json_str(leader);
