@@ -4,6 +4,7 @@
 #include <raft.h>
 #include <raft/uv.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "gd_alloc.h"
@@ -31,6 +32,28 @@ struct meta_raft {
 	bool transport_inited;
 	bool raft_inited;
 };
+
+/* libraft 0.15 writes log entries whose length is a multiple of 8 (it asserts
+ * that only in debug builds: a shorter entry is written misaligned and the
+ * whole segment is thrown away as corrupt on the next start). Every entry is
+ * therefore framed: a header holding the payload length and a format tag,
+ * the payload, then zero padding up to a multiple of 8. */
+#define ENTRY_HDR_LEN 8u
+#define ENTRY_FORMAT 0x31454447u /* "GDE1" little-endian */
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
 
 /* One proposal in flight; raft holds it between raft_apply and its callback. */
 struct raft_prop {
@@ -89,11 +112,21 @@ static void drop_last_result(struct meta_raft *r)
 static int fsm_apply(struct raft_fsm *rfsm, const struct raft_buffer *buf, void **result)
 {
 	struct meta_raft *r = rfsm->data;
+	const uint8_t *p = buf->base;
 	void *res = NULL;
+	uint32_t len;
 	int rv;
 
 	drop_last_result(r);
-	rv = r->fsm.apply(r->fsm.ctx, buf->base, buf->len, &res);
+	if (buf->len < ENTRY_HDR_LEN || get_le32(p + 4) != ENTRY_FORMAT ||
+	    (len = get_le32(p)) > buf->len - ENTRY_HDR_LEN) {
+		/* Not ours: skip it (stopping raft would stop it on every start). */
+		gd_error("raft: entry at index %llu of %zu bytes has no godfs frame: skipped",
+			 (unsigned long long)raft_last_applied(&r->raft) + 1, buf->len);
+		*result = NULL;
+		return 0;
+	}
+	rv = r->fsm.apply(r->fsm.ctx, p + ENTRY_HDR_LEN, len, &res);
 	if (rv != 0)
 		return RAFT_IOERR;
 	r->last_result = res;
@@ -291,16 +324,22 @@ int meta_raft_propose(struct meta_raft *r, const void *buf, size_t len,
 		return GD_ESHUTDOWN;
 	if (raft_state(&r->raft) != RAFT_LEADER)
 		return GD_ENOTLEADER;
+	if (len > UINT32_MAX - 16)
+		return GD_EINVAL;
 	p = gd_calloc(1, sizeof(*p));
 	if (p == NULL)
 		return GD_ENOMEM;
-	b.len = len;
-	b.base = raft_malloc(len > 0 ? len : 1);
+	b.len = (ENTRY_HDR_LEN + len + 7) & ~(size_t)7;
+	b.base = raft_malloc(b.len);
 	if (b.base == NULL) {
 		gd_free(p);
 		return GD_ENOMEM;
 	}
-	memcpy(b.base, buf, len);
+	put_le32(b.base, (uint32_t)len);
+	put_le32((uint8_t *)b.base + 4, ENTRY_FORMAT);
+	if (len > 0)
+		memcpy((uint8_t *)b.base + ENTRY_HDR_LEN, buf, len);
+	memset((uint8_t *)b.base + ENTRY_HDR_LEN + len, 0, b.len - ENTRY_HDR_LEN - len);
 	p->r = r;
 	p->done = done;
 	p->arg = arg;

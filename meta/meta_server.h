@@ -28,8 +28,8 @@ struct meta_options {
 	const char *raft_listen;     /* Raft host:port */
 	const char *data_dir;
 	uint64_t node_id;
-	uint64_t chunk_size;         /* used when the file system is formatted */
-	uint32_t default_goal;       /* idem */
+	uint64_t chunk_size;         /* used when the file system is formatted; 0 = 64 MiB */
+	uint32_t default_goal;       /* idem; 0 = 3 */
 	struct meta_raft_peer *peers; /* --peers; NULL = a single voter */
 	size_t n_peers;
 	uint32_t session_timeout_ms; /* a session not renewed for this long expires */

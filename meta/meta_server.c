@@ -1,0 +1,1004 @@
+/* The godfs-meta daemon's core (see meta_server.h): the libuv loop that owns
+ * the FSM, Raft and the soft state; the queue that gd_server's reader threads
+ * fill; leadership (barrier, ready, held requests); proposals; the park queue
+ * of requests waiting for chunkds; the tick; and a clean stop on a signal. */
+#include "meta_server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gd_alloc.h"
+#include "gd_log.h"
+#include "gd_net.h"
+#include "gd_status.h"
+#include "meta_rpc.h"
+
+#define TICK_MS 100u
+#define SLOW_TICK_MS 1000u
+/* A request waits this long for a leader (or for this leader to be ready). */
+#define HOLD_TIMEOUT_MS 5000u
+/* A new leader waits this long for the chunkds the FSM knows to register. */
+#define NODE_WINDOW_MS 3000u
+/* A parked request older than this gets GD_ENOSERVERS. */
+#define PARK_TIMEOUT_MS 10000u
+#define FORMAT_FILE "format"
+#define FORMAT_VERSION 1u
+#define RAFT_SUBDIR "raft"
+#define DEFAULT_CHUNK_SIZE (64u << 20)
+#define DEFAULT_GOAL 3u
+
+/* One proposal in flight: who asked, and who answers. */
+struct meta_prop {
+	struct meta_server *ms;
+	struct gd_request *req;
+	meta_applied_fn done;
+	void *arg;
+};
+
+/* ---- protobuf-c allocator ----------------------------------------------------- */
+
+static void *pb_alloc(void *data, size_t size)
+{
+	(void)data;
+	return gd_malloc(size);
+}
+
+static void pb_free(void *data, void *p)
+{
+	(void)data;
+	gd_free(p);
+}
+
+ProtobufCAllocator meta_server_pb_allocator = {
+	.alloc = pb_alloc,
+	.free = pb_free,
+	.allocator_data = NULL,
+};
+
+/* ---- small helpers ------------------------------------------------------------- */
+
+uint64_t meta_server_now_ms(void)
+{
+	return gd_net_now_ms();
+}
+
+static void queue_push(struct meta_queue *q, struct meta_event *ev)
+{
+	ev->next = NULL;
+	if (q->tail)
+		q->tail->next = ev;
+	else
+		q->head = ev;
+	q->tail = ev;
+}
+
+/* Detaches the whole queue and returns its first event. */
+static struct meta_event *queue_take(struct meta_queue *q)
+{
+	struct meta_event *ev = q->head;
+
+	q->head = NULL;
+	q->tail = NULL;
+	return ev;
+}
+
+/* The client address of the Raft leader when it is another node named in
+ * --peers, else NULL. */
+static const char *leader_client_addr(struct meta_server *ms)
+{
+	uint64_t id;
+	size_t i;
+
+	if (ms->raft == NULL)
+		return NULL;
+	id = meta_raft_leader_id(ms->raft);
+	if (id == 0 || id == ms->opt.node_id)
+		return NULL;
+	for (i = 0; i < ms->opt.n_peers; i++) {
+		if (ms->opt.peers[i].id == id)
+			return ms->opt.peers[i].client_addr;
+	}
+	return NULL;
+}
+
+/* Whether another node is the leader (so a request here is redirected). */
+static bool other_leader(struct meta_server *ms)
+{
+	uint64_t id;
+
+	if (ms->raft == NULL)
+		return false;
+	id = meta_raft_leader_id(ms->raft);
+	return id != 0 && id != ms->opt.node_id;
+}
+
+/* ---- replies -------------------------------------------------------------------- */
+
+void meta_server_reply(struct meta_server *ms, struct gd_request *req,
+		       const ProtobufCMessage *resp)
+{
+	(void)ms;
+	(void)gd_reply(req, resp, NULL, 0);
+	gd_request_free(req);
+}
+
+void meta_server_reply_packed(struct meta_server *ms, struct gd_request *req,
+			      const uint8_t *pb, size_t len)
+{
+	(void)ms;
+	(void)gd_reply_packed(req, pb, len, NULL, 0);
+	gd_request_free(req);
+}
+
+/* Sends a status-only answer without freeing req (also used off the loop,
+ * where ms's loop fields must not be read: leader may be NULL then). */
+static void send_status(struct gd_request *req, int status, const char *leader)
+{
+	if (req->hdr.method == GODFS__METHOD__M_PING) {
+		Godfs__Ping p = GODFS__PING__INIT;
+
+		p.has_status = 1;
+		p.status = status;
+		(void)gd_reply(req, &p.base, NULL, 0);
+	} else {
+		/* Field 1 is status and field 2 leader in every meta response. */
+		Godfs__StatusResp r = GODFS__STATUS_RESP__INIT;
+
+		r.has_status = 1;
+		r.status = status;
+		if (status == GD_ENOTLEADER && leader != NULL)
+			r.leader = (char *)leader;
+		(void)gd_reply(req, &r.base, NULL, 0);
+	}
+}
+
+void meta_server_reply_status(struct meta_server *ms, struct gd_request *req, int status)
+{
+	send_status(req, status, status == GD_ENOTLEADER ? leader_client_addr(ms) : NULL);
+	gd_request_free(req);
+}
+
+void meta_server_finish(struct meta_server *ms, struct gd_request *req)
+{
+	(void)ms;
+	gd_request_free(req);
+}
+
+/* Answers every request of a detached list with status and frees the events. */
+static void answer_all(struct meta_server *ms, struct meta_event *ev, int status)
+{
+	while (ev != NULL) {
+		struct meta_event *next = ev->next;
+
+		meta_server_reply_status(ms, ev->req, status);
+		gd_free(ev);
+		ev = next;
+	}
+}
+
+/* ---- state queries for the handlers -------------------------------------------- */
+
+bool meta_server_in_grace(struct meta_server *ms)
+{
+	return ms->ready && meta_server_now_ms() - ms->leader_since_ms < ms->opt.grace_ms;
+}
+
+bool meta_server_in_node_window(struct meta_server *ms)
+{
+	size_t pos = 0, registered = 0;
+
+	if (!ms->ready || meta_server_now_ms() - ms->leader_since_ms >= NODE_WINDOW_MS)
+		return false;
+	while (meta_registry_next(ms->reg, &pos) != NULL)
+		registered++;
+	return registered < meta_fsm_node_count(ms->fsm);
+}
+
+/* Session ids are never reused: they grow past every id the FSM holds and
+ * past the wall clock in microseconds, so a new leader (or a restarted one)
+ * never hands out an id an earlier leader gave to an uncommitted HELLO. */
+uint64_t meta_server_new_session_id(struct meta_server *ms)
+{
+	struct timespec ts;
+	uint64_t us;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	if (us > ms->last_session_id)
+		ms->last_session_id = us;
+	else
+		ms->last_session_id++;
+	return ms->last_session_id;
+}
+
+/* Raises last_session_id above every session the FSM knows (a failed
+ * allocation only skips this: ids also follow the clock). */
+static void session_ids_from_fsm(struct meta_server *ms)
+{
+	uint64_t *ids = NULL;
+	size_t want = 256, got, i;
+
+	for (;;) {
+		uint64_t *bigger = gd_realloc(ids, want * sizeof(*ids));
+
+		if (bigger == NULL)
+			break;
+		ids = bigger;
+		got = meta_fsm_sessions(ms->fsm, ids, want);
+		if (got < want) {
+			for (i = 0; i < got; i++) {
+				if (ids[i] > ms->last_session_id)
+					ms->last_session_id = ids[i];
+			}
+			break;
+		}
+		want *= 2;
+	}
+	gd_free(ids);
+}
+
+/* ---- dispatch --------------------------------------------------------------------- */
+
+/* What a request that reaches the loop gets: the handlers when ready, a
+ * redirect when another node leads, else a wait in the held queue. */
+static void handle(struct meta_server *ms, struct meta_event *ev)
+{
+	if (ms->stopping) {
+		meta_server_reply_status(ms, ev->req, GD_ESHUTDOWN);
+		gd_free(ev);
+	} else if (ms->ready) {
+		struct gd_request *req = ev->req;
+
+		gd_free(ev);
+		meta_rpc_dispatch(ms, req);
+	} else if (other_leader(ms)) {
+		meta_server_reply_status(ms, ev->req, GD_ENOTLEADER);
+		gd_free(ev);
+	} else {
+		queue_push(&ms->held, ev);
+	}
+}
+
+/* uv_async callback: takes everything the reader threads queued. */
+static void on_wake(uv_async_t *a)
+{
+	struct meta_server *ms = a->data;
+	struct meta_event *ev;
+
+	pthread_mutex_lock(&ms->qlock);
+	ev = queue_take(&ms->q);
+	pthread_mutex_unlock(&ms->qlock);
+	while (ev != NULL) {
+		struct meta_event *next = ev->next;
+
+		handle(ms, ev);
+		ev = next;
+	}
+}
+
+/* gd_server handler, on a connection's reader thread: only queues. */
+static void on_request(void *ctx, struct gd_request *req)
+{
+	struct meta_server *ms = ctx;
+	struct meta_event *ev;
+
+	if (req->conn_ctx == NULL) {
+		struct meta_conn *mc = gd_calloc(1, sizeof(*mc));
+
+		if (mc == NULL) {
+			send_status(req, GD_ENOMEM, NULL);
+			gd_request_free(req);
+			return;
+		}
+		mc->role = -1;
+		gd_sconn_set_ctx(req->conn, mc);
+		req->conn_ctx = mc;
+	}
+	ev = gd_malloc(sizeof(*ev));
+	if (ev == NULL) {
+		send_status(req, GD_ENOMEM, NULL);
+		gd_request_free(req);
+		return;
+	}
+	ev->req = req;
+	ev->arrived_ms = meta_server_now_ms();
+	ev->next = NULL;
+	pthread_mutex_lock(&ms->qlock);
+	if (ms->q_closed) {
+		pthread_mutex_unlock(&ms->qlock);
+		gd_free(ev);
+		send_status(req, GD_ESHUTDOWN, NULL);
+		gd_request_free(req);
+		return;
+	}
+	queue_push(&ms->q, ev);
+	/* Under the lock: the loop closes the handle only after q_closed. */
+	uv_async_send(&ms->wake);
+	pthread_mutex_unlock(&ms->qlock);
+}
+
+/* gd_server closed callback: the connection's last request is gone. */
+static void on_conn_closed(void *ctx, void *conn_ctx)
+{
+	(void)ctx;
+	gd_free(conn_ctx);
+}
+
+/* ---- park queue ------------------------------------------------------------------ */
+
+void meta_server_park(struct meta_server *ms, struct gd_request *req)
+{
+	struct meta_event *ev;
+
+	if (ms->stopping || !ms->ready) {
+		meta_server_reply_status(ms, req, ms->stopping ? GD_ESHUTDOWN : GD_ENOTLEADER);
+		return;
+	}
+	ev = gd_malloc(sizeof(*ev));
+	if (ev == NULL) {
+		meta_server_reply_status(ms, req, GD_ENOMEM);
+		return;
+	}
+	ev->req = req;
+	ev->arrived_ms = ms->cur_park_ms != 0 ? ms->cur_park_ms : meta_server_now_ms();
+	queue_push(&ms->parked, ev);
+}
+
+/* Dispatches the parked requests again; those parked longer than
+ * PARK_TIMEOUT_MS get GD_ENOSERVERS instead. */
+void meta_server_unpark(struct meta_server *ms)
+{
+	struct meta_event *ev = queue_take(&ms->parked);
+	uint64_t saved = ms->cur_park_ms;
+	uint64_t now = meta_server_now_ms();
+
+	ms->last_park_ms = now;
+	while (ev != NULL) {
+		struct meta_event *next = ev->next;
+		struct gd_request *req = ev->req;
+
+		if (ms->stopping || !ms->ready) {
+			meta_server_reply_status(ms, req,
+						 ms->stopping ? GD_ESHUTDOWN : GD_ENOTLEADER);
+		} else if (now - ev->arrived_ms >= PARK_TIMEOUT_MS) {
+			meta_server_reply_status(ms, req, GD_ENOSERVERS);
+		} else {
+			ms->cur_park_ms = ev->arrived_ms;
+			meta_rpc_dispatch(ms, req);
+			ms->cur_park_ms = saved;
+		}
+		gd_free(ev);
+		ev = next;
+	}
+}
+
+/* ---- proposals ------------------------------------------------------------------- */
+
+/* meta_raft done callback: hands the FSM's answer to whoever proposed. */
+static void prop_done(void *arg, int status, void *result)
+{
+	struct meta_prop *p = arg;
+	struct meta_server *ms = p->ms;
+	struct meta_fsm_result *res = result;
+
+	ms->in_flight--;
+	if (status == 0 && res == NULL)
+		status = GD_ENOMEM; /* applied, but the answer could not be kept */
+	if (p->done != NULL) {
+		p->done(ms, p->req, status, status == 0 ? res : NULL, p->arg);
+	} else if (p->req != NULL) {
+		if (status != 0)
+			meta_server_reply_status(ms, p->req, status);
+		else if (res->resp != NULL)
+			meta_server_reply_packed(ms, p->req, res->resp, res->resp_len);
+		else
+			meta_server_reply_status(ms, p->req, res->status);
+	}
+	if (res != NULL) {
+		meta_fsm_result_release(res);
+		gd_free(res);
+	}
+	gd_free(p);
+}
+
+void meta_server_propose(struct meta_server *ms, Godfs__MetaEntry *e, struct gd_request *req,
+			 meta_applied_fn done, void *arg)
+{
+	struct meta_prop *p;
+	struct timespec ts;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	e->has_now_sec = 1;
+	e->now_sec = ts.tv_sec;
+	e->has_now_nsec = 1;
+	e->now_nsec = (uint32_t)ts.tv_nsec;
+	p = gd_calloc(1, sizeof(*p));
+	if (p == NULL) {
+		rc = GD_ENOMEM;
+		goto err;
+	}
+	p->ms = ms;
+	p->req = req;
+	p->done = done;
+	p->arg = arg;
+	if (ms->stopping) {
+		rc = GD_ESHUTDOWN;
+		goto err_after_alloc;
+	}
+	len = protobuf_c_message_get_packed_size(&e->base);
+	buf = gd_malloc(len > 0 ? len : 1);
+	if (buf == NULL) {
+		rc = GD_ENOMEM;
+		goto err_after_alloc;
+	}
+	protobuf_c_message_pack(&e->base, buf);
+	rc = meta_raft_propose(ms->raft, buf, len, prop_done, p);
+	gd_free(buf);
+	if (rc != 0)
+		goto err_after_alloc;
+	ms->in_flight++;
+	return;
+
+err_after_alloc:
+	gd_free(p);
+err:
+	if (done != NULL)
+		done(ms, req, rc, NULL, arg);
+	else if (req != NULL)
+		meta_server_reply_status(ms, req, rc);
+}
+
+/* ---- the FSM, as Raft sees it --------------------------------------------------- */
+
+static int fsm_apply_cb(void *ctx, const void *buf, size_t len, void **result)
+{
+	struct meta_server *ms = ctx;
+	struct meta_fsm_result *res = gd_calloc(1, sizeof(*res));
+	struct meta_fsm_result tmp;
+	int rc;
+
+	/* Out of memory for the answer: apply anyway (every voter must reach the
+	 * same state) and let the proposer answer GD_ENOMEM. */
+	if (res == NULL) {
+		memset(&tmp, 0, sizeof(tmp));
+		rc = meta_fsm_apply(ms->fsm, buf, len, &tmp);
+		meta_fsm_result_release(&tmp);
+		*result = NULL;
+		if (rc != 0)
+			gd_error("raft entry of %zu bytes does not decode: %s (skipped)", len,
+				 gd_strerror(rc));
+		return 0;
+	}
+	rc = meta_fsm_apply(ms->fsm, buf, len, res);
+	if (rc != 0) {
+		/* The state is unchanged; stopping raft would stop the node for
+		 * good on every restart, so skip the entry and say so. */
+		gd_error("raft entry of %zu bytes does not decode: %s (skipped)", len,
+			 gd_strerror(rc));
+		meta_fsm_result_release(res);
+		memset(res, 0, sizeof(*res));
+		res->status = rc;
+	}
+	*result = res;
+	return 0;
+}
+
+static void fsm_result_free_cb(void *ctx, void *result)
+{
+	(void)ctx;
+	if (result != NULL) {
+		meta_fsm_result_release(result);
+		gd_free(result);
+	}
+}
+
+static int fsm_snapshot_cb(void *ctx, void **buf, size_t *len)
+{
+	struct meta_server *ms = ctx;
+
+	return meta_fsm_snapshot(ms->fsm, buf, len);
+}
+
+static int fsm_restore_cb(void *ctx, const void *buf, size_t len)
+{
+	struct meta_server *ms = ctx;
+	int rc = meta_fsm_restore(ms->fsm, buf, len);
+
+	if (rc == 0)
+		gd_info("snapshot restored: %" PRIu64 " inodes, %" PRIu64 " chunks, chunk size %" PRIu64,
+			meta_fsm_inode_count(ms->fsm), meta_fsm_chunk_count(ms->fsm),
+			meta_fsm_chunk_size(ms->fsm));
+	return rc;
+}
+
+/* ---- leadership ------------------------------------------------------------------ */
+
+/* This node stopped being a ready leader: soft state goes, waiting requests
+ * are redirected. */
+static void lose_leadership(struct meta_server *ms)
+{
+	if (!ms->ready)
+		return;
+	gd_info("no longer the leader (term %" PRIu64 ", now %s)", ms->leader_term,
+		meta_raft_state_name(ms->raft));
+	ms->ready = false;
+	meta_rpc_lost_leader(ms);
+	meta_registry_clear(ms->reg);
+	meta_sessions_clear(ms->sess);
+	answer_all(ms, queue_take(&ms->parked), ms->stopping ? GD_ESHUTDOWN : GD_ENOTLEADER);
+}
+
+/* Dispatches the requests that waited for this leader to be ready. */
+static void dispatch_held(struct meta_server *ms)
+{
+	struct meta_event *ev = queue_take(&ms->held);
+
+	while (ev != NULL) {
+		struct meta_event *next = ev->next;
+
+		handle(ms, ev);
+		ev = next;
+	}
+}
+
+/* Everything committed before this node's leadership is applied: it may answer. */
+static void barrier_done(void *arg, int status, void *result)
+{
+	struct meta_server *ms = arg;
+
+	(void)result;
+	ms->barrier_pending = false;
+	if (status != 0) {
+		gd_warn("leader barrier failed: %s", gd_strerror(status));
+		return;
+	}
+	if (ms->stopping || !meta_raft_is_leader(ms->raft) ||
+	    meta_raft_term(ms->raft) != ms->leader_term)
+		return; /* the next tick tries again */
+	ms->ready = true;
+	ms->leader_since_ms = meta_server_now_ms();
+	meta_registry_clear(ms->reg);
+	meta_sessions_clear(ms->sess);
+	session_ids_from_fsm(ms);
+	gd_info("leader of term %" PRIu64 ", ready at index %" PRIu64 " (%" PRIu64
+		" inodes, %zu chunkds known)",
+		ms->leader_term, meta_raft_last_applied(ms->raft), meta_fsm_inode_count(ms->fsm),
+		meta_fsm_node_count(ms->fsm));
+	meta_rpc_became_leader(ms);
+	dispatch_held(ms);
+}
+
+/* Follows Raft's view of leadership: a new leader issues a barrier first; a
+ * lost leadership (or a new term) drops the soft state. */
+static void check_leadership(struct meta_server *ms)
+{
+	bool leader = meta_raft_is_leader(ms->raft);
+	int rc;
+
+	if (ms->ready && (!leader || meta_raft_term(ms->raft) != ms->leader_term))
+		lose_leadership(ms);
+	if (!leader || ms->ready || ms->barrier_pending || ms->stopping)
+		return;
+	ms->leader_term = meta_raft_term(ms->raft);
+	rc = meta_raft_barrier(ms->raft, barrier_done, ms);
+	if (rc != 0) {
+		gd_warn("cannot start the leader barrier: %s", gd_strerror(rc));
+		return;
+	}
+	ms->barrier_pending = true;
+}
+
+/* Held requests: redirected once another node leads, answered after
+ * HOLD_TIMEOUT_MS when nobody is ready to serve them. */
+static void check_held(struct meta_server *ms, uint64_t now)
+{
+	struct meta_event *ev;
+	bool redirect;
+
+	if (ms->held.head == NULL)
+		return;
+	if (ms->ready) {
+		dispatch_held(ms);
+		return;
+	}
+	redirect = other_leader(ms);
+	ev = queue_take(&ms->held);
+	while (ev != NULL) {
+		struct meta_event *next = ev->next;
+
+		if (redirect || now - ev->arrived_ms >= HOLD_TIMEOUT_MS) {
+			meta_server_reply_status(ms, ev->req, GD_ENOTLEADER);
+			gd_free(ev);
+		} else {
+			queue_push(&ms->held, ev);
+		}
+		ev = next;
+	}
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	struct meta_server *ms = t->data;
+	uint64_t now = meta_server_now_ms();
+
+	if (ms->stopping)
+		return;
+	check_leadership(ms);
+	check_held(ms, now);
+	if (ms->ready)
+		meta_rpc_tick(ms, now);
+	if (now - ms->last_slow_tick_ms >= SLOW_TICK_MS) {
+		ms->last_slow_tick_ms = now;
+		if (ms->parked.head != NULL && now - ms->last_park_ms >= SLOW_TICK_MS)
+			meta_server_unpark(ms);
+	}
+}
+
+/* ---- stopping -------------------------------------------------------------------- */
+
+static void handle_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+/* Raft let go of everything: close our handles so that uv_run returns. */
+static void raft_closed(void *arg)
+{
+	struct meta_server *ms = arg;
+
+	ms->raft_closed = true;
+	uv_close((uv_handle_t *)&ms->wake, handle_closed);
+	uv_close((uv_handle_t *)&ms->tick, handle_closed);
+	uv_close((uv_handle_t *)&ms->sig_term, handle_closed);
+	uv_close((uv_handle_t *)&ms->sig_int, handle_closed);
+}
+
+/* Starts a clean stop: no new requests, every waiting one answered
+ * GD_ESHUTDOWN, proposals in flight failed by raft_close. */
+static void begin_stop(struct meta_server *ms)
+{
+	struct meta_event *ev;
+
+	if (ms->stopping)
+		return;
+	ms->stopping = true;
+	pthread_mutex_lock(&ms->qlock);
+	ms->q_closed = true;
+	ev = queue_take(&ms->q);
+	pthread_mutex_unlock(&ms->qlock);
+	answer_all(ms, ev, GD_ESHUTDOWN);
+	answer_all(ms, queue_take(&ms->held), GD_ESHUTDOWN);
+	lose_leadership(ms);
+	answer_all(ms, queue_take(&ms->parked), GD_ESHUTDOWN);
+	uv_timer_stop(&ms->tick);
+	meta_raft_close(ms->raft, raft_closed, ms);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct meta_server *ms = s->data;
+
+	if (ms->stopping) {
+		gd_info("signal %d: already stopping", signum);
+		return;
+	}
+	gd_info("signal %d: stopping (%" PRIu64 " proposals in flight)", signum, ms->in_flight);
+	begin_stop(ms);
+}
+
+/* ---- the data directory ---------------------------------------------------------- */
+
+/* Writes path atomically and durably: a temporary file, fsync, rename, and an
+ * fsync of the directory. */
+static int write_file_durably(const char *dir, const char *name, const char *text)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	size_t len = strlen(text);
+	int fd, dfd, rc = 0;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, name) >= sizeof(tmp))
+		return GD_ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		goto err;
+	if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
+		close(fd);
+		goto err_after_open;
+	}
+	if (close(fd) != 0 || rename(tmp, path) != 0)
+		goto err_after_open;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		if (fsync(dfd) != 0)
+			rc = gd_status_from_errno(errno);
+		close(dfd);
+	}
+	if (rc != 0)
+		gd_error("%s: fsync of the directory: %s", dir, gd_strerror(rc));
+	return rc;
+
+err_after_open:
+	rc = gd_status_from_errno(errno);
+	unlink(tmp);
+	gd_error("%s: cannot write: %s", path, strerror(errno));
+	return rc;
+err:
+	rc = gd_status_from_errno(errno);
+	gd_error("%s: cannot create: %s", tmp, strerror(errno));
+	return rc;
+}
+
+/* Reads DIR/format: GD_ENOENT when there is none, GD_EPROTO when it does not
+ * parse (logged). */
+static int read_format(const char *dir, uint64_t *chunk_size, uint32_t *goal)
+{
+	char path[PATH_MAX], line[256];
+	bool have_cs = false, have_goal = false;
+	FILE *f;
+	int lineno = 0, rc = 0;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, FORMAT_FILE) >= sizeof(path))
+		return GD_ENAMETOOLONG;
+	f = fopen(path, "re");
+	if (f == NULL) {
+		if (errno == ENOENT)
+			return GD_ENOENT;
+		gd_error("%s: %s", path, strerror(errno));
+		return gd_status_from_errno(errno);
+	}
+	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+		char key[64];
+		unsigned long long v;
+
+		lineno++;
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		if (sscanf(line, " %63[a-z-] = %llu", key, &v) != 2) {
+			rc = GD_EPROTO;
+		} else if (strcmp(key, "version") == 0) {
+			if (v != FORMAT_VERSION)
+				rc = GD_EPROTO;
+		} else if (strcmp(key, "chunk-size") == 0) {
+			*chunk_size = v;
+			have_cs = true;
+		} else if (strcmp(key, "default-goal") == 0) {
+			if (v < 1 || v > 32)
+				rc = GD_EPROTO;
+			*goal = (uint32_t)v;
+			have_goal = true;
+		}
+		if (rc != 0)
+			gd_error("%s:%d: bad line", path, lineno);
+	}
+	fclose(f);
+	if (rc == 0 && (!have_cs || !have_goal)) {
+		gd_error("%s: chunk-size or default-goal missing", path);
+		rc = GD_EPROTO;
+	}
+	return rc;
+}
+
+/* Whether the Raft directory already holds a cluster (any file at all). */
+static bool raft_dir_used(const char *raft_dir)
+{
+	char probe[PATH_MAX];
+	struct stat st;
+
+	/* libraft writes "metadata1" or "metadata2" when it bootstraps. */
+	snprintf(probe, sizeof(probe), "%s/metadata1", raft_dir);
+	if (stat(probe, &st) == 0)
+		return true;
+	snprintf(probe, sizeof(probe), "%s/metadata2", raft_dir);
+	return stat(probe, &st) == 0;
+}
+
+/* The chunk size and root goal are fixed when the data directory is
+ * formatted: they are written to DATA/format before Raft bootstraps, and a
+ * restart uses them (the log replays into an FSM of that chunk size). */
+static int load_format(const struct meta_options *opt, const char *raft_dir,
+		       uint64_t *chunk_size, uint32_t *goal)
+{
+	uint64_t want_cs = opt->chunk_size != 0 ? opt->chunk_size : DEFAULT_CHUNK_SIZE;
+	uint32_t want_goal = opt->default_goal != 0 ? opt->default_goal : DEFAULT_GOAL;
+	char text[256];
+	int rc;
+
+	rc = read_format(opt->data_dir, chunk_size, goal);
+	if (rc == 0) {
+		if (opt->chunk_size != 0 && *chunk_size != opt->chunk_size)
+			gd_warn("--chunk-size %" PRIu64 " ignored: %s was formatted with %" PRIu64,
+				opt->chunk_size, opt->data_dir, *chunk_size);
+		if (opt->default_goal != 0 && *goal != opt->default_goal)
+			gd_warn("--default-goal %u ignored: %s was formatted with %u",
+				opt->default_goal, opt->data_dir, *goal);
+		return 0;
+	}
+	if (rc != GD_ENOENT)
+		return rc;
+	if (raft_dir_used(raft_dir))
+		gd_warn("%s has a Raft log but no %s file: assuming chunk size %" PRIu64
+			" and goal %u", opt->data_dir, FORMAT_FILE, want_cs, want_goal);
+	*chunk_size = want_cs;
+	*goal = want_goal;
+	snprintf(text, sizeof(text),
+		 "# godfs-meta: fixed when this data directory was formatted\n"
+		 "version = %u\nchunk-size = %" PRIu64 "\ndefault-goal = %u\n",
+		 FORMAT_VERSION, *chunk_size, *goal);
+	return write_file_durably(opt->data_dir, FORMAT_FILE, text);
+}
+
+/* ---- run ------------------------------------------------------------------------ */
+
+/* Frees what meta_server_run set up, in reverse order; safe on a partly
+ * set-up server. */
+static void release(struct meta_server *ms)
+{
+	if (ms->reg != NULL)
+		meta_registry_free(ms->reg);
+	if (ms->sess != NULL)
+		meta_sessions_free(ms->sess);
+	if (ms->fsm != NULL)
+		meta_fsm_free(ms->fsm);
+	pthread_mutex_destroy(&ms->qlock);
+}
+
+/* Runs the loop until nothing is left on it, then closes it. */
+static void drain_loop(struct meta_server *ms)
+{
+	int i;
+
+	uv_run(&ms->loop, UV_RUN_DEFAULT);
+	if (ms->raft != NULL) {
+		meta_raft_free(ms->raft);
+		ms->raft = NULL;
+	}
+	for (i = 0; i < 100 && uv_loop_close(&ms->loop) == UV_EBUSY; i++)
+		uv_run(&ms->loop, UV_RUN_NOWAIT);
+	if (i == 100)
+		gd_warn("the event loop still has handles at exit");
+}
+
+int meta_server_run(const struct meta_options *opt)
+{
+	struct meta_server *ms;
+	struct meta_raft_config rc_cfg;
+	struct meta_raft_fsm rfsm;
+	struct gd_server_config scfg;
+	char raft_dir[PATH_MAX];
+	uint64_t chunk_size = 0;
+	uint32_t goal = 0;
+	bool bootstrapped = false;
+	int rc;
+
+	ms = gd_calloc(1, sizeof(*ms));
+	if (ms == NULL)
+		return GD_ENOMEM;
+	ms->opt = *opt;
+	pthread_mutex_init(&ms->qlock, NULL);
+	if ((size_t)snprintf(raft_dir, sizeof(raft_dir), "%s/%s", opt->data_dir, RAFT_SUBDIR) >=
+	    sizeof(raft_dir)) {
+		rc = GD_ENAMETOOLONG;
+		goto err_after_alloc;
+	}
+	if (mkdir(raft_dir, 0755) != 0 && errno != EEXIST) {
+		gd_error("%s: %s", raft_dir, strerror(errno));
+		rc = GD_EIO;
+		goto err_after_alloc;
+	}
+	rc = load_format(opt, raft_dir, &chunk_size, &goal);
+	if (rc != 0)
+		goto err_after_alloc;
+	rc = meta_fsm_new(chunk_size, &ms->fsm);
+	if (rc != 0) {
+		gd_error("cannot create the state machine (chunk size %" PRIu64 "): %s",
+			 chunk_size, gd_strerror(rc));
+		goto err_after_alloc;
+	}
+	rc = meta_fsm_set_default_goal(ms->fsm, goal);
+	if (rc == 0)
+		rc = meta_registry_new(opt->node_dead_ms, &ms->reg);
+	if (rc == 0)
+		rc = meta_sessions_new(&ms->sess);
+	if (rc != 0)
+		goto err_after_alloc;
+
+	rc = uv_loop_init(&ms->loop);
+	if (rc != 0) {
+		gd_error("uv_loop_init: %s", uv_strerror(rc));
+		rc = GD_EIO;
+		goto err_after_alloc;
+	}
+	uv_async_init(&ms->loop, &ms->wake, on_wake);
+	ms->wake.data = ms;
+	uv_timer_init(&ms->loop, &ms->tick);
+	ms->tick.data = ms;
+	uv_signal_init(&ms->loop, &ms->sig_term);
+	ms->sig_term.data = ms;
+	uv_signal_init(&ms->loop, &ms->sig_int);
+	ms->sig_int.data = ms;
+
+	memset(&rfsm, 0, sizeof(rfsm));
+	rfsm.ctx = ms;
+	rfsm.apply = fsm_apply_cb;
+	rfsm.result_free = fsm_result_free_cb;
+	rfsm.snapshot = fsm_snapshot_cb;
+	rfsm.restore = fsm_restore_cb;
+	memset(&rc_cfg, 0, sizeof(rc_cfg));
+	rc_cfg.loop = &ms->loop;
+	rc_cfg.dir = raft_dir;
+	rc_cfg.id = opt->node_id;
+	rc_cfg.address = opt->raft_listen;
+	rc_cfg.peers = opt->peers;
+	rc_cfg.n_peers = opt->n_peers;
+	rc_cfg.snapshot_threshold = opt->snapshot_threshold;
+	rc_cfg.snapshot_trailing = opt->snapshot_trailing;
+	rc = meta_raft_start(&rc_cfg, &rfsm, &ms->raft, &bootstrapped);
+	if (rc != 0) {
+		ms->raft = NULL;
+		goto err_after_loop;
+	}
+	gd_info("%s %s: node %" PRIu64 ", Raft %s, %zu voter(s), chunk size %" PRIu64
+		", applied up to index %" PRIu64 " (%" PRIu64 " inodes)",
+		bootstrapped ? "formatted" : "opened", opt->data_dir, opt->node_id,
+		opt->raft_listen, opt->n_peers > 0 ? opt->n_peers : (size_t)1,
+		meta_fsm_chunk_size(ms->fsm), meta_raft_last_applied(ms->raft),
+		meta_fsm_inode_count(ms->fsm));
+
+	memset(&scfg, 0, sizeof(scfg));
+	scfg.listen = opt->listen;
+	scfg.handler = on_request;
+	scfg.closed = on_conn_closed;
+	scfg.ctx = ms;
+	scfg.workers = 0;
+	rc = gd_server_start(&scfg, &ms->srv);
+	if (rc != 0) {
+		gd_error("cannot listen on %s", opt->listen);
+		goto err_after_raft;
+	}
+
+	uv_signal_start(&ms->sig_term, on_signal, SIGTERM);
+	uv_signal_start(&ms->sig_int, on_signal, SIGINT);
+	uv_timer_start(&ms->tick, on_tick, TICK_MS, TICK_MS);
+	ms->last_slow_tick_ms = meta_server_now_ms();
+	drain_loop(ms);
+	gd_server_stop(ms->srv);
+	rc = ms->exit_status;
+	gd_info("stopped");
+	release(ms);
+	gd_free(ms);
+	return rc;
+
+err_after_raft:
+	ms->stopping = true;
+	pthread_mutex_lock(&ms->qlock);
+	ms->q_closed = true;
+	pthread_mutex_unlock(&ms->qlock);
+	meta_raft_close(ms->raft, raft_closed, ms);
+	drain_loop(ms);
+	release(ms);
+	gd_free(ms);
+	return rc;
+err_after_loop:
+	uv_close((uv_handle_t *)&ms->wake, handle_closed);
+	uv_close((uv_handle_t *)&ms->tick, handle_closed);
+	uv_close((uv_handle_t *)&ms->sig_term, handle_closed);
+	uv_close((uv_handle_t *)&ms->sig_int, handle_closed);
+	drain_loop(ms);
+err_after_alloc:
+	release(ms);
+	gd_free(ms);
+	return rc;
+}
