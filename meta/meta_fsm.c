@@ -263,17 +263,34 @@ static int purge_inode(struct op *op, struct meta_ns_inode *in)
 	return 0;
 }
 
-/* The last link of `in` went away: free it now when the leader saw that nobody
- * had it open, else keep it as an orphan until M_FSM_PURGE. */
-static void last_link_gone(struct op *op, struct meta_ns_inode *in)
+/* Whether the entry says to free `in` as soon as its last link goes. */
+static bool purge_wanted(const struct op *op, const struct meta_ns_inode *in)
 {
 	const Godfs__MetaEntry *e = op->e;
+	return e->has_expect_ino && e->expect_ino == in->ino && e->has_purge_now && e->purge_now;
+}
 
-	if (e->has_expect_ino && e->expect_ino == in->ino && e->has_purge_now &&
-	    e->purge_now && purge_inode(op, in) == 0)
+/* Called before the state changes when the last link of `in` is about to go,
+ * so that last_link_gone cannot fail halfway: reserves room for its chunks
+ * when it is to be freed now, else its place in the orphan map (an ENOMEM
+ * then leaves the state as it was, on this voter as on the others). */
+static int prepare_last_link(struct op *op, struct meta_ns_inode *in)
+{
+	if (purge_wanted(op, in))
+		return reserve_freed(op, in->n_chunks);
+	return meta_ns_map_put(&op->st->orphans, in->ino, in);
+}
+
+/* The last link of `in` went away (prepare_last_link was called): free it now
+ * when the leader saw that nobody had it open, else keep it as an orphan until
+ * M_FSM_PURGE. */
+static void last_link_gone(struct op *op, struct meta_ns_inode *in)
+{
+	if (purge_wanted(op, in) && purge_inode(op, in) == 0)
 		return;
 	in->orphan = true;
-	if (meta_ns_map_put(&op->st->orphans, in->ino, in) == 0)
+	if (meta_ns_map_get(&op->st->orphans, in->ino) ||
+	    meta_ns_map_put(&op->st->orphans, in->ino, in) == 0)
 		op->res->orphan_ino = in->ino;
 }
 
@@ -486,6 +503,11 @@ static int op_remove(struct op *op, bool rmdir, const Godfs__NameReq *r)
 	} else if (S_ISDIR(in->mode)) {
 		return GD_EISDIR;
 	}
+	if (rmdir || in->nlink <= 1) {
+		rc = prepare_last_link(op, in);
+		if (rc)
+			return rc;
+	}
 	meta_ns_dir_remove(p->dir, r->name, len);
 	if (rmdir) {
 		in->nlink = 0;
@@ -576,6 +598,12 @@ static int op_rename(struct op *op, const Godfs__Rename *r)
 			return GD_EMLINK;
 		if (exchange && dst_dir && !src_dir && sp->nlink >= META_NS_LINK_MAX)
 			return GD_EMLINK;
+	}
+	if (!exchange && dst && (S_ISDIR(dst->mode) || dst->nlink <= 1)) {
+		/* the target's last link goes; nothing below fails after this */
+		rc = prepare_last_link(op, dst);
+		if (rc)
+			return rc;
 	}
 
 	if (exchange) {
@@ -1033,6 +1061,27 @@ static int op_purge(struct op *op)
 	return 0;
 }
 
+/* M_FSM_CHUNK_NODES: the leader's new set of valid copies for a chunk whose
+ * version did not change (a copy re-replicated, a bad one dropped). */
+static int op_chunk_nodes(struct op *op, const Godfs__ChunkReport *r)
+{
+	struct meta_ns_chunk *c;
+	int rc;
+
+	if (!r->has_chunk_id || !r->has_version || op->e->n_chain == 0)
+		return GD_EINVAL;
+	c = meta_ns_map_get(&op->st->chunks, r->chunk_id);
+	if (!c)
+		return GD_ENOCHUNK;
+	if (c->version != r->version)
+		return GD_ESTALE;
+	rc = meta_ns_chunk_set_nodes(c, op->e->chain, op->e->n_chain);
+	if (rc)
+		return rc;
+	reply_status(op->res, 0);
+	return 0;
+}
+
 static int op_session_expire(struct op *op)
 {
 	int rc;
@@ -1281,6 +1330,8 @@ static const ProtobufCMessageDescriptor *request_descriptor(uint32_t method)
 		return &godfs__inode_req__descriptor;
 	case M(READDIR):
 		return &godfs__readdir__descriptor;
+	case FSM(CHUNK_NODES):
+		return &godfs__chunk_report__descriptor;
 	default:
 		return NULL;
 	}
@@ -1322,6 +1373,8 @@ static int apply_method(struct op *op, uint32_t method, const ProtobufCMessage *
 		return op_session_expire(op);
 	case FSM(PURGE):
 		return op_purge(op);
+	case FSM(CHUNK_NODES):
+		return op_chunk_nodes(op, (const Godfs__ChunkReport *)req);
 	case FSM(NOOP):
 		reply_status(op->res, 0);
 		return 0;
@@ -1489,15 +1542,53 @@ int meta_fsm_chunk_get(struct meta_fsm *f, uint64_t ino, uint64_t index,
 	if (!S_ISREG(in->mode))
 		return GD_EINVAL;
 	out->file_size = in->size;
+	out->goal = in->goal;
+	out->ino = ino;
+	out->index = index;
 	c = meta_ns_chunk_find(in, index);
 	if (c) {
 		out->chunk_id = c->chunk_id;
 		out->version = c->version;
+		out->prev_version = c->prev_version;
 		out->goal = c->goal;
 		out->nodes = c->nodes;
 		out->n_nodes = c->n_nodes;
 	}
 	return 0;
+}
+
+static void chunk_out(const struct meta_ns_chunk *c, struct meta_fsm_chunk *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->chunk_id = c->chunk_id;
+	out->version = c->version;
+	out->prev_version = c->prev_version;
+	out->goal = c->goal;
+	out->nodes = c->nodes;
+	out->n_nodes = c->n_nodes;
+	out->ino = c->ino;
+	out->index = c->index;
+}
+
+int meta_fsm_chunk_by_id(struct meta_fsm *f, uint64_t chunk_id, struct meta_fsm_chunk *out)
+{
+	struct meta_ns_chunk *c = chunk_id ? meta_ns_map_get(&f->st.chunks, chunk_id) : NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (!c)
+		return GD_ENOCHUNK;
+	chunk_out(c, out);
+	return 0;
+}
+
+bool meta_fsm_chunk_next(struct meta_fsm *f, size_t *pos, struct meta_fsm_chunk *out)
+{
+	struct meta_ns_chunk *c = meta_ns_map_next(&f->st.chunks, pos, NULL);
+
+	if (!c)
+		return false;
+	chunk_out(c, out);
+	return true;
 }
 
 uint64_t meta_fsm_lookup_ino(struct meta_fsm *f, uint64_t parent, const char *name)

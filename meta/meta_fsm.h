@@ -9,6 +9,7 @@
 #ifndef META_FSM_H
 #define META_FSM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,9 @@ struct meta_fsm_chunk {
 	char **nodes;           /* node ids of valid copies (pointers into the fsm: valid until the next apply) */
 	size_t n_nodes;
 	uint64_t file_size;
+	uint64_t prev_version;  /* the version before the last bump */
+	uint64_t ino;           /* owner (meta_fsm_chunk_by_id / _next) */
+	uint64_t index;
 };
 
 /* chunk_size: bytes per chunk, fixed when the file system is formatted. */
@@ -68,13 +72,22 @@ int meta_fsm_apply(struct meta_fsm *f, const void *entry, size_t len,
 int meta_fsm_query(struct meta_fsm *f, uint16_t method, const void *req,
 		   size_t len, struct meta_fsm_result *res);
 
-/* Reads the chunk record at (ino, index); chunk_id 0 when there is none.
+/* Reads the chunk record at (ino, index); chunk_id 0 when there is none
+ * (then goal is the file's goal, for placing a new chunk).
  * Returns GD_ENOENT (no such inode), GD_EISDIR... or 0. */
 int meta_fsm_chunk_get(struct meta_fsm *f, uint64_t ino, uint64_t index,
 		       struct meta_fsm_chunk *out);
 
 /* The inode currently bound to name in dir parent, or 0. */
 uint64_t meta_fsm_lookup_ino(struct meta_fsm *f, uint64_t parent, const char *name);
+
+/* The chunk record of chunk_id: 0, or GD_ENOCHUNK when it is unknown.
+ * file_size is left 0. */
+int meta_fsm_chunk_by_id(struct meta_fsm *f, uint64_t chunk_id, struct meta_fsm_chunk *out);
+/* Walks every chunk record (for the leader's re-replication scan): *pos
+ * starts at 0; returns false at the end. A walk interrupted by an apply may
+ * miss or repeat records, never read freed memory. */
+bool meta_fsm_chunk_next(struct meta_fsm *f, size_t *pos, struct meta_fsm_chunk *out);
 
 /* Chunk ids and versions of every chunk, for checking a chunkd's report:
  * returns the version of chunk_id, or 0 when the chunk is unknown. */

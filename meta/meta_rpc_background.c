@@ -1,0 +1,754 @@
+/* The leader's periodic work and the soft state it runs on (see
+ * meta_rpc_internal.h): chunk locations learnt from registrations and leases,
+ * re-replication of chunks below goal (rate-limited, one pending copy per
+ * chunk), deletion orders for freed chunks, session expiry, orphan purge,
+ * lease expiry, and the rebuild of soft state when this node becomes leader.
+ *
+ * Everything here runs on the meta's loop thread, so nothing is locked. The
+ * state is one static instance: a process runs one meta server. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gd_alloc.h"
+#include "gd_log.h"
+#include "gd_status.h"
+#include "meta_ns.h"
+#include "meta_rpc.h"
+#include "meta_rpc_internal.h"
+
+#define FSM(name) GODFS__FSM_METHOD__M_FSM_##name
+
+#define SCAN_PER_TICK 1024          /* chunk records looked at per tick */
+#define SCAN_PASS_MIN_MS 1000       /* a new scan pass at most once a second */
+#define REPL_MAX_PENDING 32         /* replications ordered and not yet confirmed */
+#define REPL_PER_TICK 8             /* replication orders per tick */
+#define REPL_TIMEOUT_MS 60000       /* a replication not confirmed by then is retried */
+#define REPORT_AFTER_MS 2000        /* ask for a report this long after a replication order */
+#define REPORT_EVERY_MS 5000        /* and not more often than this per node */
+#define EXPIRE_PER_TICK 64
+#define PURGE_PER_TICK 64
+#define DECAY_EVERY_MS 1000
+
+/* An interned chunkd. */
+struct rnode {
+	char *id;
+	uint32_t n_pending;     /* replications ordered to it, not yet confirmed */
+	uint64_t last_order_ms; /* when the last one was ordered */
+	uint64_t asked_ms;      /* when it was last asked to re-register */
+};
+
+/* The copies of one chunk as the leader knows them. */
+struct loc {
+	uint64_t version;       /* the chunk version the holders have */
+	uint64_t lease_until_ms;
+	uint32_t *holders;
+	uint32_t n_holders;
+	uint32_t cap_holders;
+	uint32_t pending;       /* node replicating a copy, or META_RPC_NODE_NONE */
+	uint64_t pending_ms;
+};
+
+struct soft {
+	struct rnode *nodes;
+	size_t n_nodes;
+	size_t cap_nodes;
+	struct meta_ns_map locs;    /* chunk id -> struct loc */
+	size_t n_pending;
+	size_t scan_pos;
+	bool scanning;
+	uint64_t scan_started_ms;
+	uint64_t scan_under;        /* under-goal count of the pass in progress */
+	uint64_t under_goal;        /* of the last complete pass */
+	uint64_t last_decay_ms;
+};
+
+static struct soft S;
+
+/* ---- node names ------------------------------------------------------------------ */
+
+uint32_t meta_rpc_node_intern(const char *node_id)
+{
+	size_t i;
+
+	if (!node_id)
+		return META_RPC_NODE_NONE;
+	for (i = 0; i < S.n_nodes; i++)
+		if (strcmp(S.nodes[i].id, node_id) == 0)
+			return (uint32_t)i;
+	if (S.n_nodes >= 65536)
+		return META_RPC_NODE_NONE;
+	if (S.n_nodes == S.cap_nodes) {
+		size_t cap = S.cap_nodes ? S.cap_nodes * 2 : 16;
+		struct rnode *n = gd_realloc(S.nodes, cap * sizeof(*n));
+		if (!n)
+			return META_RPC_NODE_NONE;
+		S.nodes = n;
+		S.cap_nodes = cap;
+	}
+	memset(&S.nodes[S.n_nodes], 0, sizeof(S.nodes[0]));
+	S.nodes[S.n_nodes].id = gd_strdup(node_id);
+	if (!S.nodes[S.n_nodes].id)
+		return META_RPC_NODE_NONE;
+	return (uint32_t)S.n_nodes++;
+}
+
+const char *meta_rpc_node_name(uint32_t idx)
+{
+	return idx < S.n_nodes ? S.nodes[idx].id : NULL;
+}
+
+/* The interned number of a node id without adding it. */
+static uint32_t node_find(const char *node_id)
+{
+	size_t i;
+
+	for (i = 0; node_id && i < S.n_nodes; i++)
+		if (strcmp(S.nodes[i].id, node_id) == 0)
+			return (uint32_t)i;
+	return META_RPC_NODE_NONE;
+}
+
+/* ---- locations ------------------------------------------------------------------- */
+
+static void pending_clear(struct loc *l)
+{
+	if (l->pending == META_RPC_NODE_NONE)
+		return;
+	if (l->pending < S.n_nodes && S.nodes[l->pending].n_pending)
+		S.nodes[l->pending].n_pending--;
+	if (S.n_pending)
+		S.n_pending--;
+	l->pending = META_RPC_NODE_NONE;
+}
+
+static void loc_free(struct loc *l)
+{
+	pending_clear(l);
+	gd_free(l->holders);
+	gd_free(l);
+}
+
+/* The entry of chunk_id at version: created, or reset when it recorded
+ * another version. NULL on ENOMEM. */
+static struct loc *loc_at(uint64_t chunk_id, uint64_t version)
+{
+	struct loc *l = meta_ns_map_get(&S.locs, chunk_id);
+
+	if (l) {
+		if (l->version != version) {
+			pending_clear(l);
+			l->n_holders = 0;
+			l->lease_until_ms = 0;
+			l->version = version;
+		}
+		return l;
+	}
+	l = gd_calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->version = version;
+	l->pending = META_RPC_NODE_NONE;
+	if (meta_ns_map_put(&S.locs, chunk_id, l) != 0) {
+		gd_free(l);
+		return NULL;
+	}
+	return l;
+}
+
+static bool loc_holds(const struct loc *l, uint32_t node)
+{
+	uint32_t i;
+
+	for (i = 0; i < l->n_holders; i++)
+		if (l->holders[i] == node)
+			return true;
+	return false;
+}
+
+static int loc_push(struct loc *l, uint32_t node)
+{
+	if (loc_holds(l, node))
+		return 0;
+	if (l->n_holders == l->cap_holders) {
+		uint32_t cap = l->cap_holders ? l->cap_holders * 2 : 4;
+		uint32_t *h = gd_realloc(l->holders, cap * sizeof(*h));
+		if (!h)
+			return GD_ENOMEM;
+		l->holders = h;
+		l->cap_holders = cap;
+	}
+	l->holders[l->n_holders++] = node;
+	return 0;
+}
+
+static void loc_pop(struct loc *l, uint32_t node)
+{
+	uint32_t i;
+
+	for (i = 0; i < l->n_holders; i++) {
+		if (l->holders[i] == node) {
+			memmove(&l->holders[i], &l->holders[i + 1],
+				(l->n_holders - i - 1) * sizeof(l->holders[0]));
+			l->n_holders--;
+			return;
+		}
+	}
+}
+
+int meta_rpc_loc_set(uint64_t chunk_id, uint64_t version, const char *const *node_ids,
+		     size_t n, uint64_t lease_until_ms)
+{
+	struct loc *l = loc_at(chunk_id, version);
+	size_t i;
+	int rc = 0;
+
+	if (!l)
+		return GD_ENOMEM;
+	pending_clear(l);
+	l->n_holders = 0;
+	l->lease_until_ms = lease_until_ms;
+	for (i = 0; i < n && rc == 0; i++) {
+		uint32_t x = meta_rpc_node_intern(node_ids[i]);
+		rc = x == META_RPC_NODE_NONE ? GD_ENOMEM : loc_push(l, x);
+	}
+	return rc;
+}
+
+int meta_rpc_loc_add(uint64_t chunk_id, uint64_t version, uint32_t node)
+{
+	struct loc *l;
+
+	if (node == META_RPC_NODE_NONE)
+		return GD_EINVAL;
+	l = loc_at(chunk_id, version);
+	if (!l)
+		return GD_ENOMEM;
+	if (l->pending == node)
+		pending_clear(l);
+	return loc_push(l, node);
+}
+
+void meta_rpc_loc_remove(uint64_t chunk_id, uint32_t node)
+{
+	struct loc *l = meta_ns_map_get(&S.locs, chunk_id);
+
+	if (!l)
+		return;
+	loc_pop(l, node);
+	if (l->pending == node)
+		pending_clear(l);
+}
+
+void meta_rpc_loc_drop(uint64_t chunk_id)
+{
+	struct loc *l = meta_ns_map_del(&S.locs, chunk_id);
+
+	if (l)
+		loc_free(l);
+}
+
+bool meta_rpc_loc_has(uint64_t chunk_id, uint64_t version, uint32_t node)
+{
+	struct loc *l = meta_ns_map_get(&S.locs, chunk_id);
+
+	return l && l->version == version && loc_holds(l, node);
+}
+
+bool meta_rpc_loc_pending(uint64_t chunk_id, uint64_t version, uint32_t node)
+{
+	struct loc *l = meta_ns_map_get(&S.locs, chunk_id);
+
+	return l && l->version == version && node != META_RPC_NODE_NONE && l->pending == node;
+}
+
+/* Whether node_id is in the FSM's valid set of c. */
+static bool fsm_valid(const struct meta_fsm_chunk *c, const char *node_id)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_nodes; i++)
+		if (strcmp(c->nodes[i], node_id) == 0)
+			return true;
+	return false;
+}
+
+/* Sort key for read chains: least recently loaded first. */
+struct cand {
+	const char *id;
+	struct meta_node *n;
+	size_t order;
+};
+
+static int cmp_reads(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+
+	if (x->n->reads != y->n->reads)
+		return x->n->reads < y->n->reads ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+size_t meta_rpc_loc_live(struct meta_server *ms, const struct meta_fsm_chunk *c,
+			 bool for_read, const char **ids, size_t max)
+{
+	struct loc *l = meta_ns_map_get(&S.locs, c->chunk_id);
+	struct cand cands[META_RPC_CHAIN_MAX];
+	uint64_t now = meta_server_now_ms();
+	size_t n = 0, i;
+	uint32_t k;
+
+	if (!l || l->version != c->version || max == 0)
+		return 0;
+	if (max > META_RPC_CHAIN_MAX)
+		max = META_RPC_CHAIN_MAX;
+	/* FSM chain order first, then holders the FSM does not list (yet). */
+	for (i = 0; i < c->n_nodes + l->n_holders && n < max; i++) {
+		const char *id;
+		struct meta_node *node;
+		if (i < c->n_nodes) {
+			id = c->nodes[i];
+			if (!loc_holds(l, node_find(id)))
+				continue;
+		} else {
+			id = meta_rpc_node_name(l->holders[i - c->n_nodes]);
+			if (!id || fsm_valid(c, id))
+				continue;
+		}
+		node = meta_registry_get(ms->reg, id);
+		if (!meta_registry_node_alive(ms->reg, node, now) ||
+		    meta_registry_is_bad(ms->reg, c->chunk_id, id))
+			continue;
+		cands[n].id = node->node_id;
+		cands[n].n = node;
+		cands[n].order = n;
+		n++;
+	}
+	if (for_read && n > 1)
+		qsort(cands, n, sizeof(cands[0]), cmp_reads);
+	if (for_read && n > 0)
+		cands[0].n->reads++;
+	for (k = 0; k < n; k++)
+		ids[k] = cands[k].id;
+	return n;
+}
+
+/* Proposes the FSM's valid set of c plus node (a confirmed replica), minus
+ * the copies marked bad. */
+static void propose_valid_set(struct meta_server *ms, const struct meta_fsm_chunk *c,
+			      const char *node_id);
+
+size_t meta_rpc_loc_register(struct meta_server *ms, const char *node_id,
+			     Godfs__ChunkReport *const *report, size_t n,
+			     Godfs__ChunkReport **drop)
+{
+	struct meta_ns_map seen;
+	uint32_t me = meta_rpc_node_intern(node_id);
+	uint64_t now = meta_server_now_ms(), key;
+	size_t i, n_drop = 0, pos = 0;
+	struct loc *l;
+
+	meta_ns_map_init(&seen);
+	for (i = 0; i < n; i++) {
+		Godfs__ChunkReport *r = report[i];
+		struct meta_fsm_chunk c;
+		uint64_t v = r->has_version ? r->version : 0;
+
+		if (!r->has_chunk_id || r->chunk_id == 0)
+			continue;
+		if (meta_fsm_chunk_by_id(ms->fsm, r->chunk_id, &c) != 0) {
+			drop[n_drop++] = r;     /* freed while the node was away */
+			continue;
+		}
+		if (v > c.version)
+			continue;               /* newer than the FSM: keep, never serve */
+		if (v < c.version) {
+			/* A lease bumped the version but no write reached this copy
+			 * yet: not stale, just not moved (see docs/meta-rpc.md). */
+			if (v == c.prev_version && fsm_valid(&c, node_id))
+				continue;
+			drop[n_drop++] = r;
+			continue;
+		}
+		if (!fsm_valid(&c, node_id) && !meta_rpc_loc_pending(c.chunk_id, v, me) &&
+		    !meta_rpc_loc_has(c.chunk_id, v, me)) {
+			drop[n_drop++] = r;
+			continue;
+		}
+		if (me == META_RPC_NODE_NONE)
+			continue;
+		meta_ns_map_put(&seen, r->chunk_id, (void *)(uintptr_t)1);
+		if (meta_rpc_loc_pending(c.chunk_id, v, me))
+			propose_valid_set(ms, &c, node_id);
+		meta_rpc_loc_add(c.chunk_id, v, me);
+		meta_registry_clear_bad(ms->reg, c.chunk_id, node_id);
+	}
+	/* Holders the report does not confirm lose the node, except under a
+	 * running lease (the node may not have written its copy yet). */
+	while (me != META_RPC_NODE_NONE && (l = meta_ns_map_next(&S.locs, &pos, &key)) != NULL) {
+		if (!loc_holds(l, me) || meta_ns_map_get(&seen, key))
+			continue;
+		if (l->lease_until_ms > now)
+			continue;
+		loc_pop(l, me);
+	}
+	meta_ns_map_release(&seen);
+	return n_drop;
+}
+
+bool meta_rpc_loc_want_report(const char *node_id, uint64_t now_ms)
+{
+	uint32_t x = node_find(node_id);
+	struct rnode *r;
+
+	if (x == META_RPC_NODE_NONE)
+		return false;
+	r = &S.nodes[x];
+	if (r->n_pending == 0 || now_ms - r->last_order_ms < REPORT_AFTER_MS ||
+	    now_ms - r->asked_ms < REPORT_EVERY_MS)
+		return false;
+	r->asked_ms = now_ms;
+	return true;
+}
+
+void meta_rpc_freed(struct meta_server *ms, const struct meta_fsm_result *res)
+{
+	size_t i, j;
+
+	for (i = 0; res && i < res->n_freed; i++) {
+		const struct meta_fsm_freed *f = &res->freed[i];
+		struct loc *l = meta_ns_map_get(&S.locs, f->chunk_id);
+
+		for (j = 0; j < f->n_nodes; j++)
+			meta_registry_order(ms->reg, f->nodes[j], META_ORDER_DELETE,
+					    f->chunk_id, f->version, NULL);
+		/* copies the FSM does not list (replicas not yet recorded) */
+		for (j = 0; l && j < l->n_holders + 1; j++) {
+			uint32_t x = j < l->n_holders ? l->holders[j] : l->pending;
+			const char *id = meta_rpc_node_name(x);
+			size_t k;
+			bool listed = false;
+			for (k = 0; id && k < f->n_nodes; k++)
+				listed = listed || strcmp(f->nodes[k], id) == 0;
+			if (id && !listed)
+				meta_registry_order(ms->reg, id, META_ORDER_DELETE,
+						    f->chunk_id, f->version, NULL);
+		}
+		meta_rpc_loc_drop(f->chunk_id);
+	}
+}
+
+uint64_t meta_rpc_under_goal(void)
+{
+	return S.under_goal;
+}
+
+void meta_rpc_soft_clear(void)
+{
+	size_t pos = 0, i;
+	struct loc *l;
+
+	while ((l = meta_ns_map_next(&S.locs, &pos, NULL)) != NULL) {
+		gd_free(l->holders);
+		gd_free(l);
+	}
+	meta_ns_map_release(&S.locs);
+	meta_ns_map_init(&S.locs);
+	for (i = 0; i < S.n_nodes; i++)
+		gd_free(S.nodes[i].id);
+	gd_free(S.nodes);
+	memset(&S, 0, sizeof(S));
+	meta_ns_map_init(&S.locs);
+}
+
+/* ---- proposals of the background work ----------------------------------------------- */
+
+struct bg_arg {
+	uint64_t id;            /* session id, inode or chunk id */
+};
+
+static struct bg_arg *bg_arg_new(uint64_t id)
+{
+	struct bg_arg *a = gd_malloc(sizeof(*a));
+
+	if (a)
+		a->id = id;
+	return a;
+}
+
+static void chunk_nodes_done(struct meta_server *ms, struct gd_request *req, int status,
+			     struct meta_fsm_result *res, void *arg)
+{
+	struct bg_arg *a = arg;
+
+	if (status == 0 && res && res->status != 0)
+		gd_debug("chunk %llu: new valid set not recorded: %s",
+			 (unsigned long long)(a ? a->id : 0), gd_strerror(res->status));
+	gd_free(a);
+	if (req)
+		meta_server_reply_status(ms, req, status ? status : GD_EIO);
+}
+
+static void propose_valid_set(struct meta_server *ms, const struct meta_fsm_chunk *c,
+			      const char *node_id)
+{
+	Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
+	Godfs__ChunkReport cr = GODFS__CHUNK_REPORT__INIT;
+	char *chain[META_RPC_CHAIN_MAX + 1];
+	uint8_t buf[32];
+	size_t i, n = 0;
+	struct bg_arg *a;
+
+	for (i = 0; i < c->n_nodes && n < META_RPC_CHAIN_MAX; i++)
+		if (!meta_registry_is_bad(ms->reg, c->chunk_id, c->nodes[i]) &&
+		    strcmp(c->nodes[i], node_id) != 0)
+			chain[n++] = c->nodes[i];
+	chain[n++] = (char *)node_id;
+	cr.has_chunk_id = cr.has_version = 1;
+	cr.chunk_id = c->chunk_id;
+	cr.version = c->version;
+	if (godfs__chunk_report__get_packed_size(&cr) > sizeof(buf))
+		return;
+	e.has_method = 1;
+	e.method = FSM(CHUNK_NODES);
+	e.has_request = 1;
+	e.request.data = buf;
+	e.request.len = godfs__chunk_report__pack(&cr, buf);
+	e.n_chain = n;
+	e.chain = chain;
+	a = bg_arg_new(c->chunk_id);
+	if (!a)
+		return;
+	gd_info("chunk %llu v%llu: copy on %s confirmed", (unsigned long long)c->chunk_id,
+		(unsigned long long)c->version, node_id);
+	meta_server_propose(ms, &e, NULL, chunk_nodes_done, a);
+}
+
+static void expire_done(struct meta_server *ms, struct gd_request *req, int status,
+			struct meta_fsm_result *res, void *arg)
+{
+	struct bg_arg *a = arg;
+
+	if (status == 0 && res && (res->status == 0 || res->status == GD_ENOSESSION)) {
+		gd_info("session %llu expired", (unsigned long long)a->id);
+		meta_sessions_remove(ms->sess, a->id);
+	} else {
+		meta_sessions_unmark(ms->sess, a->id);
+	}
+	if (res)
+		meta_rpc_freed(ms, res);
+	gd_free(a);
+	if (req)
+		meta_server_reply_status(ms, req, status ? status : GD_EIO);
+}
+
+static void purge_done(struct meta_server *ms, struct gd_request *req, int status,
+		       struct meta_fsm_result *res, void *arg)
+{
+	struct bg_arg *a = arg;
+
+	if (status == 0 && res && (res->status == 0 || res->status == GD_ENOENT)) {
+		gd_debug("orphan inode %llu purged", (unsigned long long)a->id);
+		meta_sessions_orphan_del(ms->sess, a->id);
+		meta_rpc_freed(ms, res);
+	} else {
+		meta_sessions_orphan_unmark(ms->sess, a->id);
+	}
+	gd_free(a);
+	if (req)
+		meta_server_reply_status(ms, req, status ? status : GD_EIO);
+}
+
+static void expire_sessions(struct meta_server *ms, uint64_t now)
+{
+	uint64_t ids[EXPIRE_PER_TICK];
+	size_t n = meta_sessions_take_expired(ms->sess, now, ms->opt.session_timeout_ms,
+					      ids, EXPIRE_PER_TICK), i;
+
+	for (i = 0; i < n; i++) {
+		Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
+		struct bg_arg *a = bg_arg_new(ids[i]);
+		if (!a) {
+			meta_sessions_unmark(ms->sess, ids[i]);
+			continue;
+		}
+		e.has_method = e.has_expire_session = 1;
+		e.method = FSM(SESSION_EXPIRE);
+		e.expire_session = ids[i];
+		meta_server_propose(ms, &e, NULL, expire_done, a);
+	}
+}
+
+static void purge_orphans(struct meta_server *ms)
+{
+	uint64_t inos[PURGE_PER_TICK];
+	size_t n = meta_sessions_take_purgeable(ms->sess, inos, PURGE_PER_TICK), i;
+
+	for (i = 0; i < n; i++) {
+		Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
+		struct bg_arg *a = bg_arg_new(inos[i]);
+		if (!a) {
+			meta_sessions_orphan_unmark(ms->sess, inos[i]);
+			continue;
+		}
+		e.has_method = e.has_purge_ino = 1;
+		e.method = FSM(PURGE);
+		e.purge_ino = inos[i];
+		meta_server_propose(ms, &e, NULL, purge_done, a);
+	}
+}
+
+/* ---- re-replication -------------------------------------------------------------------- */
+
+/* Orders one new copy of c (below goal, holders live[0..n_live)). */
+static void replicate_one(struct meta_server *ms, const struct meta_fsm_chunk *c,
+			  const char *const *live, size_t n_live, uint64_t now)
+{
+	struct loc *l = meta_ns_map_get(&S.locs, c->chunk_id);
+	const char **cand;
+	const char *src, *target = NULL;
+	size_t n_reg = 0, pos = 0, n, i;
+	uint32_t t;
+
+	if (!l || n_live == 0)
+		return;
+	while (meta_registry_next(ms->reg, &pos))
+		n_reg++;
+	cand = gd_calloc(n_reg ? n_reg : 1, sizeof(*cand));
+	if (!cand)
+		return;
+	n = meta_registry_place(ms->reg, now, n_reg, cand);
+	for (i = 0; i < n && !target; i++) {
+		uint32_t x = node_find(cand[i]);
+		if (x != META_RPC_NODE_NONE && loc_holds(l, x))
+			continue;
+		target = cand[i];
+	}
+	src = live[0] ? meta_rpc_node_address(ms, live[0]) : NULL;
+	if (target && src && (t = meta_rpc_node_intern(target)) != META_RPC_NODE_NONE &&
+	    meta_registry_order(ms->reg, target, META_ORDER_REPLICATE, c->chunk_id,
+				c->version, src) == 0) {
+		gd_info("chunk %llu v%llu: %zu of %u copies, replicating to %s from %s",
+			(unsigned long long)c->chunk_id, (unsigned long long)c->version,
+			n_live, c->goal, target, src);
+		l->pending = t;
+		l->pending_ms = now;
+		S.nodes[t].n_pending++;
+		S.nodes[t].last_order_ms = now;
+		S.n_pending++;
+	}
+	gd_free(cand);
+}
+
+/* Looks at the next chunk records: counts those below goal and orders copies
+ * for some of them. */
+static void scan_chunks(struct meta_server *ms, uint64_t now)
+{
+	struct meta_fsm_chunk c;
+	size_t looked = 0, ordered = 0;
+
+	if (!S.scanning) {
+		if (now - S.scan_started_ms < SCAN_PASS_MIN_MS)
+			return;
+		S.scanning = true;
+		S.scan_pos = 0;
+		S.scan_under = 0;
+		S.scan_started_ms = now;
+	}
+	while (looked < SCAN_PER_TICK) {
+		const char *live[META_RPC_CHAIN_MAX];
+		struct loc *l;
+		size_t n_live;
+		uint32_t goal;
+
+		if (!meta_fsm_chunk_next(ms->fsm, &S.scan_pos, &c)) {
+			S.scanning = false;
+			S.under_goal = S.scan_under;
+			return;
+		}
+		looked++;
+		goal = c.goal ? c.goal : 1;
+		n_live = meta_rpc_loc_live(ms, &c, false, live, META_RPC_CHAIN_MAX);
+		if (n_live >= goal)
+			continue;
+		S.scan_under++;
+		l = meta_ns_map_get(&S.locs, c.chunk_id);
+		if (!l || n_live == 0 || l->lease_until_ms > now)
+			continue;
+		if (l->pending != META_RPC_NODE_NONE) {
+			if (now - l->pending_ms < REPL_TIMEOUT_MS)
+				continue;
+			pending_clear(l);
+		}
+		if (S.n_pending >= REPL_MAX_PENDING || ordered >= REPL_PER_TICK)
+			continue;
+		replicate_one(ms, &c, live, n_live, now);
+		ordered++;
+	}
+}
+
+/* ---- the tick and leadership ------------------------------------------------------------ */
+
+void meta_rpc_tick(struct meta_server *ms, uint64_t now_ms)
+{
+	if (!ms->ready)
+		return;
+	meta_sessions_expire_leases(ms->sess, now_ms);
+	if (now_ms - S.last_decay_ms >= DECAY_EVERY_MS) {
+		meta_registry_decay(ms->reg);
+		S.last_decay_ms = now_ms;
+	}
+	if (meta_server_in_grace(ms))
+		return;
+	expire_sessions(ms, now_ms);
+	purge_orphans(ms);
+	if (!meta_server_in_node_window(ms))
+		scan_chunks(ms, now_ms);
+}
+
+void meta_rpc_became_leader(struct meta_server *ms)
+{
+	uint64_t now = meta_server_now_ms();
+	uint64_t *ids = NULL;
+	size_t cap = 256, n, i;
+
+	meta_rpc_soft_clear();
+	S.last_decay_ms = now;
+	/* sessions, then orphans: fill a buffer that grows until it is not full */
+	for (;;) {
+		uint64_t *b = gd_realloc(ids, cap * sizeof(*ids));
+		if (!b)
+			goto out;
+		ids = b;
+		n = meta_fsm_sessions(ms->fsm, ids, cap);
+		if (n < cap)
+			break;
+		cap *= 2;
+	}
+	for (i = 0; i < n; i++)
+		if (meta_sessions_add(ms->sess, ids[i], now) != 0)
+			gd_error("session %llu not restored: out of memory",
+				 (unsigned long long)ids[i]);
+	for (;;) {
+		n = meta_fsm_orphans(ms->fsm, ids, cap);
+		if (n < cap)
+			break;
+		cap *= 2;
+		uint64_t *b = gd_realloc(ids, cap * sizeof(*ids));
+		if (!b)
+			goto out;
+		ids = b;
+	}
+	for (i = 0; i < n; i++)
+		meta_sessions_orphan_add(ms->sess, ids[i]);
+	gd_info("leader: %zu sessions and %llu inodes known, %zu orphans waiting",
+		meta_sessions_count(ms->sess),
+		(unsigned long long)meta_fsm_inode_count(ms->fsm), n);
+out:
+	gd_free(ids);
+}
+
+void meta_rpc_lost_leader(struct meta_server *ms)
+{
+	meta_rpc_client_lost_leader(ms);
+	meta_rpc_soft_clear();
+}

@@ -1,0 +1,236 @@
+/* godfs-meta's answers to chunkds: registration with the chunk report (the
+ * source of chunk locations after a leader change), heartbeats that carry the
+ * queued orders back, and reports of corrupt copies. None of this goes
+ * through Raft, except the first registration of a node (or a new address),
+ * which the FSM records so that node ids in chunk records resolve to
+ * addresses after a restart. Loop thread only. */
+#include <string.h>
+
+#include "gd_alloc.h"
+#include "gd_log.h"
+#include "gd_status.h"
+#include "meta_rpc.h"
+#include "meta_rpc_internal.h"
+
+#define REG_STR_MAX 255     /* node id, address, label */
+
+/* What the done callback of a node's proposal answers. */
+struct reg_reply {
+	Godfs__CsRegister *msg; /* owns the report that drop[] points into */
+	Godfs__ChunkReport **drop;
+	size_t n_drop;
+};
+
+static void reg_reply_free(struct reg_reply *r)
+{
+	if (!r)
+		return;
+	if (r->msg)
+		protobuf_c_message_free_unpacked(&r->msg->base, &meta_server_pb_allocator);
+	gd_free(r->drop);
+	gd_free(r);
+}
+
+static void reg_send(struct meta_server *ms, struct gd_request *req, struct reg_reply *r)
+{
+	Godfs__CsRegisterResp resp = GODFS__CS_REGISTER_RESP__INIT;
+
+	resp.has_status = 1;
+	resp.n_drop = r->n_drop;
+	resp.drop = r->drop;
+	meta_server_reply(ms, req, &resp.base);
+}
+
+static void reg_done(struct meta_server *ms, struct gd_request *req, int status,
+		     struct meta_fsm_result *res, void *arg)
+{
+	struct reg_reply *r = arg;
+
+	if (req) {
+		if (status)
+			meta_server_reply_status(ms, req, status);
+		else if (res && res->status)
+			meta_server_reply_status(ms, req, res->status);
+		else
+			reg_send(ms, req, r);
+	}
+	reg_reply_free(r);
+}
+
+/* Whether s is a bounded, non-empty string. */
+static bool str_ok(const char *s, bool may_be_empty)
+{
+	size_t n = s ? strnlen(s, REG_STR_MAX + 1) : 0;
+
+	return s && n <= REG_STR_MAX && (may_be_empty || n > 0);
+}
+
+/* CS_REGISTER: records the node, reconciles its report with the FSM (stale
+ * and unknown copies go back in drop), and lets parked requests retry. */
+void meta_rpc_cs_register(struct meta_server *ms, struct gd_request *req)
+{
+	Godfs__CsRegister *m = (Godfs__CsRegister *)meta_rpc_unpack(req);
+	Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
+	Godfs__FsmNode fn = GODFS__FSM_NODE__INIT;
+	Godfs__CsRegister slim = GODFS__CS_REGISTER__INIT;
+	struct meta_node *node;
+	struct reg_reply *r;
+	const char *known;
+	uint8_t *pb = NULL;
+	int rc;
+
+	if (!m) {
+		meta_server_reply_status(ms, req, GD_EPROTO);
+		return;
+	}
+	if (!str_ok(m->node_id, false) || !str_ok(m->address, false) ||
+	    (m->label && !str_ok(m->label, true))) {
+		protobuf_c_message_free_unpacked(&m->base, &meta_server_pb_allocator);
+		meta_server_reply_status(ms, req, GD_EINVAL);
+		return;
+	}
+	r = gd_calloc(1, sizeof(*r));
+	if (r)
+		r->drop = gd_calloc(m->n_chunks ? m->n_chunks : 1, sizeof(*r->drop));
+	if (!r || !r->drop) {
+		gd_free(r);
+		protobuf_c_message_free_unpacked(&m->base, &meta_server_pb_allocator);
+		meta_server_reply_status(ms, req, GD_ENOMEM);
+		return;
+	}
+	r->msg = m;
+	rc = meta_registry_register(ms->reg, m->node_id, m->address, m->label,
+				    m->has_total_bytes ? m->total_bytes : 0,
+				    m->has_free_bytes ? m->free_bytes : 0, m->n_chunks,
+				    meta_server_now_ms(), &node);
+	if (rc) {
+		reg_reply_free(r);
+		meta_server_reply_status(ms, req, rc);
+		return;
+	}
+	r->n_drop = meta_rpc_loc_register(ms, m->node_id, m->chunks, m->n_chunks, r->drop);
+	gd_info("chunkd %s at %s registered: %zu chunks, %zu to drop", m->node_id, m->address,
+		m->n_chunks, r->n_drop);
+	known = meta_fsm_node_address(ms->fsm, m->node_id);
+	if (known && strcmp(known, m->address) == 0) {
+		reg_send(ms, req, r);
+		reg_reply_free(r);
+		meta_server_unpark(ms);
+		return;
+	}
+	/* New to the FSM (or moved): record it, without the report. */
+	fn.node_id = m->node_id;
+	fn.address = m->address;
+	fn.label = m->label ? m->label : "";
+	slim.node_id = m->node_id;
+	slim.address = m->address;
+	slim.label = fn.label;
+	pb = gd_malloc(godfs__cs_register__get_packed_size(&slim) + 1);
+	if (!pb) {
+		reg_reply_free(r);
+		meta_server_reply_status(ms, req, GD_ENOMEM);
+		meta_server_unpark(ms);
+		return;
+	}
+	e.has_method = e.has_request = 1;
+	e.method = GODFS__METHOD__M_CS_REGISTER;
+	e.request.data = pb;
+	e.request.len = godfs__cs_register__pack(&slim, pb);
+	e.node = &fn;
+	meta_server_propose(ms, &e, req, reg_done, r);
+	gd_free(pb);
+	meta_server_unpark(ms);
+}
+
+/* CS_HEARTBEAT: refreshes the node; unknown to this leader -> re-register;
+ * else hands over its queued orders. */
+void meta_rpc_cs_heartbeat(struct meta_server *ms, struct gd_request *req)
+{
+	Godfs__CsHeartbeat *m = (Godfs__CsHeartbeat *)meta_rpc_unpack(req);
+	Godfs__CsHeartbeatResp resp = GODFS__CS_HEARTBEAT_RESP__INIT;
+	Godfs__CsOrder *orders = NULL, **ptrs = NULL;
+	struct meta_order *taken = NULL;
+	struct meta_node *node;
+	uint64_t now = meta_server_now_ms();
+	size_t n_taken = 0, n_held = 0, i;
+	int rc;
+
+	if (!m) {
+		meta_server_reply_status(ms, req, GD_EPROTO);
+		return;
+	}
+	if (!str_ok(m->node_id, false)) {
+		protobuf_c_message_free_unpacked(&m->base, &meta_server_pb_allocator);
+		meta_server_reply_status(ms, req, GD_EINVAL);
+		return;
+	}
+	resp.has_status = 1;
+	rc = meta_registry_heartbeat(ms->reg, m->node_id,
+				     m->has_total_bytes ? m->total_bytes : 0,
+				     m->has_free_bytes ? m->free_bytes : 0,
+				     m->has_chunk_count ? m->chunk_count : 0, now, &node);
+	if (rc == GD_ENOENT) {
+		resp.has_reregister = 1;
+		resp.reregister = 1;
+		goto out;
+	}
+	meta_registry_take_orders(node, &taken, &n_taken);
+	n_held = n_taken;
+	if (n_taken) {
+		orders = gd_calloc(n_taken, sizeof(*orders));
+		ptrs = gd_calloc(n_taken, sizeof(*ptrs));
+		if (!orders || !ptrs) {
+			/* they are lost: the next report reconciles the node */
+			gd_warn("chunkd %s: %zu orders dropped: out of memory", m->node_id, n_taken);
+			n_taken = 0;
+		}
+	}
+	for (i = 0; i < n_taken; i++) {
+		Godfs__CsOrder *o = &orders[i];
+		godfs__cs_order__init(o);
+		o->has_kind = o->has_chunk_id = o->has_version = 1;
+		o->kind = taken[i].kind;
+		o->chunk_id = taken[i].chunk_id;
+		o->version = taken[i].version;
+		o->source = taken[i].source;
+		ptrs[i] = o;
+	}
+	resp.n_orders = n_taken;
+	resp.orders = ptrs;
+	if (meta_rpc_loc_want_report(m->node_id, now)) {
+		/* confirms the copies it was told to replicate */
+		resp.has_reregister = 1;
+		resp.reregister = 1;
+	}
+out:
+	meta_server_reply(ms, req, &resp.base);
+	gd_free(orders);
+	gd_free(ptrs);
+	meta_registry_orders_free(taken, n_held);
+	protobuf_c_message_free_unpacked(&m->base, &meta_server_pb_allocator);
+}
+
+/* CS_REPORT_BAD: the copy was moved aside by its chunkd; reads and leases
+ * skip it, and the background scan makes a new copy from a good one. */
+void meta_rpc_cs_report_bad(struct meta_server *ms, struct gd_request *req)
+{
+	Godfs__CsReportBad *m = (Godfs__CsReportBad *)meta_rpc_unpack(req);
+	int rc;
+
+	if (!m) {
+		meta_server_reply_status(ms, req, GD_EPROTO);
+		return;
+	}
+	if (!str_ok(m->node_id, false) || !m->has_chunk_id || m->chunk_id == 0) {
+		protobuf_c_message_free_unpacked(&m->base, &meta_server_pb_allocator);
+		meta_server_reply_status(ms, req, GD_EINVAL);
+		return;
+	}
+	gd_warn("chunkd %s: copy of chunk %llu v%llu is corrupt", m->node_id,
+		(unsigned long long)m->chunk_id, (unsigned long long)(m->has_version ? m->version : 0));
+	rc = meta_registry_mark_bad(ms->reg, m->chunk_id, m->node_id);
+	if (rc == 0)
+		meta_rpc_loc_remove(m->chunk_id, meta_rpc_node_intern(m->node_id));
+	protobuf_c_message_free_unpacked(&m->base, &meta_server_pb_allocator);
+	meta_server_reply_status(ms, req, rc);
+}

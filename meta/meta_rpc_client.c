@@ -1,0 +1,976 @@
+/* godfs-meta's answers to clients and admins (see meta_rpc.h): read-only
+ * methods straight from the FSM, mutating ones through Raft, plus what only
+ * the leader knows: sessions and open files, chunk locations (node ids of the
+ * FSM turned into addresses of live chunkds), and the chains of write leases.
+ *
+ * Every handler ends its request exactly once: with a reply here, in a
+ * proposal's done callback, by parking it (no chunkd registered yet), or by
+ * queueing it behind another lease on the same chunk. Loop thread only. */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "gd_alloc.h"
+#include "gd_frame.h"
+#include "gd_log.h"
+#include "gd_net.h"
+#include "gd_status.h"
+#include "meta_rpc.h"
+#include "meta_rpc_internal.h"
+
+#define M(name) GODFS__METHOD__M_##name
+
+#define HELLO_STR_MAX 255   /* host and mount point kept per session */
+
+ProtobufCMessage *meta_rpc_unpack(struct gd_request *req)
+{
+	const ProtobufCMessageDescriptor *d = gd_net_method_req_desc(req->hdr.method);
+
+	if (!d)
+		return NULL;
+	return protobuf_c_message_unpack(d, &meta_server_pb_allocator, req->hdr.pb_len, req->pb);
+}
+
+static void msg_free(void *m)
+{
+	if (m)
+		protobuf_c_message_free_unpacked(m, &meta_server_pb_allocator);
+}
+
+static struct meta_conn *conn_of(struct gd_request *req)
+{
+	return req->conn_ctx;
+}
+
+/* The session a request acts for: its own field, else its connection's. */
+static uint64_t session_of(struct gd_request *req, protobuf_c_boolean has, uint64_t id)
+{
+	struct meta_conn *c = conn_of(req);
+
+	if (has && id)
+		return id;
+	return c ? c->session_id : 0;
+}
+
+const char *meta_rpc_node_address(struct meta_server *ms, const char *node_id)
+{
+	struct meta_node *n = meta_registry_get(ms->reg, node_id);
+
+	if (n)
+		return n->address;
+	return meta_fsm_node_address(ms->fsm, node_id);
+}
+
+/* Replies with the FSM's answer (or its status when it packed none). */
+static void reply_result(struct meta_server *ms, struct gd_request *req,
+			 const struct meta_fsm_result *res)
+{
+	if (res->resp)
+		meta_server_reply_packed(ms, req, res->resp, res->resp_len);
+	else
+		meta_server_reply_status(ms, req, res->status ? res->status : GD_ENOMEM);
+}
+
+/* ---- waiting behind a lease on the same chunk ---------------------------------------
+ * Two leases (or a lease and a failure report) on one chunk must not be
+ * decided from the same state: the second waits until the first is applied. */
+
+struct lease_wait {
+	struct lease_wait *next;
+	uint64_t ino;
+	uint64_t index;
+	struct gd_request **reqs;
+	size_t n;
+};
+
+static struct lease_wait *waits;
+
+static struct lease_wait *wait_find(uint64_t ino, uint64_t index)
+{
+	struct lease_wait *w;
+
+	for (w = waits; w; w = w->next)
+		if (w->ino == ino && w->index == index)
+			return w;
+	return NULL;
+}
+
+/* Takes the chunk for this request: 1 = taken, 0 = queued behind another
+ * (the request is owned by the queue), GD_ENOMEM. */
+static int wait_take(struct gd_request *req, uint64_t ino, uint64_t index)
+{
+	struct lease_wait *w = wait_find(ino, index);
+	struct gd_request **r;
+
+	if (w) {
+		r = gd_realloc(w->reqs, (w->n + 1) * sizeof(*r));
+		if (!r)
+			return GD_ENOMEM;
+		w->reqs = r;
+		w->reqs[w->n++] = req;
+		return 0;
+	}
+	w = gd_calloc(1, sizeof(*w));
+	if (!w)
+		return GD_ENOMEM;
+	w->ino = ino;
+	w->index = index;
+	w->next = waits;
+	waits = w;
+	return 1;
+}
+
+/* Lets the chunk go; the requests that waited are dispatched again. */
+static void wait_release(struct meta_server *ms, uint64_t ino, uint64_t index)
+{
+	struct lease_wait **p, *w = NULL;
+	size_t i;
+
+	for (p = &waits; *p; p = &(*p)->next) {
+		if ((*p)->ino == ino && (*p)->index == index) {
+			w = *p;
+			*p = w->next;
+			break;
+		}
+	}
+	if (!w)
+		return;
+	for (i = 0; i < w->n; i++) {
+		if (ms->ready)
+			meta_rpc_dispatch(ms, w->reqs[i]);
+		else
+			meta_server_reply_status(ms, w->reqs[i], GD_ENOTLEADER);
+	}
+	gd_free(w->reqs);
+	gd_free(w);
+}
+
+void meta_rpc_client_lost_leader(struct meta_server *ms)
+{
+	while (waits) {
+		struct lease_wait *w = waits;
+		size_t i;
+		waits = w->next;
+		for (i = 0; i < w->n; i++)
+			meta_server_reply_status(ms, w->reqs[i], GD_ENOTLEADER);
+		gd_free(w->reqs);
+		gd_free(w);
+	}
+}
+
+/* ---- proposals ------------------------------------------------------------------------ */
+
+/* What a done callback needs to finish a proposed request. */
+struct call {
+	uint32_t method;
+	uint64_t session_id;
+	uint64_t ino;
+	uint64_t index;
+	bool holds_chunk;       /* owns the lease_wait of (ino, index) */
+	bool open_after;        /* success opens the inode for the session */
+	uint64_t failed_version;/* CHUNK_FAILED: the version the client wrote */
+	char *failed_node;      /* CHUNK_FAILED: the member that left */
+	Godfs__Hello *hello;    /* HELLO: the request, for its role and opens */
+};
+
+static void call_free(struct call *c)
+{
+	if (!c)
+		return;
+	gd_free(c->failed_node);
+	msg_free(c->hello);
+	gd_free(c);
+}
+
+static void call_done(struct meta_server *ms, struct gd_request *req, int status,
+		      struct meta_fsm_result *res, void *arg);
+
+/* Proposes e for req; the call is finished (and freed) by call_done. */
+static void propose(struct meta_server *ms, struct gd_request *req, Godfs__MetaEntry *e,
+		    struct call *c)
+{
+	e->has_method = 1;
+	e->method = c->method;
+	if (c->session_id) {
+		e->has_session_id = 1;
+		e->session_id = c->session_id;
+	}
+	meta_server_propose(ms, e, req, call_done, c);
+}
+
+/* The request bytes of req, unchanged, as the entry's request. */
+static void entry_request(Godfs__MetaEntry *e, struct gd_request *req)
+{
+	e->has_request = 1;
+	e->request.data = req->pb;
+	e->request.len = req->hdr.pb_len;
+}
+
+static struct call *call_new(struct gd_request *req)
+{
+	struct call *c = gd_calloc(1, sizeof(*c));
+
+	if (c)
+		c->method = req->hdr.method;
+	return c;
+}
+
+/* Proposes req as it came (most mutating methods). */
+static void propose_plain(struct meta_server *ms, struct gd_request *req, uint64_t session,
+			  bool open_after)
+{
+	Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
+	struct call *c = call_new(req);
+
+	if (!c) {
+		meta_server_reply_status(ms, req, GD_ENOMEM);
+		return;
+	}
+	c->session_id = session;
+	c->open_after = open_after;
+	entry_request(&e, req);
+	propose(ms, req, &e, c);
+}
+
+/* ---- HELLO and sessions ------------------------------------------------------------------- */
+
+static void reply_hello(struct meta_server *ms, struct gd_request *req, uint64_t session)
+{
+	Godfs__HelloResp r = GODFS__HELLO_RESP__INIT;
+
+	r.has_status = r.has_chunk_size = r.has_session_timeout_ms = 1;
+	r.chunk_size = meta_fsm_chunk_size(ms->fsm);
+	r.session_timeout_ms = ms->opt.session_timeout_ms;
+	if (session) {
+		r.has_session_id = 1;
+		r.session_id = session;
+	}
+	meta_server_reply(ms, req, &r.base);
+}
+
+/* Re-claims the opens a reconnecting client lists, for session id. */
+static void reclaim(struct meta_server *ms, uint64_t id, const Godfs__Hello *h)
+{
+	if (h->n_open_inodes &&
+	    meta_sessions_reclaim(ms->sess, id, h->open_inodes, h->n_open_inodes) != 0)
+		gd_warn("session %llu: could not re-claim %zu open files",
+			(unsigned long long)id, h->n_open_inodes);
+}
+
+static void hello_applied(struct meta_server *ms, struct gd_request *req, struct call *c,
+			  const struct meta_fsm_result *res)
+{
+	struct meta_conn *conn = conn_of(req);
+
+	if (res->status != 0) {
+		reply_result(ms, req, res);
+		return;
+	}
+	if (meta_sessions_add(ms->sess, c->session_id, meta_server_now_ms()) != 0) {
+		meta_server_reply_status(ms, req, GD_ENOMEM);
+		return;
+	}
+	reclaim(ms, c->session_id, c->hello);
+	if (conn) {
+		conn->role = GODFS__ROLE__ROLE_CLIENT;
+		conn->session_id = c->session_id;
+	}
+	gd_info("session %llu: %s %s (%s)", (unsigned long long)c->session_id,
+		c->hello->host ? c->hello->host : "?",
+		c->hello->mountpoint ? c->hello->mountpoint : "", req->peer);
+	reply_hello(ms, req, c->session_id);
+}
+
+/* Copies at most HELLO_STR_MAX bytes of s (NULL = ""). */
+static char *bounded(const char *s, char *buf)
+{
+	size_t n = s ? strnlen(s, HELLO_STR_MAX) : 0;
+
+	memcpy(buf, s ? s : "", n);
+	buf[n] = '\0';
+	return buf;
+}
+
+static void do_hello(struct meta_server *ms, struct gd_request *req)
+{
+	Godfs__Hello *h = (Godfs__Hello *)meta_rpc_unpack(req);
+	struct meta_conn *conn = conn_of(req);
+	Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
+	char host[HELLO_STR_MAX + 1], mnt[HELLO_STR_MAX + 1];
+	struct call *c;
+	int role;
+
+	if (!h) {
+		meta_server_reply_status(ms, req, GD_EPROTO);
+		return;
+	}
+	role = h->has_role ? (int)h->role : GODFS__ROLE__ROLE_CLIENT;
+	if (h->has_protocol && h->protocol != 0 && h->protocol != GD_PROTOCOL_VERSION) {
+		gd_warn("%s: protocol %u, this meta speaks %u", req->peer, h->protocol,
+			GD_PROTOCOL_VERSION);
+		msg_free(h);
+		meta_server_reply_status(ms, req, GD_EPROTO);
+		return;
+	}
+	if (role < GODFS__ROLE__ROLE_CLIENT || role > GODFS__ROLE__ROLE_PEER) {
+		msg_free(h);
+		meta_server_reply_status(ms, req, GD_EINVAL);
+		return;
+	}
+	if (role != GODFS__ROLE__ROLE_CLIENT) {
+		if (conn) {
+			conn->role = role;
+			conn->session_id = 0;
+		}
+		msg_free(h);
+		reply_hello(ms, req, 0);
+		return;
+	}
+	if (h->has_session_id && h->session_id &&
+	    meta_sessions_known(ms->sess, h->session_id)) {
+		/* a client coming back: same session, its opens re-claimed */
+		meta_sessions_renew(ms->sess, h->session_id, meta_server_now_ms());
+		reclaim(ms, h->session_id, h);
+		if (conn) {
+			conn->role = role;
+			conn->session_id = h->session_id;
+		}
+		reply_hello(ms, req, h->session_id);
+		msg_free(h);
+		return;
+	}
+	c = call_new(req);
+	if (!c) {
+		msg_free(h);
+		meta_server_reply_status(ms, req, GD_ENOMEM);
+		return;
+	}
+	c->hello = h;
+	c->session_id = meta_server_new_session_id(ms);
+	e.hello_host = bounded(h->host, host);
+	e.hello_mountpoint = bounded(h->mountpoint, mnt);
+	propose(ms, req, &e, c);
+}
+
+static void do_ping(struct meta_server *ms, struct gd_request *req)
+{
+	Godfs__Ping *p = (Godfs__Ping *)meta_rpc_unpack(req);
+	Godfs__Ping r = GODFS__PING__INIT;
+
+	if (!p) {
+		meta_server_reply_status(ms, req, GD_EPROTO);
+		return;
+	}
+	r.has_nonce = p->has_nonce;
+	r.nonce = p->nonce;
+	r.has_status = 1;
+	msg_free(p);
+	meta_server_reply(ms, req, &r.base);
+}
+
+static void do_renew(struct meta_server *ms, struct gd_request *req)
+{
+	Godfs__SessionRenew *m = (Godfs__SessionRenew *)meta_rpc_unpack(req);
+	Godfs__SessionRenewResp r = GODFS__SESSION_RENEW_RESP__INIT;
+	uint64_t id;
+
+	if (!m) {
+		meta_server_reply_status(ms, req, GD_EPROTO);
+		return;
+	}
+	id = session_of(req, m->has_session_id, m->session_id);
+	msg_free(m);
+	r.has_status = 1;
+	r.status = meta_sessions_renew(ms->sess, id, meta_server_now_ms());
+	meta_server_reply(ms, req, &r.base);
+}
+
+/* ---- read-only methods ------------------------------------------------------------------ */
+
+static void do_query(struct meta_server *ms, struct gd_request *req)
+{
+	struct meta_fsm_result res;
+
+	meta_fsm_query(ms->fsm, req->hdr.method, req->pb, req->hdr.pb_len, &res);
+	reply_result(ms, req, &res);
+	meta_fsm_result_release(&res);
+}
+
+static void do_statfs(struct meta_server *ms, struct gd_request *req)
+{
+	struct meta_fsm_result res;
+	Godfs__StatfsResp *r;
+	uint64_t total, free_bytes, alive;
+
+	meta_fsm_query(ms->fsm, req->hdr.method, req->pb, req->hdr.pb_len, &res);
+	r = res.status || !res.resp ? NULL :
+		godfs__statfs_resp__unpack(&meta_server_pb_allocator, res.resp_len, res.resp);
+	if (!r) {
+		reply_result(ms, req, &res);
+		meta_fsm_result_release(&res);
+		return;
+	}
+	meta_registry_totals(ms->reg, meta_server_now_ms(), &total, &free_bytes, &alive);
+	r->has_total_bytes = r->has_free_bytes = r->has_chunk_servers = 1;
+	r->total_bytes = total;
+	r->free_bytes = free_bytes;
+	r->chunk_servers = alive;
+	meta_server_reply(ms, req, &r->base);
+	msg_free(r);
+	meta_fsm_result_release(&res);
+}
+
+/* Replies with resp after putting the addresses of node ids[0..n) in its
+ * chain (resp's own chain is left as it was for freeing). */
+static void reply_chain(struct meta_server *ms, struct gd_request *req, Godfs__ChunkResp *resp,
+			const char *const *ids, size_t n)
+{
+	char *addrs[META_RPC_CHAIN_MAX];
+	char **chain = resp->chain;
+	size_t n_chain = resp->n_chain, i, k = 0;
+
+	for (i = 0; i < n && k < META_RPC_CHAIN_MAX; i++) {
+		const char *a = meta_rpc_node_address(ms, ids[i]);
+		if (a)
+			addrs[k++] = (char *)a;
+	}
+	resp->chain = addrs;
+	resp->n_chain = k;
+	meta_server_reply(ms, req, &resp->base);
+	resp->chain = chain;
+	resp->n_chain = n_chain;
+}
+
+static void do_locate(struct meta_server *ms, struct gd_request *req)
+{
+	struct meta_fsm_result res;
+	struct meta_fsm_chunk c;
+	Godfs__ChunkResp *r = NULL;
+	Godfs__ChunkReq *m = (Godfs__ChunkReq *)meta_rpc_unpack(req);
+	const char *ids[META_RPC_CHAIN_MAX];
+	size_t n;
+
+	if (!m) {
+		meta_server_reply_status(ms, req, GD_EPROTO);
+		return;
+	}
+	meta_fsm_query(ms->fsm, req->hdr.method, req->pb, req->hdr.pb_len, &res);
+	if (res.status == 0 && res.resp)
+		r = godfs__chunk_resp__unpack(&meta_server_pb_allocator, res.resp_len, res.resp);
+	if (!r || r->chunk_id == 0 ||
+	    meta_fsm_chunk_get(ms->fsm, m->ino, m->index, &c) != 0 || c.chunk_id != r->chunk_id) {
+		reply_result(ms, req, &res);   /* an error, or a hole */
+		goto out;
+	}
+	n = meta_rpc_loc_live(ms, &c, true, ids, META_RPC_CHAIN_MAX);
+	if (n == 0 && meta_server_in_node_window(ms)) {
+		meta_server_park(ms, req);
+		goto out;
+	}
+	reply_chain(ms, req, r, ids, n);
+out:
+	msg_free(r);
+	msg_free(m);
+	meta_fsm_result_release(&res);
+}
+
+/* OPEN: checks and records the open for the session; O_TRUNC goes through Raft. */
+static void do_open(struct meta_server *ms, struct gd_request *req)
+{
+	Godfs__Open *m = (Godfs__Open *)meta_rpc_unpack(req);
+	struct meta_fsm_result res;
+	uint64_t session;
+	uint32_t flags;
+	int rc;
+
+	if (!m) {
+		meta_server_reply_status(ms, req, GD_EPROTO);
+		return;
+	}
+	session = session_of(req, m->has_session_id, m->session_id);
+	flags = m->has_flags ? m->flags : 0;
+	if (!m->has_ino || m->ino == 0) {
+		msg_free(m);
+		meta_server_reply_status(ms, req, GD_EINVAL);
+		return;
+	}
+	if (!meta_sessions_known(ms->sess, session)) {
+		msg_free(m);
+		meta_server_reply_status(ms, req, GD_ENOSESSION);
+		return;
+	}
+	msg_free(m);
+	if (flags & O_TRUNC) {
+		propose_plain(ms, req, session, true);
+		return;
+	}
+	meta_fsm_query(ms->fsm, req->hdr.method, req->pb, req->hdr.pb_len, &res);
+	if (res.status == 0) {
+		Godfs__AttrResp *a = godfs__attr_resp__unpack(&meta_server_pb_allocator,
+							      res.resp_len, res.resp);
+		rc = a && a->attr ? meta_sessions_open(ms->sess, session, a->attr->ino) : GD_ENOMEM;
+		msg_free(a);
+		if (rc) {
+			meta_server_reply_status(ms, req, rc);
+			meta_fsm_result_release(&res);
+			return;
+		}
+	}
+	reply_result(ms, req, &res);
+	meta_fsm_result_release(&res);
+}
+
+static void do_release(struct meta_server *ms, struct gd_request *req)
+{
+	Godfs__InodeReq *m = (Godfs__InodeReq *)meta_rpc_unpack(req);
+	uint64_t session;
+
+	if (!m) {
+		meta_server_reply_status(ms, req, GD_EPROTO);
+		return;
+	}
+	if (!m->has_ino || m->ino == 0) {
+		msg_free(m);
+		meta_server_reply_status(ms, req, GD_EINVAL);
+		return;
+	}
+	session = session_of(req, m->has_session_id, m->session_id);
+	/* A release the session does not hold (e.g. its opens were not all
+	 * re-claimed after a failover) is not an error for the client. */
+	meta_sessions_release(ms->sess, session, m->ino);
+	msg_free(m);
+	meta_server_reply_status(ms, req, 0);
+}
+
+/* ---- namespace changes --------------------------------------------------------------------- */
+
+static void do_mknod(struct meta_server *ms, struct gd_request *req)
+{
+	Godfs__Mknod *m = (Godfs__Mknod *)meta_rpc_unpack(req);
+	uint64_t session = 0;
+	bool open_after = false;
+
+	if (!m) {
+		meta_server_reply_status(ms, req, GD_EPROTO);
+		return;
+	}
+	if (!m->has_parent || !m->name) {
+		msg_free(m);
+		meta_server_reply_status(ms, req, GD_EINVAL);
+		return;
+	}
+	if (req->hdr.method == M(MKNOD) && m->has_session_id && m->session_id) {
+		/* create(): the new regular file is open for the session */
+		uint32_t t = m->has_mode ? (m->mode & S_IFMT) : 0;
+		session = m->session_id;
+		open_after = t == 0 || t == S_IFREG;
+		if (open_after && !meta_sessions_known(ms->sess, session)) {
+			msg_free(m);
+			meta_server_reply_status(ms, req, GD_ENOSESSION);
+			return;
+		}
+	}
+	msg_free(m);
+	propose_plain(ms, req, session, open_after);
+}
+
+/* Checks the fields every other mutating method needs, then proposes it. */
+static void do_change(struct meta_server *ms, struct gd_request *req)
+{
+	ProtobufCMessage *m = meta_rpc_unpack(req);
+	uint64_t session = 0;
+	bool ok = true;
+
+	if (!m) {
+		meta_server_reply_status(ms, req, GD_EPROTO);
+		return;
+	}
+	switch (req->hdr.method) {
+	case M(SETATTR): {
+		Godfs__SetAttr *x = (Godfs__SetAttr *)m;
+		ok = x->has_ino;
+		session = session_of(req, x->has_session_id, x->session_id);
+		break;
+	}
+	case M(LINK): {
+		Godfs__Link *x = (Godfs__Link *)m;
+		ok = x->has_ino && x->has_newparent && x->newname;
+		break;
+	}
+	case M(SETXATTR):
+	case M(REMOVEXATTR): {
+		Godfs__Xattr *x = (Godfs__Xattr *)m;
+		ok = x->has_ino && x->name;
+		break;
+	}
+	case M(WRITE_COMMIT): {
+		Godfs__WriteCommit *x = (Godfs__WriteCommit *)m;
+		ok = x->has_ino;
+		session = session_of(req, x->has_session_id, x->session_id);
+		break;
+	}
+	default:
+		break;
+	}
+	msg_free(m);
+	if (!ok) {
+		meta_server_reply_status(ms, req, GD_EINVAL);
+		return;
+	}
+	propose_plain(ms, req, session, false);
+}
+
+/* UNLINK, RMDIR, RENAME: the leader says which inode it saw at the name that
+ * goes away and whether nobody had it open (then it is freed at once). */
+static void do_remove(struct meta_server *ms, struct gd_request *req)
+{
+	ProtobufCMessage *m = meta_rpc_unpack(req);
+	Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
+	struct call *c;
+	uint64_t parent = 0, session = 0;
+	const char *name = NULL;
+
+	if (!m) {
+		meta_server_reply_status(ms, req, GD_EPROTO);
+		return;
+	}
+	if (req->hdr.method == M(RENAME)) {
+		Godfs__Rename *x = (Godfs__Rename *)m;
+		if (x->has_parent && x->name && x->has_newparent && x->newname) {
+			parent = x->newparent;
+			name = x->newname;
+		}
+		session = session_of(req, x->has_session_id, x->session_id);
+	} else {
+		Godfs__NameReq *x = (Godfs__NameReq *)m;
+		if (x->has_parent && x->name) {
+			parent = x->parent;
+			name = x->name;
+		}
+		session = session_of(req, x->has_session_id, x->session_id);
+	}
+	if (!name) {
+		msg_free(m);
+		meta_server_reply_status(ms, req, GD_EINVAL);
+		return;
+	}
+	e.expect_ino = meta_fsm_lookup_ino(ms->fsm, parent, name);
+	msg_free(m);
+	if (e.expect_ino) {
+		e.has_expect_ino = e.has_purge_now = 1;
+		e.purge_now = meta_sessions_open_count(ms->sess, e.expect_ino) == 0;
+	}
+	c = call_new(req);
+	if (!c) {
+		meta_server_reply_status(ms, req, GD_ENOMEM);
+		return;
+	}
+	c->session_id = session;
+	entry_request(&e, req);
+	propose(ms, req, &e, c);
+}
+
+/* ---- leases ------------------------------------------------------------------------------ */
+
+/* Finishes WRITE_LEASE and CHUNK_FAILED: the chain in addresses, the lease
+ * recorded, the holders of the new version remembered. */
+static void chunk_applied(struct meta_server *ms, struct gd_request *req, struct call *c,
+			  const struct meta_fsm_result *res)
+{
+	Godfs__ChunkResp *r = NULL;
+	struct meta_fsm_chunk ch;
+	const char *ids[META_RPC_CHAIN_MAX];
+	uint64_t now = meta_server_now_ms(), until = now + ms->opt.lease_ms;
+	size_t n = 0, i;
+	bool bumped;
+
+	if (res->status == 0 && res->resp)
+		r = godfs__chunk_resp__unpack(&meta_server_pb_allocator, res->resp_len, res->resp);
+	if (!r || meta_fsm_chunk_get(ms->fsm, c->ino, c->index, &ch) != 0 ||
+	    ch.chunk_id != r->chunk_id || ch.version != r->version) {
+		reply_result(ms, req, res);
+		msg_free(r);
+		return;
+	}
+	bumped = c->method == M(WRITE_LEASE) || r->version != c->failed_version;
+	if (bumped) {
+		meta_rpc_loc_set(ch.chunk_id, ch.version, (const char *const *)ch.nodes,
+				 ch.n_nodes, until);
+		for (i = 0; i < ch.n_nodes && n < META_RPC_CHAIN_MAX; i++)
+			ids[n++] = ch.nodes[i];
+		if (c->failed_node)
+			/* its copy is stale now */
+			meta_registry_order(ms->reg, c->failed_node, META_ORDER_DELETE,
+					    ch.chunk_id, ch.prev_version, NULL);
+	} else {
+		n = meta_rpc_loc_live(ms, &ch, false, ids, META_RPC_CHAIN_MAX);
+	}
+	if (c->session_id)
+		meta_sessions_lease(ms->sess, c->session_id, c->ino, c->index, until);
+	r->has_lease_ms = 1;
+	r->lease_ms = ms->opt.lease_ms;
+	reply_chain(ms, req, r, ids, n);
+	msg_free(r);
+}
+
+/* The node id whose address is addr among the registered nodes, or NULL. */
+static const char *node_by_address(struct meta_server *ms, const char *addr)
+{
+	struct meta_node *n;
+	size_t pos = 0;
+
+	while (addr && (n = meta_registry_next(ms->reg, &pos)) != NULL)
+		if (strcmp(n->address, addr) == 0)
+			return n->node_id;
+	return NULL;
+}
+
+/* WRITE_LEASE and CHUNK_FAILED: the leader picks the chain (new chunk: by
+ * placement; existing: its live copies, minus a failed member) and proposes
+ * it; both wait for any other lease on the chunk to be applied first. */
+static void do_chunk_write(struct meta_server *ms, struct gd_request *req)
+{
+	ProtobufCMessage *m = meta_rpc_unpack(req);
+	Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
+	struct meta_fsm_chunk ch;
+	const char *ids[META_RPC_CHAIN_MAX];
+	const char *failed = NULL;
+	struct call *c = NULL;
+	uint64_t now = meta_server_now_ms();
+	size_t n = 0, i;
+	int rc;
+
+	if (!m) {
+		meta_server_reply_status(ms, req, GD_EPROTO);
+		return;
+	}
+	c = call_new(req);
+	if (!c) {
+		msg_free(m);
+		meta_server_reply_status(ms, req, GD_ENOMEM);
+		return;
+	}
+	if (req->hdr.method == M(WRITE_LEASE)) {
+		Godfs__ChunkReq *x = (Godfs__ChunkReq *)m;
+		rc = x->has_ino && x->has_index ? 0 : GD_EINVAL;
+		c->ino = x->ino;
+		c->index = x->index;
+		c->session_id = session_of(req, x->has_session_id, x->session_id);
+	} else {
+		Godfs__ChunkFailed *x = (Godfs__ChunkFailed *)m;
+		rc = x->has_ino && x->has_index && x->has_version && x->failed ? 0 : GD_EINVAL;
+		c->ino = x->ino;
+		c->index = x->index;
+		c->failed_version = x->version;
+		c->session_id = session_of(req, x->has_session_id, x->session_id);
+		failed = node_by_address(ms, x->failed);
+		if (failed && !(c->failed_node = gd_strdup(failed)))
+			rc = GD_ENOMEM;
+	}
+	msg_free(m);
+	if (rc)
+		goto err;
+	rc = wait_take(req, c->ino, c->index);
+	if (rc == 0) {
+		call_free(c);           /* queued: dispatched again later */
+		return;
+	}
+	if (rc < 0)
+		goto err;
+	c->holds_chunk = true;
+	rc = meta_fsm_chunk_get(ms->fsm, c->ino, c->index, &ch);
+	if (rc)
+		goto err_release;
+	if (ch.chunk_id == 0 && c->method == M(CHUNK_FAILED)) {
+		rc = GD_ENOCHUNK;
+		goto err_release;
+	}
+	if (ch.chunk_id == 0) {
+		n = meta_registry_place(ms->reg, now, ch.goal ? ch.goal : 1, ids);
+	} else {
+		const char *live[META_RPC_CHAIN_MAX];
+		size_t k = meta_rpc_loc_live(ms, &ch, false, live, META_RPC_CHAIN_MAX);
+		for (i = 0; i < k; i++)
+			if (!failed || strcmp(live[i], failed) != 0)
+				ids[n++] = live[i];
+	}
+	if (n == 0 && (c->method == M(WRITE_LEASE) || c->failed_version == ch.version)) {
+		if (meta_server_in_node_window(ms)) {
+			wait_release(ms, c->ino, c->index);
+			call_free(c);
+			meta_server_park(ms, req);
+			return;
+		}
+		rc = GD_ENOSERVERS;
+		goto err_release;
+	}
+	e.n_chain = n;
+	e.chain = (char **)ids;
+	entry_request(&e, req);
+	propose(ms, req, &e, c);
+	return;
+
+err_release:
+	wait_release(ms, c->ino, c->index);
+err:
+	call_free(c);
+	meta_server_reply_status(ms, req, rc);
+}
+
+/* ---- proposals applied ------------------------------------------------------------------------ */
+
+/* After a namespace change: open files, orphans, freed chunks. */
+static void change_applied(struct meta_server *ms, struct gd_request *req, struct call *c,
+			   const struct meta_fsm_result *res)
+{
+	if (res->status == 0 && c->open_after && c->session_id) {
+		Godfs__AttrResp *a = godfs__attr_resp__unpack(&meta_server_pb_allocator,
+							      res->resp_len, res->resp);
+		if (a && a->attr && S_ISREG(a->attr->mode) &&
+		    meta_sessions_open(ms->sess, c->session_id, a->attr->ino) != 0)
+			gd_warn("session %llu: open of inode %llu not recorded",
+				(unsigned long long)c->session_id,
+				(unsigned long long)a->attr->ino);
+		msg_free(a);
+	}
+	if (res->orphan_ino)
+		meta_sessions_orphan_add(ms->sess, res->orphan_ino);
+	meta_rpc_freed(ms, res);
+	reply_result(ms, req, res);
+}
+
+static void call_done(struct meta_server *ms, struct gd_request *req, int status,
+		      struct meta_fsm_result *res, void *arg)
+{
+	struct call *c = arg;
+
+	if (!req) {
+		call_free(c);
+		return;
+	}
+	if (status || !res) {
+		meta_server_reply_status(ms, req, status ? status : GD_EIO);
+	} else if (c->method == M(HELLO)) {
+		hello_applied(ms, req, c, res);
+	} else if (c->method == M(WRITE_LEASE) || c->method == M(CHUNK_FAILED)) {
+		chunk_applied(ms, req, c, res);
+	} else {
+		change_applied(ms, req, c, res);
+	}
+	if (c->holds_chunk)
+		wait_release(ms, c->ino, c->index);
+	call_free(c);
+}
+
+/* ---- admin ------------------------------------------------------------------------------------ */
+
+static void do_admin_status(struct meta_server *ms, struct gd_request *req)
+{
+	Godfs__AdminStatusResp r = GODFS__ADMIN_STATUS_RESP__INIT;
+	Godfs__NodeInfo *infos = NULL, **ptrs = NULL;
+	struct meta_node *n;
+	uint64_t now = meta_server_now_ms();
+	size_t pos = 0, count = 0, i = 0;
+
+	while (meta_registry_next(ms->reg, &pos))
+		count++;
+	if (count) {
+		infos = gd_calloc(count, sizeof(*infos));
+		ptrs = gd_calloc(count, sizeof(*ptrs));
+		if (!infos || !ptrs) {
+			gd_free(infos);
+			gd_free(ptrs);
+			meta_server_reply_status(ms, req, GD_ENOMEM);
+			return;
+		}
+	}
+	pos = 0;
+	while ((n = meta_registry_next(ms->reg, &pos)) != NULL && i < count) {
+		Godfs__NodeInfo *x = &infos[i];
+		godfs__node_info__init(x);
+		x->node_id = n->node_id;
+		x->address = n->address;
+		x->has_total_bytes = x->has_free_bytes = x->has_chunk_count = 1;
+		x->has_alive = x->has_last_seen_ms = 1;
+		x->total_bytes = n->total_bytes;
+		x->free_bytes = n->free_bytes;
+		x->chunk_count = n->chunk_count;
+		x->alive = meta_registry_node_alive(ms->reg, n, now);
+		x->last_seen_ms = now >= n->last_seen_ms ? now - n->last_seen_ms : 0;
+		ptrs[i++] = x;
+	}
+	r.has_status = r.has_inodes = r.has_chunks = r.has_raft_index = r.has_raft_term = 1;
+	r.has_sessions = r.has_under_goal = 1;
+	r.inodes = meta_fsm_inode_count(ms->fsm);
+	r.chunks = meta_fsm_chunk_count(ms->fsm);
+	r.raft_index = meta_raft_last_index(ms->raft);
+	r.raft_term = meta_raft_term(ms->raft);
+	r.sessions = meta_sessions_count(ms->sess);
+	r.under_goal = meta_rpc_under_goal();
+	r.n_nodes = i;
+	r.nodes = ptrs;
+	meta_server_reply(ms, req, &r.base);
+	gd_free(infos);
+	gd_free(ptrs);
+}
+
+/* ---- dispatch ------------------------------------------------------------------------------------ */
+
+void meta_rpc_dispatch(struct meta_server *ms, struct gd_request *req)
+{
+	switch (req->hdr.method) {
+	case M(HELLO):
+		do_hello(ms, req);
+		break;
+	case M(PING):
+		do_ping(ms, req);
+		break;
+	case M(SESSION_RENEW):
+		do_renew(ms, req);
+		break;
+	case M(LOOKUP): case M(GETATTR): case M(READLINK): case M(READDIR):
+	case M(GETXATTR): case M(LISTXATTR):
+		do_query(ms, req);
+		break;
+	case M(STATFS):
+		do_statfs(ms, req);
+		break;
+	case M(CHUNK_LOCATE):
+		do_locate(ms, req);
+		break;
+	case M(OPEN):
+		do_open(ms, req);
+		break;
+	case M(RELEASE):
+		do_release(ms, req);
+		break;
+	case M(MKNOD): case M(MKDIR): case M(SYMLINK):
+		do_mknod(ms, req);
+		break;
+	case M(SETATTR): case M(LINK): case M(SETXATTR): case M(REMOVEXATTR):
+	case M(WRITE_COMMIT):
+		do_change(ms, req);
+		break;
+	case M(UNLINK): case M(RMDIR): case M(RENAME):
+		do_remove(ms, req);
+		break;
+	case M(WRITE_LEASE): case M(CHUNK_FAILED):
+		do_chunk_write(ms, req);
+		break;
+	case M(CS_REGISTER):
+		meta_rpc_cs_register(ms, req);
+		break;
+	case M(CS_HEARTBEAT):
+		meta_rpc_cs_heartbeat(ms, req);
+		break;
+	case M(CS_REPORT_BAD):
+		meta_rpc_cs_report_bad(ms, req);
+		break;
+	case M(ADMIN_STATUS):
+		do_admin_status(ms, req);
+		break;
+	default:
+		meta_server_reply_status(ms, req, GD_ENOTSUP);
+		break;
+	}
+}

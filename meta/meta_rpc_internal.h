@@ -1,0 +1,96 @@
+/* What the request handlers of godfs-meta share among themselves
+ * (meta_rpc_client.c, meta_rpc_chunkd.c, meta_rpc_background.c): the
+ * leader's soft state of chunk locations and pending re-replications, and a
+ * few helpers. Everything here is touched only by the meta's loop thread.
+ *
+ * Locations: the FSM keeps the valid node set of each chunk (durable); which
+ * of those nodes really hold a copy at the chunk's current version is learnt
+ * from registrations (the chunk report) and from leases granted since, and is
+ * kept here per chunk id. Read chains and lease chains come from it, and
+ * every entry is checked against the FSM's version before use. */
+#ifndef META_RPC_INTERNAL_H
+#define META_RPC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "meta_server.h"
+
+/* Added by meta_server.c: re-dispatches parked requests (after a chunkd
+ * registered). Declared here too so that these files build on their own. */
+void meta_server_unpark(struct meta_server *ms);
+
+#define META_RPC_CHAIN_MAX 16      /* longest chain handed out */
+#define META_RPC_NODE_NONE UINT32_MAX
+
+/* ---- node names (meta_rpc_background.c) ----
+ * Node ids are interned into small numbers for the location tables. */
+uint32_t meta_rpc_node_intern(const char *node_id);
+/* The node id of an interned number, or NULL. */
+const char *meta_rpc_node_name(uint32_t idx);
+
+/* ---- locations (meta_rpc_background.c) ---- */
+
+/* Holders of chunk_id at version: replaces whatever was recorded (a lease or
+ * a new chain bumped the version). lease_until_ms > 0 keeps these holders
+ * even when a re-registration does not report the chunk before then (a lease
+ * whose first write has not reached the node yet). */
+int meta_rpc_loc_set(uint64_t chunk_id, uint64_t version, const char *const *node_ids,
+		     size_t n, uint64_t lease_until_ms);
+/* Adds one holder at version (an entry at another version is reset first). */
+int meta_rpc_loc_add(uint64_t chunk_id, uint64_t version, uint32_t node);
+/* Removes node from the holders (and pending replication) of chunk_id. */
+void meta_rpc_loc_remove(uint64_t chunk_id, uint32_t node);
+/* Forgets chunk_id entirely. */
+void meta_rpc_loc_drop(uint64_t chunk_id);
+/* Whether node holds chunk_id at version (by the soft state). */
+bool meta_rpc_loc_has(uint64_t chunk_id, uint64_t version, uint32_t node);
+/* Whether node was ordered to replicate chunk_id (at version) and is not yet confirmed. */
+bool meta_rpc_loc_pending(uint64_t chunk_id, uint64_t version, uint32_t node);
+
+/* Fills ids (up to max) with the holders of the chunk that can serve it now:
+ * alive, not marked bad, at the FSM's version. With for_read, least loaded
+ * first (and the first one's read count goes up); otherwise in FSM chain
+ * order, then the rest. Returns how many. */
+size_t meta_rpc_loc_live(struct meta_server *ms, const struct meta_fsm_chunk *c,
+			 bool for_read, const char **ids, size_t max);
+
+/* A (re)registration of node with its chunk report: the copies to drop go to
+ * drop[] (pointers into the report), holders are updated, pending
+ * replications confirmed. Returns the count of drop[] (capacity n). */
+size_t meta_rpc_loc_register(struct meta_server *ms, const char *node_id,
+			     Godfs__ChunkReport *const *report, size_t n,
+			     Godfs__ChunkReport **drop);
+/* Whether node should re-register now to confirm replications it was given. */
+bool meta_rpc_loc_want_report(const char *node_id, uint64_t now_ms);
+
+/* Chunks an apply freed: delete orders to every node with a copy, and the
+ * soft state forgets them. */
+void meta_rpc_freed(struct meta_server *ms, const struct meta_fsm_result *res);
+
+/* Under-goal chunks counted by the last complete re-replication scan. */
+uint64_t meta_rpc_under_goal(void);
+
+/* ---- helpers (meta_rpc_client.c) ---- */
+
+/* The address of node_id: the registry's, else the FSM's; NULL when unknown. */
+const char *meta_rpc_node_address(struct meta_server *ms, const char *node_id);
+
+/* Answers the requests waiting behind an in-flight lease (this node stops
+ * being leader). */
+void meta_rpc_client_lost_leader(struct meta_server *ms);
+
+/* meta_rpc_chunkd.c's entry points, called by meta_rpc_dispatch. */
+void meta_rpc_cs_register(struct meta_server *ms, struct gd_request *req);
+void meta_rpc_cs_heartbeat(struct meta_server *ms, struct gd_request *req);
+void meta_rpc_cs_report_bad(struct meta_server *ms, struct gd_request *req);
+
+/* Unpacks the request part of req as its method's message (NULL when it does
+ * not unpack); free with protobuf_c_message_free_unpacked(m, &meta_server_pb_allocator). */
+ProtobufCMessage *meta_rpc_unpack(struct gd_request *req);
+
+/* Drops every piece of soft state kept in meta_rpc_background.c. */
+void meta_rpc_soft_clear(void);
+
+#endif
