@@ -243,7 +243,9 @@ static size_t r_left(const struct rbuf *r)
 static const uint8_t *r_take(struct rbuf *r, size_t n)
 {
 	const uint8_t *p;
-	if (r->err || n > r->len - r->off) {
+	if (r->err)
+		return NULL;    /* keep the first failure (GD_ENOMEM stays GD_ENOMEM) */
+	if (n > r->len - r->off) {
 		r->err = GD_EPROTO;
 		return NULL;
 	}

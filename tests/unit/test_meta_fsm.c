@@ -1,0 +1,1817 @@
+/* Unit tests of the meta state machine (meta/meta_fsm.c, meta_ns.c,
+ * meta_snap.c): a realistic log of Raft entries is applied to one FSM (the
+ * "leader", which also decides the inode numbers used by later entries), then
+ *   - the snapshot restored into a second FSM answers every query the same way
+ *     and snapshots to the same bytes, and both go on identically;
+ *   - the same log applied to fresh FSMs gives the same snapshot (determinism),
+ *     also when replayed on top of a snapshot taken half way (a restart);
+ *   - truncated, bit-flipped or forged snapshots give GD_EPROTO and leave the
+ *     state unchanged; entries that do not decode give GD_EPROTO;
+ *   - the errno rules of rename/mkdir/rmdir/link/... and allocation failures
+ *     that leave the state as it was. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <cmocka.h>
+#include <raft.h>
+
+#include "gd_alloc.h"
+#include "gd_status.h"
+#include "meta_fsm.h"
+#include "meta_snap.h"
+#include "proto/fsm.pb-c.h"
+#include "proto/wire.pb-c.h"
+
+#define M(name) GODFS__METHOD__M_##name
+#define FSM(name) GODFS__FSM_METHOD__M_FSM_##name
+#define CHUNK (1u << 20)        /* a small chunk size: files span several chunks */
+#define ROOT 1
+
+/* ---- a log of entries, made by a leader ------------------------------------------ */
+
+struct entry {
+	uint8_t *buf;
+	size_t len;
+};
+
+/* The leader: its FSM applies every entry as soon as it is made (so that the
+ * inode numbers it hands out can go into later entries), and the entries are
+ * kept for replay. */
+struct leader {
+	struct meta_fsm *f;
+	struct entry *log;
+	size_t n, cap;
+	int64_t now_sec;
+	uint32_t now_nsec;
+};
+
+/* What goes into one MetaEntry besides method and request. */
+struct ent {
+	uint32_t method;
+	const ProtobufCMessage *req;
+	uint64_t session;
+	const char *const *chain;
+	size_t n_chain;
+	uint64_t expire_session;
+	const char *node_id, *node_addr, *node_label;
+	const char *hello_host, *hello_mp;
+	uint64_t expect_ino;
+	bool purge_now;
+	uint64_t purge_ino;
+};
+
+static uint8_t *pack_msg(const ProtobufCMessage *m, size_t *len)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+	uint8_t *b = malloc(n ? n : 1);
+	assert_non_null(b);
+	*len = protobuf_c_message_pack(m, b);
+	assert_int_equal(*len, n);
+	return b;
+}
+
+static void entry_pack(struct leader *l, const struct ent *x, struct entry *out)
+{
+	Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
+	Godfs__FsmNode node = GODFS__FSM_NODE__INIT;
+	uint8_t *req = NULL;
+	size_t req_len = 0;
+
+	e.has_method = 1;
+	e.method = x->method;
+	if (x->req) {
+		req = pack_msg(x->req, &req_len);
+		e.has_request = 1;
+		e.request.data = req;
+		e.request.len = req_len;
+	}
+	e.has_now_sec = e.has_now_nsec = 1;
+	e.now_sec = l->now_sec;
+	e.now_nsec = l->now_nsec;
+	/* the clock moves on: every entry has its own time */
+	l->now_sec += 1;
+	l->now_nsec = (l->now_nsec + 123456789u) % 1000000000u;
+	if (x->session) {
+		e.has_session_id = 1;
+		e.session_id = x->session;
+	}
+	e.n_chain = x->n_chain;
+	e.chain = (char **)x->chain;
+	if (x->expire_session) {
+		e.has_expire_session = 1;
+		e.expire_session = x->expire_session;
+	}
+	if (x->node_id) {
+		node.node_id = (char *)x->node_id;
+		node.address = (char *)x->node_addr;
+		node.label = (char *)x->node_label;
+		e.node = &node;
+	}
+	e.hello_host = (char *)x->hello_host;
+	e.hello_mountpoint = (char *)x->hello_mp;
+	if (x->expect_ino) {
+		e.has_expect_ino = 1;
+		e.expect_ino = x->expect_ino;
+		e.has_purge_now = 1;
+		e.purge_now = x->purge_now;
+	}
+	if (x->purge_ino) {
+		e.has_purge_ino = 1;
+		e.purge_ino = x->purge_ino;
+	}
+	out->buf = pack_msg(&e.base, &out->len);
+	free(req);
+}
+
+static void leader_init(struct leader *l)
+{
+	memset(l, 0, sizeof(*l));
+	assert_int_equal(meta_fsm_new(CHUNK, &l->f), 0);
+	l->now_sec = 1764633600; /* 2025-12-02 */
+	l->now_nsec = 5;
+}
+
+static void leader_release(struct leader *l)
+{
+	size_t i;
+	for (i = 0; i < l->n; i++)
+		free(l->log[i].buf);
+	free(l->log);
+	meta_fsm_free(l->f);
+	memset(l, 0, sizeof(*l));
+}
+
+static void snap(struct meta_fsm *f, void **buf, size_t *len)
+{
+	assert_int_equal(meta_fsm_snapshot(f, buf, len), 0);
+	assert_non_null(*buf);
+}
+
+static void assert_same_snapshot(struct meta_fsm *f, const void *buf, size_t len)
+{
+	void *b;
+	size_t n;
+	snap(f, &b, &n);
+	assert_int_equal(n, len);
+	assert_memory_equal(b, buf, len);
+	raft_free(b);
+}
+
+/* Makes the entry, logs it, applies it on the leader and checks the status.
+ * res (may be NULL) gets the result; the caller releases it. A failing entry
+ * must leave the state exactly as it was. */
+static void run(struct leader *l, const struct ent *x, int want, struct meta_fsm_result *out)
+{
+	struct meta_fsm_result res;
+	struct entry *e;
+	void *before = NULL;
+	size_t before_len = 0;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->log = realloc(l->log, l->cap * sizeof(*l->log));
+		assert_non_null(l->log);
+	}
+	e = &l->log[l->n++];
+	entry_pack(l, x, e);
+	if (want)
+		snap(l->f, &before, &before_len);
+	assert_int_equal(meta_fsm_apply(l->f, e->buf, e->len, &res), 0);
+	if (res.status != want)
+		fail_msg("method %u: status %d (%s), want %d (%s)", x->method, res.status,
+			 gd_strerror(res.status), want, gd_strerror(want));
+	assert_non_null(res.resp);
+	if (want) {
+		Godfs__StatusResp *s = godfs__status_resp__unpack(NULL, res.resp_len, res.resp);
+		assert_non_null(s);
+		assert_int_equal(s->status, want);
+		godfs__status_resp__free_unpacked(s, NULL);
+		assert_int_equal(res.n_freed, 0);
+		assert_int_equal(res.orphan_ino, 0);
+		assert_same_snapshot(l->f, before, before_len);
+		raft_free(before);
+	}
+	if (out)
+		*out = res;
+	else
+		meta_fsm_result_release(&res);
+}
+
+static Godfs__Attr *attr_of(const struct meta_fsm_result *res)
+{
+	Godfs__AttrResp *a = godfs__attr_resp__unpack(NULL, res->resp_len, res->resp);
+	Godfs__Attr *attr;
+	assert_non_null(a);
+	assert_int_equal(a->status, 0);
+	assert_non_null(a->attr);
+	attr = a->attr;
+	a->attr = NULL;
+	godfs__attr_resp__free_unpacked(a, NULL);
+	return attr;
+}
+
+/* ---- request builders ---------------------------------------------------------------- */
+
+static int mknod_st(struct leader *l, uint32_t method, uint64_t parent, const char *name,
+		    uint32_t mode, const char *target, uint64_t session, bool excl, int want,
+		    uint64_t *ino)
+{
+	Godfs__Mknod r = GODFS__MKNOD__INIT;
+	struct meta_fsm_result res;
+	struct ent x = { .method = method, .req = &r.base, .session = session };
+
+	r.has_parent = r.has_mode = r.has_uid = r.has_gid = 1;
+	r.parent = parent;
+	r.name = (char *)name;
+	r.mode = mode;
+	r.uid = 1000;
+	r.gid = 100;
+	r.target = (char *)target;
+	if (S_ISCHR(mode) || S_ISBLK(mode)) {
+		r.has_rdev = 1;
+		r.rdev = makedev(1, 3);
+	}
+	if (excl) {
+		r.has_exclusive = 1;
+		r.exclusive = 1;
+	}
+	if (session) {
+		r.has_session_id = 1;
+		r.session_id = session;
+	}
+	run(l, &x, want, &res);
+	if (!want && ino) {
+		Godfs__Attr *a = attr_of(&res);
+		*ino = a->ino;
+		godfs__attr__free_unpacked(a, NULL);
+	}
+	meta_fsm_result_release(&res);
+	return want;
+}
+
+static uint64_t do_mkdir(struct leader *l, uint64_t parent, const char *name, uint32_t mode)
+{
+	uint64_t ino = 0;
+	mknod_st(l, M(MKDIR), parent, name, S_IFDIR | mode, NULL, 0, false, 0, &ino);
+	return ino;
+}
+
+static uint64_t do_create(struct leader *l, uint64_t parent, const char *name, uint64_t session)
+{
+	uint64_t ino = 0;
+	mknod_st(l, M(MKNOD), parent, name, S_IFREG | 0644, NULL, session, true, 0, &ino);
+	return ino;
+}
+
+static uint64_t do_symlink(struct leader *l, uint64_t parent, const char *name, const char *target)
+{
+	uint64_t ino = 0;
+	mknod_st(l, M(SYMLINK), parent, name, 0, target, 0, false, 0, &ino);
+	return ino;
+}
+
+static void do_link(struct leader *l, uint64_t ino, uint64_t newparent, const char *name, int want)
+{
+	Godfs__Link r = GODFS__LINK__INIT;
+	r.has_ino = r.has_newparent = 1;
+	r.ino = ino;
+	r.newparent = newparent;
+	r.newname = (char *)name;
+	run(l, &(struct ent){ .method = M(LINK), .req = &r.base }, want, NULL);
+}
+
+/* UNLINK or RMDIR; expect_ino != 0 with purge frees the inode at once. */
+static void do_remove(struct leader *l, uint32_t method, uint64_t parent, const char *name,
+		      uint64_t expect_ino, bool purge, int want, struct meta_fsm_result *res)
+{
+	Godfs__NameReq r = GODFS__NAME_REQ__INIT;
+	r.has_parent = 1;
+	r.parent = parent;
+	r.name = (char *)name;
+	run(l, &(struct ent){ .method = method, .req = &r.base, .expect_ino = expect_ino,
+			      .purge_now = purge }, want, res);
+}
+
+static void do_rename(struct leader *l, uint64_t parent, const char *name, uint64_t newparent,
+		      const char *newname, uint32_t flags, uint64_t expect_ino, int want,
+		      struct meta_fsm_result *res)
+{
+	Godfs__Rename r = GODFS__RENAME__INIT;
+	r.has_parent = r.has_newparent = 1;
+	r.parent = parent;
+	r.name = (char *)name;
+	r.newparent = newparent;
+	r.newname = (char *)newname;
+	if (flags) {
+		r.has_flags = 1;
+		r.flags = flags;
+	}
+	run(l, &(struct ent){ .method = M(RENAME), .req = &r.base, .expect_ino = expect_ino,
+			      .purge_now = expect_ino != 0 }, want, res);
+}
+
+static void do_setxattr(struct leader *l, uint64_t ino, const char *name, const void *v,
+			size_t len, uint32_t flags, int want)
+{
+	Godfs__Xattr r = GODFS__XATTR__INIT;
+	r.has_ino = r.has_value = 1;
+	r.ino = ino;
+	r.name = (char *)name;
+	r.value.data = (uint8_t *)v;
+	r.value.len = len;
+	if (flags) {
+		r.has_flags = 1;
+		r.flags = flags;
+	}
+	run(l, &(struct ent){ .method = M(SETXATTR), .req = &r.base }, want, NULL);
+}
+
+static const char *const chain3[] = { "cs-a", "cs-b", "cs-c" };
+static const char *const chain_ac[] = { "cs-a", "cs-c" };
+
+/* A write lease on (ino, index) with that chain: returns the ChunkResp. */
+static Godfs__ChunkResp *do_lease(struct leader *l, uint64_t ino, uint64_t index,
+				  const char *const *chain, size_t n, int want)
+{
+	Godfs__ChunkReq r = GODFS__CHUNK_REQ__INIT;
+	struct meta_fsm_result res;
+	Godfs__ChunkResp *c = NULL;
+
+	r.has_ino = r.has_index = r.has_session_id = 1;
+	r.ino = ino;
+	r.index = index;
+	r.session_id = 101;
+	run(l, &(struct ent){ .method = M(WRITE_LEASE), .req = &r.base, .session = 101,
+			      .chain = chain, .n_chain = n }, want, &res);
+	if (!want) {
+		c = godfs__chunk_resp__unpack(NULL, res.resp_len, res.resp);
+		assert_non_null(c);
+		assert_int_equal(c->status, 0);
+		assert_int_equal(c->n_chain, n);
+	}
+	meta_fsm_result_release(&res);
+	return c;
+}
+
+static void do_commit(struct leader *l, uint64_t ino, uint64_t size, int64_t mtime)
+{
+	Godfs__WriteCommit r = GODFS__WRITE_COMMIT__INIT;
+	r.has_ino = r.has_size = 1;
+	r.ino = ino;
+	r.size = size;
+	if (mtime) {
+		r.has_mtime_sec = r.has_mtime_nsec = 1;
+		r.mtime_sec = mtime;
+		r.mtime_nsec = 999999999;
+	}
+	run(l, &(struct ent){ .method = M(WRITE_COMMIT), .req = &r.base, .session = 101 }, 0, NULL);
+}
+
+static void do_setattr(struct leader *l, const Godfs__SetAttr *r, int want,
+		       struct meta_fsm_result *res)
+{
+	run(l, &(struct ent){ .method = M(SETATTR), .req = &r->base }, want, res);
+}
+
+static void do_register(struct leader *l, const char *id, const char *addr, const char *label,
+			const uint64_t *report, size_t n_report, size_t want_drops)
+{
+	Godfs__CsRegister r = GODFS__CS_REGISTER__INIT;
+	Godfs__ChunkReport reps[8], *ptrs[8];
+	Godfs__CsRegisterResp *resp;
+	struct meta_fsm_result res;
+	size_t i;
+
+	assert_true(n_report <= 8);
+	r.node_id = (char *)id;
+	r.address = (char *)addr;
+	r.label = (char *)label;
+	r.has_total_bytes = r.has_free_bytes = 1;
+	r.total_bytes = 100ull << 30;
+	r.free_bytes = 60ull << 30;
+	for (i = 0; i < n_report; i++) {
+		godfs__chunk_report__init(&reps[i]);
+		reps[i].has_chunk_id = reps[i].has_version = 1;
+		reps[i].chunk_id = report[i];
+		reps[i].version = 1;
+		ptrs[i] = &reps[i];
+	}
+	r.n_chunks = n_report;
+	r.chunks = ptrs;
+	run(l, &(struct ent){ .method = M(CS_REGISTER), .req = &r.base, .node_id = id,
+			      .node_addr = addr, .node_label = label }, 0, &res);
+	resp = godfs__cs_register_resp__unpack(NULL, res.resp_len, res.resp);
+	assert_non_null(resp);
+	assert_int_equal(resp->n_drop, want_drops);
+	godfs__cs_register_resp__free_unpacked(resp, NULL);
+	meta_fsm_result_release(&res);
+}
+
+static void do_hello(struct leader *l, uint64_t session, const char *host, const char *mp)
+{
+	Godfs__Hello r = GODFS__HELLO__INIT;
+	struct meta_fsm_result res;
+	Godfs__HelloResp *h;
+
+	r.has_protocol = 1;
+	r.protocol = 1;
+	r.host = (char *)host;
+	r.mountpoint = (char *)mp;
+	run(l, &(struct ent){ .method = M(HELLO), .req = &r.base, .session = session,
+			      .hello_host = host, .hello_mp = mp }, 0, &res);
+	h = godfs__hello_resp__unpack(NULL, res.resp_len, res.resp);
+	assert_non_null(h);
+	assert_int_equal(h->session_id, session);
+	assert_int_equal(h->chunk_size, CHUNK);
+	godfs__hello_resp__free_unpacked(h, NULL);
+	meta_fsm_result_release(&res);
+}
+
+/* ---- queries --------------------------------------------------------------------------- */
+
+/* Answers req on f; returns the status, the packed answer in res. */
+static int query(struct meta_fsm *f, uint16_t method, const ProtobufCMessage *req,
+		 struct meta_fsm_result *res)
+{
+	uint8_t *b = NULL;
+	size_t len = 0;
+	if (req)
+		b = pack_msg(req, &len);
+	assert_int_equal(meta_fsm_query(f, method, b, len, res), 0);
+	free(b);
+	assert_non_null(res->resp);
+	return res->status;
+}
+
+/* Asks both FSMs the same thing: the answers must be the same bytes. Returns
+ * the status; *out (may be NULL) keeps a's answer. */
+static int query2(struct meta_fsm *a, struct meta_fsm *b, uint16_t method,
+		  const ProtobufCMessage *req, struct meta_fsm_result *out)
+{
+	struct meta_fsm_result ra, rb;
+	int st;
+
+	st = query(a, method, req, &ra);
+	assert_int_equal(query(b, method, req, &rb), st);
+	assert_int_equal(ra.resp_len, rb.resp_len);
+	assert_memory_equal(ra.resp, rb.resp, ra.resp_len);
+	meta_fsm_result_release(&rb);
+	if (out)
+		*out = ra;
+	else
+		meta_fsm_result_release(&ra);
+	return st;
+}
+
+static int getattr(struct meta_fsm *f, uint64_t ino, Godfs__Attr **out)
+{
+	Godfs__InodeReq r = GODFS__INODE_REQ__INIT;
+	struct meta_fsm_result res;
+	int st;
+
+	r.has_ino = 1;
+	r.ino = ino;
+	st = query(f, M(GETATTR), &r.base, &res);
+	*out = st ? NULL : attr_of(&res);
+	meta_fsm_result_release(&res);
+	return st;
+}
+
+static uint64_t lookup(struct meta_fsm *f, uint64_t parent, const char *name)
+{
+	return meta_fsm_lookup_ino(f, parent, name);
+}
+
+/* The whole READDIR walk of dir ino in pages of `page`: names and count. */
+static size_t readdir_all(struct meta_fsm *f, uint64_t ino, uint32_t page, char **names,
+			  size_t max)
+{
+	uint64_t cookie = 0;
+	size_t n = 0;
+	for (;;) {
+		Godfs__Readdir r = GODFS__READDIR__INIT;
+		struct meta_fsm_result res;
+		Godfs__ReaddirResp *d;
+		size_t i;
+		bool eof;
+
+		r.has_ino = r.has_cookie = r.has_max_entries = 1;
+		r.ino = ino;
+		r.cookie = cookie;
+		r.max_entries = page;
+		assert_int_equal(query(f, M(READDIR), &r.base, &res), 0);
+		d = godfs__readdir_resp__unpack(NULL, res.resp_len, res.resp);
+		assert_non_null(d);
+		for (i = 0; i < d->n_entries; i++) {
+			assert_true(d->entries[i]->cookie > cookie);
+			cookie = d->entries[i]->cookie;
+			if (n < max && names)
+				names[n] = strdup(d->entries[i]->name);
+			n++;
+		}
+		eof = d->eof;
+		godfs__readdir_resp__free_unpacked(d, NULL);
+		meta_fsm_result_release(&res);
+		if (eof)
+			return n;
+	}
+}
+
+static void free_names(char **names, size_t n)
+{
+	size_t i;
+	for (i = 0; i < n; i++)
+		free(names[i]);
+}
+
+/* Every answer of a and b about inode ino is the same; returns its mode (0 if
+ * it does not exist). */
+static uint32_t compare_inode(struct meta_fsm *a, struct meta_fsm *b, uint64_t ino)
+{
+	Godfs__InodeReq ir = GODFS__INODE_REQ__INIT;
+	Godfs__Xattr xr = GODFS__XATTR__INIT;
+	Godfs__Open orq = GODFS__OPEN__INIT;
+	struct meta_fsm_result res;
+	Godfs__Attr *attr;
+	uint32_t mode;
+
+	ir.has_ino = 1;
+	ir.ino = ino;
+	if (query2(a, b, M(GETATTR), &ir.base, &res)) {
+		meta_fsm_result_release(&res);
+		return 0;
+	}
+	attr = attr_of(&res);
+	mode = attr->mode;
+	godfs__attr__free_unpacked(attr, NULL);
+	meta_fsm_result_release(&res);
+
+	query2(a, b, M(READLINK), &ir.base, NULL);
+	orq.has_ino = orq.has_flags = 1;
+	orq.ino = ino;
+	orq.flags = O_RDONLY;
+	query2(a, b, M(OPEN), &orq.base, NULL);
+
+	/* every xattr by name, and one that is not there */
+	if (query2(a, b, M(LISTXATTR), &ir.base, &res) == 0) {
+		Godfs__XattrResp *x = godfs__xattr_resp__unpack(NULL, res.resp_len, res.resp);
+		size_t off = 0;
+		assert_non_null(x);
+		while (off < x->value.len) {
+			const char *name = (const char *)x->value.data + off;
+			size_t l = strnlen(name, x->value.len - off);
+			assert_true(off + l < x->value.len);
+			xr.has_ino = 1;
+			xr.ino = ino;
+			xr.name = (char *)name;
+			assert_int_equal(query2(a, b, M(GETXATTR), &xr.base, NULL), 0);
+			off += l + 1;
+		}
+		godfs__xattr_resp__free_unpacked(x, NULL);
+	}
+	meta_fsm_result_release(&res);
+	xr.has_ino = 1;
+	xr.ino = ino;
+	xr.name = "user.not-there";
+	assert_int_equal(query2(a, b, M(GETXATTR), &xr.base, NULL), GD_ENODATA);
+
+	if (S_ISDIR(mode)) {
+		/* pages of 3, plain and plus, then every name by lookup */
+		uint64_t cookie = 0;
+		bool plus = false;
+		for (;;) {
+			Godfs__Readdir r = GODFS__READDIR__INIT;
+			Godfs__ReaddirResp *d;
+			size_t i;
+			bool eof;
+
+			r.has_ino = r.has_cookie = r.has_max_entries = r.has_plus = 1;
+			r.ino = ino;
+			r.cookie = cookie;
+			r.max_entries = 3;
+			r.plus = plus;
+			plus = !plus;
+			assert_int_equal(query2(a, b, M(READDIR), &r.base, &res), 0);
+			d = godfs__readdir_resp__unpack(NULL, res.resp_len, res.resp);
+			assert_non_null(d);
+			for (i = 0; i < d->n_entries; i++) {
+				Godfs__Lookup lr = GODFS__LOOKUP__INIT;
+				lr.has_parent = 1;
+				lr.parent = ino;
+				lr.name = d->entries[i]->name;
+				assert_int_equal(query2(a, b, M(LOOKUP), &lr.base, NULL), 0);
+				cookie = d->entries[i]->cookie;
+			}
+			eof = d->eof;
+			godfs__readdir_resp__free_unpacked(d, NULL);
+			meta_fsm_result_release(&res);
+			if (eof)
+				break;
+		}
+		{
+			Godfs__Lookup lr = GODFS__LOOKUP__INIT;
+			lr.has_parent = 1;
+			lr.parent = ino;
+			lr.name = "..";
+			assert_int_equal(query2(a, b, M(LOOKUP), &lr.base, NULL), 0);
+			lr.name = "missing";
+			assert_int_equal(query2(a, b, M(LOOKUP), &lr.base, NULL), GD_ENOENT);
+		}
+	}
+	if (S_ISREG(mode)) {
+		uint64_t idx;
+		for (idx = 0; idx < 8; idx++) {
+			Godfs__ChunkReq cr = GODFS__CHUNK_REQ__INIT;
+			struct meta_fsm_chunk ca, cb;
+			size_t i;
+
+			cr.has_ino = cr.has_index = 1;
+			cr.ino = ino;
+			cr.index = idx;
+			assert_int_equal(query2(a, b, M(CHUNK_LOCATE), &cr.base, NULL), 0);
+			assert_int_equal(meta_fsm_chunk_get(a, ino, idx, &ca), 0);
+			assert_int_equal(meta_fsm_chunk_get(b, ino, idx, &cb), 0);
+			assert_int_equal(ca.chunk_id, cb.chunk_id);
+			assert_int_equal(ca.version, cb.version);
+			assert_int_equal(ca.goal, cb.goal);
+			assert_int_equal(ca.file_size, cb.file_size);
+			assert_int_equal(ca.n_nodes, cb.n_nodes);
+			for (i = 0; i < ca.n_nodes; i++)
+				assert_string_equal(ca.nodes[i], cb.nodes[i]);
+			assert_int_equal(meta_fsm_chunk_version(a, ca.chunk_id),
+					 meta_fsm_chunk_version(b, ca.chunk_id));
+		}
+	}
+	return mode;
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+/* a and b hold the same state: every query over every inode, the counters,
+ * the sessions, orphans and nodes, and the snapshot bytes. */
+static void compare_fsms(struct meta_fsm *a, struct meta_fsm *b, uint64_t max_ino)
+{
+	uint64_t ino, sa[64], sb[64], oa[64], ob[64];
+	size_t n, na, nb, seen = 0;
+	static const char *const nodes[] = { "cs-a", "cs-b", "cs-c", "cs-d", "cs-x" };
+	void *ba, *bb;
+	size_t la, lb;
+
+	for (ino = 1; ino <= max_ino + 3; ino++)
+		if (compare_inode(a, b, ino))
+			seen++;
+	assert_int_equal(seen, meta_fsm_inode_count(a));
+	assert_int_equal(meta_fsm_inode_count(a), meta_fsm_inode_count(b));
+	assert_int_equal(meta_fsm_chunk_count(a), meta_fsm_chunk_count(b));
+	assert_int_equal(meta_fsm_chunk_size(a), meta_fsm_chunk_size(b));
+	query2(a, b, M(STATFS), NULL, NULL);
+	na = meta_fsm_sessions(a, sa, 64);
+	nb = meta_fsm_sessions(b, sb, 64);
+	assert_int_equal(na, nb);
+	assert_memory_equal(sa, sb, na * sizeof(sa[0]));
+	na = meta_fsm_orphans(a, oa, 64);
+	nb = meta_fsm_orphans(b, ob, 64);
+	assert_int_equal(na, nb);
+	qsort(oa, na, sizeof(oa[0]), cmp_u64);
+	qsort(ob, nb, sizeof(ob[0]), cmp_u64);
+	assert_memory_equal(oa, ob, na * sizeof(oa[0]));
+	for (n = 0; n < sizeof(nodes) / sizeof(nodes[0]); n++) {
+		const char *x = meta_fsm_node_address(a, nodes[n]);
+		const char *y = meta_fsm_node_address(b, nodes[n]);
+		assert_true((x == NULL) == (y == NULL));
+		if (x)
+			assert_string_equal(x, y);
+	}
+	snap(a, &ba, &la);
+	snap(b, &bb, &lb);
+	assert_int_equal(la, lb);
+	assert_memory_equal(ba, bb, la);
+	raft_free(ba);
+	raft_free(bb);
+}
+
+/* ---- the realistic log ----------------------------------------------------------------------- */
+
+/* What the log below made, for the checks. */
+struct world {
+	uint64_t home, alice, tmp, data, notes, big, hole, fifo, dev, sock, link, abslink;
+	uint64_t open1, open2, gone_dir, trunc, victim, max_ino;
+};
+
+/* Builds a realistic history of a mounted file system on l, checking the
+ * answers on the way. */
+static void build_log(struct leader *l, struct world *w)
+{
+	struct meta_fsm_result res;
+	Godfs__ChunkResp *c;
+	Godfs__Attr *a;
+	char name[64];
+	unsigned i;
+
+	memset(w, 0, sizeof(*w));
+	/* three chunkds register, then two clients say hello */
+	do_register(l, "cs-a", "127.0.0.1:18000", "rack1", NULL, 0, 0);
+	do_register(l, "cs-b", "127.0.0.1:18001", "rack2", NULL, 0, 0);
+	do_register(l, "cs-c", "127.0.0.1:18002", "", NULL, 0, 0);
+	assert_string_equal(meta_fsm_node_address(l->f, "cs-b"), "127.0.0.1:18001");
+	do_hello(l, 101, "client1", "/mnt/godfs");
+	do_hello(l, 202, "client2", "/srv/godfs");
+	do_hello(l, 303, "client3", "/mnt/x");
+
+	/* a tree */
+	w->home = do_mkdir(l, ROOT, "home", 0755);
+	w->alice = do_mkdir(l, w->home, "alice", 0700);
+	w->tmp = do_mkdir(l, ROOT, "tmp", 01777);
+	w->data = do_mkdir(l, ROOT, "data", 02775); /* setgid directory */
+	{
+		Godfs__SetAttr r = GODFS__SET_ATTR__INIT;
+		r.has_ino = r.has_valid = r.has_gid = 1;
+		r.ino = w->data;
+		r.valid = GODFS__SET_ATTR_BITS__SA_GID;
+		r.gid = 555;
+		do_setattr(l, &r, 0, NULL);
+	}
+	assert_int_equal(getattr(l->f, ROOT, &a), 0);
+	assert_int_equal(a->nlink, 5);
+	godfs__attr__free_unpacked(a, NULL);
+
+	/* files: create (O_EXCL) with a session, then open(O_CREAT) of the same */
+	w->notes = do_create(l, w->alice, "notes.txt", 101);
+	assert_int_equal(mknod_st(l, M(MKNOD), w->alice, "notes.txt", S_IFREG | 0600, NULL,
+				  202, false, 0, &w->max_ino), 0);
+	assert_int_equal(w->max_ino, w->notes);
+	mknod_st(l, M(MKNOD), w->tmp, "fifo", S_IFIFO | 0600, NULL, 0, false, 0, &w->fifo);
+	mknod_st(l, M(MKNOD), w->data, "null", S_IFCHR | 0666, NULL, 0, false, 0, &w->dev);
+	mknod_st(l, M(MKNOD), w->data, "sock", S_IFSOCK | 0755, NULL, 0, false, 0, &w->sock);
+	/* in the setgid directory the group is the directory's */
+	assert_int_equal(getattr(l->f, w->dev, &a), 0);
+	assert_int_equal(a->rdev, makedev(1, 3));
+	assert_int_equal(a->gid, 555);
+	godfs__attr__free_unpacked(a, NULL);
+	w->link = do_symlink(l, w->alice, "link", "notes.txt");
+	w->abslink = do_symlink(l, w->data, "abs", "/home/alice/notes.txt");
+	do_link(l, w->notes, w->data, "notes-hardlink", 0);
+
+	/* write notes.txt: two chunks on the full chain, then a new lease on
+	 * chunk 0 (version bump) and a failed member on chunk 1 */
+	c = do_lease(l, w->notes, 0, chain3, 3, 0);
+	assert_int_equal(c->version, 1);
+	assert_int_equal(c->prev_version, 0);
+	assert_string_equal(c->chain[2], "cs-c");
+	godfs__chunk_resp__free_unpacked(c, NULL);
+	do_commit(l, w->notes, CHUNK + CHUNK / 2, 0);
+	c = do_lease(l, w->notes, 1, chain3, 3, 0);
+	godfs__chunk_resp__free_unpacked(c, NULL);
+	do_commit(l, w->notes, 2 * CHUNK - 1, 1764633999);
+	c = do_lease(l, w->notes, 0, chain3, 3, 0);
+	assert_int_equal(c->version, 2);
+	assert_int_equal(c->prev_version, 1);
+	godfs__chunk_resp__free_unpacked(c, NULL);
+	{
+		Godfs__ChunkFailed r = GODFS__CHUNK_FAILED__INIT;
+		r.has_ino = r.has_index = r.has_chunk_id = r.has_version = 1;
+		r.ino = w->notes;
+		r.index = 1;
+		r.chunk_id = meta_fsm_chunk_version(l->f, 2) ? 2 : 0;
+		r.version = 1;
+		r.failed = "cs-b";
+		run(l, &(struct ent){ .method = M(CHUNK_FAILED), .req = &r.base,
+				      .chain = chain_ac, .n_chain = 2 }, 0, NULL);
+		/* the same report again changes nothing */
+		run(l, &(struct ent){ .method = M(CHUNK_FAILED), .req = &r.base,
+				      .chain = chain_ac, .n_chain = 2 }, 0, NULL);
+		assert_int_equal(meta_fsm_chunk_version(l->f, 2), 2);
+	}
+	/* the leader re-replicated chunk 2 to cs-b again (no version bump); a
+	 * stale or unknown chunk changes nothing */
+	{
+		static const char *const chain_cab[] = { "cs-c", "cs-a", "cs-b" };
+		Godfs__ChunkReport r = GODFS__CHUNK_REPORT__INIT;
+		struct meta_fsm_chunk ch;
+		r.has_chunk_id = r.has_version = 1;
+		r.chunk_id = 2;
+		r.version = 2;
+		run(l, &(struct ent){ .method = FSM(CHUNK_NODES), .req = &r.base,
+				      .chain = chain_cab, .n_chain = 3 }, 0, NULL);
+		assert_int_equal(meta_fsm_chunk_get(l->f, w->notes, 1, &ch), 0);
+		assert_int_equal(ch.version, 2);
+		assert_int_equal(ch.n_nodes, 3);
+		assert_string_equal(ch.nodes[0], "cs-c");
+		r.version = 1;
+		run(l, &(struct ent){ .method = FSM(CHUNK_NODES), .req = &r.base,
+				      .chain = chain_ac, .n_chain = 2 }, GD_ESTALE, NULL);
+		r.chunk_id = 777;
+		run(l, &(struct ent){ .method = FSM(CHUNK_NODES), .req = &r.base,
+				      .chain = chain_ac, .n_chain = 2 }, GD_ENOCHUNK, NULL);
+	}
+
+	/* a big file of 5 chunks, cut to 2.5 chunks: chunks 3 and 4 are freed */
+	w->big = do_create(l, w->data, "big", 202);
+	for (i = 0; i < 5; i++) {
+		c = do_lease(l, w->big, i, chain3, 3, 0);
+		godfs__chunk_resp__free_unpacked(c, NULL);
+	}
+	do_commit(l, w->big, 5 * CHUNK, 0);
+	{
+		Godfs__SetAttr r = GODFS__SET_ATTR__INIT;
+		r.has_ino = r.has_valid = r.has_size = r.has_goal = 1;
+		r.ino = w->big;
+		r.valid = GODFS__SET_ATTR_BITS__SA_SIZE | GODFS__SET_ATTR_BITS__SA_GOAL;
+		r.size = 2 * CHUNK + CHUNK / 2;
+		r.goal = 2;
+		do_setattr(l, &r, 0, &res);
+		assert_int_equal(res.n_freed, 2);
+		assert_int_equal(res.freed[0].n_nodes, 3);
+		assert_string_equal(res.freed[0].nodes[0], "cs-a");
+		meta_fsm_result_release(&res);
+	}
+	/* a sparse file: only chunk 3 */
+	w->hole = do_create(l, w->tmp, "sparse", 101);
+	c = do_lease(l, w->hole, 3, chain_ac, 2, 0);
+	godfs__chunk_resp__free_unpacked(c, NULL);
+	do_commit(l, w->hole, 4 * CHUNK - 10, 0);
+
+	/* attributes: chmod, chown, utimens with nanoseconds, ctime */
+	{
+		Godfs__SetAttr r = GODFS__SET_ATTR__INIT;
+		r.has_ino = r.has_valid = r.has_mode = r.has_uid = r.has_gid = 1;
+		r.has_atime_sec = r.has_atime_nsec = r.has_mtime_sec = r.has_mtime_nsec = 1;
+		r.ino = w->notes;
+		r.valid = GODFS__SET_ATTR_BITS__SA_MODE | GODFS__SET_ATTR_BITS__SA_UID |
+			  GODFS__SET_ATTR_BITS__SA_GID | GODFS__SET_ATTR_BITS__SA_ATIME |
+			  GODFS__SET_ATTR_BITS__SA_MTIME;
+		r.mode = 06755;
+		r.uid = 2000;
+		r.gid = 2001;
+		r.atime_sec = -5; /* before 1970 */
+		r.atime_nsec = 1;
+		r.mtime_sec = 1234567890;
+		r.mtime_nsec = 999999999;
+		do_setattr(l, &r, 0, NULL);
+		r.valid = GODFS__SET_ATTR_BITS__SA_ATIME_NOW | GODFS__SET_ATTR_BITS__SA_UID;
+		r.ino = w->alice;
+		do_setattr(l, &r, 0, NULL);
+		r.valid = GODFS__SET_ATTR_BITS__SA_MTIME;
+		r.mtime_nsec = 1000000000; /* not a valid time */
+		do_setattr(l, &r, GD_EINVAL, NULL);
+	}
+	assert_int_equal(getattr(l->f, w->notes, &a), 0);
+	assert_int_equal(a->mode, S_IFREG | 06755);
+	assert_int_equal(a->atime_sec, -5);
+	assert_int_equal(a->mtime_nsec, 999999999);
+	assert_int_equal(a->nlink, 2);
+	assert_int_equal(a->size, 2 * CHUNK - 1);
+	godfs__attr__free_unpacked(a, NULL);
+
+	/* xattrs */
+	do_setxattr(l, w->notes, "user.mime", "text/plain", 10, 0, 0);
+	do_setxattr(l, w->notes, "user.empty", "", 0, 1 /* CREATE */, 0);
+	do_setxattr(l, w->notes, "user.empty", "x", 1, 1, GD_EEXIST);
+	do_setxattr(l, w->notes, "user.nope", "x", 1, 2 /* REPLACE */, GD_ENODATA);
+	do_setxattr(l, w->notes, "user.mime", "text/markdown", 13, 2, 0);
+	do_setxattr(l, w->home, "trusted.overlay", "y", 1, 0, 0);
+	do_setxattr(l, w->link, "security.selinux", "system_u:object_r:tmp_t", 23, 0, 0);
+	do_setxattr(l, w->notes, "user.gone", "z", 1, 0, 0);
+	do_setxattr(l, w->notes, "bogus.name", "z", 1, 0, GD_ENOTSUP);
+	{
+		Godfs__Xattr r = GODFS__XATTR__INIT;
+		r.has_ino = 1;
+		r.ino = w->notes;
+		r.name = "user.gone";
+		run(l, &(struct ent){ .method = M(REMOVEXATTR), .req = &r.base }, 0, NULL);
+		run(l, &(struct ent){ .method = M(REMOVEXATTR), .req = &r.base }, GD_ENODATA, NULL);
+	}
+
+	/* a directory of many entries, some removed: cookies with tombstones */
+	for (i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "f%02u", i);
+		do_create(l, w->tmp, name, 303);
+	}
+	for (i = 0; i < 40; i += 3) {
+		snprintf(name, sizeof(name), "f%02u", i);
+		do_remove(l, M(UNLINK), w->tmp, name, lookup(l->f, w->tmp, name), true, 0, NULL);
+	}
+
+	/* renames: in place, across directories (a directory: link counts),
+	 * NOREPLACE to a free name, EXCHANGE of a directory and a fifo across
+	 * directories and back, and over an existing file (freed at once) */
+	do_rename(l, w->alice, "notes.txt", w->alice, "notes.md", 0, 0, 0, NULL);
+	do_rename(l, ROOT, "data", w->home, "data", 0, 0, 0, NULL);
+	assert_int_equal(lookup(l->f, w->home, "data"), w->data);
+	do_rename(l, w->home, "data", w->home, "shared", 1 /* NOREPLACE */, 0, 0, NULL);
+	do_rename(l, w->home, "alice", w->tmp, "fifo", 2 /* EXCHANGE */, 0, 0, NULL);
+	assert_int_equal(lookup(l->f, w->tmp, "fifo"), w->alice);
+	assert_int_equal(lookup(l->f, w->home, "alice"), w->fifo);
+	assert_int_equal(getattr(l->f, w->tmp, &a), 0);
+	assert_int_equal(a->nlink, 3);
+	godfs__attr__free_unpacked(a, NULL);
+	do_rename(l, w->home, "alice", w->tmp, "fifo", 2, 0, 0, NULL);
+	assert_int_equal(lookup(l->f, w->home, "alice"), w->alice);
+	w->victim = do_create(l, w->tmp, "victim", 101);
+	c = do_lease(l, w->victim, 0, chain3, 3, 0);
+	godfs__chunk_resp__free_unpacked(c, NULL);
+	do_rename(l, w->tmp, "f01", w->tmp, "victim", 0, w->victim, 0, &res);
+	assert_int_equal(res.n_freed, 1);
+	meta_fsm_result_release(&res);
+	assert_int_equal(getattr(l->f, w->victim, &a), GD_ENOENT);
+
+	/* unlink of an open file: an orphan, still readable and writable */
+	w->open1 = do_create(l, w->alice, "open1.bin", 202);
+	c = do_lease(l, w->open1, 0, chain3, 3, 0);
+	godfs__chunk_resp__free_unpacked(c, NULL);
+	do_commit(l, w->open1, 100, 0);
+	do_remove(l, M(UNLINK), w->alice, "open1.bin", w->open1, false, 0, &res);
+	assert_int_equal(res.orphan_ino, w->open1);
+	assert_int_equal(res.n_freed, 0);
+	meta_fsm_result_release(&res);
+	assert_int_equal(getattr(l->f, w->open1, &a), 0);
+	assert_int_equal(a->nlink, 0);
+	godfs__attr__free_unpacked(a, NULL);
+	c = do_lease(l, w->open1, 1, chain3, 3, 0);
+	godfs__chunk_resp__free_unpacked(c, NULL);
+	/* another one that stays an orphan through the snapshot */
+	w->open2 = do_create(l, w->tmp, "open2.bin", 101);
+	c = do_lease(l, w->open2, 0, chain_ac, 2, 0);
+	godfs__chunk_resp__free_unpacked(c, NULL);
+	do_remove(l, M(UNLINK), w->tmp, "open2.bin", w->open2, false, 0, NULL);
+	/* the session holding open1 expires; the leader purges it */
+	run(l, &(struct ent){ .method = FSM(SESSION_EXPIRE), .expire_session = 202 }, 0, NULL);
+	run(l, &(struct ent){ .method = FSM(SESSION_EXPIRE), .expire_session = 202 },
+	    GD_ENOSESSION, NULL);
+	run(l, &(struct ent){ .method = FSM(PURGE), .purge_ino = w->open1 }, 0, &res);
+	assert_int_equal(res.n_freed, 2);
+	meta_fsm_result_release(&res);
+	run(l, &(struct ent){ .method = FSM(PURGE), .purge_ino = w->notes }, GD_EBUSY, NULL);
+	run(l, &(struct ent){ .method = FSM(PURGE), .purge_ino = w->open1 }, GD_ENOENT, NULL);
+	run(l, &(struct ent){ .method = FSM(NOOP) }, 0, NULL);
+
+	/* a directory removed while open: an orphan directory */
+	w->gone_dir = do_mkdir(l, w->tmp, "gone", 0755);
+	do_remove(l, M(RMDIR), w->tmp, "gone", w->gone_dir, false, 0, &res);
+	assert_int_equal(res.orphan_ino, w->gone_dir);
+	meta_fsm_result_release(&res);
+	/* nothing can be created in it */
+	assert_int_equal(mknod_st(l, M(MKNOD), w->gone_dir, "x", S_IFREG | 0644, NULL, 0, false,
+				  GD_ENOENT, NULL), GD_ENOENT);
+
+	/* open(O_TRUNC) frees the chunks */
+	w->trunc = do_create(l, w->alice, "trunc", 101);
+	for (i = 0; i < 2; i++) {
+		c = do_lease(l, w->trunc, i, chain3, 3, 0);
+		godfs__chunk_resp__free_unpacked(c, NULL);
+	}
+	do_commit(l, w->trunc, CHUNK + 1, 0);
+	{
+		Godfs__Open r = GODFS__OPEN__INIT;
+		r.has_ino = r.has_flags = 1;
+		r.ino = w->trunc;
+		r.flags = O_WRONLY | O_TRUNC;
+		run(l, &(struct ent){ .method = M(OPEN), .req = &r.base, .session = 101 }, 0, &res);
+		assert_int_equal(res.n_freed, 2);
+		meta_fsm_result_release(&res);
+	}
+
+	/* a chunkd comes back reporting a chunk the FSM freed meanwhile */
+	{
+		uint64_t rep[2] = { 1, 9999 };
+		do_register(l, "cs-d", "127.0.0.1:18003", "rack3", rep, 2, 1);
+	}
+	w->max_ino = w->trunc > w->gone_dir ? w->trunc : w->gone_dir;
+}
+
+/* Applies the whole log (or entries [from, to)) to f: every entry applies
+ * with the same status as on the leader (checked by the snapshots later). */
+static void replay(struct meta_fsm *f, const struct leader *l, size_t from, size_t to)
+{
+	size_t i;
+	for (i = from; i < to; i++) {
+		struct meta_fsm_result res;
+		assert_int_equal(meta_fsm_apply(f, l->log[i].buf, l->log[i].len, &res), 0);
+		meta_fsm_result_release(&res);
+	}
+}
+
+/* ---- tests ------------------------------------------------------------------------------------- */
+
+/* Apply, snapshot, restore: the same answers, the same bytes, and the two go
+ * on the same way afterwards (counters and cookies restored). */
+static void test_snapshot_restore_same_state(void **state)
+{
+	struct leader l;
+	struct world w;
+	struct meta_fsm *g;
+	void *s1;
+	size_t n1;
+	char *names[64];
+	size_t n;
+
+	(void)state;
+	leader_init(&l);
+	build_log(&l, &w);
+	assert_true(l.n > 100);
+	snap(l.f, &s1, &n1);
+
+	assert_int_equal(meta_fsm_new(CHUNK, &g), 0);
+	assert_int_equal(meta_fsm_restore(g, s1, n1), 0);
+	compare_fsms(l.f, g, w.max_ino);
+	assert_same_snapshot(g, s1, n1);
+
+	/* what the state says */
+	assert_int_equal(meta_fsm_orphans(g, NULL, 0), 0);
+	{
+		uint64_t o[8], s[8];
+		assert_int_equal(meta_fsm_orphans(g, o, 8), 2);
+		qsort(o, 2, sizeof(o[0]), cmp_u64);
+		assert_int_equal(o[0], w.open2);
+		assert_int_equal(o[1], w.gone_dir);
+		assert_int_equal(meta_fsm_sessions(g, s, 8), 2);
+		assert_int_equal(s[0], 101);
+		assert_int_equal(s[1], 303);
+	}
+	assert_string_equal(meta_fsm_node_address(g, "cs-d"), "127.0.0.1:18003");
+	n = readdir_all(g, w.tmp, 4, names, 64);
+	/* 40 - 14 removed - f01 renamed over victim + fifo + sparse */
+	assert_int_equal(n, 40 - 14 + 2);
+	assert_string_equal(names[0], "fifo");
+	free_names(names, n < 64 ? n : 64);
+	assert_int_equal(lookup(g, w.tmp, "victim"), lookup(l.f, w.tmp, "victim"));
+	assert_int_equal(lookup(g, w.tmp, "f01"), 0);
+
+	/* both go on the same way: new inodes, chunks, cookies, sessions */
+	{
+		size_t mark = l.n;
+		uint64_t ino;
+		Godfs__ChunkResp *c;
+
+		ino = do_create(&l, w.tmp, "after", 101);
+		c = do_lease(&l, ino, 0, chain3, 3, 0);
+		godfs__chunk_resp__free_unpacked(c, NULL);
+		do_mkdir(&l, w.alice, "sub", 0755);
+		do_hello(&l, 404, "client4", "/m");
+		do_rename(&l, w.tmp, "f02", w.alice, "f02", 0, 0, 0, NULL);
+		do_remove(&l, M(RMDIR), w.alice, "sub", 0, false, 0, NULL);
+		run(&l, &(struct ent){ .method = FSM(PURGE), .purge_ino = w.open2 }, 0, NULL);
+		run(&l, &(struct ent){ .method = FSM(PURGE), .purge_ino = w.gone_dir }, 0, NULL);
+		replay(g, &l, mark, l.n);
+		compare_fsms(l.f, g, ino + 2);
+	}
+	raft_free(s1);
+	meta_fsm_free(g);
+	leader_release(&l);
+}
+
+/* The same log applied to fresh FSMs gives the same snapshot bytes, also when
+ * half of it comes from a snapshot (a restart: load snapshot + replay). */
+static void test_determinism(void **state)
+{
+	struct leader l;
+	struct world w;
+	struct meta_fsm *f1, *f2, *f3;
+	void *s, *s_half;
+	size_t n, n_half, half;
+
+	(void)state;
+	leader_init(&l);
+	build_log(&l, &w);
+	snap(l.f, &s, &n);
+
+	assert_int_equal(meta_fsm_new(CHUNK, &f1), 0);
+	assert_int_equal(meta_fsm_new(CHUNK, &f2), 0);
+	replay(f1, &l, 0, l.n);
+	replay(f2, &l, 0, l.n);
+	assert_same_snapshot(f1, s, n);
+	assert_same_snapshot(f2, s, n);
+	compare_fsms(l.f, f1, w.max_ino);
+
+	/* restart half way */
+	half = l.n / 2;
+	assert_int_equal(meta_fsm_new(CHUNK, &f3), 0);
+	replay(f3, &l, 0, half);
+	snap(f3, &s_half, &n_half);
+	meta_fsm_free(f3);
+	assert_int_equal(meta_fsm_new(CHUNK, &f3), 0);
+	assert_int_equal(meta_fsm_restore(f3, s_half, n_half), 0);
+	replay(f3, &l, half, l.n);
+	assert_same_snapshot(f3, s, n);
+
+	raft_free(s);
+	raft_free(s_half);
+	meta_fsm_free(f1);
+	meta_fsm_free(f2);
+	meta_fsm_free(f3);
+	leader_release(&l);
+}
+
+/* A small state that is not the log's, to check that failed restores leave it. */
+static struct meta_fsm *other_state(void **buf, size_t *len)
+{
+	struct leader l;
+	struct meta_fsm *f;
+	uint64_t d;
+
+	leader_init(&l);
+	d = do_mkdir(&l, ROOT, "other", 0755);
+	do_create(&l, d, "file", 0);
+	do_setxattr(&l, d, "user.k", "v", 1, 0, 0);
+	snap(l.f, buf, len);
+	f = l.f;
+	l.f = NULL;
+	leader_release(&l);
+	return f;
+}
+
+/* Truncated and bit-flipped snapshots: GD_EPROTO and the state unchanged. */
+static void test_restore_corrupt(void **state)
+{
+	struct leader l;
+	struct world w;
+	struct meta_fsm *g;
+	uint8_t *s, *copy;
+	void *other;
+	size_t n, other_len, i, step;
+
+	(void)state;
+	leader_init(&l);
+	build_log(&l, &w);
+	snap(l.f, (void **)&s, &n);
+	g = other_state(&other, &other_len);
+	copy = malloc(n);
+	assert_non_null(copy);
+
+	/* every length near the ends, a spread in between */
+	step = n / 700 + 1;
+	for (i = 0; i < n; i += (i < 64 || i > n - 64) ? 1 : step) {
+		assert_int_equal(meta_fsm_restore(g, s, i), GD_EPROTO);
+	}
+	assert_int_equal(meta_fsm_restore(g, NULL, 0), GD_EPROTO);
+	assert_same_snapshot(g, other, other_len);
+	/* one bit flipped: everywhere in the header and trailer, spread in the body */
+	for (i = 0; i < n; i += (i < 32 || i > n - 16) ? 1 : step) {
+		memcpy(copy, s, n);
+		copy[i] ^= (uint8_t)(1u << (i % 8));
+		assert_int_equal(meta_fsm_restore(g, copy, n), GD_EPROTO);
+	}
+	/* one byte more */
+	{
+		uint8_t *longer = malloc(n + 1);
+		assert_non_null(longer);
+		memcpy(longer, s, n);
+		longer[n] = 0;
+		assert_int_equal(meta_fsm_restore(g, longer, n + 1), GD_EPROTO);
+		free(longer);
+	}
+	assert_same_snapshot(g, other, other_len);
+	/* and the intact one still restores */
+	assert_int_equal(meta_fsm_restore(g, s, n), 0);
+	compare_fsms(l.f, g, w.max_ino);
+
+	free(copy);
+	raft_free(s);
+	raft_free(other);
+	meta_fsm_free(g);
+	leader_release(&l);
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+/* Re-signs a forged snapshot so that it passes the checksum and reaches the
+ * structure checks. */
+static void resign(uint8_t *b, size_t n)
+{
+	uint64_t h = meta_snap_checksum(b, n - 8);
+	size_t i;
+	for (i = 0; i < 8; i++)
+		b[n - 8 + i] = (uint8_t)(h >> (8 * i));
+}
+
+/* Forged snapshots with a valid checksum: random changes must be refused or
+ * give a state that snapshots to what it read (no crash, no leak: ASan). */
+static void test_restore_forged(void **state)
+{
+	struct leader l;
+	struct world w;
+	struct meta_fsm *g;
+	uint8_t *s, *copy;
+	void *other;
+	size_t n, other_len, round, accepted = 0;
+
+	(void)state;
+	leader_init(&l);
+	build_log(&l, &w);
+	snap(l.f, (void **)&s, &n);
+	g = other_state(&other, &other_len);
+	copy = malloc(n);
+	assert_non_null(copy);
+
+	for (round = 0; round < 3000; round++) {
+		size_t k, changes = 1 + rng() % 3;
+		int rc;
+
+		memcpy(copy, s, n);
+		for (k = 0; k < changes; k++) {
+			size_t at = 24 + rng() % (n - 32);
+			switch (rng() % 4) {
+			case 0: copy[at] ^= (uint8_t)(1u << (rng() % 8)); break;
+			case 1: copy[at] = 0; break;
+			case 2: copy[at] = 0xff; break;
+			default: copy[at] = (uint8_t)(copy[at] + 1); break;
+			}
+		}
+		resign(copy, n);
+		rc = meta_fsm_restore(g, copy, n);
+		if (rc == 0) {
+			/* what was accepted is a state that writes itself back */
+			void *b;
+			size_t bl;
+			accepted++;
+			snap(g, &b, &bl);
+			assert_int_equal(bl, n);
+			assert_memory_equal(b, copy, n);
+			raft_free(b);
+			assert_int_equal(meta_fsm_restore(g, other, other_len), 0);
+		} else {
+			assert_int_equal(rc, GD_EPROTO);
+		}
+		assert_same_snapshot(g, other, other_len);
+	}
+	/* changes that only touch times, uids, sizes... are legal states */
+	assert_true(accepted > 0);
+	assert_true(accepted < 3000);
+
+	/* targeted forgeries: a wrong link count of the root, a wrong magic,
+	 * version, reserved field or body length */
+	{
+		/* the root is the first inode: ino(8) gen(8) mode(4) uid(4) gid(4) nlink */
+		size_t root_nlink = 24 + 8 + 4 + 8 + 8 + 8 + 8 + 8 + 4 + 4 + 4;
+		memcpy(copy, s, n);
+		assert_int_equal(copy[root_nlink], 4); /* ., .., tmp, home */
+		copy[root_nlink] = 5;
+		resign(copy, n);
+		assert_int_equal(meta_fsm_restore(g, copy, n), GD_EPROTO);
+	}
+	{
+		size_t at[] = { 0, 8, 12, 16 };
+		size_t k;
+		for (k = 0; k < 4; k++) {
+			memcpy(copy, s, n);
+			copy[at[k]] ^= 1;
+			resign(copy, n);
+			assert_int_equal(meta_fsm_restore(g, copy, n), GD_EPROTO);
+		}
+	}
+	assert_same_snapshot(g, other, other_len);
+
+	free(copy);
+	raft_free(s);
+	raft_free(other);
+	meta_fsm_free(g);
+	leader_release(&l);
+}
+
+/* Entries and requests that do not decode: GD_EPROTO, state unchanged. */
+static void test_bad_entries(void **state)
+{
+	struct leader l;
+	struct meta_fsm_result res;
+	uint8_t garbage[64];
+	void *before;
+	size_t before_len, i;
+
+	(void)state;
+	leader_init(&l);
+	do_mkdir(&l, ROOT, "d", 0755);
+	snap(l.f, &before, &before_len);
+
+	/* random bytes; a truncated varint; an entry without a method */
+	for (i = 0; i < sizeof(garbage); i++)
+		garbage[i] = (uint8_t)(0xff - i);
+	assert_int_equal(meta_fsm_apply(l.f, garbage, sizeof(garbage), &res), GD_EPROTO);
+	assert_int_equal(res.status, GD_EPROTO);
+	meta_fsm_result_release(&res);
+	garbage[0] = 0x08; /* field 1, varint */
+	garbage[1] = 0x80; /* continues... and ends */
+	assert_int_equal(meta_fsm_apply(l.f, garbage, 2, &res), GD_EPROTO);
+	meta_fsm_result_release(&res);
+	assert_int_equal(meta_fsm_apply(l.f, "", 0, &res), GD_EPROTO);
+	meta_fsm_result_release(&res);
+	/* a well-formed entry whose request is not a Mknod */
+	{
+		Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
+		uint8_t *b;
+		size_t len;
+		uint8_t bad_req[] = { 0x0a, 0x7f, 'x' }; /* field 1 bytes, length past the end */
+
+		e.has_method = e.has_request = 1;
+		e.method = M(MKDIR);
+		e.request.data = bad_req;
+		e.request.len = sizeof(bad_req);
+		b = pack_msg(&e.base, &len);
+		assert_int_equal(meta_fsm_apply(l.f, b, len, &res), GD_EPROTO);
+		assert_int_equal(res.status, GD_EPROTO);
+		meta_fsm_result_release(&res);
+		free(b);
+		/* every truncation of a good entry */
+		{
+			Godfs__Mknod r = GODFS__MKNOD__INIT;
+			struct entry good;
+			r.has_parent = r.has_mode = 1;
+			r.parent = ROOT;
+			r.name = "new";
+			r.mode = S_IFDIR | 0755;
+			entry_pack(&l, &(struct ent){ .method = M(MKDIR), .req = &r.base }, &good);
+			for (len = 1; len < good.len; len++) {
+				int rc = meta_fsm_apply(l.f, good.buf, len, &res);
+				assert_true(rc == 0 || rc == GD_EPROTO);
+				/* a cut between fields can still decode: then the entry
+				 * is one without time, applied normally */
+				if (rc == 0 && res.status == 0) {
+					meta_fsm_result_release(&res);
+					break;
+				}
+				meta_fsm_result_release(&res);
+				assert_same_snapshot(l.f, before, before_len);
+			}
+			free(good.buf);
+		}
+	}
+	/* an unknown method applies as ENOTSUP (the log goes on) */
+	{
+		Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
+		uint8_t *b;
+		size_t len;
+		e.has_method = 1;
+		e.method = 999;
+		b = pack_msg(&e.base, &len);
+		assert_int_equal(meta_fsm_apply(l.f, b, len, &res), 0);
+		assert_int_equal(res.status, GD_ENOTSUP);
+		meta_fsm_result_release(&res);
+		free(b);
+	}
+	/* queries that do not decode */
+	assert_int_equal(meta_fsm_query(l.f, M(GETATTR), garbage, 2, &res), GD_EPROTO);
+	assert_int_equal(res.status, GD_EPROTO);
+	meta_fsm_result_release(&res);
+	raft_free(before);
+	leader_release(&l);
+}
+
+/* The errno rules of a Linux file system; every failure leaves the state as
+ * it was (run() checks that). */
+static void test_errors(void **state)
+{
+	struct leader l;
+	char long_name[300];
+	char long_target[META_NS_SYMLINK_MAX + 2];
+	uint64_t a, b, c, file, sub, ino;
+	struct meta_fsm_result res;
+	Godfs__Attr *attr;
+
+	(void)state;
+	leader_init(&l);
+	memset(long_name, 'n', sizeof(long_name));
+	long_name[256] = '\0';
+	a = do_mkdir(&l, ROOT, "a", 0755);
+	b = do_mkdir(&l, a, "b", 0755);
+	c = do_mkdir(&l, b, "c", 0755);
+	file = do_create(&l, a, "file", 0);
+	sub = do_mkdir(&l, ROOT, "sub", 0755);
+
+	/* ENAMETOOLONG: 256 bytes; 255 are fine */
+	mknod_st(&l, M(MKNOD), a, long_name, S_IFREG | 0644, NULL, 0, false, GD_ENAMETOOLONG, NULL);
+	mknod_st(&l, M(MKDIR), a, long_name, S_IFDIR | 0755, NULL, 0, false, GD_ENAMETOOLONG, NULL);
+	mknod_st(&l, M(SYMLINK), a, long_name, 0, "t", 0, false, GD_ENAMETOOLONG, NULL);
+	do_link(&l, file, a, long_name, GD_ENAMETOOLONG);
+	do_rename(&l, a, "file", a, long_name, 0, 0, GD_ENAMETOOLONG, NULL);
+	{
+		Godfs__Lookup r = GODFS__LOOKUP__INIT;
+		r.has_parent = 1;
+		r.parent = a;
+		r.name = long_name;
+		assert_int_equal(query(l.f, M(LOOKUP), &r.base, &res), GD_ENAMETOOLONG);
+		meta_fsm_result_release(&res);
+	}
+	long_name[255] = '\0';
+	ino = do_create(&l, a, long_name, 0);
+	assert_int_equal(lookup(l.f, a, long_name), ino);
+	do_remove(&l, M(UNLINK), a, long_name, ino, true, 0, NULL);
+	memset(long_target, 't', sizeof(long_target));
+	long_target[META_NS_SYMLINK_MAX + 1] = '\0';
+	mknod_st(&l, M(SYMLINK), a, "sl", 0, long_target, 0, false, GD_ENAMETOOLONG, NULL);
+	long_target[META_NS_SYMLINK_MAX] = '\0';
+	ino = do_symlink(&l, a, "sl", long_target);
+	assert_int_equal(getattr(l.f, ino, &attr), 0);
+	assert_int_equal(attr->size, META_NS_SYMLINK_MAX);
+	godfs__attr__free_unpacked(attr, NULL);
+
+	/* ENOTDIR: a path through a file */
+	mknod_st(&l, M(MKNOD), file, "x", S_IFREG | 0644, NULL, 0, false, GD_ENOTDIR, NULL);
+	mknod_st(&l, M(MKDIR), file, "x", S_IFDIR | 0755, NULL, 0, false, GD_ENOTDIR, NULL);
+	do_link(&l, file, file, "x", GD_ENOTDIR);
+	do_remove(&l, M(UNLINK), file, "x", 0, false, GD_ENOTDIR, NULL);
+	do_remove(&l, M(RMDIR), a, "file", 0, false, GD_ENOTDIR, NULL);
+	do_rename(&l, a, "file", file, "x", 0, 0, GD_ENOTDIR, NULL);
+	do_rename(&l, a, "b", a, "file", 0, 0, GD_ENOTDIR, NULL); /* dir over a file */
+	{
+		Godfs__Lookup r = GODFS__LOOKUP__INIT;
+		Godfs__Readdir d = GODFS__READDIR__INIT;
+		r.has_parent = 1;
+		r.parent = file;
+		r.name = "x";
+		assert_int_equal(query(l.f, M(LOOKUP), &r.base, &res), GD_ENOTDIR);
+		meta_fsm_result_release(&res);
+		d.has_ino = 1;
+		d.ino = file;
+		assert_int_equal(query(l.f, M(READDIR), &d.base, &res), GD_ENOTDIR);
+		meta_fsm_result_release(&res);
+	}
+
+	/* ENOTEMPTY */
+	do_remove(&l, M(RMDIR), a, "b", 0, false, GD_ENOTEMPTY, NULL);
+	do_rename(&l, ROOT, "sub", a, "b", 0, 0, GD_ENOTEMPTY, NULL); /* over a non-empty dir */
+	do_remove(&l, M(RMDIR), a, "..", 0, false, GD_ENOTEMPTY, NULL);
+	do_remove(&l, M(RMDIR), a, ".", 0, false, GD_EINVAL, NULL);
+
+	/* EEXIST */
+	mknod_st(&l, M(MKDIR), a, "b", S_IFDIR | 0755, NULL, 0, false, GD_EEXIST, NULL);
+	mknod_st(&l, M(MKDIR), a, "file", S_IFDIR | 0755, NULL, 0, false, GD_EEXIST, NULL);
+	mknod_st(&l, M(MKNOD), a, "file", S_IFREG | 0644, NULL, 0, true, GD_EEXIST, NULL);
+	mknod_st(&l, M(MKNOD), a, "b", S_IFREG | 0644, NULL, 0, false, GD_EISDIR, NULL);
+	mknod_st(&l, M(MKNOD), a, "file", S_IFIFO | 0644, NULL, 0, false, GD_EEXIST, NULL);
+	mknod_st(&l, M(SYMLINK), a, "file", 0, "t", 0, false, GD_EEXIST, NULL);
+	mknod_st(&l, M(MKDIR), a, ".", S_IFDIR | 0755, NULL, 0, false, GD_EEXIST, NULL);
+	do_link(&l, file, a, "b", GD_EEXIST);
+	do_rename(&l, a, "file", a, "b", 1 /* NOREPLACE */, 0, GD_EEXIST, NULL);
+	do_rename(&l, ROOT, "sub", a, "b", 1, 0, GD_EEXIST, NULL);
+
+	/* EINVAL: a directory into itself or its own subdirectory */
+	do_rename(&l, ROOT, "a", c, "a", 0, 0, GD_EINVAL, NULL);
+	do_rename(&l, ROOT, "a", a, "inside", 0, 0, GD_EINVAL, NULL);
+	do_rename(&l, a, "b", c, "x", 0, 0, GD_EINVAL, NULL);
+	do_rename(&l, ROOT, "a", c, "a", 2 /* EXCHANGE */, 0, GD_ENOENT, NULL);
+	do_rename(&l, a, "file", a, "b", 3 /* both flags */, 0, GD_EINVAL, NULL);
+	do_rename(&l, a, "file", a, "b", 4 /* unknown flag */, 0, GD_EINVAL, NULL);
+	/* the target an ancestor of the source: ENOTEMPTY (EINVAL when exchanged) */
+	do_rename(&l, b, "c", ROOT, "a", 0, 0, GD_ENOTEMPTY, NULL);
+	do_rename(&l, b, "c", ROOT, "a", 2, 0, GD_EINVAL, NULL);
+
+	/* other rules */
+	do_rename(&l, a, "nothere", a, "x", 0, 0, GD_ENOENT, NULL);
+	do_rename(&l, a, "file", a, "nothere", 2, 0, GD_ENOENT, NULL);
+	do_rename(&l, ROOT, "sub", a, "file", 0, 0, GD_ENOTDIR, NULL);
+	do_rename(&l, a, "file", ROOT, "sub", 0, 0, GD_EISDIR, NULL);
+	do_rename(&l, a, ".", a, "x", 0, 0, GD_EBUSY, NULL);
+	do_remove(&l, M(UNLINK), a, "b", 0, false, GD_EISDIR, NULL);
+	do_remove(&l, M(UNLINK), a, "nothere", 0, false, GD_ENOENT, NULL);
+	do_remove(&l, M(UNLINK), 12345, "x", 0, false, GD_ENOENT, NULL);
+	do_link(&l, b, ROOT, "dirlink", GD_EPERM);
+	do_link(&l, 12345, ROOT, "x", GD_ENOENT);
+	mknod_st(&l, M(MKNOD), a, "d", S_IFDIR | 0755, NULL, 0, false, GD_EPERM, NULL);
+	mknod_st(&l, M(MKNOD), a, "bad", 0170000, NULL, 0, false, GD_EINVAL, NULL);
+	mknod_st(&l, M(SYMLINK), a, "empty", 0, "", 0, false, GD_ENOENT, NULL);
+	mknod_st(&l, M(MKDIR), 12345, "x", S_IFDIR | 0755, NULL, 0, false, GD_ENOENT, NULL);
+	mknod_st(&l, M(MKDIR), a, "a/b", S_IFDIR | 0755, NULL, 0, false, GD_EINVAL, NULL);
+	do_setxattr(&l, file, "user.big", long_target, 0, 8 /* bad flag */, GD_EINVAL);
+	do_setxattr(&l, file, "user.", "x", 1, 0, GD_EINVAL);
+	{
+		static uint8_t big[META_NS_XATTR_VALUE_MAX + 1];
+		do_setxattr(&l, file, "user.big", big, sizeof(big), 0, GD_E2BIG);
+	}
+	{
+		Godfs__ChunkReq r = GODFS__CHUNK_REQ__INIT;
+		r.has_ino = r.has_index = 1;
+		r.ino = file;
+		r.index = 0;
+		/* no chunkd in the chain */
+		run(&l, &(struct ent){ .method = M(WRITE_LEASE), .req = &r.base }, GD_ENOSERVERS, NULL);
+		r.ino = a;
+		run(&l, &(struct ent){ .method = M(WRITE_LEASE), .req = &r.base, .chain = chain3,
+				       .n_chain = 3 }, GD_EISDIR, NULL);
+		r.ino = file;
+		r.index = UINT64_MAX / 2;
+		run(&l, &(struct ent){ .method = M(WRITE_LEASE), .req = &r.base, .chain = chain3,
+				       .n_chain = 3 }, GD_EFBIG, NULL);
+	}
+	{
+		Godfs__SetAttr r = GODFS__SET_ATTR__INIT;
+		r.has_ino = r.has_valid = r.has_size = 1;
+		r.ino = a;
+		r.valid = GODFS__SET_ATTR_BITS__SA_SIZE;
+		do_setattr(&l, &r, GD_EISDIR, NULL);
+		r.ino = file;
+		r.size = (uint64_t)INT64_MAX + 1;
+		do_setattr(&l, &r, GD_EFBIG, NULL);
+		r.valid = GODFS__SET_ATTR_BITS__SA_GOAL;
+		r.has_goal = 1;
+		r.goal = 33;
+		do_setattr(&l, &r, GD_EINVAL, NULL);
+	}
+	run(&l, &(struct ent){ .method = M(HELLO), .req = NULL }, GD_EINVAL, NULL);
+	run(&l, &(struct ent){ .method = M(CS_REGISTER), .req = NULL }, GD_EINVAL, NULL);
+	run(&l, &(struct ent){ .method = FSM(PURGE) }, GD_EINVAL, NULL);
+	/* rmdir and rename where the directory is replaced: link counts */
+	do_remove(&l, M(RMDIR), b, "c", c, true, 0, NULL);
+	do_rename(&l, ROOT, "sub", a, "b", 0, b, 0, NULL);
+	assert_int_equal(lookup(l.f, a, "b"), sub);
+	assert_int_equal(getattr(l.f, a, &attr), 0);
+	assert_int_equal(attr->nlink, 3);
+	godfs__attr__free_unpacked(attr, NULL);
+	assert_int_equal(getattr(l.f, ROOT, &attr), 0);
+	assert_int_equal(attr->nlink, 3);
+	godfs__attr__free_unpacked(attr, NULL);
+	assert_int_equal(getattr(l.f, b, &attr), GD_ENOENT);
+	leader_release(&l);
+}
+
+/* An allocation failure at any point of an apply answers GD_ENOMEM (or
+ * GD_EPROTO when the entry itself could not be decoded) and leaves the state
+ * as it was; the same entry then succeeds. */
+static void test_apply_alloc_failure(void **state)
+{
+	struct leader l;
+	struct world w;
+	struct entry e[16];
+	size_t n_e = 0, k;
+	uint64_t file;
+
+	(void)state;
+	leader_init(&l);
+	build_log(&l, &w);
+	file = lookup(l.f, w.alice, "notes.md");
+	assert_int_not_equal(file, 0);
+	/* 12 orphans: the next one makes the orphan map grow (an allocation) */
+	for (k = 0; k < 10; k++) {
+		char name[16];
+		snprintf(name, sizeof(name), "o%zu", k);
+		do_create(&l, w.tmp, name, 101);
+		do_remove(&l, M(UNLINK), w.tmp, name, 0, false, 0, NULL);
+	}
+	assert_int_equal(meta_fsm_orphans(l.f, NULL, 0), 0);
+	{
+		uint64_t o[16];
+		assert_int_equal(meta_fsm_orphans(l.f, o, 16), 12);
+	}
+	{
+		Godfs__Mknod r = GODFS__MKNOD__INIT;
+		r.has_parent = r.has_mode = 1;
+		r.parent = w.tmp;
+		r.name = "newdir";
+		r.mode = S_IFDIR | 0755;
+		entry_pack(&l, &(struct ent){ .method = M(MKDIR), .req = &r.base }, &e[n_e++]);
+		r.name = "newlink";
+		r.target = "/some/where";
+		entry_pack(&l, &(struct ent){ .method = M(SYMLINK), .req = &r.base }, &e[n_e++]);
+	}
+	{
+		Godfs__Link r = GODFS__LINK__INIT;
+		r.has_ino = r.has_newparent = 1;
+		r.ino = file;
+		r.newparent = w.tmp;
+		r.newname = "hl";
+		entry_pack(&l, &(struct ent){ .method = M(LINK), .req = &r.base }, &e[n_e++]);
+	}
+	{
+		Godfs__Rename r = GODFS__RENAME__INIT;
+		r.has_parent = r.has_newparent = 1;
+		r.parent = w.tmp;
+		r.name = "f04";
+		r.newparent = w.alice;
+		r.newname = "moved";
+		entry_pack(&l, &(struct ent){ .method = M(RENAME), .req = &r.base }, &e[n_e++]);
+	}
+	{
+		Godfs__Xattr r = GODFS__XATTR__INIT;
+		r.has_ino = r.has_value = 1;
+		r.ino = file;
+		r.name = "user.new";
+		r.value.data = (uint8_t *)"value";
+		r.value.len = 5;
+		entry_pack(&l, &(struct ent){ .method = M(SETXATTR), .req = &r.base }, &e[n_e++]);
+	}
+	{
+		Godfs__ChunkReq r = GODFS__CHUNK_REQ__INIT;
+		r.has_ino = r.has_index = 1;
+		r.ino = file;
+		r.index = 6;
+		entry_pack(&l, &(struct ent){ .method = M(WRITE_LEASE), .req = &r.base,
+					      .chain = chain3, .n_chain = 3 }, &e[n_e++]);
+		r.index = 0;
+		entry_pack(&l, &(struct ent){ .method = M(WRITE_LEASE), .req = &r.base,
+					      .chain = chain_ac, .n_chain = 2 }, &e[n_e++]);
+	}
+	{
+		Godfs__NameReq r = GODFS__NAME_REQ__INIT;
+		r.has_parent = 1;
+		r.parent = w.tmp;
+		r.name = "f05";
+		entry_pack(&l, &(struct ent){ .method = M(UNLINK), .req = &r.base }, &e[n_e++]);
+		/* the last link of a file with chunks, nobody has it open: freed now */
+		r.parent = lookup(l.f, w.home, "shared");
+		r.name = "big";
+		entry_pack(&l, &(struct ent){ .method = M(UNLINK), .req = &r.base,
+					      .expect_ino = w.big, .purge_now = true }, &e[n_e++]);
+	}
+	{
+		Godfs__SetAttr r = GODFS__SET_ATTR__INIT;
+		r.has_ino = r.has_valid = r.has_size = 1;
+		r.ino = w.hole;
+		r.valid = GODFS__SET_ATTR_BITS__SA_SIZE;
+		r.size = 1;
+		entry_pack(&l, &(struct ent){ .method = M(SETATTR), .req = &r.base }, &e[n_e++]);
+	}
+	{
+		Godfs__Hello r = GODFS__HELLO__INIT;
+		entry_pack(&l, &(struct ent){ .method = M(HELLO), .req = &r.base, .session = 909,
+					      .hello_host = "h", .hello_mp = "/m" }, &e[n_e++]);
+	}
+	{
+		Godfs__CsRegister r = GODFS__CS_REGISTER__INIT;
+		r.node_id = "cs-x";
+		r.address = "127.0.0.1:1";
+		entry_pack(&l, &(struct ent){ .method = M(CS_REGISTER), .req = &r.base,
+					      .node_id = "cs-x", .node_addr = "127.0.0.1:1" },
+			   &e[n_e++]);
+	}
+	assert_true(n_e <= sizeof(e) / sizeof(e[0]));
+
+	for (k = 0; k < n_e; k++) {
+		struct meta_fsm *ref;
+		struct meta_fsm_result rres;
+		void *cur;
+		size_t cur_len;
+		long fail;
+
+		/* what the entry does without failures */
+		snap(l.f, &cur, &cur_len);
+		assert_int_equal(meta_fsm_new(CHUNK, &ref), 0);
+		assert_int_equal(meta_fsm_restore(ref, cur, cur_len), 0);
+		raft_free(cur);
+		assert_int_equal(meta_fsm_apply(ref, e[k].buf, e[k].len, &rres), 0);
+		if (rres.status)
+			fail_msg("entry %zu: %s", k, gd_strerror(rres.status));
+		meta_fsm_result_release(&rres);
+		for (fail = 1;; fail++) {
+			struct meta_fsm_result res;
+			void *before;
+			size_t before_len;
+			uint64_t orph_before[8], orph_after[8];
+			size_t no_before, no_after;
+			int rc;
+
+			snap(l.f, &before, &before_len);
+			no_before = meta_fsm_orphans(l.f, orph_before, 8);
+			gd_alloc_fail_after(fail);
+			rc = meta_fsm_apply(l.f, e[k].buf, e[k].len, &res);
+			gd_alloc_fail_after(0);
+			if (rc == 0 && res.status == 0) {
+				/* a success despite a failed allocation did it all */
+				meta_fsm_result_release(&res);
+				raft_free(before);
+				compare_fsms(l.f, ref, w.max_ino + 10);
+				break;
+			}
+			if (rc == GD_EPROTO)
+				assert_int_equal(res.status, GD_EPROTO);
+			else
+				assert_int_equal(res.status, GD_ENOMEM);
+			meta_fsm_result_release(&res);
+			assert_same_snapshot(l.f, before, before_len);
+			no_after = meta_fsm_orphans(l.f, orph_after, 8);
+			assert_int_equal(no_after, no_before);
+			raft_free(before);
+			assert_true(fail < 1000);
+		}
+		meta_fsm_free(ref);
+	}
+	for (k = 0; k < n_e; k++)
+		free(e[k].buf);
+	leader_release(&l);
+}
+
+/* Allocation failures while taking or restoring a snapshot: GD_ENOMEM, the
+ * state unchanged, nothing leaked. */
+static void test_snapshot_alloc_failure(void **state)
+{
+	struct leader l;
+	struct world w;
+	struct meta_fsm *g;
+	void *s, *other, *b;
+	size_t n, other_len, bl;
+	long fail;
+
+	(void)state;
+	leader_init(&l);
+	build_log(&l, &w);
+	snap(l.f, &s, &n);
+	g = other_state(&other, &other_len);
+	for (fail = 1;; fail++) {
+		int rc;
+		gd_alloc_fail_after(fail);
+		rc = meta_fsm_restore(g, s, n);
+		gd_alloc_fail_after(0);
+		if (rc == 0)
+			break;
+		assert_int_equal(rc, GD_ENOMEM);
+		assert_same_snapshot(g, other, other_len);
+	}
+	assert_true(fail > 10);
+	assert_same_snapshot(g, s, n);
+	gd_alloc_fail_after(1);
+	assert_int_equal(meta_fsm_snapshot(g, &b, &bl), GD_ENOMEM);
+	gd_alloc_fail_after(0);
+	raft_free(s);
+	raft_free(other);
+	meta_fsm_free(g);
+	leader_release(&l);
+}
+
+/* Readdir: cookies 3 and up, stable across removals and additions, paging by
+ * max_entries, and "." / ".." are not in the answer. */
+static void test_readdir_cookies(void **state)
+{
+	struct leader l;
+	uint64_t d, cookie = 0, first_cookie = 0;
+	char name[32];
+	unsigned i, seen = 0;
+
+	(void)state;
+	leader_init(&l);
+	d = do_mkdir(&l, ROOT, "d", 0755);
+	for (i = 0; i < 50; i++) {
+		snprintf(name, sizeof(name), "e%02u", i);
+		do_create(&l, d, name, 0);
+	}
+	for (;;) {
+		Godfs__Readdir r = GODFS__READDIR__INIT;
+		struct meta_fsm_result res;
+		Godfs__ReaddirResp *rr;
+		size_t k;
+		bool eof;
+
+		r.has_ino = r.has_cookie = r.has_max_entries = 1;
+		r.ino = d;
+		r.cookie = cookie;
+		r.max_entries = 7;
+		assert_int_equal(query(l.f, M(READDIR), &r.base, &res), 0);
+		rr = godfs__readdir_resp__unpack(NULL, res.resp_len, res.resp);
+		assert_non_null(rr);
+		assert_true(rr->n_entries <= 7);
+		for (k = 0; k < rr->n_entries; k++) {
+			assert_true(strcmp(rr->entries[k]->name, ".") != 0);
+			if (!first_cookie)
+				first_cookie = rr->entries[k]->cookie;
+			cookie = rr->entries[k]->cookie;
+			seen++;
+		}
+		eof = rr->eof;
+		godfs__readdir_resp__free_unpacked(rr, NULL);
+		meta_fsm_result_release(&res);
+		if (eof)
+			break;
+		/* between pages: the next names go, a new one comes (after the cursor) */
+		snprintf(name, sizeof(name), "e%02u", seen + 1);
+		if (lookup(l.f, d, name))
+			do_remove(&l, M(UNLINK), d, name, lookup(l.f, d, name), true, 0, NULL);
+		snprintf(name, sizeof(name), "new%02u", seen);
+		do_create(&l, d, name, 0);
+	}
+	assert_int_equal(first_cookie, 3);
+	/* 50 created, one removed per full page (7 pages), one added per page */
+	assert_true(seen >= 50);
+	leader_release(&l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_snapshot_restore_same_state),
+		cmocka_unit_test(test_determinism),
+		cmocka_unit_test(test_restore_corrupt),
+		cmocka_unit_test(test_restore_forged),
+		cmocka_unit_test(test_bad_entries),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_apply_alloc_failure),
+		cmocka_unit_test(test_snapshot_alloc_failure),
+		cmocka_unit_test(test_readdir_cookies),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
