@@ -1,0 +1,778 @@
+/* Write-back buffers and read-ahead of mount.godfs (see fs_data.h).
+ *
+ * Writes: each inode has at most one buffer being filled (`fill`) and one
+ * being sent (`busy`), both under the inode's mu. A write that continues or
+ * overwrites the fill buffer is copied into it; a full buffer (or a write
+ * somewhere else) moves fill to busy and a worker sends it with
+ * gd_client_writev, while the next writes fill a new buffer. Sends of one
+ * inode never overlap, so later writes land after earlier ones. The flush
+ * timer sends buffers that stayed idle.
+ *
+ * Reads: first any buffered write overlapping the range is sent, so that
+ * the chunkds have what this process wrote. Each open file then keeps a few
+ * read-ahead slots of ra_block bytes (aligned); sequential reads schedule
+ * the next blocks on the workers and are answered from the slots. A slot
+ * remembers the inode's data_gen at its start and is ignored once the data
+ * changed. */
+#include "fs_data.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+
+#include "gd_alloc.h"
+#include "gd_log.h"
+#include "gd_status.h"
+
+#define FS_RA_SLOTS 12
+#define FS_SEQ_SLACK (2u << 20)  /* reads this close to the last end are sequential */
+#define FS_TIMER_MS 200
+#define FS_TIMER_BATCH 256
+
+struct fs_wbuf {
+	uint64_t off;
+	size_t len;
+	size_t cap;
+	char *data;
+};
+
+enum { SLOT_EMPTY = 0, SLOT_LOADING, SLOT_READY };
+
+struct fs_ra_slot {
+	int state;
+	int status;              /* of the read, when READY */
+	uint64_t block;
+	uint64_t gen;
+	size_t len;              /* valid bytes, when READY */
+	char *buf;               /* ra_block bytes, kept for reuse */
+};
+
+struct fs_file {
+	struct fs_inode *in;     /* one reference, dropped with the file */
+	int flags;
+	atomic_int refs;         /* the handle + read-ahead jobs in flight */
+	pthread_mutex_t mu;      /* guards what follows */
+	pthread_cond_t cv;       /* a slot became READY */
+	uint64_t last_end;
+	unsigned window;
+	bool started;
+	struct fs_ra_slot slots[FS_RA_SLOTS];
+};
+
+enum { JOB_SEND = 1, JOB_PREFETCH };
+
+struct fs_job {
+	struct fs_job *next;
+	int kind;
+	struct fs_file *f;       /* holds a file reference */
+	size_t slot;             /* JOB_PREFETCH */
+	uint64_t file_size;      /* JOB_PREFETCH */
+};
+
+struct fs_data {
+	struct gd_client *gc;
+	struct fs_itable *it;
+	struct fs_data_config cfg;
+	atomic_size_t mem;       /* bytes of write buffers and read-ahead slots */
+
+	pthread_mutex_t mu;      /* guards the queue and stopping */
+	pthread_cond_t cv;
+	struct fs_job *head, *tail;
+	bool stopping;
+	pthread_t *workers;
+	unsigned n_workers;
+	pthread_t timer;
+	bool timer_started;
+	pthread_mutex_t timer_mu;
+	pthread_cond_t timer_cv;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void wbuf_free(struct fs_data *d, struct fs_wbuf *b)
+{
+	if (!b)
+		return;
+	if (d)
+		atomic_fetch_sub(&d->mem, b->cap);
+	gd_free(b->data);
+	gd_free(b);
+}
+
+/* Frees what an inode still buffers when the table drops it (only at exit:
+ * a buffer is always sent before its last handle closes). */
+static void inode_free_hook(struct fs_inode *in)
+{
+	if (in->fill || in->busy)
+		gd_warn("inode %llu: dropping unsent writes", (unsigned long long)in->ino);
+	wbuf_free(NULL, in->fill);
+	wbuf_free(NULL, in->busy);
+	in->fill = in->busy = NULL;
+}
+
+/* ---- files ---- */
+
+static void file_unref(struct fs_data *d, struct fs_file *f)
+{
+	if (atomic_fetch_sub(&f->refs, 1) != 1)
+		return;
+	for (size_t i = 0; i < FS_RA_SLOTS; i++)
+		if (f->slots[i].buf) {
+			gd_free(f->slots[i].buf);
+			atomic_fetch_sub(&d->mem, d->cfg.ra_block);
+		}
+	pthread_mutex_destroy(&f->mu);
+	pthread_cond_destroy(&f->cv);
+	fs_inode_put(d->it, f->in);
+	gd_free(f);
+}
+
+int fs_data_file_new(struct fs_data *d, struct fs_inode *in, int flags, struct fs_file **out)
+{
+	(void)d;
+	struct fs_file *f = gd_calloc(1, sizeof(*f));
+	if (!f)
+		return GD_ENOMEM;
+	f->in = in;
+	f->flags = flags;
+	atomic_init(&f->refs, 1);
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_cond_init(&f->cv, NULL);
+	*out = f;
+	return 0;
+}
+
+void fs_data_file_free(struct fs_data *d, struct fs_file *f)
+{
+	if (f)
+		file_unref(d, f);
+}
+
+struct fs_inode *fs_data_file_inode(const struct fs_file *f)
+{
+	return f->in;
+}
+
+/* ---- the worker pool ---- */
+
+static void job_push(struct fs_data *d, struct fs_job *j)
+{
+	pthread_mutex_lock(&d->mu);
+	j->next = NULL;
+	if (d->tail)
+		d->tail->next = j;
+	else
+		d->head = j;
+	d->tail = j;
+	pthread_cond_signal(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+}
+
+/* Sends in->busy (set by the caller, who owns the send) and records the
+ * outcome. No lock held on entry. */
+static void send_busy(struct fs_data *d, struct fs_inode *in)
+{
+	pthread_mutex_lock(&in->mu);
+	struct fs_wbuf *b = in->busy;
+	pthread_mutex_unlock(&in->mu);
+	if (!b)
+		return;
+	struct gd_client_extent e = { .off = b->off, .data = b->data, .len = b->len };
+	int rc = gd_client_writev(d->gc, in->ino, &e, 1);
+	pthread_mutex_lock(&in->mu);
+	if (rc == 0) {
+		if (b->off + b->len > in->commit_size)
+			in->commit_size = b->off + b->len;
+	} else {
+		gd_debug("inode %llu: send of %zu bytes at %llu failed: %s",
+			 (unsigned long long)in->ino, b->len, (unsigned long long)b->off,
+			 gd_strerror(rc));
+		if (!in->werr)
+			in->werr = rc;
+		/* What was not written is not part of the file. */
+		uint64_t known = in->have_attr ? in->attr.size : 0;
+		in->size = known > in->commit_size ? known : in->commit_size;
+		in->data_gen++;
+	}
+	in->busy = NULL;
+	pthread_cond_broadcast(&in->cv);
+	pthread_mutex_unlock(&in->mu);
+	wbuf_free(d, b);
+}
+
+static void prefetch_run(struct fs_data *d, struct fs_job *j)
+{
+	struct fs_file *f = j->f;
+	struct fs_ra_slot *s = &f->slots[j->slot];
+	uint64_t off = s->block * d->cfg.ra_block;
+	ssize_t n = gd_client_read(d->gc, f->in->ino, off, s->buf, d->cfg.ra_block,
+				   j->file_size);
+	pthread_mutex_lock(&f->mu);
+	s->status = n < 0 ? (int)n : 0;
+	s->len = n < 0 ? 0 : (size_t)n;
+	s->state = SLOT_READY;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+}
+
+static void *worker_main(void *arg)
+{
+	struct fs_data *d = arg;
+	for (;;) {
+		pthread_mutex_lock(&d->mu);
+		while (!d->head && !d->stopping)
+			pthread_cond_wait(&d->cv, &d->mu);
+		struct fs_job *j = d->head;
+		if (!j) {
+			pthread_mutex_unlock(&d->mu);
+			break;
+		}
+		d->head = j->next;
+		if (!d->head)
+			d->tail = NULL;
+		pthread_mutex_unlock(&d->mu);
+
+		if (j->kind == JOB_SEND)
+			send_busy(d, j->f->in);
+		else
+			prefetch_run(d, j);
+		file_unref(d, j->f);
+		gd_free(j);
+	}
+	return NULL;
+}
+
+/* ---- write buffers ---- */
+
+/* Moves fill to busy (waiting for the send before it) and sends it: on a
+ * worker when f is given and a job can be made, else right here. Called
+ * and returns with in->mu held; may drop it meanwhile. */
+static void seal_locked(struct fs_data *d, struct fs_inode *in, struct fs_file *f)
+{
+	while (in->busy)
+		pthread_cond_wait(&in->cv, &in->mu);
+	if (!in->fill)
+		return;
+	in->busy = in->fill;
+	in->fill = NULL;
+	struct fs_job *j = f ? gd_calloc(1, sizeof(*j)) : NULL;
+	if (j) {
+		j->kind = JOB_SEND;
+		j->f = f;
+		atomic_fetch_add(&f->refs, 1);
+		job_push(d, j);
+		return;
+	}
+	pthread_mutex_unlock(&in->mu);
+	send_busy(d, in);
+	pthread_mutex_lock(&in->mu);
+}
+
+static void wait_idle_locked(struct fs_inode *in)
+{
+	while (in->busy)
+		pthread_cond_wait(&in->cv, &in->mu);
+}
+
+int fs_data_sync(struct fs_data *d, struct fs_inode *in)
+{
+	pthread_mutex_lock(&in->mu);
+	seal_locked(d, in, NULL);
+	wait_idle_locked(in);
+	int rc = in->werr;
+	pthread_mutex_unlock(&in->mu);
+	return rc;
+}
+
+ssize_t fs_data_write(struct fs_data *d, struct fs_file *f, uint64_t off,
+		      const void *buf, size_t len)
+{
+	struct fs_inode *in = f->in;
+	const size_t max = d->cfg.wbuf_size;
+	ssize_t ret = (ssize_t)len;
+
+	if (len == 0)
+		return 0;
+	if (len > max)
+		return GD_EINVAL;
+	pthread_mutex_lock(&in->mu);
+	if (in->werr) {
+		ret = in->werr;
+		goto out;
+	}
+	if (f->flags & O_APPEND)
+		off = in->size;
+	if (off > UINT64_MAX - len || off + len > (1ull << 62)) {
+		ret = GD_EFBIG;
+		goto out;
+	}
+	struct fs_wbuf *b = in->fill;
+	if (b && (off < b->off || off > b->off + b->len || off + len > b->off + max)) {
+		seal_locked(d, in, f);
+		if (in->werr) {
+			ret = in->werr;
+			goto out;
+		}
+	}
+	b = in->fill;
+	if (!b) {
+		size_t cap = len > (256u << 10) ? len : (256u << 10);
+		if (off % max == 0 && len >= (128u << 10))
+			cap = max; /* a stream starts: take the whole buffer at once */
+		b = gd_calloc(1, sizeof(*b));
+		char *data = b ? gd_malloc(cap) : NULL;
+		if (!data) {
+			gd_free(b);
+			ret = GD_ENOMEM;
+			goto out;
+		}
+		b->off = off;
+		b->cap = cap;
+		b->data = data;
+		atomic_fetch_add(&d->mem, cap);
+		in->fill = b;
+		in->fill_ms = now_ms();
+	}
+	size_t end = (size_t)(off + len - b->off);
+	if (end > b->cap) {
+		size_t cap = b->cap;
+		while (cap < end)
+			cap *= 2;
+		if (cap > max)
+			cap = max;
+		char *data = gd_realloc(b->data, cap);
+		if (!data) {
+			ret = GD_ENOMEM;
+			goto out;
+		}
+		atomic_fetch_add(&d->mem, cap - b->cap);
+		b->data = data;
+		b->cap = cap;
+	}
+	memcpy(b->data + (off - b->off), buf, len);
+	if (end > b->len)
+		b->len = end;
+	if (off + len > in->size)
+		in->size = off + len;
+	in->dirty = true;
+	clock_gettime(CLOCK_REALTIME, &in->mtime);
+	in->data_gen++;
+	if (b->len >= max) {
+		seal_locked(d, in, f);
+	} else if (atomic_load(&d->mem) > d->cfg.mem_limit) {
+		/* Too much buffered in the mount: this writer waits for its data. */
+		seal_locked(d, in, NULL);
+	}
+out:
+	pthread_mutex_unlock(&in->mu);
+	return ret;
+}
+
+/* Commits size and mtime when the inode was written since the last commit. */
+static int commit_if_dirty(struct fs_data *d, struct fs_inode *in)
+{
+	pthread_mutex_lock(&in->mu);
+	bool dirty = in->dirty;
+	uint64_t size = in->commit_size;
+	struct timespec mt = in->mtime;
+	uint64_t gen = in->data_gen;
+	pthread_mutex_unlock(&in->mu);
+	if (!dirty)
+		return 0;
+	struct gd_attr a;
+	int rc = gd_client_commit(d->gc, in->ino, size, &mt, &a);
+	if (rc == 0) {
+		pthread_mutex_lock(&in->mu);
+		if (in->data_gen == gen && !in->fill && !in->busy)
+			in->dirty = false;
+		pthread_mutex_unlock(&in->mu);
+		fs_inode_set_attr(in, &a);
+	}
+	return rc;
+}
+
+/* Takes the pending error of the inode (reported once). */
+static int take_werr(struct fs_inode *in)
+{
+	pthread_mutex_lock(&in->mu);
+	int rc = in->werr;
+	in->werr = 0;
+	pthread_mutex_unlock(&in->mu);
+	return rc;
+}
+
+int fs_data_flush(struct fs_data *d, struct fs_inode *in)
+{
+	fs_data_sync(d, in);
+	int crc = commit_if_dirty(d, in);
+	int rc = take_werr(in);
+	return rc ? rc : crc;
+}
+
+int fs_data_fsync(struct fs_data *d, struct fs_inode *in)
+{
+	fs_data_sync(d, in);
+	pthread_mutex_lock(&in->mu);
+	bool dirty = in->dirty;
+	uint64_t size = in->commit_size;
+	struct timespec mt = in->mtime;
+	uint64_t gen = in->data_gen;
+	pthread_mutex_unlock(&in->mu);
+	struct gd_attr a;
+	int crc = gd_client_fsync(d->gc, in->ino, size, dirty ? &mt : NULL, &a);
+	if (crc == 0) {
+		pthread_mutex_lock(&in->mu);
+		if (in->data_gen == gen && !in->fill && !in->busy)
+			in->dirty = false;
+		pthread_mutex_unlock(&in->mu);
+		fs_inode_set_attr(in, &a);
+	}
+	int rc = take_werr(in);
+	return rc ? rc : crc;
+}
+
+int fs_data_truncate(struct fs_data *d, struct fs_inode *in, uint64_t size,
+		     struct gd_attr *attr)
+{
+	fs_data_sync(d, in);
+	pthread_mutex_lock(&in->mu);
+	in->data_gen++;
+	pthread_mutex_unlock(&in->mu);
+	int rc = gd_client_truncate(d->gc, in->ino, size, attr);
+	pthread_mutex_lock(&in->mu);
+	in->data_gen++;
+	if (rc == 0) {
+		if (in->commit_size > size)
+			in->commit_size = size;
+		in->size = size;
+		in->attr = *attr;
+		in->have_attr = true;
+	}
+	pthread_mutex_unlock(&in->mu);
+	return rc;
+}
+
+void fs_data_truncated(struct fs_data *d, struct fs_inode *in, const struct gd_attr *attr)
+{
+	/* Leases of the old chunks must not be used again: their chunks go. */
+	gd_client_release(d->gc, in->ino);
+	gd_client_invalidate(d->gc, in->ino);
+	pthread_mutex_lock(&in->mu);
+	in->commit_size = 0;
+	in->size = 0;
+	in->data_gen++;
+	in->attr = *attr;
+	in->have_attr = true;
+	pthread_mutex_unlock(&in->mu);
+}
+
+void fs_data_released(struct fs_data *d, struct fs_inode *in)
+{
+	gd_client_release(d->gc, in->ino);
+}
+
+void fs_data_attr_overlay(struct fs_inode *in, struct gd_attr *a)
+{
+	pthread_mutex_lock(&in->mu);
+	if (in->dirty || in->fill || in->busy) {
+		if (in->size > a->size)
+			a->size = in->size;
+		if (in->dirty)
+			a->mtime = in->mtime;
+	}
+	pthread_mutex_unlock(&in->mu);
+}
+
+/* ---- reads ---- */
+
+/* Caller holds f->mu: the usable slot of block b, or NULL. */
+static struct fs_ra_slot *slot_find(struct fs_file *f, uint64_t b, uint64_t gen)
+{
+	for (size_t i = 0; i < FS_RA_SLOTS; i++) {
+		struct fs_ra_slot *s = &f->slots[i];
+		if (s->state != SLOT_EMPTY && s->block == b && s->gen == gen)
+			return s;
+	}
+	return NULL;
+}
+
+/* Caller holds f->mu: starts the read-ahead of blocks [from, to] that are
+ * inside the file and not cached yet, while slots and memory allow. */
+static void schedule(struct fs_data *d, struct fs_file *f, uint64_t from, uint64_t to,
+		     uint64_t cur, uint64_t gen, uint64_t fsize)
+{
+	const size_t rab = d->cfg.ra_block;
+	for (uint64_t b = from; b <= to && b * rab < fsize; b++) {
+		if (slot_find(f, b, gen))
+			continue;
+		struct fs_ra_slot *s = NULL;
+		for (size_t i = 0; i < FS_RA_SLOTS && !s; i++) {
+			struct fs_ra_slot *c = &f->slots[i];
+			if (c->state == SLOT_EMPTY ||
+			    (c->state == SLOT_READY && (c->gen != gen || c->block < cur ||
+							c->block > to)))
+				s = c;
+		}
+		if (!s)
+			return;
+		if (!s->buf) {
+			if (atomic_load(&d->mem) + rab > d->cfg.mem_limit)
+				return;
+			s->buf = gd_malloc(rab);
+			if (!s->buf)
+				return;
+			atomic_fetch_add(&d->mem, rab);
+		}
+		struct fs_job *j = gd_calloc(1, sizeof(*j));
+		if (!j)
+			return;
+		s->state = SLOT_LOADING;
+		s->block = b;
+		s->gen = gen;
+		s->status = 0;
+		s->len = 0;
+		j->kind = JOB_PREFETCH;
+		j->f = f;
+		j->slot = (size_t)(s - f->slots);
+		j->file_size = fsize;
+		atomic_fetch_add(&f->refs, 1);
+		job_push(d, j);
+	}
+}
+
+ssize_t fs_data_read(struct fs_data *d, struct fs_file *f, uint64_t off, size_t len,
+		     char **out)
+{
+	struct fs_inode *in = f->in;
+	const size_t rab = d->cfg.ra_block;
+
+	*out = NULL;
+	/* Buffered writes in the range go to the chunkds first. */
+	pthread_mutex_lock(&in->mu);
+	bool overlap = false;
+	if (in->fill && off < in->fill->off + in->fill->len && off + len > in->fill->off)
+		overlap = true;
+	if (in->busy && off < in->busy->off + in->busy->len && off + len > in->busy->off)
+		overlap = true;
+	if (overlap) {
+		seal_locked(d, in, NULL);
+		wait_idle_locked(in);
+	}
+	uint64_t fsize = in->size;
+	uint64_t gen = in->data_gen;
+	pthread_mutex_unlock(&in->mu);
+
+	if (off >= fsize || len == 0)
+		return 0;
+	if (len > fsize - off)
+		len = (size_t)(fsize - off);
+	char *buf = gd_malloc(len);
+	if (!buf)
+		return GD_ENOMEM;
+	const uint64_t end = off + len;
+	uint64_t pos = off;
+
+	pthread_mutex_lock(&f->mu);
+	bool seq = (!f->started && off == 0) ||
+		   (f->started && off + FS_SEQ_SLACK >= f->last_end &&
+		    off <= f->last_end + FS_SEQ_SLACK);
+	f->started = true;
+	f->last_end = end;
+	if (!seq) {
+		f->window = 0;
+	} else if (f->window < d->cfg.ra_window) {
+		f->window++;
+	}
+	uint64_t cur = off / rab;
+	if (seq)
+		schedule(d, f, cur, (end - 1) / rab + f->window, cur, gen, fsize);
+	while (pos < end) {
+		uint64_t b = pos / rab;
+		struct fs_ra_slot *s = slot_find(f, b, gen);
+		if (s && s->state == SLOT_LOADING) {
+			pthread_cond_wait(&f->cv, &f->mu);
+			continue;
+		}
+		if (!s || s->status || pos >= b * rab + s->len)
+			break;
+		uint64_t stop = b * rab + s->len;
+		if (stop > end)
+			stop = end;
+		memcpy(buf + (pos - off), s->buf + (pos - b * rab), (size_t)(stop - pos));
+		pos = stop;
+	}
+	pthread_mutex_unlock(&f->mu);
+
+	if (pos < end) {
+		ssize_t n = gd_client_read(d->gc, in->ino, pos, buf + (pos - off),
+					   (size_t)(end - pos), fsize);
+		if (n < 0) {
+			gd_free(buf);
+			return n;
+		}
+		len = (size_t)(pos - off) + (size_t)n;
+	}
+	*out = buf;
+	return (ssize_t)len;
+}
+
+/* ---- the flush timer ---- */
+
+struct idle_scan {
+	int64_t now;
+	int flush_ms;
+	uint64_t ino[FS_TIMER_BATCH];
+	size_t n;
+};
+
+static void idle_scan_fn(struct fs_inode *in, void *ctx)
+{
+	struct idle_scan *sc = ctx;
+	if (sc->n >= FS_TIMER_BATCH)
+		return;
+	pthread_mutex_lock(&in->mu);
+	if (in->fill && !in->busy && sc->now - in->fill_ms >= sc->flush_ms)
+		sc->ino[sc->n++] = in->ino;
+	pthread_mutex_unlock(&in->mu);
+}
+
+/* Sends the fill buffers idle for at least flush_ms; returns how many. */
+static size_t flush_idle(struct fs_data *d, int flush_ms)
+{
+	struct idle_scan *sc = gd_calloc(1, sizeof(*sc));
+	if (!sc)
+		return 0;
+	sc->now = now_ms();
+	sc->flush_ms = flush_ms;
+	fs_itable_foreach(d->it, idle_scan_fn, sc);
+	size_t n = sc->n;
+	for (size_t i = 0; i < sc->n; i++) {
+		struct fs_inode *in = fs_inode_find(d->it, sc->ino[i]);
+		if (!in)
+			continue;
+		fs_data_sync(d, in);
+		fs_inode_put(d->it, in);
+	}
+	gd_free(sc);
+	return n;
+}
+
+static void *timer_main(void *arg)
+{
+	struct fs_data *d = arg;
+	pthread_mutex_lock(&d->timer_mu);
+	while (!d->stopping) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += FS_TIMER_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&d->timer_cv, &d->timer_mu, &ts);
+		if (d->stopping)
+			break;
+		pthread_mutex_unlock(&d->timer_mu);
+		flush_idle(d, d->cfg.flush_ms);
+		pthread_mutex_lock(&d->timer_mu);
+	}
+	pthread_mutex_unlock(&d->timer_mu);
+	return NULL;
+}
+
+void fs_data_flush_all(struct fs_data *d)
+{
+	while (flush_idle(d, 0) == FS_TIMER_BATCH)
+		;
+}
+
+/* ---- setup ---- */
+
+int fs_data_new(struct gd_client *gc, struct fs_itable *it, const struct fs_data_config *cfg,
+		struct fs_data **out)
+{
+	struct fs_data *d = gd_calloc(1, sizeof(*d));
+	if (!d)
+		return GD_ENOMEM;
+	d->gc = gc;
+	d->it = it;
+	d->cfg = *cfg;
+	if (!d->cfg.wbuf_size)
+		d->cfg.wbuf_size = 8u << 20;
+	if (d->cfg.wbuf_size < (1u << 20))
+		d->cfg.wbuf_size = 1u << 20;
+	if (!d->cfg.ra_block)
+		d->cfg.ra_block = 4u << 20;
+	if (!d->cfg.ra_window)
+		d->cfg.ra_window = 8;
+	if (d->cfg.ra_window > FS_RA_SLOTS - 2)
+		d->cfg.ra_window = FS_RA_SLOTS - 2;
+	if (!d->cfg.mem_limit)
+		d->cfg.mem_limit = (size_t)1 << 30;
+	if (!d->cfg.threads)
+		d->cfg.threads = 4;
+	if (!d->cfg.flush_ms)
+		d->cfg.flush_ms = 1000;
+	atomic_init(&d->mem, 0);
+	pthread_mutex_init(&d->mu, NULL);
+	pthread_cond_init(&d->cv, NULL);
+	pthread_mutex_init(&d->timer_mu, NULL);
+	pthread_cond_init(&d->timer_cv, NULL);
+	fs_inode_free_hook = inode_free_hook;
+	d->workers = gd_calloc(d->cfg.threads, sizeof(*d->workers));
+	if (!d->workers)
+		goto err_after_init;
+	for (unsigned i = 0; i < d->cfg.threads; i++) {
+		if (pthread_create(&d->workers[i], NULL, worker_main, d) != 0)
+			break;
+		d->n_workers++;
+	}
+	if (d->n_workers == 0)
+		goto err_after_init;
+	if (pthread_create(&d->timer, NULL, timer_main, d) == 0)
+		d->timer_started = true;
+	*out = d;
+	return 0;
+
+err_after_init:
+	gd_free(d->workers);
+	pthread_mutex_destroy(&d->mu);
+	pthread_cond_destroy(&d->cv);
+	pthread_mutex_destroy(&d->timer_mu);
+	pthread_cond_destroy(&d->timer_cv);
+	gd_free(d);
+	return GD_ENOMEM;
+}
+
+void fs_data_free(struct fs_data *d)
+{
+	if (!d)
+		return;
+	fs_data_flush_all(d);
+	pthread_mutex_lock(&d->timer_mu);
+	pthread_mutex_lock(&d->mu);
+	d->stopping = true;
+	pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+	pthread_cond_broadcast(&d->timer_cv);
+	pthread_mutex_unlock(&d->timer_mu);
+	if (d->timer_started)
+		pthread_join(d->timer, NULL);
+	for (unsigned i = 0; i < d->n_workers; i++)
+		pthread_join(d->workers[i], NULL);
+	gd_free(d->workers);
+	pthread_mutex_destroy(&d->mu);
+	pthread_cond_destroy(&d->cv);
+	pthread_mutex_destroy(&d->timer_mu);
+	pthread_cond_destroy(&d->timer_cv);
+	gd_free(d);
+}

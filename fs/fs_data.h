@@ -1,0 +1,70 @@
+/* File data for mount.godfs: a write-back buffer per inode (writes are
+ * gathered and sent to the chunkds in large blocks by a small worker pool,
+ * while the next writes fill a second buffer), and read-ahead per open file
+ * (sequential reads prefetch the next blocks asynchronously into a small
+ * cache). Sizes and mtimes go to the meta at flush (close) and fsync.
+ *
+ * Errors of an asynchronous send are kept in the inode: the next write
+ * returns it, and the next flush or fsync reports it once. Functions return
+ * 0 (or a byte count) or a negative GD_E* code. */
+#ifndef FS_DATA_H
+#define FS_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fs_inode.h"
+#include "gd_client.h"
+
+struct fs_data_config {
+	size_t wbuf_size;        /* largest write buffer per inode (8 MiB) */
+	size_t ra_block;         /* read-ahead block (4 MiB) */
+	unsigned ra_window;      /* most blocks prefetched ahead (8) */
+	size_t mem_limit;        /* write buffers + read-ahead of the mount (1 GiB) */
+	unsigned threads;        /* worker threads (4) */
+	int flush_ms;            /* an idle write buffer is sent after this (1000) */
+};
+
+struct fs_data;
+struct fs_file;
+
+/* Starts the workers and the flush timer. cfg fields that are 0 take defaults. */
+int fs_data_new(struct gd_client *gc, struct fs_itable *it, const struct fs_data_config *cfg,
+		struct fs_data **out);
+/* Sends every buffer, stops the threads and frees everything. */
+void fs_data_free(struct fs_data *d);
+/* Sends every inode's buffers and waits (unmount). */
+void fs_data_flush_all(struct fs_data *d);
+
+/* A handle for an open file of `in`; takes over the caller's reference of in. */
+int fs_data_file_new(struct fs_data *d, struct fs_inode *in, int flags, struct fs_file **out);
+/* Drops the handle (after fs_data_flush); read-ahead in flight ends first. */
+void fs_data_file_free(struct fs_data *d, struct fs_file *f);
+struct fs_inode *fs_data_file_inode(const struct fs_file *f);
+
+/* Buffers len bytes at off (at the end of the file with O_APPEND). Returns len. */
+ssize_t fs_data_write(struct fs_data *d, struct fs_file *f, uint64_t off,
+		      const void *buf, size_t len);
+/* Reads up to len bytes at off into *out (gd_malloc'd, the caller frees it;
+ * NULL when 0 bytes). Returns the byte count (short only at the end). */
+ssize_t fs_data_read(struct fs_data *d, struct fs_file *f, uint64_t off, size_t len,
+		     char **out);
+/* close(2): sends the buffers, waits, commits size and mtime if written. */
+int fs_data_flush(struct fs_data *d, struct fs_inode *in);
+/* fsync(2): as flush, then every copy on disk (gd_client_fsync). */
+int fs_data_fsync(struct fs_data *d, struct fs_inode *in);
+/* Sends the buffers and waits (before a setattr or an O_TRUNC open). */
+int fs_data_sync(struct fs_data *d, struct fs_inode *in);
+/* truncate(2): sends the buffers, then gd_client_truncate. */
+int fs_data_truncate(struct fs_data *d, struct fs_inode *in, uint64_t size,
+		     struct gd_attr *attr);
+/* An open with O_TRUNC emptied the file at the meta: forget cached data. */
+void fs_data_truncated(struct fs_data *d, struct fs_inode *in, const struct gd_attr *attr);
+/* The last handle of `in` in this process closed: drop write leases. */
+void fs_data_released(struct fs_data *d, struct fs_inode *in);
+/* Attributes as this process sees them: size and mtime of unsent or
+ * uncommitted writes replace the meta's. */
+void fs_data_attr_overlay(struct fs_inode *in, struct gd_attr *a);
+
+#endif

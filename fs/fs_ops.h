@@ -1,0 +1,31 @@
+/* The FUSE low-level operations of mount.godfs and the state they share. */
+#ifndef FS_OPS_H
+#define FS_OPS_H
+
+#define FUSE_USE_VERSION 34
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fs_data.h"
+#include "fs_inode.h"
+#include "gd_client.h"
+
+/* One mount. Fixed once the session runs (the parts have their own locks). */
+struct fs_mount {
+	struct gd_client *gc;
+	struct gd_meta_client *meta;
+	struct fs_itable *it;
+	struct fs_data *data;
+	uint64_t root;           /* the meta inode shown as FUSE_ROOT_ID (subdir) */
+	double attr_timeout;     /* seconds the kernel may keep attributes */
+	double entry_timeout;    /* seconds the kernel may keep names */
+	unsigned max_write;      /* bytes per FUSE write */
+};
+
+extern const struct fuse_lowlevel_ops fs_ops;
+
+/* gd_open_inodes_fn for the client library: the inodes open here. */
+size_t fs_ops_open_inodes(void *ctx, uint64_t *ino, size_t max);
+
+#endif
