@@ -33,6 +33,8 @@
 #define FORMAT_FILE "format"
 #define FORMAT_VERSION 1u
 #define RAFT_SUBDIR "raft"
+/* On a stop, proposals in flight get this long to finish before raft closes. */
+#define STOP_DRAIN_MS 3000u
 #define DEFAULT_CHUNK_SIZE (64u << 20)
 #define DEFAULT_GOAL 3u
 
@@ -43,6 +45,8 @@ struct meta_prop {
 	meta_applied_fn done;
 	void *arg;
 };
+
+static void maybe_close_raft(struct meta_server *ms);
 
 /* ---- protobuf-c allocator ----------------------------------------------------- */
 
@@ -408,6 +412,7 @@ static void prop_done(void *arg, int status, void *result)
 		gd_free(res);
 	}
 	gd_free(p);
+	maybe_close_raft(ms);
 }
 
 void meta_server_propose(struct meta_server *ms, Godfs__MetaEntry *e, struct gd_request *req,
@@ -560,6 +565,7 @@ static void barrier_done(void *arg, int status, void *result)
 
 	(void)result;
 	ms->barrier_pending = false;
+	maybe_close_raft(ms);
 	if (status != 0) {
 		gd_warn("leader barrier failed: %s", gd_strerror(status));
 		return;
@@ -633,8 +639,10 @@ static void on_tick(uv_timer_t *t)
 	struct meta_server *ms = t->data;
 	uint64_t now = meta_server_now_ms();
 
-	if (ms->stopping)
+	if (ms->stopping) {
+		maybe_close_raft(ms);
 		return;
+	}
 	check_leadership(ms);
 	check_held(ms, now);
 	if (ms->ready)
@@ -665,8 +673,25 @@ static void raft_closed(void *arg)
 	uv_close((uv_handle_t *)&ms->sig_int, handle_closed);
 }
 
+/* Closes raft once nothing of ours is being appended: libraft 0.15 crashes
+ * when raft_close cancels appends still in flight (appendLeaderCb truncates
+ * its log once per cancelled batch, fixed upstream in 0.18), so a stop first
+ * lets the proposals in flight commit, for at most STOP_DRAIN_MS. */
+static void maybe_close_raft(struct meta_server *ms)
+{
+	if (!ms->stopping || ms->raft_closing)
+		return;
+	if ((ms->in_flight > 0 || ms->barrier_pending) &&
+	    meta_server_now_ms() < ms->stop_deadline_ms)
+		return;
+	if (ms->in_flight > 0 || ms->barrier_pending)
+		gd_warn("closing raft with %" PRIu64 " proposals still in flight", ms->in_flight);
+	ms->raft_closing = true;
+	meta_raft_close(ms->raft, raft_closed, ms);
+}
+
 /* Starts a clean stop: no new requests, every waiting one answered
- * GD_ESHUTDOWN, proposals in flight failed by raft_close. */
+ * GD_ESHUTDOWN, proposals in flight let finish, then raft closed. */
 static void begin_stop(struct meta_server *ms)
 {
 	struct meta_event *ev;
@@ -682,8 +707,8 @@ static void begin_stop(struct meta_server *ms)
 	answer_all(ms, queue_take(&ms->held), GD_ESHUTDOWN);
 	lose_leadership(ms);
 	answer_all(ms, queue_take(&ms->parked), GD_ESHUTDOWN);
-	uv_timer_stop(&ms->tick);
-	meta_raft_close(ms->raft, raft_closed, ms);
+	ms->stop_deadline_ms = meta_server_now_ms() + STOP_DRAIN_MS;
+	maybe_close_raft(ms);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -986,7 +1011,7 @@ err_after_raft:
 	pthread_mutex_lock(&ms->qlock);
 	ms->q_closed = true;
 	pthread_mutex_unlock(&ms->qlock);
-	meta_raft_close(ms->raft, raft_closed, ms);
+	maybe_close_raft(ms);
 	drain_loop(ms);
 	release(ms);
 	gd_free(ms);

@@ -89,6 +89,8 @@ struct meta_server {
 	uint64_t leader_term;         /* loop: the Raft term in which ready was set */
 	uint64_t cur_park_ms;         /* loop: when the request being re-dispatched was first parked */
 	uint64_t last_park_ms;        /* loop: when parked requests were last re-dispatched */
+	bool raft_closing;            /* loop: meta_raft_close was called */
+	uint64_t stop_deadline_ms;    /* loop: close raft by then even with proposals in flight */
 };
 
 /* Runs the daemon until SIGTERM/SIGINT. Returns 0 after a clean stop, or a
