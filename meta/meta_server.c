@@ -823,10 +823,12 @@ static bool raft_dir_used(const char *raft_dir)
 	struct stat st;
 
 	/* libraft writes "metadata1" or "metadata2" when it bootstraps. */
-	snprintf(probe, sizeof(probe), "%s/metadata1", raft_dir);
+	if ((size_t)snprintf(probe, sizeof(probe), "%s/metadata1", raft_dir) >= sizeof(probe))
+		return false;
 	if (stat(probe, &st) == 0)
 		return true;
-	snprintf(probe, sizeof(probe), "%s/metadata2", raft_dir);
+	if ((size_t)snprintf(probe, sizeof(probe), "%s/metadata2", raft_dir) >= sizeof(probe))
+		return false;
 	return stat(probe, &st) == 0;
 }
 
