@@ -303,9 +303,8 @@ static int do_register(struct chunkd_meta *m)
 	if (rc == 0) {
 		Godfs__CsRegisterResp *r = (Godfs__CsRegisterResp *)resp;
 		gd_info("registered with the meta as %s at %s: %zu chunks, %" PRIu64
-			" of %" PRIu64 " bytes free%s%zu to drop", req.node_id, m->advertise, n,
-			req.free_bytes, req.total_bytes, r->n_drop ? ", " : "",
-			r->n_drop);
+			" of %" PRIu64 " bytes free, %zu to drop", req.node_id, m->advertise, n,
+			req.free_bytes, req.total_bytes, r->n_drop);
 		for (size_t i = 0; i < r->n_drop; i++) {
 			const Godfs__ChunkReport *d = r->drop[i];
 			if (d && d->has_chunk_id)

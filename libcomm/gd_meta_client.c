@@ -236,7 +236,13 @@ static int hello_once(struct gd_meta_client *m, struct gd_conn *conn, uint64_t s
 		if (rc == GD_ENOTLEADER && hr->leader)
 			snprintf(leader, ADDR_MAX, "%s", hr->leader);
 		if (rc == 0) {
-			atomic_store(&m->session_id, hr->has_session_id ? hr->session_id : 0);
+			uint64_t got = hr->has_session_id ? hr->session_id : 0;
+
+			if (sid != 0 && got != sid)
+				gd_warn("meta %s no longer knows session %llu: new session %llu "
+					"(its open files and locks are lost)", gd_conn_peer(conn),
+					(unsigned long long)sid, (unsigned long long)got);
+			atomic_store(&m->session_id, got);
 			if (hr->has_chunk_size)
 				atomic_store(&m->chunk_size, hr->chunk_size);
 			if (hr->has_session_timeout_ms && hr->session_timeout_ms > 0)
