@@ -198,6 +198,13 @@ static void send_busy(struct fs_data *d, struct fs_inode *in)
 			 gd_strerror(rc));
 		if (!in->werr)
 			in->werr = rc;
+		/* Later data must not land after a gap: it goes too. */
+		if (in->fill) {
+			atomic_fetch_sub(&d->mem, in->fill->cap);
+			gd_free(in->fill->data);
+			gd_free(in->fill);
+			in->fill = NULL;
+		}
 		/* What was not written is not part of the file. */
 		uint64_t known = in->have_attr ? in->attr.size : 0;
 		in->size = known > in->commit_size ? known : in->commit_size;
@@ -262,6 +269,12 @@ static void seal_locked(struct fs_data *d, struct fs_inode *in, struct fs_file *
 		pthread_cond_wait(&in->cv, &in->mu);
 	if (!in->fill)
 		return;
+	if (in->werr) {
+		/* An earlier block failed: nothing after it is sent. */
+		wbuf_free(d, in->fill);
+		in->fill = NULL;
+		return;
+	}
 	in->busy = in->fill;
 	in->fill = NULL;
 	struct fs_job *j = f ? gd_calloc(1, sizeof(*j)) : NULL;
@@ -593,7 +606,8 @@ ssize_t fs_data_read(struct fs_data *d, struct fs_file *f, uint64_t off, size_t 
 		f->window++;
 	}
 	uint64_t cur = off / rab;
-	if (seq)
+	/* A read that reaches the end (a small file read whole) needs none. */
+	if (seq && end < fsize)
 		schedule(d, f, cur, (end - 1) / rab + f->window, cur, gen, fsize);
 	while (pos < end) {
 		uint64_t b = pos / rab;
