@@ -154,6 +154,144 @@ static void test_lengths(void **state)
 	expect_proto(&h, "data");
 }
 
+/* A refused or incomplete header leaves *hdr as it was. */
+static void test_no_write_on_failure(void **state)
+{
+	struct gd_frame_hdr h = good(), out, before;
+	uint8_t buf[GD_FRAME_HDR_LEN];
+
+	gd_frame_encode_hdr(&h, buf);
+	memset(&before, 0x5a, sizeof(before));
+	out = before;
+	assert_int_equal(gd_frame_decode_hdr(buf, GD_FRAME_HDR_LEN - 1, &out, NULL), GD_EAGAIN);
+	assert_memory_equal(&out, &before, sizeof(out));
+	buf[0] ^= 0xff;
+	assert_int_equal(gd_frame_decode_hdr(buf, sizeof(buf), &out, NULL), GD_EPROTO);
+	assert_memory_equal(&out, &before, sizeof(out));
+	assert_int_equal(gd_frame_decode_hdr(NULL, 0, &out, NULL), GD_EAGAIN);
+}
+
+/* The decoder reads the first 24 bytes of a longer buffer, at any alignment. */
+static void test_longer_and_unaligned(void **state)
+{
+	struct gd_frame_hdr h = good(), out;
+	uint8_t buf[GD_FRAME_HDR_LEN + 64];
+
+	for (size_t shift = 0; shift < 8; shift++) {
+		memset(buf, 0xee, sizeof(buf));
+		gd_frame_encode_hdr(&h, buf + shift);
+		assert_int_equal(gd_frame_decode_hdr(buf + shift, sizeof(buf) - shift, &out, NULL), 0);
+		assert_memory_equal(&out, &h, sizeof(h));
+	}
+}
+
+/* Every method in both directions, and the extremes of the request id. */
+static void test_every_method_and_id(void **state)
+{
+	const ProtobufCEnumDescriptor *d = &godfs__method__descriptor;
+	static const uint64_t ids[] = { 0, 1, 0xffffffffull, 0x100000000ull, UINT64_MAX };
+	uint8_t buf[GD_FRAME_HDR_LEN];
+
+	for (unsigned i = 0; i < d->n_values; i++) {
+		for (uint16_t kind = GD_KIND_REQUEST; kind <= GD_KIND_PUSH; kind++) {
+			struct gd_frame_hdr h = good(), out;
+			h.method = (uint16_t)d->values[i].value;
+			h.kind = kind;
+			h.request_id = ids[(i + kind) % (sizeof(ids) / sizeof(ids[0]))];
+			gd_frame_encode_hdr(&h, buf);
+			if (h.method == GODFS__METHOD__M_NONE) {
+				assert_int_equal(gd_frame_decode_hdr(buf, sizeof(buf), &out, NULL),
+						 GD_EPROTO);
+				continue;
+			}
+			assert_int_equal(gd_frame_decode_hdr(buf, sizeof(buf), &out, NULL), 0);
+			assert_memory_equal(&out, &h, sizeof(h));
+		}
+	}
+}
+
+/* Several faults at once: the first in header order is the one reported. */
+static void test_first_fault_reported(void **state)
+{
+	struct gd_frame_hdr h = good();
+
+	h.magic_version = 0xdeadbeefu;
+	h.kind = 0;
+	h.method = 0;
+	h.pb_len = 0xffffffffu;
+	expect_proto(&h, "magic");
+	h.magic_version = GD_FRAME_MAGIC_VERSION;
+	expect_proto(&h, "kind");
+	h.kind = GD_KIND_REQUEST;
+	expect_proto(&h, "method");
+	h.method = GODFS__METHOD__M_PING;
+	expect_proto(&h, "protobuf");
+}
+
+/* What arrives from something that is not a godfs peer, and random headers:
+ * refused with a reason, or accepted only within every bound. */
+static void test_garbage_headers(void **state)
+{
+	static const char *const texts[] = {
+		"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+		"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n\r\n",
+		"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 TLS client hello....",
+	};
+	uint8_t buf[GD_FRAME_HDR_LEN];
+	uint64_t x = 0x2545f4914f6cdd1dull;
+	struct gd_frame_hdr out;
+	const char *why;
+	unsigned accepted = 0;
+
+	memset(buf, 0, sizeof(buf));
+	why = NULL;
+	assert_int_equal(gd_frame_decode_hdr(buf, sizeof(buf), &out, &why), GD_EPROTO);
+	assert_non_null(why);
+	memset(buf, 0xff, sizeof(buf));
+	assert_int_equal(gd_frame_decode_hdr(buf, sizeof(buf), &out, NULL), GD_EPROTO);
+	for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
+		why = NULL;
+		/* each text has at least a header's worth of bytes (some are NUL) */
+		assert_int_equal(gd_frame_decode_hdr((const uint8_t *)texts[t], GD_FRAME_HDR_LEN,
+						     &out, &why), GD_EPROTO);
+		assert_non_null(strstr(why, "magic"));
+	}
+	/* random headers, half of them with the right magic */
+	for (unsigned i = 0; i < 100000; i++) {
+		int rc;
+		for (size_t k = 0; k < sizeof(buf); k++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			buf[k] = (uint8_t)x;
+		}
+		if (i % 2) {
+			struct gd_frame_hdr g = good();
+			uint8_t m[GD_FRAME_HDR_LEN];
+			gd_frame_encode_hdr(&g, m);
+			memcpy(buf, m, 4);
+			if (i % 4 == 1) {
+				buf[4] = (uint8_t)(1 + i % 3); /* a valid kind */
+				buf[5] = 0;
+			}
+		}
+		why = NULL;
+		rc = gd_frame_decode_hdr(buf, sizeof(buf), &out, &why);
+		if (rc == 0) {
+			accepted++;
+			assert_null(why);
+			assert_true(out.pb_len <= GD_FRAME_MAX_PB);
+			assert_true(out.data_len <= GD_FRAME_MAX_DATA);
+			assert_true(gd_frame_method_known(out.method));
+		} else {
+			assert_int_equal(rc, GD_EPROTO);
+			assert_non_null(why);
+		}
+	}
+	/* random lengths are almost never in bounds: very few get through */
+	assert_true(accepted < 1000);
+}
+
 /* Every known method has both messages in the table gd_server validates with. */
 static void test_method_table(void **state)
 {
@@ -191,6 +329,11 @@ int main(void)
 		cmocka_unit_test(test_unknown_method),
 		cmocka_unit_test(test_lengths),
 		cmocka_unit_test(test_method_table),
+		cmocka_unit_test(test_no_write_on_failure),
+		cmocka_unit_test(test_longer_and_unaligned),
+		cmocka_unit_test(test_every_method_and_id),
+		cmocka_unit_test(test_first_fault_reported),
+		cmocka_unit_test(test_garbage_headers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
