@@ -139,6 +139,7 @@ static int parse_peers(const char *s, struct meta_raft_peer **out, size_t *n_out
 	for (tok = strtok_r(copy, ",", &save); tok != NULL && rc == 0;
 	     tok = strtok_r(NULL, ",", &save)) {
 		char *raft, *client, *end;
+		char entry[256];
 		unsigned long long id;
 
 		if (n == MAX_PEERS) {
@@ -146,6 +147,7 @@ static int parse_peers(const char *s, struct meta_raft_peer **out, size_t *n_out
 			rc = GD_EINVAL;
 			break;
 		}
+		snprintf(entry, sizeof(entry), "%s", tok);
 		raft = strchr(tok, '@');
 		if (raft == NULL) {
 			fprintf(stderr, PROGRAM ": --peers entry \"%s\" is not ID@RAFT[@CLIENT]\n", tok);
@@ -170,9 +172,9 @@ static int parse_peers(const char *s, struct meta_raft_peer **out, size_t *n_out
 			}
 		}
 		if (rc == 0)
-			rc = check_addr(raft, "Raft", tok);
+			rc = check_addr(raft, "Raft", entry);
 		if (rc == 0 && client != NULL)
-			rc = check_addr(client, "client", tok);
+			rc = check_addr(client, "client", entry);
 		if (rc != 0)
 			break;
 		peers[n].id = id;

@@ -275,7 +275,11 @@ int meta_raft_start(const struct meta_raft_config *cfg, const struct meta_raft_f
 	}
 	rv = raft_start(&r->raft);
 	if (rv != 0) {
-		gd_error("raft: start: %s", raft_errmsg(&r->raft));
+		/* libraft's message is often empty here (a Raft port in use
+		 * fails in the transport's listen): say where it was. */
+		gd_error("raft: start on %s with %s: %s%s%s", cfg->address, cfg->dir,
+			 raft_strerror(rv), raft_errmsg(&r->raft)[0] != '\0' ? ": " : "",
+			 raft_errmsg(&r->raft));
 		goto err_after_init;
 	}
 	*out = r;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +34,7 @@
 #define FORMAT_FILE "format"
 #define FORMAT_VERSION 1u
 #define RAFT_SUBDIR "raft"
+#define LOCK_FILE "lock"
 /* On a stop, proposals in flight get this long to finish before raft closes. */
 #define STOP_DRAIN_MS 3000u
 #define DEFAULT_CHUNK_SIZE (64u << 20)
@@ -867,6 +869,32 @@ static int load_format(const struct meta_options *opt, const char *raft_dir,
 	return write_file_durably(opt->data_dir, FORMAT_FILE, text);
 }
 
+/* Locks the data directory for this process (libraft does not): two
+ * godfs-meta on one Raft log would corrupt it. Returns the lock's fd. */
+static int lock_data_dir(const char *dir, int *fd_out)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, LOCK_FILE) >= sizeof(path))
+		return GD_ENAMETOOLONG;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		gd_error("%s: %s", path, strerror(errno));
+		return gd_status_from_errno(errno);
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EWOULDBLOCK)
+			gd_error("%s is in use by another godfs-meta", dir);
+		else
+			gd_error("%s: cannot lock: %s", path, strerror(errno));
+		close(fd);
+		return GD_EBUSY;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
 /* ---- run ------------------------------------------------------------------------ */
 
 /* Frees what meta_server_run set up, in reverse order; safe on a partly
@@ -908,6 +936,7 @@ int meta_server_run(const struct meta_options *opt)
 	uint64_t chunk_size = 0;
 	uint32_t goal = 0;
 	bool bootstrapped = false;
+	int lock_fd = -1;
 	int rc;
 
 	ms = gd_calloc(1, sizeof(*ms));
@@ -915,6 +944,12 @@ int meta_server_run(const struct meta_options *opt)
 		return GD_ENOMEM;
 	ms->opt = *opt;
 	pthread_mutex_init(&ms->qlock, NULL);
+	rc = lock_data_dir(opt->data_dir, &lock_fd);
+	if (rc != 0) {
+		pthread_mutex_destroy(&ms->qlock);
+		gd_free(ms);
+		return rc;
+	}
 	if ((size_t)snprintf(raft_dir, sizeof(raft_dir), "%s/%s", opt->data_dir, RAFT_SUBDIR) >=
 	    sizeof(raft_dir)) {
 		rc = GD_ENAMETOOLONG;
@@ -1006,6 +1041,7 @@ int meta_server_run(const struct meta_options *opt)
 	gd_info("stopped");
 	release(ms);
 	gd_free(ms);
+	close(lock_fd);
 	return rc;
 
 err_after_raft:
@@ -1017,6 +1053,7 @@ err_after_raft:
 	drain_loop(ms);
 	release(ms);
 	gd_free(ms);
+	close(lock_fd);
 	return rc;
 err_after_loop:
 	uv_close((uv_handle_t *)&ms->wake, handle_closed);
@@ -1027,5 +1064,6 @@ err_after_loop:
 err_after_alloc:
 	release(ms);
 	gd_free(ms);
+	close(lock_fd);
 	return rc;
 }
