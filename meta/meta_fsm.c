@@ -891,7 +891,8 @@ static int op_write_lease(struct op *op, const Godfs__ChunkReq *r)
 		rc = meta_ns_chunk_set_nodes(c, op->e->chain, op->e->n_chain);
 		if (rc)
 			return rc;
-		c->prev_version = c->version;
+		if (!(op->e->has_lease_prev && op->e->lease_prev == c->prev_version))
+			c->prev_version = c->version;
 		c->version++;
 		return reply_chunk(op, c, in);
 	}

@@ -46,6 +46,12 @@ struct loc {
 	uint32_t cap_holders;
 	uint32_t pending;       /* node replicating a copy, or META_RPC_NODE_NONE */
 	uint64_t pending_ms;
+	/* valid-set members still at the record's prev_version (their lease's
+	 * first write never came), as reported at registration */
+	uint64_t prev_version;
+	uint32_t *prevh;
+	uint32_t n_prevh;
+	uint32_t cap_prevh;
 };
 
 struct soft {
@@ -125,6 +131,7 @@ static void loc_free(struct loc *l)
 {
 	pending_clear(l);
 	gd_free(l->holders);
+	gd_free(l->prevh);
 	gd_free(l);
 }
 
@@ -138,6 +145,7 @@ static struct loc *loc_at(uint64_t chunk_id, uint64_t version)
 		if (l->version != version) {
 			pending_clear(l);
 			l->n_holders = 0;
+			l->n_prevh = 0;
 			l->lease_until_ms = 0;
 			l->version = version;
 		}
@@ -165,20 +173,36 @@ static bool loc_holds(const struct loc *l, uint32_t node)
 	return false;
 }
 
-static int loc_push(struct loc *l, uint32_t node)
+static bool in_list(const uint32_t *a, uint32_t n, uint32_t node)
 {
-	if (loc_holds(l, node))
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		if (a[i] == node)
+			return true;
+	return false;
+}
+
+/* Adds node to a set of node numbers (no duplicates). */
+static int list_push(uint32_t **a, uint32_t *n, uint32_t *cap, uint32_t node)
+{
+	if (in_list(*a, *n, node))
 		return 0;
-	if (l->n_holders == l->cap_holders) {
-		uint32_t cap = l->cap_holders ? l->cap_holders * 2 : 4;
-		uint32_t *h = gd_realloc(l->holders, cap * sizeof(*h));
+	if (*n == *cap) {
+		uint32_t c = *cap ? *cap * 2 : 4;
+		uint32_t *h = gd_realloc(*a, c * sizeof(*h));
 		if (!h)
 			return GD_ENOMEM;
-		l->holders = h;
-		l->cap_holders = cap;
+		*a = h;
+		*cap = c;
 	}
-	l->holders[l->n_holders++] = node;
+	(*a)[(*n)++] = node;
 	return 0;
+}
+
+static int loc_push(struct loc *l, uint32_t node)
+{
+	return list_push(&l->holders, &l->n_holders, &l->cap_holders, node);
 }
 
 static void loc_pop(struct loc *l, uint32_t node)
@@ -206,6 +230,7 @@ int meta_rpc_loc_set(uint64_t chunk_id, uint64_t version, const char *const *nod
 		return GD_ENOMEM;
 	pending_clear(l);
 	l->n_holders = 0;
+	l->n_prevh = 0;
 	l->lease_until_ms = lease_until_ms;
 	for (i = 0; i < n && rc == 0; i++) {
 		uint32_t x = meta_rpc_node_intern(node_ids[i]);
@@ -228,13 +253,42 @@ int meta_rpc_loc_add(uint64_t chunk_id, uint64_t version, uint32_t node)
 	return loc_push(l, node);
 }
 
+/* Records that node still has chunk_id at prev_version (record at version). */
+static int loc_add_prev(uint64_t chunk_id, uint64_t version, uint64_t prev_version,
+			uint32_t node)
+{
+	struct loc *l;
+	uint32_t i;
+
+	if (node == META_RPC_NODE_NONE)
+		return GD_EINVAL;
+	l = loc_at(chunk_id, version);
+	if (!l)
+		return GD_ENOMEM;
+	if (l->prev_version != prev_version) {
+		l->n_prevh = 0;
+		l->prev_version = prev_version;
+	}
+	for (i = 0; i < l->n_prevh; i++)
+		if (l->prevh[i] == node)
+			return 0;
+	return list_push(&l->prevh, &l->n_prevh, &l->cap_prevh, node);
+}
+
 void meta_rpc_loc_remove(uint64_t chunk_id, uint32_t node)
 {
 	struct loc *l = meta_ns_map_get(&S.locs, chunk_id);
+	uint32_t i;
 
 	if (!l)
 		return;
 	loc_pop(l, node);
+	for (i = 0; i < l->n_prevh; i++) {
+		if (l->prevh[i] == node) {
+			l->prevh[i] = l->prevh[--l->n_prevh];
+			break;
+		}
+	}
 	if (l->pending == node)
 		pending_clear(l);
 }
@@ -332,6 +386,52 @@ size_t meta_rpc_loc_live(struct meta_server *ms, const struct meta_fsm_chunk *c,
 	return n;
 }
 
+size_t meta_rpc_loc_live_prev(struct meta_server *ms, const struct meta_fsm_chunk *c,
+			      const char **ids, size_t max)
+{
+	struct loc *l = meta_ns_map_get(&S.locs, c->chunk_id);
+	uint64_t now = meta_server_now_ms();
+	size_t n = 0;
+	uint32_t i;
+
+	if (!l || l->version != c->version || l->prev_version != c->prev_version ||
+	    c->prev_version == 0)
+		return 0;
+	for (i = 0; i < l->n_prevh && n < max; i++) {
+		const char *id = meta_rpc_node_name(l->prevh[i]);
+		struct meta_node *node = meta_registry_get(ms->reg, id);
+		if (!id || !fsm_valid(c, id) || !meta_registry_node_alive(ms->reg, node, now) ||
+		    meta_registry_is_bad(ms->reg, c->chunk_id, id))
+			continue;
+		ids[n++] = node->node_id;
+	}
+	return n;
+}
+
+bool meta_rpc_loc_never_written(struct meta_server *ms, const struct meta_fsm_chunk *c)
+{
+	struct loc *l = meta_ns_map_get(&S.locs, c->chunk_id);
+	uint64_t now = meta_server_now_ms();
+	bool witness = false;
+	size_t i;
+
+	if (c->prev_version != 0 || c->chunk_id == 0)
+		return false;
+	for (i = 0; i < c->n_nodes; i++) {
+		const char *id = c->nodes[i];
+		uint32_t x = node_find(id);
+		struct meta_node *node = meta_registry_get(ms->reg, id);
+		if (meta_registry_is_bad(ms->reg, c->chunk_id, id))
+			return false;   /* a copy with data existed */
+		if (l && l->version == c->version && x != META_RPC_NODE_NONE &&
+		    (in_list(l->holders, l->n_holders, x) || in_list(l->prevh, l->n_prevh, x)))
+			return false;
+		if (meta_registry_node_alive(ms->reg, node, now))
+			witness = true;
+	}
+	return witness;
+}
+
 /* Proposes the FSM's valid set of c plus node (a confirmed replica), minus
  * the copies marked bad. */
 static void propose_valid_set(struct meta_server *ms, const struct meta_fsm_chunk *c,
@@ -364,8 +464,10 @@ size_t meta_rpc_loc_register(struct meta_server *ms, const char *node_id,
 		if (v < c.version) {
 			/* A lease bumped the version but no write reached this copy
 			 * yet: not stale, just not moved (see docs/meta-rpc.md). */
-			if (v == c.prev_version && fsm_valid(&c, node_id))
+			if (v == c.prev_version && fsm_valid(&c, node_id)) {
+				loc_add_prev(c.chunk_id, c.version, v, me);
 				continue;
+			}
 			drop[n_drop++] = r;
 			continue;
 		}
@@ -447,10 +549,8 @@ void meta_rpc_soft_clear(void)
 	size_t pos = 0, i;
 	struct loc *l;
 
-	while ((l = meta_ns_map_next(&S.locs, &pos, NULL)) != NULL) {
-		gd_free(l->holders);
-		gd_free(l);
-	}
+	while ((l = meta_ns_map_next(&S.locs, &pos, NULL)) != NULL)
+		loc_free(l);
 	meta_ns_map_release(&S.locs);
 	meta_ns_map_init(&S.locs);
 	for (i = 0; i < S.n_nodes; i++)

@@ -463,7 +463,13 @@ static void do_locate(struct meta_server *ms, struct gd_request *req)
 		goto out;
 	}
 	n = meta_rpc_loc_live(ms, &c, true, ids, META_RPC_CHAIN_MAX);
-	if (n == 0 && meta_server_in_node_window(ms)) {
+	if (n == 0 && (n = meta_rpc_loc_live_prev(ms, &c, ids, META_RPC_CHAIN_MAX)) > 0) {
+		r->version = c.prev_version;    /* see meta_rpc_loc_live_prev */
+	} else if (n == 0 && meta_rpc_loc_never_written(ms, &c)) {
+		r->chunk_id = 0;                /* no byte was ever written: a hole */
+		r->has_version = r->has_prev_version = 0;
+	}
+	if (n == 0 && r->chunk_id && meta_server_in_node_window(ms)) {
 		meta_server_park(ms, req);
 		goto out;
 	}
@@ -793,6 +799,21 @@ static void do_chunk_write(struct meta_server *ms, struct gd_request *req)
 		for (i = 0; i < k; i++)
 			if (!failed || strcmp(live[i], failed) != 0)
 				ids[n++] = live[i];
+		if (k == 0 && c->method == M(WRITE_LEASE)) {
+			/* nobody has the current version: no write at it was
+			 * acknowledged (see meta_rpc_internal.h) */
+			n = meta_rpc_loc_live_prev(ms, &ch, ids, META_RPC_CHAIN_MAX);
+			if (n == 0 && meta_rpc_loc_never_written(ms, &ch))
+				n = meta_registry_place(ms->reg, now, ch.goal ? ch.goal : 1, ids);
+			if (n) {
+				e.has_lease_prev = 1;
+				e.lease_prev = ch.prev_version;
+				gd_info("chunk %llu v%llu: no copy at it; lease from v%llu",
+					(unsigned long long)ch.chunk_id,
+					(unsigned long long)ch.version,
+					(unsigned long long)ch.prev_version);
+			}
+		}
 	}
 	if (n == 0 && (c->method == M(WRITE_LEASE) || c->failed_version == ch.version)) {
 		if (meta_server_in_node_window(ms)) {

@@ -56,6 +56,19 @@ bool meta_rpc_loc_pending(uint64_t chunk_id, uint64_t version, uint32_t node);
 size_t meta_rpc_loc_live(struct meta_server *ms, const struct meta_fsm_chunk *c,
 			 bool for_read, const char **ids, size_t max);
 
+/* Fills ids with the live valid-set members still at the record's
+ * prev_version (a lease bumped the version, its first write never came).
+ * When nobody holds the current version, no write at it was acknowledged
+ * (an acknowledged write is on every chain member), so these copies hold
+ * every acknowledged byte: reads use them at prev_version, and a new lease
+ * moves them straight to the next version (MetaEntry.lease_prev). */
+size_t meta_rpc_loc_live_prev(struct meta_server *ms, const struct meta_fsm_chunk *c,
+			      const char **ids, size_t max);
+/* Whether chunk c (prev_version 0: created by a lease) provably has no copy
+ * anywhere: a live registered valid-set member has none and no copy was ever
+ * seen. Then it reads as a hole and a new lease may create it afresh. */
+bool meta_rpc_loc_never_written(struct meta_server *ms, const struct meta_fsm_chunk *c);
+
 /* A (re)registration of node with its chunk report: the copies to drop go to
  * drop[] (pointers into the report), holders are updated, pending
  * replications confirmed. Returns the count of drop[] (capacity n). */
