@@ -8,10 +8,14 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #define PEERS_MAX 1024
 #define REPL_PIECE (1u << 20)
+/* Forwards in flight at once through their own threads; beyond, a worker
+ * runs its forward itself. */
+#define FORWARDERS_MAX 1024
 
 /* One connection to a peer, shared by the calls that use it. */
 struct pconn {
@@ -35,6 +39,15 @@ struct chunkd_pipeline {
 	pthread_mutex_t mu;
 	struct peer *peers;            /* mu */
 	int npeers;                    /* mu */
+
+	pthread_mutex_t fmu;           /* guards the forwarders down to fstop */
+	pthread_cond_t fcv;            /* a forward was queued, or stop */
+	pthread_t *forwarders;
+	size_t nforwarders, cap_forwarders;
+	size_t fidle;                  /* forwarders waiting for work */
+	struct pop *fq_head, *fq_tail; /* forwards not taken yet */
+	size_t fqueued;
+	int fstop;
 };
 
 int chunkd_pipeline_create(const struct chunkd_pipeline_config *cfg,
@@ -53,6 +66,8 @@ int chunkd_pipeline_create(const struct chunkd_pipeline_config *cfg,
 	p->peer_timeout_ms = cfg->peer_timeout_ms > 0 ? cfg->peer_timeout_ms : 20000;
 	p->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 3000;
 	pthread_mutex_init(&p->mu, NULL);
+	pthread_mutex_init(&p->fmu, NULL);
+	pthread_cond_init(&p->fcv, NULL);
 	*out = p;
 	return 0;
 }
@@ -61,6 +76,16 @@ void chunkd_pipeline_destroy(struct chunkd_pipeline *p)
 {
 	if (!p)
 		return;
+	/* Forwarders finish what is queued (each call ends by its deadline). */
+	pthread_mutex_lock(&p->fmu);
+	p->fstop = 1;
+	pthread_cond_broadcast(&p->fcv);
+	pthread_mutex_unlock(&p->fmu);
+	for (size_t i = 0; i < p->nforwarders; i++)
+		pthread_join(p->forwarders[i], NULL);
+	gd_free(p->forwarders);
+	pthread_cond_destroy(&p->fcv);
+	pthread_mutex_destroy(&p->fmu);
 	while (p->peers) {
 		struct peer *e = p->peers;
 		p->peers = e->next;
@@ -256,119 +281,317 @@ static int downstream_status(int rc, const char *named, const char *next, char *
 	return rc;
 }
 
-int chunkd_pipeline_write(struct chunkd_pipeline *p, const Godfs__CsWrite *w,
-			  const void *data, size_t len, char **failed)
+/* ---- forwarder threads ---- */
+
+/* One request on its way through this chunkd: the local step and (with a
+ * chain) the forward to the next member; the last of the two to finish
+ * answers. */
+struct pop {
+	struct chunkd_pipeline *p;
+	atomic_int pending;            /* steps not finished yet */
+	uint16_t method;
+	uint64_t chunk_id, version;    /* for the log */
+	const char *next;              /* chain[0], owned by the request */
+	union {                        /* what goes downstream */
+		Godfs__CsWrite w;
+		Godfs__CsChunkOp op;
+	} fwd;
+	const void *data;
+	size_t len;
+	int local;                     /* local step's status */
+	int down;                      /* downstream status (transport errors as GD_ECONN) */
+	char *down_failed;             /* who failed downstream (gd_malloc'd) */
+	chunkd_pipeline_done_fn done;
+	void *arg;
+	struct pop *qnext;             /* in p->fq; guarded by p->fmu */
+};
+
+/* Combines both steps into (status, failed) and calls done. */
+static void pop_finish(struct pop *o)
 {
-	uint64_t cs = w->chunk_size;
+	struct chunkd_pipeline *p = o->p;
+	char *failed = NULL;
+	int rc = 0;
+
+	if (o->down) {
+		const char *what = o->method == GODFS__METHOD__M_CS_WRITE ? "write" :
+				   o->method == GODFS__METHOD__M_CS_FSYNC ? "fsync" : "truncate";
+		failed = o->down_failed;
+		o->down_failed = NULL;
+		rc = o->down;
+		gd_warn("chunk %016" PRIx64 " v%" PRIu64 ": %s downstream failed at %s: %s",
+			o->chunk_id, o->version, what, failed ? failed : "?", gd_strerror(rc));
+	} else if (o->local) {
+		failed = gd_strdup(p->self);
+		rc = o->local;
+	}
+	gd_free(o->down_failed);
+	o->done(o->arg, rc, failed);
+	gd_free(o);
+}
+
+static void pop_step_done(struct pop *o)
+{
+	if (atomic_fetch_sub(&o->pending, 1) == 1)
+		pop_finish(o);
+}
+
+/* The forward of one request: call chain[0] and wait for its answer. */
+static void pop_forward(struct pop *o)
+{
+	struct chunkd_pipeline *p = o->p;
+	struct gd_call_args a = { 0 };
+	struct gd_call_result res = { 0 };
 	struct pconn *pc = NULL;
 	struct gd_call *call = NULL;
-	int local, down = 0, started = 0;
+	const char *named = NULL;
+	int rc;
 
-	*failed = NULL;
+	a.method = o->method;
+	a.req = o->method == GODFS__METHOD__M_CS_WRITE ? &o->fwd.w.base : &o->fwd.op.base;
+	a.data = o->data;
+	a.data_len = o->method == GODFS__METHOD__M_CS_WRITE ? o->len : 0;
+	a.resp_desc = o->method == GODFS__METHOD__M_CS_WRITE ? &godfs__cs_write_resp__descriptor
+							     : &godfs__status_resp__descriptor;
+	a.timeout_ms = p->peer_timeout_ms;
+	rc = forward_start(p, o->next, &a, &pc, &call);
+	if (rc == 0) {
+		rc = gd_call_wait(call, &res);
+		/* Only CsWriteResp names the deepest member that failed. */
+		if (o->method == GODFS__METHOD__M_CS_WRITE && res.resp)
+			named = ((const Godfs__CsWriteResp *)res.resp)->failed;
+		o->down = downstream_status(rc, named, o->next, &o->down_failed);
+		gd_call_result_release(&res);
+		pconn_put(p, pc);
+	} else {
+		o->down = downstream_status(rc, NULL, o->next, &o->down_failed);
+	}
+	pop_step_done(o);
+}
+
+/* A forwarder thread: takes one forward at a time until the pipeline stops. */
+static void *forwarder_main(void *arg)
+{
+	struct chunkd_pipeline *p = arg;
+
+	pthread_mutex_lock(&p->fmu);
+	for (;;) {
+		struct pop *o;
+
+		while (!p->fq_head && !p->fstop)
+			pthread_cond_wait(&p->fcv, &p->fmu);
+		if (!p->fq_head)
+			break;   /* stopping and nothing left */
+		o = p->fq_head;
+		p->fq_head = o->qnext;
+		if (!p->fq_head)
+			p->fq_tail = NULL;
+		p->fqueued--;
+		p->fidle--;
+		pthread_mutex_unlock(&p->fmu);
+		pop_forward(o);
+		pthread_mutex_lock(&p->fmu);
+		p->fidle++;
+	}
+	p->fidle--;
+	pthread_mutex_unlock(&p->fmu);
+	return NULL;
+}
+
+/* Hands a forward to an idle forwarder, starting a new one when every
+ * forwarder is busy (up to FORWARDERS_MAX). Returns 0, or <0 when the
+ * caller must run it itself. */
+static int forward_submit(struct chunkd_pipeline *p, struct pop *o)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&p->fmu);
+	if (p->fstop) {
+		rc = GD_ESHUTDOWN;
+		goto out;
+	}
+	if (p->fidle <= p->fqueued) {
+		pthread_t *nt;
+
+		if (p->nforwarders >= FORWARDERS_MAX) {
+			rc = GD_EAGAIN;
+			goto out;
+		}
+		if (p->nforwarders == p->cap_forwarders) {
+			size_t ncap = p->cap_forwarders ? p->cap_forwarders * 2 : 16;
+			nt = gd_realloc(p->forwarders, ncap * sizeof(*nt));
+			if (!nt) {
+				rc = GD_ENOMEM;
+				goto out;
+			}
+			p->forwarders = nt;
+			p->cap_forwarders = ncap;
+		}
+		if (pthread_create(&p->forwarders[p->nforwarders], NULL, forwarder_main, p) != 0) {
+			rc = GD_ENOMEM;
+			goto out;
+		}
+		p->nforwarders++;
+		p->fidle++;
+		if (p->nforwarders % 64 == 0)
+			gd_info("pipeline: %zu forwarder threads", p->nforwarders);
+	}
+	o->qnext = NULL;
+	if (p->fq_tail)
+		p->fq_tail->qnext = o;
+	else
+		p->fq_head = o;
+	p->fq_tail = o;
+	p->fqueued++;
+	pthread_cond_signal(&p->fcv);
+out:
+	pthread_mutex_unlock(&p->fmu);
+	return rc;
+}
+
+/* Starts the forward of o: on a forwarder thread, or here when none can be
+ * had (then the local step waits for it: slower, but it still completes). */
+static void forward_begin(struct pop *o)
+{
+	if (forward_submit(o->p, o) < 0)
+		pop_forward(o);
+}
+
+void chunkd_pipeline_write_async(struct chunkd_pipeline *p, const Godfs__CsWrite *w,
+				 const void *data, size_t len,
+				 chunkd_pipeline_done_fn done, void *arg)
+{
+	uint64_t cs = w->chunk_size;
+	struct pop *o;
+
 	if (cs == 0 || cs > CHUNKD_MAX_CHUNK)
 		cs = CHUNKD_MAX_CHUNK;
 	/* A request every member would refuse is refused here, before anybody
 	 * gets blamed for it. */
-	if (w->offset > cs || len > cs - w->offset || w->version == 0)
-		return GD_EINVAL;
-
+	if (w->offset > cs || len > cs - w->offset || w->version == 0) {
+		done(arg, GD_EINVAL, NULL);
+		return;
+	}
+	o = gd_calloc(1, sizeof(*o));
+	if (!o) {
+		done(arg, GD_ENOMEM, NULL);
+		return;
+	}
+	o->p = p;
+	o->method = GODFS__METHOD__M_CS_WRITE;
+	o->chunk_id = w->chunk_id;
+	o->version = w->version;
+	o->data = data;
+	o->len = len;
+	o->done = done;
+	o->arg = arg;
+	atomic_init(&o->pending, w->n_chain > 0 ? 2 : 1);
 	if (w->n_chain > 0) {
-		Godfs__CsWrite fwd = *w;
-		struct gd_call_args a = { 0 };
-
-		fwd.n_chain = w->n_chain - 1;
-		fwd.chain = w->chain + 1;
-		a.method = GODFS__METHOD__M_CS_WRITE;
-		a.req = &fwd.base;
-		a.data = data;
-		a.data_len = len;
-		a.resp_desc = &godfs__cs_write_resp__descriptor;
-		a.timeout_ms = p->peer_timeout_ms;
-		down = forward_start(p, w->chain[0], &a, &pc, &call);
-		started = down == 0;
+		o->fwd.w = *w;
+		o->fwd.w.n_chain = w->n_chain - 1;
+		o->fwd.w.chain = w->chain + 1;
+		o->next = w->chain[0];
+		forward_begin(o);
 	}
+	o->local = chunkd_store_write(p->store, w->chunk_id, w->version, w->prev_version,
+				      w->chunk_size, w->offset, data, len);
+	pop_step_done(o);
+}
 
-	local = chunkd_store_write(p->store, w->chunk_id, w->version, w->prev_version,
-				   w->chunk_size, w->offset, data, len);
+void chunkd_pipeline_chunk_op_async(struct chunkd_pipeline *p, uint16_t method,
+				    const Godfs__CsChunkOp *op,
+				    chunkd_pipeline_done_fn done, void *arg)
+{
+	struct pop *o;
 
-	if (started) {
-		struct gd_call_result res = { 0 };
-		const Godfs__CsWriteResp *r;
+	if (op->version == 0 || (method == GODFS__METHOD__M_CS_TRUNCATE &&
+				 op->length > CHUNKD_MAX_CHUNK) ||
+	    (method != GODFS__METHOD__M_CS_FSYNC && method != GODFS__METHOD__M_CS_TRUNCATE)) {
+		done(arg, GD_EINVAL, NULL);
+		return;
+	}
+	o = gd_calloc(1, sizeof(*o));
+	if (!o) {
+		done(arg, GD_ENOMEM, NULL);
+		return;
+	}
+	o->p = p;
+	o->method = method;
+	o->chunk_id = op->chunk_id;
+	o->version = op->version;
+	o->done = done;
+	o->arg = arg;
+	atomic_init(&o->pending, op->n_chain > 0 ? 2 : 1);
+	if (op->n_chain > 0) {
+		o->fwd.op = *op;
+		o->fwd.op.n_chain = op->n_chain - 1;
+		o->fwd.op.chain = op->chain + 1;
+		o->next = op->chain[0];
+		forward_begin(o);
+	}
+	if (method == GODFS__METHOD__M_CS_FSYNC)
+		o->local = chunkd_store_fsync(p->store, op->chunk_id, op->version,
+					      op->prev_version);
+	else
+		o->local = chunkd_store_truncate(p->store, op->chunk_id, op->version,
+						 op->prev_version, op->length);
+	pop_step_done(o);
+}
 
-		down = gd_call_wait(call, &res);
-		r = (const Godfs__CsWriteResp *)res.resp;
-		down = downstream_status(down, r ? r->failed : NULL, w->chain[0], failed);
-		gd_call_result_release(&res);
-		pconn_put(p, pc);
-	} else if (w->n_chain > 0) {
-		down = downstream_status(down, NULL, w->chain[0], failed);
-	}
-	if (down) {
-		gd_warn("chunk %016" PRIx64 " v%" PRIu64 ": write downstream failed at %s: %s",
-			w->chunk_id, w->version, *failed ? *failed : "?", gd_strerror(down));
-		return down;
-	}
-	if (local) {
-		*failed = gd_strdup(p->self);
-		return local;
-	}
-	return 0;
+/* ---- the blocking forms, on top of the asynchronous ones ---- */
+
+struct sync_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+	int status;
+	char *failed;
+};
+
+static void sync_done(void *arg, int status, char *failed)
+{
+	struct sync_wait *sw = arg;
+
+	pthread_mutex_lock(&sw->mu);
+	sw->status = status;
+	sw->failed = failed;
+	sw->done = 1;
+	pthread_cond_signal(&sw->cv);
+	pthread_mutex_unlock(&sw->mu);
+}
+
+static int sync_wait_end(struct sync_wait *sw, char **failed)
+{
+	pthread_mutex_lock(&sw->mu);
+	while (!sw->done)
+		pthread_cond_wait(&sw->cv, &sw->mu);
+	pthread_mutex_unlock(&sw->mu);
+	pthread_mutex_destroy(&sw->mu);
+	pthread_cond_destroy(&sw->cv);
+	*failed = sw->failed;
+	return sw->status;
+}
+
+int chunkd_pipeline_write(struct chunkd_pipeline *p, const Godfs__CsWrite *w,
+			  const void *data, size_t len, char **failed)
+{
+	struct sync_wait sw = { .done = 0 };
+
+	pthread_mutex_init(&sw.mu, NULL);
+	pthread_cond_init(&sw.cv, NULL);
+	chunkd_pipeline_write_async(p, w, data, len, sync_done, &sw);
+	return sync_wait_end(&sw, failed);
 }
 
 int chunkd_pipeline_chunk_op(struct chunkd_pipeline *p, uint16_t method,
 			     const Godfs__CsChunkOp *op, char **failed)
 {
-	struct pconn *pc = NULL;
-	struct gd_call *call = NULL;
-	int local, down = 0, started = 0;
+	struct sync_wait sw = { .done = 0 };
 
-	*failed = NULL;
-	if (op->version == 0 || (method == GODFS__METHOD__M_CS_TRUNCATE &&
-				 op->length > CHUNKD_MAX_CHUNK))
-		return GD_EINVAL;
-	if (op->n_chain > 0) {
-		Godfs__CsChunkOp fwd = *op;
-		struct gd_call_args a = { 0 };
-
-		fwd.n_chain = op->n_chain - 1;
-		fwd.chain = op->chain + 1;
-		a.method = method;
-		a.req = &fwd.base;
-		a.resp_desc = &godfs__status_resp__descriptor;
-		a.timeout_ms = p->peer_timeout_ms;
-		down = forward_start(p, op->chain[0], &a, &pc, &call);
-		started = down == 0;
-	}
-
-	if (method == GODFS__METHOD__M_CS_FSYNC)
-		local = chunkd_store_fsync(p->store, op->chunk_id, op->version, op->prev_version);
-	else
-		local = chunkd_store_truncate(p->store, op->chunk_id, op->version,
-					      op->prev_version, op->length);
-
-	if (started) {
-		struct gd_call_result res = { 0 };
-
-		down = gd_call_wait(call, &res);
-		/* StatusResp has no `failed`: the next hop is the one we can name. */
-		down = downstream_status(down, NULL, op->chain[0], failed);
-		gd_call_result_release(&res);
-		pconn_put(p, pc);
-	} else if (op->n_chain > 0) {
-		down = downstream_status(down, NULL, op->chain[0], failed);
-	}
-	if (down) {
-		gd_warn("chunk %016" PRIx64 " v%" PRIu64 ": %s downstream failed at %s: %s",
-			op->chunk_id, op->version,
-			method == GODFS__METHOD__M_CS_FSYNC ? "fsync" : "truncate",
-			*failed ? *failed : "?", gd_strerror(down));
-		return down;
-	}
-	if (local) {
-		*failed = gd_strdup(p->self);
-		return local;
-	}
-	return 0;
+	pthread_mutex_init(&sw.mu, NULL);
+	pthread_cond_init(&sw.cv, NULL);
+	chunkd_pipeline_chunk_op_async(p, method, op, sync_done, &sw);
+	return sync_wait_end(&sw, failed);
 }
 
 int chunkd_pipeline_replicate(struct chunkd_pipeline *p, uint64_t chunk_id,

@@ -30,7 +30,8 @@ struct chunkd_pipeline_config {
 
 int chunkd_pipeline_create(const struct chunkd_pipeline_config *cfg,
 			   struct chunkd_pipeline **out);
-/* Closes every peer connection (no call may be running). */
+/* Waits for the forwarder threads (their calls end by their deadlines),
+ * closes every peer connection. No new call may start. */
 void chunkd_pipeline_destroy(struct chunkd_pipeline *p);
 
 /* Whether a chain from the network is acceptable (count and address sizes). */
@@ -46,6 +47,24 @@ int chunkd_pipeline_write(struct chunkd_pipeline *p, const Godfs__CsWrite *w,
 /* M_CS_FSYNC / M_CS_TRUNCATE along the chain, the same way. */
 int chunkd_pipeline_chunk_op(struct chunkd_pipeline *p, uint16_t method,
 			     const Godfs__CsChunkOp *op, char **failed);
+
+/* How an asynchronous write or chunk op ends: called exactly once, with the
+ * status to answer and `failed` as above (the callee owns it: gd_free). */
+typedef void (*chunkd_pipeline_done_fn)(void *arg, int status, char *failed);
+
+/* The same without blocking the caller on the network, for the server's
+ * worker threads: the forward to chain[0] runs on a forwarder thread (a pool
+ * that grows on demand, so that no forward ever waits for another one: a
+ * worker waiting on a peer that waits on us would deadlock two chunkds
+ * whose chains run in opposite directions), the local step runs in the
+ * caller. done() runs on whichever thread finishes last, possibly before
+ * this returns. w/op and data must stay valid until done() is called. */
+void chunkd_pipeline_write_async(struct chunkd_pipeline *p, const Godfs__CsWrite *w,
+				 const void *data, size_t len,
+				 chunkd_pipeline_done_fn done, void *arg);
+void chunkd_pipeline_chunk_op_async(struct chunkd_pipeline *p, uint16_t method,
+				    const Godfs__CsChunkOp *op,
+				    chunkd_pipeline_done_fn done, void *arg);
 
 /* Pulls chunk_id at version from source (CS_READ in 1 MiB pieces), into a
  * temp file, fsynced and renamed into place. */

@@ -56,11 +56,75 @@ static void handle_ping(struct gd_request *req)
 		protobuf_c_message_free_unpacked(&p->base, NULL);
 }
 
-static void handle_write(struct chunkd_rpc *rpc, struct gd_request *req)
+/* A write or chunk op in the pipeline: what its done callback needs. */
+struct pending {
+	struct gd_request *req;
+	ProtobufCMessage *msg;   /* the unpacked request, freed at the end */
+};
+
+/* Answers a pipelined CS_WRITE (on whichever thread finished last). */
+static void write_done(void *arg, int status, char *failed)
+{
+	struct pending *pd = arg;
+	struct gd_request *req = pd->req;
+	const Godfs__CsWrite *w = (const Godfs__CsWrite *)pd->msg;
+	Godfs__CsWriteResp r = GODFS__CS_WRITE_RESP__INIT;
+
+	if (status)
+		gd_debug("%s: CS_WRITE %016" PRIx64 " v%" PRIu64 " @%u+%u: %s", req->peer,
+			 w->chunk_id, w->version, w->offset, req->hdr.data_len,
+			 gd_strerror(status));
+	r.has_status = 1;
+	r.status = status;
+	r.failed = failed;
+	gd_reply(req, &r.base, NULL, 0);
+	gd_free(failed);
+	protobuf_c_message_free_unpacked(pd->msg, NULL);
+	gd_free(pd);
+	gd_request_free(req);
+}
+
+/* Answers a pipelined CS_FSYNC / CS_TRUNCATE. */
+static void chunk_op_done(void *arg, int status, char *failed)
+{
+	struct pending *pd = arg;
+	struct gd_request *req = pd->req;
+	const Godfs__CsChunkOp *op = (const Godfs__CsChunkOp *)pd->msg;
+
+	if (status)
+		gd_debug("%s: method %u %016" PRIx64 " v%" PRIu64 ": %s%s%s", req->peer,
+			 req->hdr.method, op->chunk_id, op->version, gd_strerror(status),
+			 failed ? " at " : "", failed ? failed : "");
+	gd_reply_status(req, status);
+	gd_free(failed);
+	protobuf_c_message_free_unpacked(pd->msg, NULL);
+	gd_free(pd);
+	gd_request_free(req);
+}
+
+/* Hands a request to the pipeline; returns 0 when it owns req from now on. */
+static int pipeline_start(struct chunkd_rpc *rpc, struct gd_request *req, ProtobufCMessage *m)
+{
+	struct pending *pd = gd_malloc(sizeof(*pd));
+
+	if (!pd)
+		return GD_ENOMEM;
+	pd->req = req;
+	pd->msg = m;
+	if (req->hdr.method == GODFS__METHOD__M_CS_WRITE)
+		chunkd_pipeline_write_async(rpc->pipe, (const Godfs__CsWrite *)m, req->data,
+					    req->hdr.data_len, write_done, pd);
+	else
+		chunkd_pipeline_chunk_op_async(rpc->pipe, req->hdr.method,
+					       (const Godfs__CsChunkOp *)m, chunk_op_done, pd);
+	return 0;
+}
+
+/* M_CS_WRITE. Returns 1 when the pipeline took the request (it answers). */
+static int handle_write(struct chunkd_rpc *rpc, struct gd_request *req)
 {
 	Godfs__CsWrite *w = (Godfs__CsWrite *)unpack(req, &godfs__cs_write__descriptor);
 	Godfs__CsWriteResp r = GODFS__CS_WRITE_RESP__INIT;
-	char *failed = NULL;
 	int rc;
 
 	if (!w)
@@ -68,18 +132,17 @@ static void handle_write(struct chunkd_rpc *rpc, struct gd_request *req)
 	else if (!w->has_chunk_id || !w->has_version || !w->has_offset ||
 		 !chunkd_pipeline_chain_ok(w->chain, w->n_chain))
 		rc = GD_EINVAL;
-	else
-		rc = chunkd_pipeline_write(rpc->pipe, w, req->data, req->hdr.data_len, &failed);
-	if (rc && w)
+	else if ((rc = pipeline_start(rpc, req, &w->base)) == 0)
+		return 1;
+	if (w)
 		gd_debug("%s: CS_WRITE %016" PRIx64 " v%" PRIu64 " @%u+%u: %s", req->peer,
 			 w->chunk_id, w->version, w->offset, req->hdr.data_len, gd_strerror(rc));
 	r.has_status = 1;
 	r.status = rc;
-	r.failed = failed;
 	gd_reply(req, &r.base, NULL, 0);
-	gd_free(failed);
 	if (w)
 		protobuf_c_message_free_unpacked(&w->base, NULL);
+	return 0;
 }
 
 static void handle_read(struct chunkd_rpc *rpc, struct gd_request *req)
@@ -118,12 +181,12 @@ static void handle_read(struct chunkd_rpc *rpc, struct gd_request *req)
 		protobuf_c_message_free_unpacked(&q->base, NULL);
 }
 
-/* M_CS_FSYNC, M_CS_TRUNCATE (along the chain) and M_CS_DELETE (this copy). */
-static void handle_chunk_op(struct chunkd_rpc *rpc, struct gd_request *req)
+/* M_CS_FSYNC, M_CS_TRUNCATE (along the chain, answered by the pipeline) and
+ * M_CS_DELETE (this copy). Returns 1 when the pipeline took the request. */
+static int handle_chunk_op(struct chunkd_rpc *rpc, struct gd_request *req)
 {
 	Godfs__CsChunkOp *op = (Godfs__CsChunkOp *)unpack(req, &godfs__cs_chunk_op__descriptor);
 	uint16_t m = req->hdr.method;
-	char *failed = NULL;
 	int rc;
 
 	if (!op)
@@ -134,16 +197,15 @@ static void handle_chunk_op(struct chunkd_rpc *rpc, struct gd_request *req)
 		rc = chunkd_store_delete(rpc->store, op->chunk_id, op->version);
 	else if (m == GODFS__METHOD__M_CS_TRUNCATE && !op->has_length)
 		rc = GD_EINVAL;
-	else
-		rc = chunkd_pipeline_chunk_op(rpc->pipe, m, op, &failed);
+	else if ((rc = pipeline_start(rpc, req, &op->base)) == 0)
+		return 1;
 	if (rc && op)
-		gd_debug("%s: method %u %016" PRIx64 " v%" PRIu64 ": %s%s%s", req->peer, m,
-			 op->chunk_id, op->version, gd_strerror(rc), failed ? " at " : "",
-			 failed ? failed : "");
+		gd_debug("%s: method %u %016" PRIx64 " v%" PRIu64 ": %s", req->peer, m,
+			 op->chunk_id, op->version, gd_strerror(rc));
 	gd_reply_status(req, rc);
-	gd_free(failed);
 	if (op)
 		protobuf_c_message_free_unpacked(&op->base, NULL);
+	return 0;
 }
 
 static void handle_replicate(struct chunkd_rpc *rpc, struct gd_request *req)
@@ -182,7 +244,8 @@ void chunkd_rpc_client_handle(void *ctx, struct gd_request *req)
 		handle_ping(req);
 		break;
 	case GODFS__METHOD__M_CS_WRITE:
-		handle_write(rpc, req);
+		if (handle_write(rpc, req))
+			return;   /* answered and freed by the pipeline */
 		break;
 	case GODFS__METHOD__M_CS_READ:
 		handle_read(rpc, req);
@@ -190,7 +253,8 @@ void chunkd_rpc_client_handle(void *ctx, struct gd_request *req)
 	case GODFS__METHOD__M_CS_FSYNC:
 	case GODFS__METHOD__M_CS_TRUNCATE:
 	case GODFS__METHOD__M_CS_DELETE:
-		handle_chunk_op(rpc, req);
+		if (handle_chunk_op(rpc, req))
+			return;   /* answered and freed by the pipeline */
 		break;
 	case GODFS__METHOD__M_CS_REPLICATE:
 		handle_replicate(rpc, req);
