@@ -274,12 +274,17 @@ static void handle(struct meta_server *ms, struct meta_event *ev)
 	}
 }
 
+static void check_leadership(struct meta_server *ms);
+
 /* uv_async callback: takes everything the reader threads queued. */
 static void on_wake(uv_async_t *a)
 {
 	struct meta_server *ms = a->data;
 	struct meta_event *ev;
 
+	/* A new leader need not wait for the tick to start its barrier. */
+	if (!ms->ready && !ms->stopping)
+		check_leadership(ms);
 	pthread_mutex_lock(&ms->qlock);
 	ev = queue_take(&ms->q);
 	pthread_mutex_unlock(&ms->qlock);
@@ -1033,7 +1038,7 @@ int meta_server_run(const struct meta_options *opt)
 
 	uv_signal_start(&ms->sig_term, on_signal, SIGTERM);
 	uv_signal_start(&ms->sig_int, on_signal, SIGINT);
-	uv_timer_start(&ms->tick, on_tick, TICK_MS, TICK_MS);
+	uv_timer_start(&ms->tick, on_tick, 1, TICK_MS);
 	ms->last_slow_tick_ms = meta_server_now_ms();
 	drain_loop(ms);
 	gd_server_stop(ms->srv);
