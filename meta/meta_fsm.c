@@ -867,6 +867,23 @@ static int chunk_file(struct op *op, uint64_t ino, uint64_t index, struct meta_n
 	return 0;
 }
 
+/* The leader's chain in the entry becomes a chunk's set of valid copies: only
+ * what a snapshot can hold (1..64 node ids of 1..4096 bytes), so that apply
+ * never makes a state that restore would refuse. 0 or GD_EINVAL. */
+static int check_chain(const Godfs__MetaEntry *e)
+{
+	size_t i, len;
+
+	if (e->n_chain > META_NS_NODES_MAX)
+		return GD_EINVAL;
+	for (i = 0; i < e->n_chain; i++) {
+		len = e->chain[i] ? strlen(e->chain[i]) : 0;
+		if (len == 0 || len > META_NS_STR_MAX)
+			return GD_EINVAL;
+	}
+	return 0;
+}
+
 /* M_WRITE_LEASE: creates the chunk (version 1) or bumps its version, and makes
  * the leader's chain the set of valid copies. */
 static int op_write_lease(struct op *op, const Godfs__ChunkReq *r)
@@ -885,6 +902,9 @@ static int op_write_lease(struct op *op, const Godfs__ChunkReq *r)
 		return rc;
 	if (op->e->n_chain == 0)
 		return GD_ENOSERVERS;
+	rc = check_chain(op->e);
+	if (rc)
+		return rc;
 	pos = meta_ns_chunk_pos(in, r->index, &found);
 	if (found) {
 		c = in->chunks[pos];
@@ -946,6 +966,9 @@ static int op_chunk_failed(struct op *op, const Godfs__ChunkFailed *r)
 	if (r->has_version && r->version == c->version) {
 		if (op->e->n_chain == 0)
 			return GD_ENOSERVERS;
+		rc = check_chain(op->e);
+		if (rc)
+			return rc;
 		rc = meta_ns_chunk_set_nodes(c, op->e->chain, op->e->n_chain);
 		if (rc)
 			return rc;
@@ -989,13 +1012,16 @@ static int op_hello(struct op *op, const Godfs__Hello *r)
 {
 	Godfs__HelloResp m = GODFS__HELLO_RESP__INIT;
 	const Godfs__MetaEntry *e = op->e;
+	const char *host = e->hello_host ? e->hello_host : r->host;
+	const char *mp = e->hello_mountpoint ? e->hello_mountpoint : r->mountpoint;
 	int rc;
 
 	if (!e->has_session_id || e->session_id == 0)
 		return GD_EINVAL;
-	rc = meta_ns_session_put(op->st, e->session_id,
-				 e->hello_host ? e->hello_host : r->host,
-				 e->hello_mountpoint ? e->hello_mountpoint : r->mountpoint);
+	/* what a snapshot can hold */
+	if ((host && strlen(host) > META_NS_STR_MAX) || (mp && strlen(mp) > META_NS_STR_MAX))
+		return GD_EINVAL;
+	rc = meta_ns_session_put(op->st, e->session_id, host, mp);
 	if (rc)
 		return rc;
 	m.has_status = m.has_session_id = m.has_chunk_size = 1;
@@ -1069,7 +1095,7 @@ static int op_chunk_nodes(struct op *op, const Godfs__ChunkReport *r)
 	struct meta_ns_chunk *c;
 	int rc;
 
-	if (!r->has_chunk_id || !r->has_version || op->e->n_chain == 0)
+	if (!r->has_chunk_id || !r->has_version || op->e->n_chain == 0 || check_chain(op->e))
 		return GD_EINVAL;
 	c = meta_ns_map_get(&op->st->chunks, r->chunk_id);
 	if (!c)

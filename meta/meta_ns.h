@@ -20,6 +20,8 @@
 #define META_NS_XATTR_LIST_MAX 65536  /* bytes of a listxattr answer (Linux XATTR_LIST_MAX) */
 #define META_NS_LINK_MAX 65000        /* hard links of a file, subdirectories + 2 of a dir (ext4) */
 #define META_NS_FIRST_COOKIE 3        /* cookies 1 and 2 are left to "." and ".." */
+#define META_NS_STR_MAX 4096          /* bytes of a host, mount point, node id or address in the state */
+#define META_NS_NODES_MAX 64          /* valid copies recorded for one chunk */
 
 /* ---- u64 -> pointer map ---------------------------------------------------
  * Open addressing with linear probing and backward-shift deletion; the table

@@ -14,8 +14,8 @@
 #define SNAP_VERSION 1u
 #define SNAP_HEADER 24
 #define SNAP_TRAILER 8
-#define SNAP_STR_MAX 4096       /* hosts, mount points, node ids, addresses */
-#define SNAP_NODES_MAX 64       /* valid copies of one chunk */
+#define SNAP_STR_MAX META_NS_STR_MAX     /* hosts, mount points, node ids, addresses */
+#define SNAP_NODES_MAX META_NS_NODES_MAX /* valid copies of one chunk */
 
 /* Smallest encodings, to bound counts by the bytes left before allocating. */
 #define MIN_INODE_BYTES 101

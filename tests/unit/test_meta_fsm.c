@@ -1525,6 +1525,54 @@ static void test_errors(void **state)
 		r.goal = 33;
 		do_setattr(&l, &r, GD_EINVAL, NULL);
 	}
+	/* only what a snapshot can hold: node ids of 1..4096 bytes, at most 64
+	 * copies, hosts and mount points up to 4096 bytes (found by fuzz_meta:
+	 * an empty node id made a state that restore refused) */
+	{
+		static const char *const bad_chain[] = { "cs-a", "" };
+		static const char *many[65];
+		static char huge[META_NS_STR_MAX + 2];
+		Godfs__ChunkReq r = GODFS__CHUNK_REQ__INIT;
+		Godfs__ChunkReport cr = GODFS__CHUNK_REPORT__INIT;
+		Godfs__Hello h = GODFS__HELLO__INIT;
+		size_t k;
+
+		for (k = 0; k < 65; k++)
+			many[k] = "cs-a";
+		memset(huge, 'h', sizeof(huge) - 1);
+		r.has_ino = r.has_index = 1;
+		r.ino = file;
+		run(&l, &(struct ent){ .method = M(WRITE_LEASE), .req = &r.base, .chain = bad_chain,
+				       .n_chain = 2 }, GD_EINVAL, NULL);
+		run(&l, &(struct ent){ .method = M(WRITE_LEASE), .req = &r.base, .chain = many,
+				       .n_chain = 65 }, GD_EINVAL, NULL);
+		many[0] = huge;
+		run(&l, &(struct ent){ .method = M(WRITE_LEASE), .req = &r.base, .chain = many,
+				       .n_chain = 1 }, GD_EINVAL, NULL);
+		many[0] = "cs-a";
+		run(&l, &(struct ent){ .method = M(WRITE_LEASE), .req = &r.base, .chain = many,
+				       .n_chain = 64 }, 0, NULL);
+		cr.has_chunk_id = cr.has_version = 1;
+		cr.chunk_id = meta_fsm_chunk_count(l.f) ? 1 : 0;
+		cr.version = 1;
+		run(&l, &(struct ent){ .method = FSM(CHUNK_NODES), .req = &cr.base, .chain = bad_chain,
+				       .n_chain = 2 }, GD_EINVAL, NULL);
+		run(&l, &(struct ent){ .method = M(HELLO), .req = &h.base, .session = 5,
+				       .hello_host = huge, .hello_mp = "/m" }, GD_EINVAL, NULL);
+		huge[META_NS_STR_MAX] = '\0';
+		run(&l, &(struct ent){ .method = M(HELLO), .req = &h.base, .session = 5,
+				       .hello_host = huge, .hello_mp = "/m" }, 0, NULL);
+		{
+			void *sb;
+			size_t sl;
+			struct meta_fsm *g;
+			snap(l.f, &sb, &sl);
+			assert_int_equal(meta_fsm_new(CHUNK, &g), 0);
+			assert_int_equal(meta_fsm_restore(g, sb, sl), 0);
+			meta_fsm_free(g);
+			raft_free(sb);
+		}
+	}
 	run(&l, &(struct ent){ .method = M(HELLO), .req = NULL }, GD_EINVAL, NULL);
 	run(&l, &(struct ent){ .method = M(CS_REGISTER), .req = NULL }, GD_EINVAL, NULL);
 	run(&l, &(struct ent){ .method = FSM(PURGE) }, GD_EINVAL, NULL);
