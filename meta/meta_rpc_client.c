@@ -847,7 +847,7 @@ static void change_applied(struct meta_server *ms, struct gd_request *req, struc
 	if (res->status == 0 && c->open_after && c->session_id) {
 		Godfs__AttrResp *a = godfs__attr_resp__unpack(&meta_server_pb_allocator,
 							      res->resp_len, res->resp);
-		if (a && a->attr && S_ISREG(a->attr->mode) &&
+		if (a && a->attr && (c->method == M(OPEN) || S_ISREG(a->attr->mode)) &&
 		    meta_sessions_open(ms->sess, c->session_id, a->attr->ino) != 0)
 			gd_warn("session %llu: open of inode %llu not recorded",
 				(unsigned long long)c->session_id,
