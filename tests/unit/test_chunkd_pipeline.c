@@ -1,0 +1,443 @@
+/* Three chunkds in one process (store + pipeline + gd_server with
+ * chunkd_rpc_client_handle on loopback): a chain write gives three identical
+ * copies; a dead or stale member is named in `failed`; fsync and truncate go
+ * down the chain; replication pulls a copy; chains in opposite directions
+ * under load do not deadlock (2 workers each); bad requests get a status. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "chunkd_pipeline.h"
+#include "chunkd_rpc_client.h"
+#include "chunkd_store.h"
+#include "gd_alloc.h"
+#include "gd_conn.h"
+#include "gd_frame.h"
+#include "gd_log.h"
+#include "gd_net.h"
+#include "gd_server.h"
+#include "gd_status.h"
+#include "proto/wire.pb-c.h"
+
+#include <ftw.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MiB (1024u * 1024u)
+#define NODES 3
+
+struct node {
+	char dir[300];
+	char addr[64];
+	struct chunkd_store *store;
+	struct chunkd_pipeline *pipe;
+	struct chunkd_rpc rpc;
+	struct gd_server *srv;
+};
+
+struct cluster {
+	char root[256];
+	struct node n[NODES];
+};
+
+static void fill(uint8_t *b, size_t n, uint64_t seed)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = (uint8_t)((seed * 131 + i * 7 + (i >> 12)) & 0xff);
+}
+
+static int setup(void **state)
+{
+	struct cluster *c = calloc(1, sizeof(*c));
+
+	snprintf(c->root, sizeof(c->root), "/tmp/godfs-pipeline-test.XXXXXX");
+	if (!mkdtemp(c->root))
+		return -1;
+	for (int i = 0; i < NODES; i++) {
+		struct node *n = &c->n[i];
+		struct chunkd_store_opts so = { .data_dirs = n->dir, .reserve_bytes = 1 };
+
+		snprintf(n->dir, sizeof(n->dir), "%s/n%d", c->root, i);
+		if (chunkd_store_open(&so, &n->store) != 0)
+			return -1;
+		/* The handler needs the pipeline, the pipeline our address: the
+		 * server starts first and gets no request before the pipe is set. */
+		n->rpc.store = n->store;
+		struct gd_server_config sc = { .listen = "127.0.0.1:0",
+					       .handler = chunkd_rpc_client_handle,
+					       .ctx = &n->rpc, .workers = 2 };
+		if (gd_server_start(&sc, &n->srv) != 0)
+			return -1;
+		snprintf(n->addr, sizeof(n->addr), "127.0.0.1:%d", gd_server_port(n->srv));
+		struct chunkd_pipeline_config pc = { .store = n->store, .self = n->addr,
+						     .peer_timeout_ms = 5000,
+						     .connect_timeout_ms = 1000 };
+		if (chunkd_pipeline_create(&pc, &n->pipe) != 0)
+			return -1;
+		n->rpc.pipe = n->pipe;
+	}
+	*state = c;
+	return 0;
+}
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static int teardown(void **state)
+{
+	struct cluster *c = *state;
+
+	for (int i = 0; i < NODES; i++) {
+		gd_server_stop(c->n[i].srv);
+		chunkd_pipeline_destroy(c->n[i].pipe);
+		chunkd_store_close(c->n[i].store);
+	}
+	nftw(c->root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(c);
+	return 0;
+}
+
+static struct gd_conn *connect_to(struct node *n)
+{
+	struct gd_conn *conn;
+
+	assert_int_equal(gd_conn_open(n->addr, 2000, &conn), 0);
+	return conn;
+}
+
+/* Starts a CS_WRITE of len bytes at off through chain (first member = conn). */
+static struct gd_call *write_start(struct gd_conn *conn, Godfs__CsWrite *w, uint64_t id,
+				   uint64_t version, uint64_t prev, uint32_t off,
+				   const uint8_t *data, size_t len, char **chain, size_t nchain)
+{
+	struct gd_call *call;
+
+	godfs__cs_write__init(w);
+	w->has_chunk_id = w->has_version = w->has_prev_version = w->has_offset = 1;
+	w->chunk_id = id;
+	w->version = version;
+	w->prev_version = prev;
+	w->offset = off;
+	w->chain = chain;
+	w->n_chain = nchain;
+	struct gd_call_args a = { .method = GODFS__METHOD__M_CS_WRITE, .req = &w->base,
+				  .data = data, .data_len = len,
+				  .resp_desc = &godfs__cs_write_resp__descriptor,
+				  .timeout_ms = 20000 };
+	assert_int_equal(gd_call_start(conn, &a, &call), 0);
+	return call;
+}
+
+/* Waits for a write; returns its status and copies `failed` (or ""). */
+static int write_wait(struct gd_call *call, char *failed, size_t len)
+{
+	struct gd_call_result res;
+	int rc = gd_call_wait(call, &res);
+
+	if (failed) {
+		const Godfs__CsWriteResp *r = (const Godfs__CsWriteResp *)res.resp;
+		snprintf(failed, len, "%s", r && r->failed ? r->failed : "");
+	}
+	gd_call_result_release(&res);
+	return rc;
+}
+
+static void check_copy(struct node *n, uint64_t id, uint64_t version, const uint8_t *want,
+		       size_t len)
+{
+	uint8_t *got = malloc(len);
+	size_t out = 0;
+
+	assert_int_equal(chunkd_store_read(n->store, id, version, 0, len, got, &out), 0);
+	assert_true(out >= len);
+	assert_memory_equal(got, want, len);
+	free(got);
+}
+
+static void test_chain_write_three_copies(void **state)
+{
+	struct cluster *c = *state;
+	char *chain[2] = { c->n[1].addr, c->n[2].addr };
+	const size_t total = 8 * MiB;
+	uint8_t *data = malloc(total);
+	struct gd_call *calls[8];
+	Godfs__CsWrite ws[8];
+	struct gd_conn *conn = connect_to(&c->n[0]);
+
+	fill(data, total, 1);
+	for (int i = 0; i < 8; i++)
+		calls[i] = write_start(conn, &ws[i], 11, 1, 0, (uint32_t)(i * MiB),
+				       data + (size_t)i * MiB, MiB, chain, 2);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(write_wait(calls[i], NULL, 0), 0);
+	for (int i = 0; i < NODES; i++)
+		check_copy(&c->n[i], 11, 1, data, total);
+
+	/* And through the wire: CS_READ from the last member. */
+	struct gd_conn *rconn = connect_to(&c->n[2]);
+	Godfs__CsRead q = GODFS__CS_READ__INIT;
+	uint8_t *buf = malloc(MiB);
+	struct gd_call_result res;
+	q.has_chunk_id = q.has_version = q.has_offset = q.has_length = 1;
+	q.chunk_id = 11;
+	q.version = 1;
+	q.offset = 3 * MiB;
+	q.length = MiB;
+	struct gd_call_args a = { .method = GODFS__METHOD__M_CS_READ, .req = &q.base,
+				  .resp_desc = &godfs__cs_read_resp__descriptor,
+				  .rbuf = buf, .rbuf_len = MiB };
+	assert_int_equal(gd_call(rconn, &a, &res), 0);
+	assert_int_equal(res.data_len, MiB);
+	assert_memory_equal(buf, data + 3 * MiB, MiB);
+	gd_call_result_release(&res);
+	free(buf);
+	gd_conn_close(rconn);
+	gd_conn_close(conn);
+	free(data);
+}
+
+static void test_failed_member_named(void **state)
+{
+	struct cluster *c = *state;
+	char dead[64];
+	char failed[128];
+	uint8_t *data = malloc(MiB);
+	Godfs__CsWrite w;
+	struct gd_conn *conn = connect_to(&c->n[0]);
+	int fd, port;
+
+	/* A port nobody listens on. */
+	assert_int_equal(gd_net_listen("127.0.0.1:0", 1, &fd, &port), 0);
+	close(fd);
+	snprintf(dead, sizeof(dead), "127.0.0.1:%d", port);
+	fill(data, MiB, 2);
+	char *chain1[2] = { c->n[1].addr, dead };
+	assert_int_equal(write_wait(write_start(conn, &w, 21, 1, 0, 0, data, MiB, chain1, 2),
+				    failed, sizeof(failed)), GD_ECONN);
+	assert_string_equal(failed, dead);
+	/* The members before it wrote their copies. */
+	check_copy(&c->n[0], 21, 1, data, MiB);
+	check_copy(&c->n[1], 21, 1, data, MiB);
+
+	/* A stale member: n1 has v1, the write wants v3 from v2. */
+	char *chain2[1] = { c->n[1].addr };
+	assert_int_equal(chunkd_store_write(c->n[0].store, 22, 2, 0, 0, 0, data, 4096), 0);
+	assert_int_equal(chunkd_store_write(c->n[1].store, 22, 1, 0, 0, 0, data, 4096), 0);
+	assert_int_equal(write_wait(write_start(conn, &w, 22, 3, 2, 0, data, MiB, chain2, 1),
+				    failed, sizeof(failed)), GD_ESTALE);
+	assert_string_equal(failed, c->n[1].addr);
+	check_copy(&c->n[0], 22, 3, data, MiB);
+	gd_conn_close(conn);
+	free(data);
+}
+
+static void test_fsync_truncate_chain(void **state)
+{
+	struct cluster *c = *state;
+	char *chain[2] = { c->n[1].addr, c->n[2].addr };
+	uint8_t *data = malloc(MiB);
+	Godfs__CsWrite w;
+	struct gd_conn *conn = connect_to(&c->n[0]);
+	struct gd_call_result res;
+
+	fill(data, MiB, 3);
+	assert_int_equal(write_wait(write_start(conn, &w, 31, 1, 0, 0, data, MiB, chain, 2),
+				    NULL, 0), 0);
+	Godfs__CsChunkOp op = GODFS__CS_CHUNK_OP__INIT;
+	op.has_chunk_id = op.has_version = op.has_length = 1;
+	op.chunk_id = 31;
+	op.version = 1;
+	op.chain = chain;
+	op.n_chain = 2;
+	struct gd_call_args a = { .method = GODFS__METHOD__M_CS_FSYNC, .req = &op.base,
+				  .resp_desc = &godfs__status_resp__descriptor };
+	assert_int_equal(gd_call(conn, &a, &res), 0);
+	gd_call_result_release(&res);
+	op.length = 1000;
+	a.method = GODFS__METHOD__M_CS_TRUNCATE;
+	assert_int_equal(gd_call(conn, &a, &res), 0);
+	gd_call_result_release(&res);
+	memset(data + 1000, 0, MiB - 1000);
+	for (int i = 0; i < NODES; i++)
+		check_copy(&c->n[i], 31, 1, data, MiB);
+	gd_conn_close(conn);
+	free(data);
+}
+
+static void test_replicate(void **state)
+{
+	struct cluster *c = *state;
+	const size_t len = 3 * MiB + 12345;
+	uint8_t *data = malloc(len);
+	uint64_t v = 0;
+
+	fill(data, len, 4);
+	assert_int_equal(chunkd_store_write(c->n[0].store, 41, 5, 0, 0, 0, data, len), 0);
+	assert_int_equal(chunkd_pipeline_replicate(c->n[2].pipe, 41, 5, c->n[0].addr), 0);
+	assert_int_equal(chunkd_store_version(c->n[2].store, 41, &v), 0);
+	assert_int_equal(v, 5);
+	check_copy(&c->n[2], 41, 5, data, len);
+	/* From a member without the chunk: an error, nothing left behind. */
+	assert_true(chunkd_pipeline_replicate(c->n[1].pipe, 42, 1, c->n[0].addr) < 0);
+	assert_int_equal(chunkd_store_version(c->n[1].store, 42, &v), GD_ENOCHUNK);
+	free(data);
+}
+
+struct writer {
+	struct cluster *c;
+	int first;           /* the chain starts at this node and goes round */
+	uint64_t chunk;
+	atomic_int *errors;
+};
+
+/* 32 MiB with 16 in flight through a chain that starts at node `first`. */
+static void *writer_main(void *arg)
+{
+	struct writer *wr = arg;
+	struct cluster *c = wr->c;
+	char *chain[2] = { c->n[(wr->first + 1) % NODES].addr, c->n[(wr->first + 2) % NODES].addr };
+	uint8_t *data = malloc(MiB);
+	struct gd_call *calls[16];
+	Godfs__CsWrite ws[16];
+	struct gd_conn *conn;
+
+	fill(data, MiB, wr->chunk);
+	if (gd_conn_open(c->n[wr->first].addr, 2000, &conn) != 0) {
+		atomic_fetch_add(wr->errors, 1);
+		free(data);
+		return NULL;
+	}
+	for (int i = 0; i < 32; i++) {
+		int slot = i % 16;
+		if (i >= 16 && write_wait(calls[slot], NULL, 0) != 0)
+			atomic_fetch_add(wr->errors, 1);
+		calls[slot] = write_start(conn, &ws[slot], wr->chunk, 1, 0, (uint32_t)(i * MiB),
+					  data, MiB, chain, 2);
+	}
+	for (int i = 32; i < 48; i++)
+		if (write_wait(calls[i % 16], NULL, 0) != 0)
+			atomic_fetch_add(wr->errors, 1);
+	gd_conn_close(conn);
+	free(data);
+	return NULL;
+}
+
+static void test_opposite_chains_no_deadlock(void **state)
+{
+	struct cluster *c = *state;
+	struct writer wr[NODES];
+	pthread_t th[NODES];
+	atomic_int errors;
+	uint64_t t0 = gd_net_now_ms();
+
+	atomic_init(&errors, 0);
+	for (int i = 0; i < NODES; i++) {
+		wr[i] = (struct writer){ .c = c, .first = i, .chunk = 100 + (uint64_t)i,
+					 .errors = &errors };
+		assert_int_equal(pthread_create(&th[i], NULL, writer_main, &wr[i]), 0);
+	}
+	for (int i = 0; i < NODES; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(atomic_load(&errors), 0);
+	/* A deadlock would only end at the 5 s peer timeout, with errors. */
+	assert_true(gd_net_now_ms() - t0 < 30000);
+	uint8_t *data = malloc(MiB);
+	for (int i = 0; i < NODES; i++) {
+		fill(data, MiB, 100 + (uint64_t)i);
+		for (int n = 0; n < NODES; n++)
+			check_copy(&c->n[n], 100 + (uint64_t)i, 1, data, MiB);
+	}
+	free(data);
+}
+
+/* Sends one request frame with the given protobuf and data; returns its status. */
+static int raw_call(struct gd_conn *conn, uint16_t method, const ProtobufCMessage *req,
+		    const void *data, size_t len)
+{
+	struct gd_call_result res;
+	uint8_t buf[64];
+	struct gd_call_args a = { .method = method, .req = req, .data = data, .data_len = len,
+				  .resp_desc = gd_net_method_resp_desc(method),
+				  .rbuf = buf, .rbuf_len = sizeof(buf) };
+	int rc = gd_call(conn, &a, &res);
+
+	gd_call_result_release(&res);
+	return rc;
+}
+
+static void test_bad_requests(void **state)
+{
+	struct cluster *c = *state;
+	struct gd_conn *conn = connect_to(&c->n[0]);
+	char *chain[CHUNKD_CHAIN_MAX + 1];
+	uint8_t data[4096] = { 0 };
+	Godfs__CsWrite w = GODFS__CS_WRITE__INIT;
+
+	for (int i = 0; i <= CHUNKD_CHAIN_MAX; i++)
+		chain[i] = c->n[1].addr;
+	w.has_chunk_id = w.has_version = w.has_offset = 1;
+	w.chunk_id = 51;
+	w.version = 1;
+	w.chain = chain;
+	w.n_chain = CHUNKD_CHAIN_MAX + 1;
+	assert_int_equal(raw_call(conn, GODFS__METHOD__M_CS_WRITE, &w.base, data, sizeof(data)),
+			 GD_EINVAL);
+	/* Past the chunk. */
+	w.n_chain = 0;
+	w.offset = CHUNKD_MAX_CHUNK - 100;
+	assert_int_equal(raw_call(conn, GODFS__METHOD__M_CS_WRITE, &w.base, data, sizeof(data)),
+			 GD_EINVAL);
+	/* Version 0. */
+	w.offset = 0;
+	w.version = 0;
+	assert_int_equal(raw_call(conn, GODFS__METHOD__M_CS_WRITE, &w.base, data, sizeof(data)),
+			 GD_EINVAL);
+	/* A read that carries data. */
+	Godfs__CsRead q = GODFS__CS_READ__INIT;
+	q.has_chunk_id = q.has_version = 1;
+	q.chunk_id = 51;
+	q.version = 1;
+	q.has_length = 1;
+	q.length = 10;
+	assert_int_equal(raw_call(conn, GODFS__METHOD__M_CS_READ, &q.base, data, 10), GD_EPROTO);
+	/* A chunk nobody has. */
+	assert_int_equal(raw_call(conn, GODFS__METHOD__M_CS_READ, &q.base, NULL, 0), GD_ENOCHUNK);
+	/* A method chunkd does not serve. */
+	Godfs__InodeReq ir = GODFS__INODE_REQ__INIT;
+	assert_int_equal(raw_call(conn, GODFS__METHOD__M_GETATTR, &ir.base, NULL, 0), GD_ENOTSUP);
+	/* Still serving. */
+	Godfs__Ping p = GODFS__PING__INIT;
+	struct gd_call_result res;
+	struct gd_call_args a = { .method = GODFS__METHOD__M_PING, .req = &p.base,
+				  .resp_desc = &godfs__ping__descriptor };
+	assert_int_equal(gd_call(conn, &a, &res), 0);
+	gd_call_result_release(&res);
+	gd_conn_close(conn);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_chain_write_three_copies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_member_named, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fsync_truncate_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replicate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_opposite_chains_no_deadlock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+	};
+
+	gd_log_init("test_chunkd_pipeline", getenv("GD_TEST_LOG") ? getenv("GD_TEST_LOG") : "error");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
