@@ -731,6 +731,17 @@ static const char *node_by_address(struct meta_server *ms, const char *addr)
 	return NULL;
 }
 
+/* Whether every node of the chunk's valid set has registered with this leader. */
+static bool valid_set_registered(struct meta_server *ms, const struct meta_fsm_chunk *ch)
+{
+	size_t i;
+
+	for (i = 0; i < ch->n_nodes; i++)
+		if (!meta_registry_get(ms->reg, ch->nodes[i]))
+			return false;
+	return true;
+}
+
 /* WRITE_LEASE and CHUNK_FAILED: the leader picks the chain (new chunk: by
  * placement; existing: its live copies, minus a failed member) and proposes
  * it; both wait for any other lease on the chunk to be applied first. */
@@ -790,6 +801,13 @@ static void do_chunk_write(struct meta_server *ms, struct gd_request *req)
 	if (ch.chunk_id == 0 && c->method == M(CHUNK_FAILED)) {
 		rc = GD_ENOCHUNK;
 		goto err_release;
+	}
+	if (ch.chunk_id != 0 && meta_server_in_node_window(ms) && !valid_set_registered(ms, &ch)) {
+		/* a new chain now would leave out copies still registering */
+		wait_release(ms, c->ino, c->index);
+		call_free(c);
+		meta_server_park(ms, req);
+		return;
 	}
 	if (ch.chunk_id == 0) {
 		n = meta_registry_place(ms->reg, now, ch.goal ? ch.goal : 1, ids);
