@@ -169,6 +169,7 @@ struct call {
 	bool holds_chunk;       /* owns the lease_wait of (ino, index) */
 	bool open_after;        /* success opens the inode for the session */
 	uint64_t failed_version;/* CHUNK_FAILED: the version the client wrote */
+	uint64_t version_before;/* the record's version when proposed */
 	char *failed_node;      /* CHUNK_FAILED: the member that left */
 	Godfs__Hello *hello;    /* HELLO: the request, for its role and opens */
 };
@@ -698,7 +699,9 @@ static void chunk_applied(struct meta_server *ms, struct gd_request *req, struct
 		msg_free(r);
 		return;
 	}
-	bumped = c->method == M(WRITE_LEASE) || r->version != c->failed_version;
+	/* CHUNK_FAILED bumps only when the client wrote the record's version */
+	bumped = c->method == M(WRITE_LEASE) ||
+		 (c->failed_version == c->version_before && r->version == c->version_before + 1);
 	if (bumped) {
 		meta_rpc_loc_set(ch.chunk_id, ch.version, (const char *const *)ch.nodes,
 				 ch.n_nodes, until);
@@ -798,6 +801,7 @@ static void do_chunk_write(struct meta_server *ms, struct gd_request *req)
 	rc = meta_fsm_chunk_get(ms->fsm, c->ino, c->index, &ch);
 	if (rc)
 		goto err_release;
+	c->version_before = ch.version;
 	if (ch.chunk_id == 0 && c->method == M(CHUNK_FAILED)) {
 		rc = GD_ENOCHUNK;
 		goto err_release;
