@@ -46,6 +46,7 @@ struct loc {
 	uint32_t cap_holders;
 	uint32_t pending;       /* node replicating a copy, or META_RPC_NODE_NONE */
 	uint64_t pending_ms;
+	bool trimming;          /* a copy above goal is being dropped */
 	/* valid-set members still at the record's prev_version (their lease's
 	 * first write never came), as reported at registration */
 	uint64_t prev_version;
@@ -739,8 +740,91 @@ static void replicate_one(struct meta_server *ms, const struct meta_fsm_chunk *c
 	gd_free(cand);
 }
 
+/* A copy above goal, leaving the valid set (then deleted). */
+struct trim_arg {
+	uint64_t chunk_id;
+	uint64_t version;
+	char *victim;
+};
+
+static void trim_done(struct meta_server *ms, struct gd_request *req, int status,
+		      struct meta_fsm_result *res, void *arg)
+{
+	struct trim_arg *t = arg;
+	struct loc *l = meta_ns_map_get(&S.locs, t->chunk_id);
+	struct meta_fsm_chunk c;
+
+	if (l)
+		l->trimming = false;
+	/* delete only if the record still has that version without the victim */
+	if (status == 0 && res && res->status == 0 &&
+	    meta_fsm_chunk_by_id(ms->fsm, t->chunk_id, &c) == 0 && c.version == t->version &&
+	    !fsm_valid(&c, t->victim)) {
+		gd_info("chunk %llu v%llu: copy on %s above goal, deleted",
+			(unsigned long long)t->chunk_id, (unsigned long long)t->version, t->victim);
+		meta_rpc_loc_remove(t->chunk_id, node_find(t->victim));
+		meta_registry_order(ms->reg, t->victim, META_ORDER_DELETE, t->chunk_id,
+				    t->version, NULL);
+	}
+	gd_free(t->victim);
+	gd_free(t);
+	if (req)
+		meta_server_reply_status(ms, req, status ? status : GD_EIO);
+}
+
+/* Drops one copy of c above its goal: the live holder with the least free
+ * space leaves the valid set, and its copy is deleted once that is applied. */
+static void trim_one(struct meta_server *ms, const struct meta_fsm_chunk *c,
+		     const char *const *live, size_t n_live)
+{
+	Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
+	Godfs__ChunkReport cr = GODFS__CHUNK_REPORT__INIT;
+	struct loc *l = meta_ns_map_get(&S.locs, c->chunk_id);
+	char *chain[META_RPC_CHAIN_MAX];
+	struct meta_node *victim = NULL;
+	struct trim_arg *t;
+	uint8_t buf[32];
+	size_t i, n = 0;
+
+	if (!l)
+		return;
+	for (i = 0; i < n_live; i++) {
+		struct meta_node *x = meta_registry_get(ms->reg, live[i]);
+		if (x && (!victim || x->free_bytes < victim->free_bytes))
+			victim = x;
+	}
+	if (!victim)
+		return;
+	for (i = 0; i < n_live && n < META_RPC_CHAIN_MAX; i++)
+		if (strcmp(live[i], victim->node_id) != 0)
+			chain[n++] = (char *)live[i];
+	if (n == 0)
+		return;
+	t = gd_calloc(1, sizeof(*t));
+	if (!t)
+		return;
+	t->chunk_id = c->chunk_id;
+	t->version = c->version;
+	t->victim = gd_strdup(victim->node_id);
+	if (!t->victim) {
+		gd_free(t);
+		return;
+	}
+	cr.has_chunk_id = cr.has_version = 1;
+	cr.chunk_id = c->chunk_id;
+	cr.version = c->version;
+	e.has_method = e.has_request = 1;
+	e.method = FSM(CHUNK_NODES);
+	e.request.data = buf;
+	e.request.len = godfs__chunk_report__pack(&cr, buf);
+	e.n_chain = n;
+	e.chain = chain;
+	l->trimming = true;
+	meta_server_propose(ms, &e, NULL, trim_done, t);
+}
+
 /* Looks at the next chunk records: counts those below goal and orders copies
- * for some of them. */
+ * for some of them; drops copies above goal. */
 static void scan_chunks(struct meta_server *ms, uint64_t now)
 {
 	struct meta_fsm_chunk c;
@@ -768,6 +852,14 @@ static void scan_chunks(struct meta_server *ms, uint64_t now)
 		looked++;
 		goal = c.goal ? c.goal : 1;
 		n_live = meta_rpc_loc_live(ms, &c, false, live, META_RPC_CHAIN_MAX);
+		if (n_live > goal && ordered < REPL_PER_TICK) {
+			l = meta_ns_map_get(&S.locs, c.chunk_id);
+			if (l && !l->trimming && l->lease_until_ms <= now &&
+			    l->pending == META_RPC_NODE_NONE) {
+				trim_one(ms, &c, live, n_live);
+				ordered++;
+			}
+		}
 		if (n_live >= goal)
 			continue;
 		S.scan_under++;
