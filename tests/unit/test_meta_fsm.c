@@ -695,6 +695,25 @@ static void compare_fsms(struct meta_fsm *a, struct meta_fsm *b, uint64_t max_in
 		if (x)
 			assert_string_equal(x, y);
 	}
+	/* every chunk record, walked and by id */
+	{
+		struct meta_fsm_chunk ca, cb;
+		size_t pos = 0, walked = 0, k;
+		while (meta_fsm_chunk_next(a, &pos, &ca)) {
+			walked++;
+			assert_int_equal(meta_fsm_chunk_by_id(b, ca.chunk_id, &cb), 0);
+			assert_int_equal(ca.version, cb.version);
+			assert_int_equal(ca.prev_version, cb.prev_version);
+			assert_int_equal(ca.ino, cb.ino);
+			assert_int_equal(ca.index, cb.index);
+			assert_int_equal(ca.goal, cb.goal);
+			assert_int_equal(ca.n_nodes, cb.n_nodes);
+			for (k = 0; k < ca.n_nodes; k++)
+				assert_string_equal(ca.nodes[k], cb.nodes[k]);
+		}
+		assert_int_equal(walked, meta_fsm_chunk_count(a));
+		assert_int_equal(meta_fsm_chunk_by_id(b, 0, &cb), GD_ENOCHUNK);
+	}
 	snap(a, &ba, &la);
 	snap(b, &bb, &lb);
 	assert_int_equal(la, lb);
@@ -1792,6 +1811,280 @@ static void test_snapshot_alloc_failure(void **state)
 	leader_release(&l);
 }
 
+static uint32_t mode_of(struct meta_fsm *f, uint64_t ino)
+{
+	Godfs__Attr *a;
+	uint32_t m;
+	assert_int_equal(getattr(f, ino, &a), 0);
+	m = a->mode;
+	godfs__attr__free_unpacked(a, NULL);
+	return m;
+}
+
+static int open_q(struct meta_fsm *f, uint64_t ino, uint32_t flags)
+{
+	Godfs__Open r = GODFS__OPEN__INIT;
+	struct meta_fsm_result res;
+	int st;
+	r.has_ino = r.has_flags = 1;
+	r.ino = ino;
+	r.flags = flags;
+	st = query(f, M(OPEN), &r.base, &res);
+	meta_fsm_result_release(&res);
+	return st;
+}
+
+/* Attribute rules (setgid directories, chown dropping set-id bits, explicit
+ * and "now" times, default goal), OPEN and data-path errors, xattr limits,
+ * readdir page limits, and the direct accessors. */
+static void test_attr_rules_and_misc(void **state)
+{
+	struct leader l;
+	struct meta_fsm_result res;
+	struct meta_fsm_chunk ch;
+	Godfs__Attr *a;
+	uint64_t sg, sub, f1, f2, dev, sl, orphan, big;
+	char name[300];
+	unsigned i;
+
+	(void)state;
+	leader_init(&l);
+	assert_int_equal(meta_fsm_set_default_goal(l.f, 0), GD_EINVAL);
+	assert_int_equal(meta_fsm_set_default_goal(l.f, META_NS_GOAL_MAX + 1), GD_EINVAL);
+	assert_int_equal(meta_fsm_set_default_goal(l.f, 2), 0);
+
+	/* a setgid directory: new entries get its group, subdirectories the bit */
+	sg = do_mkdir(&l, ROOT, "sg", 02775);
+	{
+		Godfs__SetAttr r = GODFS__SET_ATTR__INIT;
+		r.has_ino = r.has_valid = r.has_gid = 1;
+		r.ino = sg;
+		r.valid = GODFS__SET_ATTR_BITS__SA_GID;
+		r.gid = 777;
+		do_setattr(&l, &r, 0, NULL);
+	}
+	sub = do_mkdir(&l, sg, "sub", 0755);
+	assert_int_equal(mode_of(l.f, sub), S_IFDIR | 02755);
+	assert_int_equal(getattr(l.f, sub, &a), 0);
+	assert_int_equal(a->gid, 777);
+	assert_int_equal(a->goal, 2);
+	godfs__attr__free_unpacked(a, NULL);
+	/* mknod without type bits makes a regular file */
+	mknod_st(&l, M(MKNOD), sg, "plain", 0640, NULL, 0, false, 0, &f1);
+	assert_int_equal(mode_of(l.f, f1), S_IFREG | 0640);
+
+	/* chown drops set-user-id always, set-group-id only with group exec */
+	mknod_st(&l, M(MKNOD), ROOT, "f2", S_IFREG | 06755, NULL, 0, true, 0, &f2);
+	mknod_st(&l, M(MKNOD), ROOT, "f3", S_IFREG | 06745, NULL, 0, true, 0, &dev);
+	{
+		Godfs__SetAttr r = GODFS__SET_ATTR__INIT;
+		r.has_ino = r.has_valid = r.has_uid = 1;
+		r.valid = GODFS__SET_ATTR_BITS__SA_UID;
+		r.uid = 5;
+		r.ino = f2;
+		do_setattr(&l, &r, 0, NULL);
+		r.ino = dev;
+		do_setattr(&l, &r, 0, NULL);
+		r.ino = sg; /* a directory keeps its bits */
+		do_setattr(&l, &r, 0, NULL);
+	}
+	assert_int_equal(mode_of(l.f, f2), S_IFREG | 0755);
+	assert_int_equal(mode_of(l.f, dev), S_IFREG | 02745);
+	assert_int_equal(mode_of(l.f, sg), S_IFDIR | 02775);
+
+	/* "now" times come from the entry; an explicit ctime is kept */
+	{
+		Godfs__SetAttr r = GODFS__SET_ATTR__INIT;
+		int64_t now = l.now_sec;
+		r.has_ino = r.has_valid = r.has_ctime_sec = r.has_ctime_nsec = 1;
+		r.ino = f2;
+		r.valid = GODFS__SET_ATTR_BITS__SA_MTIME_NOW | GODFS__SET_ATTR_BITS__SA_CTIME;
+		r.ctime_sec = 42;
+		r.ctime_nsec = 43;
+		do_setattr(&l, &r, 0, NULL);
+		assert_int_equal(getattr(l.f, f2, &a), 0);
+		assert_int_equal(a->mtime_sec, now);
+		assert_int_equal(a->ctime_sec, 42);
+		assert_int_equal(a->ctime_nsec, 43);
+		godfs__attr__free_unpacked(a, NULL);
+		r.valid = GODFS__SET_ATTR_BITS__SA_CTIME;
+		r.ctime_nsec = 1000000000;
+		do_setattr(&l, &r, GD_EINVAL, NULL);
+		r.ino = 9999;
+		do_setattr(&l, &r, GD_ENOENT, NULL);
+	}
+
+	/* OPEN checks */
+	sl = do_symlink(&l, ROOT, "sl", "f2");
+	assert_int_equal(open_q(l.f, f2, O_RDWR), 0);
+	assert_int_equal(open_q(l.f, f2, O_RDONLY | O_DIRECTORY), GD_ENOTDIR);
+	assert_int_equal(open_q(l.f, sg, O_RDONLY | O_DIRECTORY), 0);
+	assert_int_equal(open_q(l.f, sg, O_WRONLY), GD_EISDIR);
+	assert_int_equal(open_q(l.f, sg, O_RDONLY | O_TRUNC), GD_EISDIR);
+	assert_int_equal(open_q(l.f, sl, O_RDONLY), GD_ELOOP);
+	assert_int_equal(open_q(l.f, 9999, O_RDONLY), GD_ENOENT);
+
+	/* data-path errors */
+	{
+		Godfs__WriteCommit r = GODFS__WRITE_COMMIT__INIT;
+		r.has_ino = 1;
+		r.ino = 9999;
+		run(&l, &(struct ent){ .method = M(WRITE_COMMIT), .req = &r.base }, GD_ENOENT, NULL);
+		r.ino = sg;
+		run(&l, &(struct ent){ .method = M(WRITE_COMMIT), .req = &r.base }, GD_EISDIR, NULL);
+		r.ino = sl;
+		run(&l, &(struct ent){ .method = M(WRITE_COMMIT), .req = &r.base }, GD_EINVAL, NULL);
+		r.ino = f2;
+		r.has_size = 1;
+		r.size = (uint64_t)INT64_MAX + 1;
+		run(&l, &(struct ent){ .method = M(WRITE_COMMIT), .req = &r.base }, GD_EFBIG, NULL);
+		r.size = 10;
+		r.has_mtime_sec = r.has_mtime_nsec = 1;
+		r.mtime_nsec = 2000000000u;
+		run(&l, &(struct ent){ .method = M(WRITE_COMMIT), .req = &r.base }, GD_EINVAL, NULL);
+		/* a smaller size never shrinks the file */
+		r.mtime_nsec = 0;
+		run(&l, &(struct ent){ .method = M(WRITE_COMMIT), .req = &r.base }, 0, NULL);
+		r.size = 5;
+		run(&l, &(struct ent){ .method = M(WRITE_COMMIT), .req = &r.base }, 0, NULL);
+		assert_int_equal(getattr(l.f, f2, &a), 0);
+		assert_int_equal(a->size, 10);
+		godfs__attr__free_unpacked(a, NULL);
+	}
+	{
+		Godfs__ChunkFailed r = GODFS__CHUNK_FAILED__INIT;
+		Godfs__ChunkResp *c;
+		run(&l, &(struct ent){ .method = M(CHUNK_FAILED), .req = &r.base }, GD_EINVAL, NULL);
+		r.has_ino = r.has_index = 1;
+		r.ino = f2;
+		r.index = 0;
+		run(&l, &(struct ent){ .method = M(CHUNK_FAILED), .req = &r.base }, GD_ENOCHUNK, NULL);
+		c = do_lease(&l, f2, 0, chain3, 3, 0);
+		r.has_chunk_id = r.has_version = 1;
+		r.chunk_id = c->chunk_id + 1;
+		r.version = c->version;
+		run(&l, &(struct ent){ .method = M(CHUNK_FAILED), .req = &r.base }, GD_ESTALE, NULL);
+		r.chunk_id = c->chunk_id;
+		run(&l, &(struct ent){ .method = M(CHUNK_FAILED), .req = &r.base }, GD_ENOSERVERS, NULL);
+		/* an old version: answered with the record as it is */
+		r.version = c->version - 1;
+		run(&l, &(struct ent){ .method = M(CHUNK_FAILED), .req = &r.base }, 0, NULL);
+		godfs__chunk_resp__free_unpacked(c, NULL);
+		r.ino = sg;
+		run(&l, &(struct ent){ .method = M(CHUNK_FAILED), .req = &r.base }, GD_EISDIR, NULL);
+	}
+	assert_int_equal(meta_fsm_chunk_get(l.f, sg, 0, &ch), GD_EISDIR);
+	assert_int_equal(meta_fsm_chunk_get(l.f, sl, 0, &ch), GD_EINVAL);
+	assert_int_equal(meta_fsm_chunk_get(l.f, 9999, 0, &ch), GD_ENOENT);
+	assert_int_equal(meta_fsm_chunk_get(l.f, f2, 5, &ch), 0);
+	assert_int_equal(ch.chunk_id, 0);
+	assert_int_equal(ch.goal, 2); /* a hole: the file's goal, for placement */
+	assert_int_equal(meta_fsm_chunk_get(l.f, f2, 0, &ch), 0);
+	assert_int_equal(meta_fsm_chunk_by_id(l.f, ch.chunk_id, &ch), 0);
+	assert_int_equal(ch.ino, f2);
+	assert_int_equal(meta_fsm_chunk_by_id(l.f, 12345, &ch), GD_ENOCHUNK);
+
+	/* no new link to an orphan */
+	orphan = do_create(&l, ROOT, "orphan", 1);
+	do_remove(&l, M(UNLINK), ROOT, "orphan", orphan, false, 0, NULL);
+	do_link(&l, orphan, ROOT, "back", GD_ENOENT);
+
+	/* xattr names and the size of a listxattr answer */
+	do_setxattr(&l, f2, "", "x", 1, 0, GD_ERANGE);
+	memset(name, 'x', sizeof(name));
+	memcpy(name, "user.", 5);
+	name[256] = '\0';
+	do_setxattr(&l, f2, name, "x", 1, 0, GD_ERANGE);
+	do_setxattr(&l, 9999, "user.a", "x", 1, 0, GD_ENOENT);
+	{
+		Godfs__Xattr r = GODFS__XATTR__INIT;
+		Godfs__InodeReq ir = GODFS__INODE_REQ__INIT;
+		r.has_ino = 1;
+		r.ino = 9999;
+		r.name = "user.a";
+		run(&l, &(struct ent){ .method = M(REMOVEXATTR), .req = &r.base }, GD_ENOENT, NULL);
+		assert_int_equal(query(l.f, M(GETXATTR), &r.base, &res), GD_ENOENT);
+		meta_fsm_result_release(&res);
+		r.ino = f2;
+		r.name = "nope.a";
+		run(&l, &(struct ent){ .method = M(REMOVEXATTR), .req = &r.base }, GD_ENOTSUP, NULL);
+		assert_int_equal(query(l.f, M(GETXATTR), &r.base, &res), GD_ENOTSUP);
+		meta_fsm_result_release(&res);
+		/* 300 names of 255 bytes: more than listxattr can answer */
+		name[255] = '\0';
+		for (i = 0; i < 300; i++) {
+			snprintf(name + 5, 8, "%05u", i);
+			name[10] = 'x';
+			do_setxattr(&l, f1, name, NULL, 0, 0, 0);
+		}
+		ir.has_ino = 1;
+		ir.ino = f1;
+		assert_int_equal(query(l.f, M(LISTXATTR), &ir.base, &res), GD_E2BIG);
+		meta_fsm_result_release(&res);
+		ir.ino = 9999;
+		assert_int_equal(query(l.f, M(LISTXATTR), &ir.base, &res), GD_ENOENT);
+		meta_fsm_result_release(&res);
+		assert_int_equal(query(l.f, M(READLINK), &ir.base, &res), GD_ENOENT);
+		meta_fsm_result_release(&res);
+		ir.ino = f1;
+		assert_int_equal(query(l.f, M(READLINK), &ir.base, &res), GD_EINVAL);
+		meta_fsm_result_release(&res);
+	}
+
+	/* a directory of more than one page: max_entries is capped at 1024 */
+	big = do_mkdir(&l, ROOT, "big", 0755);
+	for (i = 0; i < 1100; i++) {
+		snprintf(name, sizeof(name), "entry-%04u", i);
+		do_create(&l, big, name, 0);
+	}
+	{
+		Godfs__Readdir r = GODFS__READDIR__INIT;
+		Godfs__ReaddirResp *d;
+		r.has_ino = r.has_max_entries = 1;
+		r.ino = big;
+		r.max_entries = 100000;
+		assert_int_equal(query(l.f, M(READDIR), &r.base, &res), 0);
+		d = godfs__readdir_resp__unpack(NULL, res.resp_len, res.resp);
+		assert_non_null(d);
+		assert_int_equal(d->n_entries, 1024);
+		assert_false(d->eof);
+		godfs__readdir_resp__free_unpacked(d, NULL);
+		meta_fsm_result_release(&res);
+		assert_int_equal(readdir_all(l.f, big, 0, NULL, 0), 1100);
+	}
+	{
+		Godfs__Lookup r = GODFS__LOOKUP__INIT;
+		r.has_parent = 1;
+		r.parent = big;
+		r.name = ".";
+		assert_int_equal(query(l.f, M(LOOKUP), &r.base, &res), 0);
+		a = attr_of(&res);
+		assert_int_equal(a->ino, big);
+		godfs__attr__free_unpacked(a, NULL);
+		meta_fsm_result_release(&res);
+		r.name = "";
+		assert_int_equal(query(l.f, M(LOOKUP), &r.base, &res), GD_ENOENT);
+		meta_fsm_result_release(&res);
+	}
+	/* a query method the FSM does not answer */
+	assert_int_equal(query(l.f, M(PING), NULL, &res), GD_ENOTSUP);
+	meta_fsm_result_release(&res);
+
+	/* and all of it survives a snapshot */
+	{
+		struct meta_fsm *g;
+		void *sb;
+		size_t sn;
+		snap(l.f, &sb, &sn);
+		assert_int_equal(meta_fsm_new(CHUNK, &g), 0);
+		assert_int_equal(meta_fsm_restore(g, sb, sn), 0);
+		compare_fsms(l.f, g, big + 1100);
+		raft_free(sb);
+		meta_fsm_free(g);
+	}
+	leader_release(&l);
+}
+
 /* Readdir: cookies 3 and up, stable across removals and additions, paging by
  * max_entries, and "." / ".." are not in the answer. */
 static void test_readdir_cookies(void **state)
@@ -1860,6 +2153,7 @@ int main(void)
 		cmocka_unit_test(test_apply_alloc_failure),
 		cmocka_unit_test(test_snapshot_alloc_failure),
 		cmocka_unit_test(test_readdir_cookies),
+		cmocka_unit_test(test_attr_rules_and_misc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
