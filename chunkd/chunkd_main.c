@@ -18,6 +18,7 @@
 
 #include <getopt.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,11 @@
 #define DEFAULT_HEARTBEAT_MS 1000
 #define RESERVE_MAX (64ull << 20)
 #define ADDR_LEN 300
+/* Every request body (up to 8 MiB + 1 MiB of protobuf) stays below this, so
+ * it comes from the heap rather than from its own mmap. */
+#define MALLOC_MMAP_MAX (32 << 20)
+/* Freed heap memory is kept up to this much rather than given back. */
+#define MALLOC_TRIM_AT (512 << 20)
 
 static void usage(FILE *f)
 {
@@ -138,6 +144,12 @@ int main(int argc, char **argv)
 	int force_pread, c, rc, ret = 1, sig = 0, served = 0;
 	sigset_t sigs;
 
+	/* Each write arrives in a fresh 1 MiB buffer: with glibc's defaults the
+	 * freed buffers go back to the kernel and every new one costs 256 page
+	 * faults, which on a VM halved the pipeline's throughput (measured:
+	 * chain of 3, 8 writes in flight, ~100 -> ~200 MiB/s). */
+	mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_MAX);
+	mallopt(M_TRIM_THRESHOLD, MALLOC_TRIM_AT);
 	gd_log_init(PROGRAM, "info");
 	gd_config_init(&cfg);
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
