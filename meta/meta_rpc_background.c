@@ -28,6 +28,7 @@
 #define EXPIRE_PER_TICK 64
 #define PURGE_PER_TICK 64
 #define DECAY_EVERY_MS 1000
+#define FIRST_WRITE_MS 5000         /* a lease's first write reaches its chain by then */
 
 /* An interned chunkd. */
 struct rnode {
@@ -35,12 +36,14 @@ struct rnode {
 	uint32_t n_pending;     /* replications ordered to it, not yet confirmed */
 	uint64_t last_order_ms; /* when the last one was ordered */
 	uint64_t asked_ms;      /* when it was last asked to re-register */
+	uint64_t recheck_ms;    /* ask for a report at this time (0 = no) */
 };
 
 /* The copies of one chunk as the leader knows them. */
 struct loc {
 	uint64_t version;       /* the chunk version the holders have */
 	uint64_t lease_until_ms;
+	uint64_t lease_ms;      /* when the lease was granted */
 	uint32_t *holders;
 	uint32_t n_holders;
 	uint32_t cap_holders;
@@ -233,6 +236,7 @@ int meta_rpc_loc_set(uint64_t chunk_id, uint64_t version, const char *const *nod
 	l->n_holders = 0;
 	l->n_prevh = 0;
 	l->lease_until_ms = lease_until_ms;
+	l->lease_ms = lease_until_ms ? meta_server_now_ms() : 0;
 	for (i = 0; i < n && rc == 0; i++) {
 		uint32_t x = meta_rpc_node_intern(node_ids[i]);
 		rc = x == META_RPC_NODE_NONE ? GD_ENOMEM : loc_push(l, x);
@@ -485,13 +489,18 @@ size_t meta_rpc_loc_register(struct meta_server *ms, const char *node_id,
 		meta_rpc_loc_add(c.chunk_id, v, me);
 		meta_registry_clear_bad(ms->reg, c.chunk_id, node_id);
 	}
-	/* Holders the report does not confirm lose the node, except under a
-	 * running lease (the node may not have written its copy yet). */
+	/* Holders the report does not confirm lose the node, except right after
+	 * a lease (its first write may not have reached the node yet): those are
+	 * checked again with a later report. */
 	while (me != META_RPC_NODE_NONE && (l = meta_ns_map_next(&S.locs, &pos, &key)) != NULL) {
 		if (!loc_holds(l, me) || meta_ns_map_get(&seen, key))
 			continue;
-		if (l->lease_until_ms > now)
+		if (l->lease_ms && now - l->lease_ms < FIRST_WRITE_MS) {
+			uint64_t at = l->lease_ms + FIRST_WRITE_MS;
+			if (S.nodes[me].recheck_ms < at)
+				S.nodes[me].recheck_ms = at;
 			continue;
+		}
 		loc_pop(l, me);
 	}
 	meta_ns_map_release(&seen);
@@ -506,6 +515,11 @@ bool meta_rpc_loc_want_report(const char *node_id, uint64_t now_ms)
 	if (x == META_RPC_NODE_NONE)
 		return false;
 	r = &S.nodes[x];
+	if (r->recheck_ms && now_ms >= r->recheck_ms) {
+		r->recheck_ms = 0;
+		r->asked_ms = now_ms;
+		return true;
+	}
 	if (r->n_pending == 0 || now_ms - r->last_order_ms < REPORT_AFTER_MS ||
 	    now_ms - r->asked_ms < REPORT_EVERY_MS)
 		return false;

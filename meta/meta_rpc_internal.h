@@ -33,9 +33,10 @@ const char *meta_rpc_node_name(uint32_t idx);
 /* ---- locations (meta_rpc_background.c) ---- */
 
 /* Holders of chunk_id at version: replaces whatever was recorded (a lease or
- * a new chain bumped the version). lease_until_ms > 0 keeps these holders
- * even when a re-registration does not report the chunk before then (a lease
- * whose first write has not reached the node yet). */
+ * a new chain bumped the version). lease_until_ms > 0: a lease runs until
+ * then (no re-replication meanwhile), and for a few seconds a
+ * re-registration that does not show the copy yet keeps the holder (the
+ * lease's first write may not have reached it) and is checked again later. */
 int meta_rpc_loc_set(uint64_t chunk_id, uint64_t version, const char *const *node_ids,
 		     size_t n, uint64_t lease_until_ms);
 /* Adds one holder at version (an entry at another version is reset first). */
