@@ -1,12 +1,15 @@
 /* Write-back buffers and read-ahead of mount.godfs (see fs_data.h).
  *
- * Writes: each inode has at most one buffer being filled (`fill`) and one
- * being sent (`busy`), both under the inode's mu. A write that continues or
- * overwrites the fill buffer is copied into it; a full buffer (or a write
- * somewhere else) moves fill to busy and a worker sends it with
- * gd_client_writev, while the next writes fill a new buffer. Sends of one
- * inode never overlap, so later writes land after earlier ones. The flush
- * timer sends buffers that stayed idle.
+ * Writes: each inode has at most one buffer being filled (`fill`) and up to
+ * FS_MAX_BUSY being sent (`busy`), all under the inode's mu. A buffer holds
+ * non-overlapping extents: a write that continues or overwrites one is
+ * copied into it, a write elsewhere adds an extent (random writes go out
+ * together in one gd_client_writev). A full buffer, or a write that
+ * overlaps it partly, moves fill to busy and a worker sends it while the
+ * next writes fill a new buffer. Buffers whose ranges overlap are never in
+ * flight together, so later writes land after earlier ones. The size to
+ * commit only moves once no send is running and none failed, so it never
+ * covers a gap. The flush timer sends buffers that stayed idle.
  *
  * Reads: first any buffered write overlapping the range is sent, so that
  * the chunkds have what this process wrote. Each open file then keeps a few
@@ -33,11 +36,25 @@
 #define FS_TIMER_MS 200
 #define FS_TIMER_BATCH 256
 
-struct fs_wbuf {
+#define FS_MAX_EXT 4096          /* extents per write buffer */
+
+/* One extent of a write buffer: len bytes at file offset off, kept at doff
+ * in the buffer's data. */
+struct fs_wext {
 	uint64_t off;
 	size_t len;
-	size_t cap;
+	size_t doff;
+};
+
+struct fs_wbuf {
+	struct fs_wext *ext;     /* non-overlapping */
+	size_t n;
+	size_t ext_cap;
 	char *data;
+	size_t used;             /* bytes of data in use */
+	size_t cap;              /* bytes of data allocated */
+	uint64_t lo, hi;         /* every extent lies inside [lo, hi) */
+	uint64_t seq;            /* order in which buffers were sealed */
 };
 
 enum { SLOT_EMPTY = 0, SLOT_LOADING, SLOT_READY };
@@ -69,6 +86,7 @@ struct fs_job {
 	struct fs_job *next;
 	int kind;
 	struct fs_file *f;       /* holds a file reference */
+	struct fs_wbuf *wb;      /* JOB_SEND */
 	size_t slot;             /* JOB_PREFETCH */
 	uint64_t file_size;      /* JOB_PREFETCH */
 };
@@ -104,6 +122,7 @@ static void wbuf_free(struct fs_data *d, struct fs_wbuf *b)
 		return;
 	if (d)
 		atomic_fetch_sub(&d->mem, b->cap);
+	gd_free(b->ext);
 	gd_free(b->data);
 	gd_free(b);
 }
@@ -112,11 +131,13 @@ static void wbuf_free(struct fs_data *d, struct fs_wbuf *b)
  * a buffer is always sent before its last handle closes). */
 static void inode_free_hook(struct fs_inode *in)
 {
-	if (in->fill || in->busy)
+	if (in->fill || in->nbusy)
 		gd_warn("inode %llu: dropping unsent writes", (unsigned long long)in->ino);
 	wbuf_free(NULL, in->fill);
-	wbuf_free(NULL, in->busy);
-	in->fill = in->busy = NULL;
+	in->fill = NULL;
+	for (unsigned i = 0; i < in->nbusy; i++)
+		wbuf_free(NULL, in->busy[i]);
+	in->nbusy = 0;
 }
 
 /* ---- files ---- */
@@ -177,40 +198,61 @@ static void job_push(struct fs_data *d, struct fs_job *j)
 	pthread_mutex_unlock(&d->mu);
 }
 
-/* Sends in->busy (set by the caller, who owns the send) and records the
- * outcome. No lock held on entry. */
-static void send_busy(struct fs_data *d, struct fs_inode *in)
+/* Sends b (in in->busy, owned by the caller) and records the outcome. No
+ * lock held on entry. */
+static void send_busy(struct fs_data *d, struct fs_inode *in, struct fs_wbuf *b)
 {
-	pthread_mutex_lock(&in->mu);
-	struct fs_wbuf *b = in->busy;
-	pthread_mutex_unlock(&in->mu);
-	if (!b)
-		return;
-	struct gd_client_extent e = { .off = b->off, .data = b->data, .len = b->len };
-	int rc = gd_client_writev(d->gc, in->ino, &e, 1);
+	struct gd_client_extent stack[16];
+	struct gd_client_extent *e = b->n <= 16 ? stack : gd_calloc(b->n, sizeof(*e));
+	int rc = GD_ENOMEM;
+	if (e) {
+		for (size_t i = 0; i < b->n; i++) {
+			e[i].off = b->ext[i].off;
+			e[i].data = b->data + b->ext[i].doff;
+			e[i].len = b->ext[i].len;
+		}
+		rc = gd_client_writev(d->gc, in->ino, e, b->n);
+		if (e != stack)
+			gd_free(e);
+	}
 	pthread_mutex_lock(&in->mu);
 	if (rc == 0) {
-		if (b->off + b->len > in->commit_size)
-			in->commit_size = b->off + b->len;
+		/* The size moves only over data with no failed or unfinished
+		 * send before it. */
+		bool older = false;
+		for (unsigned i = 0; i < in->nbusy; i++)
+			older |= in->busy[i] != b && in->busy[i]->seq < b->seq;
+		if (b->hi > in->pending_end)
+			in->pending_end = b->hi;
+		if (!older && !in->werr) {
+			if (in->pending_end > in->commit_size)
+				in->commit_size = in->pending_end;
+			in->pending_end = 0;
+		}
 	} else {
-		gd_debug("inode %llu: send of %zu bytes at %llu failed: %s",
-			 (unsigned long long)in->ino, b->len, (unsigned long long)b->off,
-			 gd_strerror(rc));
+		gd_debug("inode %llu: send of %zu bytes in %zu extents failed: %s",
+			 (unsigned long long)in->ino, b->used, b->n, gd_strerror(rc));
 		if (!in->werr)
 			in->werr = rc;
 		/* Later data must not land after a gap: it goes too. */
-		if (in->fill) {
-			atomic_fetch_sub(&d->mem, in->fill->cap);
-			gd_free(in->fill->data);
-			gd_free(in->fill);
-			in->fill = NULL;
-		}
-		/* What was not written is not part of the file. */
-		uint64_t known = in->have_attr ? in->attr.size : 0;
-		in->size = known > in->commit_size ? known : in->commit_size;
+		wbuf_free(d, in->fill);
+		in->fill = NULL;
 		in->data_gen++;
 	}
-	in->busy = NULL;
+	for (unsigned i = 0; i < in->nbusy; i++)
+		if (in->busy[i] == b) {
+			in->busy[i] = in->busy[--in->nbusy];
+			break;
+		}
+	if (in->werr)
+		in->pending_end = 0;
+	if (in->nbusy == 0) {
+		if (in->werr) {
+			/* What was not written is not part of the file. */
+			uint64_t known = in->have_attr ? in->attr.size : 0;
+			in->size = known > in->commit_size ? known : in->commit_size;
+		}
+	}
 	pthread_cond_broadcast(&in->cv);
 	pthread_mutex_unlock(&in->mu);
 	wbuf_free(d, b);
@@ -249,7 +291,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&d->mu);
 
 		if (j->kind == JOB_SEND)
-			send_busy(d, j->f->in);
+			send_busy(d, j->f->in, j->wb);
 		else
 			prefetch_run(d, j);
 		file_unref(d, j->f);
@@ -260,39 +302,52 @@ static void *worker_main(void *arg)
 
 /* ---- write buffers ---- */
 
-/* Moves fill to busy (waiting for the send before it) and sends it: on a
- * worker when f is given and a job can be made, else right here. Called
- * and returns with in->mu held; may drop it meanwhile. */
+/* Whether b's range meets a buffer in flight. Caller holds in->mu. */
+static bool busy_overlaps(const struct fs_inode *in, uint64_t lo, uint64_t hi)
+{
+	for (unsigned i = 0; i < in->nbusy; i++)
+		if (lo < in->busy[i]->hi && in->busy[i]->lo < hi)
+			return true;
+	return false;
+}
+
+/* Moves fill to busy (waiting while too many sends run or one covers the
+ * same range) and sends it: on a worker when f is given and a job can be
+ * made, else right here. Called and returns with in->mu held; may drop it
+ * meanwhile. */
 static void seal_locked(struct fs_data *d, struct fs_inode *in, struct fs_file *f)
 {
-	while (in->busy)
+	while (in->fill && !in->werr &&
+	       (in->nbusy >= FS_MAX_BUSY || busy_overlaps(in, in->fill->lo, in->fill->hi)))
 		pthread_cond_wait(&in->cv, &in->mu);
-	if (!in->fill)
+	struct fs_wbuf *b = in->fill;
+	if (!b)
 		return;
+	in->fill = NULL;
 	if (in->werr) {
 		/* An earlier block failed: nothing after it is sent. */
-		wbuf_free(d, in->fill);
-		in->fill = NULL;
+		wbuf_free(d, b);
 		return;
 	}
-	in->busy = in->fill;
-	in->fill = NULL;
+	b->seq = ++in->seal_seq;
+	in->busy[in->nbusy++] = b;
 	struct fs_job *j = f ? gd_calloc(1, sizeof(*j)) : NULL;
 	if (j) {
 		j->kind = JOB_SEND;
 		j->f = f;
+		j->wb = b;
 		atomic_fetch_add(&f->refs, 1);
 		job_push(d, j);
 		return;
 	}
 	pthread_mutex_unlock(&in->mu);
-	send_busy(d, in);
+	send_busy(d, in, b);
 	pthread_mutex_lock(&in->mu);
 }
 
 static void wait_idle_locked(struct fs_inode *in)
 {
-	while (in->busy)
+	while (in->nbusy)
 		pthread_cond_wait(&in->cv, &in->mu);
 }
 
@@ -304,6 +359,92 @@ int fs_data_sync(struct fs_data *d, struct fs_inode *in)
 	int rc = in->werr;
 	pthread_mutex_unlock(&in->mu);
 	return rc;
+}
+
+/* Makes room for `more` bytes of data and one extent. */
+static int wbuf_reserve(struct fs_data *d, struct fs_wbuf *b, size_t more, size_t max)
+{
+	if (b->used + more > b->cap) {
+		size_t cap = b->cap ? b->cap : (256u << 10);
+		while (cap < b->used + more)
+			cap *= 2;
+		if (cap > max)
+			cap = max;
+		char *data = gd_realloc(b->data, cap);
+		if (!data)
+			return GD_ENOMEM;
+		atomic_fetch_add(&d->mem, cap - b->cap);
+		b->data = data;
+		b->cap = cap;
+	}
+	if (b->n == b->ext_cap) {
+		size_t n = b->ext_cap ? b->ext_cap * 4 : 4;
+		struct fs_wext *e = gd_realloc(b->ext, n * sizeof(*e));
+		if (!e)
+			return GD_ENOMEM;
+		b->ext = e;
+		b->ext_cap = n;
+	}
+	return 0;
+}
+
+enum { ADD_DONE = 0, ADD_SEAL = 1 };
+
+/* Puts a write into the buffer: ADD_DONE, ADD_SEAL (it does not fit or
+ * overlaps an extent partly: send the buffer first) or a GD_E* code. */
+static int wbuf_add(struct fs_data *d, struct fs_wbuf *b, uint64_t off, const void *buf,
+		    size_t len, size_t max)
+{
+	const uint64_t end = off + len;
+	if (b->n) {
+		/* The common case: continuing (or rewriting) the newest extent. */
+		struct fs_wext *e = &b->ext[b->n - 1];
+		uint64_t eend = e->off + e->len;
+		if (off >= e->off && off <= eend && e->doff + e->len == b->used &&
+		    (end <= eend || eend == b->hi)) {
+			size_t grow = end > eend ? (size_t)(end - eend) : 0;
+			if (b->used + grow > max)
+				return ADD_SEAL;
+			int rc = wbuf_reserve(d, b, grow, max);
+			if (rc)
+				return rc;
+			e = &b->ext[b->n - 1]; /* the extents may have moved */
+			memcpy(b->data + e->doff + (off - e->off), buf, len);
+			e->len += grow;
+			b->used += grow;
+			if (end > b->hi)
+				b->hi = end;
+			return ADD_DONE;
+		}
+		if (off < b->hi && b->lo < end) {
+			for (size_t i = 0; i < b->n; i++) {
+				struct fs_wext *x = &b->ext[i];
+				if (off >= x->off + x->len || x->off >= end)
+					continue;
+				if (off >= x->off && end <= x->off + x->len) {
+					memcpy(b->data + x->doff + (off - x->off), buf, len);
+					return ADD_DONE;
+				}
+				return ADD_SEAL;
+			}
+		}
+	}
+	if (b->used + len > max || b->n >= FS_MAX_EXT)
+		return ADD_SEAL;
+	int rc = wbuf_reserve(d, b, len, max);
+	if (rc)
+		return rc;
+	struct fs_wext *e = &b->ext[b->n++];
+	e->off = off;
+	e->len = len;
+	e->doff = b->used;
+	memcpy(b->data + b->used, buf, len);
+	b->used += len;
+	if (b->n == 1 || off < b->lo)
+		b->lo = off;
+	if (b->n == 1 || end > b->hi)
+		b->hi = end;
+	return ADD_DONE;
 }
 
 ssize_t fs_data_write(struct fs_data *d, struct fs_file *f, uint64_t off,
@@ -318,68 +459,48 @@ ssize_t fs_data_write(struct fs_data *d, struct fs_file *f, uint64_t off,
 	if (len > max)
 		return GD_EINVAL;
 	pthread_mutex_lock(&in->mu);
-	if (in->werr) {
-		ret = in->werr;
-		goto out;
-	}
 	if (f->flags & O_APPEND)
 		off = in->size;
 	if (off > UINT64_MAX - len || off + len > (1ull << 62)) {
 		ret = GD_EFBIG;
 		goto out;
 	}
-	struct fs_wbuf *b = in->fill;
-	if (b && (off < b->off || off > b->off + b->len || off + len > b->off + max)) {
-		seal_locked(d, in, f);
+	for (;;) {
 		if (in->werr) {
 			ret = in->werr;
 			goto out;
 		}
-	}
-	b = in->fill;
-	if (!b) {
-		size_t cap = len > (256u << 10) ? len : (256u << 10);
-		if (off % max == 0 && len >= (128u << 10))
-			cap = max; /* a stream starts: take the whole buffer at once */
-		b = gd_calloc(1, sizeof(*b));
-		char *data = b ? gd_malloc(cap) : NULL;
-		if (!data) {
-			gd_free(b);
-			ret = GD_ENOMEM;
+		if (!in->fill) {
+			struct fs_wbuf *b = gd_calloc(1, sizeof(*b));
+			if (!b) {
+				ret = GD_ENOMEM;
+				goto out;
+			}
+			/* A stream starts: take the whole buffer at once. */
+			size_t first = off % max == 0 && len >= (128u << 10) ? max : 0;
+			if (first && wbuf_reserve(d, b, first, max) != 0) {
+				wbuf_free(d, b);
+				ret = GD_ENOMEM;
+				goto out;
+			}
+			in->fill = b;
+			in->fill_ms = now_ms();
+		}
+		int rc = wbuf_add(d, in->fill, off, buf, len, max);
+		if (rc < 0) {
+			ret = rc;
 			goto out;
 		}
-		b->off = off;
-		b->cap = cap;
-		b->data = data;
-		atomic_fetch_add(&d->mem, cap);
-		in->fill = b;
-		in->fill_ms = now_ms();
+		if (rc == ADD_DONE)
+			break;
+		seal_locked(d, in, f);
 	}
-	size_t end = (size_t)(off + len - b->off);
-	if (end > b->cap) {
-		size_t cap = b->cap;
-		while (cap < end)
-			cap *= 2;
-		if (cap > max)
-			cap = max;
-		char *data = gd_realloc(b->data, cap);
-		if (!data) {
-			ret = GD_ENOMEM;
-			goto out;
-		}
-		atomic_fetch_add(&d->mem, cap - b->cap);
-		b->data = data;
-		b->cap = cap;
-	}
-	memcpy(b->data + (off - b->off), buf, len);
-	if (end > b->len)
-		b->len = end;
 	if (off + len > in->size)
 		in->size = off + len;
 	in->dirty = true;
 	clock_gettime(CLOCK_REALTIME, &in->mtime);
 	in->data_gen++;
-	if (b->len >= max) {
+	if (in->fill->used >= max || in->fill->n >= FS_MAX_EXT) {
 		seal_locked(d, in, f);
 	} else if (atomic_load(&d->mem) > d->cfg.mem_limit) {
 		/* Too much buffered in the mount: this writer waits for its data. */
@@ -405,7 +526,7 @@ static int commit_if_dirty(struct fs_data *d, struct fs_inode *in)
 	int rc = gd_client_commit(d->gc, in->ino, size, &mt, &a);
 	if (rc == 0) {
 		pthread_mutex_lock(&in->mu);
-		if (in->data_gen == gen && !in->fill && !in->busy)
+		if (in->data_gen == gen && !in->fill && !in->nbusy)
 			in->dirty = false;
 		pthread_mutex_unlock(&in->mu);
 		fs_inode_set_attr(in, &a);
@@ -444,7 +565,7 @@ int fs_data_fsync(struct fs_data *d, struct fs_inode *in)
 	int crc = gd_client_fsync(d->gc, in->ino, size, dirty ? &mt : NULL, &a);
 	if (crc == 0) {
 		pthread_mutex_lock(&in->mu);
-		if (in->data_gen == gen && !in->fill && !in->busy)
+		if (in->data_gen == gen && !in->fill && !in->nbusy)
 			in->dirty = false;
 		pthread_mutex_unlock(&in->mu);
 		fs_inode_set_attr(in, &a);
@@ -496,7 +617,7 @@ void fs_data_released(struct fs_data *d, struct fs_inode *in)
 void fs_data_attr_overlay(struct fs_inode *in, struct gd_attr *a)
 {
 	pthread_mutex_lock(&in->mu);
-	if (in->dirty || in->fill || in->busy) {
+	if (in->dirty || in->fill || in->nbusy) {
 		if (in->size > a->size)
 			a->size = in->size;
 		if (in->dirty)
@@ -571,11 +692,8 @@ ssize_t fs_data_read(struct fs_data *d, struct fs_file *f, uint64_t off, size_t 
 	*out = NULL;
 	/* Buffered writes in the range go to the chunkds first. */
 	pthread_mutex_lock(&in->mu);
-	bool overlap = false;
-	if (in->fill && off < in->fill->off + in->fill->len && off + len > in->fill->off)
-		overlap = true;
-	if (in->busy && off < in->busy->off + in->busy->len && off + len > in->busy->off)
-		overlap = true;
+	bool overlap = busy_overlaps(in, off, off + len) ||
+		       (in->fill && off < in->fill->hi && in->fill->lo < off + len);
 	if (overlap) {
 		seal_locked(d, in, NULL);
 		wait_idle_locked(in);
@@ -654,7 +772,7 @@ static void idle_scan_fn(struct fs_inode *in, void *ctx)
 	if (sc->n >= FS_TIMER_BATCH)
 		return;
 	pthread_mutex_lock(&in->mu);
-	if (in->fill && !in->busy && sc->now - in->fill_ms >= sc->flush_ms)
+	if (in->fill && sc->now - in->fill_ms >= sc->flush_ms)
 		sc->ino[sc->n++] = in->ino;
 	pthread_mutex_unlock(&in->mu);
 }

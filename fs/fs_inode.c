@@ -228,7 +228,7 @@ void fs_inode_set_attr(struct fs_inode *in, const struct gd_attr *a)
 	pthread_mutex_lock(&in->mu);
 	in->attr = *a;
 	in->have_attr = true;
-	if (!in->dirty && !in->fill && !in->busy)
+	if (!in->dirty && !in->fill && !in->nbusy)
 		in->size = a->size;
 	else if (a->size > in->size)
 		in->size = a->size;

@@ -20,6 +20,8 @@
 
 struct fs_wbuf;
 
+#define FS_MAX_BUSY 2               /* sends in flight per inode */
+
 struct fs_inode {
 	struct fs_inode *next;      /* shard chain; guarded by the shard lock */
 	uint64_t ino;               /* meta inode number; fixed */
@@ -28,7 +30,7 @@ struct fs_inode {
 	uint32_t refs;              /* running requests holding it; shard lock */
 
 	pthread_mutex_t mu;         /* guards everything below */
-	pthread_cond_t cv;          /* a send finished (busy went NULL) */
+	pthread_cond_t cv;          /* a send finished */
 	bool have_attr;
 	struct gd_attr attr;        /* as last seen from the meta */
 	uint64_t size;              /* size as this process sees it (writes included) */
@@ -36,7 +38,10 @@ struct fs_inode {
 	uint64_t commit_size;       /* end of acknowledged writes since the last commit */
 	struct timespec mtime;      /* time of the last write */
 	struct fs_wbuf *fill;       /* the buffer being filled, or NULL */
-	struct fs_wbuf *busy;       /* the buffer being sent, or NULL */
+	struct fs_wbuf *busy[FS_MAX_BUSY]; /* buffers being sent (disjoint ranges) */
+	unsigned nbusy;
+	uint64_t pending_end;       /* end of sends done while older ones still run */
+	uint64_t seal_seq;          /* buffers sealed so far */
 	int64_t fill_ms;            /* when fill got its first byte (monotonic) */
 	int werr;                   /* a failed send, reported by the next flush/fsync */
 	uint64_t data_gen;          /* bumped by every change of the data */
