@@ -39,12 +39,27 @@ find_prog() {
 	echo "$p"
 }
 
-# Whether the PID in run/NAME.pid is alive and still runs PROGRAM.
+# Whether PID runs: a process that exited but that its parent (init) has not
+# reaped yet is a zombie, not running.
+running() {
+	local st
+	[[ ${1:-} =~ ^[0-9]+$ ]] || return 1
+	{ read -r st <"/proc/$1/stat"; } 2>/dev/null || return 1
+	st=${st##*) }
+	[ "${st%% *}" != Z ]
+}
+
+# Whether the PID in run/NAME.pid is alive and still runs PROGRAM on this
+# cluster's state directory or mount point (not a recycled PID, not a zombie).
 alive() {
-	local name=$1 prog=$2 pid
-	pid=$(cat "$RUN/$name.pid" 2>/dev/null) || return 1
-	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$prog" || return 1
+	local name=$1 prog=$2 pid cmd args
+	{ read -r pid <"$RUN/$name.pid"; } 2>/dev/null || return 1
+	running "$pid" || return 1
+	{ mapfile -d '' args <"/proc/$pid/cmdline"; } 2>/dev/null || return 1
+	cmd=" ${args[*]} "
+	case "$cmd" in *"$prog"*) ;; *) return 1 ;; esac
+	case "$cmd" in *" $STATE/"* | *" $MNT "*) return 0 ;; esac
+	return 1
 }
 
 port_open() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
@@ -59,18 +74,41 @@ wait_port() {
 	die "$name does not listen on $addr after 10 s: see $LOG/$name.log"
 }
 
-# A mount point whose FUSE daemon is gone answers ENOTCONN: unmount it.
-clean_stale_mount() {
-	if mountpoint -q "$MNT" 2>/dev/null; then
-		return 0
-	fi
-	if grep -qs " $MNT fuse" /proc/self/mounts; then
-		say "cleaning a stale mount on $MNT"
-		umount -l "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" 2>/dev/null || true
-	fi
+# Whether the kernel lists a FUSE mount on $MNT (of any client).
+fuse_listed() { grep -qs " $MNT fuse" /proc/self/mounts; }
+
+# Whether $MNT is a godfs mount that answers stat(2) (within 5 s).
+mount_answers() {
+	grep -qs " $MNT fuse.godfs " /proc/self/mounts &&
+		timeout -k 1 5 stat -t "$MNT" >/dev/null 2>&1
 }
 
-mounted() { grep -qs " $MNT fuse.godfs " /proc/self/mounts && stat -t "$MNT" >/dev/null 2>&1; }
+# Whether the FUSE mount on $MNT lost its client: such a mount answers
+# ENOTCONN at once, to stat(2) of the mount point itself. (A live client that
+# waits for a restarting meta answers late, or not at all: not stale.)
+stale_mount() {
+	local err
+	fuse_listed || return 1
+	err=$(LC_ALL=C timeout -k 1 5 stat -t "$MNT" 2>&1 >/dev/null) && return 1
+	case "$err" in *"not connected"*) return 0 ;; esac
+	return 1
+}
+
+# Unmounts (lazily) a stale mount left on $MNT by a dead client; a mount whose
+# client this script started and still runs is left alone.
+clean_stale_mount() {
+	local n=0
+	alive mount mount.godfs && return 0
+	while stale_mount; do
+		[ "$n" -lt 5 ] || die "cannot unmount the stale mount on $MNT"
+		say "cleaning a stale mount on $MNT (its client is gone)"
+		umount -l "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" 2>/dev/null || true
+		n=$((n + 1))
+	done
+}
+
+# Whether our client runs and the kernel lists its mount.
+mounted() { alive mount mount.godfs && grep -qs " $MNT fuse.godfs " /proc/self/mounts; }
 
 start() {
 	local name=$1; shift
@@ -82,23 +120,49 @@ all_up() {
 	alive meta godfs-meta || return 1
 	local i
 	for i in 1 2 3; do alive "chunkd$i" godfs-chunkd || return 1; done
-	alive mount mount.godfs && mounted
+	mounted
 }
 
+# Prints what runs; returns 0 when everything runs and is mounted, else 3.
 cmd_status() {
-	local name prog
+	local name prog pid exe rc=0
 	for name in meta chunkd1 chunkd2 chunkd3 mount; do
 		case $name in meta) prog=godfs-meta ;; mount) prog=mount.godfs ;; *) prog=godfs-chunkd ;; esac
 		if alive "$name" "$prog"; then
-			printf '  %-8s running, pid %s, log %s\n' "$name" "$(cat "$RUN/$name.pid")" "$LOG/$name.log"
+			pid=$(<"$RUN/$name.pid")
+			printf '  %-8s running, pid %s, log %s' "$name" "$pid" "$LOG/$name.log"
+			# make install replaces the files: a running program keeps the
+			# old one, which differs from the new one after a change.
+			exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || exe=
+			case "$exe" in
+			*" (deleted)")
+				cmp -s "/proc/$pid/exe" "${exe% (deleted)}" ||
+					printf ' (an older build: down, then up, to run the new one)' ;;
+			esac
+			printf '\n'
 		else
 			printf '  %-8s not running\n' "$name"
+			rc=3
 		fi
 	done
-	if mounted; then echo "  $MNT is mounted"; else echo "  $MNT is not mounted"; fi
+	if mounted; then
+		echo "  $MNT is mounted"
+	elif stale_mount; then
+		echo "  $MNT is a stale mount (its client is gone): 'up' cleans it"
+		rc=3
+	elif fuse_listed; then
+		echo "  $MNT is mounted by a client this script did not start"
+		rc=3
+	else
+		echo "  $MNT is not mounted"
+		rc=3
+	fi
+	return "$rc"
 }
 
 summary() {
+	local st
+	st=$(cmd_status) || true
 	cat <<TXT
 local-cluster: godfs is up
   godfs-meta    $META_ADDR (Raft $RAFT_ADDR)  data $STATE/meta
@@ -107,94 +171,118 @@ local-cluster: godfs is up
   godfs-chunkd  127.0.0.1:${CHUNKD_PORTS[2]}  data $STATE/chunkd3
   mount.godfs   $META_ADDR -> $MNT (replication goal 3)
   logs          $LOG/   PIDs $RUN/
-$(cmd_status)
+$st
 Try:  echo hello > $MNT/hello && cat $MNT/hello;  godfs-admin status;  godfs-admin nodes
-Stop: ./scripts/local-cluster.sh down      (data stays in $STATE; 'purge' deletes it)
+Stop: $0 down      (data stays in $STATE; '$0 purge' deletes it)
 TXT
+}
+
+# Waits (20 s) until the meta lists N live chunk servers: a write with goal 3
+# needs all three registered.
+wait_nodes() {
+	local admin=$1 n=$2 i
+	[ -n "$admin" ] || return 0
+	for ((i = 0; i < 200; i++)); do
+		[ "$("$admin" --meta "$META_ADDR" nodes 2>/dev/null | grep -c ' alive')" -ge "$n" ] && return 0
+		sleep 0.1
+	done
+	say "warning: the meta does not list $n live chunk servers after 20 s (see $LOG/)"
 }
 
 cmd_up() {
 	[ "$(id -u)" -eq 0 ] || die "run as root (FUSE mount, $STATE)"
+	clean_stale_mount
 	if all_up; then
 		say "already running; nothing started"
 		summary
 		return 0
 	fi
-	local meta chunkd mountp admin i
+	local meta chunkd mountp admin i pid
 	meta=$(find_prog godfs-meta meta)
 	chunkd=$(find_prog godfs-chunkd chunkd)
 	mountp=$(find_prog mount.godfs fs)
 	admin=$(find_prog godfs-admin utils 2>/dev/null) || admin=
-	mkdir -p "$STATE/meta" "$STATE/chunkd1" "$STATE/chunkd2" "$STATE/chunkd3" "$LOG" "$RUN" "$MNT"
-	clean_stale_mount
+	mkdir -p "$STATE/meta" "$STATE/chunkd1" "$STATE/chunkd2" "$STATE/chunkd3" "$LOG" "$RUN"
 
 	if alive meta godfs-meta; then
-		say "godfs-meta already running (pid $(cat "$RUN/meta.pid"))"
+		say "godfs-meta already running (pid $(<"$RUN/meta.pid"))"
 	else
 		port_open "$META_ADDR" && die "$META_ADDR is taken by a process this script did not start"
 		start meta "$meta" --data-dir "$STATE/meta" --listen "$META_ADDR" \
 			--raft-listen "$RAFT_ADDR" --node-id 1 --default-goal 3
 		wait_port "$META_ADDR" meta godfs-meta
+		say "started godfs-meta (pid $(<"$RUN/meta.pid"))"
 	fi
 	for i in 1 2 3; do
 		local addr=127.0.0.1:${CHUNKD_PORTS[$((i - 1))]}
 		if alive "chunkd$i" godfs-chunkd; then
-			say "chunkd$i already running (pid $(cat "$RUN/chunkd$i.pid"))"
+			say "chunkd$i already running (pid $(<"$RUN/chunkd$i.pid"))"
 			continue
 		fi
 		port_open "$addr" && die "$addr is taken by a process this script did not start"
 		start "chunkd$i" "$chunkd" --data-dir "$STATE/chunkd$i" --listen "$addr" \
 			--meta "$META_ADDR"
 		wait_port "$addr" "chunkd$i" godfs-chunkd
+		say "started chunkd$i (pid $(<"$RUN/chunkd$i.pid"))"
 	done
-	# Goal 3 needs all three chunk servers registered before the first write.
-	if [ -n "$admin" ]; then
-		for ((i = 0; i < 100; i++)); do
-			[ "$("$admin" --meta "$META_ADDR" nodes 2>/dev/null | grep -c ' alive')" -ge 3 ] && break
-			sleep 0.1
-		done
-		[ "$i" -lt 100 ] || say "warning: the meta does not list 3 live chunk servers after 10 s"
-	fi
-	if alive mount mount.godfs && mounted; then
-		say "$MNT already mounted (pid $(cat "$RUN/mount.pid"))"
+	wait_nodes "$admin" 3
+	if mounted; then
+		say "$MNT already mounted (pid $(<"$RUN/mount.pid"))"
 	else
 		if alive mount mount.godfs; then
-			kill "$(cat "$RUN/mount.pid")" 2>/dev/null || true
-			sleep 0.5
+			# A client without its mount (unmounted by hand): stop it first.
+			pid=$(<"$RUN/mount.pid")
+			kill "$pid" 2>/dev/null || true
+			for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+			kill -KILL "$pid" 2>/dev/null || true
 		fi
 		clean_stale_mount
-		mountpoint -q "$MNT" && die "$MNT is already a mount point of something else"
+		[ -d "$MNT" ] || mkdir -p "$MNT"
+		mountpoint -q "$MNT" && die "$MNT is already a mount point of something else: unmount it first"
 		start mount "$mountp" "$META_ADDR" "$MNT" -f
-		for ((i = 0; i < 150; i++)); do
-			mounted && break
+		for ((i = 0; i < 200; i++)); do
+			mounted && mount_answers && break
 			alive mount mount.godfs || die "mount.godfs exited: see $LOG/mount.log"
 			sleep 0.1
 		done
-		mounted || die "$MNT not mounted after 15 s: see $LOG/mount.log"
+		if ! mounted || ! mount_answers; then
+			die "$MNT not mounted after 20 s: see $LOG/mount.log"
+		fi
+		say "mounted $MNT (mount.godfs pid $(<"$RUN/mount.pid"))"
 	fi
 	summary
 }
 
-# Sends SIGTERM to the PID of NAME, SIGKILL after 15 s.
-stop_one() {
-	local name=$1 prog=$2 pid i
-	alive "$name" "$prog" || { rm -f "$RUN/$name.pid"; return 0; }
-	pid=$(cat "$RUN/$name.pid")
-	kill -TERM "$pid" 2>/dev/null || true
+# Stops the programs NAME:PROGRAM... at once: SIGTERM, SIGKILL after 15 s.
+stop_all() {
+	local arg name prog pid i left
+	local -a pids=() names=()
+	for arg in "$@"; do
+		name=${arg%%:*} prog=${arg#*:}
+		if alive "$name" "$prog"; then
+			pid=$(<"$RUN/$name.pid")
+			kill -TERM "$pid" 2>/dev/null || true
+			pids+=("$pid") names+=("$name")
+		fi
+		rm -f "$RUN/$name.pid"
+	done
 	for ((i = 0; i < 150; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
+		left=0
+		for pid in "${pids[@]+"${pids[@]}"}"; do running "$pid" && left=1; done
+		[ "$left" = 0 ] && break
 		sleep 0.1
 	done
-	if kill -0 "$pid" 2>/dev/null; then
-		say "$name (pid $pid) ignored SIGTERM for 15 s: SIGKILL"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	rm -f "$RUN/$name.pid"
-	say "stopped $name (pid $pid)"
+	for ((i = 0; i < ${#pids[@]}; i++)); do
+		if running "${pids[$i]}"; then
+			say "${names[$i]} (pid ${pids[$i]}) ignored SIGTERM for 15 s: SIGKILL"
+			kill -KILL "${pids[$i]}" 2>/dev/null || true
+		fi
+		say "stopped ${names[$i]} (pid ${pids[$i]})"
+	done
 }
 
 cmd_down() {
-	if grep -qs " $MNT fuse" /proc/self/mounts; then
+	if fuse_listed; then
 		if umount "$MNT" 2>/dev/null; then
 			say "unmounted $MNT"
 		else
@@ -202,10 +290,10 @@ cmd_down() {
 			say "$MNT was busy: unmounted lazily"
 		fi
 	fi
-	stop_one mount mount.godfs
-	local i
-	for i in 1 2 3; do stop_one "chunkd$i" godfs-chunkd; done
-	stop_one meta godfs-meta
+	# The client first, then the chunk servers, the meta last.
+	stop_all mount:mount.godfs
+	stop_all chunkd1:godfs-chunkd chunkd2:godfs-chunkd chunkd3:godfs-chunkd
+	stop_all meta:godfs-meta
 	say "down (data kept in $STATE)"
 }
 
@@ -213,6 +301,14 @@ case "${1:-}" in
 up) cmd_up ;;
 down) cmd_down ;;
 status) cmd_status ;;
-purge) cmd_down; rm -rf "$STATE"; say "removed $STATE" ;;
+purge)
+	case "$STATE" in /?*/?*) ;; *) die "refusing to delete GODFS_LOCAL_STATE=$STATE (not a path two levels deep)" ;; esac
+	cmd_down
+	if grep -qs " $STATE/" /proc/self/mounts; then
+		die "something is still mounted under $STATE: not deleting it"
+	fi
+	rm -rf "$STATE"
+	say "removed $STATE (all the data of the local cluster)"
+	;;
 *) echo "usage: $0 up|down|status|purge" >&2; exit 2 ;;
 esac
