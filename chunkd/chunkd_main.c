@@ -233,10 +233,8 @@ int main(int argc, char **argv)
 		.ctx = meta,
 	};
 	rc = chunkd_store_open(&so, &store);
-	if (rc < 0) {
-		gd_error("cannot open the chunk store in %s: %s", data_dirs, gd_strerror(rc));
-		goto out_meta;
-	}
+	if (rc < 0)
+		goto out_meta;   /* the store said why */
 	struct chunkd_pipeline_config pc = { .store = store, .self = advertise };
 	rc = chunkd_pipeline_create(&pc, &pipe);
 	if (rc < 0) {
@@ -252,10 +250,8 @@ int main(int argc, char **argv)
 		.workers = (int)workers,
 	};
 	rc = gd_server_start(&sc, &server);
-	if (rc < 0) {
-		gd_error("cannot listen on %s: %s", listen, gd_strerror(rc));
-		goto out_pipe;
-	}
+	if (rc < 0)
+		goto out_pipe;   /* gd_server said why */
 	rc = chunkd_meta_start(meta, store, pipe);
 	if (rc < 0) {
 		gd_error("cannot start the meta thread: %s", gd_strerror(rc));
