@@ -345,8 +345,11 @@ static int reconnect_locked(struct gd_meta_client *m, const char *hint, uint64_t
 				rc = connect_once(m, addr, deadline, leader, &mc);
 				if (rc == 0) {
 					m->next_addr = idx;
-					gd_info("meta: connected to %s (session %llu)", addr,
-						(unsigned long long)atomic_load(&m->session_id));
+					if (m->role == GODFS__ROLE__ROLE_CLIENT)
+						gd_info("meta: connected to %s (session %llu)", addr,
+							(unsigned long long)atomic_load(&m->session_id));
+					else
+						gd_info("meta: connected to %s", addr);
 					conn_install(m, mc);
 					return 0;
 				}
