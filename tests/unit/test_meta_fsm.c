@@ -2085,6 +2085,173 @@ static void test_attr_rules_and_misc(void **state)
 	leader_release(&l);
 }
 
+/* Random operations with real names and inode numbers (a small pool, so that
+ * they collide: renames over, into and out of each other, exchanges, links,
+ * removals of open files, purges). Oracle: after every step the state must
+ * snapshot and restore (restore checks links, counts, parents, reachability),
+ * and replaying the whole log on a fresh FSM gives the same bytes. */
+static void test_random_operations(void **state)
+{
+	static const char *const names[] = { "a", "b", "c", "d", "e" };
+	enum { STEPS = 3000, NAMES = 5, DIRS = 16 };
+	struct leader l;
+	struct meta_fsm *g;
+	uint64_t x = 0x1234567887654321ull, dirs[DIRS] = { ROOT };
+	size_t n_dirs = 1;
+	void *s1, *s2;
+	size_t n1, n2, step, applied_ok = 0, steps = STEPS;
+
+	(void)state;
+	/* GODFS_FSM_SEED=n (and GODFS_FSM_STEPS=n) explore other histories */
+	if (getenv("GODFS_FSM_SEED"))
+		x = strtoull(getenv("GODFS_FSM_SEED"), NULL, 10) * 0x9e3779b97f4a7c15ull | 1;
+	if (getenv("GODFS_FSM_STEPS"))
+		steps = strtoul(getenv("GODFS_FSM_STEPS"), NULL, 10);
+	leader_init(&l);
+	do_register(&l, "cs-a", "127.0.0.1:1", "", NULL, 0, 0);
+	for (step = 0; step < steps; step++) {
+		struct meta_fsm_result res;
+		struct entry *e;
+		uint64_t r, ino, pa, pb;
+		const char *na, *nb;
+		Godfs__Mknod mk = GODFS__MKNOD__INIT;
+		Godfs__NameReq nr = GODFS__NAME_REQ__INIT;
+		Godfs__Rename rn = GODFS__RENAME__INIT;
+		Godfs__Link lk = GODFS__LINK__INIT;
+		Godfs__ChunkReq cr = GODFS__CHUNK_REQ__INIT;
+		Godfs__SetAttr sa = GODFS__SET_ATTR__INIT;
+		struct ent x_ent = { 0 };
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		r = x;
+		/* directories made so far (some gone since) and a small name pool */
+		pa = dirs[(r >> 8) % n_dirs];
+		pb = dirs[(r >> 16) % n_dirs];
+		na = names[(r >> 24) % NAMES];
+		nb = names[(r >> 28) % NAMES];
+		ino = meta_fsm_lookup_ino(l.f, pa, na);
+		switch (r % 11) {
+		case 0: case 1:
+			mk.has_parent = mk.has_mode = 1;
+			mk.parent = pa;
+			mk.name = (char *)na;
+			mk.mode = S_IFDIR | 0755;
+			x_ent = (struct ent){ .method = M(MKDIR), .req = &mk.base };
+			break;
+		case 2:
+			mk.has_parent = mk.has_mode = 1;
+			mk.parent = pa;
+			mk.name = (char *)na;
+			mk.mode = S_IFREG | 0644;
+			x_ent = (struct ent){ .method = M(MKNOD), .req = &mk.base };
+			break;
+		case 3:
+			mk.has_parent = 1;
+			mk.parent = pa;
+			mk.name = (char *)na;
+			mk.target = (char *)nb;
+			x_ent = (struct ent){ .method = M(SYMLINK), .req = &mk.base };
+			break;
+		case 4:
+			lk.has_ino = lk.has_newparent = 1;
+			lk.ino = ino ? ino : pa;
+			lk.newparent = pb;
+			lk.newname = (char *)nb;
+			x_ent = (struct ent){ .method = M(LINK), .req = &lk.base };
+			break;
+		case 5: case 6:
+			nr.has_parent = 1;
+			nr.parent = pa;
+			nr.name = (char *)na;
+			/* half the removed inodes are open (orphans), half freed at once */
+			x_ent = (struct ent){ .method = (r >> 40) & 1 ? M(UNLINK) : M(RMDIR),
+					      .req = &nr.base, .expect_ino = ino,
+					      .purge_now = (r >> 41) & 1 };
+			break;
+		case 7: case 8:
+			rn.has_parent = rn.has_newparent = 1;
+			rn.parent = pa;
+			rn.name = (char *)na;
+			rn.newparent = pb;
+			rn.newname = (char *)nb;
+			rn.has_flags = 1;
+			rn.flags = (uint32_t)((r >> 42) % 3); /* 0, NOREPLACE, EXCHANGE */
+			x_ent = (struct ent){ .method = M(RENAME), .req = &rn.base,
+					      .expect_ino = meta_fsm_lookup_ino(l.f, pb, nb),
+					      .purge_now = (r >> 44) & 1 };
+			break;
+		case 9:
+			cr.has_ino = cr.has_index = 1;
+			cr.ino = ino ? ino : pa;
+			cr.index = (r >> 45) % 3;
+			x_ent = (struct ent){ .method = M(WRITE_LEASE), .req = &cr.base,
+					      .chain = chain3, .n_chain = 1 + (r >> 47) % 3 };
+			if ((r >> 49) & 1) {
+				sa.has_ino = sa.has_valid = sa.has_size = 1;
+				sa.ino = cr.ino;
+				sa.valid = GODFS__SET_ATTR_BITS__SA_SIZE;
+				sa.size = (r >> 50) % (3 * CHUNK);
+				x_ent = (struct ent){ .method = M(SETATTR), .req = &sa.base };
+			}
+			break;
+		default: {
+			/* purge an orphan, if any */
+			uint64_t o[4];
+			size_t no = meta_fsm_orphans(l.f, o, 4);
+			x_ent = (struct ent){ .method = FSM(PURGE),
+					      .purge_ino = no ? o[(r >> 33) % no] : pa };
+			break;
+		}
+		}
+		/* apply through the log, whatever the status */
+		if (l.n == l.cap) {
+			l.cap = l.cap ? l.cap * 2 : 64;
+			l.log = realloc(l.log, l.cap * sizeof(*l.log));
+			assert_non_null(l.log);
+		}
+		e = &l.log[l.n++];
+		entry_pack(&l, &x_ent, e);
+		assert_int_equal(meta_fsm_apply(l.f, e->buf, e->len, &res), 0);
+		if (res.status == 0) {
+			applied_ok++;
+			if (x_ent.method == M(MKDIR)) {
+				Godfs__Attr *a = attr_of(&res);
+				dirs[n_dirs < DIRS ? n_dirs++ : 1 + (r >> 52) % (DIRS - 1)] = a->ino;
+				godfs__attr__free_unpacked(a, NULL);
+			}
+		}
+		meta_fsm_result_release(&res);
+		/* the oracle (every few steps: a failure is found again by replay) */
+		if (step % 8 != 7)
+			continue;
+		snap(l.f, &s1, &n1);
+		assert_int_equal(meta_fsm_new(CHUNK, &g), 0);
+		if (meta_fsm_restore(g, s1, n1) != 0)
+			fail_msg("after step %zu: the state no longer restores", step);
+		assert_same_snapshot(g, s1, n1);
+		meta_fsm_free(g);
+		raft_free(s1);
+	}
+	/* a good share of them did something */
+	print_message("random operations: %zu of %d applied, %llu inodes, %llu chunks\n",
+		      applied_ok, (int)steps, (unsigned long long)meta_fsm_inode_count(l.f),
+		      (unsigned long long)meta_fsm_chunk_count(l.f));
+	assert_true(applied_ok > steps / 4);
+	snap(l.f, &s1, &n1);
+	assert_int_equal(meta_fsm_new(CHUNK, &g), 0);
+	replay(g, &l, 0, l.n);
+	snap(g, &s2, &n2);
+	assert_int_equal(n1, n2);
+	assert_memory_equal(s1, s2, n1);
+	compare_fsms(l.f, g, l.n + 2); /* at most one inode per entry */
+	raft_free(s1);
+	raft_free(s2);
+	meta_fsm_free(g);
+	leader_release(&l);
+}
+
 /* Readdir: cookies 3 and up, stable across removals and additions, paging by
  * max_entries, and "." / ".." are not in the answer. */
 static void test_readdir_cookies(void **state)
@@ -2154,6 +2321,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot_alloc_failure),
 		cmocka_unit_test(test_readdir_cookies),
 		cmocka_unit_test(test_attr_rules_and_misc),
+		cmocka_unit_test(test_random_operations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
