@@ -91,7 +91,55 @@ struct fs_job {
 	uint64_t file_size;      /* JOB_PREFETCH */
 };
 
+#define FS_POOL_MAX 8
+
+/* Idle buffers of one size, kept so that the next stream does not fault in
+ * fresh pages (a new 8 MiB malloc is a new mapping). */
+struct fs_pool {
+	pthread_mutex_t mu;
+	size_t size;
+	size_t n;                /* guarded by mu */
+	void *free[FS_POOL_MAX]; /* guarded by mu */
+};
+
+static void *pool_get(struct fs_pool *p)
+{
+	void *b = NULL;
+	pthread_mutex_lock(&p->mu);
+	if (p->n)
+		b = p->free[--p->n];
+	pthread_mutex_unlock(&p->mu);
+	return b ? b : gd_malloc(p->size);
+}
+
+static void pool_put(struct fs_pool *p, void *b)
+{
+	pthread_mutex_lock(&p->mu);
+	if (p->n < FS_POOL_MAX) {
+		p->free[p->n++] = b;
+		b = NULL;
+	}
+	pthread_mutex_unlock(&p->mu);
+	gd_free(b);
+}
+
+static void pool_init(struct fs_pool *p, size_t size)
+{
+	pthread_mutex_init(&p->mu, NULL);
+	p->size = size;
+	p->n = 0;
+}
+
+static void pool_release(struct fs_pool *p)
+{
+	while (p->n)
+		gd_free(p->free[--p->n]);
+	pthread_mutex_destroy(&p->mu);
+}
+
 struct fs_data {
+	struct fs_pool wpool;    /* write buffers of wbuf_size bytes */
+	struct fs_pool rpool;    /* read-ahead blocks of ra_block bytes */
 	struct gd_client *gc;
 	struct fs_itable *it;
 	struct fs_data_config cfg;
@@ -123,7 +171,10 @@ static void wbuf_free(struct fs_data *d, struct fs_wbuf *b)
 	if (d)
 		atomic_fetch_sub(&d->mem, b->cap);
 	gd_free(b->ext);
-	gd_free(b->data);
+	if (d && b->data && b->cap == d->cfg.wbuf_size)
+		pool_put(&d->wpool, b->data);
+	else
+		gd_free(b->data);
 	gd_free(b);
 }
 
@@ -148,7 +199,7 @@ static void file_unref(struct fs_data *d, struct fs_file *f)
 		return;
 	for (size_t i = 0; i < FS_RA_SLOTS; i++)
 		if (f->slots[i].buf) {
-			gd_free(f->slots[i].buf);
+			pool_put(&d->rpool, f->slots[i].buf);
 			atomic_fetch_sub(&d->mem, d->cfg.ra_block);
 		}
 	pthread_mutex_destroy(&f->mu);
@@ -202,7 +253,7 @@ static void job_push(struct fs_data *d, struct fs_job *j)
  * lock held on entry. */
 static void send_busy(struct fs_data *d, struct fs_inode *in, struct fs_wbuf *b)
 {
-	struct gd_client_extent stack[16];
+	struct gd_client_extent stack[16] = { { 0 } };
 	struct gd_client_extent *e = b->n <= 16 ? stack : gd_calloc(b->n, sizeof(*e));
 	int rc = GD_ENOMEM;
 	if (e) {
@@ -364,6 +415,13 @@ int fs_data_sync(struct fs_data *d, struct fs_inode *in)
 /* Makes room for `more` bytes of data and one extent. */
 static int wbuf_reserve(struct fs_data *d, struct fs_wbuf *b, size_t more, size_t max)
 {
+	if (b->cap == 0 && more == max) {
+		b->data = pool_get(&d->wpool);
+		if (!b->data)
+			return GD_ENOMEM;
+		b->cap = max;
+		atomic_fetch_add(&d->mem, max);
+	}
 	if (b->used + more > b->cap) {
 		size_t cap = b->cap ? b->cap : (256u << 10);
 		while (cap < b->used + more)
@@ -661,7 +719,7 @@ static void schedule(struct fs_data *d, struct fs_file *f, uint64_t from, uint64
 		if (!s->buf) {
 			if (atomic_load(&d->mem) + rab > d->cfg.mem_limit)
 				return;
-			s->buf = gd_malloc(rab);
+			s->buf = pool_get(&d->rpool);
 			if (!s->buf)
 				return;
 			atomic_fetch_add(&d->mem, rab);
@@ -855,6 +913,8 @@ int fs_data_new(struct gd_client *gc, struct fs_itable *it, const struct fs_data
 	if (!d->cfg.flush_ms)
 		d->cfg.flush_ms = 1000;
 	atomic_init(&d->mem, 0);
+	pool_init(&d->wpool, d->cfg.wbuf_size);
+	pool_init(&d->rpool, d->cfg.ra_block);
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
 	pthread_mutex_init(&d->timer_mu, NULL);
@@ -877,6 +937,8 @@ int fs_data_new(struct gd_client *gc, struct fs_itable *it, const struct fs_data
 
 err_after_init:
 	gd_free(d->workers);
+	pool_release(&d->wpool);
+	pool_release(&d->rpool);
 	pthread_mutex_destroy(&d->mu);
 	pthread_cond_destroy(&d->cv);
 	pthread_mutex_destroy(&d->timer_mu);
@@ -902,6 +964,8 @@ void fs_data_free(struct fs_data *d)
 	for (unsigned i = 0; i < d->n_workers; i++)
 		pthread_join(d->workers[i], NULL);
 	gd_free(d->workers);
+	pool_release(&d->wpool);
+	pool_release(&d->rpool);
 	pthread_mutex_destroy(&d->mu);
 	pthread_cond_destroy(&d->cv);
 	pthread_mutex_destroy(&d->timer_mu);
