@@ -166,6 +166,9 @@ static void assert_same_snapshot(struct meta_fsm *f, const void *buf, size_t len
 	raft_free(b);
 }
 
+/* For run(): any failure will do. */
+#define ANY_ERROR INT32_MAX
+
 /* Makes the entry, logs it, applies it on the leader and checks the status.
  * res (may be NULL) gets the result; the caller releases it. A failing entry
  * must leave the state exactly as it was. */
@@ -186,14 +189,15 @@ static void run(struct leader *l, const struct ent *x, int want, struct meta_fsm
 	if (want)
 		snap(l->f, &before, &before_len);
 	assert_int_equal(meta_fsm_apply(l->f, e->buf, e->len, &res), 0);
-	if (res.status != want)
-		fail_msg("method %u: status %d (%s), want %d (%s)", x->method, res.status,
-			 gd_strerror(res.status), want, gd_strerror(want));
+	if (want == ANY_ERROR ? res.status == 0 : res.status != want)
+		fail_msg("entry %zu, method %u: status %d (%s), want %d (%s)", l->n - 1,
+			 x->method, res.status, gd_strerror(res.status), want,
+			 want == ANY_ERROR ? "any error" : gd_strerror(want));
 	assert_non_null(res.resp);
 	if (want) {
 		Godfs__StatusResp *s = godfs__status_resp__unpack(NULL, res.resp_len, res.resp);
 		assert_non_null(s);
-		assert_int_equal(s->status, want);
+		assert_int_equal(s->status, res.status);
 		godfs__status_resp__free_unpacked(s, NULL);
 		assert_int_equal(res.n_freed, 0);
 		assert_int_equal(res.orphan_ino, 0);
@@ -2093,7 +2097,7 @@ static void test_attr_rules_and_misc(void **state)
 static void test_random_operations(void **state)
 {
 	static const char *const names[] = { "a", "b", "c", "d", "e" };
-	enum { STEPS = 3000, NAMES = 5, DIRS = 16 };
+	enum { STEPS = 2000, NAMES = 5, DIRS = 16 };
 	struct leader l;
 	struct meta_fsm *g;
 	uint64_t x = 0x1234567887654321ull, dirs[DIRS] = { ROOT };
@@ -2252,6 +2256,308 @@ static void test_random_operations(void **state)
 	leader_release(&l);
 }
 
+/* ---- a model of the namespace, for a differential test --------------------------- */
+
+enum { MODEL_INOS = 8192, MODEL_NAMES = 5 };
+
+struct model_inode {
+	int type;               /* 0 = none, S_IFDIR, S_IFREG, S_IFLNK */
+	uint32_t nlink;
+	uint64_t parent;        /* directories */
+	bool orphan;
+	uint64_t ent[MODEL_NAMES]; /* directories: the inode of each pool name, or 0 */
+};
+
+struct model {
+	struct model_inode in[MODEL_INOS];
+};
+
+static const char *const model_names[MODEL_NAMES] = { "a", "b", "c", "d", "e" };
+
+static bool m_live_dir(const struct model *m, uint64_t ino)
+{
+	return ino < MODEL_INOS && m->in[ino].type == S_IFDIR && m->in[ino].nlink > 0;
+}
+
+static bool m_dir(const struct model *m, uint64_t ino)
+{
+	return ino < MODEL_INOS && m->in[ino].type == S_IFDIR;
+}
+
+/* Whether directory a is d or one of d's ancestors. */
+static bool m_ancestor(const struct model *m, uint64_t a, uint64_t d)
+{
+	while (d) {
+		if (d == a)
+			return true;
+		if (d == ROOT || m->in[d].nlink == 0)
+			return false;
+		d = m->in[d].parent;
+	}
+	return false;
+}
+
+static void m_last_link(struct model *m, uint64_t ino, uint64_t expect, bool purge)
+{
+	if (expect == ino && purge)
+		memset(&m->in[ino], 0, sizeof(m->in[ino]));
+	else
+		m->in[ino].orphan = true;
+}
+
+/* The FSM and the model agree on every directory, type, link count and orphan. */
+static void m_compare(const struct model *m, struct meta_fsm *f, uint64_t max_ino)
+{
+	static uint64_t o[MODEL_INOS];
+	uint64_t ino, count = 0;
+	size_t n_o, k, n_orph = 0;
+
+	for (ino = 1; ino <= max_ino && ino < MODEL_INOS; ino++) {
+		const struct model_inode *mi = &m->in[ino];
+		Godfs__Attr *a;
+		int st = getattr(f, ino, &a);
+		if (!mi->type) {
+			assert_int_equal(st, GD_ENOENT);
+			continue;
+		}
+		count++;
+		n_orph += mi->orphan;
+		assert_int_equal(st, 0);
+		assert_int_equal(a->mode & S_IFMT, mi->type);
+		assert_int_equal(a->nlink, mi->nlink);
+		godfs__attr__free_unpacked(a, NULL);
+		if (mi->type == S_IFDIR) {
+			size_t live = 0;
+			for (k = 0; k < MODEL_NAMES; k++) {
+				assert_int_equal(meta_fsm_lookup_ino(f, ino, model_names[k]), mi->ent[k]);
+				live += mi->ent[k] != 0;
+			}
+			assert_int_equal(readdir_all(f, ino, 0, NULL, 0), live);
+		}
+	}
+	assert_int_equal(meta_fsm_inode_count(f), count);
+	n_o = meta_fsm_orphans(f, o, MODEL_INOS);
+	assert_int_equal(n_o, n_orph);
+	for (k = 0; k < n_o; k++)
+		assert_true(m->in[o[k]].orphan);
+}
+
+/* Random namespace operations on the FSM and on the model: each succeeds on
+ * both or fails on both, and the two hold the same tree. */
+static void test_model_differential(void **state)
+{
+	enum { STEPS = 2000, DIRS = 12 };
+	static struct model m;
+	struct leader l;
+	uint64_t x = 0x0123456789abcdefull, dirs[DIRS] = { ROOT }, r;
+	size_t n_dirs = 1, step, steps = STEPS, ok = 0;
+
+	(void)state;
+	if (getenv("GODFS_FSM_SEED"))
+		x = strtoull(getenv("GODFS_FSM_SEED"), NULL, 10) * 0x2545f4914f6cdd1dull | 1;
+	if (getenv("GODFS_FSM_STEPS"))
+		steps = strtoul(getenv("GODFS_FSM_STEPS"), NULL, 10);
+	memset(&m, 0, sizeof(m));
+	m.in[ROOT].type = S_IFDIR;
+	m.in[ROOT].nlink = 2;
+	m.in[ROOT].parent = ROOT;
+	leader_init(&l);
+	for (step = 0; step < steps; step++) {
+		struct meta_fsm_result res;
+		uint64_t pa, pb, sa, da, new_ino = 0;
+		int ia, ib, op;
+		bool want;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		r = x;
+		pa = dirs[(r >> 8) % n_dirs];
+		pb = dirs[(r >> 12) % n_dirs];
+		ia = (int)((r >> 16) % MODEL_NAMES);
+		ib = (int)((r >> 20) % MODEL_NAMES);
+		sa = m_dir(&m, pa) ? m.in[pa].ent[ia] : 0;
+		da = m_dir(&m, pb) ? m.in[pb].ent[ib] : 0;
+		op = (int)(r % 10);
+		assert_true(l.n + 2 < MODEL_INOS);
+		switch (op) {
+		case 0: case 1: /* mkdir */
+			want = m_live_dir(&m, pa) && !sa;
+			{
+				Godfs__Mknod q = GODFS__MKNOD__INIT;
+				q.has_parent = q.has_mode = 1;
+				q.parent = pa;
+				q.name = (char *)model_names[ia];
+				q.mode = S_IFDIR | 0755;
+				run(&l, &(struct ent){ .method = M(MKDIR), .req = &q.base },
+				    want ? 0 : ANY_ERROR, &res);
+			}
+			break;
+		case 2: /* create (O_EXCL) */
+		case 3: /* symlink */
+			want = m_live_dir(&m, pa) && !sa;
+			{
+				Godfs__Mknod q = GODFS__MKNOD__INIT;
+				q.has_parent = q.has_mode = q.has_exclusive = 1;
+				q.parent = pa;
+				q.name = (char *)model_names[ia];
+				q.mode = S_IFREG | 0644;
+				q.exclusive = 1;
+				q.target = op == 3 ? "t" : NULL;
+				run(&l, &(struct ent){ .method = op == 3 ? M(SYMLINK) : M(MKNOD),
+						       .req = &q.base }, want ? 0 : ANY_ERROR, &res);
+			}
+			break;
+		case 4: /* link an existing non-directory */
+			want = sa && m.in[sa].type != S_IFDIR && m.in[sa].nlink > 0 &&
+			       m_live_dir(&m, pb) && !da;
+			{
+				Godfs__Link q = GODFS__LINK__INIT;
+				q.has_ino = q.has_newparent = 1;
+				q.ino = sa ? sa : pa;
+				q.newparent = pb;
+				q.newname = (char *)model_names[ib];
+				run(&l, &(struct ent){ .method = M(LINK), .req = &q.base },
+				    want ? 0 : ANY_ERROR, &res);
+			}
+			break;
+		case 5: /* unlink or rmdir, the inode open or not */
+		case 6: {
+			bool rmdir = op == 6, purge = (r >> 30) & 1;
+			Godfs__NameReq q = GODFS__NAME_REQ__INIT;
+			want = m_dir(&m, pa) && sa &&
+			       (rmdir ? (m.in[sa].type == S_IFDIR && !m.in[sa].ent[0] &&
+					 !m.in[sa].ent[1] && !m.in[sa].ent[2] && !m.in[sa].ent[3] &&
+					 !m.in[sa].ent[4])
+				      : m.in[sa].type != S_IFDIR);
+			q.has_parent = 1;
+			q.parent = pa;
+			q.name = (char *)model_names[ia];
+			run(&l, &(struct ent){ .method = rmdir ? M(RMDIR) : M(UNLINK), .req = &q.base,
+					       .expect_ino = sa, .purge_now = purge },
+			    want ? 0 : ANY_ERROR, &res);
+			if (want) {
+				m.in[pa].ent[ia] = 0;
+				if (rmdir) {
+					m.in[sa].nlink = 0;
+					m.in[pa].nlink--;
+				} else {
+					m.in[sa].nlink--;
+				}
+				if (m.in[sa].nlink == 0)
+					m_last_link(&m, sa, sa, purge);
+			}
+			break;
+		}
+		case 7: case 8: { /* rename, plain, NOREPLACE or EXCHANGE */
+			uint32_t flags = (uint32_t)((r >> 32) % 3);
+			bool purge = (r >> 36) & 1;
+			Godfs__Rename q = GODFS__RENAME__INIT;
+			bool sdir = sa && m.in[sa].type == S_IFDIR, ddir = da && m.in[da].type == S_IFDIR;
+			bool dempty = ddir && !m.in[da].ent[0] && !m.in[da].ent[1] && !m.in[da].ent[2] &&
+				      !m.in[da].ent[3] && !m.in[da].ent[4];
+
+			want = m_dir(&m, pa) && m_dir(&m, pb) && sa &&
+			       !(flags == 2 && !da) && !(flags == 1 && da) &&
+			       !(!da && m.in[pb].nlink == 0) &&
+			       !(sdir && m_ancestor(&m, sa, pb)) &&
+			       !(ddir && m_ancestor(&m, da, pa));
+			if (want && sa != da && da && flags != 2)
+				want = sdir == ddir && (!ddir || dempty);
+			q.has_parent = q.has_newparent = q.has_flags = 1;
+			q.parent = pa;
+			q.name = (char *)model_names[ia];
+			q.newparent = pb;
+			q.newname = (char *)model_names[ib];
+			q.flags = flags;
+			run(&l, &(struct ent){ .method = M(RENAME), .req = &q.base, .expect_ino = da,
+					       .purge_now = purge }, want ? 0 : ANY_ERROR, &res);
+			if (!want || sa == da)
+				break;
+			if (flags == 2) {
+				m.in[pa].ent[ia] = da;
+				m.in[pb].ent[ib] = sa;
+				if (pa != pb) {
+					if (sdir) {
+						m.in[pa].nlink--;
+						m.in[pb].nlink++;
+						m.in[sa].parent = pb;
+					}
+					if (ddir) {
+						m.in[pb].nlink--;
+						m.in[pa].nlink++;
+						m.in[da].parent = pa;
+					}
+				}
+				break;
+			}
+			if (da) {
+				if (ddir) {
+					m.in[da].nlink = 0;
+					m.in[pb].nlink--;
+				} else {
+					m.in[da].nlink--;
+				}
+			}
+			m.in[pb].ent[ib] = sa;
+			m.in[pa].ent[ia] = 0;
+			if (sdir) {
+				m.in[pa].nlink--;
+				m.in[pb].nlink++;
+				m.in[sa].parent = pb;
+			}
+			if (da && m.in[da].nlink == 0)
+				m_last_link(&m, da, da, purge);
+			break;
+		}
+		default: { /* purge an orphan (or something that is not one) */
+			uint64_t o[4], target;
+			size_t no = meta_fsm_orphans(l.f, o, 4);
+			target = no ? o[(r >> 40) % no] : (sa ? sa : pa);
+			want = target < MODEL_INOS && m.in[target].type && m.in[target].orphan;
+			run(&l, &(struct ent){ .method = FSM(PURGE), .purge_ino = target },
+			    want ? 0 : ANY_ERROR, &res);
+			if (want)
+				memset(&m.in[target], 0, sizeof(m.in[target]));
+			break;
+		}
+		}
+		if (want) {
+			ok++;
+			if (op <= 4) {
+				/* a new entry (mkdir, create, symlink) or a new link */
+				if (op == 4) {
+					m.in[sa].nlink++;
+					m.in[pb].ent[ib] = sa;
+				} else {
+					Godfs__Attr *a = attr_of(&res);
+					new_ino = a->ino;
+					godfs__attr__free_unpacked(a, NULL);
+					assert_true(new_ino < MODEL_INOS);
+					assert_int_equal(m.in[new_ino].type, 0);
+					m.in[new_ino].type = op <= 1 ? S_IFDIR : op == 2 ? S_IFREG : S_IFLNK;
+					m.in[new_ino].nlink = op <= 1 ? 2 : 1;
+					m.in[new_ino].parent = op <= 1 ? pa : 0;
+					m.in[pa].ent[ia] = new_ino;
+					if (op <= 1) {
+						m.in[pa].nlink++;
+						dirs[n_dirs < DIRS ? n_dirs++ : 1 + (r >> 44) % (DIRS - 1)] =
+							new_ino;
+					}
+				}
+			}
+		}
+		meta_fsm_result_release(&res);
+		if (step % 64 == 63)
+			m_compare(&m, l.f, l.n + 1); /* at most one inode per entry */
+	}
+	m_compare(&m, l.f, l.n + 1);
+	print_message("model: %zu of %zu operations succeeded, %llu inodes\n", ok, steps,
+		      (unsigned long long)meta_fsm_inode_count(l.f));
+	assert_true(ok > steps / 5);
+	leader_release(&l);
+}
+
 /* Readdir: cookies 3 and up, stable across removals and additions, paging by
  * max_entries, and "." / ".." are not in the answer. */
 static void test_readdir_cookies(void **state)
@@ -2322,6 +2628,7 @@ int main(void)
 		cmocka_unit_test(test_readdir_cookies),
 		cmocka_unit_test(test_attr_rules_and_misc),
 		cmocka_unit_test(test_random_operations),
+		cmocka_unit_test(test_model_differential),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
