@@ -600,7 +600,7 @@ int chunkd_pipeline_replicate(struct chunkd_pipeline *p, uint64_t chunk_id,
 	struct chunkd_import *imp = NULL;
 	struct pconn *pc = NULL;
 	uint8_t *buf;
-	uint64_t off = 0;
+	uint64_t off = 0, limit = CHUNKD_MAX_CHUNK, cs = 0;
 	uint64_t have;
 	int rc;
 
@@ -620,18 +620,22 @@ int chunkd_pipeline_replicate(struct chunkd_pipeline *p, uint64_t chunk_id,
 	rc = chunkd_store_import_begin(p->store, chunk_id, version, &imp);
 	if (rc)
 		goto out_put;
+	/* The source says (from its first answer) where its data ends and what
+	 * its chunk size is: nothing past the end is fetched. A source that does
+	 * not say is read to the end of the chunk. */
 	for (;;) {
 		Godfs__CsRead r = GODFS__CS_READ__INIT;
 		struct gd_call_args a = { 0 };
 		struct gd_call_result res = { 0 };
 		const Godfs__CsReadResp *resp;
+		size_t want = limit - off < REPL_PIECE ? (size_t)(limit - off) : REPL_PIECE;
 		size_t n;
 
 		r.has_chunk_id = r.has_version = r.has_offset = r.has_length = 1;
 		r.chunk_id = chunk_id;
 		r.version = version;
 		r.offset = (uint32_t)off;
-		r.length = REPL_PIECE;
+		r.length = (uint32_t)want;
 		a.method = GODFS__METHOD__M_CS_READ;
 		a.req = &r.base;
 		a.resp_desc = &godfs__cs_read_resp__descriptor;
@@ -641,25 +645,37 @@ int chunkd_pipeline_replicate(struct chunkd_pipeline *p, uint64_t chunk_id,
 		rc = gd_call(pc->c, &a, &res);
 		resp = (const Godfs__CsReadResp *)res.resp;
 		n = res.data_len;
-		if (rc == 0 && (!resp || resp->length != n || n > REPL_PIECE))
+		if (rc == 0 && (!resp || resp->length != n || n > want))
 			rc = GD_EPROTO;
+		if (rc == 0 && resp->has_data_len && resp->has_chunk_size) {
+			if (resp->chunk_size == 0 || resp->chunk_size > CHUNKD_MAX_CHUNK ||
+			    resp->data_len > resp->chunk_size) {
+				rc = GD_EPROTO;
+			} else {
+				cs = resp->chunk_size;
+				if (resp->data_len < limit)
+					limit = resp->data_len;
+			}
+		}
 		gd_call_result_release(&res);
 		if (rc)
 			goto out_abort;
+		if (off + n > limit)
+			n = off < limit ? (size_t)(limit - off) : 0;
 		if (n > 0) {
 			rc = chunkd_store_import_write(imp, off, buf, n);
 			if (rc)
 				goto out_abort;
 		}
 		off += n;
-		if (n < REPL_PIECE || off >= CHUNKD_MAX_CHUNK)
+		if (off >= limit || n < want)
 			break;
 	}
-	if (off == 0) {
+	if (cs == 0 && off == 0) {
 		rc = GD_EPROTO;   /* a copy always has a chunk size */
 		goto out_abort;
 	}
-	rc = chunkd_store_import_commit(imp, off);
+	rc = chunkd_store_import_commit(imp, cs ? cs : off);
 	imp = NULL;
 	if (rc == 0)
 		gd_info("chunk %016" PRIx64 " v%" PRIu64 ": replicated from %s (%" PRIu64 " bytes)",

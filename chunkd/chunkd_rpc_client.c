@@ -175,6 +175,10 @@ static void handle_read(struct chunkd_rpc *rpc, struct gd_request *req)
 	r.status = rc;
 	r.has_length = 1;
 	r.length = rc ? 0 : (uint32_t)got;
+	/* What a peer pulling the copy needs to stop at its end. */
+	if (rc == 0 && chunkd_store_extent(rpc->store, q->chunk_id, q->version, &r.data_len,
+					   &r.chunk_size) == 0)
+		r.has_data_len = r.has_chunk_size = 1;
 	gd_reply(req, &r.base, rc ? NULL : buf, rc ? 0 : got);
 	gd_free(buf);
 	if (q)

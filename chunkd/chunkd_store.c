@@ -1185,6 +1185,28 @@ int chunkd_store_version(struct chunkd_store *s, uint64_t chunk_id, uint64_t *ve
 	return rc;
 }
 
+int chunkd_store_extent(struct chunkd_store *s, uint64_t chunk_id, uint64_t version,
+			uint64_t *data_len, uint64_t *chunk_size)
+{
+	struct chunk *c = chunk_get(s, chunk_id, 0);
+	int rc = 0;
+
+	if (!c)
+		return GD_ENOCHUNK;
+	pthread_rwlock_rdlock(&c->rw);
+	if (!c->exists) {
+		rc = GD_ENOCHUNK;
+	} else if (c->version != version) {
+		rc = GD_ESTALE;
+	} else {
+		*data_len = c->data_len;
+		*chunk_size = c->chunk_size;
+	}
+	pthread_rwlock_unlock(&c->rw);
+	chunk_put(s, c);
+	return rc;
+}
+
 int chunkd_store_list(struct chunkd_store *s, struct chunkd_chunk_info **out, size_t *n)
 {
 	struct chunkd_chunk_info *v = NULL;

@@ -102,6 +102,10 @@ int chunkd_store_delete(struct chunkd_store *s, uint64_t chunk_id, uint64_t vers
 
 /* The version of the local copy, or GD_ENOCHUNK. */
 int chunkd_store_version(struct chunkd_store *s, uint64_t chunk_id, uint64_t *version);
+/* The data length (past it the copy reads as zeros) and chunk size of the
+ * local copy at version: GD_ENOCHUNK, GD_ESTALE (another version). */
+int chunkd_store_extent(struct chunkd_store *s, uint64_t chunk_id, uint64_t version,
+			uint64_t *data_len, uint64_t *chunk_size);
 
 /* A snapshot of the index. *out is allocated (free with gd_free), may be
  * NULL when *n is 0. */

@@ -77,7 +77,7 @@ static int setup(void **state)
 			return -1;
 		snprintf(n->addr, sizeof(n->addr), "127.0.0.1:%d", gd_server_port(n->srv));
 		struct chunkd_pipeline_config pc = { .store = n->store, .self = n->addr,
-						     .peer_timeout_ms = 5000,
+						     .peer_timeout_ms = 30000,
 						     .connect_timeout_ms = 1000 };
 		if (chunkd_pipeline_create(&pc, &n->pipe) != 0)
 			return -1;
@@ -289,6 +289,20 @@ static void test_replicate(void **state)
 	assert_int_equal(chunkd_store_version(c->n[2].store, 41, &v), 0);
 	assert_int_equal(v, 5);
 	check_copy(&c->n[2], 41, 5, data, len);
+	uint64_t dl = 0, cs = 0, dl0 = 0, cs0 = 0;
+	assert_int_equal(chunkd_store_extent(c->n[2].store, 41, 5, &dl, &cs), 0);
+	assert_int_equal(chunkd_store_extent(c->n[0].store, 41, 5, &dl0, &cs0), 0);
+	assert_int_equal(dl, dl0);
+	assert_int_equal(cs, CHUNKD_MAX_CHUNK);   /* the source's, not what was sent */
+	/* The replica takes writes anywhere in the chunk. */
+	assert_int_equal(chunkd_store_write(c->n[2].store, 41, 5, 0, 0, 60 * MiB, data, 4096), 0);
+	/* An empty copy (truncated to 0) replicates too. */
+	assert_int_equal(chunkd_store_write(c->n[0].store, 43, 2, 0, 0, 0, data, 4096), 0);
+	assert_int_equal(chunkd_store_truncate(c->n[0].store, 43, 2, 0, 0), 0);
+	assert_int_equal(chunkd_pipeline_replicate(c->n[1].pipe, 43, 2, c->n[0].addr), 0);
+	assert_int_equal(chunkd_store_extent(c->n[1].store, 43, 2, &dl, &cs), 0);
+	assert_int_equal(dl, 0);
+	assert_int_equal(cs, CHUNKD_MAX_CHUNK);
 	/* From a member without the chunk: an error, nothing left behind. */
 	assert_true(chunkd_pipeline_replicate(c->n[1].pipe, 42, 1, c->n[0].addr) < 0);
 	assert_int_equal(chunkd_store_version(c->n[1].store, 42, &v), GD_ENOCHUNK);
@@ -302,15 +316,17 @@ struct writer {
 	atomic_int *errors;
 };
 
-/* 32 MiB with 16 in flight through a chain that starts at node `first`. */
+/* WRITES MiB with INFLIGHT in flight through a chain that starts at node `first`. */
+#define WRITES 24
+#define INFLIGHT 8
 static void *writer_main(void *arg)
 {
 	struct writer *wr = arg;
 	struct cluster *c = wr->c;
 	char *chain[2] = { c->n[(wr->first + 1) % NODES].addr, c->n[(wr->first + 2) % NODES].addr };
 	uint8_t *data = malloc(MiB);
-	struct gd_call *calls[16];
-	Godfs__CsWrite ws[16];
+	struct gd_call *calls[INFLIGHT];
+	Godfs__CsWrite ws[INFLIGHT];
 	struct gd_conn *conn;
 
 	fill(data, MiB, wr->chunk);
@@ -319,15 +335,15 @@ static void *writer_main(void *arg)
 		free(data);
 		return NULL;
 	}
-	for (int i = 0; i < 32; i++) {
-		int slot = i % 16;
-		if (i >= 16 && write_wait(calls[slot], NULL, 0) != 0)
+	for (int i = 0; i < WRITES; i++) {
+		int slot = i % INFLIGHT;
+		if (i >= INFLIGHT && write_wait(calls[slot], NULL, 0) != 0)
 			atomic_fetch_add(wr->errors, 1);
 		calls[slot] = write_start(conn, &ws[slot], wr->chunk, 1, 0, (uint32_t)(i * MiB),
 					  data, MiB, chain, 2);
 	}
-	for (int i = 32; i < 48; i++)
-		if (write_wait(calls[i % 16], NULL, 0) != 0)
+	for (int i = WRITES; i < WRITES + INFLIGHT; i++)
+		if (write_wait(calls[i % INFLIGHT], NULL, 0) != 0)
 			atomic_fetch_add(wr->errors, 1);
 	gd_conn_close(conn);
 	free(data);
@@ -351,7 +367,7 @@ static void test_opposite_chains_no_deadlock(void **state)
 	for (int i = 0; i < NODES; i++)
 		pthread_join(th[i], NULL);
 	assert_int_equal(atomic_load(&errors), 0);
-	/* A deadlock would only end at the 5 s peer timeout, with errors. */
+	/* A deadlock would only end at the 30 s peer timeout, with errors. */
 	assert_true(gd_net_now_ms() - t0 < 30000);
 	uint8_t *data = malloc(MiB);
 	for (int i = 0; i < NODES; i++) {
