@@ -8,6 +8,7 @@
 #include "chunkd_meta.h"
 #include "chunkd_pipeline.h"
 #include "chunkd_rpc_client.h"
+#include "chunkd_scrub.h"
 #include "chunkd_store.h"
 
 #include "gd_alloc.h"
@@ -30,6 +31,9 @@
 #define DEFAULT_META "127.0.0.1:9090"
 #define DEFAULT_WORKERS 16
 #define DEFAULT_HEARTBEAT_MS 1000
+#define DEFAULT_SCRUB_RATE (16u << 20)
+#define DEFAULT_SCRUB_DELAY_MS 60000
+#define SCRUB_PASS_PAUSE_MS 60000
 #define RESERVE_MAX (64ull << 20)
 #define ADDR_LEN 300
 /* Every request body (up to 8 MiB + 1 MiB of protobuf) stays below this, so
@@ -53,6 +57,9 @@ static void usage(FILE *f)
 		"  --reserve BYTES          free space kept on each data dir (default: 5%% of\n"
 		"                           the smallest data dir, at most 64M)\n"
 		"  --force-pread            use pread/pwrite, never io_uring\n"
+		"  --scrub-rate BYTES       background checksum scan, bytes per second\n"
+		"                           (default 16M; 0 = off)\n"
+		"  --scrub-delay-ms N       before the first scan (default 60000)\n"
 		"  --log-level LEVEL        error, warn, info (default) or debug\n"
 		"  --config FILE            configuration file (default /etc/godfs/" PROGRAM
 		".conf)\n");
@@ -126,6 +133,8 @@ int main(int argc, char **argv)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "reserve", required_argument, NULL, 'r' },
 		{ "force-pread", no_argument, NULL, 'p' },
+		{ "scrub-rate", required_argument, NULL, 's' },
+		{ "scrub-delay-ms", required_argument, NULL, 'S' },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
@@ -135,12 +144,13 @@ int main(int argc, char **argv)
 	struct chunkd_store *store = NULL;
 	struct chunkd_pipeline *pipe = NULL;
 	struct gd_server *server = NULL;
+	struct chunkd_scrub *scrub = NULL;
 	struct chunkd_rpc rpc;
 	struct gd_config cfg;
 	const char *config_path = NULL, *data_dirs, *listen, *meta_addrs, *label, *level;
 	char advertise[ADDR_LEN];
-	long heartbeat_ms, workers;
-	uint64_t reserve;
+	long heartbeat_ms, workers, scrub_delay_ms;
+	uint64_t reserve, scrub_rate;
 	int force_pread, c, rc, ret = 1, sig = 0, served = 0;
 	sigset_t sigs;
 
@@ -194,7 +204,10 @@ int main(int argc, char **argv)
 			      &heartbeat_ms) < 0 ||
 	    gd_config_get_int(&cfg, "workers", NULL, DEFAULT_WORKERS, 1, 1024, &workers) < 0 ||
 	    gd_config_get_bool(&cfg, "force-pread", NULL, 0, &force_pread) < 0 ||
-	    gd_config_get_u64(&cfg, "reserve", NULL, 0, &reserve) < 0) {
+	    gd_config_get_u64(&cfg, "reserve", NULL, 0, &reserve) < 0 ||
+	    gd_config_get_u64(&cfg, "scrub-rate", NULL, DEFAULT_SCRUB_RATE, &scrub_rate) < 0 ||
+	    gd_config_get_int(&cfg, "scrub-delay-ms", NULL, DEFAULT_SCRUB_DELAY_MS, 0,
+			      86400000L, &scrub_delay_ms) < 0) {
 		ret = 2;
 		goto out_config;
 	}
@@ -257,6 +270,15 @@ int main(int argc, char **argv)
 		gd_error("cannot start the meta thread: %s", gd_strerror(rc));
 		goto out_server;
 	}
+	struct chunkd_scrub_config scfg = {
+		.store = store, .rate_bytes = scrub_rate,
+		.start_delay_ms = (int)scrub_delay_ms, .pass_pause_ms = SCRUB_PASS_PAUSE_MS,
+	};
+	rc = chunkd_scrub_start(&scfg, &scrub);
+	if (rc < 0) {
+		gd_error("cannot start the scrubber: %s", gd_strerror(rc));
+		goto out_server;
+	}
 	gd_info("node %s serving on %s (advertised as %s), %" PRIu64 " chunks, meta %s, "
 		"%s I/O, %ld workers, reserve %" PRIu64 " bytes",
 		chunkd_store_node_id(store), listen, advertise, chunkd_store_count(store),
@@ -273,6 +295,8 @@ int main(int argc, char **argv)
 
 out_server:
 	gd_server_stop(server);
+	/* The scrubber reads the store and reports through the meta thread. */
+	chunkd_scrub_stop(scrub);
 out_pipe:
 	/* The meta thread's orders use the pipeline: stop it first. */
 	chunkd_meta_destroy(meta);
