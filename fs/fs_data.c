@@ -65,6 +65,7 @@ struct fs_ra_slot {
 	uint64_t block;
 	uint64_t gen;
 	size_t len;              /* valid bytes, when READY */
+	unsigned pins;           /* replies being sent from buf */
 	char *buf;               /* ra_block bytes, kept for reuse */
 };
 
@@ -710,8 +711,8 @@ static void schedule(struct fs_data *d, struct fs_file *f, uint64_t from, uint64
 		for (size_t i = 0; i < FS_RA_SLOTS && !s; i++) {
 			struct fs_ra_slot *c = &f->slots[i];
 			if (c->state == SLOT_EMPTY ||
-			    (c->state == SLOT_READY && (c->gen != gen || c->block < cur ||
-							c->block > to)))
+			    (c->state == SLOT_READY && c->pins == 0 &&
+			     (c->gen != gen || c->block < cur || c->block > to)))
 				s = c;
 		}
 		if (!s)
@@ -741,13 +742,12 @@ static void schedule(struct fs_data *d, struct fs_file *f, uint64_t from, uint64
 	}
 }
 
-ssize_t fs_data_read(struct fs_data *d, struct fs_file *f, uint64_t off, size_t len,
-		     char **out)
+int fs_data_read(struct fs_data *d, struct fs_file *f, uint64_t off, size_t len,
+		 fs_data_reply_fn reply, void *ctx)
 {
 	struct fs_inode *in = f->in;
 	const size_t rab = d->cfg.ra_block;
 
-	*out = NULL;
 	/* Buffered writes in the range go to the chunkds first. */
 	pthread_mutex_lock(&in->mu);
 	bool overlap = busy_overlaps(in, off, off + len) ||
@@ -760,15 +760,15 @@ ssize_t fs_data_read(struct fs_data *d, struct fs_file *f, uint64_t off, size_t 
 	uint64_t gen = in->data_gen;
 	pthread_mutex_unlock(&in->mu);
 
-	if (off >= fsize || len == 0)
+	if (off >= fsize || len == 0) {
+		reply(ctx, NULL, 0);
 		return 0;
+	}
 	if (len > fsize - off)
 		len = (size_t)(fsize - off);
-	char *buf = gd_malloc(len);
-	if (!buf)
-		return GD_ENOMEM;
 	const uint64_t end = off + len;
 	uint64_t pos = off;
+	char *buf = NULL;
 
 	pthread_mutex_lock(&f->mu);
 	bool seq = (!f->started && off == 0) ||
@@ -797,22 +797,46 @@ ssize_t fs_data_read(struct fs_data *d, struct fs_file *f, uint64_t off, size_t 
 		uint64_t stop = b * rab + s->len;
 		if (stop > end)
 			stop = end;
+		if (pos == off && stop == end) {
+			/* The whole answer is in one slot: reply straight from it
+			 * (pinned: not reused meanwhile). */
+			s->pins++;
+			pthread_mutex_unlock(&f->mu);
+			reply(ctx, s->buf + (pos - b * rab), len);
+			pthread_mutex_lock(&f->mu);
+			s->pins--;
+			pthread_mutex_unlock(&f->mu);
+			return 0;
+		}
+		if (!buf) {
+			buf = gd_malloc(len);
+			if (!buf) {
+				pthread_mutex_unlock(&f->mu);
+				return GD_ENOMEM;
+			}
+		}
 		memcpy(buf + (pos - off), s->buf + (pos - b * rab), (size_t)(stop - pos));
 		pos = stop;
 	}
 	pthread_mutex_unlock(&f->mu);
 
+	if (!buf) {
+		buf = gd_malloc(len);
+		if (!buf)
+			return GD_ENOMEM;
+	}
 	if (pos < end) {
 		ssize_t n = gd_client_read(d->gc, in->ino, pos, buf + (pos - off),
 					   (size_t)(end - pos), fsize);
 		if (n < 0) {
 			gd_free(buf);
-			return n;
+			return (int)n;
 		}
 		len = (size_t)(pos - off) + (size_t)n;
 	}
-	*out = buf;
-	return (ssize_t)len;
+	reply(ctx, buf, len);
+	gd_free(buf);
+	return 0;
 }
 
 /* ---- the flush timer ---- */

@@ -46,10 +46,13 @@ struct fs_inode *fs_data_file_inode(const struct fs_file *f);
 /* Buffers len bytes at off (at the end of the file with O_APPEND). Returns len. */
 ssize_t fs_data_write(struct fs_data *d, struct fs_file *f, uint64_t off,
 		      const void *buf, size_t len);
-/* Reads up to len bytes at off into *out (gd_malloc'd, the caller frees it;
- * NULL when 0 bytes). Returns the byte count (short only at the end). */
-ssize_t fs_data_read(struct fs_data *d, struct fs_file *f, uint64_t off, size_t len,
-		     char **out);
+/* Receives the bytes of a read (short only at the end of the file); buf is
+ * valid only during the call. */
+typedef void (*fs_data_reply_fn)(void *ctx, const void *buf, size_t len);
+/* Reads up to len bytes at off and hands them to reply (called exactly once
+ * on success, never on error). Returns 0 or a GD_E* code. */
+int fs_data_read(struct fs_data *d, struct fs_file *f, uint64_t off, size_t len,
+		 fs_data_reply_fn reply, void *ctx);
 /* close(2): sends the buffers, waits, commits size and mtime if written. */
 int fs_data_flush(struct fs_data *d, struct fs_inode *in);
 /* fsync(2): as flush, then every copy on disk (gd_client_fsync). */

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +49,8 @@ static void usage(FILE *out)
 		"                no_default_permissions, attr_timeout=SEC, entry_timeout=SEC,\n"
 		"                log_level=error|warn|info|debug, log_file=PATH,\n"
 		"                meta_timeout=MS, write_buffer=SIZE, readahead=SIZE,\n"
-		"                io_threads=N; defaults, _netdev, noauto, user... are ignored\n"
+		"                io_threads=N, read_ahead_kb=KB;\n"
+		"                defaults, _netdev, noauto, user... are ignored\n"
 		"  -h, --help    this text;  -V, --version  the version\n");
 }
 
@@ -93,7 +96,7 @@ static int is_ignored_opt(const char *o)
 /* Our own options (name=value), recorded as configuration flags. */
 static const char *const own_opts[] = {
 	"attr_timeout", "entry_timeout", "log_level", "log_file", "meta_timeout",
-	"write_buffer", "readahead", "io_threads", "goal",
+	"write_buffer", "readahead", "io_threads", "goal", "read_ahead_kb",
 };
 
 /* Sorts one -o list into kernel options, own options and ignored ones. */
@@ -315,6 +318,59 @@ static void detach_stdio(const char *log_file)
 		gd_warn("chdir /: %s", strerror(errno));
 }
 
+/* Lets the kernel read ahead kb KiB per file on this mount (its default of
+ * 128 KiB makes a FUSE request per 128 KiB; 1 MiB requests cost 8 times
+ * fewer round trips). The mount's bdi is named after its device number,
+ * read from /proc/self/mountinfo. Best effort: only root may write it. */
+static void set_read_ahead(const char *mp, unsigned long kb)
+{
+	FILE *mi = fopen("/proc/self/mountinfo", "r");
+	char line[PATH_MAX + 512], dev[64] = "";
+	if (!mi)
+		return;
+	while (fgets(line, sizeof(line), mi)) {
+		char d[64], point[PATH_MAX + 1];
+		/* id parent major:minor root mountpoint ... */
+		if (sscanf(line, "%*u %*u %63s %*s %4096s", d, point) == 2 && strcmp(point, mp) == 0)
+			snprintf(dev, sizeof(dev), "%s", d);
+	}
+	fclose(mi);
+	if (!dev[0])
+		return;
+	char path[128];
+	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		gd_debug("%s: %s", path, strerror(errno));
+		return;
+	}
+	fprintf(f, "%lu\n", kb);
+	if (fclose(f) != 0)
+		gd_debug("%s: %s", path, strerror(errno));
+	else
+		gd_debug("read-ahead of the kernel: %lu KiB (%s)", kb, path);
+}
+
+struct ra_job {
+	struct fs_mount *m;
+	char mp[PATH_MAX];
+	unsigned long kb;
+};
+
+/* The kernel sets the mount's read-ahead when it takes libfuse's INIT
+ * answer: wait for that, then raise it. */
+static void *ra_thread(void *arg)
+{
+	struct ra_job *j = arg;
+	for (int i = 0; i < 600 && !atomic_load(&j->m->inited); i++)
+		usleep(50000);
+	usleep(100000);
+	if (atomic_load(&j->m->inited))
+		set_read_ahead(j->mp, j->kb);
+	gd_free(j);
+	return NULL;
+}
+
 static int get_double(const struct gd_config *cfg, const char *name, double def, double *out)
 {
 	const char *v = gd_config_get(cfg, name, NULL, NULL);
@@ -362,12 +418,13 @@ int main(int argc, char **argv)
 		goto out_cfg;
 	}
 	const char *log_file = gd_config_get(&cfg, "log-file", NULL, NULL);
-	long meta_timeout = 0, io_threads = 0;
+	long meta_timeout = 0, io_threads = 0, ra_kb = 0;
 	uint64_t wbuf = 0, ra = 0;
 	if (get_double(&cfg, "attr-timeout", 1.0, &m.attr_timeout) ||
 	    get_double(&cfg, "entry-timeout", 1.0, &m.entry_timeout) ||
 	    gd_config_get_int(&cfg, "meta-timeout", NULL, 30000, 100, 3600000, &meta_timeout) ||
 	    gd_config_get_int(&cfg, "io-threads", NULL, 4, 1, 64, &io_threads) ||
+	    gd_config_get_int(&cfg, "read-ahead-kb", NULL, 1024, 0, 65536, &ra_kb) ||
 	    gd_config_get_u64(&cfg, "write-buffer", NULL, 8u << 20, &wbuf) ||
 	    gd_config_get_u64(&cfg, "readahead", NULL, 32u << 20, &ra))
 		goto out_cfg;
@@ -470,6 +527,19 @@ int main(int argc, char **argv)
 		detach_stdio(log_file);
 	}
 
+	if (ra_kb > 0) {
+		struct ra_job *j = gd_calloc(1, sizeof(*j));
+		pthread_t t;
+		if (j) {
+			j->m = &m;
+			j->kb = (unsigned long)ra_kb;
+			snprintf(j->mp, sizeof(j->mp), "%s", mp_real);
+			if (pthread_create(&t, NULL, ra_thread, j) == 0)
+				pthread_detach(t);
+			else
+				gd_free(j);
+		}
+	}
 	struct fuse_loop_config lc = { .clone_fd = 0, .max_idle_threads = 16 };
 	rc = fuse_session_loop_mt(se, &lc);
 	if (rc != 0)

@@ -114,6 +114,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
 	conn->time_gran = 1;
+	atomic_store(&m->inited, 1);
 	gd_info("FUSE session up: protocol %u.%u, max_write %u, capable 0x%x, want 0x%x",
 		conn->proto_major, conn->proto_minor, conn->max_write, conn->capable,
 		conn->want);
@@ -457,23 +458,24 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 }
 
+static void read_reply(void *ctx, const void *buf, size_t len)
+{
+	fuse_reply_buf((fuse_req_t)ctx, buf, len);
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	(void)ino;
 	struct fs_mount *m = mnt_of(req);
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
-	char *buf = NULL;
 	if (off < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	ssize_t n = fs_data_read(m->data, f, (uint64_t)off, size, &buf);
-	if (n < 0)
-		reply_status(req, (int)n);
-	else
-		fuse_reply_buf(req, buf, (size_t)n);
-	gd_free(buf);
+	int rc = fs_data_read(m->data, f, (uint64_t)off, size, read_reply, req);
+	if (rc)
+		reply_status(req, rc);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,

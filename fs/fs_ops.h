@@ -4,6 +4,7 @@
 
 #define FUSE_USE_VERSION 34
 #include <fuse_lowlevel.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -21,6 +22,7 @@ struct fs_mount {
 	double attr_timeout;     /* seconds the kernel may keep attributes */
 	double entry_timeout;    /* seconds the kernel may keep names */
 	unsigned max_write;      /* bytes per FUSE write */
+	atomic_int inited;       /* the FUSE INIT was answered */
 };
 
 extern const struct fuse_lowlevel_ops fs_ops;
