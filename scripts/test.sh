@@ -1,9 +1,16 @@
-#!/bin/sh
-# Runs every test (cmocka unit tests and the end-to-end tests on real daemons
-# and a real FUSE mount) with `make check` in the ASan/UBSan build made by
-# `./scripts/build.sh --sanitizers`. Extra arguments go to make
-# (e.g. TESTS=tests/e2e/e2e_posix.sh). On failure it prints the failing logs.
-set -eu
+#!/bin/bash
+# Runs every test (cmocka unit tests, fuzz targets over their seeds, and the
+# end-to-end tests on real daemons and a real FUSE mount) with `make check` in
+# the ASan/UBSan build made by `./scripts/build.sh --sanitizers`.
+#
+#   ./scripts/test.sh                                  every test
+#   ./scripts/test.sh TESTS=tests/e2e/e2e_posix.sh     one test (any make argument)
+#
+# It builds the test programs in parallel first (make check alone builds them
+# one at a time), prints how long each test took, and on failure prints the
+# summary of build/sanitizers/test-suite.log and the log of each failing test.
+# Exit status: that of make check.
+set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 bdir="$top/build/sanitizers"
@@ -12,18 +19,68 @@ if [ ! -f "$bdir/Makefile" ]; then
 	exit 2
 fi
 cd "$bdir"
+jobs=$(nproc 2>/dev/null || echo 2)
 start=$(date +%s)
+
+# The programs and the test programs, built with -j (a failure here is a
+# build failure: make says why).
+# shellcheck disable=SC2016
+progs=$(printf 'print-check-programs:\n\t@echo $(check_PROGRAMS)\n' |
+	make -s -f Makefile -f - print-check-programs 2>/dev/null) || progs=
+echo "test.sh: make -j$jobs the programs and the test programs"
+# shellcheck disable=SC2086
+make -j"$jobs" all $progs
+
+# Each test runs under a small wrapper that appends its wall time to its log.
+timer="$bdir/tests/godfs-test-timer"
+mkdir -p "$bdir/tests"
+cat >"$timer" <<'EOF'
+#!/bin/sh
+# Written by scripts/test.sh: runs a test and appends its wall time to its log.
+t0=$(date +%s%N)
+"$@"
+rc=$?
+t1=$(date +%s%N)
+echo "test-time: $(( (t1 - t0) / 1000000 )) ms, exit $rc"
+exit "$rc"
+EOF
+chmod +x "$timer"
+
 rc=0
-make check "$@" || rc=$?
+make check LOG_COMPILER="$timer" SH_LOG_COMPILER="$timer bash" "$@" || rc=$?
 end=$(date +%s)
-if [ "$rc" -ne 0 ]; then
-	for log in $(find tests -name '*.log' ! -name test-suite.log 2>/dev/null); do
+
+# The logs of the tests that ran, with their result and time.
+logs=$(find tests -name '*.log' ! -name test-suite.log 2>/dev/null | sort) || logs=
+if [ -n "$logs" ]; then
+	echo "test.sh: time of each test (slowest first)"
+	for log in $logs; do
 		trs=${log%.log}.trs
-		if grep -qE '^:test-result: (FAIL|ERROR)' "$trs" 2>/dev/null; then
-			echo "===== $log (last 80 lines)"
-			tail -n 80 "$log"
+		[ -f "$trs" ] || continue
+		res=$(sed -n 's/^:test-result: //p' "$trs" | head -n 1)
+		ms=$(sed -n 's/^test-time: \([0-9]*\) ms.*/\1/p' "$log" | tail -n 1)
+		printf '%8.1f s  %-5s %s\n' "$(awk -v m="${ms:-0}" 'BEGIN { print m / 1000 }')" \
+			"$res" "${log%.log}"
+	done | sort -rn
+fi
+
+if [ "$rc" -ne 0 ]; then
+	if [ -f test-suite.log ]; then
+		echo "===== $bdir/test-suite.log (summary)"
+		sed -n '1,/^\.\. contents:: :depth: 2/p' test-suite.log | head -n 20
+	fi
+	for log in $logs; do
+		trs=${log%.log}.trs
+		if grep -qE '^:test-result: (FAIL|ERROR|XPASS)' "$trs" 2>/dev/null; then
+			echo "===== $bdir/$log (failed; last 200 lines)"
+			tail -n 200 "$log"
 		fi
 	done
+fi
+skipped=$(find tests -name '*.trs' -exec grep -lE '^:test-result: SKIP' {} + 2>/dev/null | sort) || skipped=
+if [ -n "$skipped" ]; then
+	echo "test.sh: warning: skipped: $(echo "$skipped" | sed 's/\.trs$//' | tr '\n' ' ')"
+	for trs in $skipped; do grep -h 'SKIP:' "${trs%.trs}.log" 2>/dev/null | head -n 1; done
 fi
 echo "test.sh: make check exited $rc after $((end - start)) s"
 exit "$rc"
