@@ -110,10 +110,22 @@ clean_stale_mount() {
 # Whether our client runs and the kernel lists its mount.
 mounted() { alive mount mount.godfs && grep -qs " $MNT fuse.godfs " /proc/self/mounts; }
 
+# start NAME PROGRAM ARGS...: runs PROGRAM in its own session, logging to
+# log/NAME.log, its PID in run/NAME.pid. Returns once the child runs PROGRAM:
+# until its exec, /proc shows this script's command line, which alive() would
+# take for a dead program.
 start() {
-	local name=$1; shift
+	local name=$1 pid i args
+	shift
 	setsid "$@" </dev/null >>"$LOG/$name.log" 2>&1 &
-	echo $! >"$RUN/$name.pid"
+	pid=$!
+	echo "$pid" >"$RUN/$name.pid"
+	for ((i = 0; i < 200; i++)); do
+		running "$pid" || return 0
+		{ mapfile -d '' args <"/proc/$pid/cmdline"; } 2>/dev/null || return 0
+		[ "${args[0]:-}" = "$1" ] && return 0
+		sleep 0.05
+	done
 }
 
 all_up() {
