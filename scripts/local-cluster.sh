@@ -201,8 +201,10 @@ wait_nodes() {
 	say "warning: the meta does not list $n live chunk servers after 20 s (see $LOG/)"
 }
 
+need_root() { [ "$(id -u)" -eq 0 ] || die "run as root (FUSE mount, daemons, $STATE)"; }
+
 cmd_up() {
-	[ "$(id -u)" -eq 0 ] || die "run as root (FUSE mount, $STATE)"
+	need_root
 	clean_stale_mount
 	if all_up; then
 		say "already running; nothing started"
@@ -294,6 +296,7 @@ stop_all() {
 }
 
 cmd_down() {
+	need_root
 	if fuse_listed; then
 		if umount "$MNT" 2>/dev/null; then
 			say "unmounted $MNT"
