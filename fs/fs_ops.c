@@ -19,7 +19,6 @@
 #include "gd_status.h"
 #include "proto/wire.pb-c.h"
 
-#define FS_MAX_DIRENTS 1024
 #define CAPS_NAME "security.capability"
 
 static struct fs_mount *mnt_of(fuse_req_t req)
@@ -526,13 +525,57 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 
 /* ---- directories ---- */
 
+#define FS_DIR_PAGE 512          /* entries asked of the meta at once */
+
+/* An open directory: the last page of entries the meta sent, so that the
+ * kernel's small readdir requests (one page of dirents each) do not each
+ * cost a meta call. */
+struct fs_dir {
+	pthread_mutex_t mu;
+	struct fs_meta_dirpage pg;   /* guarded by mu, as the rest */
+	size_t next;                 /* first entry not yet given to the kernel */
+	uint64_t after;              /* pg.ents[next] is the entry after this cookie */
+	bool plus;
+	bool have;
+};
+
+static void dir_forget(struct fs_dir *dir)
+{
+	if (dir->have)
+		fs_meta_readdir_release(&dir->pg);
+	dir->have = false;
+}
+
+/* The entry after `cookie` (NULL at the end), from the cached page when it
+ * continues there, else from a new page. Caller holds dir->mu. */
+static int dir_peek(struct fs_mount *m, struct fs_dir *dir, uint64_t ino, uint64_t cookie,
+		    bool plus, struct fs_meta_dirent **out)
+{
+	if (!(dir->have && dir->plus == plus && dir->after == cookie &&
+	      (dir->next < dir->pg.n || dir->pg.eof))) {
+		dir_forget(dir);
+		int rc = fs_meta_readdir(m->meta, ino, cookie, FS_DIR_PAGE, plus, &dir->pg);
+		if (rc)
+			return rc;
+		dir->have = true;
+		dir->plus = plus;
+		dir->after = cookie;
+		dir->next = 0;
+	}
+	*out = dir->next < dir->pg.n ? &dir->pg.ents[dir->next] : NULL;
+	return 0;
+}
+
 /* readdir and readdirplus: "." (offset 1) and ".." (offset 2) from here, then
  * the meta's entries, each with its stable cookie as the offset to resume
  * after it. */
-static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus,
+		       struct fuse_file_info *fi)
 {
 	struct fs_mount *m = mnt_of(req);
-	uint64_t dir = to_meta(m, ino);
+	uint64_t dir_ino = to_meta(m, ino);
+	struct fs_dir local = { .have = false };
+	struct fs_dir *dir = fi && fi->fh ? (struct fs_dir *)(uintptr_t)fi->fh : &local;
 	char *buf = gd_malloc(size ? size : 1);
 	size_t used = 0;
 	int rc = 0;
@@ -546,6 +589,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	if (dir != &local)
+		pthread_mutex_lock(&dir->mu);
+	if (off == 0)
+		dir_forget(dir); /* opendir or rewinddir: a fresh listing */
 	/* "." and ".." (the kernel does not count lookups of these). */
 	for (off_t k = off; k < 2; k++) {
 		const char *name = k == 0 ? "." : "..";
@@ -567,68 +614,59 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 		used += n;
 	}
 	uint64_t cookie = off >= 3 ? (uint64_t)off : 0;
-	uint32_t max = (uint32_t)(size / (plus ? 160 : 32) + 1);
-	if (max > FS_MAX_DIRENTS)
-		max = FS_MAX_DIRENTS;
 	for (;;) {
-		struct fs_meta_dirpage pg;
-		rc = fs_meta_readdir(m->meta, dir, cookie, max, plus, &pg);
-		if (rc)
+		struct fs_meta_dirent *d;
+		rc = dir_peek(m, dir, dir_ino, cookie, plus, &d);
+		if (rc || !d)
 			break;
-		bool full = false;
-		for (size_t i = 0; i < pg.n; i++) {
-			struct fs_meta_dirent *d = &pg.ents[i];
-			size_t n;
-			if (plus) {
-				struct fuse_entry_param e;
-				memset(&e, 0, sizeof(e));
-				if (d->has_attr) {
-					/* Counted only once the entry is in the buffer. */
-					fs_meta_attr_to_stat(&d->attr, to_fuse(m, d->ino), &e.attr);
-					e.ino = to_fuse(m, d->ino);
-					e.generation = d->attr.generation;
-					e.attr_timeout = m->attr_timeout;
-					e.entry_timeout = m->entry_timeout;
-					struct fs_inode *in = fs_inode_find(m->it, d->ino);
-					if (in) {
-						struct gd_attr a = d->attr;
-						fs_data_attr_overlay(in, &a);
-						fs_meta_attr_to_stat(&a, e.ino, &e.attr);
-						fs_inode_put(m->it, in);
-					}
-				} else {
-					e.attr.st_ino = to_fuse(m, d->ino);
-					e.attr.st_mode = d->type;
+		size_t n;
+		if (plus) {
+			struct fuse_entry_param e;
+			memset(&e, 0, sizeof(e));
+			if (d->has_attr) {
+				/* Counted only once the entry is in the buffer. */
+				struct gd_attr a = d->attr;
+				e.ino = to_fuse(m, d->ino);
+				struct fs_inode *in = fs_inode_find(m->it, d->ino);
+				if (in) {
+					fs_data_attr_overlay(in, &a);
+					fs_inode_put(m->it, in);
 				}
-				n = fuse_add_direntry_plus(req, buf + used, size - used, d->name, &e,
-							   (off_t)d->cookie);
-				if (n <= size - used && d->has_attr &&
-				    fs_inode_lookup_add(m->it, d->ino, &d->attr) != 0) {
-					/* Cannot count it: leave it for the next call. */
-					n = size + 1;
-				}
+				fs_meta_attr_to_stat(&a, e.ino, &e.attr);
+				e.generation = d->attr.generation;
+				e.attr_timeout = m->attr_timeout;
+				e.entry_timeout = m->entry_timeout;
 			} else {
-				struct stat st;
-				memset(&st, 0, sizeof(st));
-				st.st_ino = to_fuse(m, d->ino);
-				st.st_mode = d->type;
-				n = fuse_add_direntry(req, buf + used, size - used, d->name, &st,
-						      (off_t)d->cookie);
+				e.attr.st_ino = to_fuse(m, d->ino);
+				e.attr.st_mode = d->type;
 			}
-			if (n > size - used) {
-				full = true;
-				break;
+			n = fuse_add_direntry_plus(req, buf + used, size - used, d->name, &e,
+						   (off_t)d->cookie);
+			if (n <= size - used && d->has_attr &&
+			    fs_inode_lookup_add(m->it, d->ino, &d->attr) != 0) {
+				/* Cannot count it: leave it for the next call. */
+				n = size + 1;
 			}
-			used += n;
-			cookie = d->cookie;
+		} else {
+			struct stat st;
+			memset(&st, 0, sizeof(st));
+			st.st_ino = to_fuse(m, d->ino);
+			st.st_mode = d->type;
+			n = fuse_add_direntry(req, buf + used, size - used, d->name, &st,
+					      (off_t)d->cookie);
 		}
-		bool eof = pg.eof;
-		size_t got = pg.n;
-		fs_meta_readdir_release(&pg);
-		if (full || eof || got == 0)
+		if (n > size - used)
 			break;
+		used += n;
+		cookie = d->cookie;
+		dir->after = cookie;
+		dir->next++;
 	}
 reply:
+	if (dir == &local)
+		dir_forget(dir);
+	else
+		pthread_mutex_unlock(&dir->mu);
 	if (rc && used == 0)
 		reply_status(req, rc);
 	else
@@ -636,18 +674,44 @@ reply:
 	gd_free(buf);
 }
 
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct fs_dir *dir = gd_calloc(1, sizeof(*dir));
+	if (!dir) {
+		reply_status(req, GD_ENOMEM);
+		return;
+	}
+	pthread_mutex_init(&dir->mu, NULL);
+	fi->fh = (uintptr_t)dir;
+	if (fuse_reply_open(req, fi) != 0) {
+		pthread_mutex_destroy(&dir->mu);
+		gd_free(dir);
+	}
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct fs_dir *dir = (struct fs_dir *)(uintptr_t)fi->fh;
+	if (dir) {
+		dir_forget(dir);
+		pthread_mutex_destroy(&dir->mu);
+		gd_free(dir);
+	}
+	fuse_reply_err(req, 0);
+}
+
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	(void)fi;
-	do_readdir(req, ino, size, off, false);
+	do_readdir(req, ino, size, off, false, fi);
 }
 
 static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			   struct fuse_file_info *fi)
 {
-	(void)fi;
-	do_readdir(req, ino, size, off, true);
+	do_readdir(req, ino, size, off, true, fi);
 }
 
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
@@ -823,6 +887,8 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.flush = op_flush,
 	.release = op_release,
 	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.releasedir = op_releasedir,
 	.readdir = op_readdir,
 	.readdirplus = op_readdirplus,
 	.fsyncdir = op_fsyncdir,
