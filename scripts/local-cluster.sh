@@ -83,14 +83,18 @@ mount_answers() {
 		timeout -k 1 5 stat -t "$MNT" >/dev/null 2>&1
 }
 
-# Whether the FUSE mount on $MNT lost its client: such a mount answers
-# ENOTCONN at once, to stat(2) of the mount point itself. (A live client that
-# waits for a restarting meta answers late, or not at all: not stale.)
+# Whether the FUSE mount on $MNT lost its client. Such a mount answers
+# ENOTCONN (ECONNABORTED for requests in flight when the client died), but
+# stat(2) of the mount point itself may still be answered from the kernel's
+# attribute cache for a second: look up a name nobody has, which must reach
+# the client. (A live client that waits for a restarting meta answers late,
+# or not within 5 s: not stale.)
 stale_mount() {
 	local err
 	fuse_listed || return 1
-	err=$(LC_ALL=C timeout -k 1 5 stat -t "$MNT" 2>&1 >/dev/null) && return 1
-	case "$err" in *"not connected"*) return 0 ;; esac
+	err=$(LC_ALL=C timeout -k 1 5 stat -t "$MNT/.local-cluster-probe.$$.$RANDOM" 2>&1 >/dev/null) &&
+		return 1
+	case "$err" in *"not connected"* | *"connection abort"*) return 0 ;; esac
 	return 1
 }
 
