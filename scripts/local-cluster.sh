@@ -40,13 +40,16 @@ find_prog() {
 }
 
 # Whether PID runs: a process that exited but that its parent (init) has not
-# reaped yet is a zombie, not running.
+# reaped yet is a zombie, not running; but a zombie main thread whose other
+# threads still run (an exit in progress) still holds its files and locks.
 running() {
-	local st
+	local st tasks
 	[[ ${1:-} =~ ^[0-9]+$ ]] || return 1
 	{ read -r st <"/proc/$1/stat"; } 2>/dev/null || return 1
 	st=${st##*) }
-	[ "${st%% *}" != Z ]
+	[ "${st%% *}" != Z ] && return 0
+	tasks=("/proc/$1/task/"*)
+	[ "${#tasks[@]}" -gt 1 ]
 }
 
 # Whether the PID in run/NAME.pid is alive and still runs PROGRAM on this
