@@ -70,6 +70,7 @@ struct fs_ra_slot {
 };
 
 struct fs_file {
+	struct fs_file *prev, *next; /* every live file; guarded by fs_data's mu */
 	struct fs_inode *in;     /* one reference, dropped with the file */
 	int flags;
 	atomic_int refs;         /* the handle + read-ahead jobs in flight */
@@ -149,6 +150,7 @@ struct fs_data {
 	pthread_mutex_t mu;      /* guards the queue and stopping */
 	pthread_cond_t cv;
 	struct fs_job *head, *tail;
+	struct fs_file *files;   /* live files (freed at exit if still open) */
 	bool stopping;
 	pthread_t *workers;
 	unsigned n_workers;
@@ -198,6 +200,14 @@ static void file_unref(struct fs_data *d, struct fs_file *f)
 {
 	if (atomic_fetch_sub(&f->refs, 1) != 1)
 		return;
+	pthread_mutex_lock(&d->mu);
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		d->files = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	pthread_mutex_unlock(&d->mu);
 	for (size_t i = 0; i < FS_RA_SLOTS; i++)
 		if (f->slots[i].buf) {
 			pool_put(&d->rpool, f->slots[i].buf);
@@ -211,7 +221,6 @@ static void file_unref(struct fs_data *d, struct fs_file *f)
 
 int fs_data_file_new(struct fs_data *d, struct fs_inode *in, int flags, struct fs_file **out)
 {
-	(void)d;
 	struct fs_file *f = gd_calloc(1, sizeof(*f));
 	if (!f)
 		return GD_ENOMEM;
@@ -220,6 +229,12 @@ int fs_data_file_new(struct fs_data *d, struct fs_inode *in, int flags, struct f
 	atomic_init(&f->refs, 1);
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cv, NULL);
+	pthread_mutex_lock(&d->mu);
+	f->next = d->files;
+	if (f->next)
+		f->next->prev = f;
+	d->files = f;
+	pthread_mutex_unlock(&d->mu);
 	*out = f;
 	return 0;
 }
@@ -844,6 +859,7 @@ int fs_data_read(struct fs_data *d, struct fs_file *f, uint64_t off, size_t len,
 struct idle_scan {
 	int64_t now;
 	int flush_ms;
+	bool commit;             /* also inodes written but not committed */
 	uint64_t ino[FS_TIMER_BATCH];
 	size_t n;
 };
@@ -854,26 +870,35 @@ static void idle_scan_fn(struct fs_inode *in, void *ctx)
 	if (sc->n >= FS_TIMER_BATCH)
 		return;
 	pthread_mutex_lock(&in->mu);
-	if (in->fill && sc->now - in->fill_ms >= sc->flush_ms)
+	if ((in->fill && sc->now - in->fill_ms >= sc->flush_ms) || (sc->commit && in->dirty))
 		sc->ino[sc->n++] = in->ino;
 	pthread_mutex_unlock(&in->mu);
 }
 
-/* Sends the fill buffers idle for at least flush_ms; returns how many. */
-static size_t flush_idle(struct fs_data *d, int flush_ms)
+/* Sends the fill buffers idle for at least flush_ms (and with commit, commits
+ * what was written); returns how many inodes it found. */
+static size_t flush_idle(struct fs_data *d, int flush_ms, bool commit)
 {
 	struct idle_scan *sc = gd_calloc(1, sizeof(*sc));
 	if (!sc)
 		return 0;
 	sc->now = now_ms();
 	sc->flush_ms = flush_ms;
+	sc->commit = commit;
 	fs_itable_foreach(d->it, idle_scan_fn, sc);
 	size_t n = sc->n;
 	for (size_t i = 0; i < sc->n; i++) {
 		struct fs_inode *in = fs_inode_find(d->it, sc->ino[i]);
 		if (!in)
 			continue;
-		fs_data_sync(d, in);
+		if (commit) {
+			int rc = fs_data_flush(d, in);
+			if (rc)
+				gd_error("inode %llu: writes lost at unmount: %s",
+					 (unsigned long long)in->ino, gd_strerror(rc));
+		} else {
+			fs_data_sync(d, in);
+		}
 		fs_inode_put(d->it, in);
 	}
 	gd_free(sc);
@@ -896,7 +921,7 @@ static void *timer_main(void *arg)
 		if (d->stopping)
 			break;
 		pthread_mutex_unlock(&d->timer_mu);
-		flush_idle(d, d->cfg.flush_ms);
+		flush_idle(d, d->cfg.flush_ms, false);
 		pthread_mutex_lock(&d->timer_mu);
 	}
 	pthread_mutex_unlock(&d->timer_mu);
@@ -905,7 +930,8 @@ static void *timer_main(void *arg)
 
 void fs_data_flush_all(struct fs_data *d)
 {
-	while (flush_idle(d, 0) == FS_TIMER_BATCH)
+	/* Bounded: an inode whose commit keeps failing is found again. */
+	for (int i = 0; i < 64 && flush_idle(d, 0, true) == FS_TIMER_BATCH; i++)
 		;
 }
 
@@ -987,6 +1013,11 @@ void fs_data_free(struct fs_data *d)
 		pthread_join(d->timer, NULL);
 	for (unsigned i = 0; i < d->n_workers; i++)
 		pthread_join(d->workers[i], NULL);
+	/* Files the kernel never released (a forced unmount). */
+	while (d->files) {
+		atomic_store(&d->files->refs, 1);
+		file_unref(d, d->files);
+	}
 	gd_free(d->workers);
 	pool_release(&d->wpool);
 	pool_release(&d->rpool);
