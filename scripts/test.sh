@@ -22,14 +22,19 @@ cd "$bdir"
 jobs=$(nproc 2>/dev/null || echo 2)
 start=$(date +%s)
 
-# The programs and the test programs, built with -j (a failure here is a
-# build failure: make says why).
-# shellcheck disable=SC2016
-progs=$(printf 'print-check-programs:\n\t@echo $(check_PROGRAMS)\n' |
-	make -s -f Makefile -f - print-check-programs 2>/dev/null) || progs=
+# The programs, then the test programs, built with -j (make check alone
+# builds the test programs one at a time). The first make also brings the
+# Makefile up to date (configure.ac or a Makefile.inc changed), so that the
+# list of test programs comes from the current one. A failure here is a build
+# failure: make says why.
 echo "test.sh: make -j$jobs the programs and the test programs"
+make -j"$jobs" all
+# shellcheck disable=SC2016
+progs=$(make -s --no-print-directory --eval 'godfs-print-check-programs: ; @echo $(check_PROGRAMS)' \
+	godfs-print-check-programs) || progs=
+case "$progs" in *[!a-zA-Z0-9_./\ -]*) progs= ;; esac
 # shellcheck disable=SC2086
-make -j"$jobs" all $progs
+[ -z "$progs" ] || make -j"$jobs" $progs
 
 # Each test runs under a small wrapper that appends its wall time to its log.
 timer="$bdir/tests/godfs-test-timer"
