@@ -52,11 +52,14 @@ EOF
 chmod +x "$timer"
 
 rc=0
+stamp="$bdir/tests/.godfs-test-start"
+touch "$stamp"
 make check LOG_COMPILER="$timer" SH_LOG_COMPILER="$timer bash" "$@" || rc=$?
 end=$(date +%s)
 
-# The logs of the tests that ran, with their result and time.
-logs=$(find tests -name '*.log' ! -name test-suite.log 2>/dev/null | sort) || logs=
+# The logs of the tests that ran this time (not those of an earlier run of
+# other tests), with their result and time.
+logs=$(find tests -name '*.trs' -newer "$stamp" 2>/dev/null | sed 's/\.trs$/.log/' | sort) || logs=
 if [ -n "$logs" ]; then
 	echo "test.sh: time of each test (slowest first)"
 	for log in $logs; do
@@ -64,9 +67,9 @@ if [ -n "$logs" ]; then
 		[ -f "$trs" ] || continue
 		res=$(sed -n 's/^:test-result: //p' "$trs" | head -n 1)
 		ms=$(sed -n 's/^test-time: \([0-9]*\) ms.*/\1/p' "$log" | tail -n 1)
-		printf '%8.1f s  %-5s %s\n' "$(awk -v m="${ms:-0}" 'BEGIN { print m / 1000 }')" \
-			"$res" "${log%.log}"
-	done | sort -rn
+		echo "${ms:-0} ${res:-?} ${log%.log}"
+	done | sort -rn | LC_ALL=C awk '{ t += $1; printf "%8.1f s  %-5s %s\n", $1 / 1000, $2, $3 }
+		END { printf "%8.1f s  in all\n", t / 1000 }'
 fi
 
 if [ "$rc" -ne 0 ]; then
@@ -82,7 +85,8 @@ if [ "$rc" -ne 0 ]; then
 		fi
 	done
 fi
-skipped=$(find tests -name '*.trs' -exec grep -lE '^:test-result: SKIP' {} + 2>/dev/null | sort) || skipped=
+skipped=$(find tests -name '*.trs' -newer "$stamp" -exec grep -lE '^:test-result: SKIP' {} + 2>/dev/null |
+	sort) || skipped=
 if [ -n "$skipped" ]; then
 	echo "test.sh: warning: skipped: $(echo "$skipped" | sed 's/\.trs$//' | tr '\n' ' ')"
 	for trs in $skipped; do grep -h 'SKIP:' "${trs%.trs}.log" 2>/dev/null | head -n 1; done
