@@ -814,13 +814,17 @@ int fs_data_read(struct fs_data *d, struct fs_file *f, uint64_t off, size_t len,
 			stop = end;
 		if (pos == off && stop == end) {
 			/* The whole answer is in one slot: reply straight from it
-			 * (pinned: not reused meanwhile). */
+			 * (pinned: not reused meanwhile). Once the kernel has
+			 * the reply it may release the handle at once, so a
+			 * reference keeps f alive until the pin is dropped. */
 			s->pins++;
+			atomic_fetch_add(&f->refs, 1);
 			pthread_mutex_unlock(&f->mu);
 			reply(ctx, s->buf + (pos - b * rab), len);
 			pthread_mutex_lock(&f->mu);
 			s->pins--;
 			pthread_mutex_unlock(&f->mu);
+			file_unref(d, f);
 			return 0;
 		}
 		if (!buf) {
