@@ -618,6 +618,12 @@ static int take_werr(struct fs_inode *in)
 	return rc;
 }
 
+int fs_data_commit(struct fs_data *d, struct fs_inode *in)
+{
+	fs_data_sync(d, in);
+	return commit_if_dirty(d, in);
+}
+
 int fs_data_flush(struct fs_data *d, struct fs_inode *in)
 {
 	fs_data_sync(d, in);

@@ -55,6 +55,10 @@ int fs_data_read(struct fs_data *d, struct fs_file *f, uint64_t off, size_t len,
 		 fs_data_reply_fn reply, void *ctx);
 /* close(2): sends the buffers, waits, commits size and mtime if written. */
 int fs_data_flush(struct fs_data *d, struct fs_inode *in);
+/* Sends the buffers and commits, leaving a pending write error for the next
+ * flush or fsync (before a setattr: a later commit must not move size or
+ * mtime past it). */
+int fs_data_commit(struct fs_data *d, struct fs_inode *in);
 /* fsync(2): as flush, then every copy on disk (gd_client_fsync). */
 int fs_data_fsync(struct fs_data *d, struct fs_inode *in);
 /* Sends the buffers and waits (before a setattr or an O_TRUNC open). */

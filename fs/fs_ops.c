@@ -206,9 +206,9 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		return;
 	}
 	/* Writes not yet committed would otherwise move size or mtime later. */
-	int frc = fs_data_flush(m->data, in);
+	int frc = fs_data_commit(m->data, in);
 	if (frc)
-		gd_warn("inode %llu: writes before setattr failed: %s",
+		gd_warn("inode %llu: commit before setattr failed: %s",
 			(unsigned long long)mino, gd_strerror(frc));
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		if (attr->st_size < 0) {
@@ -396,7 +396,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		/* Buffered writes of other handles go before the file empties. */
 		struct fs_inode *in = fs_inode_find(m->it, mino);
 		if (in) {
-			fs_data_flush(m->data, in);
+			fs_data_commit(m->data, in);
 			fs_inode_put(m->it, in);
 		}
 	}
