@@ -7,6 +7,7 @@
  * replications), so that a slow replication never delays a heartbeat. */
 #include "chunkd_meta.h"
 
+#include "gd_time.h"
 #include "gd_alloc.h"
 #include "gd_conn.h"
 #include "gd_frame.h"
@@ -75,17 +76,6 @@ struct chunkd_meta {
 };
 
 /* ---- time ---- */
-
-static void abs_in(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
 
 /* ---- create / queues ---- */
 
@@ -483,7 +473,7 @@ static void *meta_main(void *arg)
 
 		meta_round(m, &quiet);
 
-		abs_in(&until, m->heartbeat_ms);
+		gd_time_deadline(&until, (uint64_t)m->heartbeat_ms);
 		pthread_mutex_lock(&m->mu);
 		while (!m->stopping && !m->wake) {
 			if (pthread_cond_timedwait(&m->meta_cv, &m->mu, &until) == ETIMEDOUT)

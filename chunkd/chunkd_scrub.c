@@ -1,5 +1,6 @@
 #include "chunkd_scrub.h"
 
+#include "gd_time.h"
 #include "gd_alloc.h"
 #include "gd_log.h"
 #include "gd_net.h"
@@ -26,13 +27,7 @@ static int nap(struct chunkd_scrub *s, uint64_t ms)
 	struct timespec ts;
 	int stop;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	gd_time_deadline(&ts, ms);
 	pthread_mutex_lock(&s->mu);
 	while (!s->stopping) {
 		if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) == ETIMEDOUT)

@@ -6,6 +6,7 @@
  * from the table decides its fate, so a late response finds nothing and is
  * drained and dropped. A claimed call is finished by the reader (which may be
  * writing into the caller's rbuf) and only then freed by its waiter. */
+#include "gd_time.h"
 #include "gd_conn.h"
 #include "gd_alloc.h"
 #include "gd_frame.h"
@@ -300,17 +301,6 @@ void gd_conn_set_default_timeout(struct gd_conn *c, int timeout_ms)
 	atomic_store(&c->default_timeout_ms, timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS);
 }
 
-static void deadline_in(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 static void call_free(struct gd_call *call)
 {
 	pthread_cond_destroy(&call->cv);
@@ -362,7 +352,7 @@ int gd_call_start(struct gd_conn *c, const struct gd_call_args *a, struct gd_cal
 	call->rbuf_len = a->rbuf ? a->rbuf_len : 0;
 	call->id = atomic_fetch_add(&c->next_id, 1);
 	timeout = a->timeout_ms > 0 ? a->timeout_ms : atomic_load(&c->default_timeout_ms);
-	deadline_in(&call->deadline, timeout);
+	gd_time_deadline(&call->deadline, (uint64_t)timeout);
 
 	/* Into the table before sending: the answer may beat the return of writev. */
 	pthread_mutex_lock(&c->lock);

@@ -7,6 +7,7 @@
  * new session) happens under reconnect_mu, one thread at a time, and bumps a
  * generation counter: a thread that saw a failure on generation g and finds
  * the counter past g knows somebody else already reconnected. */
+#include "gd_time.h"
 #include "gd_meta_client.h"
 #include "gd_alloc.h"
 #include "gd_config.h"
@@ -86,13 +87,7 @@ static void pause_ms(struct gd_meta_client *m, uint64_t ms)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	gd_time_deadline(&ts, ms);
 	pthread_mutex_lock(&m->stop_mu);
 	while (!atomic_load(&m->stopping)) {
 		if (pthread_cond_timedwait(&m->stop_cv, &m->stop_mu, &ts) == ETIMEDOUT)
