@@ -2,10 +2,12 @@
 # Corrupted blocks in chunk files: the file still reads back identical from a
 # good copy. Six files of goal 3; for file r the copies on two chunkds get 16
 # flipped bytes in one 64 KiB block (data area, behind the 12 KiB header and
-# checksum table) and only chunkd ((r-1) % 3) + 1 keeps a good copy, so
-# whichever copy the client reads first, most rounds can only pass by noticing
-# the checksum mismatch and going on to another copy. A copy found corrupt is
-# moved to lost+found by its chunkd.
+# checksum table) and only one chunkd, chosen at random per file, keeps a good
+# copy, so whichever copy the client reads first, most rounds can only pass by
+# noticing the checksum mismatch and going on to another copy (the good copy
+# is not chosen in turn: the meta's least-loaded read order also rotates, and
+# the two rotations met once, so that no read found a corrupt copy). A copy
+# found corrupt is moved to lost+found by its chunkd.
 E2E_TIMEOUT=300
 . "$(dirname "$0")/lib.sh"
 
@@ -14,7 +16,7 @@ e2e_cluster_up
 
 all_ids() { for i in 1 2 3; do e2e_chunk_ids "$i"; done | sort -u; }
 
-declare -A ID=()
+declare -A ID=() GOOD=()
 for ((r = 1; r <= ROUNDS; r++)); do
 	head -c $((1024 * 1024 + 12345)) /dev/urandom >"$E2E_TMP/src$r"
 	before=$(all_ids)
@@ -30,7 +32,8 @@ done
 
 e2e_umount
 for ((r = 1; r <= ROUNDS; r++)); do
-	good=$(( (r - 1) % 3 + 1 ))
+	good=$((RANDOM % 3 + 1))
+	GOOD[$r]=$good
 	for i in 1 2 3; do
 		[ "$i" = "$good" ] && continue
 		f=$(e2e_chunk_file "$i" "${ID[$r]}")
@@ -43,7 +46,7 @@ e2e_drop_caches
 e2e_mount
 
 for ((r = 1; r <= ROUNDS; r++)); do
-	cmp "$E2E_TMP/src$r" "$MNT/f$r" || e2e_fail "f$r (good copy only on chunkd$(( (r - 1) % 3 + 1 ))) does not read back identical"
+	cmp "$E2E_TMP/src$r" "$MNT/f$r" || e2e_fail "f$r (good copy only on chunkd${GOOD[$r]}) does not read back identical"
 done
 q=$(for i in 1 2 3; do find "${CHUNKD_DIR[$i]}" -path '*/lost+found/*' -type f; done | wc -l)
 e2e_log "all $ROUNDS files read back identical; $q corrupt copies were moved to lost+found"
