@@ -242,6 +242,12 @@ int chunkd_uring_run(struct chunkd_uring *u, struct chunkd_uring_op *ops, int n)
 
 	for (int i = 0; i < n; i++)
 		ops[i].done = 0;
+	/* A lone buffered write gains nothing from the ring: ext4 cannot do it
+	 * without blocking, so io_uring hands it to an io-wq worker and this
+	 * thread sleeps until the worker is done (two context switches per
+	 * write, costly on a VM). pwrite(2) copies into the page cache here. */
+	if (n == 1 && ops[0].write)
+		return op_run_plain(&ops[0]);
 	if (r) {
 		for (int at = 0; at < n; at += (int)RING_DEPTH) {
 			int m = n - at < (int)RING_DEPTH ? n - at : (int)RING_DEPTH;
