@@ -18,6 +18,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <mntent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,8 @@ static void admin_usage(FILE *f)
 		"                      sessions, chunks under their goal\n"
 		"  nodes [--json]      the chunk servers: id, address, alive, chunks, free/total\n"
 		"  goal PATH [N]       show (or set to N) the replication goal of PATH,\n"
-		"                      a path from the root of the file system\n"
+		"                      a path from the root of the file system or on a\n"
+		"                      local godfs mount (/mnt/godfs/dir)\n"
 		"The meta address also comes from GODFS_META or meta = ... in\n"
 		"/etc/godfs/godfs-admin.conf (default " ADMIN_DEFAULT_META ").\n"
 		"Exit status: 0 success, 1 error from the cluster, 2 usage error.\n");
@@ -301,7 +303,62 @@ out_free_copy:
 	return rc;
 }
 
-static int admin_cmd_goal(struct admin *a, const char *path, const char *goal_arg)
+/* An operator naturally names a file by where it is mounted
+ * (/mnt/godfs/dir): when path lies on a local godfs mount (fuse.godfs in
+ * /proc/self/mounts, the longest matching mount point), rewrites it as a path
+ * from the root of the file system (the mount's /SUBDIR + the rest) into
+ * fs_path and puts the mount's meta address ("HOST:PORT[,...]", its spec
+ * without the subdir) in meta_addr. Returns 1 when it did, 0 when path is not
+ * on a godfs mount (fs_path = path), or GD_ENAMETOOLONG. */
+static int admin_mount_path(const char *path, char *fs_path, size_t cap, char *meta_addr,
+			    size_t meta_cap)
+{
+	char real[PATH_MAX];
+	char best_dir[PATH_MAX] = "";
+	char best_spec[PATH_MAX] = "";
+	size_t best_len = 0;
+	struct mntent *me;
+	FILE *mf;
+
+	if (snprintf(fs_path, cap, "%s", path) >= (int)cap)
+		return GD_ENAMETOOLONG;
+	if (path[0] != '/' || !realpath(path, real))
+		return 0;
+	mf = setmntent("/proc/self/mounts", "r");
+	if (!mf)
+		return 0;
+	while ((me = getmntent(mf)) != NULL) {
+		size_t n = strlen(me->mnt_dir);
+		if (strcmp(me->mnt_type, "fuse.godfs") != 0 || n < best_len)
+			continue;
+		if (strncmp(real, me->mnt_dir, n) != 0 ||
+		    (real[n] != '\0' && real[n] != '/' && strcmp(me->mnt_dir, "/") != 0))
+			continue;
+		if (strlen(me->mnt_fsname) >= sizeof(best_spec))
+			continue;
+		best_len = n;
+		snprintf(best_dir, sizeof(best_dir), "%s", me->mnt_dir);
+		snprintf(best_spec, sizeof(best_spec), "%s", me->mnt_fsname);
+	}
+	endmntent(mf);
+	if (!best_dir[0])
+		return 0;
+	/* The spec is HOST:PORT[,HOST:PORT...][:/SUBDIR]. */
+	char *sub = strstr(best_spec, ":/");
+	const char *rest = real + (strcmp(best_dir, "/") == 0 ? 0 : best_len);
+	if (sub)
+		*sub++ = '\0';
+	if (snprintf(fs_path, cap, "%s%s", sub ? sub : "", rest) >= (int)cap ||
+	    snprintf(meta_addr, meta_cap, "%s", best_spec) >= (int)meta_cap)
+		return GD_ENAMETOOLONG;
+	if (!fs_path[0])
+		snprintf(fs_path, cap, "/");
+	return 1;
+}
+
+/* path: as the user gave it (for messages); fs_path: from the file system's root. */
+static int admin_cmd_goal(struct admin *a, const char *path, const char *fs_path,
+			  const char *goal_arg)
 {
 	Godfs__AttrResp *at = NULL;
 	ProtobufCMessage *resp = NULL;
@@ -320,7 +377,7 @@ static int admin_cmd_goal(struct admin *a, const char *path, const char *goal_ar
 		}
 	}
 	snprintf(what, sizeof(what), "%s", path);
-	rc = admin_resolve(a, path, &at);
+	rc = admin_resolve(a, fs_path, &at);
 	if (rc < 0)
 		return admin_fail(what, rc);
 	if (goal_arg) {
@@ -378,6 +435,8 @@ int main(int argc, char **argv)
 	struct gd_config cfg;
 	struct admin a = { 0 };
 	const char *cmd;
+	char goal_path[PATH_MAX + 1] = "";
+	char mount_meta[PATH_MAX] = "";
 	char host[256];
 	long timeout_s;
 	int c, ret = ADMIN_ERR_USAGE, rc;
@@ -417,6 +476,20 @@ int main(int argc, char **argv)
 		goto out_release;
 	}
 
+	if (strcmp(cmd, "goal") == 0) {
+		/* A path on a local godfs mount is taken from that mount, and so is
+		 * the meta address unless one was configured. */
+		int mp = admin_mount_path(argv[optind + 1], goal_path, sizeof(goal_path),
+					  mount_meta, sizeof(mount_meta));
+		if (mp < 0) {
+			fprintf(stderr, "godfs-admin: goal: %s: %s\n", argv[optind + 1],
+				gd_strerror(mp));
+			ret = ADMIN_ERR_USAGE;
+			goto out_release;
+		}
+		if (mp == 1 && !gd_config_get(&cfg, "meta", NULL, NULL))
+			a.addrs = mount_meta;
+	}
 	if (gethostname(host, sizeof(host)) < 0)
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
@@ -436,7 +509,8 @@ int main(int argc, char **argv)
 	else if (strcmp(cmd, "nodes") == 0)
 		ret = admin_cmd_nodes(&a);
 	else
-		ret = admin_cmd_goal(&a, argv[optind + 1], nargs == 2 ? argv[optind + 2] : NULL);
+		ret = admin_cmd_goal(&a, argv[optind + 1], goal_path,
+				     nargs == 2 ? argv[optind + 2] : NULL);
 	gd_meta_client_close(a.meta);
 out_release:
 	gd_config_release(&cfg);

@@ -43,6 +43,12 @@ cmp "$E2E_TMP/f" "$MNT/one/f" || e2e_fail "the goal-1 file differs"
 out=$(admin goal /one/f --json) || e2e_fail "goal --json"
 grep -qE '^\{"path":"/one/f","ino":[0-9]+,"goal":1\}$' <<<"$out" || e2e_fail "goal --json: $out"
 [ "$(admin goal /)" = "/: goal 3" ] || e2e_fail "goal of the root: $(admin goal /)"
+# A path on the mount, without --meta: the file system path and the meta
+# address come from the mount (/proc/self/mounts).
+out=$("$GODFS_ADMIN" goal "$MNT/one/f" 2>&1) || e2e_fail "goal $MNT/one/f: $out"
+[ "$out" = "$MNT/one/f: goal 1" ] || e2e_fail "goal of a path on the mount: $out"
+out=$("$GODFS_ADMIN" goal "$MNT/one/deeper" 2 2>&1) || e2e_fail "goal $MNT/one/deeper 2: $out"
+[ "$(admin goal /one/deeper)" = "/one/deeper: goal 2" ] || e2e_fail "goal set through the mount path: $out"
 
 rc=0; out=$(admin goal /missing 2>&1) || rc=$?
 [ "$rc" = 1 ] && grep -qi 'no such file' <<<"$out" || e2e_fail "goal of a missing path: rc $rc, $out"
