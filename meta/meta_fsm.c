@@ -995,12 +995,16 @@ static int op_write_commit(struct op *op, const Godfs__WriteCommit *r)
 		return GD_EFBIG;
 	if (r->has_mtime_sec && check_nsec(r->mtime_nsec))
 		return GD_EINVAL;
-	if (r->has_size && r->size > in->size)
+	bool grew = r->has_size && r->size > in->size;
+	if (grew)
 		in->size = r->size;
+	/* Without an mtime (an fsync of a file this client did not write) the
+	 * times stay as they are: fsync(2) must not touch mtime. A size that
+	 * grew without one still counts as a modification. */
 	if (r->has_mtime_sec) {
 		in->mtime_sec = in->ctime_sec = r->mtime_sec;
 		in->mtime_nsec = in->ctime_nsec = r->mtime_nsec;
-	} else {
+	} else if (grew) {
 		set_mtime_ctime(op, in);
 	}
 	return reply_attr(op, in);

@@ -1953,6 +1953,17 @@ static void test_attr_rules_and_misc(void **state)
 		run(&l, &(struct ent){ .method = M(WRITE_COMMIT), .req = &r.base }, 0, NULL);
 		assert_int_equal(getattr(l.f, f2, &a), 0);
 		assert_int_equal(a->size, 10);
+		int64_t msec = a->mtime_sec, csec = a->ctime_sec;
+		uint32_t mnsec = a->mtime_nsec;
+		godfs__attr__free_unpacked(a, NULL);
+		/* no mtime and no growth (fsync of an unwritten file): times stay */
+		r.has_mtime_sec = r.has_mtime_nsec = 0;
+		r.size = 10;
+		run(&l, &(struct ent){ .method = M(WRITE_COMMIT), .req = &r.base }, 0, NULL);
+		assert_int_equal(getattr(l.f, f2, &a), 0);
+		assert_int_equal(a->mtime_sec, msec);
+		assert_int_equal(a->mtime_nsec, mnsec);
+		assert_int_equal(a->ctime_sec, csec);
 		godfs__attr__free_unpacked(a, NULL);
 	}
 	{
