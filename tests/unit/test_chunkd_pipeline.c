@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_tmpdir.h"
 #include "chunkd_pipeline.h"
 #include "chunkd_rpc_client.h"
 #include "chunkd_store.h"
@@ -87,14 +88,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	struct cluster *c = *state;
@@ -104,7 +97,7 @@ static int teardown(void **state)
 		chunkd_pipeline_destroy(c->n[i].pipe);
 		chunkd_store_close(c->n[i].store);
 	}
-	nftw(c->root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	test_tmpdir_remove(c->root);
 	free(c);
 	return 0;
 }

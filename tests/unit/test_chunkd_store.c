@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_tmpdir.h"
 #include "chunkd_store.h"
 #include "gd_alloc.h"
 #include "gd_log.h"
@@ -70,16 +71,11 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	chunkd_store_close(f->s);
-	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	test_tmpdir_remove(f->dir);
 	free(f);
 	return 0;
 }
@@ -580,8 +576,8 @@ static void test_paths_identical(void **state)
 	snprintf(cmd, sizeof(cmd),
 		 "cmp $(find %s -name '*.chk') $(find %s -name '*.chk')", d1, d2);
 	assert_int_equal(system(cmd), 0);
-	nftw(d1, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-	nftw(d2, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	test_tmpdir_remove(d1);
+	test_tmpdir_remove(d2);
 	free(data);
 }
 
