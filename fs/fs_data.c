@@ -947,6 +947,19 @@ void fs_data_flush_all(struct fs_data *d)
 
 /* ---- setup ---- */
 
+/* Frees what fs_data_new set up, once no thread of d runs any more. */
+static void data_teardown(struct fs_data *d)
+{
+	gd_free(d->workers);
+	pool_release(&d->wpool);
+	pool_release(&d->rpool);
+	pthread_mutex_destroy(&d->mu);
+	pthread_cond_destroy(&d->cv);
+	pthread_mutex_destroy(&d->timer_mu);
+	pthread_cond_destroy(&d->timer_cv);
+	gd_free(d);
+}
+
 int fs_data_new(struct gd_client *gc, struct fs_itable *it, const struct fs_data_config *cfg,
 		struct fs_data **out)
 {
@@ -996,14 +1009,7 @@ int fs_data_new(struct gd_client *gc, struct fs_itable *it, const struct fs_data
 	return 0;
 
 err_after_init:
-	gd_free(d->workers);
-	pool_release(&d->wpool);
-	pool_release(&d->rpool);
-	pthread_mutex_destroy(&d->mu);
-	pthread_cond_destroy(&d->cv);
-	pthread_mutex_destroy(&d->timer_mu);
-	pthread_cond_destroy(&d->timer_cv);
-	gd_free(d);
+	data_teardown(d);
 	return GD_ENOMEM;
 }
 
@@ -1028,12 +1034,5 @@ void fs_data_free(struct fs_data *d)
 		atomic_store(&d->files->refs, 1);
 		file_unref(d, d->files);
 	}
-	gd_free(d->workers);
-	pool_release(&d->wpool);
-	pool_release(&d->rpool);
-	pthread_mutex_destroy(&d->mu);
-	pthread_cond_destroy(&d->cv);
-	pthread_mutex_destroy(&d->timer_mu);
-	pthread_cond_destroy(&d->timer_cv);
-	gd_free(d);
+	data_teardown(d);
 }
