@@ -306,6 +306,28 @@ struct pop {
 	struct pop *qnext;             /* in p->fq; guarded by p->fmu */
 };
 
+/* A pipelined operation with one step (local) or two (local and the rest of
+ * a chain of n_chain members); NULL after answering done with GD_ENOMEM. */
+static struct pop *pop_new(struct chunkd_pipeline *p, uint16_t method, uint64_t chunk_id,
+			   uint64_t version, size_t n_chain, chunkd_pipeline_done_fn done,
+			   void *arg)
+{
+	struct pop *o = gd_calloc(1, sizeof(*o));
+
+	if (!o) {
+		done(arg, GD_ENOMEM, NULL);
+		return NULL;
+	}
+	o->p = p;
+	o->method = method;
+	o->chunk_id = chunk_id;
+	o->version = version;
+	o->done = done;
+	o->arg = arg;
+	atomic_init(&o->pending, n_chain > 0 ? 2 : 1);
+	return o;
+}
+
 /* Combines both steps into (status, failed) and calls done. */
 static void pop_finish(struct pop *o)
 {
@@ -472,20 +494,12 @@ void chunkd_pipeline_write_async(struct chunkd_pipeline *p, const Godfs__CsWrite
 		done(arg, GD_EINVAL, NULL);
 		return;
 	}
-	o = gd_calloc(1, sizeof(*o));
-	if (!o) {
-		done(arg, GD_ENOMEM, NULL);
+	o = pop_new(p, GODFS__METHOD__M_CS_WRITE, w->chunk_id, w->version, w->n_chain,
+		    done, arg);
+	if (!o)
 		return;
-	}
-	o->p = p;
-	o->method = GODFS__METHOD__M_CS_WRITE;
-	o->chunk_id = w->chunk_id;
-	o->version = w->version;
 	o->data = data;
 	o->len = len;
-	o->done = done;
-	o->arg = arg;
-	atomic_init(&o->pending, w->n_chain > 0 ? 2 : 1);
 	if (w->n_chain > 0) {
 		o->fwd.w = *w;
 		o->fwd.w.n_chain = w->n_chain - 1;
@@ -510,18 +524,9 @@ void chunkd_pipeline_chunk_op_async(struct chunkd_pipeline *p, uint16_t method,
 		done(arg, GD_EINVAL, NULL);
 		return;
 	}
-	o = gd_calloc(1, sizeof(*o));
-	if (!o) {
-		done(arg, GD_ENOMEM, NULL);
+	o = pop_new(p, method, op->chunk_id, op->version, op->n_chain, done, arg);
+	if (!o)
 		return;
-	}
-	o->p = p;
-	o->method = method;
-	o->chunk_id = op->chunk_id;
-	o->version = op->version;
-	o->done = done;
-	o->arg = arg;
-	atomic_init(&o->pending, op->n_chain > 0 ? 2 : 1);
 	if (op->n_chain > 0) {
 		o->fwd.op = *op;
 		o->fwd.op.n_chain = op->n_chain - 1;
