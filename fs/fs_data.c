@@ -311,6 +311,10 @@ static void send_busy(struct fs_data *d, struct fs_inode *in, struct fs_wbuf *b)
 			in->busy[i] = in->busy[--in->nbusy];
 			break;
 		}
+	/* The chunkds now hold different bytes: a read-ahead slot loaded
+	 * before this point (it may have been scheduled while these bytes
+	 * were still only in the buffer) must not answer a read. */
+	in->data_gen++;
 	if (in->werr)
 		in->pending_end = 0;
 	if (in->nbusy == 0) {

@@ -509,6 +509,7 @@ int main(int argc, char **argv)
 	char *fargv[] = { argv[0], "-o", fopts, NULL };
 	struct fuse_args fa = FUSE_ARGS_INIT(3, fargv);
 	se = fuse_session_new(&fa, &fs_ops, sizeof(fs_ops), &m);
+	atomic_store(&m.se, se);
 	fuse_opt_free_args(&fa);
 	if (!se) {
 		gd_error("cannot start the FUSE session (options %s)", fopts);

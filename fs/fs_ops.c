@@ -344,6 +344,22 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 
 /* ---- files ---- */
 
+static bool ts_differ(struct timespec a, struct timespec b)
+{
+	return a.tv_sec != b.tv_sec || a.tv_nsec != b.tv_nsec;
+}
+
+/* Whether the meta's attributes of `in` differ from those last seen here
+ * (and given to the kernel) in what marks a change of the data. */
+static bool attr_changed(struct fs_inode *in, const struct gd_attr *a)
+{
+	pthread_mutex_lock(&in->mu);
+	bool changed = !in->have_attr || in->attr.size != a->size ||
+		       ts_differ(in->attr.mtime, a->mtime) || ts_differ(in->attr.ctime, a->ctime);
+	pthread_mutex_unlock(&in->mu);
+	return changed;
+}
+
 /* Makes the handle of an opened inode (the meta counted the open); on
  * failure the meta's open is released again. */
 static int file_attach(struct fs_mount *m, uint64_t ino, struct fuse_file_info *fi,
@@ -357,10 +373,20 @@ static int file_attach(struct fs_mount *m, uint64_t ino, struct fuse_file_info *
 		fs_meta_release(m->meta, ino, gd_client_session(m->gc));
 		return rc;
 	}
-	if (truncated)
+	if (truncated) {
 		fs_data_truncated(m->data, in, a);
-	else
+	} else {
+		/* Close-to-open: what another mount closed before this open
+		 * must be seen whole, not old chunk locations (a truncated
+		 * file's chunks are freed lazily and still readable) nor the
+		 * kernel's cached size over new bytes. */
+		bool changed = attr_changed(in, a);
+		gd_client_invalidate(m->gc, ino);
 		fs_inode_set_attr(in, a);
+		struct fuse_session *se = atomic_load(&m->se);
+		if (changed && se)
+			fuse_lowlevel_notify_inval_inode(se, to_fuse(m, ino), -1, 0);
+	}
 	fs_inode_opened(m->it, in);
 	fi->fh = (uintptr_t)f;
 	fi->keep_cache = 0;

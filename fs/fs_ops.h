@@ -23,6 +23,7 @@ struct fs_mount {
 	double entry_timeout;    /* seconds the kernel may keep names */
 	unsigned max_write;      /* bytes per FUSE write */
 	atomic_int inited;       /* the FUSE INIT was answered */
+	struct fuse_session *_Atomic se; /* set once the session exists (notifications) */
 };
 
 extern const struct fuse_lowlevel_ops fs_ops;
