@@ -589,6 +589,21 @@ out:
 	return ret;
 }
 
+/* The meta took a commit of `size` made at data generation `gen`: the inode
+ * is clean unless written since, and the size to commit starts again from
+ * nothing (else a later fsync would commit this size again, growing a file
+ * that another mount has since truncated). */
+static void committed(struct fs_inode *in, uint64_t gen, uint64_t size, const struct gd_attr *a)
+{
+	pthread_mutex_lock(&in->mu);
+	if (in->data_gen == gen && !in->fill && !in->nbusy)
+		in->dirty = false;
+	if (in->commit_size == size)
+		in->commit_size = 0;
+	pthread_mutex_unlock(&in->mu);
+	fs_inode_set_attr(in, a);
+}
+
 /* Commits size and mtime when the inode was written since the last commit. */
 static int commit_if_dirty(struct fs_data *d, struct fs_inode *in)
 {
@@ -602,13 +617,8 @@ static int commit_if_dirty(struct fs_data *d, struct fs_inode *in)
 		return 0;
 	struct gd_attr a;
 	int rc = gd_client_commit(d->gc, in->ino, size, &mt, &a);
-	if (rc == 0) {
-		pthread_mutex_lock(&in->mu);
-		if (in->data_gen == gen && !in->fill && !in->nbusy)
-			in->dirty = false;
-		pthread_mutex_unlock(&in->mu);
-		fs_inode_set_attr(in, &a);
-	}
+	if (rc == 0)
+		committed(in, gen, size, &a);
 	return rc;
 }
 
@@ -647,13 +657,8 @@ int fs_data_fsync(struct fs_data *d, struct fs_inode *in)
 	pthread_mutex_unlock(&in->mu);
 	struct gd_attr a;
 	int crc = gd_client_fsync(d->gc, in->ino, size, dirty ? &mt : NULL, &a);
-	if (crc == 0) {
-		pthread_mutex_lock(&in->mu);
-		if (in->data_gen == gen && !in->fill && !in->nbusy)
-			in->dirty = false;
-		pthread_mutex_unlock(&in->mu);
-		fs_inode_set_attr(in, &a);
-	}
+	if (crc == 0)
+		committed(in, gen, size, &a);
 	int rc = take_werr(in);
 	return rc ? rc : crc;
 }

@@ -210,13 +210,20 @@ static int cache_get(struct gd_cache *ca, uint64_t ino, uint64_t index,
 	return rc;
 }
 
-/* Drops arbitrary unflagged entries when the table is full. Caller holds mu. */
+/* Drops arbitrary entries when the table is full, never one that still
+ * needs an fsync (it is the only record that the chunk holds unsynced data
+ * of this client: dropping it would let fsync return 0 without syncing).
+ * Caller holds mu. */
 static void cache_trim(struct gd_cache *ca)
 {
-	for (size_t i = 0; i < GD_CACHE_BUCKETS && ca->count >= GD_CACHE_MAX; i++) {
+	for (size_t i = 0; i < GD_CACHE_BUCKETS && ca->count >= GD_CACHE_MAX / 2; i++) {
 		struct gd_centry **p = &ca->b[i];
 		while (*p && ca->count >= GD_CACHE_MAX / 2) {
 			struct gd_centry *e = *p;
+			if (e->unsynced) {
+				p = &e->next;
+				continue;
+			}
 			*p = e->next;
 			centry_free(e);
 			ca->count--;
@@ -1351,6 +1358,51 @@ int gd_client_commit(struct gd_client *c, uint64_t ino, uint64_t size,
 	return rc;
 }
 
+/* The chunk moved past the version this client wrote at (another client
+ * took a lease: the copies were renamed to the new version, with this
+ * client's bytes in them; or it was truncated away). Syncs every copy of
+ * the chunk as the meta knows it now, one by one: the same files hold what
+ * this client wrote. A chunk that is gone held nothing of this file any
+ * more. */
+static int fsync_relocated(struct gd_client *c, uint64_t ino, const struct gd_dirty *d)
+{
+	struct gd_chunk_ref cur;
+	int rc = chunk_locate(c, ino, d->index, true, &cur);
+	if (rc)
+		return rc;
+	if (cur.chunk_id != d->ref.chunk_id) {
+		ref_clear(&cur);
+		return 0;
+	}
+	if (cur.version < d->ref.version || cur.n_chain == 0)
+		rc = cur.n_chain == 0 ? GD_ENOSERVERS : GD_ESTALE;
+	for (size_t k = 0; rc == 0 && k < cur.n_chain; k++) {
+		Godfs__CsChunkOp op = GODFS__CS_CHUNK_OP__INIT;
+		op.has_chunk_id = op.has_version = op.has_prev_version = 1;
+		op.chunk_id = cur.chunk_id;
+		op.version = cur.version;
+		op.prev_version = cur.version;
+		struct gd_call_args a = {
+			.method = GODFS__METHOD__M_CS_FSYNC,
+			.req = &op.base,
+			.resp_desc = &godfs__status_resp__descriptor,
+		};
+		struct gd_flight f = { 0 };
+		struct gd_call_result res = { 0 };
+		rc = chunk_start(c, cur.chain[k], &a, &f);
+		if (rc == 0) {
+			rc = chunk_wait(c, &f, &res);
+			gd_call_result_release(&res);
+		}
+		if (rc)
+			gd_warn("inode %llu chunk %llu v%llu: fsync of the copy at %s: %s",
+				(unsigned long long)ino, (unsigned long long)cur.chunk_id,
+				(unsigned long long)cur.version, cur.chain[k], gd_strerror(rc));
+	}
+	ref_clear(&cur);
+	return rc;
+}
+
 int gd_client_fsync(struct gd_client *c, uint64_t ino, uint64_t size,
 		    const struct timespec *mtime, struct gd_attr *attr)
 {
@@ -1388,9 +1440,11 @@ int gd_client_fsync(struct gd_client *c, uint64_t ino, uint64_t size,
 		n_fl--;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (d[i].status)
+		if (d[i].status && d[i].status != GD_ESTALE)
 			d[i].status = chunk_op_sync(c, ino, d[i].index, GODFS__METHOD__M_CS_FSYNC,
 						    &d[i].ref, -1);
+		if (d[i].status == GD_ESTALE)
+			d[i].status = fsync_relocated(c, ino, &d[i]);
 		if (d[i].status) {
 			gd_error("inode %llu chunk %llu: fsync failed: %s",
 				 (unsigned long long)ino, (unsigned long long)d[i].ref.chunk_id,
