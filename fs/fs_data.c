@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -525,8 +526,9 @@ static int wbuf_add(struct fs_data *d, struct fs_wbuf *b, uint64_t off, const vo
 	return ADD_DONE;
 }
 
-ssize_t fs_data_write(struct fs_data *d, struct fs_file *f, uint64_t off,
-		      const void *buf, size_t len)
+/* Buffers len bytes at off, or at the end of the file with `append`. */
+static ssize_t buffer_write(struct fs_data *d, struct fs_file *f, uint64_t off,
+			    const void *buf, size_t len, bool append)
 {
 	struct fs_inode *in = f->in;
 	const size_t max = d->cfg.wbuf_size;
@@ -537,7 +539,7 @@ ssize_t fs_data_write(struct fs_data *d, struct fs_file *f, uint64_t off,
 	if (len > max)
 		return GD_EINVAL;
 	pthread_mutex_lock(&in->mu);
-	if (f->flags & O_APPEND)
+	if (append)
 		off = in->size;
 	if (off > UINT64_MAX - len || off + len > (1ull << 62)) {
 		ret = GD_EFBIG;
@@ -602,6 +604,58 @@ static void committed(struct fs_inode *in, uint64_t gen, uint64_t size, const st
 		in->commit_size = 0;
 	pthread_mutex_unlock(&in->mu);
 	fs_inode_set_attr(in, a);
+}
+
+ssize_t fs_data_write(struct fs_data *d, struct fs_file *f, uint64_t off,
+		      const void *buf, size_t len)
+{
+	return buffer_write(d, f, off, buf, len, (f->flags & O_APPEND) != 0);
+}
+
+int fs_data_zero(struct fs_data *d, struct fs_file *f, uint64_t off, uint64_t len)
+{
+	static const char zeros[1u << 20];
+	while (len > 0) {
+		size_t n = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
+		ssize_t rc = buffer_write(d, f, off, zeros, n, false);
+		if (rc < 0)
+			return (int)rc;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int fs_data_fallocate(struct fs_data *d, struct fs_file *f, int mode, uint64_t off,
+		      uint64_t len)
+{
+	const int known = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE;
+	struct fs_inode *in = f->in;
+	if (mode & ~known)
+		return GD_ENOTSUP;
+	if (len == 0 || off > UINT64_MAX - len || off + len > (1ull << 62))
+		return len == 0 ? GD_EINVAL : GD_EFBIG;
+	const uint64_t end = off + len;
+	pthread_mutex_lock(&in->mu);
+	uint64_t size = in->size;
+	pthread_mutex_unlock(&in->mu);
+	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
+		/* Bytes past the end read as zeros already: only those inside
+		 * the file are written. */
+		uint64_t zend = end < size ? end : size;
+		if (off < zend) {
+			int rc = fs_data_zero(d, f, off, zend - off);
+			if (rc)
+				return rc;
+		}
+	}
+	if (!(mode & FALLOC_FL_KEEP_SIZE) && end > size) {
+		/* No space is reserved (chunks are allocated as written): the
+		 * file only grows, as a truncate up would make it. */
+		struct gd_attr a;
+		return fs_data_truncate(d, in, end, &a);
+	}
+	return 0;
 }
 
 /* Commits size and mtime when the inode was written since the last commit. */

@@ -46,6 +46,14 @@ struct fs_inode *fs_data_file_inode(const struct fs_file *f);
 /* Buffers len bytes at off (at the end of the file with O_APPEND). Returns len. */
 ssize_t fs_data_write(struct fs_data *d, struct fs_file *f, uint64_t off,
 		      const void *buf, size_t len);
+/* Writes zeros over len bytes at off (fallocate's punch hole and zero
+ * range: godfs keeps no holes inside a chunk), O_APPEND or not. */
+int fs_data_zero(struct fs_data *d, struct fs_file *f, uint64_t off, uint64_t len);
+/* fallocate(2): allocate (the size grows; no space is reserved), keep
+ * size, punch hole and zero range (zeros written). Other modes:
+ * GD_ENOTSUP. */
+int fs_data_fallocate(struct fs_data *d, struct fs_file *f, int mode, uint64_t off,
+		      uint64_t len);
 /* Receives the bytes of a read (short only at the end of the file); buf is
  * valid only during the call. */
 typedef void (*fs_data_reply_fn)(void *ctx, const void *buf, size_t len);

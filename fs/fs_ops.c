@@ -549,6 +549,19 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	reply_status(req, fs_data_fsync(m->data, fs_data_file_inode(f)));
 }
 
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+			 struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct fs_mount *m = mnt_of(req);
+	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
+	if (off < 0 || len <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	reply_status(req, fs_data_fallocate(m->data, f, mode, (uint64_t)off, (uint64_t)len));
+}
+
 /* ---- directories ---- */
 
 #define FS_DIR_PAGE 512          /* entries asked of the meta at once */
@@ -913,6 +926,7 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.flush = op_flush,
 	.release = op_release,
 	.fsync = op_fsync,
+	.fallocate = op_fallocate,
 	.opendir = op_opendir,
 	.releasedir = op_releasedir,
 	.readdir = op_readdir,
