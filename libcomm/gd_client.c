@@ -851,6 +851,13 @@ ssize_t gd_client_read(struct gd_client *c, uint64_t ino, uint64_t off,
 		uint64_t a = off > cstart ? off : cstart;
 		uint64_t b = off + len < cstart + cs ? off + len : cstart + cs;
 		int rc = chunk_locate(c, ino, index, false, &refs[i]);
+		if (rc == GD_ENOSERVERS) {
+			/* No server holding the chunk is up: the data exists but
+			 * cannot be read now (ENOSPC would say the opposite). */
+			gd_error("inode %llu index %llu: no chunk server with a copy is up",
+				 (unsigned long long)ino, (unsigned long long)index);
+			rc = GD_EIO;
+		}
 		if (rc) {
 			ret = rc;
 			goto out;

@@ -431,8 +431,12 @@ bool meta_rpc_loc_never_written(struct meta_server *ms, const struct meta_fsm_ch
 		if (l && l->version == c->version && x != META_RPC_NODE_NONE &&
 		    (in_list(l->holders, l->n_holders, x) || in_list(l->prevh, l->n_prevh, x)))
 			return false;
-		if (meta_registry_node_alive(ms->reg, node, now))
-			witness = true;
+		/* A member that is down may hold the only copy (another may
+		 * have lost its own): only when every member is up and none
+		 * has it was nothing ever written. */
+		if (!meta_registry_node_alive(ms->reg, node, now))
+			return false;
+		witness = true;
 	}
 	return witness;
 }

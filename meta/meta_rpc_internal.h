@@ -66,8 +66,11 @@ size_t meta_rpc_loc_live(struct meta_server *ms, const struct meta_fsm_chunk *c,
 size_t meta_rpc_loc_live_prev(struct meta_server *ms, const struct meta_fsm_chunk *c,
 			      const char **ids, size_t max);
 /* Whether chunk c (prev_version 0: created by a lease) provably has no copy
- * anywhere: a live registered valid-set member has none and no copy was ever
- * seen. Then it reads as a hole and a new lease may create it afresh. */
+ * anywhere: every valid-set member is live and registered, none has it, and
+ * no copy was ever seen. Then it reads as a hole and a new lease may create
+ * it afresh. One live member without the copy proves nothing (it may have
+ * lost it while a member that is down holds the only one): the read then
+ * fails with EIO until that member is back. */
 bool meta_rpc_loc_never_written(struct meta_server *ms, const struct meta_fsm_chunk *c);
 
 /* A (re)registration of node with its chunk report: the copies to drop go to
