@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -408,16 +409,32 @@ int gd_call_wait(struct gd_call *call, struct gd_call_result *res)
 	int rc;
 
 	pthread_mutex_lock(&c->lock);
+	bool cut = false;
 	while (!call->done) {
+		if (cut) {
+			pthread_cond_wait(&call->cv, &c->lock);
+			continue;
+		}
 		int w = pthread_cond_timedwait(&call->cv, &c->lock, &call->deadline);
-		if (w == ETIMEDOUT && !call->done && call->in_table) {
+		if (w != ETIMEDOUT || call->done)
+			continue;
+		if (call->in_table) {
 			/* Not claimed: take it out, a late answer gets dropped. */
 			table_take(c, call->id);
 			call->status = GD_ETIMEDOUT;
 			call->done = 1;
+			continue;
 		}
-		/* Claimed by the reader: it is filling rbuf now and finishes soon
-		 * (or fails with the connection); wait for it. */
+		/* Claimed by the reader, which is filling rbuf and still has
+		 * not finished at the deadline: the peer stopped in the middle
+		 * of the body (a hung process keeps its socket open). The
+		 * stream cannot be resynchronised: cut it, so that the reader
+		 * fails at once and finishes this call (and every other). */
+		gd_warn("%s: response %llu stalled in its body past the deadline: dropping the connection",
+			c->peer, (unsigned long long)call->id);
+		atomic_store(&c->failed, 1);
+		shutdown(c->fd, SHUT_RDWR);
+		cut = true;
 	}
 	pthread_mutex_unlock(&c->lock);
 

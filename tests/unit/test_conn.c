@@ -617,6 +617,96 @@ static void test_client_drops_bad_server(void **state)
 	close(lfd);
 }
 
+/* A fake server that answers a CS_READ with a header announcing 4096 bytes
+ * of data, sends 100 of them, then stops (a hung process: the socket stays
+ * open, nothing more comes) until *done is set. */
+struct staller {
+	int lfd;
+	volatile int done;
+};
+
+static void *stalling_server(void *p)
+{
+	struct staller *st = p;
+	uint8_t hb[GD_FRAME_HDR_LEN], body[4096];
+	struct gd_frame_hdr hdr;
+	size_t got = 0;
+	int fd = accept(st->lfd, NULL, NULL);
+
+	if (fd < 0)
+		return NULL;
+	if (gd_net_read_full(fd, hb, sizeof(hb), &got) == 0 &&
+	    gd_frame_decode_hdr(hb, sizeof(hb), &hdr, NULL) == 0 &&
+	    hdr.pb_len + hdr.data_len <= sizeof(body) &&
+	    gd_net_read_full(fd, body, hdr.pb_len + hdr.data_len, &got) == 0) {
+		Godfs__CsReadResp out = GODFS__CS_READ_RESP__INIT;
+		uint8_t pb[64];
+		out.has_status = out.has_length = 1;
+		out.length = sizeof(body);
+		size_t pblen = godfs__cs_read_resp__pack(&out, pb);
+		struct gd_frame_hdr rh = {
+			.magic_version = GD_FRAME_MAGIC_VERSION,
+			.kind = GD_KIND_RESPONSE,
+			.method = hdr.method,
+			.request_id = hdr.request_id,
+			.pb_len = (uint32_t)pblen,
+			.data_len = sizeof(body),
+		};
+		gd_frame_encode_hdr(&rh, hb);
+		memset(body, 0xcd, sizeof(body));
+		(void)send(fd, hb, sizeof(hb), MSG_NOSIGNAL);
+		(void)send(fd, pb, pblen, MSG_NOSIGNAL);
+		(void)send(fd, body, 100, MSG_NOSIGNAL);
+	}
+	for (int i = 0; i < 100 && !st->done; i++)
+		msleep(50);
+	close(fd);
+	return NULL;
+}
+
+/* A peer that stops in the middle of a response body must not hang the
+ * caller: the call fails soon after its deadline and the connection is
+ * dropped (it cannot be resynchronised). */
+static void test_stall_in_body(void **state)
+{
+	(void)state;
+	struct staller st = { .done = 0 };
+	Godfs__CsRead req = GODFS__CS_READ__INIT;
+	static uint8_t rbuf[4096];
+	struct gd_call_args a = {
+		.method = GODFS__METHOD__M_CS_READ,
+		.req = &req.base,
+		.resp_desc = &godfs__cs_read_resp__descriptor,
+		.rbuf = rbuf,
+		.rbuf_len = sizeof(rbuf),
+		.timeout_ms = 300,
+	};
+	struct gd_call_result res;
+	struct gd_conn *c;
+	pthread_t th;
+	char addr[64];
+	int port;
+
+	req.has_length = 1;
+	req.length = sizeof(rbuf);
+	assert_int_equal(gd_net_listen("127.0.0.1:0", 1, &st.lfd, &port), 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	assert_int_equal(pthread_create(&th, NULL, stalling_server, &st), 0);
+	assert_int_equal(gd_conn_open(addr, 2000, &c), 0);
+	uint64_t t0 = gd_net_now_ms();
+	int rc = gd_call(c, &a, &res);
+	uint64_t took = gd_net_now_ms() - t0;
+	st.done = 1;
+	assert_true(rc == GD_ECONN || rc == GD_ETIMEDOUT);
+	assert_null(res.resp);
+	assert_true(took >= 250);
+	assert_true(took < 2000);
+	assert_true(gd_conn_failed(c));
+	gd_conn_close(c);
+	pthread_join(th, NULL);
+	close(st.lfd);
+}
+
 /* Server stop with live connections and a request still held by the handler. */
 static void test_stop_with_clients(void **state)
 {
@@ -659,6 +749,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_args, setup0, teardown),
 		cmocka_unit_test(test_connect_refused),
 		cmocka_unit_test(test_client_drops_bad_server),
+		cmocka_unit_test(test_stall_in_body),
 		cmocka_unit_test(test_stop_with_clients),
 	};
 
