@@ -1,5 +1,6 @@
 #include "chunkd_store.h"
 
+#include "chunkd_fault.h"
 #include "chunkd_uring.h"
 #include "gd_alloc.h"
 #include "gd_log.h"
@@ -176,6 +177,17 @@ static int fsync_path(const char *p)
 	if (fsync(fd) != 0)
 		rc = gd_status_from_errno(errno);
 	close(fd);
+	return rc;
+}
+
+/* fdatasync of a chunk file, between the two fault points that bracket it. */
+static int sync_file(struct chunkd_store *s, int fd)
+{
+	int rc;
+
+	CHUNKD_FAULT("before_fdatasync");
+	rc = chunkd_uring_fdatasync(s->io, fd);
+	CHUNKD_FAULT("after_fdatasync");
 	return rc;
 }
 
@@ -707,6 +719,7 @@ static int chunk_rename(struct chunkd_store *s, struct chunk *c, uint64_t versio
 		gd_error("rename %s -> %s: %s", from, to, strerror(errno));
 		return rc;
 	}
+	CHUNKD_FAULT("rename");
 	chunk_set_state(s, c, 1, version);
 	c->dir_dirty = 1;
 	/* The file name is the truth (the scan reads the version from it); the
@@ -822,6 +835,7 @@ static int do_write(struct chunkd_store *s, struct chunk *c, uint64_t off,
 	struct chunkd_uring_op op = { .fd = c->fd, .write = 1, .buf = (void *)data,
 				      .len = len, .off = CHUNKD_DATA_OFF + off };
 	rc = chunkd_uring_run(s->io, &op, 1);
+	CHUNKD_FAULT("write_data");
 	if (rc) {
 		gd_error("chunk %016" PRIx64 ": write of %zu bytes at %" PRIu64 " failed: %s"
 			 " (checksums left as they were)", c->id, len, off, gd_strerror(rc));
@@ -1031,7 +1045,7 @@ int chunkd_store_fsync(struct chunkd_store *s, uint64_t chunk_id, uint64_t versi
 	if (c->header_dirty)
 		rc = header_write(s, c);
 	if (rc == 0)
-		rc = chunkd_uring_fdatasync(s->io, c->fd);
+		rc = sync_file(s, c->fd);
 	fd_release(s, c);
 	if (rc == 0 && c->dir_dirty) {
 		rc = sync_chunk_dirs(s, c->dir, c->id);
@@ -1383,7 +1397,7 @@ int chunkd_store_import_commit(struct chunkd_import *imp, uint64_t chunk_size)
 	if (rc == 0 && ftruncate(imp->fd, (off_t)(CHUNKD_DATA_OFF + imp->end)) != 0)
 		rc = gd_status_from_errno(errno);
 	if (rc == 0)
-		rc = chunkd_uring_fdatasync(s->io, imp->fd);
+		rc = sync_file(s, imp->fd);
 	if (rc) {
 		gd_error("%s: %s", imp->tmp, gd_strerror(rc));
 		goto out_abort;
@@ -1409,6 +1423,7 @@ int chunkd_store_import_commit(struct chunkd_import *imp, uint64_t chunk_size)
 		gd_error("rename %s -> %s: %s", imp->tmp, final, strerror(errno));
 		goto out_unlock_abort;
 	}
+	CHUNKD_FAULT("rename");
 	if (c->exists) {
 		/* An older copy: the new one replaces it. */
 		chunk_path(s, c->dir, c->id, c->version, old);
