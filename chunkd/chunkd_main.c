@@ -34,6 +34,10 @@
 #define DEFAULT_SCRUB_RATE (16u << 20)
 #define DEFAULT_SCRUB_DELAY_MS 60000
 #define SCRUB_PASS_PAUSE_MS 60000
+/* A copy not written for this long is synced and its header marked clean:
+ * after a crash, only copies written in the last few seconds are checked
+ * block by block at start (docs/chunkd.md, "Crash safety"). */
+#define SETTLE_MS 5000
 #define RESERVE_MAX (64ull << 20)
 #define ADDR_LEN 300
 /* Every request body (up to 8 MiB + 1 MiB of protobuf) stays below this, so
@@ -242,6 +246,7 @@ int main(int argc, char **argv)
 		.data_dirs = data_dirs,
 		.force_pread = force_pread,
 		.reserve_bytes = reserve,
+		.settle_ms = SETTLE_MS,
 		.on_corrupt = chunkd_meta_report_bad,
 		.ctx = meta,
 	};

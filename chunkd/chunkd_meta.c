@@ -35,6 +35,7 @@
 struct bad_report {
 	uint64_t chunk_id;
 	uint64_t version;
+	uint64_t block;
 };
 
 struct order {
@@ -119,7 +120,7 @@ int chunkd_meta_create(const struct chunkd_meta_config *cfg, struct chunkd_meta 
 	return 0;
 }
 
-void chunkd_meta_report_bad(void *ctx, uint64_t chunk_id, uint64_t version)
+void chunkd_meta_report_bad(void *ctx, uint64_t chunk_id, uint64_t version, uint64_t block)
 {
 	struct chunkd_meta *m = ctx;
 
@@ -129,6 +130,7 @@ void chunkd_meta_report_bad(void *ctx, uint64_t chunk_id, uint64_t version)
 	if (m->nbad < BAD_MAX) {
 		m->bad[m->nbad].chunk_id = chunk_id;
 		m->bad[m->nbad].version = version;
+		m->bad[m->nbad].block = block;
 		m->nbad++;
 	} else {
 		m->bad_dropped++;
@@ -374,6 +376,8 @@ static void send_bad_reports(struct chunkd_meta *m)
 		req.has_chunk_id = req.has_version = 1;
 		req.chunk_id = b.chunk_id;
 		req.version = b.version;
+		req.has_block = 1;
+		req.block = b.block;
 		rc = gd_meta_call(m->mc, GODFS__METHOD__M_CS_REPORT_BAD, &req.base,
 				  &godfs__status_resp__descriptor, &resp);
 		if (resp)
@@ -388,8 +392,8 @@ static void send_bad_reports(struct chunkd_meta *m)
 			gd_warn("chunk %016" PRIx64 " v%" PRIu64 ": meta refused the corrupt "
 				"report: %s", b.chunk_id, b.version, gd_strerror(rc));
 		else
-			gd_info("chunk %016" PRIx64 " v%" PRIu64 ": corrupt copy reported",
-				b.chunk_id, b.version);
+			gd_info("chunk %016" PRIx64 " v%" PRIu64 ": bad block %" PRIu64 " reported",
+				b.chunk_id, b.version, b.block);
 		pthread_mutex_lock(&m->mu);
 		memmove(&m->bad[0], &m->bad[1], (m->nbad - 1) * sizeof(m->bad[0]));
 		m->nbad--;

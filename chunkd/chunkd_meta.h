@@ -37,7 +37,7 @@ void chunkd_meta_destroy(struct chunkd_meta *m);
 
 /* Queues a CsReportBad for the meta thread; never blocks on the network.
  * The signature fits chunkd_store_corrupt_fn (ctx = the chunkd_meta). */
-void chunkd_meta_report_bad(void *m, uint64_t chunk_id, uint64_t version);
+void chunkd_meta_report_bad(void *m, uint64_t chunk_id, uint64_t version, uint64_t block);
 
 /* Whether the last exchange with the meta succeeded (for logs and tests). */
 int chunkd_meta_registered(struct chunkd_meta *m);

@@ -611,7 +611,9 @@ int chunkd_pipeline_replicate(struct chunkd_pipeline *p, uint64_t chunk_id,
 
 	if (!source || !*source || strlen(source) > CHUNKD_ADDR_MAX || version == 0)
 		return GD_EINVAL;
-	if (chunkd_store_version(p->store, chunk_id, &have) == 0 && have >= version) {
+	/* a copy at the version with bad blocks is what this order replaces */
+	if (chunkd_store_version(p->store, chunk_id, &have) == 0 &&
+	    (have > version || (have == version && chunkd_store_bad_blocks(p->store, chunk_id) == 0))) {
 		gd_info("chunk %016" PRIx64 ": replicate v%" PRIu64 " from %s: already have v%"
 			PRIu64, chunk_id, version, source, have);
 		return 0;

@@ -38,9 +38,10 @@ static int nap(struct chunkd_scrub *s, uint64_t ms)
 	return stop;
 }
 
-/* Reads one copy piece by piece; returns 1 when stopping. The store does
- * what a bad block calls for; other errors (the copy went away or changed
- * version meanwhile) just end this copy. */
+/* Reads one copy piece by piece; returns 1 when stopping. A piece with a bad
+ * block is read again block by block, so that the store notes (and reports)
+ * every bad block of it; the scrub goes on with the next piece. Other errors
+ * (the copy went away or changed version meanwhile) end this copy. */
 static int scrub_one(struct chunkd_scrub *s, const struct chunkd_chunk_info *ci,
 		     uint8_t *buf, uint64_t *bytes, int *corrupt)
 {
@@ -57,8 +58,13 @@ static int scrub_one(struct chunkd_scrub *s, const struct chunkd_chunk_info *ci,
 					   &got);
 
 		if (rc == GD_ECORRUPT) {
-			(*corrupt)++;
-			return 0;
+			for (size_t at = 0; at < len; at += CHUNKD_BLOCK_SIZE) {
+				size_t n = len - at < CHUNKD_BLOCK_SIZE ? len - at : CHUNKD_BLOCK_SIZE;
+				if (chunkd_store_read(s->cfg.store, ci->chunk_id, ci->version,
+						      off + at, n, buf, &got) == GD_ECORRUPT)
+					(*corrupt)++;
+			}
+			rc = 0;
 		}
 		if (rc < 0)
 			return 0;
@@ -99,7 +105,7 @@ static void *scrub_main(void *arg)
 			break;
 		if (n > 0)
 			gd_info("scrubber: pass over %zu copies, %" PRIu64 " bytes in %" PRIu64
-				" s, %d corrupt", n, bytes, (gd_net_now_ms() - t0) / 1000, corrupt);
+				" s, %d bad block(s)", n, bytes, (gd_net_now_ms() - t0) / 1000, corrupt);
 		if (nap(s, (uint64_t)s->cfg.pass_pause_ms))
 			break;
 	}

@@ -5,6 +5,7 @@
 #include "gd_alloc.h"
 #include "gd_log.h"
 #include "gd_status.h"
+#include "gd_time.h"
 
 #include <dirent.h>
 #include <endian.h>
@@ -30,6 +31,9 @@
 #define HDR_OFF_VERSION 24
 #define HDR_OFF_DATALEN 32
 #define HDR_OFF_CHUNKSIZE 40
+#define HDR_OFF_STATE 48
+#define HDR_STATE_CLEAN 0u
+#define HDR_STATE_OPEN 1u
 #define HDR_OFF_SUM (CHUNKD_HDR_SIZE - 8)
 #define DEFAULT_RESERVE (64ull << 20)
 #define DEFAULT_FD_CACHE 256
@@ -56,6 +60,14 @@ struct chunk {
 	uint64_t chunk_size;
 	int header_dirty;               /* header's data length is behind */
 	int dir_dirty;                  /* the file's directory entry is not synced */
+	/* Written under rw (write) and store->mu; read under either. */
+	int open_on_disk;               /* the header on disk says "open": may be torn */
+	uint64_t last_write_ms;         /* when data last changed (for settling) */
+	/* rw */
+	int recover;                    /* found open at start: rehash what a crash tore */
+	/* store->mu: blocks found bad since start (a bit each, lazily allocated) */
+	uint8_t *bad;
+	unsigned nbad;
 	/* The open file: opened under fd_mu, the fields below under store->mu.
 	 * fd and table stay valid while fd_users > 0 (eviction needs 0). */
 	pthread_mutex_t fd_mu;
@@ -75,6 +87,11 @@ struct chunkd_store {
 	chunkd_store_corrupt_fn on_corrupt;
 	void *ctx;
 	uint64_t zero_hash;             /* XXH3-64 of a block of zeros */
+	uint64_t settle_ms;             /* const: idle time before an open copy is settled */
+	pthread_t settler;
+	int settler_running;            /* const after open */
+	pthread_cond_t settle_cv;       /* with mu */
+	int stopping;                   /* mu */
 	pthread_mutex_t mu;
 	struct chunk **buckets;         /* mu */
 	size_t nbuckets;                /* mu */
@@ -96,6 +113,14 @@ struct chunkd_import {
 };
 
 /* ---- small helpers ---- */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 static void put_le64(uint8_t *p, uint64_t v)
 {
@@ -251,7 +276,7 @@ static int space_check(const struct chunkd_store *s, int dir, uint64_t len)
 }
 
 static void header_encode(uint8_t *h, uint64_t id, uint64_t version, uint64_t data_len,
-			  uint64_t chunk_size)
+			  uint64_t chunk_size, uint32_t state)
 {
 	memset(h, 0, CHUNKD_HDR_SIZE);
 	memcpy(h, HDR_MAGIC, 8);
@@ -261,18 +286,22 @@ static void header_encode(uint8_t *h, uint64_t id, uint64_t version, uint64_t da
 	put_le64(h + HDR_OFF_VERSION, version);
 	put_le64(h + HDR_OFF_DATALEN, data_len);
 	put_le64(h + HDR_OFF_CHUNKSIZE, chunk_size);
+	put_le32(h + HDR_OFF_STATE, state);
 	put_le64(h + HDR_OFF_SUM, XXH3_64bits(h, HDR_OFF_SUM));
 }
 
 /* Checks a header read from disk; returns a reason or NULL when it is good. */
 static const char *header_decode(const uint8_t *h, uint64_t *id, uint64_t *version,
-				 uint64_t *data_len, uint64_t *chunk_size)
+				 uint64_t *data_len, uint64_t *chunk_size, uint32_t *state)
 {
+	uint32_t format;
+
 	if (memcmp(h, HDR_MAGIC, 8) != 0)
 		return "bad magic";
 	if (get_le64(h + HDR_OFF_SUM) != XXH3_64bits(h, HDR_OFF_SUM))
 		return "header checksum mismatch";
-	if (get_le32(h + HDR_OFF_FORMAT) != CHUNKD_FORMAT_VERSION)
+	format = get_le32(h + HDR_OFF_FORMAT);
+	if (format != 1 && format != CHUNKD_FORMAT_VERSION)
 		return "unknown format version";
 	if (get_le32(h + HDR_OFF_BLOCK) != BS)
 		return "unsupported block size";
@@ -280,6 +309,10 @@ static const char *header_decode(const uint8_t *h, uint64_t *id, uint64_t *versi
 	*version = get_le64(h + HDR_OFF_VERSION);
 	*data_len = get_le64(h + HDR_OFF_DATALEN);
 	*chunk_size = get_le64(h + HDR_OFF_CHUNKSIZE);
+	/* format 1 had no state: such a copy was never left open */
+	*state = format == 1 ? HDR_STATE_CLEAN : get_le32(h + HDR_OFF_STATE);
+	if (*state != HDR_STATE_CLEAN && *state != HDR_STATE_OPEN)
+		return "bad state";
 	if (*chunk_size == 0 || *chunk_size > CHUNKD_MAX_CHUNK || *data_len > *chunk_size)
 		return "bad lengths";
 	return NULL;
@@ -358,6 +391,7 @@ static void chunk_free(struct chunk *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	gd_free(c->table);
+	gd_free(c->bad);
 	pthread_rwlock_destroy(&c->rw);
 	pthread_mutex_destroy(&c->fd_mu);
 	gd_free(c);
@@ -590,67 +624,138 @@ static int header_write(struct chunkd_store *s, struct chunk *c)
 				      .len = sizeof(h), .off = 0 };
 	int rc;
 
-	header_encode(h, c->id, c->version, c->data_len, c->chunk_size);
+	header_encode(h, c->id, c->version, c->data_len, c->chunk_size,
+		      c->open_on_disk ? HDR_STATE_OPEN : HDR_STATE_CLEAN);
 	rc = chunkd_uring_run(s->io, &op, 1);
 	if (rc == 0)
 		c->header_dirty = 0;
 	return rc;
 }
 
-/* ---- corrupt copies ---- */
+/* ---- bad blocks ---- */
 
-/* Moves the copy's file into lost+found (never deleted) and drops it from the
- * index (rw held for writing). */
-static void quarantine_locked(struct chunkd_store *s, struct chunk *c, const char *why)
+/* Records that block b of the copy does not match its checksum and tells the
+ * callback the first time (rw held, shared or alone). The copy stays where it
+ * is: its other blocks are good, reads of them go on, and the meta replaces
+ * the copy from a good one (an import at the same version replaces a copy
+ * with bad blocks). */
+static void note_bad(struct chunkd_store *s, struct chunk *c, uint64_t b, const char *why)
 {
-	char from[PATH_LEN], to[PATH_LEN];
-	const char *base;
+	uint64_t version;
+	int first = 1;
 
-	chunk_path(s, c->dir, c->id, c->version, from);
-	base = strrchr(from, '/');
-	base = base ? base + 1 : from;
-	for (int i = 0; i < 1000; i++) {
-		int n = snprintf(to, sizeof(to), "%s/lost+found/%s.%lld.%d.corrupt",
-				 s->dirs[c->dir].path, base, (long long)time(NULL), i);
-		if (n < 0 || n >= (int)sizeof(to) || access(to, F_OK) != 0)
-			break;
+	pthread_mutex_lock(&s->mu);
+	if (!c->bad)
+		c->bad = gd_calloc(CHUNKD_MAX_BLOCKS / 8, 1);
+	if (c->bad) {
+		first = !(c->bad[b / 8] & (1u << (b % 8)));
+		c->bad[b / 8] |= (uint8_t)(1u << (b % 8));
+		c->nbad += (unsigned)first;
 	}
-	if (rename(from, to) != 0)
-		gd_error("corrupt chunk %016" PRIx64 " v%" PRIu64 " (%s): cannot move %s aside: %s",
-			 c->id, c->version, why, from, strerror(errno));
-	else
-		gd_error("corrupt chunk %016" PRIx64 " v%" PRIu64 " (%s): moved to %s",
-			 c->id, c->version, why, to);
-	chunk_set_state(s, c, 0, c->version);
+	version = c->version;
+	pthread_mutex_unlock(&s->mu);
+	if (!first)
+		return;
+	gd_error("chunk %016" PRIx64 " v%" PRIu64 ": block %" PRIu64 " (data bytes %" PRIu64
+		 "..%" PRIu64 ") does not match its checksum (%s): reported, the copy is kept",
+		 c->id, version, b, b * BS, b * BS + BS - 1, why);
+	if (s->on_corrupt)
+		s->on_corrupt(s->ctx, c->id, version, b);
 }
 
-/* Quarantines the copy at `version` if it is still there, then tells the
- * callback. Called without locks. */
-static void report_corrupt(struct chunkd_store *s, uint64_t id, uint64_t version,
-			   const char *why)
+/* Forgets bad blocks [b0, b1] that a write replaced whole (rw held alone). */
+static void clear_bad(struct chunkd_store *s, struct chunk *c, uint64_t b0, uint64_t b1)
 {
-	struct chunk *c = chunk_get(s, id, 0);
-	int moved = 0;
-
-	if (c) {
-		pthread_rwlock_wrlock(&c->rw);
-		if (c->exists && !c->dead && c->version == version) {
-			quarantine_locked(s, c, why);
-			moved = 1;
+	pthread_mutex_lock(&s->mu);
+	for (uint64_t b = b0; c->bad && b <= b1; b++) {
+		if (c->bad[b / 8] & (1u << (b % 8))) {
+			c->bad[b / 8] &= (uint8_t)~(1u << (b % 8));
+			c->nbad--;
 		}
-		chunk_unlock_w(s, c);
 	}
-	if (moved && s->on_corrupt)
-		s->on_corrupt(s->ctx, id, version);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- crash safety: the "open" mark ---- */
+
+/* Marks the copy open on disk before its data or checksums change (rw held
+ * alone, fd acquired): the header says so and is synced first, so that after
+ * any crash a block that matches no checksum is known to be one a write was
+ * tearing (docs/chunkd.md, "Crash safety"), not rot. Costs one fdatasync per
+ * copy until it is settled again. */
+static void set_open(struct chunkd_store *s, struct chunk *c, int open)
+{
+	pthread_mutex_lock(&s->mu);
+	c->open_on_disk = open;
+	if (open)
+		c->last_write_ms = now_ms();
+	pthread_mutex_unlock(&s->mu);
+}
+
+static int mark_open(struct chunkd_store *s, struct chunk *c)
+{
+	int rc;
+
+	if (c->open_on_disk)
+		return 0;
+	set_open(s, c, 1);
+	rc = header_write(s, c);
+	CHUNKD_FAULT("write_dirty");
+	if (rc == 0)
+		rc = sync_file(s, c->fd);
+	if (rc) {
+		set_open(s, c, 0);
+		c->header_dirty = 1;
+		gd_error("chunk %016" PRIx64 ": cannot mark the copy open: %s", c->id,
+			 gd_strerror(rc));
+	}
+	return rc;
+}
+
+/* Syncs an open copy and writes its header as clean (rw held alone, fd
+ * acquired). The clean header needs no sync of its own: everything it vouches
+ * for is on disk already, and the next write marks the copy open (synced)
+ * before it changes anything. */
+static int settle_locked(struct chunkd_store *s, struct chunk *c)
+{
+	int rc;
+
+	if (!c->open_on_disk)
+		return 0;
+	rc = sync_file(s, c->fd);
+	if (rc == 0) {
+		set_open(s, c, 0);
+		rc = header_write(s, c);
+		if (rc) {
+			set_open(s, c, 1);   /* what the disk may still say: harmless */
+			c->header_dirty = 1;
+		}
+	}
+	return rc;
 }
 
 /* ---- versions ---- */
 
-/* Creates an empty copy (rw held for writing, no copy). */
+/* A unique temp file name in DATA/tmp/ for a new copy (removed at start). */
+static void tmp_path(const struct chunkd_store *s, int dir, uint64_t id, uint64_t version,
+		     char *out)
+{
+	uint64_t r = 0;
+
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)out;
+	snprintf(out, PATH_LEN, "%s/tmp/%016" PRIx64 "_%016" PRIx64 ".%016" PRIx64 ".tmp",
+		 s->dirs[dir].path, id, version, r);
+}
+
+/* Creates an empty copy (rw held for writing, no copy). The header (marked
+ * open, so that the first writes need no sync of their own) and the table are
+ * written to a temp file and synced before it is renamed into place: a chunk
+ * file under its name always has a whole header, even after a power loss. */
 static int chunk_create(struct chunkd_store *s, struct chunk *c, uint64_t version,
 			uint64_t chunk_size)
 {
-	char path[PATH_LEN];
+	char path[PATH_LEN], tmp[PATH_LEN];
 	uint8_t *head;
 	uint64_t *table;
 	int fd, rc, dir = pick_dir(s);
@@ -670,31 +775,38 @@ static int chunk_create(struct chunkd_store *s, struct chunk *c, uint64_t versio
 		rc = GD_ENOMEM;
 		goto out_free;
 	}
+	tmp_path(s, dir, c->id, version, tmp);
 	chunk_path(s, dir, c->id, version, path);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		rc = gd_status_from_errno(errno);
-		gd_error("create %s: %s", path, strerror(errno));
+		gd_error("create %s: %s", tmp, strerror(errno));
 		goto out_free;
 	}
-	header_encode(head, c->id, version, 0, chunk_size);
+	header_encode(head, c->id, version, 0, chunk_size, HDR_STATE_OPEN);
 	for (unsigned i = 0; i < CHUNKD_MAX_BLOCKS; i++)
 		put_le64((uint8_t *)&table[i], s->zero_hash);
 	memcpy(head + CHUNKD_HDR_SIZE, table, CHUNKD_TABLE_SIZE);
 	struct chunkd_uring_op op = { .fd = fd, .write = 1, .buf = head,
 				      .len = CHUNKD_DATA_OFF, .off = 0 };
 	rc = chunkd_uring_run(s->io, &op, 1);
+	if (rc == 0)
+		rc = sync_file(s, fd);
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = gd_status_from_errno(errno);
 	if (rc) {
 		gd_error("create %s: %s", path, gd_strerror(rc));
 		close(fd);
-		unlink(path);
+		unlink(tmp);
 		goto out_free;
 	}
+	CHUNKD_FAULT("rename");
 	c->dir = dir;
 	c->data_len = 0;
 	c->chunk_size = chunk_size;
 	c->header_dirty = 0;
 	c->dir_dirty = 1;
+	set_open(s, c, 1);
 	chunk_set_state(s, c, 1, version);
 	fd_install(s, c, fd, table);
 	fd_release(s, c);
@@ -802,7 +914,7 @@ static int table_write(struct chunkd_store *s, struct chunk *c, uint64_t b0, uin
  * blocks are read, verified and merged only to compute their new checksum;
  * the data goes to disk straight from the caller's buffer, then the table. */
 static int do_write(struct chunkd_store *s, struct chunk *c, uint64_t off,
-		    const uint8_t *data, size_t len)
+		    const uint8_t *data, size_t len, uint64_t *bad_b)
 {
 	uint64_t b0 = off / BS, b1 = (off + len - 1) / BS;
 	uint64_t newh[CHUNKD_MAX_BLOCKS], oldh[CHUNKD_MAX_BLOCKS];
@@ -824,8 +936,10 @@ static int do_write(struct chunkd_store *s, struct chunk *c, uint64_t off,
 			}
 		}
 		rc = block_read_verify(s, c, b, scratch);
-		if (rc)
+		if (rc) {
+			*bad_b = b;
 			goto out;
+		}
 		uint64_t from = off > bs ? off : bs;
 		uint64_t to = off + len < bs + BS ? off + len : bs + BS;
 		memcpy(scratch + (from - bs), data + (from - off), to - from);
@@ -859,6 +973,13 @@ static int do_write(struct chunkd_store *s, struct chunk *c, uint64_t off,
 		c->data_len = off + len;
 		c->header_dirty = 1;
 	}
+	set_open(s, c, 1);   /* it is: this refreshes last_write_ms */
+	if (c->bad) {
+		/* blocks the write covered whole are good again */
+		uint64_t w0 = (off + BS - 1) / BS, w1 = (off + len) / BS;
+		if (w1 > w0)
+			clear_bad(s, c, w0, w1 - 1);
+	}
 out:
 	gd_free(scratch);
 	return rc;
@@ -875,9 +996,9 @@ int chunkd_store_write(struct chunkd_store *s, uint64_t chunk_id, uint64_t versi
 		       uint64_t prev_version, uint64_t chunk_size, uint64_t offset,
 		       const void *data, size_t len)
 {
-	uint64_t cs = bound_chunk_size(chunk_size);
+	uint64_t cs = bound_chunk_size(chunk_size), bad_b = 0;
 	struct chunk *c;
-	int rc, corrupt = 0;
+	int rc;
 
 	if (offset > cs || len > cs - offset || (len && !data))
 		return GD_EINVAL;
@@ -899,16 +1020,14 @@ int chunkd_store_write(struct chunkd_store *s, uint64_t chunk_id, uint64_t versi
 	rc = fd_acquire(s, c);
 	if (rc)
 		goto out;
-	rc = do_write(s, c, offset, data, len);
+	rc = mark_open(s, c);
+	if (rc == 0)
+		rc = do_write(s, c, offset, data, len, &bad_b);
 	fd_release(s, c);
-	if (rc == GD_ECORRUPT) {
-		quarantine_locked(s, c, "block checksum mismatch before a partial write");
-		corrupt = 1;
-	}
+	if (rc == GD_ECORRUPT)
+		note_bad(s, c, bad_b, "before a partial write");
 out:
 	chunk_unlock_w(s, c);
-	if (corrupt && s->on_corrupt)
-		s->on_corrupt(s->ctx, chunk_id, version);
 	return rc;
 }
 
@@ -916,7 +1035,7 @@ out:
  * blocks are read straight into buf; the partial head and tail blocks go
  * through scratch buffers; all in one batch. */
 static int do_read(struct chunkd_store *s, struct chunk *c, uint64_t off, size_t len,
-		   uint8_t *buf)
+		   uint8_t *buf, uint64_t *bad_b)
 {
 	uint64_t b0 = off / BS, b1 = (off + len - 1) / BS;
 	uint64_t end = off + len;
@@ -963,6 +1082,7 @@ static int do_read(struct chunkd_store *s, struct chunk *c, uint64_t off, size_t
 		memset((uint8_t *)ops[i].buf + ops[i].done, 0, ops[i].len - ops[i].done);
 
 	if (head_i >= 0 && XXH3_64bits(head, BS) != get_le64((uint8_t *)&c->table[b0])) {
+		*bad_b = b0;
 		rc = GD_ECORRUPT;
 		goto out;
 	}
@@ -970,12 +1090,14 @@ static int do_read(struct chunkd_store *s, struct chunk *c, uint64_t off, size_t
 		for (uint64_t b = mid_b0; b < mid_b1; b++) {
 			if (XXH3_64bits(buf + (b * BS - off), BS) !=
 			    get_le64((uint8_t *)&c->table[b])) {
+				*bad_b = b;
 				rc = GD_ECORRUPT;
 				goto out;
 			}
 		}
 	}
 	if (tail_i >= 0 && XXH3_64bits(tail, BS) != get_le64((uint8_t *)&c->table[b1])) {
+		*bad_b = b1;
 		rc = GD_ECORRUPT;
 		goto out;
 	}
@@ -995,6 +1117,7 @@ int chunkd_store_read(struct chunkd_store *s, uint64_t chunk_id, uint64_t versio
 		      uint64_t offset, size_t len, void *buf, size_t *out_len)
 {
 	struct chunk *c = chunk_get(s, chunk_id, 0);
+	uint64_t bad_b = 0;
 	int rc = 0;
 
 	*out_len = 0;
@@ -1016,15 +1139,15 @@ int chunkd_store_read(struct chunkd_store *s, uint64_t chunk_id, uint64_t versio
 	rc = fd_acquire(s, c);
 	if (rc)
 		goto out;
-	rc = do_read(s, c, offset, len, buf);
+	rc = do_read(s, c, offset, len, buf, &bad_b);
 	fd_release(s, c);
 	if (rc == 0)
 		*out_len = len;
+	else if (rc == GD_ECORRUPT)
+		note_bad(s, c, bad_b, "on read");
 out:
 	pthread_rwlock_unlock(&c->rw);
 	chunk_put(s, c);
-	if (rc == GD_ECORRUPT)
-		report_corrupt(s, chunk_id, version, "block checksum mismatch on read");
 	return rc;
 }
 
@@ -1062,7 +1185,8 @@ out:
 /* Cuts the data at length: the block holding the new end gets its tail zeroed
  * and a new checksum, the blocks after it the checksum of zeros (rw held for
  * writing, fd acquired). */
-static int do_truncate(struct chunkd_store *s, struct chunk *c, uint64_t length)
+static int do_truncate(struct chunkd_store *s, struct chunk *c, uint64_t length,
+		       uint64_t *bad_b)
 {
 	uint64_t old = c->data_len;
 	uint8_t *scratch = NULL;
@@ -1079,8 +1203,10 @@ static int do_truncate(struct chunkd_store *s, struct chunk *c, uint64_t length)
 			if (!scratch)
 				return GD_ENOMEM;
 			rc = block_read_verify(s, c, b, scratch);
-			if (rc)
+			if (rc) {
+				*bad_b = b;
 				goto out;
+			}
 			memset(scratch + rem, 0, BS - rem);
 			bh = XXH3_64bits(scratch, BS);
 		}
@@ -1103,6 +1229,7 @@ static int do_truncate(struct chunkd_store *s, struct chunk *c, uint64_t length)
 		}
 	}
 	c->data_len = length;
+	set_open(s, c, 1);
 	rc = header_write(s, c);
 out:
 	gd_free(scratch);
@@ -1113,7 +1240,8 @@ int chunkd_store_truncate(struct chunkd_store *s, uint64_t chunk_id, uint64_t ve
 			  uint64_t prev_version, uint64_t length)
 {
 	struct chunk *c;
-	int rc, corrupt = 0;
+	uint64_t bad_b = 0;
+	int rc;
 
 	if (length > CHUNKD_MAX_CHUNK)
 		return GD_EINVAL;
@@ -1130,19 +1258,18 @@ int chunkd_store_truncate(struct chunkd_store *s, uint64_t chunk_id, uint64_t ve
 	rc = fd_acquire(s, c);
 	if (rc)
 		goto out;
-	rc = do_truncate(s, c, length);
+	rc = mark_open(s, c);
+	if (rc == 0)
+		rc = do_truncate(s, c, length, &bad_b);
 	fd_release(s, c);
 	if (rc == GD_ECORRUPT) {
-		quarantine_locked(s, c, "block checksum mismatch before a truncate");
-		corrupt = 1;
+		note_bad(s, c, bad_b, "before a truncate");
 	} else if (rc) {
 		gd_error("chunk %016" PRIx64 ": truncate to %" PRIu64 " failed: %s", chunk_id,
 			 length, gd_strerror(rc));
 	}
 out:
 	chunk_unlock_w(s, c);
-	if (corrupt && s->on_corrupt)
-		s->on_corrupt(s->ctx, chunk_id, version);
 	return rc;
 }
 
@@ -1180,6 +1307,21 @@ int chunkd_store_delete(struct chunkd_store *s, uint64_t chunk_id, uint64_t vers
 		rc = chunk_remove_locked(s, c);
 	chunk_unlock_w(s, c);
 	return rc;
+}
+
+unsigned chunkd_store_bad_blocks(struct chunkd_store *s, uint64_t chunk_id)
+{
+	struct chunk *c = chunk_get(s, chunk_id, 0);
+	unsigned n = 0;
+
+	if (!c)
+		return 0;
+	pthread_mutex_lock(&s->mu);
+	if (c->exists && !c->dead)
+		n = c->nbad;
+	pthread_mutex_unlock(&s->mu);
+	chunk_put(s, c);
+	return n;
 }
 
 int chunkd_store_version(struct chunkd_store *s, uint64_t chunk_id, uint64_t *version)
@@ -1290,7 +1432,6 @@ int chunkd_store_import_begin(struct chunkd_store *s, uint64_t chunk_id, uint64_
 			      struct chunkd_import **out)
 {
 	struct chunkd_import *imp;
-	uint64_t r = 0;
 	int rc = 0;
 
 	if (version == 0)
@@ -1314,10 +1455,7 @@ int chunkd_store_import_begin(struct chunkd_store *s, uint64_t chunk_id, uint64_
 	rc = space_check(s, imp->dir, CHUNKD_DATA_OFF);
 	if (rc)
 		goto err;
-	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		r = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)imp;
-	snprintf(imp->tmp, sizeof(imp->tmp), "%s/tmp/%016" PRIx64 "_%016" PRIx64 ".%016" PRIx64 ".tmp",
-		 s->dirs[imp->dir].path, chunk_id, version, r);
+	tmp_path(s, imp->dir, chunk_id, version, imp->tmp);
 	imp->fd = open(imp->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (imp->fd < 0) {
 		rc = gd_status_from_errno(errno);
@@ -1387,7 +1525,7 @@ int chunkd_store_import_commit(struct chunkd_import *imp, uint64_t chunk_size)
 		rc = GD_EINVAL;
 		goto out_abort;
 	}
-	header_encode(head, imp->id, imp->version, imp->end, chunk_size);
+	header_encode(head, imp->id, imp->version, imp->end, chunk_size, HDR_STATE_CLEAN);
 	struct chunkd_uring_op ops[2] = {
 		{ .fd = imp->fd, .write = 1, .buf = head, .len = CHUNKD_HDR_SIZE, .off = 0 },
 		{ .fd = imp->fd, .write = 1, .buf = imp->table, .len = CHUNKD_TABLE_SIZE,
@@ -1408,7 +1546,8 @@ int chunkd_store_import_commit(struct chunkd_import *imp, uint64_t chunk_size)
 		rc = GD_ENOMEM;
 		goto out_abort;
 	}
-	if (c->exists && c->version >= imp->version) {
+	if (c->exists && (c->version > imp->version ||
+			  (c->version == imp->version && c->nbad == 0))) {
 		gd_info("chunk %016" PRIx64 ": already here at v%" PRIu64 ", replica v%" PRIu64
 			" dropped", imp->id, c->version, imp->version);
 		rc = 0;
@@ -1434,11 +1573,21 @@ int chunkd_store_import_commit(struct chunkd_import *imp, uint64_t chunk_size)
 		if (strcmp(old, final) != 0 && unlink(old) != 0 && errno != ENOENT)
 			gd_warn("unlink %s: %s", old, strerror(errno));
 	}
+	if (c->exists && c->nbad)
+		gd_info("chunk %016" PRIx64 " v%" PRIu64 ": copy with %u bad block(s) replaced "
+			"by a replica", imp->id, c->version, c->nbad);
+	pthread_mutex_lock(&s->mu);
+	gd_free(c->bad);
+	c->bad = NULL;
+	c->nbad = 0;
+	pthread_mutex_unlock(&s->mu);
 	c->dir = imp->dir;
 	c->data_len = imp->end;
 	c->chunk_size = chunk_size;
 	c->header_dirty = 0;
 	c->dir_dirty = 0;
+	c->recover = 0;
+	set_open(s, c, 0);
 	chunk_set_state(s, c, 1, imp->version);
 	rc = sync_chunk_dirs(s, imp->dir, imp->id);
 	if (rc)
@@ -1458,6 +1607,151 @@ out_unlock_abort:
 out_abort:
 	chunkd_store_import_abort(imp);
 	return rc;
+}
+
+/* ---- crash recovery and settling ---- */
+
+/* A copy found open at start may hold blocks that a write was tearing when the
+ * process died or the power went: each 4 KiB page of such a block is old or
+ * new, and the bytes the write did not touch are as they were synced. Every
+ * block is checked; one that matches no checksum gets the checksum of what is
+ * there (logged), then the copy is synced and settled (single-threaded, at
+ * open). The price: rot inside such a block in the same window is not seen. */
+static int recover_copy(struct chunkd_store *s, struct chunk *c)
+{
+	uint64_t nb = (c->data_len + BS - 1) / BS, fixed = 0;
+	uint8_t *buf = gd_malloc(BS);
+	int rc;
+
+	if (!buf)
+		return GD_ENOMEM;
+	rc = fd_acquire(s, c);
+	if (rc)
+		goto out_free;
+	for (uint64_t b = 0; b < CHUNKD_MAX_BLOCKS && rc == 0; b++) {
+		if (b >= nb) {
+			/* past the data: zeros, whatever a torn truncate left in the table */
+			if (get_le64((uint8_t *)&c->table[b]) != s->zero_hash) {
+				put_le64((uint8_t *)&c->table[b], s->zero_hash);
+				fixed++;
+			}
+			continue;
+		}
+		rc = block_read_verify(s, c, b, buf);
+		if (rc == GD_ECORRUPT) {
+			put_le64((uint8_t *)&c->table[b], XXH3_64bits(buf, BS));
+			fixed++;
+			rc = 0;
+		}
+	}
+	if (rc == 0 && fixed)
+		rc = table_write(s, c, 0, CHUNKD_MAX_BLOCKS - 1);
+	if (rc == 0)
+		rc = settle_locked(s, c);
+	fd_release(s, c);
+	if (rc == 0) {
+		c->recover = 0;
+		if (fixed)
+			gd_warn("chunk %016" PRIx64 " v%" PRIu64 ": left open by a crash: %" PRIu64
+				" block(s) torn by unsynced writes, checksums recomputed", c->id,
+				c->version, fixed);
+		else
+			gd_info("chunk %016" PRIx64 " v%" PRIu64 ": left open by a crash: every "
+				"block matches its checksum", c->id, c->version);
+	}
+out_free:
+	gd_free(buf);
+	if (rc)
+		gd_error("chunk %016" PRIx64 ": recovery after a crash failed: %s", c->id,
+			 gd_strerror(rc));
+	return rc;
+}
+
+/* Every copy found open by the scan goes through recover_copy (at open). */
+static int recover_all(struct chunkd_store *s)
+{
+	uint64_t n = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < s->nbuckets && rc == 0; i++)
+		for (struct chunk *c = s->buckets[i]; c && rc == 0; c = c->hnext)
+			if (c->exists && c->recover) {
+				rc = recover_copy(s, c);
+				n++;
+			}
+	if (n)
+		gd_info("recovery: %" PRIu64 " copie(s) left open by a crash checked", n);
+	return rc;
+}
+
+int chunkd_store_settle(struct chunkd_store *s, uint64_t idle_ms)
+{
+	uint64_t *ids = NULL, now = now_ms();
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < s->nbuckets; i++) {
+		for (struct chunk *c = s->buckets[i]; c; c = c->hnext) {
+			if (!c->exists || !c->open_on_disk || now - c->last_write_ms < idle_ms)
+				continue;
+			if (n == cap) {
+				size_t ncap = cap ? cap * 2 : 64;
+				uint64_t *v = gd_realloc(ids, ncap * sizeof(*v));
+				if (!v)
+					break;
+				ids = v;
+				cap = ncap;
+			}
+			ids[n++] = c->id;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	for (size_t i = 0; i < n; i++) {
+		struct chunk *c = chunk_get(s, ids[i], 0);
+		int r = 0;
+
+		if (!c)
+			continue;
+		pthread_rwlock_wrlock(&c->rw);
+		if (c->exists && !c->dead && c->open_on_disk && !c->recover &&
+		    now_ms() - c->last_write_ms >= idle_ms) {
+			r = fd_acquire(s, c);
+			if (r == 0) {
+				r = settle_locked(s, c);
+				fd_release(s, c);
+			}
+			if (r) {
+				gd_warn("chunk %016" PRIx64 ": not settled: %s", c->id, gd_strerror(r));
+				rc = r;
+			}
+		}
+		pthread_rwlock_unlock(&c->rw);
+		chunk_put(s, c);
+	}
+	gd_free(ids);
+	return rc;
+}
+
+/* The settler thread: every settle_ms/2, settles the copies idle for settle_ms. */
+static void *settle_main(void *arg)
+{
+	struct chunkd_store *s = arg;
+
+	pthread_mutex_lock(&s->mu);
+	while (!s->stopping) {
+		struct timespec ts;
+
+		gd_time_deadline(&ts, s->settle_ms / 2 + 1);
+		pthread_cond_timedwait(&s->settle_cv, &s->mu, &ts);
+		if (s->stopping)
+			break;
+		pthread_mutex_unlock(&s->mu);
+		chunkd_store_settle(s, s->settle_ms);
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
 }
 
 /* ---- open: node id and scan ---- */
@@ -1581,6 +1875,7 @@ static int scan_file(struct chunkd_store *s, int dir, const char *leaf, const ch
 	char path[PATH_LEN], other[PATH_LEN];
 	uint8_t h[CHUNKD_HDR_SIZE];
 	uint64_t id, version, hid, hver, dlen, csize;
+	uint32_t state = HDR_STATE_CLEAN;
 	unsigned a, b;
 	const char *why = NULL;
 	struct stat st;
@@ -1603,7 +1898,7 @@ static int scan_file(struct chunkd_store *s, int dir, const char *leaf, const ch
 		why = "too short";
 	close(fd);
 	if (!why)
-		why = header_decode(h, &hid, &hver, &dlen, &csize);
+		why = header_decode(h, &hid, &hver, &dlen, &csize, &state);
 	if (!why && hid != id)
 		why = "header names another chunk";
 	chunk_subdirs(id, &a, &b);
@@ -1642,11 +1937,13 @@ static int scan_file(struct chunkd_store *s, int dir, const char *leaf, const ch
 	if (c->data_len > csize)
 		c->data_len = csize;
 	c->header_dirty = hver != version || c->data_len != dlen;
+	c->recover = state == HDR_STATE_OPEN;
 	pthread_mutex_lock(&s->mu);
 	if (!c->exists)
 		s->count++;
 	c->exists = 1;
 	c->version = version;
+	c->open_on_disk = state == HDR_STATE_OPEN;
 	pthread_mutex_unlock(&s->mu);
 	chunk_put(s, c);
 	return 0;
@@ -1809,6 +2106,24 @@ int chunkd_store_open(const struct chunkd_store_opts *o, struct chunkd_store **o
 			goto err;
 		}
 	}
+	rc = recover_all(s);
+	if (rc)
+		goto err;
+	s->settle_ms = o->settle_ms;
+	if (s->settle_ms) {
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&s->settle_cv, &ca);
+		pthread_condattr_destroy(&ca);
+		if (pthread_create(&s->settler, NULL, settle_main, s) != 0) {
+			pthread_cond_destroy(&s->settle_cv);
+			rc = GD_ENOMEM;
+			goto err;
+		}
+		s->settler_running = 1;
+	}
 	gd_info("chunk store: %d data dir(s), %zu chunk(s), node id %s", s->ndirs,
 		s->count, s->node_id);
 	*out = s;
@@ -1822,13 +2137,25 @@ void chunkd_store_close(struct chunkd_store *s)
 {
 	if (!s)
 		return;
+	if (s->settler_running) {
+		pthread_mutex_lock(&s->mu);
+		s->stopping = 1;
+		pthread_cond_broadcast(&s->settle_cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->settler, NULL);
+		pthread_cond_destroy(&s->settle_cv);
+	}
 	for (size_t i = 0; s->buckets && i < s->nbuckets; i++) {
 		struct chunk *c = s->buckets[i], *next;
 		for (; c; c = next) {
 			next = c->hnext;
-			if (c->exists && c->header_dirty && fd_acquire(s, c) == 0) {
-				if (header_write(s, c) != 0)
-					gd_warn("chunk %016" PRIx64 ": header not updated", c->id);
+			/* a clean stop settles every open copy: nothing to recover */
+			if (c->exists && !c->recover && (c->open_on_disk || c->header_dirty) &&
+			    fd_acquire(s, c) == 0) {
+				int r = c->open_on_disk ? settle_locked(s, c) : header_write(s, c);
+				if (r != 0)
+					gd_warn("chunk %016" PRIx64 ": header not updated: %s", c->id,
+						gd_strerror(r));
 				fd_release(s, c);
 			}
 			pthread_mutex_lock(&s->mu);

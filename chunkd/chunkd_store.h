@@ -2,8 +2,9 @@
  * block, spread over several data directories (DESIGN.md section 4).
  *
  * On-disk file DATA/hh/hh/<chunk id, 16 hex>_<version, 16 hex>.chk:
- *   [0, 4 KiB)       header: "GODFSCHK", format version, block size, chunk id,
- *                    version, data length, chunk size; XXH3-64 of the header
+ *   [0, 4 KiB)       header: "GODFSCHK", format version (2; 1 is read too),
+ *                    block size, chunk id, version, data length, chunk size,
+ *                    state (format 2: 0 clean, 1 open); XXH3-64 of the header
  *                    in its last 8 bytes
  *   [4 KiB, 12 KiB)  checksum table: XXH3-64 (little endian) of each 64 KiB
  *                    block, 1024 entries; a block never written holds zeros
@@ -12,8 +13,16 @@
  *
  * A checksum always covers the whole 64 KiB block, bytes past the data
  * counting as zeros. Every read verifies the blocks it touches; a mismatch
- * moves the copy to DATA/lost+found/ (never deleted), calls the corrupt
- * callback (chunkd reports it to the meta) and returns GD_ECORRUPT.
+ * returns GD_ECORRUPT for that request and calls the corrupt callback once
+ * per bad block (chunkd reports it to the meta); the copy stays, its other
+ * blocks read on, until a replica at the same version replaces it.
+ *
+ * Crash safety (docs/chunkd.md): before the data or checksums of a copy
+ * change, its header is marked open and synced; a copy is settled (synced,
+ * header clean) when idle, and at close. A copy found open at start is
+ * checked block by block, and a block that matches no checksum (torn by a
+ * write that was not synced) gets the checksum of what the disk kept. New
+ * copies are made in DATA/tmp/ and renamed into place once synced.
  *
  * Thread-safe: operations on different chunks run in parallel; on one chunk,
  * reads share it and writes/truncate/fsync/rename take it alone. */
@@ -29,19 +38,25 @@
 #define CHUNKD_HDR_SIZE 4096u
 #define CHUNKD_TABLE_SIZE (CHUNKD_MAX_BLOCKS * 8u)
 #define CHUNKD_DATA_OFF (CHUNKD_HDR_SIZE + CHUNKD_TABLE_SIZE)
-#define CHUNKD_FORMAT_VERSION 1u
+#define CHUNKD_FORMAT_VERSION 2u
 
 struct chunkd_store;
 struct chunkd_import;
 
-/* Called (from the thread that found it) after a corrupt copy was moved aside. */
-typedef void (*chunkd_store_corrupt_fn)(void *ctx, uint64_t chunk_id, uint64_t version);
+/* Called (from the thread that found it, with the copy locked: it must not
+ * call the store) the first time block `block` of a copy does not match its
+ * checksum. The copy stays in place. */
+typedef void (*chunkd_store_corrupt_fn)(void *ctx, uint64_t chunk_id, uint64_t version,
+					uint64_t block);
 
 struct chunkd_store_opts {
 	const char *data_dirs;          /* "dir[,dir...]"; created when missing */
 	int force_pread;                /* 1 = never use io_uring */
 	int fd_cache;                   /* open chunk files kept; 0 = 256 */
 	uint64_t reserve_bytes;         /* free space kept on each dir; 0 = 64 MiB */
+	uint64_t settle_ms;             /* copies not written for this long are settled
+					 * (synced, header clean) by a store thread;
+					 * 0 = no thread (chunkd_store_settle, close) */
 	chunkd_store_corrupt_fn on_corrupt;   /* may be NULL */
 	void *ctx;
 };
@@ -55,11 +70,15 @@ struct chunkd_chunk_info {
 /* Opens (creating when needed) every data dir, reads or makes the node id
  * (DATA/node_id), scans the chunk files into the index (of two versions of one
  * chunk the highest stays, the others are removed; a file with a bad header is
- * moved to lost+found) and clears leftover temp files. Returns 0 or a GD_E*
- * code (logged). */
+ * moved to lost+found), clears leftover temp files and recovers the copies a
+ * crash left open. Returns 0 or a GD_E* code (logged). */
 int chunkd_store_open(const struct chunkd_store_opts *o, struct chunkd_store **out);
 /* Writes pending headers, closes every file, frees. */
 void chunkd_store_close(struct chunkd_store *s);
+
+/* Syncs and marks clean every copy left open whose data has not changed for
+ * idle_ms (0: all of them). The settler thread (opts.settle_ms) calls it. */
+int chunkd_store_settle(struct chunkd_store *s, uint64_t idle_ms);
 
 /* The 16 hex chars of this node's id (owned by the store). */
 const char *chunkd_store_node_id(const struct chunkd_store *s);
@@ -100,6 +119,9 @@ int chunkd_store_truncate(struct chunkd_store *s, uint64_t chunk_id, uint64_t ve
  * GD_ENOCHUNK without a copy, GD_ESTALE when the copy is newer. */
 int chunkd_store_delete(struct chunkd_store *s, uint64_t chunk_id, uint64_t version);
 
+/* How many blocks of the local copy were found bad since start (0 without a
+ * copy); an import at the same version replaces such a copy. */
+unsigned chunkd_store_bad_blocks(struct chunkd_store *s, uint64_t chunk_id);
 /* The version of the local copy, or GD_ENOCHUNK. */
 int chunkd_store_version(struct chunkd_store *s, uint64_t chunk_id, uint64_t *version);
 /* The data length (past it the copy reads as zeros) and chunk size of the

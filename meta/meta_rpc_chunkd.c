@@ -210,8 +210,28 @@ out:
 	protobuf_c_message_free_unpacked(&m->base, &meta_server_pb_allocator);
 }
 
-/* CS_REPORT_BAD: the copy was moved aside by its chunkd; reads and leases
- * skip it, and the background scan makes a new copy from a good one. */
+/* CS_REPORT_BAD: a block of the copy failed its checksum; the copy stays on
+ * its chunkd. Reads and leases skip a copy marked bad, and the background
+ * scan makes a new copy from a good one (which replaces the bad copy, or
+ * leaves it out of the valid set, then deleted). The last live copy is never
+ * marked bad: it still holds the only good data of its other blocks, and the
+ * client reads a bad range from another copy when there is one. */
+/* Whether node_id holds the only live copy of the chunk not marked bad. */
+static bool last_good_copy(struct meta_server *ms, uint64_t chunk_id, const char *node_id)
+{
+	const char *live[META_RPC_CHAIN_MAX];
+	struct meta_fsm_chunk c;
+	size_t n, i;
+
+	if (meta_fsm_chunk_by_id(ms->fsm, chunk_id, &c) != 0)
+		return false;
+	n = meta_rpc_loc_live(ms, &c, false, live, META_RPC_CHAIN_MAX);
+	for (i = 0; i < n; i++)
+		if (strcmp(live[i], node_id) != 0)
+			return false;
+	return n > 0;
+}
+
 void meta_rpc_cs_report_bad(struct meta_server *ms, struct gd_request *req)
 {
 	Godfs__CsReportBad *m = (Godfs__CsReportBad *)meta_rpc_unpack(req);
@@ -226,11 +246,22 @@ void meta_rpc_cs_report_bad(struct meta_server *ms, struct gd_request *req)
 		meta_server_reply_status(ms, req, GD_EINVAL);
 		return;
 	}
-	gd_warn("chunkd %s: copy of chunk %llu v%llu is corrupt", m->node_id,
-		(unsigned long long)m->chunk_id, (unsigned long long)(m->has_version ? m->version : 0));
-	rc = meta_registry_mark_bad(ms->reg, m->chunk_id, m->node_id);
-	if (rc == 0)
-		meta_rpc_loc_remove(m->chunk_id, meta_rpc_node_intern(m->node_id));
+	if (last_good_copy(ms, m->chunk_id, m->node_id)) {
+		gd_warn("chunkd %s: copy of chunk %llu v%llu has a bad block (%lld), but no other "
+			"live copy is good: kept in use", m->node_id,
+			(unsigned long long)m->chunk_id,
+			(unsigned long long)(m->has_version ? m->version : 0),
+			m->has_block ? (long long)m->block : -1LL);
+		rc = 0;
+	} else {
+		gd_warn("chunkd %s: copy of chunk %llu v%llu has a bad block (%lld): replaced "
+			"from a good copy", m->node_id, (unsigned long long)m->chunk_id,
+			(unsigned long long)(m->has_version ? m->version : 0),
+			m->has_block ? (long long)m->block : -1LL);
+		rc = meta_registry_mark_bad(ms->reg, m->chunk_id, m->node_id);
+		if (rc == 0)
+			meta_rpc_loc_remove(m->chunk_id, meta_rpc_node_intern(m->node_id));
+	}
 	protobuf_c_message_free_unpacked(&m->base, &meta_server_pb_allocator);
 	meta_server_reply_status(ms, req, rc);
 }

@@ -6,8 +6,9 @@
 # copy, so whichever copy the client reads first, most rounds can only pass by
 # noticing the checksum mismatch and going on to another copy (the good copy
 # is not chosen in turn: the meta's least-loaded read order also rotates, and
-# the two rotations met once, so that no read found a corrupt copy). A copy
-# found corrupt is moved to lost+found by its chunkd.
+# the two rotations met once, so that no read found a corrupt copy). A bad
+# block is reported to the meta by its chunkd, which keeps the copy (its other
+# blocks are good) until the meta has it replaced: nothing goes to lost+found.
 E2E_TIMEOUT=300
 . "$(dirname "$0")/lib.sh"
 
@@ -48,6 +49,24 @@ e2e_mount
 for ((r = 1; r <= ROUNDS; r++)); do
 	cmp "$E2E_TMP/src$r" "$MNT/f$r" || e2e_fail "f$r (good copy only on chunkd${GOOD[$r]}) does not read back identical"
 done
-q=$(for i in 1 2 3; do find "${CHUNKD_DIR[$i]}" -path '*/lost+found/*' -type f; done | wc -l)
-e2e_log "all $ROUNDS files read back identical; $q corrupt copies were moved to lost+found"
-[ "$q" -ge 1 ] || e2e_fail "no chunkd noticed a corrupt copy: the reads never met one?"
+q=$(cat "$E2E_TMP"/log/chunkd*.log | grep -c 'does not match its checksum' || true)
+lf=$(for i in 1 2 3; do find "${CHUNKD_DIR[$i]}" -path '*/lost+found/*' -type f; done | wc -l)
+e2e_log "all $ROUNDS files read back identical; $q bad blocks reported, $lf files in lost+found"
+[ "$q" -ge 1 ] || e2e_fail "no chunkd noticed a bad block: the reads never met one?"
+[ "$lf" = 0 ] || e2e_fail "a copy with one bad block was moved to lost+found"
+
+# The meta has each reported copy replaced from a good one: the import at the
+# same version replaces the copy with the bad block on its chunkd (or a copy
+# elsewhere takes its place and the bad one is deleted).
+for ((t = 0; t < 600; t++)); do
+	n=$(cat "$E2E_TMP"/log/chunkd*.log | grep -c 'replaced by a replica' || true)
+	[ "$n" -ge 1 ] && break
+	sleep 0.1
+done
+e2e_log "$n copies with a bad block replaced by a replica after $((t / 10)) s"
+[ "$n" -ge 1 ] || e2e_fail "no copy with a bad block was replaced in 60 s"
+e2e_remount
+e2e_drop_caches
+for ((r = 1; r <= ROUNDS; r++)); do
+	cmp "$E2E_TMP/src$r" "$MNT/f$r" || e2e_fail "f$r does not read back after the repair"
+done
