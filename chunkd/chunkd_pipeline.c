@@ -599,6 +599,33 @@ int chunkd_pipeline_chunk_op(struct chunkd_pipeline *p, uint16_t method,
 	return sync_wait_end(&sw, failed);
 }
 
+/* A piece in which the source has a bad block, from this chunkd's own copy at
+ * the same version when the piece is good here (the copy this order
+ * replaces): two copies with bad blocks in different places make one good
+ * copy. Learns data length and chunk size from the local copy when the
+ * source has not said them yet. GD_ECORRUPT when that cannot be done. */
+static int local_piece(struct chunkd_pipeline *p, uint64_t chunk_id, uint64_t version,
+		       uint64_t off, size_t want, uint8_t *buf, size_t *n, uint64_t *cs,
+		       uint64_t *limit)
+{
+	uint64_t data_len, chunk_size;
+	int rc;
+
+	if (chunkd_store_extent(p->store, chunk_id, version, &data_len, &chunk_size) != 0)
+		return GD_ECORRUPT;
+	rc = chunkd_store_read(p->store, chunk_id, version, off, want, buf, n);
+	if (rc)
+		return rc;
+	if (*cs == 0) {
+		*cs = chunk_size;
+		if (data_len < *limit)
+			*limit = data_len;
+	}
+	gd_info("chunk %016" PRIx64 " v%" PRIu64 ": bytes %" PRIu64 "..%" PRIu64 " are bad at "
+		"the source, taken from the local copy", chunk_id, version, off, off + *n);
+	return 0;
+}
+
 int chunkd_pipeline_replicate(struct chunkd_pipeline *p, uint64_t chunk_id,
 			      uint64_t version, const char *source)
 {
@@ -665,6 +692,8 @@ int chunkd_pipeline_replicate(struct chunkd_pipeline *p, uint64_t chunk_id,
 			}
 		}
 		gd_call_result_release(&res);
+		if (rc == GD_ECORRUPT)
+			rc = local_piece(p, chunk_id, version, off, want, buf, &n, &cs, &limit);
 		if (rc)
 			goto out_abort;
 		if (off + n > limit)

@@ -352,8 +352,9 @@ size_t meta_rpc_loc_live(struct meta_server *ms, const struct meta_fsm_chunk *c,
 {
 	struct loc *l = meta_ns_map_get(&S.locs, c->chunk_id);
 	struct cand cands[META_RPC_CHAIN_MAX];
+	const char *bad[META_RPC_CHAIN_MAX];
 	uint64_t now = meta_server_now_ms();
-	size_t n = 0, i;
+	size_t n = 0, n_bad = 0, i;
 	uint32_t k;
 
 	if (!l || l->version != c->version || max == 0)
@@ -374,9 +375,13 @@ size_t meta_rpc_loc_live(struct meta_server *ms, const struct meta_fsm_chunk *c,
 				continue;
 		}
 		node = meta_registry_get(ms->reg, id);
-		if (!meta_registry_node_alive(ms->reg, node, now) ||
-		    meta_registry_is_bad(ms->reg, c->chunk_id, id))
+		if (!meta_registry_node_alive(ms->reg, node, now))
 			continue;
+		if (meta_registry_is_bad(ms->reg, c->chunk_id, id)) {
+			if (for_read && n_bad < META_RPC_CHAIN_MAX)
+				bad[n_bad++] = node->node_id;
+			continue;
+		}
 		cands[n].id = node->node_id;
 		cands[n].n = node;
 		cands[n].order = n;
@@ -388,6 +393,10 @@ size_t meta_rpc_loc_live(struct meta_server *ms, const struct meta_fsm_chunk *c,
 		cands[0].n->reads++;
 	for (k = 0; k < n; k++)
 		ids[k] = cands[k].id;
+	/* copies with a bad block come last: their other blocks are good, and
+	 * the client goes on to the next copy for a range that fails */
+	for (i = 0; i < n_bad && n < max; i++)
+		ids[n++] = bad[i];
 	return n;
 }
 
@@ -738,7 +747,10 @@ static void replicate_one(struct meta_server *ms, const struct meta_fsm_chunk *c
 	n = meta_registry_place(ms->reg, now, n_reg, cand);
 	for (i = 0; i < n && !target; i++) {
 		uint32_t x = node_find(cand[i]);
-		if (x != META_RPC_NODE_NONE && loc_holds(l, x))
+		/* a node whose copy has a bad block may take the new copy: it
+		 * replaces the bad one (chunkd_store_import_commit) */
+		if (x != META_RPC_NODE_NONE && loc_holds(l, x) &&
+		    !meta_registry_is_bad(ms->reg, c->chunk_id, cand[i]))
 			continue;
 		target = cand[i];
 	}

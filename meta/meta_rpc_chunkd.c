@@ -258,9 +258,9 @@ void meta_rpc_cs_report_bad(struct meta_server *ms, struct gd_request *req)
 			"from a good copy", m->node_id, (unsigned long long)m->chunk_id,
 			(unsigned long long)(m->has_version ? m->version : 0),
 			m->has_block ? (long long)m->block : -1LL);
+		/* it stays a holder: the last resort of reads, and the target
+		 * of the new copy that replaces it */
 		rc = meta_registry_mark_bad(ms->reg, m->chunk_id, m->node_id);
-		if (rc == 0)
-			meta_rpc_loc_remove(m->chunk_id, meta_rpc_node_intern(m->node_id));
 	}
 	protobuf_c_message_free_unpacked(&m->base, &meta_server_pb_allocator);
 	meta_server_reply_status(ms, req, rc);

@@ -52,7 +52,8 @@ bool meta_rpc_loc_pending(uint64_t chunk_id, uint64_t version, uint32_t node);
 
 /* Fills ids (up to max) with the holders of the chunk that can serve it now:
  * alive, not marked bad, at the FSM's version. With for_read, least loaded
- * first (and the first one's read count goes up); otherwise in FSM chain
+ * first (and the first one's read count goes up), then the alive holders
+ * marked bad (a bad block fails only its own range); otherwise in FSM chain
  * order, then the rest. Returns how many. */
 size_t meta_rpc_loc_live(struct meta_server *ms, const struct meta_fsm_chunk *c,
 			 bool for_read, const char **ids, size_t max);
