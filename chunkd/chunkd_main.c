@@ -36,7 +36,7 @@
 #define SCRUB_PASS_PAUSE_MS 60000
 /* A copy not written for this long is synced and its header marked clean:
  * after a crash, only copies written in the last few seconds are checked
- * block by block at start (docs/chunkd.md, "Crash safety"). */
+ * block by block at start (docs/chunkd.md, "On-disk format and crash safety"). */
 #define SETTLE_MS 5000
 #define RESERVE_MAX (64ull << 20)
 #define ADDR_LEN 300

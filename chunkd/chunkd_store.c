@@ -681,7 +681,7 @@ static void clear_bad(struct chunkd_store *s, struct chunk *c, uint64_t b0, uint
 /* Marks the copy open on disk before its data or checksums change (rw held
  * alone, fd acquired): the header says so and is synced first, so that after
  * any crash a block that matches no checksum is known to be one a write was
- * tearing (docs/chunkd.md, "Crash safety"), not rot. Costs one fdatasync per
+ * tearing (docs/chunkd.md, "On-disk format and crash safety"), not rot. Costs one fdatasync per
  * copy until it is settled again. */
 static void set_open(struct chunkd_store *s, struct chunk *c, int open)
 {
