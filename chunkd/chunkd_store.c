@@ -678,11 +678,8 @@ static void clear_bad(struct chunkd_store *s, struct chunk *c, uint64_t b0, uint
 
 /* ---- crash safety: the "open" mark ---- */
 
-/* Marks the copy open on disk before its data or checksums change (rw held
- * alone, fd acquired): the header says so and is synced first, so that after
- * any crash a block that matches no checksum is known to be one a write was
- * tearing (docs/chunkd.md, "On-disk format and crash safety"), not rot. Costs one fdatasync per
- * copy until it is settled again. */
+/* Records the open state (and, when open, the time of the last change) under
+ * store->mu too, for the settler's scan (rw held alone). */
 static void set_open(struct chunkd_store *s, struct chunk *c, int open)
 {
 	pthread_mutex_lock(&s->mu);
@@ -692,6 +689,11 @@ static void set_open(struct chunkd_store *s, struct chunk *c, int open)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* Marks the copy open on disk before its data or checksums change (rw held
+ * alone, fd acquired): the header says so and is synced first, so that after
+ * any crash a block that matches no checksum is known to be one a write was
+ * tearing (docs/chunkd.md, "On-disk format and crash safety"), not rot.
+ * Costs one fdatasync per copy until it is settled again. */
 static int mark_open(struct chunkd_store *s, struct chunk *c)
 {
 	int rc;
@@ -1258,7 +1260,7 @@ int chunkd_store_truncate(struct chunkd_store *s, uint64_t chunk_id, uint64_t ve
 	rc = fd_acquire(s, c);
 	if (rc)
 		goto out;
-	rc = mark_open(s, c);
+	rc = length != c->data_len ? mark_open(s, c) : 0;
 	if (rc == 0)
 		rc = do_truncate(s, c, length, &bad_b);
 	fd_release(s, c);
