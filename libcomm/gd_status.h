@@ -46,7 +46,8 @@
 	X(GD_ECONN,        106, EIO,         "connection failed") \
 	X(GD_ESHUTDOWN,    107, EIO,         "shutting down") \
 	X(GD_EAUTH,        108, EACCES,      "authentication failed") \
-	X(GD_ENOSESSION,   109, EIO,         "unknown or expired session")
+	X(GD_ENOSESSION,   109, EIO,         "unknown or expired session") \
+	X(GD_EFORGOTTEN,   110, EIO,         "resent request whose answer is no longer kept")
 
 enum gd_status {
 #define GD_STATUS_ENUM(name, num, err, msg) name = -(num),

@@ -45,11 +45,16 @@ struct op {
 	size_t cap_freed;
 };
 
-/* protobuf-c allocations go through gd_malloc so that tests can fail them. */
+/* protobuf-c allocations go through gd_malloc so that tests can fail them;
+ * data, when set, is a bool that says an allocation failed (an unpack that
+ * fails for want of memory is not a malformed entry). */
 static void *pb_alloc(void *data, size_t size)
 {
-	(void)data;
-	return gd_malloc(size);
+	void *p = gd_malloc(size);
+
+	if (!p && data)
+		*(bool *)data = true;
+	return p;
 }
 
 static void pb_free(void *data, void *p)
@@ -83,8 +88,10 @@ static void pack_reply(struct meta_fsm_result *res, const ProtobufCMessage *m)
 	size_t n = protobuf_c_message_get_packed_size(m);
 	uint8_t *buf = gd_malloc(n);
 
-	if (!buf)
+	if (!buf) {
+		res->out_of_memory = true;
 		return;
+	}
 	protobuf_c_message_pack(m, buf);
 	gd_free(res->resp);
 	res->resp = buf;
@@ -1449,46 +1456,173 @@ static void finish(struct meta_fsm_result *res, int status)
 		reply_status(res, status);
 }
 
+/* ---- exactly-once ---------------------------------------------------------------------- */
+
+/* The req_seq and req_ack of a request whose answer is recorded: false for
+ * the methods that are not (leases and chunk failures are safe to apply
+ * again and their answers are the leader's to finish; HELLO and internal
+ * entries have no client seq). */
+static bool request_seq(uint32_t method, const ProtobufCMessage *req, uint64_t *seq,
+			uint64_t *ack)
+{
+#define SEQ_OF(type) do { \
+		const type *x = (const type *)req; \
+		*seq = x->has_req_seq ? x->req_seq : 0; \
+		*ack = x->has_req_ack ? x->req_ack : 0; \
+	} while (0)
+	switch (method) {
+	case M(MKNOD): case M(MKDIR): case M(SYMLINK):
+		SEQ_OF(Godfs__Mknod);
+		break;
+	case M(LINK):
+		SEQ_OF(Godfs__Link);
+		break;
+	case M(UNLINK): case M(RMDIR):
+		SEQ_OF(Godfs__NameReq);
+		break;
+	case M(RENAME):
+		SEQ_OF(Godfs__Rename);
+		break;
+	case M(SETATTR):
+		SEQ_OF(Godfs__SetAttr);
+		break;
+	case M(OPEN):
+		SEQ_OF(Godfs__Open);
+		break;
+	case M(SETXATTR): case M(REMOVEXATTR):
+		SEQ_OF(Godfs__Xattr);
+		break;
+	case M(WRITE_COMMIT):
+		SEQ_OF(Godfs__WriteCommit);
+		break;
+	default:
+		return false;
+	}
+#undef SEQ_OF
+	return *seq != 0;
+}
+
+/* The session whose record keeps the answer of this entry, or NULL (not
+ * recorded: no session on the entry, an unknown one, or no seq). Trims the
+ * records the client acknowledged (never seq itself). */
+static struct meta_ns_session *once_session(struct meta_ns_state *st, const Godfs__MetaEntry *e,
+					    const ProtobufCMessage *req, uint64_t *seq)
+{
+	struct meta_ns_session *se;
+	uint64_t ack;
+
+	if (!req || !e->has_req_session || e->req_session == 0 ||
+	    !request_seq(e->method, req, seq, &ack))
+		return NULL;
+	se = meta_ns_session_find(st, e->req_session);
+	if (se)
+		meta_ns_reply_trim(se, ack < *seq ? ack : *seq - 1);
+	return se;
+}
+
+/* Answers a resend from the session's record: true when answered (res set),
+ * false when seq is new (apply it). */
+static bool once_answer(const struct meta_ns_session *se, uint64_t seq, uint32_t method,
+			struct meta_fsm_result *res)
+{
+	const struct meta_ns_reply *r = meta_ns_reply_find(se, seq);
+
+	if (!r) {
+		if (seq > se->replies_floor)
+			return false;
+		finish(res, GD_EFORGOTTEN);
+		return true;
+	}
+	res->replayed = true;
+	if (r->method != method) {
+		/* another request under a seq already used: a client bug */
+		finish(res, GD_EINVAL);
+		return true;
+	}
+	if (r->resp_len) {
+		res->resp = gd_malloc(r->resp_len);
+		if (!res->resp) {
+			res->out_of_memory = true;
+			return true;
+		}
+		memcpy(res->resp, r->resp, r->resp_len);
+		res->resp_len = r->resp_len;
+	}
+	finish(res, r->status);
+	return true;
+}
+
+/* Records the answer of an applied request in its session. */
+static void once_record(struct meta_ns_state *st, uint64_t session, uint64_t seq,
+			uint32_t method, struct meta_fsm_result *res)
+{
+	struct meta_ns_session *se = meta_ns_session_find(st, session);
+	int rc;
+
+	if (!se)
+		return;
+	rc = meta_ns_reply_put(se, seq, method, res->status, res->resp, res->resp_len);
+	if (rc == GD_EINVAL) /* an answer too long to keep: its status at least */
+		rc = meta_ns_reply_put(se, seq, method, res->status, NULL, 0);
+	if (rc == GD_ENOMEM)
+		res->out_of_memory = true;
+}
+
+/* ---- apply ------------------------------------------------------------------------------ */
+
 int meta_fsm_apply(struct meta_fsm *f, const void *entry, size_t len,
 		   struct meta_fsm_result *res)
 {
 	const ProtobufCMessageDescriptor *desc;
 	ProtobufCMessage *req = NULL;
 	Godfs__MetaEntry *e;
+	struct meta_ns_session *se;
+	bool alloc_failed = false;
+	ProtobufCAllocator alloc = { pb_alloc, pb_free, &alloc_failed };
 	struct op op;
-	int status;
+	uint64_t seq = 0;
+	int status, rc;
 
 	memset(res, 0, sizeof(*res));
-	e = godfs__meta_entry__unpack(&pb_allocator, len, entry);
+	e = godfs__meta_entry__unpack(&alloc, len, entry);
 	if (!e || !e->has_method) {
 		if (e)
-			godfs__meta_entry__free_unpacked(e, &pb_allocator);
-		finish(res, GD_EPROTO);
-		return GD_EPROTO;
+			godfs__meta_entry__free_unpacked(e, &alloc);
+		rc = alloc_failed ? GD_ENOMEM : GD_EPROTO;
+		finish(res, rc);
+		return rc;
 	}
 	desc = request_descriptor(e->method);
 	if (desc) {
-		req = protobuf_c_message_unpack(desc, &pb_allocator,
+		req = protobuf_c_message_unpack(desc, &alloc,
 						e->has_request ? e->request.len : 0,
 						e->has_request ? e->request.data : NULL);
 		if (!req) {
-			godfs__meta_entry__free_unpacked(e, &pb_allocator);
-			finish(res, GD_EPROTO);
-			return GD_EPROTO;
+			godfs__meta_entry__free_unpacked(e, &alloc);
+			rc = alloc_failed ? GD_ENOMEM : GD_EPROTO;
+			finish(res, rc);
+			return rc;
 		}
 	}
-	memset(&op, 0, sizeof(op));
-	op.st = &f->st;
-	op.e = e;
-	op.now_sec = e->has_now_sec ? e->now_sec : 0;
-	op.now_nsec = e->has_now_nsec && e->now_nsec < 1000000000u ? e->now_nsec : 0;
-	op.res = res;
-	status = apply_method(&op, e->method, req);
-	finish(res, status);
+	se = once_session(&f->st, e, req, &seq);
+	if (!se || !once_answer(se, seq, e->method, res)) {
+		memset(&op, 0, sizeof(op));
+		op.st = &f->st;
+		op.e = e;
+		op.now_sec = e->has_now_sec ? e->now_sec : 0;
+		op.now_nsec = e->has_now_nsec && e->now_nsec < 1000000000u ? e->now_nsec : 0;
+		op.res = res;
+		status = apply_method(&op, e->method, req);
+		finish(res, status);
+		if (status == GD_ENOMEM)
+			res->out_of_memory = true;
+		if (se && !res->out_of_memory)
+			once_record(&f->st, e->req_session, seq, e->method, res);
+	}
 	if (req)
-		protobuf_c_message_free_unpacked(req, &pb_allocator);
-	godfs__meta_entry__free_unpacked(e, &pb_allocator);
-	return 0;
+		protobuf_c_message_free_unpacked(req, &alloc);
+	godfs__meta_entry__free_unpacked(e, &alloc);
+	return res->out_of_memory ? GD_ENOMEM : 0;
 }
 
 int meta_fsm_query(struct meta_fsm *f, uint16_t method, const void *req_buf,

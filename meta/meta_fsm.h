@@ -31,6 +31,8 @@ struct meta_fsm_result {
 	struct meta_fsm_freed *freed; /* chunks whose copies can go (apply only) */
 	size_t n_freed;
 	uint64_t orphan_ino;    /* an inode that became an orphan (nlink 0, maybe open), 0 if none */
+	bool out_of_memory;     /* an allocation failed (see meta_fsm_apply) */
+	bool replayed;          /* a resend answered from its record, nothing applied */
 };
 void meta_fsm_result_release(struct meta_fsm_result *r);
 
@@ -57,8 +59,20 @@ int meta_fsm_set_default_goal(struct meta_fsm *f, uint32_t goal);
 void meta_fsm_free(struct meta_fsm *f);
 
 /* Applies one committed entry (a packed MetaEntry). Returns 0 when the entry
- * was applied (the request itself may still have failed: see res->status), or
- * GD_EPROTO for an entry that does not decode (the state is unchanged). */
+ * was applied (the request itself may still have failed: see res->status),
+ * GD_EPROTO for an entry that does not decode (the state is unchanged), or
+ * GD_ENOMEM when an allocation failed anywhere in the apply: the other voters
+ * did not fail there, so this state (or the answer recorded for a resend) may
+ * now differ from theirs and the caller must stop the node (meta_server
+ * aborts; the restart replays the log).
+ *
+ * Exactly-once: an entry with req_session whose request carries a req_seq
+ * (MKNOD, MKDIR, SYMLINK, LINK, UNLINK, RMDIR, RENAME, SETATTR, OPEN,
+ * SETXATTR, REMOVEXATTR, WRITE_COMMIT) and whose session exists has its answer
+ * recorded in the session (meta_ns_reply_*, part of the state and of
+ * snapshots); an entry with a seq already recorded is answered from the
+ * record (res->replayed) and changes nothing; one whose record was trimmed
+ * (req_ack) or evicted answers GD_EFORGOTTEN and changes nothing. */
 int meta_fsm_apply(struct meta_fsm *f, const void *entry, size_t len,
 		   struct meta_fsm_result *res);
 

@@ -589,6 +589,7 @@ void meta_ns_state_release(struct meta_ns_state *s)
 	for (i = 0; i < s->n_sessions; i++) {
 		gd_free(s->sessions[i].host);
 		gd_free(s->sessions[i].mountpoint);
+		meta_ns_replies_release(&s->sessions[i]);
 	}
 	gd_free(s->sessions);
 	for (i = 0; i < s->n_nodes; i++) {
@@ -644,6 +645,7 @@ int meta_ns_session_put(struct meta_ns_state *s, uint64_t id, const char *host,
 		s->sessions = a;
 		memmove(&a[pos + 1], &a[pos], (s->n_sessions - pos) * sizeof(*a));
 		s->n_sessions++;
+		memset(&a[pos], 0, sizeof(a[pos]));
 		a[pos].id = id;
 	}
 	s->sessions[pos].host = h;
@@ -665,10 +667,123 @@ int meta_ns_session_remove(struct meta_ns_state *s, uint64_t id)
 		return GD_ENOSESSION;
 	gd_free(s->sessions[pos].host);
 	gd_free(s->sessions[pos].mountpoint);
+	meta_ns_replies_release(&s->sessions[pos]);
 	memmove(&s->sessions[pos], &s->sessions[pos + 1],
 		(s->n_sessions - pos - 1) * sizeof(s->sessions[0]));
 	s->n_sessions--;
 	return 0;
+}
+
+/* ---- recorded answers (exactly-once) ---- */
+
+/* Binary search in a session's records: index of seq or where it goes. */
+static size_t reply_pos(const struct meta_ns_session *se, uint64_t seq, bool *found)
+{
+	size_t lo = 0, hi = se->n_replies;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (se->replies[mid].seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = lo < se->n_replies && se->replies[lo].seq == seq;
+	return lo;
+}
+
+struct meta_ns_reply *meta_ns_reply_find(const struct meta_ns_session *se, uint64_t seq)
+{
+	bool found;
+	size_t pos = reply_pos(se, seq, &found);
+	return found ? &se->replies[pos] : NULL;
+}
+
+/* Drops the first n records (the lowest seqs). */
+static void reply_drop_front(struct meta_ns_session *se, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return; /* replies may be NULL: no memmove from it */
+	for (i = 0; i < n; i++)
+		gd_free(se->replies[i].resp);
+	memmove(se->replies, se->replies + n, (se->n_replies - n) * sizeof(*se->replies));
+	se->n_replies -= n;
+}
+
+void meta_ns_reply_trim(struct meta_ns_session *se, uint64_t ack)
+{
+	bool found;
+	size_t pos;
+
+	if (ack <= se->replies_floor)
+		return;
+	pos = reply_pos(se, ack, &found);
+	reply_drop_front(se, found ? pos + 1 : pos);
+	se->replies_floor = ack;
+}
+
+int meta_ns_reply_put(struct meta_ns_session *se, uint64_t seq, uint32_t method, int32_t status,
+		      const uint8_t *resp, size_t resp_len)
+{
+	struct meta_ns_reply *r;
+	uint8_t *copy = NULL;
+	bool found;
+	size_t pos;
+
+	if (seq == 0 || seq <= se->replies_floor || resp_len > META_NS_REPLY_RESP_MAX)
+		return GD_EINVAL;
+	pos = reply_pos(se, seq, &found);
+	if (found)
+		return GD_EINVAL;
+	if (se->n_replies == se->cap_replies && se->n_replies < META_NS_REPLIES_MAX) {
+		size_t cap = se->cap_replies ? se->cap_replies * 2 : 8;
+		if (cap > META_NS_REPLIES_MAX)
+			cap = META_NS_REPLIES_MAX;
+		r = gd_realloc(se->replies, cap * sizeof(*r));
+		if (!r)
+			return GD_ENOMEM;
+		se->replies = r;
+		se->cap_replies = cap;
+	}
+	if (resp_len) {
+		copy = gd_malloc(resp_len);
+		if (!copy)
+			return GD_ENOMEM;
+		memcpy(copy, resp, resp_len);
+	}
+	if (se->n_replies == META_NS_REPLIES_MAX) {
+		/* full: the oldest record goes, and with it any resend of it */
+		if (pos == 0) {
+			/* seq is below every record: it is the one to go */
+			gd_free(copy);
+			se->replies_floor = seq;
+			return 0;
+		}
+		se->replies_floor = se->replies[0].seq;
+		reply_drop_front(se, 1);
+		pos--;
+	}
+	memmove(&se->replies[pos + 1], &se->replies[pos],
+		(se->n_replies - pos) * sizeof(*se->replies));
+	r = &se->replies[pos];
+	r->seq = seq;
+	r->method = method;
+	r->status = status;
+	r->resp = copy;
+	r->resp_len = (uint32_t)resp_len;
+	se->n_replies++;
+	return 0;
+}
+
+void meta_ns_replies_release(struct meta_ns_session *se)
+{
+	size_t i;
+	for (i = 0; i < se->n_replies; i++)
+		gd_free(se->replies[i].resp);
+	gd_free(se->replies);
+	se->replies = NULL;
+	se->n_replies = se->cap_replies = 0;
 }
 
 /* Binary search in the sorted node array. */

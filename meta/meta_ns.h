@@ -173,10 +173,27 @@ int meta_ns_xattr_remove(struct meta_ns_inode *in, const char *name);
 #define META_NS_GOAL_MAX 32           /* replication goal bound */
 #define META_NS_ROOT_INO 1
 
+/* The recorded answer of one applied request of a client session (exactly-once:
+ * a resend of the same request gets this, the request is not applied again). */
+struct meta_ns_reply {
+	uint64_t seq;           /* the request's req_seq */
+	uint32_t method;        /* the request's method: a resend must be the same */
+	int32_t status;
+	uint8_t *resp;          /* packed wire.proto response, gd_malloc'd (NULL when resp_len is 0) */
+	uint32_t resp_len;      /* <= META_NS_REPLY_RESP_MAX */
+};
+
+#define META_NS_REPLIES_MAX 1024      /* recorded answers per session (then the oldest go) */
+#define META_NS_REPLY_RESP_MAX 4096   /* bytes of one recorded answer */
+
 struct meta_ns_session {
 	uint64_t id;
 	char *host;
 	char *mountpoint;
+	struct meta_ns_reply *replies; /* sorted by seq, at most META_NS_REPLIES_MAX */
+	size_t n_replies;
+	size_t cap_replies;
+	uint64_t replies_floor; /* every seq <= this was trimmed or evicted: not answerable */
 };
 
 struct meta_ns_node {
@@ -210,6 +227,20 @@ struct meta_ns_session *meta_ns_session_find(const struct meta_ns_state *s, uint
 int meta_ns_session_put(struct meta_ns_state *s, uint64_t id, const char *host,
 			const char *mountpoint);
 int meta_ns_session_remove(struct meta_ns_state *s, uint64_t id);
+
+/* Recorded answers of a session (exactly-once). find: the record of seq or NULL.
+ * trim: drops the records of every seq <= ack (the client has their answers)
+ * and raises the floor to ack. put: records an answer (copies resp; seq must
+ * be above the floor and not recorded yet); at META_NS_REPLIES_MAX records
+ * the lowest seq goes first and the floor rises to it. 0, GD_EINVAL (resp
+ * too long, seq 0, at or below the floor, or recorded) or GD_ENOMEM (nothing
+ * changed). */
+struct meta_ns_reply *meta_ns_reply_find(const struct meta_ns_session *se, uint64_t seq);
+void meta_ns_reply_trim(struct meta_ns_session *se, uint64_t ack);
+int meta_ns_reply_put(struct meta_ns_session *se, uint64_t seq, uint32_t method, int32_t status,
+		      const uint8_t *resp, size_t resp_len);
+/* Frees every record of the session (it expires, or the state goes). */
+void meta_ns_replies_release(struct meta_ns_session *se);
 
 /* Chunkd registry: find, insert-or-update (copies the strings). */
 struct meta_ns_node *meta_ns_node_find(const struct meta_ns_state *s, const char *id);

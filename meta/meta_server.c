@@ -474,6 +474,20 @@ err:
 
 /* ---- the FSM, as Raft sees it --------------------------------------------------- */
 
+/* An allocation failed inside an apply: this voter's state (or the answer it
+ * recorded for a resend) may now differ from the other voters', which did
+ * not fail there, and a voter that differs must never serve or vote again.
+ * Stop the process on the spot, the one place besides main that ends it: the
+ * restart loads the last snapshot and replays the log, with memory this
+ * time (docs/meta.md, "Out of memory in an apply"). */
+static void apply_out_of_memory(size_t len)
+{
+	gd_error("out of memory while applying a raft entry of %zu bytes: stopping now so "
+		 "that this voter cannot differ from the others (a restart replays the log)",
+		 len);
+	abort();
+}
+
 static int fsm_apply_cb(void *ctx, const void *buf, size_t len, void **result)
 {
 	struct meta_server *ms = ctx;
@@ -481,19 +495,24 @@ static int fsm_apply_cb(void *ctx, const void *buf, size_t len, void **result)
 	struct meta_fsm_result tmp;
 	int rc;
 
-	/* Out of memory for the answer: apply anyway (every voter must reach the
-	 * same state) and let the proposer answer GD_ENOMEM. */
+	/* Out of memory for the answer's holder: apply anyway (the state is
+	 * the same on every voter, the answer is recorded for a resend) and
+	 * let the proposer answer GD_ENOMEM. */
 	if (res == NULL) {
 		memset(&tmp, 0, sizeof(tmp));
 		rc = meta_fsm_apply(ms->fsm, buf, len, &tmp);
 		meta_fsm_result_release(&tmp);
 		*result = NULL;
+		if (rc == GD_ENOMEM)
+			apply_out_of_memory(len);
 		if (rc != 0)
 			gd_error("raft entry of %zu bytes does not decode: %s (skipped)", len,
 				 gd_strerror(rc));
 		return 0;
 	}
 	rc = meta_fsm_apply(ms->fsm, buf, len, res);
+	if (rc == GD_ENOMEM)
+		apply_out_of_memory(len);
 	if (rc != 0) {
 		/* The state is unchanged; stopping raft would stop the node for
 		 * good on every restart, so skip the entry and say so. */

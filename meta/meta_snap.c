@@ -11,7 +11,10 @@
 #include "gd_status.h"
 
 #define SNAP_MAGIC "GDFSSNAP"
-#define SNAP_VERSION 1u
+/* Version 2 added the recorded answers of client sessions (exactly-once)
+ * after the node registry; version 1 snapshots (none) still load. */
+#define SNAP_VERSION 2u
+#define SNAP_VERSION_MIN 1u
 #define SNAP_HEADER 24
 #define SNAP_TRAILER 8
 #define SNAP_STR_MAX META_NS_STR_MAX     /* hosts, mount points, node ids, addresses */
@@ -24,6 +27,8 @@
 #define MIN_DIRENT_BYTES 24
 #define MIN_SESSION_BYTES 16
 #define MIN_NODE_BYTES 12
+#define MIN_REPLIES_BYTES 20
+#define MIN_REPLY_BYTES 20
 
 uint64_t meta_snap_checksum(const void *buf, size_t len)
 {
@@ -169,6 +174,30 @@ static void w_inode(struct wbuf *w, const struct meta_ns_inode *in)
 	}
 }
 
+/* Version 2: the recorded answers of the sessions that have any (or a floor). */
+static void w_replies(struct wbuf *w, const struct meta_ns_state *s)
+{
+	size_t i, j, n = 0;
+
+	for (i = 0; i < s->n_sessions; i++)
+		n += s->sessions[i].n_replies || s->sessions[i].replies_floor;
+	w_u64(w, n);
+	for (i = 0; i < s->n_sessions; i++) {
+		const struct meta_ns_session *se = &s->sessions[i];
+		if (!se->n_replies && !se->replies_floor)
+			continue;
+		w_u64(w, se->id);
+		w_u64(w, se->replies_floor);
+		w_u32(w, (uint32_t)se->n_replies);
+		for (j = 0; j < se->n_replies; j++) {
+			w_u64(w, se->replies[j].seq);
+			w_u32(w, se->replies[j].method);
+			w_u32(w, (uint32_t)se->replies[j].status);
+			w_blob(w, se->replies[j].resp, se->replies[j].resp_len);
+		}
+	}
+}
+
 int meta_snap_write(const struct meta_ns_state *s, void **buf, size_t *len)
 {
 	struct wbuf w = { NULL, 0, 0, 0 };
@@ -207,6 +236,7 @@ int meta_snap_write(const struct meta_ns_state *s, void **buf, size_t *len)
 		w_str(&w, s->nodes[i].address);
 		w_str(&w, s->nodes[i].label);
 	}
+	w_replies(&w, s);
 	gd_free(all);
 	if (w.err) {
 		raft_free(w.p);
@@ -587,6 +617,48 @@ static void r_nodes(struct rbuf *r, struct meta_ns_state *s)
 	}
 }
 
+/* Version 2: recorded answers, per existing session (ids increasing), seqs
+ * increasing and above the floor, at most META_NS_REPLIES_MAX each. */
+static void r_replies(struct rbuf *r, struct meta_ns_state *s)
+{
+	uint64_t n = r_count(r, MIN_REPLIES_BYTES), i, prev_id = 0;
+
+	for (i = 0; i < n && !r->err; i++) {
+		uint64_t id = r_u64(r), floor = r_u64(r);
+		uint32_t k = r_u32(r), j;
+		struct meta_ns_session *se;
+
+		if (r->err)
+			return;
+		se = meta_ns_session_find(s, id);
+		if (!se || id <= prev_id || k > META_NS_REPLIES_MAX ||
+		    k > r_left(r) / MIN_REPLY_BYTES || (k == 0 && floor == 0)) {
+			r->err = GD_EPROTO;
+			return;
+		}
+		prev_id = id;
+		se->replies_floor = floor;
+		for (j = 0; j < k && !r->err; j++) {
+			uint64_t seq = r_u64(r);
+			uint32_t method = r_u32(r);
+			int32_t status = (int32_t)r_u32(r);
+			size_t len;
+			const uint8_t *resp = r_blob(r, META_NS_REPLY_RESP_MAX, &len);
+			int rc;
+
+			if (r->err)
+				return;
+			if (status > 0 || (se->n_replies && seq <= se->replies[se->n_replies - 1].seq)) {
+				r->err = GD_EPROTO;
+				return;
+			}
+			rc = meta_ns_reply_put(se, seq, method, status, resp, len);
+			if (rc)
+				r->err = rc == GD_ENOMEM ? rc : GD_EPROTO;
+		}
+	}
+}
+
 /* The links between inodes: every entry names an existing inode of its type,
  * every directory but the root has exactly one entry in its parent, link
  * counts match, orphans have none, and every directory hangs off the root. */
@@ -667,12 +739,16 @@ int meta_snap_read(struct meta_ns_state *out, const void *buf, size_t len)
 	struct meta_ns_state s;
 	uint64_t body, n, i, prev = 0;
 	const uint8_t *magic;
+	uint32_t version;
 	int rc;
 
 	if (!buf || len < SNAP_HEADER + SNAP_TRAILER)
 		return GD_EPROTO;
 	magic = r_take(&r, 8);
-	if (memcmp(magic, SNAP_MAGIC, 8) != 0 || r_u32(&r) != SNAP_VERSION || r_u32(&r) != 0)
+	if (memcmp(magic, SNAP_MAGIC, 8) != 0)
+		return GD_EPROTO;
+	version = r_u32(&r);
+	if (version < SNAP_VERSION_MIN || version > SNAP_VERSION || r_u32(&r) != 0)
 		return GD_EPROTO;
 	body = r_u64(&r);
 	if (body != len - SNAP_HEADER - SNAP_TRAILER)
@@ -698,6 +774,8 @@ int meta_snap_read(struct meta_ns_state *out, const void *buf, size_t len)
 		prev = r_inode(&r, &s, prev);
 	r_sessions(&r, &s);
 	r_nodes(&r, &s);
+	if (version >= 2)
+		r_replies(&r, &s);
 	if (!r.err && r.off != r.len)
 		r.err = GD_EPROTO;
 	rc = r.err;

@@ -27,6 +27,7 @@
 #include "gd_alloc.h"
 #include "gd_status.h"
 #include "meta_fsm.h"
+#include "meta_ns.h"
 #include "meta_snap.h"
 #include "proto/fsm.pb-c.h"
 #include "proto/wire.pb-c.h"
@@ -67,6 +68,7 @@ struct ent {
 	uint64_t expect_ino;
 	bool purge_now;
 	uint64_t purge_ino;
+	uint64_t req_session;   /* exactly-once: the client connection's session */
 };
 
 static uint8_t *pack_msg(const ProtobufCMessage *m, size_t *len)
@@ -127,6 +129,10 @@ static void entry_pack(struct leader *l, const struct ent *x, struct entry *out)
 	if (x->purge_ino) {
 		e.has_purge_ino = 1;
 		e.purge_ino = x->purge_ino;
+	}
+	if (x->req_session) {
+		e.has_req_session = 1;
+		e.req_session = x->req_session;
 	}
 	out->buf = pack_msg(&e.base, &out->len);
 	free(req);
@@ -1739,7 +1745,6 @@ static void test_apply_alloc_failure(void **state)
 		assert_int_equal(meta_fsm_apply(ref, e[k].buf, e[k].len, &rres), 0);
 		if (rres.status)
 			fail_msg("entry %zu: %s", k, gd_strerror(rres.status));
-		meta_fsm_result_release(&rres);
 		for (fail = 1;; fail++) {
 			struct meta_fsm_result res;
 			void *before;
@@ -1753,17 +1758,27 @@ static void test_apply_alloc_failure(void **state)
 			gd_alloc_fail_after(fail);
 			rc = meta_fsm_apply(l.f, e[k].buf, e[k].len, &res);
 			gd_alloc_fail_after(0);
-			if (rc == 0 && res.status == 0) {
-				/* a success despite a failed allocation did it all */
+			if (res.status == 0) {
+				/* The change was made in full. With rc 0 no
+				 * allocation failed and the answer is the one
+				 * without failures; with GD_ENOMEM the answer
+				 * could not be packed (the node stops). */
+				if (rc == 0) {
+					assert_int_equal(res.resp_len, rres.resp_len);
+					assert_memory_equal(res.resp, rres.resp, res.resp_len);
+				} else {
+					assert_int_equal(rc, GD_ENOMEM);
+				}
 				meta_fsm_result_release(&res);
 				raft_free(before);
 				compare_fsms(l.f, ref, w.max_ino + 10);
 				break;
 			}
-			if (rc == GD_EPROTO)
-				assert_int_equal(res.status, GD_EPROTO);
-			else
-				assert_int_equal(res.status, GD_ENOMEM);
+			/* Any failed allocation makes apply say GD_ENOMEM (the
+			 * node stops: another voter did not fail there); the
+			 * ops still leave the state as it was. */
+			assert_int_equal(rc, GD_ENOMEM);
+			assert_int_equal(res.status, GD_ENOMEM);
 			meta_fsm_result_release(&res);
 			assert_same_snapshot(l.f, before, before_len);
 			no_after = meta_fsm_orphans(l.f, orph_after, 8);
@@ -1771,6 +1786,7 @@ static void test_apply_alloc_failure(void **state)
 			raft_free(before);
 			assert_true(fail < 1000);
 		}
+		meta_fsm_result_release(&rres);
 		meta_fsm_free(ref);
 	}
 	for (k = 0; k < n_e; k++)
@@ -2625,6 +2641,454 @@ static void test_readdir_cookies(void **state)
 	leader_release(&l);
 }
 
+
+/* ---- exactly-once ---------------------------------------------------------------------- */
+
+#define ONCE_SESSION 77
+
+/* Applies entry bytes to f; returns the result (the caller releases it). */
+static struct meta_fsm_result apply_bytes(struct meta_fsm *f, const struct entry *e)
+{
+	struct meta_fsm_result res;
+	assert_int_equal(meta_fsm_apply(f, e->buf, e->len, &res), 0);
+	assert_non_null(res.resp);
+	return res;
+}
+
+static void assert_same_result(const struct meta_fsm_result *a, const struct meta_fsm_result *b)
+{
+	assert_int_equal(a->status, b->status);
+	assert_int_equal(a->resp_len, b->resp_len);
+	assert_memory_equal(a->resp, b->resp, a->resp_len);
+}
+
+/* One request of session ONCE_SESSION applied, then resent twice as a new
+ * leader would propose it (a new entry, a later time): on the same FSM and
+ * on one restored from a snapshot taken after the first apply. The resends
+ * answer what the first apply answered and change nothing. Also checks that
+ * the request without a session (an old client) is not idempotent when
+ * not_idempotent: the bug this fixes. */
+static void once_case(struct leader *l, const struct ent *x, int want, bool not_idempotent)
+{
+	struct ent y = *x;
+	struct entry e1, e2, e3, e4;
+	struct meta_fsm_result r1, r2, r3, r4;
+	struct meta_fsm *g;
+	void *s1, *s2;
+	size_t n1, n2;
+
+	y.req_session = ONCE_SESSION;
+	entry_pack(l, &y, &e1);
+	entry_pack(l, &y, &e2);
+	entry_pack(l, &y, &e3);
+	y.req_session = 0;
+	entry_pack(l, &y, &e4);
+	snap(l->f, &s2, &n2);
+	r1 = apply_bytes(l->f, &e1);
+	if (r1.status != want)
+		fail_msg("method %u: status %d (%s), want %d", x->method, r1.status,
+			 gd_strerror(r1.status), want);
+	assert_false(r1.replayed);
+	snap(l->f, &s1, &n1);
+	r2 = apply_bytes(l->f, &e2);
+	assert_true(r2.replayed);
+	assert_same_result(&r1, &r2);
+	assert_int_equal(r2.n_freed, 0);
+	assert_int_equal(r2.orphan_ino, 0);
+	assert_same_snapshot(l->f, s1, n1);
+
+	/* a new leader restored from a snapshot gets the resend */
+	assert_int_equal(meta_fsm_new(CHUNK, &g), 0);
+	assert_int_equal(meta_fsm_restore(g, s1, n1), 0);
+	assert_same_snapshot(g, s1, n1);
+	r3 = apply_bytes(g, &e3);
+	assert_true(r3.replayed);
+	assert_same_result(&r1, &r3);
+	assert_same_snapshot(g, s1, n1);
+
+	/* without exactly-once, from the state before: applied twice */
+	if (not_idempotent) {
+		assert_int_equal(meta_fsm_restore(g, s2, n2), 0);
+		meta_fsm_result_release(&r3);
+		r3 = apply_bytes(g, &e4);
+		assert_int_equal(r3.status, want);
+		r4 = apply_bytes(g, &e4);
+		assert_int_not_equal(r4.status, want);
+		meta_fsm_result_release(&r4);
+	}
+	meta_fsm_free(g);
+	raft_free(s1);
+	raft_free(s2);
+	meta_fsm_result_release(&r1);
+	meta_fsm_result_release(&r2);
+	meta_fsm_result_release(&r3);
+	free(e1.buf);
+	free(e2.buf);
+	free(e3.buf);
+	free(e4.buf);
+}
+
+/* A resend of each non-idempotent request (and of the others that carry a
+ * seq) is answered from the record: one effect, the same answer, also on a
+ * voter restored from a snapshot. */
+static void test_exactly_once_methods(void **state)
+{
+	struct leader l;
+	uint64_t d, f1, f2, f3, seq = 0;
+
+	(void)state;
+	leader_init(&l);
+	do_hello(&l, ONCE_SESSION, "host", "/mnt");
+	d = do_mkdir(&l, ROOT, "d", 0755);
+	f1 = do_create(&l, d, "f1", ONCE_SESSION);
+	f2 = do_create(&l, d, "f2", 0);
+	f3 = do_create(&l, d, "f3", 0);
+	do_mkdir(&l, d, "empty", 0755);
+	godfs__chunk_resp__free_unpacked(do_lease(&l, f3, 0, chain3, 3, 0), NULL);
+	do_commit(&l, f3, 100, 0);
+	do_setxattr(&l, f1, "user.old", "v", 1, 0, 0);
+	{
+		Godfs__Mknod r = GODFS__MKNOD__INIT;
+		r.has_parent = r.has_mode = r.has_req_seq = 1;
+		r.parent = d;
+		r.name = "sub";
+		r.mode = S_IFDIR | 0755;
+		r.req_seq = ++seq;
+		once_case(&l, &(struct ent){ .method = M(MKDIR), .req = &r.base }, 0, true);
+		r.name = "sym";
+		r.target = "/x";
+		r.mode = 0;
+		r.req_seq = ++seq;
+		once_case(&l, &(struct ent){ .method = M(SYMLINK), .req = &r.base }, 0, true);
+		r.name = "excl";
+		r.target = NULL;
+		r.mode = S_IFREG | 0600;
+		r.has_exclusive = r.exclusive = 1;
+		r.has_session_id = 1;
+		r.session_id = ONCE_SESSION;
+		r.req_seq = ++seq;
+		once_case(&l, &(struct ent){ .method = M(MKNOD), .req = &r.base,
+					     .session = ONCE_SESSION }, 0, true);
+		/* a failure is recorded too: the resend fails the same way */
+		r.name = "f2";
+		r.req_seq = ++seq;
+		once_case(&l, &(struct ent){ .method = M(MKNOD), .req = &r.base,
+					     .session = ONCE_SESSION }, GD_EEXIST, false);
+	}
+	{
+		Godfs__Link r = GODFS__LINK__INIT;
+		r.has_ino = r.has_newparent = r.has_req_seq = 1;
+		r.ino = f1;
+		r.newparent = d;
+		r.newname = "hard";
+		r.req_seq = ++seq;
+		once_case(&l, &(struct ent){ .method = M(LINK), .req = &r.base }, 0, true);
+	}
+	{
+		Godfs__Rename r = GODFS__RENAME__INIT;
+		r.has_parent = r.has_newparent = r.has_req_seq = 1;
+		r.parent = d;
+		r.name = "hard";
+		r.newparent = ROOT;
+		r.newname = "moved";
+		r.req_seq = ++seq;
+		once_case(&l, &(struct ent){ .method = M(RENAME), .req = &r.base }, 0, true);
+	}
+	{
+		Godfs__NameReq r = GODFS__NAME_REQ__INIT;
+		r.has_parent = r.has_req_seq = 1;
+		r.parent = d;
+		r.name = "f2";
+		r.req_seq = ++seq;
+		once_case(&l, &(struct ent){ .method = M(UNLINK), .req = &r.base,
+					     .expect_ino = f2, .purge_now = true }, 0, true);
+		r.name = "empty";
+		r.req_seq = ++seq;
+		once_case(&l, &(struct ent){ .method = M(RMDIR), .req = &r.base }, 0, true);
+	}
+	{
+		Godfs__Xattr r = GODFS__XATTR__INIT;
+		r.has_ino = r.has_value = r.has_flags = r.has_req_seq = 1;
+		r.ino = f1;
+		r.name = "user.new";
+		r.value.data = (uint8_t *)"v";
+		r.value.len = 1;
+		r.flags = 1; /* XATTR_CREATE */
+		r.req_seq = ++seq;
+		once_case(&l, &(struct ent){ .method = M(SETXATTR), .req = &r.base }, 0, true);
+		r.name = "user.old";
+		r.has_value = r.has_flags = 0;
+		r.req_seq = ++seq;
+		once_case(&l, &(struct ent){ .method = M(REMOVEXATTR), .req = &r.base }, 0, true);
+	}
+	{
+		Godfs__SetAttr r = GODFS__SET_ATTR__INIT;
+		r.has_ino = r.has_valid = r.has_size = r.has_req_seq = 1;
+		r.ino = f3;
+		r.valid = GODFS__SET_ATTR_BITS__SA_SIZE;
+		r.size = 10;
+		r.req_seq = ++seq;
+		once_case(&l, &(struct ent){ .method = M(SETATTR), .req = &r.base }, 0, false);
+	}
+	{
+		Godfs__Open r = GODFS__OPEN__INIT;
+		r.has_ino = r.has_flags = r.has_req_seq = 1;
+		r.ino = f3;
+		r.flags = O_WRONLY | O_TRUNC;
+		r.req_seq = ++seq;
+		once_case(&l, &(struct ent){ .method = M(OPEN), .req = &r.base }, 0, false);
+	}
+	{
+		Godfs__WriteCommit r = GODFS__WRITE_COMMIT__INIT;
+		r.has_ino = r.has_size = r.has_req_seq = 1;
+		r.ino = f3;
+		r.size = 5000;
+		r.req_seq = ++seq;
+		once_case(&l, &(struct ent){ .method = M(WRITE_COMMIT), .req = &r.base }, 0, false);
+	}
+	leader_release(&l);
+}
+
+/* mkdir NAME with seq and ack in session ONCE_SESSION; returns its status. */
+static int once_mkdir(struct leader *l, const char *name, uint64_t seq, uint64_t ack,
+		      bool *replayed)
+{
+	Godfs__Mknod r = GODFS__MKNOD__INIT;
+	struct entry e;
+	struct meta_fsm_result res;
+	int status;
+
+	r.has_parent = r.has_mode = r.has_req_seq = r.has_req_ack = 1;
+	r.parent = ROOT;
+	r.name = (char *)name;
+	r.mode = S_IFDIR | 0755;
+	r.req_seq = seq;
+	r.req_ack = ack;
+	entry_pack(l, &(struct ent){ .method = M(MKDIR), .req = &r.base,
+				     .req_session = ONCE_SESSION }, &e);
+	res = apply_bytes(l->f, &e);
+	status = res.status;
+	if (replayed)
+		*replayed = res.replayed;
+	meta_fsm_result_release(&res);
+	free(e.buf);
+	return status;
+}
+
+/* The records go when the client acknowledges them (req_ack) or when a
+ * session holds META_NS_REPLIES_MAX of them; a resend of a record that went
+ * is refused (GD_EFORGOTTEN), never applied again; another request under a
+ * used seq is refused; an expired session's records go with it; the records
+ * survive a snapshot and every cut of that snapshot is refused. */
+static void test_exactly_once_trim(void **state)
+{
+	struct leader l;
+	struct meta_fsm *g;
+	bool replayed;
+	void *s1, *s2;
+	size_t n1, n2, i;
+	char name[32];
+	uint64_t seq;
+
+	(void)state;
+	leader_init(&l);
+	do_hello(&l, ONCE_SESSION, "host", "/mnt");
+	assert_int_equal(once_mkdir(&l, "a1", 1, 0, NULL), 0);
+	assert_int_equal(once_mkdir(&l, "a2", 2, 0, NULL), 0);
+	assert_int_equal(once_mkdir(&l, "a3", 3, 0, NULL), 0);
+	/* seq 4 acknowledges 1 and 2 */
+	assert_int_equal(once_mkdir(&l, "a4", 4, 2, NULL), 0);
+	snap(l.f, &s1, &n1);
+	assert_int_equal(once_mkdir(&l, "a1", 1, 2, &replayed), GD_EFORGOTTEN);
+	assert_false(replayed);
+	assert_int_equal(once_mkdir(&l, "a3", 3, 2, &replayed), 0);
+	assert_true(replayed);
+	assert_same_snapshot(l.f, s1, n1);
+	/* an ack at or above the request's own seq drops the records below it,
+	 * never its own */
+	assert_int_equal(once_mkdir(&l, "a4", 4, 9, &replayed), 0);
+	assert_true(replayed);
+	assert_int_equal(once_mkdir(&l, "a3", 3, 0, &replayed), GD_EFORGOTTEN);
+	raft_free(s1);
+	snap(l.f, &s1, &n1);
+	/* the same seq for another request: refused */
+	{
+		Godfs__NameReq r = GODFS__NAME_REQ__INIT;
+		struct entry e;
+		struct meta_fsm_result res;
+		r.has_parent = r.has_req_seq = 1;
+		r.parent = ROOT;
+		r.name = "a4";
+		r.req_seq = 4;
+		entry_pack(&l, &(struct ent){ .method = M(RMDIR), .req = &r.base,
+					      .req_session = ONCE_SESSION }, &e);
+		res = apply_bytes(l.f, &e);
+		assert_int_equal(res.status, GD_EINVAL);
+		meta_fsm_result_release(&res);
+		free(e.buf);
+	}
+	assert_same_snapshot(l.f, s1, n1);
+	raft_free(s1);
+
+	/* no acks: the window keeps the last META_NS_REPLIES_MAX */
+	for (seq = 5; seq < 5 + META_NS_REPLIES_MAX + 10; seq++) {
+		snprintf(name, sizeof(name), "b%llu", (unsigned long long)seq);
+		assert_int_equal(once_mkdir(&l, name, seq, 0, NULL), 0);
+	}
+	assert_int_equal(once_mkdir(&l, "b5", 5, 0, NULL), GD_EFORGOTTEN);
+	assert_int_equal(once_mkdir(&l, "a3", 3, 0, NULL), GD_EFORGOTTEN);
+	snprintf(name, sizeof(name), "b%llu", (unsigned long long)(seq - 1));
+	assert_int_equal(once_mkdir(&l, name, seq - 1, 0, &replayed), 0);
+	assert_true(replayed);
+	snprintf(name, sizeof(name), "b%llu", (unsigned long long)(seq - META_NS_REPLIES_MAX));
+	assert_int_equal(once_mkdir(&l, name, seq - META_NS_REPLIES_MAX, 0, &replayed), 0);
+	assert_true(replayed);
+
+	/* the records are in the snapshot; every cut of it is refused */
+	snap(l.f, &s1, &n1);
+	assert_int_equal(meta_fsm_new(CHUNK, &g), 0);
+	assert_int_equal(meta_fsm_restore(g, s1, n1), 0);
+	assert_same_snapshot(g, s1, n1);
+	for (i = n1 - 2 * (META_NS_REPLIES_MAX * 30); i < n1; i += 331) {
+		uint8_t *cut = malloc(n1);
+		uint64_t body = i - 24 - 8;
+		size_t k;
+		assert_non_null(cut);
+		memcpy(cut, s1, i);
+		for (k = 0; k < 8; k++)
+			cut[16 + k] = (uint8_t)(body >> (8 * k));
+		resign(cut, i);
+		assert_int_not_equal(meta_fsm_restore(g, cut, i), 0);
+		free(cut);
+	}
+	assert_same_snapshot(g, s1, n1);
+	meta_fsm_free(g);
+
+	/* the session expires: its records go, a resend is a new request */
+	run(&l, &(struct ent){ .method = FSM(SESSION_EXPIRE), .expire_session = ONCE_SESSION },
+	    0, NULL);
+	snap(l.f, &s2, &n2);
+	assert_true(n2 < n1 - META_NS_REPLIES_MAX * 20);
+	assert_int_equal(once_mkdir(&l, name, seq - 1, 0, &replayed), GD_EEXIST);
+	assert_false(replayed);
+	/* a new session whose first request acknowledges earlier ones: the
+	 * floor rises over an empty table */
+	do_hello(&l, ONCE_SESSION, "host", "/mnt");
+	assert_int_equal(once_mkdir(&l, "c100", 100, 99, NULL), 0);
+	assert_int_equal(once_mkdir(&l, "c100", 100, 99, &replayed), 0);
+	assert_true(replayed);
+	assert_int_equal(once_mkdir(&l, "c99", 99, 0, NULL), GD_EFORGOTTEN);
+	raft_free(s1);
+	raft_free(s2);
+	leader_release(&l);
+}
+
+/* A version 1 snapshot (before exactly-once: no records) still loads, and
+ * snapshots again in version 2 with the same state. */
+static void test_snapshot_v1_loads(void **state)
+{
+	struct leader l;
+	struct meta_fsm *g;
+	uint8_t *v1;
+	void *s;
+	size_t n, k;
+	uint64_t body;
+
+	(void)state;
+	leader_init(&l);
+	do_hello(&l, ONCE_SESSION, "host", "/mnt");
+	do_mkdir(&l, ROOT, "d", 0755);
+	snap(l.f, &s, &n);
+	/* version 2 = version 1 + a u64 count of sessions with records (0 here) */
+	v1 = malloc(n - 8);
+	assert_non_null(v1);
+	memcpy(v1, s, n - 16);
+	for (k = 0; k < 8; k++)
+		assert_int_equal(((uint8_t *)s)[n - 16 + k], 0);
+	v1[8] = 1;
+	body = n - 8 - 24 - 8;
+	for (k = 0; k < 8; k++)
+		v1[16 + k] = (uint8_t)(body >> (8 * k));
+	resign(v1, n - 8);
+	assert_int_equal(meta_fsm_new(CHUNK, &g), 0);
+	assert_int_equal(meta_fsm_restore(g, v1, n - 8), 0);
+	assert_same_snapshot(g, s, n);
+	/* a version from the future is refused */
+	v1[8] = 3;
+	resign(v1, n - 8);
+	assert_int_equal(meta_fsm_restore(g, v1, n - 8), GD_EPROTO);
+	meta_fsm_free(g);
+	free(v1);
+	raft_free(s);
+	leader_release(&l);
+}
+
+/* An allocation that fails while a recorded request is applied (or its
+ * answer recorded, or a resend answered) makes apply say GD_ENOMEM: the node
+ * must stop, as its state or its records may differ from the other voters'. */
+static void test_exactly_once_alloc_failure(void **state)
+{
+	struct leader l;
+	struct entry e;
+	struct meta_fsm_result ref, res;
+	void *before;
+	size_t before_len;
+	long fail;
+	int pass;
+
+	(void)state;
+	leader_init(&l);
+	do_hello(&l, ONCE_SESSION, "host", "/mnt");
+	{
+		Godfs__Mknod r = GODFS__MKNOD__INIT;
+		r.has_parent = r.has_mode = r.has_req_seq = 1;
+		r.parent = ROOT;
+		r.name = "x";
+		r.mode = S_IFDIR | 0755;
+		r.req_seq = 1;
+		entry_pack(&l, &(struct ent){ .method = M(MKDIR), .req = &r.base,
+					      .req_session = ONCE_SESSION }, &e);
+	}
+	snap(l.f, &before, &before_len);
+	ref = apply_bytes(l.f, &e);
+	/* pass 0: the first apply; pass 1: the resend */
+	for (pass = 0; pass < 2; pass++) {
+		for (fail = 1;; fail++) {
+			struct meta_fsm *g;
+			int rc;
+
+			assert_int_equal(meta_fsm_new(CHUNK, &g), 0);
+			if (pass == 0) {
+				assert_int_equal(meta_fsm_restore(g, before, before_len), 0);
+			} else {
+				void *b;
+				size_t bl;
+				snap(l.f, &b, &bl);
+				assert_int_equal(meta_fsm_restore(g, b, bl), 0);
+				raft_free(b);
+			}
+			gd_alloc_fail_after(fail);
+			rc = meta_fsm_apply(g, e.buf, e.len, &res);
+			gd_alloc_fail_after(0);
+			if (rc == 0) {
+				assert_same_result(&ref, &res);
+				assert_int_equal(res.replayed, pass == 1);
+				meta_fsm_result_release(&res);
+				meta_fsm_free(g);
+				break;
+			}
+			assert_int_equal(rc, GD_ENOMEM);
+			meta_fsm_result_release(&res);
+			meta_fsm_free(g);
+			assert_true(fail < 100);
+		}
+	}
+	meta_fsm_result_release(&ref);
+	raft_free(before);
+	free(e.buf);
+	leader_release(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2640,6 +3104,10 @@ int main(void)
 		cmocka_unit_test(test_attr_rules_and_misc),
 		cmocka_unit_test(test_random_operations),
 		cmocka_unit_test(test_model_differential),
+		cmocka_unit_test(test_exactly_once_methods),
+		cmocka_unit_test(test_exactly_once_trim),
+		cmocka_unit_test(test_snapshot_v1_loads),
+		cmocka_unit_test(test_exactly_once_alloc_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
