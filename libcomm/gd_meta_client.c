@@ -6,7 +6,14 @@
  * reference closes it. Replacing the connection (reconnect, leader change,
  * new session) happens under reconnect_mu, one thread at a time, and bumps a
  * generation counter: a thread that saw a failure on generation g and finds
- * the counter past g knows somebody else already reconnected. */
+ * the counter past g knows somebody else already reconnected.
+ *
+ * Exactly-once: a request whose message has a req_seq field (every mutating
+ * namespace request, wire.proto) gets the next sequence number of this client
+ * and keeps it in every resend (timeout, lost connection, leader change), so
+ * that the meta answers a resend of an applied request from its record
+ * instead of applying it again; req_ack tells the meta which records it may
+ * drop (every seq below the lowest one still in flight). */
 #include "gd_time.h"
 #include "gd_meta_client.h"
 #include "gd_alloc.h"
@@ -62,6 +69,12 @@ struct gd_meta_client {
 	pthread_mutex_t mu;           /* guards cur and gen */
 	struct mconn *cur;            /* may be NULL before the first connect */
 	uint64_t gen;                 /* bumped on every replacement */
+
+	pthread_mutex_t seq_mu;       /* guards next_seq and the in-flight seqs */
+	uint64_t next_seq;            /* the last seq handed out */
+	uint64_t *inflight;           /* seqs of the calls in flight, unordered */
+	size_t n_inflight;
+	size_t cap_inflight;
 
 	atomic_uint_fast64_t session_id;
 	atomic_uint_fast64_t chunk_size;
@@ -434,6 +447,91 @@ static ProtobufCMessage *patch_session(const ProtobufCMessage *req, uint64_t old
 	return copy;
 }
 
+/* ---- exactly-once sequence numbers ---- */
+
+/* The req_seq (or req_ack) field of a request message, or NULL. */
+static const ProtobufCFieldDescriptor *seq_field(const ProtobufCMessageDescriptor *d,
+						 const char *name)
+{
+	const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(d, name);
+
+	if (!f || f->type != PROTOBUF_C_TYPE_UINT64 || f->label != PROTOBUF_C_LABEL_OPTIONAL)
+		return NULL;
+	return f;
+}
+
+/* A new seq, in flight until seq_end; 0 when out of memory (the call then
+ * goes without one: no exactly-once for it, as with an old client). */
+static uint64_t seq_begin(struct gd_meta_client *m)
+{
+	uint64_t seq = 0;
+
+	pthread_mutex_lock(&m->seq_mu);
+	if (m->n_inflight == m->cap_inflight) {
+		size_t cap = m->cap_inflight ? m->cap_inflight * 2 : 16;
+		uint64_t *a = gd_realloc(m->inflight, cap * sizeof(*a));
+		if (!a)
+			goto out;
+		m->inflight = a;
+		m->cap_inflight = cap;
+	}
+	seq = ++m->next_seq;
+	m->inflight[m->n_inflight++] = seq;
+out:
+	pthread_mutex_unlock(&m->seq_mu);
+	return seq;
+}
+
+/* Every seq below the lowest in flight has been answered (a caller in
+ * flight holds at least its own seq, so this is below it). */
+static uint64_t seq_ack(struct gd_meta_client *m)
+{
+	uint64_t low;
+	size_t i;
+
+	pthread_mutex_lock(&m->seq_mu);
+	low = m->next_seq + 1;
+	for (i = 0; i < m->n_inflight; i++)
+		if (m->inflight[i] < low)
+			low = m->inflight[i];
+	pthread_mutex_unlock(&m->seq_mu);
+	return low - 1;
+}
+
+static void seq_end(struct gd_meta_client *m, uint64_t seq)
+{
+	size_t i;
+
+	pthread_mutex_lock(&m->seq_mu);
+	for (i = 0; i < m->n_inflight; i++) {
+		if (m->inflight[i] == seq) {
+			m->inflight[i] = m->inflight[--m->n_inflight];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&m->seq_mu);
+}
+
+/* Fills shadow (a buffer of the message's size) with a shallow copy of req
+ * whose req_seq and req_ack say seq and ack: only packed, never freed as a
+ * message. */
+static const ProtobufCMessage *with_seq(const ProtobufCMessage *req, void *shadow, uint64_t seq,
+					uint64_t ack)
+{
+	const ProtobufCFieldDescriptor *fs = seq_field(req->descriptor, "req_seq");
+	const ProtobufCFieldDescriptor *fa = seq_field(req->descriptor, "req_ack");
+	char *p = shadow;
+
+	memcpy(shadow, req, req->descriptor->sizeof_message);
+	*(protobuf_c_boolean *)(p + fs->quantifier_offset) = 1;
+	*(uint64_t *)(p + fs->offset) = seq;
+	if (fa) {
+		*(protobuf_c_boolean *)(p + fa->quantifier_offset) = 1;
+		*(uint64_t *)(p + fa->offset) = ack;
+	}
+	return shadow;
+}
+
 /* ---- calls ---- */
 
 /* gd_meta_call with an explicit overall timeout. */
@@ -446,7 +544,16 @@ static int meta_call(struct gd_meta_client *m, uint16_t method, const ProtobufCM
 	ProtobufCMessage *copy = NULL;
 	int attempt_cap = timeout_ms / 3 > MIN_ATTEMPT_MS ? timeout_ms / 3 : MIN_ATTEMPT_MS;
 	int last = GD_ETIMEDOUT, rc, nosess = 0, notleader = 0;
+	void *shadow = NULL;
+	uint64_t seq = 0;
 
+	if (m->role == GODFS__ROLE__ROLE_CLIENT && seq_field(req->descriptor, "req_seq")) {
+		shadow = gd_malloc(req->descriptor->sizeof_message);
+		if (shadow && !(seq = seq_begin(m))) {
+			gd_free(shadow);
+			shadow = NULL;
+		}
+	}
 	for (;;) {
 		struct gd_call_result res = { 0 };
 		struct mconn *mc;
@@ -474,7 +581,7 @@ static int meta_call(struct gd_meta_client *m, uint16_t method, const ProtobufCM
 		}
 		struct gd_call_args a = {
 			.method = method,
-			.req = send,
+			.req = seq ? with_seq(send, shadow, seq, seq_ack(m)) : send,
 			.resp_desc = resp_desc,
 			.timeout_ms = left < (uint64_t)attempt_cap ? (int)left : attempt_cap,
 		};
@@ -535,6 +642,9 @@ static int meta_call(struct gd_meta_client *m, uint16_t method, const ProtobufCM
 	}
 	if (copy)
 		protobuf_c_message_free_unpacked(copy, NULL);
+	if (seq)
+		seq_end(m, seq);
+	gd_free(shadow);
 	return rc;
 }
 
@@ -596,6 +706,8 @@ static void client_free(struct gd_meta_client *m)
 	gd_free(m->addrs);
 	gd_free(m->host);
 	gd_free(m->mountpoint);
+	gd_free(m->inflight);
+	pthread_mutex_destroy(&m->seq_mu);
 	pthread_mutex_destroy(&m->reconnect_mu);
 	pthread_mutex_destroy(&m->mu);
 	pthread_mutex_destroy(&m->stop_mu);
@@ -615,6 +727,7 @@ int gd_meta_client_open(const struct gd_meta_client_config *cfg,
 	m = gd_calloc(1, sizeof(*m));
 	if (!m)
 		return GD_ENOMEM;
+	pthread_mutex_init(&m->seq_mu, NULL);
 	pthread_mutex_init(&m->reconnect_mu, NULL);
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_mutex_init(&m->stop_mu, NULL);

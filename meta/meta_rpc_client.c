@@ -7,6 +7,8 @@
  * proposal's done callback, by parking it (no chunkd registered yet), or by
  * queueing it behind another lease on the same chunk. Loop thread only. */
 #include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -186,15 +188,23 @@ static void call_free(struct call *c)
 static void call_done(struct meta_server *ms, struct gd_request *req, int status,
 		      struct meta_fsm_result *res, void *arg);
 
-/* Proposes e for req; the call is finished (and freed) by call_done. */
+/* Proposes e for req; the call is finished (and freed) by call_done. The
+ * session of a client connection goes into the entry as req_session: the FSM
+ * records the answer under it and the request's req_seq (exactly-once). */
 static void propose(struct meta_server *ms, struct gd_request *req, Godfs__MetaEntry *e,
 		    struct call *c)
 {
+	struct meta_conn *conn = conn_of(req);
+
 	e->has_method = 1;
 	e->method = c->method;
 	if (c->session_id) {
 		e->has_session_id = 1;
 		e->session_id = c->session_id;
+	}
+	if (conn && conn->role == GODFS__ROLE__ROLE_CLIENT && conn->session_id) {
+		e->has_req_session = 1;
+		e->req_session = conn->session_id;
 	}
 	meta_server_propose(ms, e, req, call_done, c);
 }
@@ -862,10 +872,38 @@ err:
 
 /* ---- proposals applied ------------------------------------------------------------------------ */
 
+#ifdef GODFS_FAULTS
+/* Fault point of test builds only (configure --enable-sanitizers defines
+ * GODFS_FAULTS): with GODFS_FAULT_KILL_AFTER_APPLY=N in the environment, the
+ * Nth namespace change applied by this process for a client kills the
+ * process (SIGKILL) before the reply goes out: a reply lost after the change
+ * was committed and applied, deterministically (tests/e2e/e2e_meta_exactly_once.sh). */
+static void fault_kill_after_apply(void)
+{
+	static long left = -1;
+
+	if (left < 0) {
+		const char *v = getenv("GODFS_FAULT_KILL_AFTER_APPLY");
+		left = v ? strtol(v, NULL, 10) : 0;
+		if (left < 0)
+			left = 0;
+		if (left)
+			gd_warn("fault point: killed after the %ld-th applied change", left);
+	}
+	if (left > 0 && --left == 0) {
+		gd_warn("fault point: SIGKILL after an apply, before its reply");
+		raise(SIGKILL);
+	}
+}
+#endif
+
 /* After a namespace change: open files, orphans, freed chunks. */
 static void change_applied(struct meta_server *ms, struct gd_request *req, struct call *c,
 			   const struct meta_fsm_result *res)
 {
+#ifdef GODFS_FAULTS
+	fault_kill_after_apply();
+#endif
 	if (res->status == 0 && c->open_after && c->session_id) {
 		Godfs__AttrResp *a = godfs__attr_resp__unpack(&meta_server_pb_allocator,
 							      res->resp_len, res->resp);
