@@ -872,19 +872,21 @@ err:
 
 /* ---- proposals applied ------------------------------------------------------------------------ */
 
-#ifdef GODFS_FAULTS
+#ifdef GODFS_FAULT_INJECTION
 /* Fault point of test builds only (configure --enable-sanitizers defines
- * GODFS_FAULTS): with GODFS_FAULT_KILL_AFTER_APPLY=N in the environment, the
- * Nth namespace change applied by this process for a client kills the
- * process (SIGKILL) before the reply goes out: a reply lost after the change
- * was committed and applied, deterministically (tests/e2e/e2e_meta_exactly_once.sh). */
+ * GODFS_FAULT_INJECTION), in the GODFS_FAULT syntax of chunkd/chunkd_fault.h:
+ * with GODFS_FAULT=after_apply:N in the environment, the Nth namespace change
+ * applied by this process for a client kills the process (SIGKILL) before
+ * the reply goes out: a reply lost after the change was committed and
+ * applied, deterministically (tests/e2e/e2e_meta_exactly_once.sh). */
 static void fault_kill_after_apply(void)
 {
 	static long left = -1;
 
 	if (left < 0) {
-		const char *v = getenv("GODFS_FAULT_KILL_AFTER_APPLY");
-		left = v ? strtol(v, NULL, 10) : 0;
+		const char *v = getenv("GODFS_FAULT");
+		const char *p = v ? strstr(v, "after_apply:") : NULL;
+		left = p ? strtol(p + strlen("after_apply:"), NULL, 10) : 0;
 		if (left < 0)
 			left = 0;
 		if (left)
@@ -901,7 +903,7 @@ static void fault_kill_after_apply(void)
 static void change_applied(struct meta_server *ms, struct gd_request *req, struct call *c,
 			   const struct meta_fsm_result *res)
 {
-#ifdef GODFS_FAULTS
+#ifdef GODFS_FAULT_INJECTION
 	fault_kill_after_apply();
 #endif
 	if (res->status == 0 && c->open_after && c->session_id) {
