@@ -890,10 +890,10 @@ static void fault_kill_after_apply(void)
 		if (left < 0)
 			left = 0;
 		if (left)
-			gd_warn("fault point: killed after the %ld-th applied change", left);
+			gd_warn("fault point: SIGKILL after applied change number %ld", left);
 	}
 	if (left > 0 && --left == 0) {
-		gd_warn("fault point: SIGKILL after an apply, before its reply");
+		gd_warn("fault point: SIGKILL now, after an apply, before its reply");
 		raise(SIGKILL);
 	}
 }

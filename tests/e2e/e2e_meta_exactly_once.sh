@@ -10,6 +10,9 @@
 # The meta restarts each time on the same data directory (one voter: replay
 # of the log). At the end the namespace is exactly what the acknowledged
 # operations imply, on the same mount and after a remount.
+#   3. Then the same with three voters (--peers): the leader dies at the
+#      fault point or by kill -9, another voter takes over with the records
+#      replicated to it, and the dead one comes back.
 E2E_TIMEOUT=150
 . "$(dirname "$0")/lib.sh"
 
@@ -120,7 +123,7 @@ if [ "$fired" -gt 0 ]; then
 	reap_meta
 	start_meta
 fi
-fault_kills=$(grep -c 'fault point: SIGKILL' "$E2E_TMP/log/meta.log" || true)
+fault_kills=$(grep -c 'fault point: SIGKILL now' "$E2E_TMP/log/meta.log" || true)
 
 # 2. kill -9 at random moments.
 for ((r = 1; r <= KILL_ROUNDS; r++)); do
@@ -173,4 +176,121 @@ check_namespace "same mount"
 e2e_remount
 W=$MNT/w
 check_namespace "after a remount"
-e2e_log "the namespace holds exactly the $last acknowledged iterations"
+e2e_log "one voter: the namespace holds exactly the $last acknowledged iterations"
+
+# ---- 3. three voters: the leader dies ----
+e2e_umount "$MNT"
+for i in 1 2 3; do e2e_stop "${CHUNKD_PID[$i]}"; done
+e2e_stop "$META_PID"
+read -r VC1 VC2 VC3 VR1 VR2 VR3 <<<"$(e2e_free_ports 6)"
+VCLIENT=([1]=$VC1 [2]=$VC2 [3]=$VC3)
+VRAFT=([1]=$VR1 [2]=$VR2 [3]=$VR3)
+PEERS="1@127.0.0.1:$VR1@127.0.0.1:$VC1,2@127.0.0.1:$VR2@127.0.0.1:$VC2,3@127.0.0.1:$VR3@127.0.0.1:$VC3"
+ALL_METAS="127.0.0.1:$VC1,127.0.0.1:$VC2,127.0.0.1:$VC3"
+declare -A VPID=()
+
+# start_voter N [FAULT]: voter N of 3; with FAULT it kills itself after its
+# FAULT-th change as leader.
+start_voter() {
+	local n=$1 fault=${2:-}
+	mkdir -p "$E2E_TMP/voter$n"
+	GODFS_FAULT=${fault:+after_apply:$fault} "$GODFS_META" --data-dir "$E2E_TMP/voter$n" \
+		--listen "127.0.0.1:${VCLIENT[$n]}" --raft-listen "127.0.0.1:${VRAFT[$n]}" \
+		--node-id "$n" --peers "$PEERS" --log-level info \
+		</dev/null >>"$E2E_TMP/log/voter$n.log" 2>&1 &
+	VPID[$n]=$!
+	E2E_PIDS[${VPID[$n]}]=voter$n
+	e2e_wait_port "${VCLIENT[$n]}" "voter$n" "${VPID[$n]}"
+}
+reap_voter() {
+	wait "${VPID[$1]}" 2>/dev/null || true
+	unset "E2E_PIDS[${VPID[$1]}]"
+}
+# The voter number of the leader (10 s), from any voter that answers.
+leader_voter() {
+	local t n l
+	for ((t = 0; t < 100; t++)); do
+		l=$("$GODFS_ADMIN" --meta "$ALL_METAS" status 2>/dev/null | awk '$1 == "leader" { print $2 }')
+		for n in 1 2 3; do
+			[ "$l" = "127.0.0.1:${VCLIENT[$n]}" ] && e2e_alive "${VPID[$n]}" && { echo "$n"; return 0; }
+		done
+		sleep 0.1
+	done
+	e2e_fail "no leader among the voters after 10 s"
+}
+
+for n in 1 2 3; do start_voter "$n" $((5 + RANDOM % 20)); done
+META_ADDR=$ALL_METAS
+for i in 1 2 3; do e2e_start_chunkd "$i"; done
+e2e_wait_nodes 3
+e2e_mount "$MNT"
+W=$MNT/w3
+mkdir "$W"
+echo 0 >"$DONE"
+rm -f "$E2E_TMP/stop"
+workload &
+WPID=$!
+E2E_PIDS[$WPID]=workload
+
+# A voter that died (fault point or kill -9) is restarted at once, with a new
+# fault point while fewer than 3 fault-point deaths were seen, so that two
+# voters are up again before the next leader can die.
+VDEATHS=0
+tend_voters() {
+	local n faults
+	for n in 1 2 3; do
+		e2e_alive "${VPID[$n]}" && continue
+		reap_voter "$n"
+		VDEATHS=$((VDEATHS + 1))
+		faults=$(cat "$E2E_TMP"/log/voter*.log | grep -c 'fault point: SIGKILL now' || true)
+		e2e_log "voter $n died ($faults fault-point deaths so far) at iteration $(cat "$DONE"): restarted"
+		if [ "$faults" -lt 3 ]; then
+			start_voter "$n" $((5 + RANDOM % 20))
+		else
+			start_voter "$n"
+		fi
+	done
+}
+# progress_after with the voters tended.
+progress_voters() {
+	local n=$1 t
+	for ((t = 0; t < 300; t++)); do
+		tend_voters
+		[ -e "$FAILED" ] && e2e_fail "$(cat "$FAILED")"
+		[ "$(cat "$DONE")" -gt "$n" ] && return 0
+		e2e_alive "$WPID" || e2e_fail "the workload stopped: $(cat "$FAILED" 2>/dev/null)"
+		sleep 0.1
+	done
+	e2e_fail "the workload made no progress in 30 s with three voters (at iteration $(cat "$DONE"))"
+}
+
+# Three kill -9 of the leader, between which the fault points fire too.
+for ((r = 1; r <= 3; r++)); do
+	progress_voters "$(( $(cat "$DONE") + 3 ))"
+	lead=$(leader_voter)
+	kill -9 "${VPID[$lead]}"
+	e2e_log "voters round $r: kill -9 of the leader (voter $lead) at iteration $(cat "$DONE")"
+	progress_voters "$(cat "$DONE")"
+done
+progress_voters "$(( $(cat "$DONE") + 5 ))"
+touch "$E2E_TMP/stop"
+wait "$WPID" || true
+unset "E2E_PIDS[$WPID]"
+[ -e "$FAILED" ] && e2e_fail "$(cat "$FAILED")"
+# No more fault points: every voter restarted plain, one at a time.
+for n in 1 2 3; do
+	if e2e_alive "${VPID[$n]}"; then kill -9 "${VPID[$n]}"; fi
+	reap_voter "$n"
+	start_voter "$n"
+	leader_voter >/dev/null
+done
+[ "$VDEATHS" -ge 3 ] || e2e_fail "only $VDEATHS voter deaths"
+last=$(cat "$DONE")
+voter_kills=$(cat "$E2E_TMP"/log/voter*.log | grep -c 'fault point: SIGKILL now' || true)
+e2e_log "three voters: $last iterations, $voter_kills fault-point kills"
+[ "$last" -gt 10 ] || e2e_fail "only $last iterations with three voters"
+check_namespace "three voters, same mount"
+e2e_remount
+W=$MNT/w3
+check_namespace "three voters, after a remount"
+e2e_log "three voters: the namespace holds exactly the $last acknowledged iterations"
