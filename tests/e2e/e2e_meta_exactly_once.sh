@@ -56,6 +56,7 @@ op() {
 		exit 1
 	fi
 }
+done_n() { cat "$DONE"; }
 excl_create() { (set -C; printf 'file %d\n' "$2" >"$1"); }
 workload() {
 	i=0
@@ -74,74 +75,75 @@ workload() {
 		if [ $((i % 3)) = 0 ]; then
 			op "rmdir d$i" rmdir "$W/d$i"
 		fi
-		echo "$i" >"$DONE"
+		echo "$i" >"$DONE.new"
+		mv -f "$DONE.new" "$DONE"   # atomic: a reader never sees it empty
 	done
 }
 workload &
 WPID=$!
 E2E_PIDS[$WPID]=workload
 
+# A meta that died (the fault point) is restarted at once, with a new fault
+# point until FAULT_ROUNDS deaths were seen, then without.
+FIRED=0
+tend_meta() {
+	e2e_alive "$META_PID" && return 0
+	reap_meta
+	FIRED=$((FIRED + 1))
+	e2e_log "the meta died at the fault point ($FIRED), iteration $(done_n): restarted"
+	if [ "$FIRED" -lt "$FAULT_ROUNDS" ]; then
+		start_meta $((3 + RANDOM % 25))
+	else
+		start_meta
+	fi
+}
+
 # Waits (30 s) until the workload has done more iterations than $1.
 progress_after() {
 	local n=$1 t
 	for ((t = 0; t < 300; t++)); do
+		tend_meta
 		[ -e "$FAILED" ] && e2e_fail "$(cat "$FAILED")"
-		[ "$(cat "$DONE")" -gt "$n" ] && return 0
+		[ "$(done_n)" -gt "$n" ] && return 0
 		e2e_alive "$WPID" || e2e_fail "the workload stopped: $(cat "$FAILED" 2>/dev/null)"
 		sleep 0.1
 	done
-	e2e_fail "the workload made no progress in 30 s (at iteration $(cat "$DONE"))"
+	e2e_fail "the workload made no progress in 30 s (at iteration $(done_n))"
 }
 
-# 1. The fault point: the meta kills itself after an apply, before the reply.
-fired=0
-for ((r = 1; r <= FAULT_ROUNDS; r++)); do
-	for ((t = 0; t < 300; t++)); do
-		e2e_alive "$META_PID" || break
-		[ -e "$FAILED" ] && e2e_fail "$(cat "$FAILED")"
-		sleep 0.1
-	done
-	if e2e_alive "$META_PID"; then
-		# a build without fault points (release): go on with kill -9 only
-		grep -q 'fault point' "$E2E_TMP/log/meta.log" &&
-			e2e_fail "the fault point did not kill the meta in 30 s"
-		e2e_log "no fault points in this build: kill -9 rounds only"
+# 1. The fault point: the meta kills itself after an apply, before the reply
+# (each start allows at most 27 changes: it fires within 7 iterations).
+for ((t = 0; t < 600 && FIRED < FAULT_ROUNDS; t++)); do
+	tend_meta
+	[ -e "$FAILED" ] && e2e_fail "$(cat "$FAILED")"
+	if [ "$FIRED" = 0 ] && [ "$(done_n)" -gt 40 ]; then
+		e2e_log "no fault points in this build (release): kill -9 rounds only"
 		break
 	fi
-	reap_meta
-	fired=$((fired + 1))
-	n=$(cat "$DONE")
-	e2e_log "fault round $r: the meta died after an apply, before its reply (iteration $n)"
-	start_meta $((3 + RANDOM % 25))
-	progress_after "$n"
+	sleep 0.1
 done
-# The last start may still carry a fault point: restart without one.
-if [ "$fired" -gt 0 ]; then
-	if e2e_alive "$META_PID"; then
-		kill -9 "$META_PID"
-	fi
-	reap_meta
-	start_meta
-fi
+[ "$FIRED" = 0 ] || [ "$FIRED" -ge "$FAULT_ROUNDS" ] ||
+	e2e_fail "only $FIRED fault-point deaths in 60 s"
+progress_after "$(done_n)"
 fault_kills=$(grep -c 'fault point: SIGKILL now' "$E2E_TMP/log/meta.log" || true)
 
 # 2. kill -9 at random moments.
 for ((r = 1; r <= KILL_ROUNDS; r++)); do
-	n=$(cat "$DONE")
+	n=$(done_n)
 	progress_after "$n"
 	sleep "0.$((RANDOM % 9 + 1))"
 	kill -9 "$META_PID"
 	reap_meta
-	e2e_log "kill round $r: kill -9 of the meta at iteration $(cat "$DONE")"
+	e2e_log "kill round $r: kill -9 of the meta at iteration $(done_n)"
 	start_meta
-	progress_after "$(cat "$DONE")"
+	progress_after "$(done_n)"
 done
 
 touch "$E2E_TMP/stop"
 wait "$WPID" || true
 unset "E2E_PIDS[$WPID]"
 [ -e "$FAILED" ] && e2e_fail "$(cat "$FAILED")"
-last=$(cat "$DONE")
+last=$(done_n)
 e2e_log "workload stopped after $last iterations; $fault_kills fault-point kills, $KILL_ROUNDS kill -9"
 [ "$last" -gt 20 ] || e2e_fail "only $last iterations"
 
@@ -206,13 +208,19 @@ reap_voter() {
 	wait "${VPID[$1]}" 2>/dev/null || true
 	unset "E2E_PIDS[${VPID[$1]}]"
 }
-# The voter number of the leader (10 s), from any voter that answers.
-leader_voter() {
+# LEAD = the voter number of the leader (10 s), from any voter that answers;
+# with "tend", voters that die meanwhile are restarted (tend_voters, below).
+find_leader() {
 	local t n l
+	LEAD=
 	for ((t = 0; t < 100; t++)); do
+		[ "${1:-}" = tend ] && tend_voters
 		l=$("$GODFS_ADMIN" --meta "$ALL_METAS" status 2>/dev/null | awk '$1 == "leader" { print $2 }')
 		for n in 1 2 3; do
-			[ "$l" = "127.0.0.1:${VCLIENT[$n]}" ] && e2e_alive "${VPID[$n]}" && { echo "$n"; return 0; }
+			if [ "$l" = "127.0.0.1:${VCLIENT[$n]}" ] && e2e_alive "${VPID[$n]}"; then
+				LEAD=$n
+				return 0
+			fi
 		done
 		sleep 0.1
 	done
@@ -243,7 +251,7 @@ tend_voters() {
 		reap_voter "$n"
 		VDEATHS=$((VDEATHS + 1))
 		faults=$(cat "$E2E_TMP"/log/voter*.log | grep -c 'fault point: SIGKILL now' || true)
-		e2e_log "voter $n died ($faults fault-point deaths so far) at iteration $(cat "$DONE"): restarted"
+		e2e_log "voter $n died ($faults fault-point deaths so far) at iteration $(done_n): restarted"
 		if [ "$faults" -lt 3 ]; then
 			start_voter "$n" $((5 + RANDOM % 20))
 		else
@@ -257,22 +265,22 @@ progress_voters() {
 	for ((t = 0; t < 300; t++)); do
 		tend_voters
 		[ -e "$FAILED" ] && e2e_fail "$(cat "$FAILED")"
-		[ "$(cat "$DONE")" -gt "$n" ] && return 0
+		[ "$(done_n)" -gt "$n" ] && return 0
 		e2e_alive "$WPID" || e2e_fail "the workload stopped: $(cat "$FAILED" 2>/dev/null)"
 		sleep 0.1
 	done
-	e2e_fail "the workload made no progress in 30 s with three voters (at iteration $(cat "$DONE"))"
+	e2e_fail "the workload made no progress in 30 s with three voters (at iteration $(done_n))"
 }
 
 # Three kill -9 of the leader, between which the fault points fire too.
 for ((r = 1; r <= 3; r++)); do
-	progress_voters "$(( $(cat "$DONE") + 3 ))"
-	lead=$(leader_voter)
-	kill -9 "${VPID[$lead]}"
-	e2e_log "voters round $r: kill -9 of the leader (voter $lead) at iteration $(cat "$DONE")"
-	progress_voters "$(cat "$DONE")"
+	progress_voters "$(( $(done_n) + 3 ))"
+	find_leader tend
+	kill -9 "${VPID[$LEAD]}"
+	e2e_log "voters round $r: kill -9 of the leader (voter $LEAD) at iteration $(done_n)"
+	progress_voters "$(done_n)"
 done
-progress_voters "$(( $(cat "$DONE") + 5 ))"
+progress_voters "$(( $(done_n) + 5 ))"
 touch "$E2E_TMP/stop"
 wait "$WPID" || true
 unset "E2E_PIDS[$WPID]"
@@ -282,10 +290,10 @@ for n in 1 2 3; do
 	if e2e_alive "${VPID[$n]}"; then kill -9 "${VPID[$n]}"; fi
 	reap_voter "$n"
 	start_voter "$n"
-	leader_voter >/dev/null
+	find_leader
 done
 [ "$VDEATHS" -ge 3 ] || e2e_fail "only $VDEATHS voter deaths"
-last=$(cat "$DONE")
+last=$(done_n)
 voter_kills=$(cat "$E2E_TMP"/log/voter*.log | grep -c 'fault point: SIGKILL now' || true)
 e2e_log "three voters: $last iterations, $voter_kills fault-point kills"
 [ "$last" -gt 10 ] || e2e_fail "only $last iterations with three voters"
