@@ -138,6 +138,26 @@ seeds["errors"] = (setup +
                    entry("RENAME", rename(2, "f", 1, "l", 1)) +
                    rec(0, b"\xff\xff\xff") + rec(0, b""))
 
+# Exactly-once: requests with req_seq/req_ack (fields 100/101) in entries with
+# req_session (field 15); resends, acknowledgements, a reused seq, expiry.
+def once(method, req, seq, ack=0, **kw):
+    return entry(method, req + fv(100, seq) + (fv(101, ack) if ack else b""),
+                 extra=kw.pop("extra", b"") + fv(15, 7), **kw)
+
+
+seeds["exactly_once"] = (setup +
+                         once("MKDIR", mknod(1, "e", 0o40755), 1) +
+                         once("MKDIR", mknod(1, "e", 0o40755), 1) +
+                         once("MKNOD", mknod(2, "x", 0o100600, excl=True), 2, session=7) +
+                         once("UNLINK", name_req(2, "x"), 3, 1) +
+                         once("UNLINK", name_req(2, "x"), 3, 1) +
+                         once("RMDIR", name_req(1, "e"), 3) +
+                         once("MKDIR", mknod(1, "e", 0o40755), 1, 2) +
+                         snapmut((700, 1)) + snapmut((760, 0x80), (770, 0xff)) +
+                         once("RENAME", rename(1, "l", 2, "l2"), 9, 8) +
+                         entry("SESSION_EXPIRE", extra=fv(7, 7)) +
+                         once("RENAME", rename(1, "l", 2, "l2"), 9, 8))
+
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "meta")
 os.makedirs(out, exist_ok=True)
 for name, data in sorted(seeds.items()):
