@@ -17,6 +17,7 @@
 #include "gd_alloc.h"
 #include "gd_frame.h"
 #include "gd_status.h"
+#include "meta_acl.h"
 #include "meta_ns.h"
 #include "meta_snap.h"
 #include "proto/fsm.pb-c.h"
@@ -404,6 +405,9 @@ static int op_create(struct op *op, uint32_t method, const Godfs__Mknod *r)
 		if (type == S_IFDIR)
 			in->mode |= S_ISGID;
 	}
+	rc = meta_acl_inherit(in, p, r->has_umask ? r->umask : 0);
+	if (rc)
+		goto err_after_new;
 	if (type == S_IFCHR || type == S_IFBLK)
 		in->rdev = r->has_rdev ? r->rdev : 0;
 	in->goal = p->goal;
@@ -724,7 +728,7 @@ static int op_setattr(struct op *op, const Godfs__SetAttr *r)
 		}
 	}
 	if (valid & GODFS__SET_ATTR_BITS__SA_MODE)
-		in->mode = (in->mode & S_IFMT) | (r->mode & 07777);
+		meta_acl_chmod(in, r->mode);
 	if (valid & GODFS__SET_ATTR_BITS__SA_ATIME_NOW) {
 		in->atime_sec = op->now_sec;
 		in->atime_nsec = op->now_nsec;
@@ -827,7 +831,10 @@ static int op_setxattr(struct op *op, const Godfs__Xattr *r)
 		return GD_EEXIST;
 	if ((flags & XATTR_REPLACE_FLAG) && !exists)
 		return GD_ENODATA;
-	rc = meta_ns_xattr_set(in, r->name, vlen ? r->value.data : NULL, vlen);
+	if (meta_acl_type(r->name) != META_ACL_NONE)
+		rc = meta_acl_set(in, r->name, vlen ? r->value.data : NULL, vlen);
+	else
+		rc = meta_ns_xattr_set(in, r->name, vlen ? r->value.data : NULL, vlen);
 	if (rc)
 		return rc;
 	set_ctime(op, in);

@@ -1,0 +1,431 @@
+/* Unit tests of the meta's POSIX ACLs (meta/meta_acl.c): the checks of the
+ * xattr form (every malformed value refused, random bytes never read out of
+ * bounds), the mode kept in sync with the access ACL at setxattr and chmod,
+ * default ACL inheritance at create with the umask applied only without one,
+ * and allocation failures that leave the inode as it was. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "gd_alloc.h"
+#include "gd_status.h"
+#include "meta_acl.h"
+#include "meta_ns.h"
+
+#define UO META_ACL_USER_OBJ
+#define U META_ACL_USER
+#define GO META_ACL_GROUP_OBJ
+#define G META_ACL_GROUP
+#define MK META_ACL_MASK
+#define O META_ACL_OTHER
+#define NOID META_ACL_UNDEFINED_ID
+
+struct e {
+	uint16_t tag, perm;
+	uint32_t id;
+};
+
+/* An ACL in its xattr form: 4 + 8 * n bytes in buf. */
+struct acl {
+	uint8_t buf[META_ACL_MAX_BYTES + 64];
+	size_t len;
+};
+
+static void put(uint8_t *p, uint32_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void acl_make(struct acl *a, const struct e *es, size_t n)
+{
+	put(a->buf, META_ACL_VERSION, 4);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *p = a->buf + 4 + 8 * i;
+		put(p, es[i].tag, 2);
+		put(p + 2, es[i].perm, 2);
+		put(p + 4, es[i].id, 4);
+	}
+	a->len = 4 + 8 * n;
+}
+
+#define ACL(a, ...) do { \
+		const struct e es_[] = { __VA_ARGS__ }; \
+		acl_make((a), es_, sizeof(es_) / sizeof(es_[0])); \
+	} while (0)
+
+/* The perm of the entry with tag (and id for named entries) in an xattr value, or -1. */
+static int perm_of(const uint8_t *v, size_t len, uint16_t tag, uint32_t id)
+{
+	for (size_t i = 4; i + 8 <= len; i += 8) {
+		uint16_t t = (uint16_t)(v[i] | v[i + 1] << 8);
+		uint32_t eid = (uint32_t)v[i + 4] | (uint32_t)v[i + 5] << 8 |
+			       (uint32_t)v[i + 6] << 16 | (uint32_t)v[i + 7] << 24;
+		if (t == tag && ((tag != U && tag != G) || eid == id))
+			return v[i + 2] | v[i + 3] << 8;
+	}
+	return -1;
+}
+
+static int xperm(const struct meta_ns_inode *in, const char *name, uint16_t tag, uint32_t id)
+{
+	const struct meta_ns_xattr *x = meta_ns_xattr_find(in, name);
+	return x ? perm_of(x->value, x->len, tag, id) : -2;
+}
+
+static void test_type(void **state)
+{
+	(void)state;
+	assert_int_equal(meta_acl_type("system.posix_acl_access"), META_ACL_TYPE_ACCESS);
+	assert_int_equal(meta_acl_type("system.posix_acl_default"), META_ACL_TYPE_DEFAULT);
+	assert_int_equal(meta_acl_type("system.posix_acl_accesS"), META_ACL_NONE);
+	assert_int_equal(meta_acl_type("user.posix_acl_access"), META_ACL_NONE);
+}
+
+static void test_check(void **state)
+{
+	struct acl a;
+	(void)state;
+
+	ACL(&a, { UO, 6, NOID }, { GO, 4, NOID }, { O, 4, NOID });
+	assert_int_equal(meta_acl_check(a.buf, a.len), 0);
+	/* ids of entries that name nobody are not looked at */
+	ACL(&a, { UO, 6, 7 }, { GO, 4, 0 }, { O, 4, 9 });
+	assert_int_equal(meta_acl_check(a.buf, a.len), 0);
+	ACL(&a, { UO, 7, NOID }, { U, 4, 10 }, { U, 6, 11 }, { GO, 5, NOID },
+	    { G, 7, 3 }, { G, 1, 8 }, { MK, 7, NOID }, { O, 0, NOID });
+	assert_int_equal(meta_acl_check(a.buf, a.len), 0);
+	/* a mask without named entries is allowed */
+	ACL(&a, { UO, 7, NOID }, { GO, 5, NOID }, { MK, 1, NOID }, { O, 0, NOID });
+	assert_int_equal(meta_acl_check(a.buf, a.len), 0);
+
+	/* the form */
+	assert_int_equal(meta_acl_check(NULL, 0), GD_EINVAL);
+	assert_int_equal(meta_acl_check(a.buf, 0), GD_EINVAL);
+	assert_int_equal(meta_acl_check(a.buf, 3), GD_EINVAL);
+	assert_int_equal(meta_acl_check(a.buf, 4), GD_EINVAL);       /* no entries */
+	assert_int_equal(meta_acl_check(a.buf, a.len - 1), GD_EINVAL);
+	assert_int_equal(meta_acl_check(a.buf, a.len + 4), GD_EINVAL);
+	assert_int_equal(meta_acl_check(a.buf, META_ACL_MAX_BYTES + 8), GD_E2BIG);
+	ACL(&a, { UO, 7, NOID }, { GO, 5, NOID }, { O, 0, NOID });
+	a.buf[0] = 1;                                                /* version 1 */
+	assert_int_equal(meta_acl_check(a.buf, a.len), GD_EINVAL);
+
+	/* entries */
+	ACL(&a, { UO, 8, NOID }, { GO, 5, NOID }, { O, 0, NOID });   /* perm bit 8 */
+	assert_int_equal(meta_acl_check(a.buf, a.len), GD_EINVAL);
+	ACL(&a, { UO, 7, NOID }, { GO, 5, NOID }, { 0x40, 0, 1 }, { O, 0, NOID });
+	assert_int_equal(meta_acl_check(a.buf, a.len), GD_EINVAL);
+	ACL(&a, { GO, 5, NOID }, { UO, 7, NOID }, { O, 0, NOID });   /* order */
+	assert_int_equal(meta_acl_check(a.buf, a.len), GD_EINVAL);
+	ACL(&a, { UO, 7, NOID }, { UO, 7, NOID }, { GO, 5, NOID }, { O, 0, NOID });
+	assert_int_equal(meta_acl_check(a.buf, a.len), GD_EINVAL);
+	ACL(&a, { UO, 7, NOID }, { GO, 5, NOID }, { O, 0, NOID }, { O, 0, NOID });
+	assert_int_equal(meta_acl_check(a.buf, a.len), GD_EINVAL);
+	ACL(&a, { UO, 7, NOID }, { GO, 5, NOID });                   /* no other */
+	assert_int_equal(meta_acl_check(a.buf, a.len), GD_EINVAL);
+	ACL(&a, { UO, 7, NOID }, { O, 5, NOID });                    /* no group */
+	assert_int_equal(meta_acl_check(a.buf, a.len), GD_EINVAL);
+	ACL(&a, { GO, 7, NOID }, { O, 5, NOID });                    /* no owner */
+	assert_int_equal(meta_acl_check(a.buf, a.len), GD_EINVAL);
+	ACL(&a, { UO, 7, NOID }, { U, 4, 10 }, { GO, 5, NOID }, { O, 0, NOID }); /* no mask */
+	assert_int_equal(meta_acl_check(a.buf, a.len), GD_EINVAL);
+	ACL(&a, { UO, 7, NOID }, { GO, 5, NOID }, { G, 4, 10 }, { O, 0, NOID });
+	assert_int_equal(meta_acl_check(a.buf, a.len), GD_EINVAL);
+	ACL(&a, { UO, 7, NOID }, { U, 4, 11 }, { U, 4, 10 }, { GO, 5, NOID },
+	    { MK, 7, NOID }, { O, 0, NOID });                         /* ids falling */
+	assert_int_equal(meta_acl_check(a.buf, a.len), GD_EINVAL);
+	ACL(&a, { UO, 7, NOID }, { U, 4, 10 }, { U, 4, 10 }, { GO, 5, NOID },
+	    { MK, 7, NOID }, { O, 0, NOID });                         /* an id twice */
+	assert_int_equal(meta_acl_check(a.buf, a.len), GD_EINVAL);
+	ACL(&a, { UO, 7, NOID }, { GO, 5, NOID }, { G, 4, 10 }, { G, 4, 10 },
+	    { MK, 7, NOID }, { O, 0, NOID });
+	assert_int_equal(meta_acl_check(a.buf, a.len), GD_EINVAL);
+	ACL(&a, { UO, 7, NOID }, { GO, 5, NOID }, { MK, 7, NOID }, { MK, 7, NOID },
+	    { O, 0, NOID });
+	assert_int_equal(meta_acl_check(a.buf, a.len), GD_EINVAL);
+	ACL(&a, { UO, 7, NOID }, { GO, 5, NOID }, { O, 0, NOID }, { MK, 7, NOID });
+	assert_int_equal(meta_acl_check(a.buf, a.len), GD_EINVAL);
+	ACL(&a, { UO, 7, NOID }, { GO, 5, NOID }, { U, 4, 10 }, { MK, 7, NOID },
+	    { O, 0, NOID });                                          /* user after group */
+	assert_int_equal(meta_acl_check(a.buf, a.len), GD_EINVAL);
+}
+
+/* Random bytes (mostly of a plausible form) are checked without reading past
+ * len (ASan), and what passes the check survives chmod and inheritance. */
+static void test_check_random(void **state)
+{
+	static const uint16_t tags[] = { UO, U, GO, G, MK, O, 0x40, 0 };
+	uint64_t r = 88172645463325252ULL;
+	size_t accepted = 0;
+	(void)state;
+
+	for (int round = 0; round < 200000; round++) {
+		r ^= r << 13;
+		r ^= r >> 7;
+		r ^= r << 17;
+		size_t n = r % 7;
+		size_t len = 4 + 8 * n;
+		uint8_t *v = malloc(4 + 8 * n);
+		assert_non_null(v);
+		put(v, (r >> 12) % 64 ? META_ACL_VERSION : 3, 4);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t x = r * (i + 7) * 0x9e3779b97f4a7c15ULL;
+			put(v + 4 + 8 * i, tags[(x >> 20) % 8], 2);
+			put(v + 6 + 8 * i, (x >> 30) % 9, 2);
+			put(v + 8 + 8 * i, (uint32_t)((x >> 40) % 3), 4);
+		}
+		if ((r >> 8) % 16 == 0)
+			len--; /* not whole entries */
+		if (meta_acl_check(v, len) == 0) {
+			struct meta_ns_inode *p = meta_ns_inode_new(2, S_IFDIR | 0755);
+			struct meta_ns_inode *in = meta_ns_inode_new(3, S_IFREG | 0666);
+			assert_non_null(p);
+			assert_non_null(in);
+			accepted++;
+			assert_int_equal(meta_acl_set(p, META_ACL_DEFAULT, v, len), 0);
+			assert_int_equal(meta_acl_inherit(in, p, 022), 0);
+			meta_acl_chmod(in, (uint32_t)r & 07777);
+			const struct meta_ns_xattr *x = meta_ns_xattr_find(in, META_ACL_ACCESS);
+			if (x)
+				assert_int_equal(meta_acl_check(x->value, x->len), 0);
+			assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, v, len), 0);
+			meta_ns_inode_free(p);
+			meta_ns_inode_free(in);
+		}
+		free(v);
+	}
+	assert_true(accepted > 100);
+}
+
+static void test_set_access(void **state)
+{
+	struct meta_ns_inode *in = meta_ns_inode_new(2, S_IFREG | 04644);
+	struct acl a;
+	(void)state;
+	assert_non_null(in);
+
+	/* What cp -a sends: an ACL that is just a mode. Not stored; the mode
+	 * takes it, special bits stay. */
+	ACL(&a, { UO, 7, NOID }, { GO, 5, NOID }, { O, 0, NOID });
+	assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len), 0);
+	assert_int_equal(in->mode, S_IFREG | 04750);
+	assert_null(meta_ns_xattr_find(in, META_ACL_ACCESS));
+
+	/* A named entry: stored, and the group bits are the mask. */
+	ACL(&a, { UO, 6, NOID }, { U, 4, 1234 }, { GO, 0, NOID }, { MK, 4, NOID },
+	    { O, 0, NOID });
+	assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len), 0);
+	assert_int_equal(in->mode, S_IFREG | 04640);
+	assert_int_equal(xperm(in, META_ACL_ACCESS, U, 1234), 4);
+
+	/* A mask alone is more than a mode (group entry and mask differ). */
+	ACL(&a, { UO, 6, NOID }, { GO, 0, NOID }, { MK, 6, NOID }, { O, 4, NOID });
+	assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len), 0);
+	assert_int_equal(in->mode, S_IFREG | 04664);
+	assert_int_equal(xperm(in, META_ACL_ACCESS, MK, 0), 6);
+
+	/* Back to a plain mode: the stored ACL goes. */
+	ACL(&a, { UO, 6, NOID }, { GO, 4, NOID }, { O, 4, NOID });
+	assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len), 0);
+	assert_int_equal(in->mode, S_IFREG | 04644);
+	assert_null(meta_ns_xattr_find(in, META_ACL_ACCESS));
+	assert_int_equal(in->xattr_bytes, 0);
+
+	/* A bad ACL changes nothing. */
+	ACL(&a, { UO, 7, NOID }, { U, 7, 1 }, { GO, 7, NOID }, { O, 7, NOID });
+	assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len), GD_EINVAL);
+	assert_int_equal(in->mode, S_IFREG | 04644);
+
+	/* Not on a symlink; a default ACL only on a directory. */
+	ACL(&a, { UO, 7, NOID }, { GO, 5, NOID }, { O, 0, NOID });
+	assert_int_equal(meta_acl_set(in, META_ACL_DEFAULT, a.buf, a.len), GD_EACCES);
+	struct meta_ns_inode *ln = meta_ns_inode_new(3, S_IFLNK | 0777);
+	assert_non_null(ln);
+	assert_int_equal(meta_acl_set(ln, META_ACL_ACCESS, a.buf, a.len), GD_ENOTSUP);
+	assert_int_equal(ln->mode, S_IFLNK | 0777);
+	meta_ns_inode_free(ln);
+	meta_ns_inode_free(in);
+}
+
+static void test_set_default(void **state)
+{
+	struct meta_ns_inode *d = meta_ns_inode_new(2, S_IFDIR | 0755);
+	struct acl a;
+	(void)state;
+	assert_non_null(d);
+
+	/* Stored even when it is just a mode (it is not the directory's mode). */
+	ACL(&a, { UO, 7, NOID }, { GO, 0, NOID }, { O, 0, NOID });
+	assert_int_equal(meta_acl_set(d, META_ACL_DEFAULT, a.buf, a.len), 0);
+	assert_int_equal(d->mode, S_IFDIR | 0755);
+	assert_int_equal(xperm(d, META_ACL_DEFAULT, GO, 0), 0);
+	assert_null(meta_ns_xattr_find(d, META_ACL_ACCESS));
+	meta_ns_inode_free(d);
+}
+
+static void test_chmod(void **state)
+{
+	struct meta_ns_inode *in = meta_ns_inode_new(2, S_IFREG | 0600);
+	struct acl a;
+	(void)state;
+	assert_non_null(in);
+
+	ACL(&a, { UO, 6, NOID }, { U, 4, 1234 }, { GO, 0, NOID }, { G, 6, 55 },
+	    { MK, 4, NOID }, { O, 0, NOID });
+	assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len), 0);
+	assert_int_equal(in->mode, S_IFREG | 0640);
+
+	/* chmod: owner, mask and other follow; named entries and the group entry stay. */
+	meta_acl_chmod(in, 02705);
+	assert_int_equal(in->mode, S_IFREG | 02705);
+	assert_int_equal(xperm(in, META_ACL_ACCESS, UO, 0), 7);
+	assert_int_equal(xperm(in, META_ACL_ACCESS, MK, 0), 0);
+	assert_int_equal(xperm(in, META_ACL_ACCESS, O, 0), 5);
+	assert_int_equal(xperm(in, META_ACL_ACCESS, GO, 0), 0);
+	assert_int_equal(xperm(in, META_ACL_ACCESS, U, 1234), 4);
+	assert_int_equal(xperm(in, META_ACL_ACCESS, G, 55), 6);
+
+	/* Without a mask (stored before ACLs were reduced) the group entry follows. */
+	ACL(&a, { UO, 6, NOID }, { GO, 0, NOID }, { O, 0, NOID });
+	assert_int_equal(meta_ns_xattr_set(in, META_ACL_ACCESS, a.buf, a.len), 0);
+	meta_acl_chmod(in, 0754);
+	assert_int_equal(xperm(in, META_ACL_ACCESS, UO, 0), 7);
+	assert_int_equal(xperm(in, META_ACL_ACCESS, GO, 0), 5);
+	assert_int_equal(xperm(in, META_ACL_ACCESS, O, 0), 4);
+
+	/* A stored value that is not an ACL is left alone. */
+	assert_int_equal(meta_ns_xattr_set(in, META_ACL_ACCESS, "junk", 4), 0);
+	meta_acl_chmod(in, 0600);
+	assert_int_equal(in->mode, S_IFREG | 0600);
+	assert_memory_equal(meta_ns_xattr_find(in, META_ACL_ACCESS)->value, "junk", 4);
+	meta_ns_inode_free(in);
+}
+
+static void test_inherit(void **state)
+{
+	struct meta_ns_inode *p = meta_ns_inode_new(2, S_IFDIR | 0755);
+	struct meta_ns_inode *in;
+	struct acl a;
+	(void)state;
+	assert_non_null(p);
+
+	/* No default ACL: the umask. */
+	in = meta_ns_inode_new(3, S_IFREG | 04666);
+	assert_int_equal(meta_acl_inherit(in, p, 027), 0);
+	assert_int_equal(in->mode, S_IFREG | 04640);
+	assert_int_equal(in->n_xattrs, 0);
+	meta_ns_inode_free(in);
+
+	ACL(&a, { UO, 7, NOID }, { U, 7, 1234 }, { GO, 5, NOID }, { MK, 7, NOID },
+	    { O, 0, NOID });
+	assert_int_equal(meta_acl_set(p, META_ACL_DEFAULT, a.buf, a.len), 0);
+
+	/* A file: the create mode masks the ACL, the umask does not apply. */
+	in = meta_ns_inode_new(3, S_IFREG | 0666);
+	assert_int_equal(meta_acl_inherit(in, p, 077), 0);
+	assert_int_equal(in->mode, S_IFREG | 0660);
+	assert_int_equal(xperm(in, META_ACL_ACCESS, UO, 0), 6);
+	assert_int_equal(xperm(in, META_ACL_ACCESS, U, 1234), 7);
+	assert_int_equal(xperm(in, META_ACL_ACCESS, GO, 0), 5);
+	assert_int_equal(xperm(in, META_ACL_ACCESS, MK, 0), 6);
+	assert_int_equal(xperm(in, META_ACL_ACCESS, O, 0), 0);
+	assert_null(meta_ns_xattr_find(in, META_ACL_DEFAULT));
+	meta_ns_inode_free(in);
+
+	/* A directory: also the default ACL, as it was. */
+	in = meta_ns_inode_new(3, S_IFDIR | 02751);
+	assert_int_equal(meta_acl_inherit(in, p, 077), 0);
+	assert_int_equal(in->mode, S_IFDIR | 02750);
+	assert_int_equal(xperm(in, META_ACL_ACCESS, MK, 0), 5);
+	assert_int_equal(xperm(in, META_ACL_DEFAULT, MK, 0), 7);
+	assert_int_equal(xperm(in, META_ACL_DEFAULT, O, 0), 0);
+	meta_ns_inode_free(in);
+
+	/* Symlinks have no ACLs and ignore the umask. */
+	in = meta_ns_inode_new(3, S_IFLNK | 0777);
+	assert_int_equal(meta_acl_inherit(in, p, 077), 0);
+	assert_int_equal(in->mode, S_IFLNK | 0777);
+	assert_int_equal(in->n_xattrs, 0);
+	meta_ns_inode_free(in);
+
+	/* A default ACL that is just a mode gives a mode and no access ACL. */
+	ACL(&a, { UO, 7, NOID }, { GO, 5, NOID }, { O, 1, NOID });
+	assert_int_equal(meta_acl_set(p, META_ACL_DEFAULT, a.buf, a.len), 0);
+	in = meta_ns_inode_new(3, S_IFREG | 0644);
+	assert_int_equal(meta_acl_inherit(in, p, 077), 0);
+	assert_int_equal(in->mode, S_IFREG | 0640);
+	assert_null(meta_ns_xattr_find(in, META_ACL_ACCESS));
+	meta_ns_inode_free(in);
+	meta_ns_inode_free(p);
+}
+
+/* Every allocation of set and inherit failing in turn: GD_ENOMEM, the mode
+ * as it was (the caller frees a half-made new inode), no leak (ASan). */
+static void test_alloc_failure(void **state)
+{
+	struct meta_ns_inode *p = meta_ns_inode_new(2, S_IFDIR | 0755);
+	struct acl a;
+	(void)state;
+	assert_non_null(p);
+	ACL(&a, { UO, 7, NOID }, { U, 7, 1234 }, { GO, 5, NOID }, { MK, 7, NOID },
+	    { O, 0, NOID });
+	assert_int_equal(meta_acl_set(p, META_ACL_DEFAULT, a.buf, a.len), 0);
+
+	for (long n = 1;; n++) {
+		struct meta_ns_inode *in = meta_ns_inode_new(3, S_IFDIR | 0777);
+		assert_non_null(in);
+		gd_alloc_fail_after(n);
+		int rc = meta_acl_inherit(in, p, 022);
+		gd_alloc_fail_after(0);
+		if (rc == 0) {
+			assert_int_equal(in->mode, S_IFDIR | 0770);
+			meta_ns_inode_free(in);
+			assert_true(n > 3);
+			break;
+		}
+		assert_int_equal(rc, GD_ENOMEM);
+		assert_int_equal(in->mode, S_IFDIR | 0777);
+		meta_ns_inode_free(in);
+	}
+	for (long n = 1;; n++) {
+		struct meta_ns_inode *in = meta_ns_inode_new(3, S_IFREG | 0600);
+		assert_non_null(in);
+		gd_alloc_fail_after(n);
+		int rc = meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len);
+		gd_alloc_fail_after(0);
+		if (rc == 0) {
+			assert_int_equal(in->mode, S_IFREG | 0770);
+			meta_ns_inode_free(in);
+			break;
+		}
+		assert_int_equal(rc, GD_ENOMEM);
+		assert_int_equal(in->mode, S_IFREG | 0600);
+		assert_null(meta_ns_xattr_find(in, META_ACL_ACCESS));
+		meta_ns_inode_free(in);
+	}
+	meta_ns_inode_free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_type),
+		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_check_random),
+		cmocka_unit_test(test_set_access),
+		cmocka_unit_test(test_set_default),
+		cmocka_unit_test(test_chmod),
+		cmocka_unit_test(test_inherit),
+		cmocka_unit_test(test_alloc_failure),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
