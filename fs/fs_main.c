@@ -484,6 +484,9 @@ int main(int argc, char **argv)
 		goto out_client;
 	}
 	m.max_write = 1u << 20;
+	/* The kernel enforces ACLs only with default_permissions (it would turn
+	 * that on): with no_default_permissions they stay plain xattrs to it. */
+	m.posix_acl = a.default_permissions != 0;
 	struct fs_data_config dc = {
 		.wbuf_size = (size_t)wbuf,
 		.ra_block = 4u << 20,

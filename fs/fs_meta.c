@@ -146,6 +146,8 @@ int fs_meta_mknod(struct gd_meta_client *m, uint16_t method,
 	req.mode = r->mode;
 	req.uid = r->uid;
 	req.gid = r->gid;
+	req.has_umask = 1;
+	req.umask = r->umask & 0777;
 	if (r->rdev) {
 		req.has_rdev = 1;
 		req.rdev = r->rdev;

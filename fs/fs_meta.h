@@ -46,7 +46,8 @@ int fs_meta_setattr(struct gd_meta_client *m, const struct fs_meta_setattr *sa,
 struct fs_meta_mknod {
 	uint64_t parent;
 	const char *name;
-	uint32_t mode;           /* type + permission bits, umask applied */
+	uint32_t mode;           /* type + permission bits as asked */
+	uint32_t umask;          /* the caller's: the meta applies it unless the parent has a default ACL */
 	uint32_t uid;
 	uint32_t gid;
 	uint64_t rdev;

@@ -110,6 +110,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 				FUSE_CAP_READDIRPLUS_AUTO | FUSE_CAP_AUTO_INVAL_DATA |
 				FUSE_CAP_ASYNC_DIO;
 	conn->want |= conn->capable & wanted;
+	/* POSIX ACLs: the kernel checks them (and caches them); godfs stores
+	 * them and keeps mode and ACL in sync (meta/meta_acl.h). DONT_MASK: the
+	 * kernel would apply the umask even under a default ACL, so the meta
+	 * applies it, knowing the parent's ACL. */
+	if (m->posix_acl)
+		conn->want |= conn->capable & (FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK);
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
 	conn->time_gran = 1;
@@ -270,6 +276,7 @@ static void make_node(fuse_req_t req, uint16_t method, fuse_ino_t parent, const 
 		.parent = to_meta(m, parent),
 		.name = name,
 		.mode = mode,
+		.umask = ctx->umask,
 		.uid = ctx->uid,
 		.gid = ctx->gid,
 		.rdev = rdev,
@@ -447,6 +454,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		.parent = to_meta(m, parent),
 		.name = name,
 		.mode = S_IFREG | (mode & 07777),
+		.umask = ctx->umask,
 		.uid = ctx->uid,
 		.gid = ctx->gid,
 		.exclusive = (fi->flags & O_EXCL) != 0,

@@ -22,6 +22,7 @@ struct fs_mount {
 	double attr_timeout;     /* seconds the kernel may keep attributes */
 	double entry_timeout;    /* seconds the kernel may keep names */
 	unsigned max_write;      /* bytes per FUSE write */
+	bool posix_acl;          /* ask the kernel for FUSE_CAP_POSIX_ACL */
 	atomic_int inited;       /* the FUSE INIT was answered */
 	struct fuse_session *_Atomic se; /* set once the session exists (notifications) */
 };
