@@ -13,7 +13,7 @@ libprotobuf-c-dev protobuf-c-compiler
 libxxhash-dev
 libmicrohttpd-dev
 libcmocka-dev
-attr psmisc procps util-linux tar diffutils coreutils findutils
+attr acl rsync psmisc procps util-linux tar diffutils coreutils findutils
 "
 
 missing=""
