@@ -2,7 +2,8 @@
  * xattr form (every malformed value refused, random bytes never read out of
  * bounds), the mode kept in sync with the access ACL at setxattr and chmod,
  * default ACL inheritance at create with the umask applied only without one,
- * and allocation failures that leave the inode as it was. */
+ * allocation failures that leave the inode as it was, and the same rules
+ * through meta_fsm_apply (one entry changes mode and ACL together). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -18,7 +19,10 @@
 #include "gd_alloc.h"
 #include "gd_status.h"
 #include "meta_acl.h"
+#include "meta_fsm.h"
 #include "meta_ns.h"
+#include "proto/fsm.pb-c.h"
+#include "proto/wire.pb-c.h"
 
 #define UO META_ACL_USER_OBJ
 #define U META_ACL_USER
@@ -415,6 +419,187 @@ static void test_alloc_failure(void **state)
 	meta_ns_inode_free(p);
 }
 
+/* ---- through the FSM --------------------------------------------------------- */
+
+#define M(name) GODFS__METHOD__M_##name
+
+static uint8_t *pack_msg(const ProtobufCMessage *m, size_t *len)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+	uint8_t *b = malloc(n ? n : 1);
+	assert_non_null(b);
+	*len = protobuf_c_message_pack(m, b);
+	return b;
+}
+
+/* Applies one entry of method with request req; returns the status and
+ * (where not NULL) the answer's mode and inode. */
+static int fsm_apply(struct meta_fsm *f, uint32_t method, const ProtobufCMessage *req,
+		     uint32_t *mode, uint64_t *ino)
+{
+	Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
+	struct meta_fsm_result res;
+	size_t rlen, elen;
+	uint8_t *r = pack_msg(req, &rlen), *buf;
+
+	e.has_method = e.has_request = e.has_now_sec = e.has_now_nsec = 1;
+	e.method = method;
+	e.request.data = r;
+	e.request.len = rlen;
+	e.now_sec = 1764633600;
+	buf = pack_msg(&e.base, &elen);
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(meta_fsm_apply(f, buf, elen, &res), 0);
+	if (res.status == 0 && (mode || ino)) {
+		Godfs__AttrResp *a = godfs__attr_resp__unpack(NULL, res.resp_len, res.resp);
+		assert_non_null(a);
+		assert_non_null(a->attr);
+		if (mode)
+			*mode = a->attr->mode;
+		if (ino)
+			*ino = a->attr->ino;
+		godfs__attr_resp__free_unpacked(a, NULL);
+	}
+	int status = res.status;
+	meta_fsm_result_release(&res);
+	free(buf);
+	free(r);
+	return status;
+}
+
+static int fsm_mknod(struct meta_fsm *f, uint32_t method, uint64_t parent, const char *name,
+		     uint32_t mode, int umask, uint32_t *mode_out, uint64_t *ino)
+{
+	Godfs__Mknod m = GODFS__MKNOD__INIT;
+	m.has_parent = m.has_mode = 1;
+	m.parent = parent;
+	m.name = (char *)name;
+	m.mode = mode;
+	if (umask >= 0) {
+		m.has_umask = 1;
+		m.umask = (uint32_t)umask;
+	}
+	return fsm_apply(f, method, &m.base, mode_out, ino);
+}
+
+static int fsm_setxattr(struct meta_fsm *f, uint64_t ino, const char *name, const struct acl *a)
+{
+	Godfs__Xattr x = GODFS__XATTR__INIT;
+	x.has_ino = x.has_value = 1;
+	x.ino = ino;
+	x.name = (char *)name;
+	x.value.data = (uint8_t *)a->buf;
+	x.value.len = a->len;
+	return fsm_apply(f, M(SETXATTR), &x.base, NULL, NULL);
+}
+
+static uint32_t fsm_mode(struct meta_fsm *f, uint64_t ino)
+{
+	Godfs__InodeReq q = GODFS__INODE_REQ__INIT;
+	struct meta_fsm_result res;
+	size_t len;
+	uint8_t *b;
+	uint32_t mode;
+
+	q.has_ino = 1;
+	q.ino = ino;
+	b = pack_msg(&q.base, &len);
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(meta_fsm_query(f, M(GETATTR), b, len, &res), 0);
+	assert_int_equal(res.status, 0);
+	Godfs__AttrResp *a = godfs__attr_resp__unpack(NULL, res.resp_len, res.resp);
+	assert_non_null(a);
+	mode = a->attr->mode;
+	godfs__attr_resp__free_unpacked(a, NULL);
+	meta_fsm_result_release(&res);
+	free(b);
+	return mode;
+}
+
+/* The perm of an entry of ACL name on ino as GETXATTR answers; -2 for ENODATA. */
+static int fsm_perm(struct meta_fsm *f, uint64_t ino, const char *name, uint16_t tag, uint32_t id)
+{
+	Godfs__Xattr x = GODFS__XATTR__INIT;
+	struct meta_fsm_result res;
+	size_t len;
+	uint8_t *b;
+	int perm;
+
+	x.has_ino = 1;
+	x.ino = ino;
+	x.name = (char *)name;
+	b = pack_msg(&x.base, &len);
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(meta_fsm_query(f, M(GETXATTR), b, len, &res), 0);
+	if (res.status == GD_ENODATA) {
+		perm = -2;
+	} else {
+		assert_int_equal(res.status, 0);
+		Godfs__XattrResp *r = godfs__xattr_resp__unpack(NULL, res.resp_len, res.resp);
+		assert_non_null(r);
+		perm = perm_of(r->value.data, r->value.len, tag, id);
+		godfs__xattr_resp__free_unpacked(r, NULL);
+	}
+	meta_fsm_result_release(&res);
+	free(b);
+	return perm;
+}
+
+static void test_fsm(void **state)
+{
+	struct meta_fsm *f;
+	struct acl a;
+	uint64_t d, file, sub, plain;
+	uint32_t mode;
+	(void)state;
+
+	assert_int_equal(meta_fsm_new(1u << 20, &f), 0);
+	/* without a default ACL the meta applies the umask; without one sent, none */
+	assert_int_equal(fsm_mknod(f, M(MKDIR), 1, "d", S_IFDIR | 0777, 022, &mode, &d), 0);
+	assert_int_equal(mode, S_IFDIR | 0755);
+	assert_int_equal(fsm_mknod(f, M(MKNOD), 1, "p", S_IFREG | 0666, -1, &mode, &plain), 0);
+	assert_int_equal(mode, S_IFREG | 0666);
+
+	ACL(&a, { UO, 7, NOID }, { U, 7, 1234 }, { GO, 5, NOID }, { MK, 7, NOID },
+	    { O, 0, NOID });
+	assert_int_equal(fsm_setxattr(f, plain, META_ACL_DEFAULT, &a), GD_EACCES);
+	assert_int_equal(fsm_setxattr(f, d, META_ACL_DEFAULT, &a), 0);
+	assert_int_equal(fsm_mode(f, d), S_IFDIR | 0755);
+
+	/* inherited: the umask is not applied, the create mode masks the ACL */
+	assert_int_equal(fsm_mknod(f, M(MKNOD), d, "f", S_IFREG | 0640, 077, &mode, &file), 0);
+	assert_int_equal(mode, S_IFREG | 0640);
+	assert_int_equal(fsm_perm(f, file, META_ACL_ACCESS, MK, 0), 4);
+	assert_int_equal(fsm_perm(f, file, META_ACL_ACCESS, U, 1234), 7);
+	assert_int_equal(fsm_perm(f, file, META_ACL_DEFAULT, MK, 0), -2);
+	assert_int_equal(fsm_mknod(f, M(MKDIR), d, "sub", S_IFDIR | 0777, 077, &mode, &sub), 0);
+	assert_int_equal(mode, S_IFDIR | 0770);
+	assert_int_equal(fsm_perm(f, sub, META_ACL_DEFAULT, U, 1234), 7);
+
+	/* chmod rewrites the ACL in the same entry */
+	Godfs__SetAttr sa = GODFS__SET_ATTR__INIT;
+	sa.has_ino = sa.has_valid = sa.has_mode = 1;
+	sa.ino = file;
+	sa.valid = GODFS__SET_ATTR_BITS__SA_MODE;
+	sa.mode = 0705;
+	assert_int_equal(fsm_apply(f, M(SETATTR), &sa.base, &mode, NULL), 0);
+	assert_int_equal(mode, S_IFREG | 0705);
+	assert_int_equal(fsm_perm(f, file, META_ACL_ACCESS, MK, 0), 0);
+	assert_int_equal(fsm_perm(f, file, META_ACL_ACCESS, O, 0), 5);
+
+	/* an ACL that is a mode: the mode, and no ACL stored */
+	ACL(&a, { UO, 6, NOID }, { GO, 4, NOID }, { O, 0, NOID });
+	assert_int_equal(fsm_setxattr(f, file, META_ACL_ACCESS, &a), 0);
+	assert_int_equal(fsm_mode(f, file), S_IFREG | 0640);
+	assert_int_equal(fsm_perm(f, file, META_ACL_ACCESS, UO, 0), -2);
+
+	/* a bad one changes nothing */
+	ACL(&a, { UO, 7, NOID }, { U, 7, 1 }, { GO, 7, NOID }, { O, 7, NOID });
+	assert_int_equal(fsm_setxattr(f, file, META_ACL_ACCESS, &a), GD_EINVAL);
+	assert_int_equal(fsm_mode(f, file), S_IFREG | 0640);
+	meta_fsm_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -426,6 +611,7 @@ int main(void)
 		cmocka_unit_test(test_chmod),
 		cmocka_unit_test(test_inherit),
 		cmocka_unit_test(test_alloc_failure),
+		cmocka_unit_test(test_fsm),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
