@@ -248,10 +248,15 @@ void meta_acl_chmod(struct meta_ns_inode *in, uint32_t mode)
 	struct meta_ns_xattr *x = meta_ns_xattr_find(in, META_ACL_ACCESS);
 
 	in->mode = (in->mode & S_IFMT) | (mode & 07777);
-	/* Only valid ACLs are stored; one that is not (a snapshot from before
-	 * ACLs were checked) is left as it is rather than half rewritten. */
-	if (x && meta_acl_check(x->value, x->len) == 0)
-		chmod_masq(x->value, x->len, in->mode);
+	/* ACLs stored before godfs understood them (a plain xattr then) may be
+	 * invalid, or no more than a mode: the first are left as they are rather
+	 * than half rewritten, the others go, so that a chmod -R mends them. */
+	if (!x || meta_acl_check(x->value, x->len) != 0)
+		return;
+	chmod_masq(x->value, x->len, in->mode);
+	uint32_t m = in->mode;
+	if (equiv_mode(x->value, x->len, &m))
+		meta_ns_xattr_remove(in, META_ACL_ACCESS);
 }
 
 int meta_acl_inherit(struct meta_ns_inode *in, const struct meta_ns_inode *parent,

@@ -65,7 +65,8 @@ int meta_acl_check(const void *value, size_t len);
 int meta_acl_set(struct meta_ns_inode *in, const char *name, const void *value, size_t len);
 
 /* chmod: sets in's mode bits (07777 of mode) and rewrites its access ACL in
- * place to match. Cannot fail. */
+ * place to match (one that is then no more than the mode, stored before
+ * godfs handled ACLs, is removed). Cannot fail. */
 void meta_acl_chmod(struct meta_ns_inode *in, uint32_t mode);
 
 /* At create: in is new (type and requested permission bits in in->mode, no
