@@ -15,6 +15,9 @@
 #define FS_SYMLINK_MAX 4095      /* bytes in a symlink target */
 #define FS_XATTR_NAME_MAX 255
 #define FS_XATTR_VALUE_MAX 65536
+/* setxattr flag beside XATTR_CREATE/REPLACE (wire.proto Xattr): setting the
+ * access ACL also clears the set-group-id bit. */
+#define FS_XATTR_ACL_KILL_SGID 4u
 
 /* The positive errno for a status (0 or a negative GD_E* code). */
 int fs_meta_errno(int status);

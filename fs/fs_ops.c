@@ -863,19 +863,47 @@ static void caps_changed(struct fs_mount *m, uint64_t mino, const char *name)
 	fs_inode_put(m->it, in);
 }
 
+/* Whether setting the access ACL must clear the set-group-id bit: the kernel
+ * asks that (FUSE_SETXATTR_ACL_KILL_SGID) only of file systems with the
+ * extended setxattr request, which libfuse 3.14 does not take, so the test of
+ * posix_acl_update_mode() is made here: the file is set-group-id and the
+ * caller is neither root nor in its group. One GETATTR, only then. */
+static bool acl_kill_sgid(fuse_req_t req, struct fs_mount *m, uint64_t mino)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t groups[64];
+	struct gd_attr a;
+	int n;
+
+	if (ctx->uid == 0 || fs_meta_getattr(m->meta, mino, &a) != 0 ||
+	    !(a.mode & S_ISGID) || ctx->gid == a.gid)
+		return false;
+	n = fuse_req_getgroups(req, (int)(sizeof(groups) / sizeof(groups[0])), groups);
+	for (int i = 0; i < n && i < (int)(sizeof(groups) / sizeof(groups[0])); i++)
+		if (groups[i] == a.gid)
+			return false;
+	/* Not in the group, or the groups are unknown (more than 64, or no
+	 * /proc): clear it, as for a caller outside the group. */
+	return true;
+}
+
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			size_t size, int flags)
 {
 	struct fs_mount *m = mnt_of(req);
 	uint64_t mino = to_meta(m, ino);
+	uint32_t xflags = (uint32_t)flags;
 	int rc = xattr_name_ok(name);
 	if (rc == 0 && size > FS_XATTR_VALUE_MAX)
 		rc = GD_E2BIG;
 	if (rc == 0 && (flags & ~(XATTR_CREATE | XATTR_REPLACE)))
 		rc = GD_EINVAL;
+	if (rc == 0 && m->posix_acl && strcmp(name, "system.posix_acl_access") == 0 &&
+	    acl_kill_sgid(req, m, mino))
+		xflags |= FS_XATTR_ACL_KILL_SGID;
 	if (rc == 0) {
 		caps_changed(m, mino, name);
-		rc = fs_meta_setxattr(m->meta, mino, name, value, size, (uint32_t)flags);
+		rc = fs_meta_setxattr(m->meta, mino, name, value, size, xflags);
 	}
 	reply_status(req, rc);
 }

@@ -217,7 +217,8 @@ static bool create_masq(uint8_t *v, size_t len, uint32_t *mode)
 	return equiv;
 }
 
-int meta_acl_set(struct meta_ns_inode *in, const char *name, const void *value, size_t len)
+int meta_acl_set(struct meta_ns_inode *in, const char *name, const void *value, size_t len,
+		 bool kill_sgid)
 {
 	enum meta_acl_type type = meta_acl_type(name);
 	uint32_t mode = in->mode;
@@ -232,6 +233,8 @@ int meta_acl_set(struct meta_ns_inode *in, const char *name, const void *value, 
 			return GD_EACCES;
 		return meta_ns_xattr_set(in, name, value, len);
 	}
+	if (kill_sgid)
+		mode &= ~(uint32_t)S_ISGID;
 	if (equiv_mode(value, len, &mode)) {
 		meta_ns_xattr_remove(in, name); /* GD_ENODATA: there was none */
 	} else {

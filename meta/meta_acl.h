@@ -19,6 +19,7 @@
 #ifndef META_ACL_H
 #define META_ACL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,11 +59,14 @@ int meta_acl_check(const void *value, size_t len);
 
 /* Sets the ACL xattr `name` (meta_acl_type not NONE) of in to value[len]
  * with the rules above: the access ACL also sets in->mode, and is not stored
- * (an old one is removed) when the mode says it all. 0, the errors of
- * meta_acl_check, GD_EACCES (a default ACL on anything but a directory),
- * GD_ENOTSUP (a symlink), or those of meta_ns_xattr_set; on error the inode
- * is unchanged. */
-int meta_acl_set(struct meta_ns_inode *in, const char *name, const void *value, size_t len);
+ * (an old one is removed) when the mode says it all; with kill_sgid (the
+ * caller is outside the file's group and not privileged: the client knows)
+ * it also clears the set-group-id bit, as posix_acl_update_mode() does.
+ * 0, the errors of meta_acl_check, GD_EACCES (a default ACL on anything but
+ * a directory), GD_ENOTSUP (a symlink), or those of meta_ns_xattr_set; on
+ * error the inode is unchanged. */
+int meta_acl_set(struct meta_ns_inode *in, const char *name, const void *value, size_t len,
+		 bool kill_sgid);
 
 /* chmod: sets in's mode bits (07777 of mode) and rewrites its access ACL in
  * place to match (one that is then no more than the mode, stored before

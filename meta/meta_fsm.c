@@ -805,6 +805,7 @@ static int xattr_name_check(const char *name)
 
 #define XATTR_CREATE_FLAG 1u
 #define XATTR_REPLACE_FLAG 2u
+#define XATTR_ACL_KILL_SGID_FLAG 4u
 
 static int op_setxattr(struct op *op, const Godfs__Xattr *r)
 {
@@ -819,7 +820,7 @@ static int op_setxattr(struct op *op, const Godfs__Xattr *r)
 	in = get_inode(op->st, r->ino);
 	if (!in)
 		return GD_ENOENT;
-	if (flags & ~(XATTR_CREATE_FLAG | XATTR_REPLACE_FLAG))
+	if (flags & ~(XATTR_CREATE_FLAG | XATTR_REPLACE_FLAG | XATTR_ACL_KILL_SGID_FLAG))
 		return GD_EINVAL;
 	rc = xattr_name_check(r->name);
 	if (rc)
@@ -832,7 +833,8 @@ static int op_setxattr(struct op *op, const Godfs__Xattr *r)
 	if ((flags & XATTR_REPLACE_FLAG) && !exists)
 		return GD_ENODATA;
 	if (meta_acl_type(r->name) != META_ACL_NONE)
-		rc = meta_acl_set(in, r->name, vlen ? r->value.data : NULL, vlen);
+		rc = meta_acl_set(in, r->name, vlen ? r->value.data : NULL, vlen,
+				  flags & XATTR_ACL_KILL_SGID_FLAG);
 	else
 		rc = meta_ns_xattr_set(in, r->name, vlen ? r->value.data : NULL, vlen);
 	if (rc)

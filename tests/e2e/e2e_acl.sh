@@ -4,8 +4,9 @@
 # 1234 read a 0600 file and a mask takes it away again; a directory's default
 # ACL is inherited by a new file and a new subdirectory (and the umask is not
 # applied there); chmod rewrites the mask; setfacl -b removes the ACL and
-# leaves the mode; cp -a and rsync -aAX copy a tree with ACLs (getfacl -R the
-# same as the source). Every ACL step runs also on the local file system of
+# leaves the mode; an ACL set by the owner outside the file's group clears
+# its set-group-id bit; cp -a and rsync -aAX copy a tree with ACLs (getfacl
+# the same as the source). Every ACL step runs also on the local file system of
 # the temporary directory (ext4 or tmpfs: the kernel's own ACL code), and both
 # must give the same getfacl output; the results are checked again after a
 # remount (from the meta, not the kernel's caches).
@@ -89,6 +90,16 @@ acl_steps() {
 	stat -c 'f equiv %a' f
 	getfattr -n system.posix_acl_access f 2>&1 | grep -c 'No such attribute'
 
+	# the owner sets an ACL on a set-group-id file: outside its group the bit goes
+	echo s >sgid.other
+	echo s >sgid.own
+	chown 1234:5678 sgid.other
+	chown 1234:1234 sgid.own
+	chmod 2755 sgid.other sgid.own
+	as_1234 setfacl -m u:4321:r sgid.other
+	as_1234 setfacl -m u:4321:r sgid.own
+	stat -c '%n %a' sgid.other sgid.own
+
 	mkdir dflt
 	setfacl -d -m u:1234:rwx,g::rx,o::- dflt
 	getfacl -c dflt
@@ -128,6 +139,8 @@ fi
 # ---- fixed expectations (POSIX rules), whatever the local file system does
 S=$MNT/steps
 expect "mode from an ACL equal to a mode" "$(stat -c %a "$S/f")" 740
+expect "ACL set outside the group clears set-group-id" "$(stat -c %a "$S/sgid.other")" 755
+expect "ACL set inside the group keeps set-group-id" "$(stat -c %a "$S/sgid.own")" 2755
 expect "inherited file mode (umask 077 not applied)" "$(stat -c %a "$S/dflt/f")" 640
 expect "inherited directory mode" "$(stat -c %a "$S/dflt/sub")" 770
 expect "umask without a default ACL" "$(stat -c %a "$S/umasked" "$S/umasked.d" | tr '\n' ' ')" "640 750 "

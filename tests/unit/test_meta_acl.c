@@ -195,13 +195,13 @@ static void test_check_random(void **state)
 			assert_non_null(p);
 			assert_non_null(in);
 			accepted++;
-			assert_int_equal(meta_acl_set(p, META_ACL_DEFAULT, v, len), 0);
+			assert_int_equal(meta_acl_set(p, META_ACL_DEFAULT, v, len, false), 0);
 			assert_int_equal(meta_acl_inherit(in, p, 022), 0);
 			meta_acl_chmod(in, (uint32_t)r & 07777);
 			const struct meta_ns_xattr *x = meta_ns_xattr_find(in, META_ACL_ACCESS);
 			if (x)
 				assert_int_equal(meta_acl_check(x->value, x->len), 0);
-			assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, v, len), 0);
+			assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, v, len, false), 0);
 			meta_ns_inode_free(p);
 			meta_ns_inode_free(in);
 		}
@@ -220,41 +220,51 @@ static void test_set_access(void **state)
 	/* What cp -a sends: an ACL that is just a mode. Not stored; the mode
 	 * takes it, special bits stay. */
 	ACL(&a, { UO, 7, NOID }, { GO, 5, NOID }, { O, 0, NOID });
-	assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len), 0);
+	assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len, false), 0);
 	assert_int_equal(in->mode, S_IFREG | 04750);
 	assert_null(meta_ns_xattr_find(in, META_ACL_ACCESS));
 
 	/* A named entry: stored, and the group bits are the mask. */
 	ACL(&a, { UO, 6, NOID }, { U, 4, 1234 }, { GO, 0, NOID }, { MK, 4, NOID },
 	    { O, 0, NOID });
-	assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len), 0);
+	assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len, false), 0);
 	assert_int_equal(in->mode, S_IFREG | 04640);
 	assert_int_equal(xperm(in, META_ACL_ACCESS, U, 1234), 4);
 
 	/* A mask alone is more than a mode (group entry and mask differ). */
 	ACL(&a, { UO, 6, NOID }, { GO, 0, NOID }, { MK, 6, NOID }, { O, 4, NOID });
-	assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len), 0);
+	assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len, false), 0);
 	assert_int_equal(in->mode, S_IFREG | 04664);
 	assert_int_equal(xperm(in, META_ACL_ACCESS, MK, 0), 6);
 
 	/* Back to a plain mode: the stored ACL goes. */
 	ACL(&a, { UO, 6, NOID }, { GO, 4, NOID }, { O, 4, NOID });
-	assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len), 0);
+	assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len, false), 0);
 	assert_int_equal(in->mode, S_IFREG | 04644);
 	assert_null(meta_ns_xattr_find(in, META_ACL_ACCESS));
 	assert_int_equal(in->xattr_bytes, 0);
 
+	/* kill_sgid clears the set-group-id bit, also for an ACL that is a mode. */
+	in->mode = S_IFREG | 06644;
+	ACL(&a, { UO, 6, NOID }, { GO, 4, NOID }, { O, 4, NOID });
+	assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len, true), 0);
+	assert_int_equal(in->mode, S_IFREG | 04644);
+	in->mode = S_IFREG | 06644;
+	assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len, false), 0);
+	assert_int_equal(in->mode, S_IFREG | 06644);
+	in->mode = S_IFREG | 04644;
+
 	/* A bad ACL changes nothing. */
 	ACL(&a, { UO, 7, NOID }, { U, 7, 1 }, { GO, 7, NOID }, { O, 7, NOID });
-	assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len), GD_EINVAL);
+	assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len, false), GD_EINVAL);
 	assert_int_equal(in->mode, S_IFREG | 04644);
 
 	/* Not on a symlink; a default ACL only on a directory. */
 	ACL(&a, { UO, 7, NOID }, { GO, 5, NOID }, { O, 0, NOID });
-	assert_int_equal(meta_acl_set(in, META_ACL_DEFAULT, a.buf, a.len), GD_EACCES);
+	assert_int_equal(meta_acl_set(in, META_ACL_DEFAULT, a.buf, a.len, false), GD_EACCES);
 	struct meta_ns_inode *ln = meta_ns_inode_new(3, S_IFLNK | 0777);
 	assert_non_null(ln);
-	assert_int_equal(meta_acl_set(ln, META_ACL_ACCESS, a.buf, a.len), GD_ENOTSUP);
+	assert_int_equal(meta_acl_set(ln, META_ACL_ACCESS, a.buf, a.len, false), GD_ENOTSUP);
 	assert_int_equal(ln->mode, S_IFLNK | 0777);
 	meta_ns_inode_free(ln);
 	meta_ns_inode_free(in);
@@ -269,7 +279,7 @@ static void test_set_default(void **state)
 
 	/* Stored even when it is just a mode (it is not the directory's mode). */
 	ACL(&a, { UO, 7, NOID }, { GO, 0, NOID }, { O, 0, NOID });
-	assert_int_equal(meta_acl_set(d, META_ACL_DEFAULT, a.buf, a.len), 0);
+	assert_int_equal(meta_acl_set(d, META_ACL_DEFAULT, a.buf, a.len, false), 0);
 	assert_int_equal(d->mode, S_IFDIR | 0755);
 	assert_int_equal(xperm(d, META_ACL_DEFAULT, GO, 0), 0);
 	assert_null(meta_ns_xattr_find(d, META_ACL_ACCESS));
@@ -285,7 +295,7 @@ static void test_chmod(void **state)
 
 	ACL(&a, { UO, 6, NOID }, { U, 4, 1234 }, { GO, 0, NOID }, { G, 6, 55 },
 	    { MK, 4, NOID }, { O, 0, NOID });
-	assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len), 0);
+	assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len, false), 0);
 	assert_int_equal(in->mode, S_IFREG | 0640);
 
 	/* chmod: owner, mask and other follow; named entries and the group entry stay. */
@@ -332,7 +342,7 @@ static void test_inherit(void **state)
 
 	ACL(&a, { UO, 7, NOID }, { U, 7, 1234 }, { GO, 5, NOID }, { MK, 7, NOID },
 	    { O, 0, NOID });
-	assert_int_equal(meta_acl_set(p, META_ACL_DEFAULT, a.buf, a.len), 0);
+	assert_int_equal(meta_acl_set(p, META_ACL_DEFAULT, a.buf, a.len, false), 0);
 
 	/* A file: the create mode masks the ACL, the umask does not apply. */
 	in = meta_ns_inode_new(3, S_IFREG | 0666);
@@ -364,7 +374,7 @@ static void test_inherit(void **state)
 
 	/* A default ACL that is just a mode gives a mode and no access ACL. */
 	ACL(&a, { UO, 7, NOID }, { GO, 5, NOID }, { O, 1, NOID });
-	assert_int_equal(meta_acl_set(p, META_ACL_DEFAULT, a.buf, a.len), 0);
+	assert_int_equal(meta_acl_set(p, META_ACL_DEFAULT, a.buf, a.len, false), 0);
 	in = meta_ns_inode_new(3, S_IFREG | 0644);
 	assert_int_equal(meta_acl_inherit(in, p, 077), 0);
 	assert_int_equal(in->mode, S_IFREG | 0640);
@@ -383,7 +393,7 @@ static void test_alloc_failure(void **state)
 	assert_non_null(p);
 	ACL(&a, { UO, 7, NOID }, { U, 7, 1234 }, { GO, 5, NOID }, { MK, 7, NOID },
 	    { O, 0, NOID });
-	assert_int_equal(meta_acl_set(p, META_ACL_DEFAULT, a.buf, a.len), 0);
+	assert_int_equal(meta_acl_set(p, META_ACL_DEFAULT, a.buf, a.len, false), 0);
 
 	for (long n = 1;; n++) {
 		struct meta_ns_inode *in = meta_ns_inode_new(3, S_IFDIR | 0777);
@@ -405,7 +415,7 @@ static void test_alloc_failure(void **state)
 		struct meta_ns_inode *in = meta_ns_inode_new(3, S_IFREG | 0600);
 		assert_non_null(in);
 		gd_alloc_fail_after(n);
-		int rc = meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len);
+		int rc = meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len, false);
 		gd_alloc_fail_after(0);
 		if (rc == 0) {
 			assert_int_equal(in->mode, S_IFREG | 0770);
