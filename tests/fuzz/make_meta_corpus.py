@@ -158,6 +158,32 @@ seeds["exactly_once"] = (setup +
                          entry("SESSION_EXPIRE", extra=fv(7, 7)) +
                          once("RENAME", rename(1, "l", 2, "l2"), 9, 8))
 
+
+def acl(*ents):
+    """A POSIX ACL in its xattr form: (tag, perm, id) entries (meta/meta_acl.h)."""
+    return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", t, p, i) for t, p, i in ents)
+
+
+NOID = 0xFFFFFFFF
+ACL_FULL = acl((1, 7, NOID), (2, 7, 1234), (4, 5, NOID), (16, 7, NOID), (32, 0, NOID))
+ACL_MODE = acl((1, 6, NOID), (4, 4, NOID), (32, 0, NOID))
+ACL_BAD = acl((1, 7, NOID), (2, 7, 1234), (4, 5, NOID), (32, 0, NOID))
+seeds["acls"] = (setup +
+                 entry("SETXATTR", fv(1, 2) + fb(2, "system.posix_acl_default") + fb(3, ACL_FULL)) +
+                 entry("MKNOD", mknod(2, "inh", 0o100666) + fv(10, 0o77)) +
+                 entry("MKDIR", mknod(2, "sub", 0o40777) + fv(10, 0o22)) +
+                 entry("MKDIR", mknod(1, "plain", 0o40777) + fv(10, 0o27)) +
+                 entry("SETXATTR", fv(1, 4) + fb(2, "system.posix_acl_access") + fb(3, ACL_FULL) + fv(4, 4)) +
+                 entry("SETATTR", fv(1, 4) + fv(2, 1) + fv(3, 0o2705)) +
+                 entry("SETXATTR", fv(1, 4) + fb(2, "system.posix_acl_access") + fb(3, ACL_MODE)) +
+                 entry("SETXATTR", fv(1, 4) + fb(2, "system.posix_acl_access") + fb(3, ACL_BAD)) +
+                 entry("SETXATTR", fv(1, 4) + fb(2, "system.posix_acl_default") + fb(3, ACL_FULL)) +
+                 entry("SETXATTR", fv(1, 5) + fb(2, "system.posix_acl_access") + fb(3, ACL_FULL)) +
+                 entry("REMOVEXATTR", fv(1, 2) + fb(2, "system.posix_acl_default")) +
+                 query("GETXATTR", fv(1, 4) + fb(2, "system.posix_acl_access")) +
+                 query("LISTXATTR", fv(1, 2)) +
+                 query("GETATTR", fv(1, 4)))
+
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "meta")
 os.makedirs(out, exist_ok=True)
 for name, data in sorted(seeds.items()):
