@@ -681,6 +681,7 @@ static void purge_done(struct meta_server *ms, struct gd_request *req, int statu
 	} else {
 		meta_sessions_orphan_unmark(ms->sess, a->id);
 	}
+	meta_rpc_client_removed(ms, a->id);     /* opens that waited for it */
 	gd_free(a);
 	if (req)
 		meta_server_reply_status(ms, req, status ? status : GD_EIO);

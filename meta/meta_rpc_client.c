@@ -17,6 +17,7 @@
 #include "gd_log.h"
 #include "gd_net.h"
 #include "gd_status.h"
+#include "meta_ns.h"
 #include "meta_rpc.h"
 #include "meta_rpc_internal.h"
 
@@ -147,8 +148,98 @@ static void wait_release(struct meta_server *ms, uint64_t ino, uint64_t index)
 	gd_free(w);
 }
 
+/* ---- opens waiting behind the removal of their inode ---------------------------------
+ * An OPEN without O_TRUNC is answered from the FSM at once. When an UNLINK,
+ * RMDIR or RENAME that frees the inode (purge_now: the leader saw nobody had
+ * it open) or an orphan purge of it is proposed and not yet applied, such an
+ * OPEN would be recorded after the leader decided and the apply would free
+ * the inode under it: it waits until the removal is applied, then is
+ * dispatched again (ENOENT if the inode is gone, an open orphan if not). */
+
+struct open_wait {
+	struct open_wait *next;
+	uint64_t ino;
+	struct gd_request *req;
+};
+
+static struct open_wait *open_waits;
+static struct meta_ns_map removing;    /* ino -> removals with purge_now in flight */
+
+static uint64_t removing_count(uint64_t ino)
+{
+	return (uint64_t)(uintptr_t)meta_ns_map_get(&removing, ino);
+}
+
+static int removing_add(uint64_t ino)
+{
+	return meta_ns_map_put(&removing, ino, (void *)(uintptr_t)(removing_count(ino) + 1));
+}
+
+static void removing_del(uint64_t ino)
+{
+	uint64_t n = removing_count(ino);
+
+	if (n <= 1)
+		meta_ns_map_del(&removing, ino);
+	else
+		meta_ns_map_put(&removing, ino, (void *)(uintptr_t)(n - 1));
+}
+
+/* Whether an OPEN of ino must wait for a removal in flight. */
+static bool open_must_wait(struct meta_server *ms, uint64_t ino)
+{
+	return removing_count(ino) > 0 || meta_sessions_orphan_proposed(ms->sess, ino);
+}
+
+/* Parks req until the removal of ino is applied: 0 or GD_ENOMEM. */
+static int open_wait_add(struct gd_request *req, uint64_t ino)
+{
+	struct open_wait *w = gd_malloc(sizeof(*w));
+
+	if (!w)
+		return GD_ENOMEM;
+	w->ino = ino;
+	w->req = req;
+	w->next = open_waits;
+	open_waits = w;
+	return 0;
+}
+
+void meta_rpc_client_removed(struct meta_server *ms, uint64_t ino)
+{
+	struct open_wait **p = &open_waits, *list = NULL, *w;
+
+	while (*p) {
+		w = *p;
+		if (w->ino == ino) {
+			*p = w->next;
+			w->next = list;
+			list = w;
+		} else {
+			p = &w->next;
+		}
+	}
+	while (list) {
+		w = list;
+		list = w->next;
+		if (ms->ready)
+			meta_rpc_dispatch(ms, w->req);
+		else
+			meta_server_reply_status(ms, w->req, GD_ENOTLEADER);
+		gd_free(w);
+	}
+}
+
 void meta_rpc_client_lost_leader(struct meta_server *ms)
 {
+	while (open_waits) {
+		struct open_wait *w = open_waits;
+		open_waits = w->next;
+		meta_server_reply_status(ms, w->req, GD_ENOTLEADER);
+		gd_free(w);
+	}
+	meta_ns_map_release(&removing);
+	meta_ns_map_init(&removing);
 	while (waits) {
 		struct lease_wait *w = waits;
 		size_t i;
@@ -170,6 +261,8 @@ struct call {
 	uint64_t index;
 	bool holds_chunk;       /* owns the lease_wait of (ino, index) */
 	bool open_after;        /* success opens the inode for the session */
+	bool open_counted;      /* OPEN O_TRUNC: counted as open while in flight */
+	bool removing;          /* a removal with purge_now of ino is in flight */
 	uint64_t failed_version;/* CHUNK_FAILED: the version the client wrote */
 	uint64_t version_before;/* the record's version when proposed */
 	char *failed_node;      /* CHUNK_FAILED: the member that left */
@@ -491,6 +584,27 @@ out:
 	meta_fsm_result_release(&res);
 }
 
+/* OPEN with O_TRUNC goes through Raft; it counts as an open of the session
+ * from now on, so that a removal or purge proposed while it is in flight
+ * does not free the inode under it (given back if the open fails). */
+static void do_open_trunc(struct meta_server *ms, struct gd_request *req, uint64_t session,
+			  uint64_t ino)
+{
+	Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
+	struct call *c = call_new(req);
+
+	if (!c) {
+		meta_server_reply_status(ms, req, GD_ENOMEM);
+		return;
+	}
+	c->session_id = session;
+	c->open_after = true;
+	c->ino = ino;
+	c->open_counted = meta_sessions_open(ms->sess, session, ino) == 0;
+	entry_request(&e, req);
+	propose(ms, req, &e, c);
+}
+
 /* OPEN: checks and records the open for the session; O_TRUNC goes through Raft. */
 static void do_open(struct meta_server *ms, struct gd_request *req)
 {
@@ -516,11 +630,19 @@ static void do_open(struct meta_server *ms, struct gd_request *req)
 		meta_server_reply_status(ms, req, GD_ENOSESSION);
 		return;
 	}
-	msg_free(m);
 	if (flags & O_TRUNC) {
-		propose_plain(ms, req, session, true);
+		do_open_trunc(ms, req, session, m->ino);
+		msg_free(m);
 		return;
 	}
+	if (open_must_wait(ms, m->ino)) {
+		rc = open_wait_add(req, m->ino);
+		msg_free(m);
+		if (rc)
+			meta_server_reply_status(ms, req, rc);
+		return;
+	}
+	msg_free(m);
 	meta_fsm_query(ms->fsm, req->hdr.method, req->pb, req->hdr.pb_len, &res);
 	if (res.status == 0) {
 		Godfs__AttrResp *a = godfs__attr_resp__unpack(&meta_server_pb_allocator,
@@ -681,6 +803,16 @@ static void do_remove(struct meta_server *ms, struct gd_request *req)
 	if (!c) {
 		meta_server_reply_status(ms, req, GD_ENOMEM);
 		return;
+	}
+	if (e.purge_now) {
+		/* opens of the inode wait until this is applied */
+		if (removing_add(e.expect_ino) != 0) {
+			call_free(c);
+			meta_server_reply_status(ms, req, GD_ENOMEM);
+			return;
+		}
+		c->removing = true;
+		c->ino = e.expect_ino;
 	}
 	c->session_id = session;
 	entry_request(&e, req);
@@ -906,7 +1038,11 @@ static void change_applied(struct meta_server *ms, struct gd_request *req, struc
 #ifdef GODFS_FAULT_INJECTION
 	fault_kill_after_apply();
 #endif
-	if (res->status == 0 && c->open_after && c->session_id) {
+	if (c->open_counted) {
+		/* counted when proposed; a failed open gives it back */
+		if (res->status != 0)
+			meta_sessions_release(ms->sess, c->session_id, c->ino);
+	} else if (res->status == 0 && c->open_after && c->session_id) {
 		Godfs__AttrResp *a = godfs__attr_resp__unpack(&meta_server_pb_allocator,
 							      res->resp_len, res->resp);
 		if (a && a->attr && (c->method == M(OPEN) || S_ISREG(a->attr->mode)) &&
@@ -927,6 +1063,13 @@ static void call_done(struct meta_server *ms, struct gd_request *req, int status
 {
 	struct call *c = arg;
 
+	if (c->removing) {
+		removing_del(c->ino);
+		if (!req)
+			meta_rpc_client_removed(ms, c->ino);
+	}
+	if (c->open_counted && (!req || status || !res))
+		meta_sessions_release(ms->sess, c->session_id, c->ino);
 	if (!req) {
 		call_free(c);
 		return;
@@ -942,6 +1085,8 @@ static void call_done(struct meta_server *ms, struct gd_request *req, int status
 	}
 	if (c->holds_chunk)
 		wait_release(ms, c->ino, c->index);
+	if (c->removing)
+		meta_rpc_client_removed(ms, c->ino);
 	call_free(c);
 }
 

@@ -95,8 +95,12 @@ uint64_t meta_rpc_under_goal(void);
 /* The address of node_id: the registry's, else the FSM's; NULL when unknown. */
 const char *meta_rpc_node_address(struct meta_server *ms, const char *node_id);
 
-/* Answers the requests waiting behind an in-flight lease (this node stops
- * being leader). */
+/* The removal of ino (a purge_now UNLINK/RMDIR/RENAME or an orphan purge)
+ * was applied or failed: the OPENs that waited for it are dispatched again. */
+void meta_rpc_client_removed(struct meta_server *ms, uint64_t ino);
+
+/* Answers the requests waiting behind an in-flight lease or a removal (this
+ * node stops being leader). */
 void meta_rpc_client_lost_leader(struct meta_server *ms);
 
 /* meta_rpc_chunkd.c's entry points, called by meta_rpc_dispatch. */

@@ -330,3 +330,8 @@ void meta_sessions_orphan_unmark(struct meta_sessions *s, uint64_t ino)
 	if (ino != 0 && meta_ns_map_get(&s->orphans, ino) != NULL)
 		meta_ns_map_put(&s->orphans, ino, ORPHAN_WAITING);
 }
+
+bool meta_sessions_orphan_proposed(struct meta_sessions *s, uint64_t ino)
+{
+	return ino != 0 && meta_ns_map_get(&s->orphans, ino) == ORPHAN_PROPOSED;
+}

@@ -57,6 +57,8 @@ bool meta_sessions_is_orphan(struct meta_sessions *s, uint64_t ino);
 /* Orphans nobody has open and not yet proposed: marks them proposed and
  * returns up to max of them. */
 size_t meta_sessions_take_purgeable(struct meta_sessions *s, uint64_t *inos, size_t max);
+/* Whether an M_FSM_PURGE of ino is in flight (taken, not yet done). */
+bool meta_sessions_orphan_proposed(struct meta_sessions *s, uint64_t ino);
 /* A purge proposal failed (or the inode was re-opened): it may be proposed again. */
 void meta_sessions_orphan_unmark(struct meta_sessions *s, uint64_t ino);
 
