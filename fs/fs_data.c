@@ -740,8 +740,9 @@ int fs_data_truncate(struct fs_data *d, struct fs_inode *in, uint64_t size,
 
 void fs_data_truncated(struct fs_data *d, struct fs_inode *in, const struct gd_attr *attr)
 {
-	/* Leases of the old chunks must not be used again: their chunks go. */
-	gd_client_release(d->gc, in->ino);
+	/* Leases of the old chunks must not be used again: their chunks go,
+	 * with what this mount wrote to them (it truncated that itself). */
+	gd_client_truncated(d->gc, in->ino);
 	gd_client_invalidate(d->gc, in->ino);
 	pthread_mutex_lock(&in->mu);
 	in->commit_size = 0;

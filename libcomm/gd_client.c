@@ -29,6 +29,7 @@
 #define GD_LEASE_DEFAULT_MS 30000
 #define GD_LEASE_MARGIN_MS 2000        /* renew a lease this long before it ends */
 #define GD_WRITE_ROUNDS 6              /* send rounds before a write gives up */
+#define GD_STALE_TRIES 16              /* a truncate or fsync overtaken by other leases */
 #define GD_CONNECT_MS 3000
 #define GD_RECONNECT_BACKOFF_MS 500    /* no reconnect to a dead chunkd more often */
 
@@ -38,6 +39,7 @@ struct gd_chunk_ref {
 	uint64_t chunk_id;
 	uint64_t version;
 	uint64_t prev_version;
+	uint64_t trunc_seq;     /* leases: the file's truncate count at the grant */
 	size_t n_chain;
 	char *chain[GD_MAX_CHAIN];
 };
@@ -51,7 +53,31 @@ struct gd_centry {
 	int64_t expires_ms;     /* monotonic; 0 = not usable (kept for `unsynced`) */
 	bool unsynced;          /* leases: written since the last fsync */
 	uint64_t dirty_seq;     /* leases: bumped by every write, for fsync */
+	/* leases: what the next commit names (WriteCommit.written_*) */
+	bool written;           /* unsynced writes not yet committed */
+	uint64_t written_seq;   /* the trunc_seq of the newest lease written through */
+	uint64_t written_end;   /* the end of the writes through it, in the chunk */
+	bool older;             /* writes through older leases too: */
+	uint64_t older_seq;     /*   the oldest of their trunc_seqs */
+	uint64_t older_end;     /*   their end; GD_WRITTEN_FREED: their chunk was freed */
 };
+
+#define GD_WRITTEN_FREED UINT64_MAX
+
+/* Adds writes through a lease older than the entry's newest to its summary. */
+static void written_fold(struct gd_centry *e, uint64_t seq, uint64_t end)
+{
+	if (!e->older) {
+		e->older = true;
+		e->older_seq = seq;
+		e->older_end = end;
+		return;
+	}
+	if (seq < e->older_seq)
+		e->older_seq = seq;
+	if (end > e->older_end)
+		e->older_end = end;
+}
 
 /* A hash table of chunk entries keyed by (ino, index). */
 struct gd_cache {
@@ -111,6 +137,7 @@ static int ref_copy(struct gd_chunk_ref *dst, const struct gd_chunk_ref *src)
 	dst->chunk_id = src->chunk_id;
 	dst->version = src->version;
 	dst->prev_version = src->prev_version;
+	dst->trunc_seq = src->trunc_seq;
 	for (size_t i = 0; i < src->n_chain; i++) {
 		dst->chain[i] = gd_strdup(src->chain[i]);
 		if (!dst->chain[i]) {
@@ -129,6 +156,7 @@ static int ref_from_resp(struct gd_chunk_ref *r, const Godfs__ChunkResp *cr)
 	r->chunk_id = cr->has_chunk_id ? cr->chunk_id : 0;
 	r->version = cr->has_version ? cr->version : 0;
 	r->prev_version = cr->has_prev_version ? cr->prev_version : 0;
+	r->trunc_seq = cr->has_trunc_seq ? cr->trunc_seq : 0;
 	if (r->chunk_id == 0)
 		return 0;
 	if (cr->n_chain == 0 || cr->n_chain > GD_MAX_CHAIN) {
@@ -258,6 +286,10 @@ static int cache_put(struct gd_cache *ca, uint64_t ino, uint64_t index,
 		*p = e;
 		ca->count++;
 	} else {
+		/* a lease on another chunk at this index: the old one was freed
+		 * (a truncate), with whatever was written to it */
+		if (e->written && e->ref.chunk_id != copy.chunk_id)
+			written_fold(e, e->written_seq, GD_WRITTEN_FREED);
 		ref_clear(&e->ref);
 	}
 	e->ref = copy;
@@ -686,21 +718,46 @@ out_unlock:
 	return rc;
 }
 
-/* Records that the leased chunk was written (it needs an fsync). */
+/* Records that the leased chunk was written up to end (bytes within the
+ * chunk): it needs an fsync, and the next commit names the writes with the
+ * trunc_seq of their lease, so that the meta can tell whether a truncate of
+ * another client destroyed them (WriteCommit.written_*). end 0: the copies
+ * changed but nothing is to be committed (this client truncated them). */
 static void lease_mark_unsynced(struct gd_client *c, uint64_t ino, uint64_t index,
-				const struct gd_chunk_ref *ref)
+				const struct gd_chunk_ref *ref, uint64_t end)
 {
 	struct gd_cache *ca = &c->leases;
-	pthread_mutex_lock(&ca->mu);
-	struct gd_centry *e = *cache_slot(ca, ino, index);
-	bool found = e && e->ref.chunk_id == ref->chunk_id;
-	if (found) {
-		e->unsynced = true;
-		e->dirty_seq++;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		pthread_mutex_lock(&ca->mu);
+		struct gd_centry *e = *cache_slot(ca, ino, index);
+		bool found = e && e->ref.chunk_id == ref->chunk_id;
+		if (found) {
+			uint64_t seq = ref->trunc_seq;
+			if (end == 0) {
+				/* nothing written (a truncate of the copies): only the sync */
+			} else if (!e->written) {
+				e->written = true;
+				e->written_seq = seq;
+				e->written_end = end;
+				e->older = false;
+			} else if (seq == e->written_seq) {
+				if (end > e->written_end)
+					e->written_end = end;
+			} else if (seq > e->written_seq) {
+				written_fold(e, e->written_seq, e->written_end);
+				e->written_seq = seq;
+				e->written_end = end;
+			} else {
+				written_fold(e, seq, end);
+			}
+			e->unsynced = true;
+			e->dirty_seq++;
+		}
+		pthread_mutex_unlock(&ca->mu);
+		/* released meanwhile: keep an unusable record for fsync */
+		if (found || cache_put(ca, ino, index, ref, 0, true) != 0)
+			return;
 	}
-	pthread_mutex_unlock(&ca->mu);
-	if (!found) /* released meanwhile: keep an unusable record for fsync */
-		cache_put(ca, ino, index, ref, 0, true);
 }
 
 /* Tells the meta that `failed` left the chain of the leased chunk; the lease
@@ -970,6 +1027,7 @@ struct gd_wchunk {
 	struct gd_chunk_ref ref;
 	bool have;             /* ref holds a lease for this round */
 	bool wrote;            /* some piece succeeded with this lease */
+	uint64_t end;          /* end of the pieces acknowledged this round */
 	int status;            /* worst failure this round */
 	char *failed;          /* a failed member this round */
 };
@@ -998,7 +1056,8 @@ static int write_recover(struct gd_client *c, uint64_t ino, struct gd_wchunk *w)
 		int rc = lease_member_failed(c, ino, w->index, &w->ref, w->failed);
 		if (rc)
 			cache_expire(&c->leases, ino, w->index);
-		return rc == GD_ESTALE ? 0 : rc;
+		/* the chunk moved on, or was freed by a truncate: a new lease */
+		return rc == GD_ESTALE || rc == GD_ENOCHUNK ? 0 : rc;
 	}
 	switch (w->status) {
 	case GD_ESTALE:
@@ -1078,6 +1137,7 @@ int gd_client_writev(struct gd_client *c, uint64_t ino,
 		for (size_t k = 0; k < n_wc; k++) {
 			struct gd_wchunk *w = &wc[k];
 			w->status = 0;
+			w->end = 0;
 			gd_free(w->failed);
 			w->failed = NULL;
 			if (w->have) {
@@ -1138,6 +1198,8 @@ int gd_client_writev(struct gd_client *c, uint64_t ino,
 			if (rc == 0) {
 				p->done = true;
 				w->wrote = true;
+				if (p->coff + p->len > w->end)
+					w->end = p->coff + p->len;
 			} else if (res.resp) {
 				const char *failed = ((Godfs__CsWriteResp *)res.resp)->failed;
 				wpiece_fail(p, rc, failed);
@@ -1154,7 +1216,7 @@ int gd_client_writev(struct gd_client *c, uint64_t ino,
 		for (size_t k = 0; k < n_wc; k++) {
 			struct gd_wchunk *w = &wc[k];
 			if (w->have && w->wrote) {
-				lease_mark_unsynced(c, ino, w->index, &w->ref);
+				lease_mark_unsynced(c, ino, w->index, &w->ref, w->end);
 				cache_put(&c->locs, ino, w->index, &w->ref,
 					  GD_LOC_TTL_MS, false);
 			}
@@ -1222,6 +1284,12 @@ out:
 struct gd_dirty {
 	uint64_t index;
 	uint64_t seq;
+	bool written;
+	uint64_t written_seq;
+	uint64_t written_end;
+	bool older;
+	uint64_t older_seq;
+	uint64_t older_end;
 	struct gd_chunk_ref ref;
 	int status;
 };
@@ -1253,6 +1321,12 @@ static int collect_unsynced(struct gd_client *c, uint64_t ino, struct gd_dirty *
 			memset(&d[n], 0, sizeof(d[n]));
 			d[n].index = e->index;
 			d[n].seq = e->dirty_seq;
+			d[n].written = e->written;
+			d[n].written_seq = e->written_seq;
+			d[n].written_end = e->written_end;
+			d[n].older = e->older;
+			d[n].older_seq = e->older_seq;
+			d[n].older_end = e->older_end;
 			rc = ref_copy(&d[n].ref, &e->ref);
 			if (rc == 0)
 				n++;
@@ -1279,6 +1353,7 @@ static void mark_synced(struct gd_client *c, uint64_t ino, const struct gd_dirty
 	struct gd_centry *e = *p;
 	if (e && e->ref.chunk_id == d->ref.chunk_id && e->dirty_seq == d->seq) {
 		e->unsynced = false;
+		e->written = false;
 		if (e->expires_ms == 0) { /* released: the record served only fsync */
 			*p = e->next;
 			centry_free(e);
@@ -1342,10 +1417,69 @@ static int chunk_op_sync(struct gd_client *c, uint64_t ino, uint64_t index,
 	return rc;
 }
 
-int gd_client_commit(struct gd_client *c, uint64_t ino, uint64_t size,
-		     const struct timespec *mtime, struct gd_attr *attr)
+/* After a commit that succeeded, or answered GD_ETRUNCATED (reported to the
+ * caller once): the writes it named are not named again (unless written
+ * again meanwhile); the chunks stay unsynced. */
+static void written_forget(struct gd_client *c, uint64_t ino, const struct gd_dirty *d, size_t n,
+			   bool lost)
+{
+	struct gd_cache *ca = &c->leases;
+	pthread_mutex_lock(&ca->mu);
+	for (size_t i = 0; i < n; i++) {
+		struct gd_centry *e = *cache_slot(ca, ino, d[i].index);
+		if (e && e->ref.chunk_id == d[i].ref.chunk_id && e->dirty_seq == d[i].seq)
+			e->written = false;
+		else if (e && lost)
+			e->older = false;
+	}
+	pthread_mutex_unlock(&ca->mu);
+}
+
+/* The file was truncated since the leases of ino below trunc_seq seq were
+ * granted: writes through them would be lost (their chunks were freed or cut
+ * by another client), so the next write takes a new lease. Records that
+ * still need an fsync stay, unusable. */
+static void leases_expire_stale(struct gd_client *c, uint64_t ino, uint64_t seq)
+{
+	struct gd_cache *ca = &c->leases;
+	pthread_mutex_lock(&ca->mu);
+	for (size_t i = 0; i < GD_CACHE_BUCKETS; i++)
+		for (struct gd_centry *e = ca->b[i]; e; e = e->next)
+			if (e->ino == ino && e->ref.trunc_seq < seq)
+				e->expires_ms = 0;
+	pthread_mutex_unlock(&ca->mu);
+}
+
+/* M_WRITE_COMMIT naming the writes of d[0..n): one triple per chunk and lease
+ * generation. GD_ETRUNCATED: a truncate of another client destroyed some of
+ * them; nothing was committed, and they are not named again. */
+static int commit_chunks(struct gd_client *c, uint64_t ino, uint64_t size,
+			 const struct timespec *mtime, struct gd_attr *attr,
+			 const struct gd_dirty *d, size_t n)
 {
 	Godfs__WriteCommit req = GODFS__WRITE_COMMIT__INIT;
+	size_t k = 0;
+	uint64_t *w = n ? gd_calloc(6 * n, sizeof(*w)) : NULL;
+	if (n && !w)
+		return GD_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (d[i].written) {
+			w[k] = d[i].index;
+			w[2 * n + k] = d[i].written_end;
+			w[4 * n + k] = d[i].written_seq;
+			k++;
+		}
+		if (d[i].written && d[i].older) {
+			w[k] = d[i].index;
+			w[2 * n + k] = d[i].older_end;
+			w[4 * n + k] = d[i].older_seq;
+			k++;
+		}
+	}
+	req.n_written_index = req.n_written_end = req.n_written_seq = k;
+	req.written_index = w;
+	req.written_end = w ? w + 2 * n : NULL;
+	req.written_seq = w ? w + 4 * n : NULL;
 	req.has_ino = req.has_size = req.has_session_id = 1;
 	req.ino = ino;
 	req.size = size;
@@ -1358,20 +1492,65 @@ int gd_client_commit(struct gd_client *c, uint64_t ino, uint64_t size,
 	ProtobufCMessage *resp = NULL;
 	int rc = gd_meta_call(c->meta, GODFS__METHOD__M_WRITE_COMMIT, &req.base,
 			      &godfs__attr_resp__descriptor, &resp);
-	if (rc == 0)
+	uint64_t seq = 0;
+	if (rc == 0) {
 		attr_out(attr, resp);
+		Godfs__AttrResp *ar = (Godfs__AttrResp *)resp;
+		seq = ar->has_trunc_seq ? ar->trunc_seq : 0;
+	}
 	if (resp)
 		protobuf_c_message_free_unpacked(resp, NULL);
+	if (rc == 0)
+		written_forget(c, ino, d, n, false);
+	if (rc == GD_ETRUNCATED) {
+		gd_error("inode %llu: data written here was lost to a truncate by another client",
+			 (unsigned long long)ino);
+		written_forget(c, ino, d, n, true);
+		seq = UINT64_MAX;
+	}
+	gd_free(w);
+	if (seq)
+		leases_expire_stale(c, ino, seq);
+	return rc;
+}
+
+int gd_client_commit(struct gd_client *c, uint64_t ino, uint64_t size,
+		     const struct timespec *mtime, struct gd_attr *attr)
+{
+	struct gd_dirty *d = NULL;
+	size_t n = 0;
+	int rc = collect_unsynced(c, ino, &d, &n);
+	if (rc)
+		return rc;
+	rc = commit_chunks(c, ino, size, mtime, attr, d, n);
+	for (size_t i = 0; i < n; i++)
+		ref_clear(&d[i].ref);
+	gd_free(d);
 	return rc;
 }
 
 /* The chunk moved past the version this client wrote at (another client
  * took a lease: the copies were renamed to the new version, with this
- * client's bytes in them; or it was truncated away). Syncs every copy of
- * the chunk as the meta knows it now, one by one: the same files hold what
- * this client wrote. A chunk that is gone held nothing of this file any
- * more. */
-static int fsync_relocated(struct gd_client *c, uint64_t ino, const struct gd_dirty *d)
+ * client's bytes in them; or it was truncated away: GD_ESTALE or, once its
+ * copies were deleted, GD_ENOCHUNK). Syncs every copy of the chunk as the
+ * meta knows it now, one by one: the same files hold what this client
+ * wrote. A chunk that is no longer the file's has nothing to sync: whether
+ * the writes to it matter (another client's truncate destroyed them after
+ * they were acknowledged) is the commit's to say, which names them
+ * (GD_ETRUNCATED). A chunk still in the file whose copy is gone is a loss
+ * here. */
+/* Before another try at a chunk whose version moved on under us (another
+ * client's lease): a short pause that grows, so that two clients taking
+ * turns on one chunk do not keep overtaking each other. */
+static void stale_backoff(int attempt)
+{
+	struct timespec now, ts = { 0, (long)(1000000L << (attempt < 5 ? attempt : 5)) };
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ts.tv_nsec += now.tv_nsec % ts.tv_nsec; /* jitter: up to twice as long */
+	nanosleep(&ts, NULL);
+}
+
+static int fsync_relocated_once(struct gd_client *c, uint64_t ino, const struct gd_dirty *d)
 {
 	struct gd_chunk_ref cur;
 	int rc = chunk_locate(c, ino, d->index, true, &cur);
@@ -1388,7 +1567,8 @@ static int fsync_relocated(struct gd_client *c, uint64_t ino, const struct gd_di
 		op.has_chunk_id = op.has_version = op.has_prev_version = 1;
 		op.chunk_id = cur.chunk_id;
 		op.version = cur.version;
-		op.prev_version = cur.version;
+		/* a copy not yet moved to the version of a lease moves now */
+		op.prev_version = cur.prev_version ? cur.prev_version : cur.version;
 		struct gd_call_args a = {
 			.method = GODFS__METHOD__M_CS_FSYNC,
 			.req = &op.base,
@@ -1407,6 +1587,19 @@ static int fsync_relocated(struct gd_client *c, uint64_t ino, const struct gd_di
 				(unsigned long long)cur.version, cur.chain[k], gd_strerror(rc));
 	}
 	ref_clear(&cur);
+	return rc;
+}
+
+/* fsync_relocated_once, again while the version moves on under it (another
+ * client's lease between the locate and the sync). */
+static int fsync_relocated(struct gd_client *c, uint64_t ino, const struct gd_dirty *d)
+{
+	int rc = GD_ESTALE;
+	for (int attempt = 0; rc == GD_ESTALE && attempt < GD_STALE_TRIES; attempt++) {
+		if (attempt)
+			stale_backoff(attempt);
+		rc = fsync_relocated_once(c, ino, d);
+	}
 	return rc;
 }
 
@@ -1447,10 +1640,10 @@ int gd_client_fsync(struct gd_client *c, uint64_t ino, uint64_t size,
 		n_fl--;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (d[i].status && d[i].status != GD_ESTALE)
+		if (d[i].status && d[i].status != GD_ESTALE && d[i].status != GD_ENOCHUNK)
 			d[i].status = chunk_op_sync(c, ino, d[i].index, GODFS__METHOD__M_CS_FSYNC,
 						    &d[i].ref, -1);
-		if (d[i].status == GD_ESTALE)
+		if (d[i].status == GD_ESTALE || d[i].status == GD_ENOCHUNK)
 			d[i].status = fsync_relocated(c, ino, &d[i]);
 		if (d[i].status) {
 			gd_error("inode %llu chunk %llu: fsync failed: %s",
@@ -1458,16 +1651,53 @@ int gd_client_fsync(struct gd_client *c, uint64_t ino, uint64_t size,
 				 gd_strerror(d[i].status));
 			if (!ret)
 				ret = d[i].status;
-		} else {
-			mark_synced(c, ino, &d[i]);
 		}
 	}
+	/* Synced only once committed: a failed commit leaves the chunks to be
+	 * named again by the next one. */
+	if (ret == 0)
+		ret = commit_chunks(c, ino, size, mtime, attr, d, n);
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		mark_synced(c, ino, &d[i]);
 	for (size_t i = 0; i < n; i++)
 		ref_clear(&d[i].ref);
 	gd_free(d);
-	if (ret == 0)
-		ret = gd_client_commit(c, ino, size, mtime, attr);
 	return ret;
+}
+
+/* This client truncated ino to size, which made the file's trunc_seq seq:
+ * its own writes before that are ordered before it, and what the truncate
+ * kept of those made through leases of the truncate count just before is
+ * intact: they are named with the new count, their end cut to size, and so
+ * are those leases. Writes and leases of older counts stay as they are
+ * (another truncate came between). */
+static void written_truncated(struct gd_client *c, uint64_t ino, uint64_t size, uint64_t seq)
+{
+	struct gd_cache *ca = &c->leases;
+	const uint64_t cs = c->chunk_size;
+	pthread_mutex_lock(&ca->mu);
+	for (size_t i = 0; i < GD_CACHE_BUCKETS; i++) {
+		for (struct gd_centry *e = ca->b[i]; e; e = e->next) {
+			if (e->ino != ino)
+				continue;
+			/* a lease of the chunks it kept: later writes come after it */
+			if (e->ref.trunc_seq + 1 == seq)
+				e->ref.trunc_seq = seq;
+			if (!e->written || e->written_seq + 1 != seq)
+				continue;
+			uint64_t base = e->index * cs;
+			uint64_t room = size <= base ? 0 : size - base > cs ? cs : size - base;
+			e->written_seq = seq;
+			if (e->written_end > room)
+				e->written_end = room;
+			if (e->older && e->older_seq + 1 == seq && e->older_end <= cs) {
+				e->older_seq = seq;
+				if (e->older_end > room)
+					e->older_end = room;
+			}
+		}
+	}
+	pthread_mutex_unlock(&ca->mu);
 }
 
 int gd_client_truncate(struct gd_client *c, uint64_t ino, uint64_t size,
@@ -1484,7 +1714,9 @@ int gd_client_truncate(struct gd_client *c, uint64_t ino, uint64_t size,
 			return rc;
 		bool exists = loc.chunk_id != 0;
 		ref_clear(&loc);
-		if (exists) {
+		/* Another client's lease on the chunk between ours and the
+		 * truncate makes the copies newer than our lease: take a new one. */
+		for (int attempt = 0; exists && attempt < GD_STALE_TRIES; attempt++) {
 			struct gd_chunk_ref ref;
 			rc = lease_get(c, ino, index, &ref);
 			if (rc)
@@ -1492,14 +1724,20 @@ int gd_client_truncate(struct gd_client *c, uint64_t ino, uint64_t size,
 			rc = chunk_op_sync(c, ino, index, GODFS__METHOD__M_CS_TRUNCATE, &ref,
 					   (int64_t)(size % cs));
 			if (rc == 0)
-				lease_mark_unsynced(c, ino, index, &ref);
+				lease_mark_unsynced(c, ino, index, &ref, 0);
 			ref_clear(&ref);
+			if (rc == GD_ESTALE && attempt + 1 < GD_STALE_TRIES) {
+				cache_expire(&c->leases, ino, index);
+				stale_backoff(attempt + 1);
+				continue;
+			}
 			if (rc) {
 				gd_error("inode %llu: truncating chunk %llu to %llu: %s",
 					 (unsigned long long)ino, (unsigned long long)index,
 					 (unsigned long long)(size % cs), gd_strerror(rc));
 				return rc;
 			}
+			break;
 		}
 	}
 
@@ -1512,15 +1750,32 @@ int gd_client_truncate(struct gd_client *c, uint64_t ino, uint64_t size,
 	ProtobufCMessage *resp = NULL;
 	rc = gd_meta_call(c->meta, GODFS__METHOD__M_SETATTR, &req.base,
 			  &godfs__attr_resp__descriptor, &resp);
-	if (rc == 0)
+	uint64_t seq = 0;
+	bool have_seq = false;
+	if (rc == 0) {
 		attr_out(attr, resp);
+		Godfs__AttrResp *ar = (Godfs__AttrResp *)resp;
+		have_seq = ar->has_trunc_seq;
+		seq = ar->trunc_seq;
+	}
 	if (resp)
 		protobuf_c_message_free_unpacked(resp, NULL);
-	/* Chunks past the new end are gone (or new): forget what we knew. */
+	/* Chunks past the new end are gone (or new): forget what we knew. The
+	 * lease of the cut chunk predates the truncate: the next write takes a
+	 * new one, with the new trunc_seq. */
 	uint64_t keep = size % cs ? index + 1 : index;
 	cache_drop_ino(&c->leases, ino, keep, false);
+	if (keep > index)
+		cache_expire(&c->leases, ino, index);
 	cache_drop_ino(&c->locs, ino, 0, false);
+	if (rc == 0 && have_seq)
+		written_truncated(c, ino, size, seq);
 	return rc;
+}
+
+void gd_client_truncated(struct gd_client *c, uint64_t ino)
+{
+	cache_drop_ino(&c->leases, ino, 0, false);
 }
 
 void gd_client_release(struct gd_client *c, uint64_t ino)

@@ -109,6 +109,10 @@ int gd_client_truncate(struct gd_client *c, uint64_t ino, uint64_t size,
 /* The file is closed everywhere in this process: drop its write leases. */
 void gd_client_release(struct gd_client *c, uint64_t ino);
 
+/* This client truncated ino to 0 through the meta (OPEN with O_TRUNC): its
+ * leases, and what it wrote through them, are forgotten. */
+void gd_client_truncated(struct gd_client *c, uint64_t ino);
+
 /* Forgets cached chunk locations of an inode (after another client changed it). */
 void gd_client_invalidate(struct gd_client *c, uint64_t ino);
 

@@ -47,7 +47,8 @@
 	X(GD_ESHUTDOWN,    107, EIO,         "shutting down") \
 	X(GD_EAUTH,        108, EACCES,      "authentication failed") \
 	X(GD_ENOSESSION,   109, EIO,         "unknown or expired session") \
-	X(GD_EFORGOTTEN,   110, EIO,         "resent request whose answer is no longer kept")
+	X(GD_EFORGOTTEN,   110, EIO,         "resent request whose answer is no longer kept") \
+	X(GD_ETRUNCATED,   111, EIO,         "written data lost to a truncate")
 
 enum gd_status {
 #define GD_STATUS_ENUM(name, num, err, msg) name = -(num),

@@ -142,6 +142,10 @@ static int reply_attr(struct op *op, const struct meta_ns_inode *in)
 	m.has_status = 1;
 	m.status = 0;
 	m.attr = &a;
+	if (S_ISREG(in->mode)) {
+		m.has_trunc_seq = 1;
+		m.trunc_seq = in->trunc_seq;
+	}
 	pack_reply(op->res, &m.base);
 	return 0;
 }
@@ -155,6 +159,8 @@ static int reply_chunk(struct op *op, const struct meta_ns_chunk *c,
 	m.has_chunk_id = 1;
 	m.has_file_size = 1;
 	m.file_size = in->size;
+	m.has_trunc_seq = 1;
+	m.trunc_seq = in->trunc_seq;
 	if (c) {
 		m.chunk_id = c->chunk_id;
 		m.has_version = m.has_prev_version = 1;
@@ -317,6 +323,9 @@ static int truncate_to(struct op *op, struct meta_ns_inode *in, uint64_t size)
 		free_chunk(op, in->chunks[i]);
 	in->n_chunks = pos;
 	in->size = size;
+	/* up or down, the copies past size were cut (written_lost) */
+	in->trunc_seq++;
+	in->trunc_size = size;
 	return 0;
 }
 
@@ -994,6 +1003,35 @@ static int op_chunk_failed(struct op *op, const Godfs__ChunkFailed *r)
 	return reply_chunk(op, c, in);
 }
 
+/* Whether a WRITE_COMMIT names writes that a truncate (of any session)
+ * destroyed: writes through a lease granted before the file's last truncate
+ * are intact only when that truncate was the only one since and kept them
+ * (they end at or below its size: it freed the chunks past it and cut the
+ * chunk across it); anything else is gone, or may be: the writer must hear
+ * it (fsync, close), not find zeros under a size its commit grew. Writes
+ * through a lease granted after the truncate are intact; a freed chunk id is
+ * never reused, so a late write to one shows up nowhere. */
+static bool written_lost(struct op *op, const struct meta_ns_inode *in,
+			 const Godfs__WriteCommit *r)
+{
+	uint64_t cs = op->st->chunk_size;
+	size_t i;
+
+	for (i = 0; i < r->n_written_index; i++) {
+		uint64_t idx = r->written_index[i], end = r->written_end[i];
+
+		if (end > cs)
+			return true;    /* the client saw the chunk replaced */
+		if (r->written_seq[i] == in->trunc_seq)
+			continue;
+		/* idx * cs + end <= trunc_size, without overflow */
+		if (in->trunc_seq == 0 || r->written_seq[i] != in->trunc_seq - 1 ||
+		    end > in->trunc_size || idx > (in->trunc_size - end) / cs)
+			return true;
+	}
+	return false;
+}
+
 static int op_write_commit(struct op *op, const Godfs__WriteCommit *r)
 {
 	struct meta_ns_inode *in;
@@ -1011,6 +1049,10 @@ static int op_write_commit(struct op *op, const Godfs__WriteCommit *r)
 		return GD_EFBIG;
 	if (r->has_mtime_sec && check_nsec(r->mtime_nsec))
 		return GD_EINVAL;
+	if (r->n_written_index != r->n_written_end || r->n_written_index != r->n_written_seq)
+		return GD_EINVAL;
+	if (written_lost(op, in, r))
+		return GD_ETRUNCATED;
 	bool grew = r->has_size && r->size > in->size;
 	if (grew)
 		in->size = r->size;

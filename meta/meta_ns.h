@@ -128,6 +128,8 @@ struct meta_ns_inode {
 	uint32_t gid;
 	uint32_t nlink;
 	uint64_t size;
+	uint64_t trunc_seq;     /* truncates of the file so far (WriteCommit.written_seq) */
+	uint64_t trunc_size;    /* the size the last of them set */
 	uint64_t rdev;
 	int64_t atime_sec, mtime_sec, ctime_sec;
 	uint32_t atime_nsec, mtime_nsec, ctime_nsec;

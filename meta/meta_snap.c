@@ -12,8 +12,9 @@
 
 #define SNAP_MAGIC "GDFSSNAP"
 /* Version 2 added the recorded answers of client sessions (exactly-once)
- * after the node registry; version 1 snapshots (none) still load. */
-#define SNAP_VERSION 2u
+ * after the node registry, version 3 the truncate counts of the inodes after
+ * those; version 1 and 2 snapshots still load (counts 0). */
+#define SNAP_VERSION 3u
 #define SNAP_VERSION_MIN 1u
 #define SNAP_HEADER 24
 #define SNAP_TRAILER 8
@@ -29,6 +30,7 @@
 #define MIN_NODE_BYTES 12
 #define MIN_REPLIES_BYTES 20
 #define MIN_REPLY_BYTES 20
+#define MIN_TRUNC_BYTES 24
 
 uint64_t meta_snap_checksum(const void *buf, size_t len)
 {
@@ -198,6 +200,24 @@ static void w_replies(struct wbuf *w, const struct meta_ns_state *s)
 	}
 }
 
+/* Version 3: (ino, trunc_seq, trunc_size) of the inodes truncated at least
+ * once, in inode order (all[] is sorted). */
+static void w_trunc_seqs(struct wbuf *w, struct meta_ns_inode *const *all, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		k += all[i]->trunc_seq != 0;
+	w_u64(w, k);
+	for (i = 0; i < n; i++) {
+		if (!all[i]->trunc_seq)
+			continue;
+		w_u64(w, all[i]->ino);
+		w_u64(w, all[i]->trunc_seq);
+		w_u64(w, all[i]->trunc_size);
+	}
+}
+
 int meta_snap_write(const struct meta_ns_state *s, void **buf, size_t *len)
 {
 	struct wbuf w = { NULL, 0, 0, 0 };
@@ -237,6 +257,7 @@ int meta_snap_write(const struct meta_ns_state *s, void **buf, size_t *len)
 		w_str(&w, s->nodes[i].label);
 	}
 	w_replies(&w, s);
+	w_trunc_seqs(&w, all, n);
 	gd_free(all);
 	if (w.err) {
 		raft_free(w.p);
@@ -617,6 +638,29 @@ static void r_nodes(struct rbuf *r, struct meta_ns_state *s)
 	}
 }
 
+/* Version 3: truncate counts and last truncate sizes of existing inodes,
+ * inode numbers increasing, counts not 0. */
+static void r_trunc_seqs(struct rbuf *r, struct meta_ns_state *s)
+{
+	uint64_t n = r_count(r, MIN_TRUNC_BYTES), i, prev = 0;
+
+	for (i = 0; i < n && !r->err; i++) {
+		uint64_t ino = r_u64(r), seq = r_u64(r), size = r_u64(r);
+		struct meta_ns_inode *in;
+
+		if (r->err)
+			return;
+		in = meta_ns_map_get(&s->inodes, ino);
+		if (!in || ino <= prev || seq == 0) {
+			r->err = GD_EPROTO;
+			return;
+		}
+		prev = ino;
+		in->trunc_seq = seq;
+		in->trunc_size = size;
+	}
+}
+
 /* Version 2: recorded answers, per existing session (ids increasing), seqs
  * increasing and above the floor, at most META_NS_REPLIES_MAX each. */
 static void r_replies(struct rbuf *r, struct meta_ns_state *s)
@@ -776,6 +820,8 @@ int meta_snap_read(struct meta_ns_state *out, const void *buf, size_t len)
 	r_nodes(&r, &s);
 	if (version >= 2)
 		r_replies(&r, &s);
+	if (version >= 3)
+		r_trunc_seqs(&r, &s);
 	if (!r.err && r.off != r.len)
 		r.err = GD_EPROTO;
 	rc = r.err;

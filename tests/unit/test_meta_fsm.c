@@ -2983,8 +2983,9 @@ static void test_exactly_once_trim(void **state)
 	leader_release(&l);
 }
 
-/* A version 1 snapshot (before exactly-once: no records) still loads, and
- * snapshots again in version 2 with the same state. */
+/* Version 1 (before exactly-once: no records) and version 2 (before the
+ * truncate counts) snapshots still load, and snapshot again in version 3
+ * with the same state. */
 static void test_snapshot_v1_loads(void **state)
 {
 	struct leader l;
@@ -2993,32 +2994,37 @@ static void test_snapshot_v1_loads(void **state)
 	void *s;
 	size_t n, k;
 	uint64_t body;
+	unsigned v;
 
 	(void)state;
 	leader_init(&l);
 	do_hello(&l, ONCE_SESSION, "host", "/mnt");
 	do_mkdir(&l, ROOT, "d", 0755);
 	snap(l.f, &s, &n);
-	/* version 2 = version 1 + a u64 count of sessions with records (0 here) */
-	v1 = malloc(n - 8);
-	assert_non_null(v1);
-	memcpy(v1, s, n - 16);
-	for (k = 0; k < 8; k++)
-		assert_int_equal(((uint8_t *)s)[n - 16 + k], 0);
-	v1[8] = 1;
-	body = n - 8 - 24 - 8;
-	for (k = 0; k < 8; k++)
-		v1[16 + k] = (uint8_t)(body >> (8 * k));
-	resign(v1, n - 8);
-	assert_int_equal(meta_fsm_new(CHUNK, &g), 0);
-	assert_int_equal(meta_fsm_restore(g, v1, n - 8), 0);
-	assert_same_snapshot(g, s, n);
-	/* a version from the future is refused */
-	v1[8] = 3;
-	resign(v1, n - 8);
-	assert_int_equal(meta_fsm_restore(g, v1, n - 8), GD_EPROTO);
-	meta_fsm_free(g);
-	free(v1);
+	/* version 3 = version 2 + a u64 count of truncated inodes (0 here),
+	 * version 2 = version 1 + a u64 count of sessions with records (0 here) */
+	for (v = 1; v <= 2; v++) {
+		size_t cut = 8 * (3 - v);
+		v1 = malloc(n - cut);
+		assert_non_null(v1);
+		memcpy(v1, s, n - 8 - cut);
+		for (k = 0; k < cut; k++)
+			assert_int_equal(((uint8_t *)s)[n - 8 - cut + k], 0);
+		v1[8] = (uint8_t)v;
+		body = n - cut - 24 - 8;
+		for (k = 0; k < 8; k++)
+			v1[16 + k] = (uint8_t)(body >> (8 * k));
+		resign(v1, n - cut);
+		assert_int_equal(meta_fsm_new(CHUNK, &g), 0);
+		assert_int_equal(meta_fsm_restore(g, v1, n - cut), 0);
+		assert_same_snapshot(g, s, n);
+		/* a version from the future is refused */
+		v1[8] = 4;
+		resign(v1, n - cut);
+		assert_int_equal(meta_fsm_restore(g, v1, n - cut), GD_EPROTO);
+		meta_fsm_free(g);
+		free(v1);
+	}
 	raft_free(s);
 	leader_release(&l);
 }
@@ -3089,6 +3095,159 @@ static void test_exactly_once_alloc_failure(void **state)
 	leader_release(&l);
 }
 
+/* A WRITE_COMMIT names the writes it commits with the truncate count of
+ * their lease. Against truncates of another session: writes the last
+ * truncate kept (below its size, the only truncate since their lease) and
+ * writes through newer leases commit; writes it destroyed, or that two
+ * truncates may have, make the commit fail with GD_ETRUNCATED and change
+ * nothing (the writer hears it). A commit naming nothing (an old client)
+ * grows as before. The counts survive a snapshot. */
+static void commit_written(struct leader *l, uint64_t ino, uint64_t size, const uint64_t *idx,
+			   const uint64_t *ends, const uint64_t *seqs, size_t n, int want)
+{
+	Godfs__WriteCommit r = GODFS__WRITE_COMMIT__INIT;
+	r.has_ino = r.has_size = 1;
+	r.ino = ino;
+	r.size = size;
+	r.n_written_index = r.n_written_end = r.n_written_seq = n;
+	r.written_index = (uint64_t *)idx;
+	r.written_end = (uint64_t *)ends;
+	r.written_seq = (uint64_t *)seqs;
+	run(l, &(struct ent){ .method = M(WRITE_COMMIT), .req = &r.base, .session = 101 },
+	    want, NULL);
+}
+
+static uint64_t size_of(struct leader *l, uint64_t ino)
+{
+	Godfs__Attr *a;
+	uint64_t size;
+	assert_int_equal(getattr(l->f, ino, &a), 0);
+	size = a->size;
+	godfs__attr__free_unpacked(a, NULL);
+	return size;
+}
+
+/* SETATTR size; returns the truncate count in the answer. */
+static uint64_t truncate_to_size(struct leader *l, uint64_t ino, uint64_t size, size_t freed)
+{
+	Godfs__SetAttr sa = GODFS__SET_ATTR__INIT;
+	struct meta_fsm_result res;
+	Godfs__AttrResp *a;
+	uint64_t seq;
+	sa.has_ino = sa.has_valid = sa.has_size = 1;
+	sa.ino = ino;
+	sa.valid = GODFS__SET_ATTR_BITS__SA_SIZE;
+	sa.size = size;
+	do_setattr(l, &sa, 0, &res);
+	assert_int_equal(res.n_freed, freed);
+	a = godfs__attr_resp__unpack(NULL, res.resp_len, res.resp);
+	assert_non_null(a);
+	assert_true(a->has_trunc_seq);
+	seq = a->trunc_seq;
+	godfs__attr_resp__free_unpacked(a, NULL);
+	meta_fsm_result_release(&res);
+	return seq;
+}
+
+static void test_commit_after_truncate(void **state)
+{
+	struct leader l;
+	struct meta_fsm *g;
+	Godfs__ChunkResp *c0, *c1, *n1;
+	uint64_t f, idx[2] = { 0, 1 }, ends[2], seqs[2];
+	void *s;
+	size_t n;
+
+	(void)state;
+	leader_init(&l);
+	do_hello(&l, 101, "writer", "/w");
+	f = do_create(&l, ROOT, "f", 101);
+	/* the writer holds leases on chunks 0 and 1 and commits what it wrote */
+	c0 = do_lease(&l, f, 0, chain3, 3, 0);
+	c1 = do_lease(&l, f, 1, chain3, 3, 0);
+	assert_true(c0->has_trunc_seq && c1->has_trunc_seq);
+	assert_int_equal(c0->trunc_seq, 0);
+	seqs[0] = c0->trunc_seq;
+	seqs[1] = c1->trunc_seq;
+	ends[0] = CHUNK;
+	ends[1] = 100;
+	commit_written(&l, f, CHUNK + 100, idx, ends, seqs, 2, 0);
+	assert_int_equal(size_of(&l, f), CHUNK + 100);
+	/* it writes more; another session truncates to 50 before the commit */
+	assert_int_equal(truncate_to_size(&l, f, 50, 1), 1);
+	ends[0] = 4096;
+	ends[1] = 200;
+	commit_written(&l, f, CHUNK + 200, idx, ends, seqs, 2, GD_ETRUNCATED);
+	commit_written(&l, f, 4096, idx, ends, seqs, 1, GD_ETRUNCATED);
+	assert_int_equal(size_of(&l, f), 50);
+	/* what the truncate kept is intact: it commits */
+	ends[0] = 50;
+	commit_written(&l, f, 50, idx, ends, seqs, 1, 0);
+	/* a new lease on chunk 1 (a new chunk: ids are never reused) carries
+	 * the new count: its writes commit and grow the file */
+	n1 = do_lease(&l, f, 1, chain3, 3, 0);
+	assert_int_not_equal(n1->chunk_id, c1->chunk_id);
+	assert_int_equal(n1->trunc_seq, 1);
+	seqs[1] = n1->trunc_seq;
+	commit_written(&l, f, CHUNK + 200, idx, ends, seqs, 2, 0);
+	assert_int_equal(size_of(&l, f), CHUNK + 200);
+	/* two truncates since a lease: its writes may be gone (cut by the
+	 * first, below the second's size): refused */
+	assert_int_equal(truncate_to_size(&l, f, 10, 1), 2);
+	assert_int_equal(truncate_to_size(&l, f, CHUNK * 2, 0), 3);
+	ends[0] = 5;
+	seqs[0] = 1;
+	commit_written(&l, f, CHUNK * 3, idx, ends, seqs, 1, GD_ETRUNCATED);
+	seqs[0] = 2;
+	commit_written(&l, f, CHUNK * 3, idx, ends, seqs, 1, 0);
+	assert_int_equal(size_of(&l, f), CHUNK * 3);
+	/* an end past the chunk: the client saw the chunk freed under its writes */
+	ends[0] = (uint64_t)CHUNK + 1;
+	seqs[0] = 3;
+	commit_written(&l, f, CHUNK * 4, idx, ends, seqs, 1, GD_ETRUNCATED);
+	/* a commit naming none (an old client) grows as before */
+	commit_written(&l, f, CHUNK * 4, NULL, NULL, NULL, 0, 0);
+	assert_int_equal(size_of(&l, f), CHUNK * 4);
+	/* lists of different lengths are a client bug */
+	{
+		Godfs__WriteCommit r = GODFS__WRITE_COMMIT__INIT;
+		r.has_ino = r.has_size = 1;
+		r.ino = f;
+		r.size = CHUNK * 5;
+		r.n_written_index = r.n_written_end = 2;
+		r.n_written_seq = 1;
+		r.written_index = idx;
+		r.written_end = ends;
+		r.written_seq = seqs;
+		run(&l, &(struct ent){ .method = M(WRITE_COMMIT), .req = &r.base }, GD_EINVAL, NULL);
+	}
+	/* the counts are in the snapshot: a restored follower decides the same */
+	snap(l.f, &s, &n);
+	assert_int_equal(meta_fsm_new(CHUNK, &g), 0);
+	assert_int_equal(meta_fsm_restore(g, s, n), 0);
+	assert_same_snapshot(g, s, n);
+	{
+		Godfs__ChunkReq r = GODFS__CHUNK_REQ__INIT;
+		struct meta_fsm_result res;
+		Godfs__ChunkResp *c;
+		r.has_ino = r.has_index = 1;
+		r.ino = f;
+		r.index = 0;
+		assert_int_equal(query(g, M(CHUNK_LOCATE), &r.base, &res), 0);
+		c = godfs__chunk_resp__unpack(NULL, res.resp_len, res.resp);
+		assert_non_null(c);
+		assert_int_equal(c->trunc_seq, 3);
+		godfs__chunk_resp__free_unpacked(c, NULL);
+		meta_fsm_result_release(&res);
+	}
+	raft_free(s);
+	meta_fsm_free(g);
+	godfs__chunk_resp__free_unpacked(c0, NULL);
+	godfs__chunk_resp__free_unpacked(c1, NULL);
+	godfs__chunk_resp__free_unpacked(n1, NULL);
+	leader_release(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -3108,6 +3267,7 @@ int main(void)
 		cmocka_unit_test(test_exactly_once_trim),
 		cmocka_unit_test(test_snapshot_v1_loads),
 		cmocka_unit_test(test_exactly_once_alloc_failure),
+		cmocka_unit_test(test_commit_after_truncate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
