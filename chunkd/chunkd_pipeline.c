@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 
 #define PEERS_MAX 1024
@@ -16,6 +17,11 @@
 /* Forwards in flight at once through their own threads; beyond, a worker
  * runs its forward itself. */
 #define FORWARDERS_MAX 1024
+/* What a member keeps for itself out of its caller's deadline: it answers
+ * (naming the member below that failed) this long before its caller gives
+ * up. A tenth of the deadline, within these bounds. */
+#define HOP_MARGIN_MIN_MS 100
+#define HOP_MARGIN_MAX_MS 1000
 
 /* One connection to a peer, shared by the calls that use it. */
 struct pconn {
@@ -292,6 +298,7 @@ struct pop {
 	uint16_t method;
 	uint64_t chunk_id, version;    /* for the log */
 	const char *next;              /* chain[0], owned by the request */
+	int timeout_ms;                /* for the forward to next */
 	union {                        /* what goes downstream */
 		Godfs__CsWrite w;
 		Godfs__CsChunkOp op;
@@ -375,7 +382,7 @@ static void pop_forward(struct pop *o)
 	a.data_len = o->method == GODFS__METHOD__M_CS_WRITE ? o->len : 0;
 	a.resp_desc = o->method == GODFS__METHOD__M_CS_WRITE ? &godfs__cs_write_resp__descriptor
 							     : &godfs__status_resp__descriptor;
-	a.timeout_ms = p->peer_timeout_ms;
+	a.timeout_ms = o->timeout_ms;
 	rc = forward_start(p, o->next, &a, &pc, &call);
 	if (rc == 0) {
 		rc = gd_call_wait(call, &res);
@@ -479,6 +486,31 @@ static void forward_begin(struct pop *o)
 		pop_forward(o);
 }
 
+/* How long the forward may take: the peer timeout, or less when the caller
+ * said how long it waits (deadline_ms), so that this member answers first
+ * and names the member below it that did not. *down_deadline_ms is what
+ * the forward tells the next member. */
+static int forward_timeout(const struct chunkd_pipeline *p, bool has_deadline,
+			   uint32_t deadline_ms, uint32_t *down_deadline_ms)
+{
+	int t = p->peer_timeout_ms;
+
+	if (has_deadline && deadline_ms > 0) {
+		uint32_t margin = deadline_ms / 10;
+		if (margin < HOP_MARGIN_MIN_MS)
+			margin = HOP_MARGIN_MIN_MS;
+		if (margin > HOP_MARGIN_MAX_MS)
+			margin = HOP_MARGIN_MAX_MS;
+		uint32_t left = deadline_ms > 2 * margin ? deadline_ms - margin : deadline_ms / 2;
+		if (left < 1)
+			left = 1;
+		if ((int)left < t)
+			t = (int)left;
+	}
+	*down_deadline_ms = (uint32_t)t;
+	return t;
+}
+
 void chunkd_pipeline_write_async(struct chunkd_pipeline *p, const Godfs__CsWrite *w,
 				 const void *data, size_t len,
 				 chunkd_pipeline_done_fn done, void *arg)
@@ -504,11 +536,20 @@ void chunkd_pipeline_write_async(struct chunkd_pipeline *p, const Godfs__CsWrite
 		o->fwd.w = *w;
 		o->fwd.w.n_chain = w->n_chain - 1;
 		o->fwd.w.chain = w->chain + 1;
+		o->fwd.w.has_deadline_ms = 1;
+		o->timeout_ms = forward_timeout(p, w->has_deadline_ms, w->deadline_ms,
+						&o->fwd.w.deadline_ms);
 		o->next = w->chain[0];
 		forward_begin(o);
 	}
 	o->local = chunkd_store_write(p->store, w->chunk_id, w->version, w->prev_version,
 				      w->chunk_size, w->offset, data, len);
+	if (o->local == GD_ESTALE && w->has_create && w->create && w->prev_version != 0) {
+		uint64_t have;
+		if (chunkd_store_version(p->store, w->chunk_id, &have) == GD_ENOCHUNK)
+			o->local = chunkd_store_write(p->store, w->chunk_id, w->version, 0,
+						      w->chunk_size, w->offset, data, len);
+	}
 	pop_step_done(o);
 }
 
@@ -531,6 +572,9 @@ void chunkd_pipeline_chunk_op_async(struct chunkd_pipeline *p, uint16_t method,
 		o->fwd.op = *op;
 		o->fwd.op.n_chain = op->n_chain - 1;
 		o->fwd.op.chain = op->chain + 1;
+		o->fwd.op.has_deadline_ms = 1;
+		o->timeout_ms = forward_timeout(p, op->has_deadline_ms, op->deadline_ms,
+						&o->fwd.op.deadline_ms);
 		o->next = op->chain[0];
 		forward_begin(o);
 	}

@@ -28,7 +28,7 @@
 #define GD_HOLE_TTL_MS 1000            /* a hole may get a chunk at any time */
 #define GD_LEASE_DEFAULT_MS 30000
 #define GD_LEASE_MARGIN_MS 2000        /* renew a lease this long before it ends */
-#define GD_WRITE_ROUNDS 6              /* send rounds before a write gives up */
+#define GD_WRITE_ROUNDS 6              /* rounds without progress before a write gives up */
 #define GD_STALE_TRIES 16              /* a truncate or fsync overtaken by other leases */
 #define GD_CONNECT_MS 3000
 #define GD_RECONNECT_BACKOFF_MS 500    /* no reconnect to a dead chunkd more often */
@@ -40,6 +40,8 @@ struct gd_chunk_ref {
 	uint64_t version;
 	uint64_t prev_version;
 	uint64_t trunc_seq;     /* leases: the file's truncate count at the grant */
+	bool create;           /* leases: no write acknowledged since this client
+				* created the chunk (see CsWrite.create) */
 	size_t n_chain;
 	char *chain[GD_MAX_CHAIN];
 };
@@ -122,6 +124,20 @@ static int64_t gd_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* What a chain's head is told it has to answer a call (CsWrite.deadline_ms):
+ * a little less than this client waits, so that the head answers first,
+ * naming the member below it that did not. */
+static uint32_t chain_deadline_ms(const struct gd_client *c)
+{
+	int margin = c->chunk_timeout_ms / 10;
+	if (margin < 100)
+		margin = 100;
+	if (margin > 1000)
+		margin = 1000;
+	return (uint32_t)(c->chunk_timeout_ms > 2 * margin ? c->chunk_timeout_ms - margin
+							   : c->chunk_timeout_ms / 2 + 1);
+}
+
 /* ---- chunk references ---- */
 
 static void ref_clear(struct gd_chunk_ref *r)
@@ -138,6 +154,7 @@ static int ref_copy(struct gd_chunk_ref *dst, const struct gd_chunk_ref *src)
 	dst->version = src->version;
 	dst->prev_version = src->prev_version;
 	dst->trunc_seq = src->trunc_seq;
+	dst->create = src->create;
 	for (size_t i = 0; i < src->n_chain; i++) {
 		dst->chain[i] = gd_strdup(src->chain[i]);
 		if (!dst->chain[i]) {
@@ -668,6 +685,19 @@ static int chunk_locate(struct gd_client *c, uint64_t ino, uint64_t index,
 	return rc;
 }
 
+/* Whether the cached lease of (ino, index), usable or not, is of chunk_id
+ * and still allows members without a copy to create one. */
+static bool lease_may_create(struct gd_client *c, uint64_t ino, uint64_t index,
+			     uint64_t chunk_id)
+{
+	struct gd_cache *ca = &c->leases;
+	pthread_mutex_lock(&ca->mu);
+	struct gd_centry *e = *cache_slot(ca, ino, index);
+	bool create = e && e->ref.chunk_id == chunk_id && e->ref.create;
+	pthread_mutex_unlock(&ca->mu);
+	return create;
+}
+
 /* Stores a lease answer (M_WRITE_LEASE or M_CHUNK_FAILED) in the lease cache. */
 static int lease_store(struct gd_client *c, uint64_t ino, uint64_t index,
 		       ProtobufCMessage *resp, struct gd_chunk_ref *out)
@@ -682,6 +712,9 @@ static int lease_store(struct gd_client *c, uint64_t ino, uint64_t index,
 		return GD_EPROTO;
 	}
 	int64_t ttl = cr->has_lease_ms && cr->lease_ms ? cr->lease_ms : GD_LEASE_DEFAULT_MS;
+	/* A new chunk, or a new chain of one this client created and never got
+	 * a write acknowledged on: its members may lack a copy. */
+	out->create = out->prev_version == 0 || lease_may_create(c, ino, index, out->chunk_id);
 	rc = cache_put(&c->leases, ino, index, out, ttl, false);
 	if (rc)
 		ref_clear(out);
@@ -718,6 +751,19 @@ out_unlock:
 	return rc;
 }
 
+/* A write of the leased chunk was acknowledged by its whole chain: from now
+ * on every member has a copy, and a member without one lost it. */
+static void lease_acked(struct gd_client *c, uint64_t ino, uint64_t index,
+			const struct gd_chunk_ref *ref)
+{
+	struct gd_cache *ca = &c->leases;
+	pthread_mutex_lock(&ca->mu);
+	struct gd_centry *e = *cache_slot(ca, ino, index);
+	if (e && e->ref.chunk_id == ref->chunk_id)
+		e->ref.create = false;
+	pthread_mutex_unlock(&ca->mu);
+}
+
 /* Records that the leased chunk was written up to end (bytes within the
  * chunk): it needs an fsync, and the next commit names the writes with the
  * trunc_seq of their lease, so that the meta can tell whether a truncate of
@@ -752,6 +798,7 @@ static void lease_mark_unsynced(struct gd_client *c, uint64_t ino, uint64_t inde
 			}
 			e->unsynced = true;
 			e->dirty_seq++;
+			e->ref.create = false;
 		}
 		pthread_mutex_unlock(&ca->mu);
 		/* released meanwhile: keep an unusable record for fsync */
@@ -760,12 +807,37 @@ static void lease_mark_unsynced(struct gd_client *c, uint64_t ino, uint64_t inde
 	}
 }
 
+/* Whether the lease cache holds the chunk of ref at a newer version: another
+ * write of this client already moved the chain on (a failure it saw too, or
+ * a new lease), so ref's failures say nothing about the members of the new
+ * chain. Caller may hold lease_mu. */
+static bool lease_newer(struct gd_client *c, uint64_t ino, uint64_t index,
+			const struct gd_chunk_ref *ref)
+{
+	struct gd_cache *ca = &c->leases;
+	pthread_mutex_lock(&ca->mu);
+	struct gd_centry *e = *cache_slot(ca, ino, index);
+	bool newer = e && e->ref.chunk_id == ref->chunk_id && e->ref.version > ref->version;
+	pthread_mutex_unlock(&ca->mu);
+	return newer;
+}
+
 /* Tells the meta that `failed` left the chain of the leased chunk; the lease
- * cache gets the new chain and version. */
+ * cache gets the new chain and version. Nothing is sent when the cache
+ * already holds a newer version than ref (the failure was reported by
+ * another write, or ref was stale): a member named from an old version is
+ * not blamed at the new one. */
 static int lease_member_failed(struct gd_client *c, uint64_t ino, uint64_t index,
 			       const struct gd_chunk_ref *ref, const char *failed)
 {
 	pthread_mutex_lock(&c->lease_mu);
+	if (lease_newer(c, ino, index, ref)) {
+		pthread_mutex_unlock(&c->lease_mu);
+		gd_debug("inode %llu chunk %llu v%llu: %s failed, the chain moved on already",
+			 (unsigned long long)ino, (unsigned long long)ref->chunk_id,
+			 (unsigned long long)ref->version, failed);
+		return 0;
+	}
 	Godfs__ChunkFailed req = GODFS__CHUNK_FAILED__INIT;
 	req.has_ino = req.has_index = req.has_chunk_id = req.has_version = 1;
 	req.has_session_id = 1;
@@ -1028,6 +1100,7 @@ struct gd_wchunk {
 	bool have;             /* ref holds a lease for this round */
 	bool wrote;            /* some piece succeeded with this lease */
 	uint64_t end;          /* end of the pieces acknowledged this round */
+	bool refreshed;        /* a stale version got a new lease once already */
 	int status;            /* worst failure this round */
 	char *failed;          /* a failed member this round */
 };
@@ -1047,11 +1120,21 @@ static void wpiece_fail(struct gd_wpiece *p, int status, const char *failed)
 	p->failed = failed && *failed ? gd_strndup(failed, GD_MAX_ADDR) : NULL;
 }
 
-/* Deals with the failures of one round on one chunk: a named failed member
- * goes to the meta (new chain), a stale lease is dropped (a new one next
- * round); anything else ends the write. */
+/* Deals with the failures of one round on one chunk. When another write of
+ * this client moved the chain on meanwhile, the next round just uses the new
+ * lease (the members that answered `stale` had been moved to the new version
+ * by it: they are healthy). A stale version otherwise gets one new lease;
+ * a member that is still stale with it, or any member named failed, goes to
+ * the meta (new chain without it). Anything else ends the write. */
 static int write_recover(struct gd_client *c, uint64_t ino, struct gd_wchunk *w)
 {
+	if (lease_newer(c, ino, w->index, &w->ref))
+		return 0;
+	if (w->status == GD_ESTALE && !w->refreshed) {
+		w->refreshed = true;
+		cache_expire(&c->leases, ino, w->index);
+		return 0;
+	}
 	if (w->failed) {
 		int rc = lease_member_failed(c, ino, w->index, &w->ref, w->failed);
 		if (rc)
@@ -1123,11 +1206,20 @@ int gd_client_writev(struct gd_client *c, uint64_t ino,
 		}
 	}
 
-	for (int round = 0; round < GD_WRITE_ROUNDS; round++) {
+	/* Rounds until every piece is written; a round that writes nothing
+	 * counts towards the limit (each one follows a failure the meta or a
+	 * new lease dealt with). */
+	size_t left_before = SIZE_MAX;
+	for (int round = 0, idle = 0; idle < GD_WRITE_ROUNDS; round++) {
 		size_t left = 0;
 		for (size_t i = 0; i < n_pieces; i++)
 			left += !pieces[i].done;
 		if (left == 0)
+			break;
+		if (left >= left_before)
+			idle++;
+		left_before = left;
+		if (idle >= GD_WRITE_ROUNDS)
 			break;
 		if (round > 0)
 			gd_debug("inode %llu: write round %d, %zu pieces left",
@@ -1166,7 +1258,10 @@ int gd_client_writev(struct gd_client *c, uint64_t ino,
 				struct gd_wchunk *w = wchunk_find(wc, n_wc, p->index);
 				Godfs__CsWrite req = GODFS__CS_WRITE__INIT;
 				req.has_chunk_id = req.has_version = req.has_prev_version = 1;
-				req.has_offset = req.has_chunk_size = 1;
+				req.has_offset = req.has_chunk_size = req.has_deadline_ms = 1;
+				req.deadline_ms = chain_deadline_ms(c);
+				req.has_create = w->ref.create;
+				req.create = w->ref.create;
 				req.chunk_id = w->ref.chunk_id;
 				req.version = w->ref.version;
 				req.prev_version = w->ref.prev_version;
@@ -1197,6 +1292,8 @@ int gd_client_writev(struct gd_client *c, uint64_t ino,
 			int rc = chunk_wait(c, f, &res);
 			if (rc == 0) {
 				p->done = true;
+				if (!w->wrote)
+					lease_acked(c, ino, w->index, &w->ref);
 				w->wrote = true;
 				if (p->coff + p->len > w->end)
 					w->end = p->coff + p->len;
@@ -1251,7 +1348,7 @@ int gd_client_writev(struct gd_client *c, uint64_t ino,
 	}
 	for (size_t i = 0; i < n_pieces; i++)
 		if (!pieces[i].done) {
-			gd_error("inode %llu: write gave up after %d rounds",
+			gd_error("inode %llu: write gave up after %d rounds without progress",
 				 (unsigned long long)ino, GD_WRITE_ROUNDS);
 			ret = GD_EIO;
 			break;
@@ -1363,9 +1460,12 @@ static void mark_synced(struct gd_client *c, uint64_t ino, const struct gd_dirty
 	pthread_mutex_unlock(&ca->mu);
 }
 
-static void chunk_op_fill(Godfs__CsChunkOp *op, const struct gd_chunk_ref *ref)
+static void chunk_op_fill(struct gd_client *c, Godfs__CsChunkOp *op,
+			  const struct gd_chunk_ref *ref)
 {
 	op->has_chunk_id = op->has_version = op->has_prev_version = 1;
+	op->has_deadline_ms = 1;
+	op->deadline_ms = chain_deadline_ms(c);
 	op->chunk_id = ref->chunk_id;
 	op->version = ref->version;
 	op->prev_version = ref->prev_version;
@@ -1382,7 +1482,7 @@ static int chunk_op_sync(struct gd_client *c, uint64_t ino, uint64_t index,
 	int rc = GD_EIO;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		Godfs__CsChunkOp op = GODFS__CS_CHUNK_OP__INIT;
-		chunk_op_fill(&op, ref);
+		chunk_op_fill(c, &op, ref);
 		if (length >= 0) {
 			op.has_length = 1;
 			op.length = (uint32_t)length;
@@ -1618,7 +1718,7 @@ int gd_client_fsync(struct gd_client *c, uint64_t ino, uint64_t size,
 	for (size_t i = 0; i < n || n_fl > 0;) {
 		if (i < n && n_fl < GD_INFLIGHT) {
 			Godfs__CsChunkOp op = GODFS__CS_CHUNK_OP__INIT;
-			chunk_op_fill(&op, &d[i].ref);
+			chunk_op_fill(c, &op, &d[i].ref);
 			struct gd_call_args a = {
 				.method = GODFS__METHOD__M_CS_FSYNC,
 				.req = &op.base,

@@ -960,8 +960,12 @@ static void do_chunk_write(struct meta_server *ms, struct gd_request *req)
 	} else {
 		const char *live[META_RPC_CHAIN_MAX];
 		size_t k = meta_rpc_loc_live(ms, &ch, false, live, META_RPC_CHAIN_MAX);
+		/* A member named failed at an older version than the record's
+		 * (the client's view was stale) stays: the record's chain, as is. */
+		bool drop = failed && c->method == M(CHUNK_FAILED) &&
+			    c->failed_version == ch.version;
 		for (i = 0; i < k; i++)
-			if (!failed || strcmp(live[i], failed) != 0)
+			if (!drop || strcmp(live[i], failed) != 0)
 				ids[n++] = live[i];
 		if (k == 0 && c->method == M(WRITE_LEASE)) {
 			/* nobody has the current version: no write at it was
