@@ -386,9 +386,11 @@ static void pop_forward(struct pop *o)
 	rc = forward_start(p, o->next, &a, &pc, &call);
 	if (rc == 0) {
 		rc = gd_call_wait(call, &res);
-		/* Only CsWriteResp names the deepest member that failed. */
+		/* The answer names the deepest member that failed. */
 		if (o->method == GODFS__METHOD__M_CS_WRITE && res.resp)
 			named = ((const Godfs__CsWriteResp *)res.resp)->failed;
+		else if (res.resp)
+			named = ((const Godfs__StatusResp *)res.resp)->failed;
 		o->down = downstream_status(rc, named, o->next, &o->down_failed);
 		gd_call_result_release(&res);
 		pconn_put(p, pc);

@@ -95,7 +95,11 @@ static void chunk_op_done(void *arg, int status, char *failed)
 		gd_debug("%s: method %u %016" PRIx64 " v%" PRIu64 ": %s%s%s", req->peer,
 			 req->hdr.method, op->chunk_id, op->version, gd_strerror(status),
 			 failed ? " at " : "", failed ? failed : "");
-	gd_reply_status(req, status);
+	Godfs__StatusResp r = GODFS__STATUS_RESP__INIT;
+	r.has_status = 1;
+	r.status = status;
+	r.failed = failed;
+	gd_reply(req, &r.base, NULL, 0);
 	gd_free(failed);
 	protobuf_c_message_free_unpacked(pd->msg, NULL);
 	gd_free(pd);

@@ -1389,6 +1389,7 @@ struct gd_dirty {
 	uint64_t older_end;
 	struct gd_chunk_ref ref;
 	int status;
+	char *failed;          /* the member the first attempt named failed */
 };
 
 /* Snapshot of the unsynced chunks of ino; *out is gd_malloc'd. */
@@ -1473,14 +1474,39 @@ static void chunk_op_fill(struct gd_client *c, Godfs__CsChunkOp *op,
 	op->chain = (char **)ref->chain + 1;
 }
 
-/* One CsChunkOp (fsync or truncate) through the chain, synchronously. A head
- * of the chain that does not answer leaves the chain once, and the operation
- * goes to the new chain. */
-static int chunk_op_sync(struct gd_client *c, uint64_t ino, uint64_t index,
-			 uint16_t method, struct gd_chunk_ref *ref, int64_t length)
+/* After a chunk op failed with rc, naming `failed` (may be NULL): moves ref
+ * to the chain to try next (the cached one when a write moved the chain on,
+ * else the meta's chain without `failed`). 0 to try again, else the error. */
+static int chunk_op_failover(struct gd_client *c, uint64_t ino, uint64_t index,
+			     struct gd_chunk_ref *ref, int rc, const char *failed)
 {
-	int rc = GD_EIO;
-	for (int attempt = 0; attempt < 2; attempt++) {
+	int frc;
+	if (lease_newer(c, ino, index, ref))
+		frc = 0;
+	else if (!failed || !*failed || rc == GD_ESTALE || rc == GD_ENOCHUNK)
+		frc = rc;
+	else
+		frc = lease_member_failed(c, ino, index, ref, failed);
+	if (frc)
+		return frc;
+	ref_clear(ref);
+	return cache_get(&c->leases, ino, index, INT64_MIN / 2, ref) ? rc : 0;
+}
+
+/* One CsChunkOp (fsync or truncate) through the chain, synchronously. The
+ * member that failed (the head when it does not answer, else the member the
+ * answer names) leaves the chain, and the operation goes to the new chain,
+ * up to GD_OP_ATTEMPTS times. With failed_first, an earlier attempt failed
+ * with that status, naming that member. */
+#define GD_OP_ATTEMPTS 3
+static int chunk_op_sync(struct gd_client *c, uint64_t ino, uint64_t index,
+			 uint16_t method, struct gd_chunk_ref *ref, int64_t length,
+			 int status_first, const char *failed_first)
+{
+	int rc = status_first;
+	if (rc && chunk_op_failover(c, ino, index, ref, rc, failed_first))
+		return rc;
+	for (int attempt = 0; attempt < GD_OP_ATTEMPTS; attempt++) {
 		Godfs__CsChunkOp op = GODFS__CS_CHUNK_OP__INIT;
 		chunk_op_fill(c, &op, ref);
 		if (length >= 0) {
@@ -1494,25 +1520,22 @@ static int chunk_op_sync(struct gd_client *c, uint64_t ino, uint64_t index,
 		};
 		struct gd_flight f = { 0 };
 		struct gd_call_result res = { 0 };
+		char *failed = NULL;
 		rc = chunk_start(c, ref->chain[0], &a, &f);
-		bool answered = false;
 		if (rc == 0) {
 			rc = chunk_wait(c, &f, &res);
-			answered = res.resp != NULL;
+			const char *named = res.resp ? ((Godfs__StatusResp *)res.resp)->failed : NULL;
+			if (rc && (!res.resp || (named && *named)))
+				failed = gd_strndup(res.resp ? named : ref->chain[0], GD_MAX_ADDR);
 			gd_call_result_release(&res);
+		} else {
+			failed = gd_strdup(ref->chain[0]);
 		}
-		if (rc == 0 || answered || attempt > 0)
-			break;
-		char *head = gd_strdup(ref->chain[0]);
-		if (!head)
-			return GD_ENOMEM;
-		int frc = lease_member_failed(c, ino, index, ref, head);
-		gd_free(head);
-		if (frc)
+		int frc = rc && attempt + 1 < GD_OP_ATTEMPTS ?
+			  chunk_op_failover(c, ino, index, ref, rc, failed) : rc;
+		gd_free(failed);
+		if (frc || rc == 0)
 			return frc;
-		ref_clear(ref);
-		if (cache_get(&c->leases, ino, index, INT64_MIN / 2, ref))
-			return rc;
 	}
 	return rc;
 }
@@ -1729,12 +1752,20 @@ int gd_client_fsync(struct gd_client *c, uint64_t ino, uint64_t size,
 			d[i].status = chunk_start(c, d[i].ref.chain[0], &a, f);
 			if (d[i].status == 0)
 				n_fl++;
+			else
+				d[i].failed = gd_strdup(d[i].ref.chain[0]);
 			i++;
 			continue;
 		}
 		struct gd_call_result res = { 0 };
 		size_t k = fl[head].piece;
 		d[k].status = chunk_wait(c, &fl[head], &res);
+		if (d[k].status) {
+			const char *named = res.resp ? ((Godfs__StatusResp *)res.resp)->failed
+						     : d[k].ref.chain[0];
+			if (named && *named)
+				d[k].failed = gd_strndup(named, GD_MAX_ADDR);
+		}
 		gd_call_result_release(&res);
 		head = (head + 1) % GD_INFLIGHT;
 		n_fl--;
@@ -1742,7 +1773,7 @@ int gd_client_fsync(struct gd_client *c, uint64_t ino, uint64_t size,
 	for (size_t i = 0; i < n; i++) {
 		if (d[i].status && d[i].status != GD_ESTALE && d[i].status != GD_ENOCHUNK)
 			d[i].status = chunk_op_sync(c, ino, d[i].index, GODFS__METHOD__M_CS_FSYNC,
-						    &d[i].ref, -1);
+						    &d[i].ref, -1, d[i].status, d[i].failed);
 		if (d[i].status == GD_ESTALE || d[i].status == GD_ENOCHUNK)
 			d[i].status = fsync_relocated(c, ino, &d[i]);
 		if (d[i].status) {
@@ -1759,8 +1790,10 @@ int gd_client_fsync(struct gd_client *c, uint64_t ino, uint64_t size,
 		ret = commit_chunks(c, ino, size, mtime, attr, d, n);
 	for (size_t i = 0; ret == 0 && i < n; i++)
 		mark_synced(c, ino, &d[i]);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		ref_clear(&d[i].ref);
+		gd_free(d[i].failed);
+	}
 	gd_free(d);
 	return ret;
 }
@@ -1822,7 +1855,7 @@ int gd_client_truncate(struct gd_client *c, uint64_t ino, uint64_t size,
 			if (rc)
 				return rc;
 			rc = chunk_op_sync(c, ino, index, GODFS__METHOD__M_CS_TRUNCATE, &ref,
-					   (int64_t)(size % cs));
+					   (int64_t)(size % cs), 0, NULL);
 			if (rc == 0)
 				lease_mark_unsynced(c, ino, index, &ref, 0);
 			ref_clear(&ref);

@@ -1,6 +1,7 @@
 /* Three chunkds in one process (store + pipeline + gd_server with
  * chunkd_rpc_client_handle on loopback): a chain write gives three identical
- * copies; a dead or stale member is named in `failed`; fsync and truncate go
+ * copies; a dead, stale or hung member is named in `failed` (a hung one
+ * before the client's deadline); fsync and truncate go
  * down the chain; replication pulls a copy; chains in opposite directions
  * under load do not deadlock (2 workers each); bad requests get a status. */
 #include <stdarg.h>
@@ -29,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MiB (1024u * 1024u)
@@ -233,6 +235,91 @@ static void test_failed_member_named(void **state)
 	assert_string_equal(failed, c->n[1].addr);
 	check_copy(&c->n[0], 22, 3, data, MiB);
 	gd_conn_close(conn);
+	free(data);
+}
+
+/* A peer that says HELLO and then never answers (a chunkd under SIGSTOP
+ * after its connection was made): requests are kept until the end. */
+struct hung {
+	struct gd_server *srv;
+	char addr[64];
+	pthread_mutex_t mu;
+	struct gd_request *held[64];
+	int n;
+};
+
+static void hung_handler(void *ctx, struct gd_request *req)
+{
+	struct hung *h = ctx;
+
+	if (req->hdr.method == GODFS__METHOD__M_HELLO) {
+		Godfs__HelloResp r = GODFS__HELLO_RESP__INIT;
+		r.has_status = 1;
+		gd_reply(req, &r.base, NULL, 0);
+		gd_request_free(req);
+		return;
+	}
+	pthread_mutex_lock(&h->mu);
+	if (h->n < 64)
+		h->held[h->n++] = req;
+	else
+		gd_request_free(req);
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* The deadline goes down the chain: n0 -> n1 -> hung, the client waits 3 s
+ * and says so (deadline_ms); the members forward with less (the peers'
+ * own timeout is 30 s), so n1 names the hung member before n0 and the
+ * client give up, and the healthy members are not blamed. */
+static void test_hung_member_named_in_time(void **state)
+{
+	struct cluster *c = *state;
+	struct hung h = { .n = 0 };
+	char failed[128];
+	uint8_t *data = malloc(MiB);
+	Godfs__CsWrite w;
+	struct gd_call *call;
+	struct gd_conn *conn = connect_to(&c->n[0]);
+	struct timespec t0, t1;
+
+	pthread_mutex_init(&h.mu, NULL);
+	struct gd_server_config sc = { .listen = "127.0.0.1:0", .handler = hung_handler,
+				       .ctx = &h, .workers = 2 };
+	assert_int_equal(gd_server_start(&sc, &h.srv), 0);
+	snprintf(h.addr, sizeof(h.addr), "127.0.0.1:%d", gd_server_port(h.srv));
+	fill(data, MiB, 5);
+	char *chain[2] = { c->n[1].addr, h.addr };
+	godfs__cs_write__init(&w);
+	w.has_chunk_id = w.has_version = w.has_prev_version = w.has_offset = 1;
+	w.chunk_id = 51;
+	w.version = 1;
+	w.chain = chain;
+	w.n_chain = 2;
+	w.has_deadline_ms = 1;
+	w.deadline_ms = 2700;
+	struct gd_call_args a = { .method = GODFS__METHOD__M_CS_WRITE, .req = &w.base,
+				  .data = data, .data_len = MiB,
+				  .resp_desc = &godfs__cs_write_resp__descriptor,
+				  .timeout_ms = 3000 };
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(gd_call_start(conn, &a, &call), 0);
+	assert_int_equal(write_wait(call, failed, sizeof(failed)), GD_ECONN);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_string_equal(failed, h.addr);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(ms < 3000);
+	check_copy(&c->n[0], 51, 1, data, MiB);
+	check_copy(&c->n[1], 51, 1, data, MiB);
+	gd_conn_close(conn);
+	pthread_mutex_lock(&h.mu);
+	for (int i = 0; i < h.n; i++) {
+		gd_reply_status(h.held[i], GD_EIO);
+		gd_request_free(h.held[i]);
+	}
+	h.n = 0;
+	pthread_mutex_unlock(&h.mu);
+	gd_server_stop(h.srv);
+	pthread_mutex_destroy(&h.mu);
 	free(data);
 }
 
@@ -441,6 +528,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_chain_write_three_copies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_member_named, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hung_member_named_in_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fsync_truncate_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_opposite_chains_no_deadlock, setup, teardown),
