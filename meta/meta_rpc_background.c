@@ -6,6 +6,8 @@
  *
  * Everything here runs on the meta's loop thread, so nothing is locked. The
  * state is one static instance: a process runs one meta server. */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +24,14 @@
 #define SCAN_PASS_MIN_MS 1000       /* a new scan pass at most once a second */
 #define REPL_MAX_PENDING 32         /* replications ordered and not yet confirmed */
 #define REPL_PER_TICK 8             /* replication orders per tick */
-#define REPL_TIMEOUT_MS 60000       /* a replication not confirmed by then is retried */
+#define REPL_TIMEOUT_MS 30000       /* a replication not confirmed by then is retried */
+/* After a write lease ends, writes started under it may still be on their
+ * way (a client waits up to its chunk timeout, 10 s by default, for a chain
+ * whose members forward with less): a copy made before they end would miss
+ * them and still carry the lease's version. */
+#define LEASE_DRAIN_MS 12000
+#define WHY_MAX 16                  /* under-goal chunks whose reason status shows */
+#define WHY_LEN 200
 #define REPORT_AFTER_MS 2000        /* ask for a report this long after a replication order */
 #define REPORT_EVERY_MS 5000        /* and not more often than this per node */
 #define EXPIRE_PER_TICK 64
@@ -50,6 +59,12 @@ struct loc {
 	uint32_t pending;       /* node replicating a copy, or META_RPC_NODE_NONE */
 	uint64_t pending_ms;
 	bool trimming;          /* a copy above goal is being dropped */
+	uint8_t why;            /* why it is not being copied (enum why), for the log */
+	uint8_t tries;          /* copies ordered that timed out: picks another source */
+	/* a member that left the chain at a failure; its copy (at
+	 * dropped_version) is deleted once a holder reports this version */
+	uint32_t dropped;
+	uint64_t dropped_version;
 	/* valid-set members still at the record's prev_version (their lease's
 	 * first write never came), as reported at registration */
 	uint64_t prev_version;
@@ -70,6 +85,27 @@ struct soft {
 	uint64_t scan_under;        /* under-goal count of the pass in progress */
 	uint64_t under_goal;        /* of the last complete pass */
 	uint64_t last_decay_ms;
+	uint64_t repl_after_ms;     /* no copies before (leases of a former leader) */
+	uint64_t repl_done;         /* copies confirmed */
+	uint64_t repl_failed;       /* copies not confirmed in time */
+	char last_error[WHY_LEN];
+	char scan_why[WHY_MAX][WHY_LEN];  /* of the pass in progress */
+	size_t n_scan_why;
+	char why[WHY_MAX][WHY_LEN];       /* of the last complete pass */
+	size_t n_why;
+	char *why_ptrs[WHY_MAX];
+};
+
+/* Why a chunk under goal is not being copied. */
+enum why {
+	WHY_NONE = 0,
+	WHY_COPYING,            /* a copy is on its way */
+	WHY_LEASE,              /* a write lease (or its drain time) holds it */
+	WHY_LEADER,             /* leases of a former leader may still run */
+	WHY_LIMIT,              /* too many copies on their way */
+	WHY_NO_COPY,            /* no live copy at its version */
+	WHY_NO_TARGET,          /* every live chunkd holds it already */
+	WHY_ORDER,              /* the order could not be queued */
 };
 
 static struct soft S;
@@ -160,6 +196,7 @@ static struct loc *loc_at(uint64_t chunk_id, uint64_t version)
 		return NULL;
 	l->version = version;
 	l->pending = META_RPC_NODE_NONE;
+	l->dropped = META_RPC_NODE_NONE;
 	if (meta_ns_map_put(&S.locs, chunk_id, l) != 0) {
 		gd_free(l);
 		return NULL;
@@ -450,6 +487,50 @@ bool meta_rpc_loc_never_written(struct meta_server *ms, const struct meta_fsm_ch
 	return witness;
 }
 
+/* Orders the delete of the copy a failure dropped from the chain of chunk_id. */
+static void dropped_delete(struct meta_server *ms, uint64_t chunk_id, struct loc *l,
+			   const char *why)
+{
+	const char *id = meta_rpc_node_name(l->dropped);
+
+	if (id) {
+		gd_info("chunk %" PRIu64 ": deleting the copy v%" PRIu64 " on %s (left the chain"
+			" at a failure; %s)", chunk_id, l->dropped_version, id, why);
+		meta_registry_order(ms->reg, id, META_ORDER_DELETE, chunk_id,
+				    l->dropped_version, NULL);
+	}
+	l->dropped = META_RPC_NODE_NONE;
+}
+
+/* A holder reported chunk_id at version: the chain at it has written. */
+static void loc_written(struct meta_server *ms, uint64_t chunk_id, uint64_t version)
+{
+	struct loc *l = meta_ns_map_get(&S.locs, chunk_id);
+
+	if (l && l->version == version && l->dropped != META_RPC_NODE_NONE)
+		dropped_delete(ms, chunk_id, l, "the new chain has written");
+}
+
+void meta_rpc_loc_dropped(struct meta_server *ms, uint64_t chunk_id, uint64_t version,
+			  const char *node_id, uint64_t prev_version)
+{
+	struct loc *l = meta_ns_map_get(&S.locs, chunk_id);
+	uint32_t x = meta_rpc_node_intern(node_id);
+	uint64_t at = meta_server_now_ms() + FIRST_WRITE_MS;
+	uint32_t i;
+
+	if (!l || l->version != version || x == META_RPC_NODE_NONE)
+		return;
+	if (l->dropped != META_RPC_NODE_NONE && l->dropped != x)
+		dropped_delete(ms, chunk_id, l, "an older version");
+	l->dropped = x;
+	l->dropped_version = prev_version;
+	/* the new chain's reports confirm the first write */
+	for (i = 0; i < l->n_holders; i++)
+		if (S.nodes[l->holders[i]].recheck_ms < at)
+			S.nodes[l->holders[i]].recheck_ms = at;
+}
+
 /* Proposes the FSM's valid set of c plus node (a confirmed replica), minus
  * the copies marked bad. */
 static void propose_valid_set(struct meta_server *ms, const struct meta_fsm_chunk *c,
@@ -497,9 +578,12 @@ size_t meta_rpc_loc_register(struct meta_server *ms, const char *node_id,
 		if (me == META_RPC_NODE_NONE)
 			continue;
 		meta_ns_map_put(&seen, r->chunk_id, (void *)(uintptr_t)1);
-		if (meta_rpc_loc_pending(c.chunk_id, v, me))
+		if (meta_rpc_loc_pending(c.chunk_id, v, me)) {
 			propose_valid_set(ms, &c, node_id);
+			S.repl_done++;
+		}
 		meta_rpc_loc_add(c.chunk_id, v, me);
+		loc_written(ms, c.chunk_id, v);
 		meta_registry_clear_bad(ms->reg, c.chunk_id, node_id);
 	}
 	/* Holders the report does not confirm lose the node, except right after
@@ -570,6 +654,21 @@ void meta_rpc_freed(struct meta_server *ms, const struct meta_fsm_result *res)
 uint64_t meta_rpc_under_goal(void)
 {
 	return S.under_goal;
+}
+
+void meta_rpc_repl_status(Godfs__AdminStatusResp *r)
+{
+	size_t i;
+
+	r->has_repl_pending = r->has_repl_done = r->has_repl_failed = 1;
+	r->repl_pending = S.n_pending;
+	r->repl_done = S.repl_done;
+	r->repl_failed = S.repl_failed;
+	r->repl_last_error = S.last_error[0] ? S.last_error : NULL;
+	for (i = 0; i < S.n_why; i++)
+		S.why_ptrs[i] = S.why[i];
+	r->n_under_goal_why = S.n_why;
+	r->under_goal_why = S.why_ptrs;
 }
 
 void meta_rpc_soft_clear(void)
@@ -728,23 +827,26 @@ static void purge_orphans(struct meta_server *ms)
 
 /* ---- re-replication -------------------------------------------------------------------- */
 
-/* Orders one new copy of c (below goal, holders live[0..n_live)). */
-static void replicate_one(struct meta_server *ms, const struct meta_fsm_chunk *c,
-			  const char *const *live, size_t n_live, uint64_t now)
+/* Orders one new copy of c (below goal, holders live[0..n_live)): to the
+ * first placement candidate without a copy, from a holder (another one after
+ * each order that timed out). Returns WHY_COPYING, or why it could not. */
+static enum why replicate_one(struct meta_server *ms, const struct meta_fsm_chunk *c,
+			      const char *const *live, size_t n_live, uint64_t now)
 {
 	struct loc *l = meta_ns_map_get(&S.locs, c->chunk_id);
 	const char **cand;
 	const char *src, *target = NULL;
 	size_t n_reg = 0, pos = 0, n, i;
+	enum why why = WHY_NO_TARGET;
 	uint32_t t;
 
 	if (!l || n_live == 0)
-		return;
+		return WHY_NO_COPY;
 	while (meta_registry_next(ms->reg, &pos))
 		n_reg++;
 	cand = gd_calloc(n_reg ? n_reg : 1, sizeof(*cand));
 	if (!cand)
-		return;
+		return WHY_ORDER;
 	n = meta_registry_place(ms->reg, now, n_reg, cand);
 	for (i = 0; i < n && !target; i++) {
 		uint32_t x = node_find(cand[i]);
@@ -755,20 +857,86 @@ static void replicate_one(struct meta_server *ms, const struct meta_fsm_chunk *c
 			continue;
 		target = cand[i];
 	}
-	src = live[0] ? meta_rpc_node_address(ms, live[0]) : NULL;
-	if (target && src && (t = meta_rpc_node_intern(target)) != META_RPC_NODE_NONE &&
-	    meta_registry_order(ms->reg, target, META_ORDER_REPLICATE, c->chunk_id,
-				c->version, src) == 0) {
-		gd_info("chunk %llu v%llu: %zu of %u copies, replicating to %s from %s",
-			(unsigned long long)c->chunk_id, (unsigned long long)c->version,
-			n_live, c->goal, target, src);
-		l->pending = t;
-		l->pending_ms = now;
-		S.nodes[t].n_pending++;
-		S.nodes[t].last_order_ms = now;
-		S.n_pending++;
+	src = meta_rpc_node_address(ms, live[l->tries % n_live]);
+	if (target) {
+		why = WHY_ORDER;
+		if (src && (t = meta_rpc_node_intern(target)) != META_RPC_NODE_NONE &&
+		    meta_registry_order(ms->reg, target, META_ORDER_REPLICATE, c->chunk_id,
+					c->version, src) == 0) {
+			gd_info("chunk %llu v%llu: %zu of %u copies, replicating to %s from %s",
+				(unsigned long long)c->chunk_id, (unsigned long long)c->version,
+				n_live, c->goal, target, src);
+			l->pending = t;
+			l->pending_ms = now;
+			S.nodes[t].n_pending++;
+			S.nodes[t].last_order_ms = now;
+			S.n_pending++;
+			why = WHY_COPYING;
+		}
 	}
 	gd_free(cand);
+	return why;
+}
+
+/* Records why chunk c (under goal, n_live live copies) is or is not being
+ * copied: in the status of this scan pass (the first WHY_MAX chunks), and in
+ * the log when the reason of the chunk changes (info when nothing the meta
+ * does will fix it by itself soon). */
+static void why_note(const struct meta_fsm_chunk *c, struct loc *l, size_t n_live,
+		     uint32_t goal, enum why why, uint64_t now)
+{
+	char text[WHY_LEN - 64];
+	const char *target;
+
+	switch (why) {
+	case WHY_COPYING:
+		target = l ? meta_rpc_node_name(l->pending) : NULL;
+		snprintf(text, sizeof(text), "copying to %s for %" PRIu64 " s",
+			 target ? target : "?", l ? (now - l->pending_ms) / 1000 : 0);
+		break;
+	case WHY_LEASE:
+		snprintf(text, sizeof(text), "a write lease holds it for %" PRIu64 " s more",
+			 l ? (l->lease_until_ms + LEASE_DRAIN_MS - now + 999) / 1000 : 0);
+		break;
+	case WHY_LEADER:
+		snprintf(text, sizeof(text), "new leader: leases it did not grant may run"
+			 " for %" PRIu64 " s more, chunkds may still register",
+			 S.repl_after_ms > now ? (S.repl_after_ms - now + 999) / 1000 : 0);
+		break;
+	case WHY_LIMIT:
+		snprintf(text, sizeof(text), "waiting: %zu copies on their way (at most %d)",
+			 S.n_pending, REPL_MAX_PENDING);
+		break;
+	case WHY_NO_COPY:
+		if (l && l->n_prevh > 0)
+			snprintf(text, sizeof(text), "no live copy at v%" PRIu64 ", %u at v%" PRIu64
+				 " (a lease's first write never came): the next write lease"
+				 " takes them", c->version, l->n_prevh, (uint64_t)l->prev_version);
+		else
+			snprintf(text, sizeof(text), "no live copy at v%" PRIu64
+				 " (the chunkds that hold it are down)", c->version);
+		break;
+	case WHY_NO_TARGET:
+		snprintf(text, sizeof(text), "no live chunkd to copy to (all hold it,"
+			 " are full or are down)");
+		break;
+	case WHY_ORDER:
+	default:
+		snprintf(text, sizeof(text), "the order could not be queued");
+		break;
+	}
+	if (S.n_scan_why < WHY_MAX)
+		snprintf(S.scan_why[S.n_scan_why++], WHY_LEN, "chunk %" PRIu64 " v%" PRIu64
+			 ": %zu of %u copies: %s", c->chunk_id, c->version, n_live, goal, text);
+	if (l && l->why != why) {
+		if (why == WHY_NO_COPY || why == WHY_NO_TARGET || why == WHY_ORDER)
+			gd_info("chunk %" PRIu64 " v%" PRIu64 ": %zu of %u copies, not copied: %s",
+				c->chunk_id, c->version, n_live, goal, text);
+		else
+			gd_debug("chunk %" PRIu64 " v%" PRIu64 ": %zu of %u copies: %s",
+				 c->chunk_id, c->version, n_live, goal, text);
+		l->why = (uint8_t)why;
+	}
 }
 
 /* A copy above goal, leaving the valid set (then deleted). */
@@ -854,9 +1022,9 @@ static void trim_one(struct meta_server *ms, const struct meta_fsm_chunk *c,
 	meta_server_propose(ms, &e, NULL, trim_done, t);
 }
 
-/* Looks at the next chunk records: counts those below goal and orders copies
- * for some of them; drops copies above goal. */
-static void scan_chunks(struct meta_server *ms, uint64_t now)
+/* Looks at the next chunk records: counts those below goal and (with
+ * may_order) orders copies for some of them; drops copies above goal. */
+static void scan_chunks(struct meta_server *ms, uint64_t now, bool may_order)
 {
 	struct meta_fsm_chunk c;
 	size_t looked = 0, ordered = 0;
@@ -867,6 +1035,7 @@ static void scan_chunks(struct meta_server *ms, uint64_t now)
 		S.scanning = true;
 		S.scan_pos = 0;
 		S.scan_under = 0;
+		S.n_scan_why = 0;
 		S.scan_started_ms = now;
 	}
 	while (looked < SCAN_PER_TICK) {
@@ -878,33 +1047,62 @@ static void scan_chunks(struct meta_server *ms, uint64_t now)
 		if (!meta_fsm_chunk_next(ms->fsm, &S.scan_pos, &c)) {
 			S.scanning = false;
 			S.under_goal = S.scan_under;
+			memcpy(S.why, S.scan_why, sizeof(S.why));
+			S.n_why = S.n_scan_why;
 			return;
 		}
 		looked++;
 		goal = c.goal ? c.goal : 1;
 		n_live = meta_rpc_loc_live(ms, &c, false, live, META_RPC_CHAIN_MAX);
-		if (n_live > goal && ordered < REPL_PER_TICK) {
+		if (n_live > goal && ordered < REPL_PER_TICK && may_order) {
 			l = meta_ns_map_get(&S.locs, c.chunk_id);
-			if (l && !l->trimming && l->lease_until_ms <= now &&
+			if (l && !l->trimming && l->lease_until_ms + LEASE_DRAIN_MS <= now &&
+			    now >= S.repl_after_ms &&
 			    l->pending == META_RPC_NODE_NONE) {
 				trim_one(ms, &c, live, n_live);
 				ordered++;
 			}
 		}
-		if (n_live >= goal)
+		if (n_live >= goal) {
+			if ((l = meta_ns_map_get(&S.locs, c.chunk_id)) != NULL)
+				l->why = WHY_NONE;
 			continue;
+		}
 		S.scan_under++;
 		l = meta_ns_map_get(&S.locs, c.chunk_id);
-		if (!l || n_live == 0 || l->lease_until_ms > now)
+		if (!l)
+			l = loc_at(c.chunk_id, c.version);   /* for its `why` */
+		if (n_live == 0 || !l) {
+			why_note(&c, l, n_live, goal, WHY_NO_COPY, now);
 			continue;
+		}
+		if (now < S.repl_after_ms || !may_order) {
+			why_note(&c, l, n_live, goal, WHY_LEADER, now);
+			continue;
+		}
+		if (l->lease_until_ms + LEASE_DRAIN_MS > now) {
+			why_note(&c, l, n_live, goal, WHY_LEASE, now);
+			continue;
+		}
 		if (l->pending != META_RPC_NODE_NONE) {
-			if (now - l->pending_ms < REPL_TIMEOUT_MS)
+			if (now - l->pending_ms < REPL_TIMEOUT_MS) {
+				why_note(&c, l, n_live, goal, WHY_COPYING, now);
 				continue;
+			}
+			const char *t = meta_rpc_node_name(l->pending);
+			snprintf(S.last_error, sizeof(S.last_error), "chunk %" PRIu64 " v%" PRIu64
+				 ": the copy to %s was not confirmed within %d s", c.chunk_id,
+				 c.version, t ? t : "?", REPL_TIMEOUT_MS / 1000);
+			gd_warn("%s: ordering another one", S.last_error);
+			S.repl_failed++;
+			l->tries++;
 			pending_clear(l);
 		}
-		if (S.n_pending >= REPL_MAX_PENDING || ordered >= REPL_PER_TICK)
+		if (S.n_pending >= REPL_MAX_PENDING || ordered >= REPL_PER_TICK) {
+			why_note(&c, l, n_live, goal, WHY_LIMIT, now);
 			continue;
-		replicate_one(ms, &c, live, n_live, now);
+		}
+		why_note(&c, l, n_live, goal, replicate_one(ms, &c, live, n_live, now), now);
 		ordered++;
 	}
 }
@@ -920,12 +1118,15 @@ void meta_rpc_tick(struct meta_server *ms, uint64_t now_ms)
 		meta_registry_decay(ms->reg);
 		S.last_decay_ms = now_ms;
 	}
-	if (meta_server_in_grace(ms))
+	/* The scan counts chunks under goal (for status) even when it may not
+	 * order copies yet. */
+	if (meta_server_in_grace(ms)) {
+		scan_chunks(ms, now_ms, false);
 		return;
+	}
 	expire_sessions(ms, now_ms);
 	purge_orphans(ms);
-	if (!meta_server_in_node_window(ms))
-		scan_chunks(ms, now_ms);
+	scan_chunks(ms, now_ms, !meta_server_in_node_window(ms));
 }
 
 void meta_rpc_became_leader(struct meta_server *ms)
@@ -936,6 +1137,9 @@ void meta_rpc_became_leader(struct meta_server *ms)
 
 	meta_rpc_soft_clear();
 	S.last_decay_ms = now;
+	/* Leases granted by a former leader are not known here: no copies (which
+	 * would miss the writes still coming under them) until they ended. */
+	S.repl_after_ms = now + ms->opt.lease_ms + LEASE_DRAIN_MS;
 	/* sessions, then orphans: fill a buffer that grows until it is not full */
 	for (;;) {
 		uint64_t *b = gd_realloc(ids, cap * sizeof(*ids));

@@ -850,9 +850,9 @@ static void chunk_applied(struct meta_server *ms, struct gd_request *req, struct
 		for (i = 0; i < ch.n_nodes && n < META_RPC_CHAIN_MAX; i++)
 			ids[n++] = ch.nodes[i];
 		if (c->failed_node)
-			/* its copy is stale now */
-			meta_registry_order(ms->reg, c->failed_node, META_ORDER_DELETE,
-					    ch.chunk_id, ch.prev_version, NULL);
+			/* its copy is stale, deleted once the new chain wrote */
+			meta_rpc_loc_dropped(ms, ch.chunk_id, ch.version, c->failed_node,
+					     ch.prev_version);
 	} else {
 		n = meta_rpc_loc_live(ms, &ch, false, ids, META_RPC_CHAIN_MAX);
 	}
@@ -1139,6 +1139,7 @@ static void do_admin_status(struct meta_server *ms, struct gd_request *req)
 	r.raft_term = meta_raft_term(ms->raft);
 	r.sessions = meta_sessions_count(ms->sess);
 	r.under_goal = meta_rpc_under_goal();
+	meta_rpc_repl_status(&r);
 	r.n_nodes = i;
 	r.nodes = ptrs;
 	meta_server_reply(ms, req, &r.base);

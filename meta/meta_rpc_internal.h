@@ -90,6 +90,16 @@ void meta_rpc_freed(struct meta_server *ms, const struct meta_fsm_result *res);
 /* Under-goal chunks counted by the last complete re-replication scan. */
 uint64_t meta_rpc_under_goal(void);
 
+/* Fills the re-replication fields of an AdminStatusResp (repl_*,
+ * under_goal_why); the strings stay valid until the next tick. */
+void meta_rpc_repl_status(Godfs__AdminStatusResp *r);
+
+/* A member left the chain of chunk_id when the version went to version: its
+ * copy (at prev_version) is deleted once a holder reports the new version
+ * (the new chain acknowledged a write), never before. */
+void meta_rpc_loc_dropped(struct meta_server *ms, uint64_t chunk_id, uint64_t version,
+			  const char *node_id, uint64_t prev_version);
+
 /* ---- helpers (meta_rpc_client.c) ---- */
 
 /* The address of node_id: the registry's, else the FSM's; NULL when unknown. */

@@ -44,7 +44,8 @@ static void admin_usage(FILE *f)
 		"usage: godfs-admin [--meta HOST:PORT[,HOST:PORT...]] [--timeout SEC] COMMAND\n"
 		"commands:\n"
 		"  status [--json]     the meta: leader, Raft index and term, inodes, chunks,\n"
-		"                      sessions, chunks under their goal\n"
+		"                      sessions, chunks under their goal and why, copies\n"
+		"                      being made\n"
 		"  nodes [--json]      the chunk servers: id, address, alive, chunks, free/total\n"
 		"  goal PATH [N]       show (or set to N) the replication goal of PATH,\n"
 		"                      a path from the root of the file system or on a\n"
@@ -143,9 +144,19 @@ static int admin_cmd_status(struct admin *a)
 		printf(",\"raft_index\":%" PRIu64 ",\"raft_term\":%" PRIu64
 		       ",\"inodes\":%" PRIu64 ",\"chunks\":%" PRIu64
 		       ",\"under_goal\":%" PRIu64 ",\"sessions\":%" PRIu64
-		       ",\"chunk_servers\":%zu,\"chunk_servers_alive\":%zu}\n",
+		       ",\"chunk_servers\":%zu,\"chunk_servers_alive\":%zu"
+		       ",\"repl_pending\":%" PRIu64 ",\"repl_done\":%" PRIu64
+		       ",\"repl_failed\":%" PRIu64 ",\"repl_last_error\":",
 		       s->raft_index, s->raft_term, s->inodes, s->chunks,
-		       s->under_goal, s->sessions, s->n_nodes, admin_alive_nodes(s));
+		       s->under_goal, s->sessions, s->n_nodes, admin_alive_nodes(s),
+		       s->repl_pending, s->repl_done, s->repl_failed);
+		admin_json_str(s->repl_last_error ? s->repl_last_error : "");
+		printf(",\"under_goal_why\":[");
+		for (size_t i = 0; i < s->n_under_goal_why; i++) {
+			printf(i ? "," : "");
+			admin_json_str(s->under_goal_why[i]);
+		}
+		printf("]}\n");
 	} else {
 		printf("leader         %s\n", leader);
 		printf("raft           index %" PRIu64 ", term %" PRIu64 "\n",
@@ -155,6 +166,12 @@ static int admin_cmd_status(struct admin *a)
 		       s->chunks, s->under_goal);
 		printf("sessions       %" PRIu64 "\n", s->sessions);
 		printf("chunk servers  %zu (%zu alive)\n", s->n_nodes, admin_alive_nodes(s));
+		printf("replication    %" PRIu64 " copying, %" PRIu64 " done, %" PRIu64
+		       " not confirmed in time\n", s->repl_pending, s->repl_done, s->repl_failed);
+		if (s->repl_last_error && s->repl_last_error[0])
+			printf("last failure   %s\n", s->repl_last_error);
+		for (size_t i = 0; i < s->n_under_goal_why; i++)
+			printf("under goal     %s\n", s->under_goal_why[i]);
 	}
 	protobuf_c_message_free_unpacked(&s->base, NULL);
 	return ADMIN_OK;

@@ -14,8 +14,10 @@ out=$(admin status) || e2e_fail "status failed: $out"
 grep -q '^inodes' <<<"$out" && grep -q '^raft *index [0-9]' <<<"$out" || e2e_fail "status output: $out"
 grep -q 'chunk servers *3 (3 alive)' <<<"$out" || e2e_fail "status does not count 3 live chunk servers: $out"
 out=$(admin status --json) || e2e_fail "status --json failed"
-grep -qE '^\{"leader":".*","raft_index":[0-9]+,"raft_term":[0-9]+,.*"chunk_servers_alive":3\}$' <<<"$out" ||
+grep -qE '^\{"leader":".*","raft_index":[0-9]+,"raft_term":[0-9]+,.*"chunk_servers_alive":3,.*\}$' <<<"$out" ||
 	e2e_fail "status --json: $out"
+grep -qE '"repl_pending":[0-9]+,"repl_done":[0-9]+,"repl_failed":[0-9]+,"repl_last_error":".*","under_goal_why":\[.*\]\}$' <<<"$out" ||
+	e2e_fail "status --json without the re-replication fields: $out"
 out=$(admin nodes) || e2e_fail "nodes failed"
 [ "$(grep -c ' alive ' <<<"$out")" = 3 ] || e2e_fail "nodes does not list 3 alive: $out"
 for i in 1 2 3; do
