@@ -144,6 +144,17 @@ e2e_start_chunkd() {
 	e2e_wait_port "${CHUNKD_PORT[$i]}" "chunkd$i" "${CHUNKD_PID[$i]}"
 }
 
+# e2e_more_chunkds N: ports and data dirs for chunkds 4..N (start them with
+# e2e_start_chunkd I).
+e2e_more_chunkds() {
+	local n=$1 i ports
+	read -r -a ports <<<"$(e2e_free_ports $((n - 3)))"
+	for ((i = 4; i <= n; i++)); do
+		CHUNKD_PORT[$i]=${ports[$((i - 4))]}
+		CHUNKD_DIR[$i]=$E2E_TMP/chunkd$i
+	done
+}
+
 # How many chunk servers the meta lists as alive (godfs-admin nodes).
 e2e_alive_nodes() {
 	"$GODFS_ADMIN" --meta "$META_ADDR" nodes 2>/dev/null | grep -c ' alive' || true
