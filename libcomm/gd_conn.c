@@ -108,6 +108,18 @@ static void conn_fail(struct gd_conn *c)
 	shutdown(c->fd, SHUT_RDWR);
 }
 
+/* Milliseconds from now to deadline, at least 1. */
+static int send_budget_ms(const struct timespec *deadline)
+{
+	struct timespec now;
+	int64_t ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)(deadline->tv_sec - now.tv_sec) * 1000 +
+	     (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 1 ? 1 : ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
 /* Reads and throws away n bytes (a response nobody waits for any more). */
 static int drain(int fd, size_t n)
 {
@@ -381,6 +393,10 @@ int gd_call_start(struct gd_conn *c, const struct gd_call_args *a, struct gd_cal
 	iov[2].iov_base = (void *)a->data;
 	iov[2].iov_len = a->data_len;
 	pthread_mutex_lock(&c->send_lock);
+	/* A peer that stopped reading (SIGSTOP, a partition) fills the socket
+	 * buffer: the send gives up by the call's deadline too, not by the
+	 * connection's default (30 s). */
+	(void)gd_net_set_send_timeout(c->fd, send_budget_ms(&call->deadline));
 	rc = gd_net_writev_full(c->fd, iov, 3);
 	pthread_mutex_unlock(&c->send_lock);
 	if (rc < 0) {
