@@ -14,6 +14,7 @@ libxxhash-dev
 libmicrohttpd-dev
 libcmocka-dev
 attr acl rsync psmisc procps util-linux tar diffutils coreutils findutils
+iproute2 nftables
 "
 
 missing=""

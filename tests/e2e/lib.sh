@@ -70,6 +70,7 @@ mkdir -p "$E2E_TMP/log"
 declare -A E2E_PIDS=()      # pid -> name, every daemon this test started
 E2E_MOUNTS=()               # every mount point this test mounted (FUSE or tmpfs)
 E2E_ON_EXIT=()              # extra cleanup commands, run first
+E2E_AFTER_EXIT=()           # extra cleanup commands, run once every process is gone
 
 # ---------------------------------------------------------------- ports
 
@@ -324,6 +325,7 @@ e2e_cleanup() {
 			umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null
 		fi
 	done
+	for c in "${E2E_AFTER_EXIT[@]+"${E2E_AFTER_EXIT[@]}"}"; do eval "$c"; done
 	bad=$(e2e_sanitizer_reports)
 	if [ -n "$bad" ]; then
 		echo "FAIL: sanitizer reports in: $bad"
