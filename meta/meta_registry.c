@@ -236,6 +236,15 @@ size_t meta_registry_place(struct meta_registry *reg, uint64_t now_ms, size_t wa
 		if (meta_registry_node_alive(reg, reg->nodes[i], now_ms))
 			alive[n_alive++] = reg->nodes[i];
 	qsort(alive, n_alive, sizeof(*alive), cmp_free);
+	/* Suspects last, in the same order among themselves. */
+	for (i = 0; i < n_alive; i++)
+		if (alive[i]->suspect_until_ms <= now_ms)
+			chosen[n++] = alive[i];
+	for (i = 0; i < n_alive; i++)
+		if (alive[i]->suspect_until_ms > now_ms)
+			chosen[n++] = alive[i];
+	memcpy(alive, chosen, n_alive * sizeof(*alive));
+	n = 0;
 	/* First pass: a new label (or no label) each time; second pass: the rest. */
 	for (i = 0; i < n_alive && n < want; i++) {
 		if (alive[i]->label[0] != '\0' && label_taken(alive[i]->label, chosen, n))
@@ -256,6 +265,14 @@ out:
 	gd_free(chosen);
 	gd_free(used);
 	return n;
+}
+
+void meta_registry_suspect(struct meta_registry *reg, const char *node_id, uint64_t now_ms)
+{
+	struct meta_node *n = meta_registry_get(reg, node_id);
+
+	if (n)
+		n->suspect_until_ms = now_ms + 2 * reg->dead_after_ms;
 }
 
 int meta_registry_order(struct meta_registry *reg, const char *node_id, uint32_t kind,

@@ -33,6 +33,7 @@ struct meta_node {
 	uint64_t chunk_count;
 	uint64_t last_seen_ms;  /* monotonic */
 	uint64_t reads;         /* recent read chains that put it first (decays) */
+	uint64_t suspect_until_ms; /* a client named it failed: placed last until then */
 	struct meta_order *orders;
 	size_t n_orders;
 	size_t cap_orders;
@@ -66,6 +67,12 @@ const char *meta_registry_alive_address(struct meta_registry *reg, const char *n
  * returns how many. */
 size_t meta_registry_place(struct meta_registry *reg, uint64_t now_ms, size_t want,
 			   const char **ids);
+
+/* A client named node_id as a failed chain member: new chunks go to other
+ * nodes first for the time the meta needs to see it dead (a hung chunkd
+ * still looks alive until then, and each chunk placed on it costs a writer
+ * the chain's deadline). Unknown node: nothing. */
+void meta_registry_suspect(struct meta_registry *reg, const char *node_id, uint64_t now_ms);
 
 /* Queues an order (source copied; may be NULL). Unknown node: dropped (its
  * registration report reconciles it). Returns 0 or GD_ENOMEM. */

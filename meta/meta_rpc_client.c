@@ -964,6 +964,8 @@ static void do_chunk_write(struct meta_server *ms, struct gd_request *req)
 		 * (the client's view was stale) stays: the record's chain, as is. */
 		bool drop = failed && c->method == M(CHUNK_FAILED) &&
 			    c->failed_version == ch.version;
+		if (drop)
+			meta_registry_suspect(ms->reg, failed, now);
 		for (i = 0; i < k; i++)
 			if (!drop || strcmp(live[i], failed) != 0)
 				ids[n++] = live[i];
