@@ -16,12 +16,13 @@
 # A fault lasts at least 4 s (past the meta's 3 s node-dead time). The log
 # says in which rounds the writer saw the fault (it named the member).
 # docs/testing.md has the figures of the long run.
+LONG=${GODFS_LONG:-0}    # lib.sh clears GODFS_* variables
 E2E_TIMEOUT=${NETNS_TIMEOUT:-600}
-[ "${GODFS_LONG:-0}" = 1 ] && E2E_TIMEOUT=${NETNS_TIMEOUT:-7200}
+[ "$LONG" = 1 ] && E2E_TIMEOUT=${NETNS_TIMEOUT:-7200}
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
 
-if [ "${GODFS_LONG:-0}" = 1 ]; then
+if [ "$LONG" = 1 ]; then
 	ROUNDS=${NETNS_ROUNDS:-30}
 	SIZE_MB=${NETNS_SIZE_MB:-512}
 else
