@@ -38,6 +38,10 @@
 #define PURGE_PER_TICK 64
 #define DECAY_EVERY_MS 1000
 #define FIRST_WRITE_MS 5000         /* a lease's first write reaches its chain by then */
+/* After a member left a chain, the new chain's reports are asked for this
+ * soon: its copy is deleted once they show the new version, and until then
+ * a reader with a location cached before the change may still read it. */
+#define DROP_CONFIRM_MS 1000
 
 /* An interned chunkd. */
 struct rnode {
@@ -516,7 +520,7 @@ void meta_rpc_loc_dropped(struct meta_server *ms, uint64_t chunk_id, uint64_t ve
 {
 	struct loc *l = meta_ns_map_get(&S.locs, chunk_id);
 	uint32_t x = meta_rpc_node_intern(node_id);
-	uint64_t at = meta_server_now_ms() + FIRST_WRITE_MS;
+	uint64_t at = meta_server_now_ms() + DROP_CONFIRM_MS;
 	uint32_t i;
 
 	if (!l || l->version != version || x == META_RPC_NODE_NONE)
