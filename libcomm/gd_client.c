@@ -906,12 +906,14 @@ static int read_piece_sync(struct gd_client *c, const struct gd_chunk_ref *ref,
 }
 
 /* A piece that failed on its first copy: the other copies, then a fresh
- * location from the meta and all its copies. */
+ * location from the meta and all its copies. A stale version skips the
+ * other copies of ref: the chain moved on, and a copy that left it at a
+ * failure still serves the old version (without the writes since). */
 static int read_piece_retry(struct gd_client *c, uint64_t ino, uint64_t index,
 			    struct gd_chunk_ref *ref, struct gd_rpiece *p)
 {
 	int rc = p->status;
-	for (size_t k = 1; k < ref->n_chain; k++) {
+	for (size_t k = 1; k < ref->n_chain && rc != GD_ESTALE; k++) {
 		size_t copy = (p->copy + k) % ref->n_chain;
 		rc = read_piece_sync(c, ref, copy, p);
 		gd_debug("inode %llu chunk %llu: copy %s: %s", (unsigned long long)ino,
