@@ -31,6 +31,7 @@
 #define ORDERS_MAX 65536      /* orders waiting; more wait for the meta to repeat them */
 #define ORDER_DELETE 1u
 #define ORDER_REPLICATE 2u
+#define ORDER_PROMOTE 3u
 
 struct bad_report {
 	uint64_t chunk_id;
@@ -43,6 +44,7 @@ struct order {
 	uint64_t chunk_id;
 	uint64_t version;
 	char *source;            /* kind 2 */
+	uint64_t prev_version;   /* kind 3 */
 	struct order *next;
 };
 
@@ -148,7 +150,7 @@ int chunkd_meta_registered(struct chunkd_meta *m)
 /* Queues an order for the order thread unless the same one is queued or
  * running already (the meta repeats orders that are not done yet). */
 static void order_push(struct chunkd_meta *m, uint32_t kind, uint64_t chunk_id,
-		       uint64_t version, const char *source)
+		       uint64_t version, uint64_t prev_version, const char *source)
 {
 	struct order *o;
 
@@ -167,6 +169,7 @@ static void order_push(struct chunkd_meta *m, uint32_t kind, uint64_t chunk_id,
 	o->kind = kind;
 	o->chunk_id = chunk_id;
 	o->version = version;
+	o->prev_version = prev_version;
 	if (source) {
 		o->source = gd_strdup(source);
 		if (!o->source) {
@@ -208,6 +211,24 @@ static void order_run(struct chunkd_meta *m, const struct order *o)
 		}
 		/* chunkd_pipeline_replicate logs its own outcome. */
 		(void)chunkd_pipeline_replicate(m->pipe, o->chunk_id, o->version, o->source);
+		break;
+	case ORDER_PROMOTE:
+		/* The store's version rule: a copy at prev_version becomes version
+		 * (a copy at version already is left alone, another is stale). */
+		if (o->prev_version == 0 || o->version <= o->prev_version)
+			break;
+		/* a copy of the valid set older than prev_version is complete
+		 * too (chunkd_pipeline.c: older_copy) */
+		uint64_t have = 0;
+		uint64_t from = chunkd_store_version(m->store, o->chunk_id, &have) == 0 &&
+				have < o->version ? have : o->prev_version;
+		rc = chunkd_store_fsync(m->store, o->chunk_id, o->version, from);
+		if (rc == 0)
+			gd_info("chunk %016" PRIx64 ": copy v%" PRIu64 " promoted to v%" PRIu64
+				" (meta order)", o->chunk_id, o->prev_version, o->version);
+		else
+			gd_warn("chunk %016" PRIx64 ": promote order v%" PRIu64 " -> v%" PRIu64
+				": %s", o->chunk_id, o->prev_version, o->version, gd_strerror(rc));
 		break;
 	default:
 		gd_warn("chunk %016" PRIx64 ": unknown order kind %u ignored", o->chunk_id,
@@ -301,7 +322,7 @@ static int do_register(struct chunkd_meta *m)
 			const Godfs__ChunkReport *d = r->drop[i];
 			if (d && d->has_chunk_id)
 				order_push(m, ORDER_DELETE, d->chunk_id,
-					   d->has_version ? d->version : 0, NULL);
+					   d->has_version ? d->version : 0, 0, NULL);
 		}
 	}
 out_free:
@@ -339,7 +360,8 @@ static int do_heartbeat(struct chunkd_meta *m)
 				o->chunk_id);
 			continue;
 		}
-		order_push(m, o->kind, o->chunk_id, o->has_version ? o->version : 0, o->source);
+		order_push(m, o->kind, o->chunk_id, o->has_version ? o->version : 0,
+			   o->has_prev_version ? o->prev_version : 0, o->source);
 	}
 	if (r->has_reregister && r->reregister)
 		rc = 1;

@@ -488,6 +488,35 @@ static void forward_begin(struct pop *o)
 		pop_forward(o);
 }
 
+/* A write (or chunk op) at version found another local version (GD_ESTALE):
+ * whether the local copy may be moved up to version anyway, and from which
+ * version (*from; 0 = create). The chain comes from the meta's valid set,
+ * and a member of it never misses an acknowledged write (every member acks
+ * each one; a member that failed leaves the set), so a copy older than
+ * prev_version is complete: the chain changed more than once before a
+ * write reached it (a dead head, then a dead next member). A newer copy is
+ * stale for the caller, never overwritten. Without any copy, `create` (the
+ * client created the chunk and no write of it was acknowledged) allows a
+ * new one. */
+static bool older_copy(struct chunkd_pipeline *p, uint64_t chunk_id, uint64_t version,
+		       uint64_t prev_version, bool create, uint64_t *from)
+{
+	uint64_t have;
+	int rc = chunkd_store_version(p->store, chunk_id, &have);
+
+	if (rc == GD_ENOCHUNK && create && prev_version != 0) {
+		*from = 0;
+		return true;
+	}
+	if (rc != 0 || have >= version || have == prev_version)
+		return false;
+	gd_info("chunk %016" PRIx64 ": local copy v%" PRIu64 " moves up to v%" PRIu64
+		" (the chain changed since it was written; expected v%" PRIu64 ")",
+		chunk_id, have, version, prev_version);
+	*from = have;
+	return true;
+}
+
 /* How long the forward may take: the peer timeout, or less when the caller
  * said how long it waits (deadline_ms), so that this member answers first
  * and names the member below it that did not. *down_deadline_ms is what
@@ -546,10 +575,11 @@ void chunkd_pipeline_write_async(struct chunkd_pipeline *p, const Godfs__CsWrite
 	}
 	o->local = chunkd_store_write(p->store, w->chunk_id, w->version, w->prev_version,
 				      w->chunk_size, w->offset, data, len);
-	if (o->local == GD_ESTALE && w->has_create && w->create && w->prev_version != 0) {
-		uint64_t have;
-		if (chunkd_store_version(p->store, w->chunk_id, &have) == GD_ENOCHUNK)
-			o->local = chunkd_store_write(p->store, w->chunk_id, w->version, 0,
+	if (o->local == GD_ESTALE) {
+		uint64_t from;
+		if (older_copy(p, w->chunk_id, w->version, w->prev_version,
+			       w->has_create && w->create, &from))
+			o->local = chunkd_store_write(p->store, w->chunk_id, w->version, from,
 						      w->chunk_size, w->offset, data, len);
 	}
 	pop_step_done(o);
@@ -580,12 +610,18 @@ void chunkd_pipeline_chunk_op_async(struct chunkd_pipeline *p, uint16_t method,
 		o->next = op->chain[0];
 		forward_begin(o);
 	}
-	if (method == GODFS__METHOD__M_CS_FSYNC)
-		o->local = chunkd_store_fsync(p->store, op->chunk_id, op->version,
-					      op->prev_version);
-	else
-		o->local = chunkd_store_truncate(p->store, op->chunk_id, op->version,
-						 op->prev_version, op->length);
+	uint64_t prev = op->prev_version;
+	for (int again = 0; again < 2; again++) {
+		if (method == GODFS__METHOD__M_CS_FSYNC)
+			o->local = chunkd_store_fsync(p->store, op->chunk_id, op->version, prev);
+		else
+			o->local = chunkd_store_truncate(p->store, op->chunk_id, op->version,
+							 prev, op->length);
+		if (o->local != GD_ESTALE ||
+		    !older_copy(p, op->chunk_id, op->version, op->prev_version, false, &prev) ||
+		    prev == 0)
+			break;
+	}
 	pop_step_done(o);
 }
 

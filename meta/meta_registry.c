@@ -275,6 +275,17 @@ void meta_registry_suspect(struct meta_registry *reg, const char *node_id, uint6
 		n->suspect_until_ms = now_ms + 2 * reg->dead_after_ms;
 }
 
+int meta_registry_order_promote(struct meta_registry *reg, const char *node_id,
+				uint64_t chunk_id, uint64_t version, uint64_t prev_version)
+{
+	struct meta_node *n = meta_registry_get(reg, node_id);
+	int rc = meta_registry_order(reg, node_id, META_ORDER_PROMOTE, chunk_id, version, NULL);
+
+	if (rc == 0 && n != NULL && n->n_orders > 0)
+		n->orders[n->n_orders - 1].prev_version = prev_version;
+	return rc;
+}
+
 int meta_registry_order(struct meta_registry *reg, const char *node_id, uint32_t kind,
 			uint64_t chunk_id, uint64_t version, const char *source)
 {

@@ -19,10 +19,12 @@ struct meta_order {
 	uint64_t chunk_id;
 	uint64_t version;
 	char *source;           /* kind 2: host:port of a good copy */
+	uint64_t prev_version;  /* kind 3: the version the copy has */
 };
 
 #define META_ORDER_DELETE 1u
 #define META_ORDER_REPLICATE 2u
+#define META_ORDER_PROMOTE 3u
 
 struct meta_node {
 	char *node_id;
@@ -73,6 +75,13 @@ size_t meta_registry_place(struct meta_registry *reg, uint64_t now_ms, size_t wa
  * still looks alive until then, and each chunk placed on it costs a writer
  * the chain's deadline). Unknown node: nothing. */
 void meta_registry_suspect(struct meta_registry *reg, const char *node_id, uint64_t now_ms);
+
+/* Queues a promote order: the node's copy of chunk_id at prev_version is
+ * renamed to version (a lease's first write never came: no write at
+ * version was acknowledged anywhere, so the copy at prev_version is the
+ * chunk's content). 0 or GD_ENOMEM. */
+int meta_registry_order_promote(struct meta_registry *reg, const char *node_id,
+				uint64_t chunk_id, uint64_t version, uint64_t prev_version);
 
 /* Queues an order (source copied; may be NULL). Unknown node: dropped (its
  * registration report reconciles it). Returns 0 or GD_ENOMEM. */

@@ -65,6 +65,7 @@ struct loc {
 	bool trimming;          /* a copy above goal is being dropped */
 	uint8_t why;            /* why it is not being copied (enum why), for the log */
 	uint8_t tries;          /* copies ordered that timed out: picks another source */
+	uint64_t promote_ms;    /* when copies at prev_version were last told to move up */
 	/* a member that left the chain at a failure; its copy (at
 	 * dropped_version) is deleted once a holder reports this version */
 	uint32_t dropped;
@@ -110,6 +111,7 @@ enum why {
 	WHY_NO_COPY,            /* no live copy at its version */
 	WHY_NO_TARGET,          /* every live chunkd holds it already */
 	WHY_ORDER,              /* the order could not be queued */
+	WHY_PROMOTING,          /* copies at the previous version are being moved up */
 };
 
 static struct soft S;
@@ -565,10 +567,15 @@ size_t meta_rpc_loc_register(struct meta_server *ms, const char *node_id,
 		if (v > c.version)
 			continue;               /* newer than the FSM: keep, never serve */
 		if (v < c.version) {
-			/* A lease bumped the version but no write reached this copy
-			 * yet: not stale, just not moved (see docs/meta-rpc.md). */
-			if (v == c.prev_version && fsm_valid(&c, node_id)) {
-				loc_add_prev(c.chunk_id, c.version, v, me);
+			/* A lease (or a chain change, or several) bumped the version
+			 * but no write reached this copy yet: not stale, just not
+			 * moved (see docs/meta-rpc.md). A member of the valid set
+			 * never misses an acknowledged write (an acknowledgement
+			 * needs every member of the chain, and a member that failed
+			 * left the valid set), so its copy at any older version holds
+			 * the chunk; the next write renames it. */
+			if (fsm_valid(&c, node_id)) {
+				loc_add_prev(c.chunk_id, c.version, c.prev_version, me);
 				continue;
 			}
 			drop[n_drop++] = r;
@@ -882,6 +889,41 @@ static enum why replicate_one(struct meta_server *ms, const struct meta_fsm_chun
 	return why;
 }
 
+/* A chunk without a live copy at its version whose valid copies are still
+ * at prev_version (the lease that bumped it was never written: a written
+ * one renames every member it reached): once no lease can still write,
+ * those copies are the chunk's content, and they are told to move up to the
+ * version (a promote order; their next report makes them live, then the
+ * usual copies restore the goal). Returns the chunk's reason. */
+static enum why promote_prev(struct meta_server *ms, const struct meta_fsm_chunk *c,
+			     struct loc *l, uint64_t now, bool may_order)
+{
+	const char *ids[META_RPC_CHAIN_MAX];
+	size_t n = meta_rpc_loc_live_prev(ms, c, ids, META_RPC_CHAIN_MAX), i;
+
+	if (n == 0)
+		return WHY_NO_COPY;
+	if (!may_order || now < S.repl_after_ms)
+		return WHY_LEADER;
+	if (l->lease_until_ms + LEASE_DRAIN_MS > now)
+		return WHY_LEASE;
+	if (l->promote_ms && now - l->promote_ms < REPL_TIMEOUT_MS)
+		return WHY_PROMOTING;
+	for (i = 0; i < n; i++) {
+		uint32_t x = node_find(ids[i]);
+		if (meta_registry_order_promote(ms->reg, ids[i], c->chunk_id, c->version,
+						c->prev_version) != 0)
+			return WHY_ORDER;
+		if (x != META_RPC_NODE_NONE && S.nodes[x].recheck_ms < now + DROP_CONFIRM_MS)
+			S.nodes[x].recheck_ms = now + DROP_CONFIRM_MS;
+	}
+	gd_info("chunk %" PRIu64 " v%" PRIu64 ": no copy at it, %zu at v%" PRIu64
+		" (a lease that was never written): moving them up", c->chunk_id, c->version,
+		n, c->prev_version);
+	l->promote_ms = now;
+	return WHY_PROMOTING;
+}
+
 /* Records why chunk c (under goal, n_live live copies) is or is not being
  * copied: in the status of this scan pass (the first WHY_MAX chunks), and in
  * the log when the reason of the chunk changes (info when nothing the meta
@@ -919,6 +961,11 @@ static void why_note(const struct meta_fsm_chunk *c, struct loc *l, size_t n_liv
 		else
 			snprintf(text, sizeof(text), "no live copy at v%" PRIu64
 				 " (the chunkds that hold it are down)", c->version);
+		break;
+	case WHY_PROMOTING:
+		snprintf(text, sizeof(text), "no live copy at v%" PRIu64 ": moving %u copies"
+			 " at v%" PRIu64 " up to it", c->version, l ? l->n_prevh : 0,
+			 (uint64_t)c->prev_version);
 		break;
 	case WHY_NO_TARGET:
 		snprintf(text, sizeof(text), "no live chunkd to copy to (all hold it,"
@@ -1077,7 +1124,8 @@ static void scan_chunks(struct meta_server *ms, uint64_t now, bool may_order)
 		if (!l)
 			l = loc_at(c.chunk_id, c.version);   /* for its `why` */
 		if (n_live == 0 || !l) {
-			why_note(&c, l, n_live, goal, WHY_NO_COPY, now);
+			why_note(&c, l, n_live, goal,
+				 l ? promote_prev(ms, &c, l, now, may_order) : WHY_NO_COPY, now);
 			continue;
 		}
 		if (now < S.repl_after_ms || !may_order) {

@@ -193,6 +193,8 @@ void meta_rpc_cs_heartbeat(struct meta_server *ms, struct gd_request *req)
 		o->chunk_id = taken[i].chunk_id;
 		o->version = taken[i].version;
 		o->source = taken[i].source;
+		o->has_prev_version = taken[i].prev_version != 0;
+		o->prev_version = taken[i].prev_version;
 		ptrs[i] = o;
 	}
 	resp.n_orders = n_taken;

@@ -226,14 +226,26 @@ static void test_failed_member_named(void **state)
 	check_copy(&c->n[0], 21, 1, data, MiB);
 	check_copy(&c->n[1], 21, 1, data, MiB);
 
-	/* A stale member: n1 has v1, the write wants v3 from v2. */
+	/* A stale member: n1 has v4 (a newer chain), the write wants v3 from v2. */
 	char *chain2[1] = { c->n[1].addr };
 	assert_int_equal(chunkd_store_write(c->n[0].store, 22, 2, 0, 0, 0, data, 4096), 0);
-	assert_int_equal(chunkd_store_write(c->n[1].store, 22, 1, 0, 0, 0, data, 4096), 0);
+	assert_int_equal(chunkd_store_write(c->n[1].store, 22, 4, 0, 0, 0, data, 4096), 0);
 	assert_int_equal(write_wait(write_start(conn, &w, 22, 3, 2, 0, data, MiB, chain2, 1),
 				    failed, sizeof(failed)), GD_ESTALE);
 	assert_string_equal(failed, c->n[1].addr);
 	check_copy(&c->n[0], 22, 3, data, MiB);
+
+	/* A member two chain changes behind (v1, the write wants v3 from v2:
+	 * the head died before the write at v2 reached anybody) moves up. */
+	assert_int_equal(chunkd_store_write(c->n[1].store, 23, 1, 0, 0, 0, data, 4096), 0);
+	assert_int_equal(chunkd_store_write(c->n[2].store, 23, 1, 0, 0, 0, data, 4096), 0);
+	char *chain3[1] = { c->n[2].addr };
+	struct gd_conn *conn1 = connect_to(&c->n[1]);
+	assert_int_equal(write_wait(write_start(conn1, &w, 23, 3, 2, 4096, data + 4096, 4096, chain3, 1),
+				    failed, sizeof(failed)), 0);
+	gd_conn_close(conn1);
+	check_copy(&c->n[1], 23, 3, data, 8192);
+	check_copy(&c->n[2], 23, 3, data, 8192);
 	gd_conn_close(conn);
 	free(data);
 }
