@@ -1,6 +1,8 @@
 /* Namespace data structures of the meta FSM (see meta_ns.h). */
 #include "meta_ns.h"
 
+#include <stddef.h>
+
 #include <string.h>
 #include <sys/stat.h>
 
@@ -601,19 +603,35 @@ void meta_ns_state_release(struct meta_ns_state *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* Binary search in the sorted session array: index of id or where it goes. */
-static size_t session_pos(const struct meta_ns_state *s, uint64_t id, bool *found)
+/* Binary search in an array of n elements of `size` bytes sorted by the
+ * uint64_t key at offset `key_off`: the index of key, or where it goes. */
+static size_t sorted_pos(const void *base, size_t n, size_t size, size_t key_off, uint64_t key,
+			 bool *found)
 {
-	size_t lo = 0, hi = s->n_sessions;
+	const char *b = base;
+	size_t lo = 0, hi = n;
+	uint64_t k;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (s->sessions[mid].id < id)
+		memcpy(&k, b + mid * size + key_off, sizeof(k));
+		if (k < key)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	*found = lo < s->n_sessions && s->sessions[lo].id == id;
+	*found = false;
+	if (lo < n) {
+		memcpy(&k, b + lo * size + key_off, sizeof(k));
+		*found = k == key;
+	}
 	return lo;
+}
+
+/* The sorted session array: index of id or where it goes. */
+static size_t session_pos(const struct meta_ns_state *s, uint64_t id, bool *found)
+{
+	return sorted_pos(s->sessions, s->n_sessions, sizeof(*s->sessions),
+			  offsetof(struct meta_ns_session, id), id, found);
 }
 
 struct meta_ns_session *meta_ns_session_find(const struct meta_ns_state *s, uint64_t id)
@@ -676,19 +694,11 @@ int meta_ns_session_remove(struct meta_ns_state *s, uint64_t id)
 
 /* ---- recorded answers (exactly-once) ---- */
 
-/* Binary search in a session's records: index of seq or where it goes. */
+/* A session's records, sorted by seq: index of seq or where it goes. */
 static size_t reply_pos(const struct meta_ns_session *se, uint64_t seq, bool *found)
 {
-	size_t lo = 0, hi = se->n_replies;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (se->replies[mid].seq < seq)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = lo < se->n_replies && se->replies[lo].seq == seq;
-	return lo;
+	return sorted_pos(se->replies, se->n_replies, sizeof(*se->replies),
+			  offsetof(struct meta_ns_reply, seq), seq, found);
 }
 
 struct meta_ns_reply *meta_ns_reply_find(const struct meta_ns_session *se, uint64_t seq)
