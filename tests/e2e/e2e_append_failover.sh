@@ -11,29 +11,7 @@ E2E_TIMEOUT=300
 META_ARGS=(--lease-ms 3000 --node-dead-ms 3000)
 . "$(dirname "$0")/lib.sh"
 
-e2e_more_chunkds 4
-e2e_start_meta
-for i in 1 2 3 4; do e2e_start_chunkd "$i"; done
-e2e_wait_nodes 4
-e2e_mount "$MNT"
-
-under_goal() {
-	"$GODFS_ADMIN" --meta "$META_ADDR" status --json 2>/dev/null |
-		sed -n 's/.*"under_goal":\([0-9]*\).*/\1/p'
-}
-
-wait_goal() {
-	local t0 n
-	t0=$(date +%s)
-	sleep 2.5
-	while n=$(under_goal); [ "$n" != 0 ]; do
-		[ $(($(date +%s) - t0)) -lt 90 ] || {
-			"$GODFS_ADMIN" --meta "$META_ADDR" status || true
-			e2e_fail "${n:-?} chunks under goal after 90 s"
-		}
-		sleep 0.5
-	done
-}
+e2e_cluster_up 4
 
 head -c $((3 * 1024 * 1024)) /dev/urandom >"$E2E_TMP/want"
 cp "$E2E_TMP/want" "$MNT/f" || e2e_fail "cp"
@@ -53,7 +31,7 @@ for victim in "${holders[@]}"; do
 	cmp "$E2E_TMP/want" "$MNT/f" || e2e_fail "the file differs after an append with chunkd$victim dead"
 	e2e_log "append with chunkd$victim (a holder) killed: the file reads back"
 	e2e_start_chunkd "$victim"
-	wait_goal
+	e2e_wait_goal "$(date +%s%N)" 90 "chunkd$victim back"
 	e2e_log "goal restored with chunkd$victim back"
 done
 cmp "$E2E_TMP/want" "$MNT/f" || e2e_fail "the file differs at the end"

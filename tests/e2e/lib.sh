@@ -221,13 +221,41 @@ e2e_remount() {
 	e2e_mount "$MNT"
 }
 
-# The whole cluster: 1 meta, 3 chunkds, and the mount at $MNT.
+# e2e_cluster_up [N]: the whole cluster: 1 meta, N chunkds (3 by default),
+# and the mount at $MNT.
 e2e_cluster_up() {
+	local n=${1:-3} i
+	((n <= 3)) || e2e_more_chunkds "$n"
 	e2e_start_meta
-	local i
-	for i in 1 2 3; do e2e_start_chunkd "$i"; done
-	e2e_wait_nodes 3
+	for ((i = 1; i <= n; i++)); do e2e_start_chunkd "$i"; done
+	e2e_wait_nodes "$n"
 	e2e_mount "$MNT"
+}
+
+# `godfs-admin status --json` of the cluster (a test whose meta runs
+# elsewhere, in a network namespace, defines its own).
+e2e_status_json() { "$GODFS_ADMIN" --meta "$META_ADDR" status --json 2>/dev/null; }
+
+# Chunks under goal, as godfs-admin status says.
+e2e_under_goal() { e2e_status_json | sed -n 's/.*"under_goal":\([0-9]*\).*/\1/p'; }
+
+# e2e_wait_goal SINCE MAX WHAT: waits until no chunk is under goal; fails
+# with WHAT (and the status) once MAX seconds passed since SINCE (date
+# +%s%N). Waits 2.5 s first, so that a scan pass of the meta that began
+# after the write is seen. Sets E2E_GOAL_MS: ms from SINCE to the end.
+e2e_wait_goal() {
+	local since=$1 max=$2 what=$3 n now
+	sleep 2.5
+	while n=$(e2e_under_goal); [ "$n" != 0 ]; do
+		now=$(date +%s%N)
+		if (((now - since) / 1000000000 >= max)); then
+			e2e_status_json || true
+			e2e_fail "$what: ${n:-?} chunks under goal $max s after the write"
+		fi
+		sleep 0.5
+	done
+	now=$(date +%s%N)
+	E2E_GOAL_MS=$(((now - since) / 1000000))
 }
 
 # e2e_stop PID [SIGNAL]: signal (TERM by default) and wait (15 s) for the exit.
