@@ -26,6 +26,7 @@
 #define GD_CACHE_MAX 65536             /* entries kept before old ones go */
 #define GD_LOC_TTL_MS 60000            /* a located chunk (versions guard it) */
 #define GD_HOLE_TTL_MS 1000            /* a hole may get a chunk at any time */
+#define GD_SETTLED_MS 30000            /* a chunkd has synced a copy idle this long (5 s + margin) */
 #define GD_LEASE_DEFAULT_MS 30000
 #define GD_LEASE_MARGIN_MS 2000        /* renew a lease this long before it ends */
 #define GD_WRITE_ROUNDS 6              /* rounds without progress before a write gives up */
@@ -55,6 +56,7 @@ struct gd_centry {
 	int64_t expires_ms;     /* monotonic; 0 = not usable (kept for `unsynced`) */
 	bool unsynced;          /* leases: written since the last fsync */
 	uint64_t dirty_seq;     /* leases: bumped by every write, for fsync */
+	int64_t written_ms;     /* leases: monotonic time of the last write */
 	/* leases: what the next commit names (WriteCommit.written_*) */
 	bool written;           /* unsynced writes not yet committed */
 	uint64_t written_seq;   /* the trunc_seq of the newest lease written through */
@@ -255,17 +257,29 @@ static int cache_get(struct gd_cache *ca, uint64_t ino, uint64_t index,
 	return rc;
 }
 
-/* Drops arbitrary entries when the table is full, never one that still
- * needs an fsync (it is the only record that the chunk holds unsynced data
- * of this client: dropping it would let fsync return 0 without syncing).
- * Caller holds mu. */
+/* Whether the entry may go when the table is full. A record that still
+ * needs an fsync is the only note that its chunk holds unsynced data of this
+ * client (dropping it would let fsync return 0 without syncing), unless its
+ * file is closed here, its writes are committed, and it was last written
+ * longer ago than the chunkds take to settle an idle copy (they fdatasync a
+ * copy 5 s after its last write): then the data is on disk anyway. Without
+ * that, a mount writing many files it never fsyncs would keep a record of
+ * each forever. */
+static bool trimmable(const struct gd_centry *e, int64_t now)
+{
+	return !e->unsynced ||
+	       (e->expires_ms == 0 && !e->written && now - e->written_ms > GD_SETTLED_MS);
+}
+
+/* Drops arbitrary trimmable entries when the table is full. Caller holds mu. */
 static void cache_trim(struct gd_cache *ca)
 {
+	const int64_t now = gd_now_ms();
 	for (size_t i = 0; i < GD_CACHE_BUCKETS && ca->count >= GD_CACHE_MAX / 2; i++) {
 		struct gd_centry **p = &ca->b[i];
 		while (*p && ca->count >= GD_CACHE_MAX / 2) {
 			struct gd_centry *e = *p;
-			if (e->unsynced) {
+			if (!trimmable(e, now)) {
 				p = &e->next;
 				continue;
 			}
@@ -307,6 +321,12 @@ static int cache_put(struct gd_cache *ca, uint64_t ino, uint64_t index,
 		 * (a truncate), with whatever was written to it */
 		if (e->written && e->ref.chunk_id != copy.chunk_id)
 			written_fold(e, e->written_seq, GD_WRITTEN_FREED);
+		/* "may create" only ever ends for a chunk (a write acknowledged
+		 * since): a caller that read it before that must not bring it
+		 * back, or a member that lost its copy would make an empty one. */
+		if (copy.create && copy.prev_version != 0 && e->ref.chunk_id == copy.chunk_id &&
+		    !e->ref.create)
+			copy.create = false;
 		ref_clear(&e->ref);
 	}
 	e->ref = copy;
@@ -677,6 +697,13 @@ static int chunk_locate(struct gd_client *c, uint64_t ino, uint64_t index,
 			      &godfs__chunk_resp__descriptor, &resp);
 	if (rc == 0)
 		rc = ref_from_resp(out, (Godfs__ChunkResp *)resp);
+	if (rc == GD_ENOSERVERS) {
+		/* No server holding the chunk is up: the data exists but cannot
+		 * be reached now (ENOSPC would say the opposite). */
+		gd_error("inode %llu index %llu: no chunk server with a copy is up",
+			 (unsigned long long)ino, (unsigned long long)index);
+		rc = GD_EIO;
+	}
 	if (resp)
 		protobuf_c_message_free_unpacked(resp, NULL);
 	if (rc == 0)
@@ -718,6 +745,8 @@ static int lease_store(struct gd_client *c, uint64_t ino, uint64_t index,
 	rc = cache_put(&c->leases, ino, index, out, ttl, false);
 	if (rc)
 		ref_clear(out);
+	else if (out->create && out->prev_version != 0)
+		out->create = lease_may_create(c, ino, index, out->chunk_id); /* as stored */
 	return rc;
 }
 
@@ -798,6 +827,7 @@ static void lease_mark_unsynced(struct gd_client *c, uint64_t ino, uint64_t inde
 			}
 			e->unsynced = true;
 			e->dirty_seq++;
+			e->written_ms = gd_now_ms();
 			e->ref.create = false;
 		}
 		pthread_mutex_unlock(&ca->mu);
@@ -982,13 +1012,6 @@ ssize_t gd_client_read(struct gd_client *c, uint64_t ino, uint64_t off,
 		uint64_t a = off > cstart ? off : cstart;
 		uint64_t b = off + len < cstart + cs ? off + len : cstart + cs;
 		int rc = chunk_locate(c, ino, index, false, &refs[i]);
-		if (rc == GD_ENOSERVERS) {
-			/* No server holding the chunk is up: the data exists but
-			 * cannot be read now (ENOSPC would say the opposite). */
-			gd_error("inode %llu index %llu: no chunk server with a copy is up",
-				 (unsigned long long)ino, (unsigned long long)index);
-			rc = GD_EIO;
-		}
 		if (rc) {
 			ret = rc;
 			goto out;
@@ -1685,13 +1708,16 @@ static int fsync_relocated_once(struct gd_client *c, uint64_t ino, const struct 
 		ref_clear(&cur);
 		return 0;
 	}
-	if (cur.version < d->ref.version || cur.n_chain == 0)
-		rc = cur.n_chain == 0 ? GD_ENOSERVERS : GD_ESTALE;
+	if (cur.version < d->ref.version) {
+		/* the meta is behind this client's own lease: a retry cannot help */
+		ref_clear(&cur);
+		return GD_EIO;
+	}
 	for (size_t k = 0; rc == 0 && k < cur.n_chain; k++) {
 		Godfs__CsChunkOp op = GODFS__CS_CHUNK_OP__INIT;
-		op.has_chunk_id = op.has_version = op.has_prev_version = 1;
-		op.chunk_id = cur.chunk_id;
-		op.version = cur.version;
+		chunk_op_fill(c, &op, &cur);
+		op.n_chain = 0;          /* each copy on its own */
+		op.chain = NULL;
 		/* a copy not yet moved to the version of a lease moves now */
 		op.prev_version = cur.prev_version ? cur.prev_version : cur.version;
 		struct gd_call_args a = {

@@ -27,6 +27,7 @@
 #define NBUCKETS 256u
 #define DEFAULT_TIMEOUT_MS 30000
 #define DRAIN_BUF (16u << 10)
+#define SEND_MIN_MS 1000
 #define SMALL_PB 4096u
 
 struct gd_call {
@@ -55,6 +56,7 @@ struct gd_conn {
 	atomic_int failed;
 	atomic_int default_timeout_ms;
 	pthread_mutex_t send_lock;   /* one frame at a time on the socket */
+	int send_timeout_ms;         /* SO_SNDTIMEO last set; guarded by send_lock */
 	pthread_mutex_t lock;        /* guards the table and every call's state */
 	struct gd_call *table[NBUCKETS];
 };
@@ -117,7 +119,10 @@ static int send_budget_ms(const struct timespec *deadline)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (int64_t)(deadline->tv_sec - now.tv_sec) * 1000 +
 	     (deadline->tv_nsec - now.tv_nsec) / 1000000;
-	return ms < 1 ? 1 : ms > INT32_MAX ? INT32_MAX : (int)ms;
+	/* A call that queued on send_lock past its deadline still gets a sane
+	 * budget: a budget of a few ms would fail a healthy connection (and
+	 * every call on it) on a momentarily full socket buffer. */
+	return ms < SEND_MIN_MS ? SEND_MIN_MS : ms > INT32_MAX ? INT32_MAX : (int)ms;
 }
 
 /* Reads and throws away n bytes (a response nobody waits for any more). */
@@ -268,6 +273,7 @@ int gd_conn_open(const char *hostport, int timeout_ms, struct gd_conn **out)
 	atomic_init(&c->default_timeout_ms, DEFAULT_TIMEOUT_MS);
 	/* A server that stops reading cannot hold a sender forever. */
 	(void)gd_net_set_send_timeout(c->fd, DEFAULT_TIMEOUT_MS);
+	c->send_timeout_ms = DEFAULT_TIMEOUT_MS;
 	pthread_mutex_init(&c->send_lock, NULL);
 	pthread_mutex_init(&c->lock, NULL);
 	if (pthread_create(&c->reader, NULL, reader_main, c) != 0) {
@@ -396,7 +402,13 @@ int gd_call_start(struct gd_conn *c, const struct gd_call_args *a, struct gd_cal
 	/* A peer that stopped reading (SIGSTOP, a partition) fills the socket
 	 * buffer: the send gives up by the call's deadline too, not by the
 	 * connection's default (30 s). */
-	(void)gd_net_set_send_timeout(c->fd, send_budget_ms(&call->deadline));
+	int budget = send_budget_ms(&call->deadline);
+	/* Budgets within a second of the last one set change nothing that
+	 * matters: spare the system call on every request. */
+	if (budget < c->send_timeout_ms - 1000 || budget > c->send_timeout_ms + 1000) {
+		(void)gd_net_set_send_timeout(c->fd, budget);
+		c->send_timeout_ms = budget;
+	}
 	rc = gd_net_writev_full(c->fd, iov, 3);
 	pthread_mutex_unlock(&c->send_lock);
 	if (rc < 0) {
