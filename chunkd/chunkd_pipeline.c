@@ -281,7 +281,8 @@ static int downstream_status(int rc, const char *named, const char *next, char *
 {
 	if (rc == 0)
 		return 0;
-	*failed = gd_strdup(named && *named ? named : next);
+	/* `named` comes from a peer: an address is short */
+	*failed = gd_strndup(named && *named ? named : next, CHUNKD_ADDR_MAX);
 	if (transport_error(rc))
 		return GD_ECONN;
 	return rc;
@@ -535,7 +536,7 @@ static int forward_timeout(const struct chunkd_pipeline *p, bool has_deadline,
 		uint32_t left = deadline_ms > 2 * margin ? deadline_ms - margin : deadline_ms / 2;
 		if (left < 1)
 			left = 1;
-		if ((int)left < t)
+		if (left < (uint32_t)t)
 			t = (int)left;
 	}
 	*down_deadline_ms = (uint32_t)t;

@@ -4,6 +4,7 @@
 #include "chunkd_uring.h"
 #include "gd_alloc.h"
 #include "gd_log.h"
+#include "gd_net.h"
 #include "gd_status.h"
 #include "gd_time.h"
 
@@ -114,13 +115,6 @@ struct chunkd_import {
 
 /* ---- small helpers ---- */
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void put_le64(uint8_t *p, uint64_t v)
 {
@@ -685,7 +679,7 @@ static void set_open(struct chunkd_store *s, struct chunk *c, int open)
 	pthread_mutex_lock(&s->mu);
 	c->open_on_disk = open;
 	if (open)
-		c->last_write_ms = now_ms();
+		c->last_write_ms = gd_net_now_ms();
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -1260,8 +1254,10 @@ int chunkd_store_truncate(struct chunkd_store *s, uint64_t chunk_id, uint64_t ve
 	rc = fd_acquire(s, c);
 	if (rc)
 		goto out;
+	/* A truncate to the current length changes nothing on disk: no mark,
+	 * no header write, nothing for the settler to sync. */
 	rc = length != c->data_len ? mark_open(s, c) : 0;
-	if (rc == 0)
+	if (rc == 0 && length != c->data_len)
 		rc = do_truncate(s, c, length, &bad_b);
 	fd_release(s, c);
 	if (rc == GD_ECORRUPT) {
@@ -1675,20 +1671,26 @@ static int recover_all(struct chunkd_store *s)
 	uint64_t n = 0;
 	int rc = 0;
 
-	for (size_t i = 0; i < s->nbuckets && rc == 0; i++)
-		for (struct chunk *c = s->buckets[i]; c && rc == 0; c = c->hnext)
+	for (size_t i = 0; i < s->nbuckets && rc != GD_ENOMEM; i++)
+		for (struct chunk *c = s->buckets[i]; c && rc != GD_ENOMEM; c = c->hnext)
 			if (c->exists && c->recover) {
-				rc = recover_copy(s, c);
 				n++;
+				rc = recover_copy(s, c);
+				/* One copy that cannot be checked (a read error) stays
+				 * marked for recovery (never settled as it is); the
+				 * node still starts with every other copy. */
+				if (rc && rc != GD_ENOMEM)
+					gd_error("recovery: chunk %016" PRIx64 " v%" PRIu64 ": %s; left open",
+						 c->id, c->version, gd_strerror(rc));
 			}
 	if (n)
 		gd_info("recovery: %" PRIu64 " copie(s) left open by a crash checked", n);
-	return rc;
+	return rc == GD_ENOMEM ? rc : 0;
 }
 
 int chunkd_store_settle(struct chunkd_store *s, uint64_t idle_ms)
 {
-	uint64_t *ids = NULL, now = now_ms();
+	uint64_t *ids = NULL, now = gd_net_now_ms();
 	size_t n = 0, cap = 0;
 	int rc = 0;
 
@@ -1717,7 +1719,7 @@ int chunkd_store_settle(struct chunkd_store *s, uint64_t idle_ms)
 			continue;
 		pthread_rwlock_wrlock(&c->rw);
 		if (c->exists && !c->dead && c->open_on_disk && !c->recover &&
-		    now_ms() - c->last_write_ms >= idle_ms) {
+		    gd_net_now_ms() - c->last_write_ms >= idle_ms) {
 			r = fd_acquire(s, c);
 			if (r == 0) {
 				r = settle_locked(s, c);
