@@ -193,6 +193,8 @@ static struct loc *loc_at(uint64_t chunk_id, uint64_t version)
 			l->n_holders = 0;
 			l->n_prevh = 0;
 			l->lease_until_ms = 0;
+			l->promote_ms = 0;
+			l->tries = 0;
 			l->version = version;
 		}
 		return l;
@@ -517,6 +519,16 @@ static void loc_written(struct meta_server *ms, uint64_t chunk_id, uint64_t vers
 		dropped_delete(ms, chunk_id, l, "the new chain has written");
 }
 
+/* Whether node x's copy of chunk_id at version v is the one a failure
+ * dropped from the chain and that is kept until the new chain has written
+ * (a registration of x meanwhile must not delete it before that). */
+static bool loc_kept_dropped(uint64_t chunk_id, uint32_t x, uint64_t v)
+{
+	const struct loc *l = meta_ns_map_get(&S.locs, chunk_id);
+
+	return l && x != META_RPC_NODE_NONE && l->dropped == x && l->dropped_version == v;
+}
+
 void meta_rpc_loc_dropped(struct meta_server *ms, uint64_t chunk_id, uint64_t version,
 			  const char *node_id, uint64_t prev_version)
 {
@@ -578,7 +590,8 @@ size_t meta_rpc_loc_register(struct meta_server *ms, const char *node_id,
 				loc_add_prev(c.chunk_id, c.version, c.prev_version, me);
 				continue;
 			}
-			drop[n_drop++] = r;
+			if (!loc_kept_dropped(c.chunk_id, me, v))
+				drop[n_drop++] = r;
 			continue;
 		}
 		if (!fsm_valid(&c, node_id) && !meta_rpc_loc_pending(c.chunk_id, v, me) &&

@@ -1,16 +1,20 @@
 /* Snapshot serialisation of the meta FSM's state (struct meta_ns_state).
  *
- * Format (little endian), version 2:
+ * Format (little endian), version 3:
  *   header  "GDFSSNAP", u32 format version, u32 reserved (0), u64 body length
  *   body    counters, inodes in inode-number order (attributes, symlink
  *           target, xattrs, chunk table, directory entries in cookie order),
  *           sessions in id order, chunkd nodes in id order, then (version 2)
  *           the recorded answers of sessions (exactly-once) in session id
  *           order: u64 count, per session u64 id, u64 floor, u32 n, per
- *           answer u64 seq, u32 method, u32 status, blob response
+ *           answer u64 seq, u32 method, u32 status, blob response; then
+ *           (version 3) the truncate counts: u64 count, per inode truncated
+ *           at least once, in inode order, u64 ino, u64 trunc_seq,
+ *           u64 trunc_size
  *   trailer u64 FNV-1a 64 of header + body
- * Version 1 (no recorded answers) still loads: its sessions start empty. A
- * snapshot is always written in the newest version.
+ * Versions 1 (no recorded answers: sessions start empty) and 2 (no truncate
+ * counts: all 0) still load. A snapshot is always written in the newest
+ * version, which an older meta cannot load: upgrade every voter together.
  * The same state always gives the same bytes, so snapshot(restore(s)) == s.
  * Restore checks every length against the bytes left before allocating, and
  * the structure (links, counts, parents, types) before accepting the state. */
