@@ -13,6 +13,7 @@ libprotobuf-c-dev protobuf-c-compiler
 libxxhash-dev
 libmicrohttpd-dev
 libcmocka-dev
+libgnutls28-dev
 attr acl rsync psmisc procps util-linux tar diffutils coreutils findutils
 iproute2 nftables
 "
