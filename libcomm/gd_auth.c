@@ -478,6 +478,7 @@ int gd_auth_check(const struct gd_auth_policy *pol, const uint8_t ch[GD_AUTH_CHA
 			return refuse(verdict, why, whylen, "no credential (this daemon needs the cluster key)");
 		peer->kind = GD_AUTH_NONE;
 		peer->role = (enum gd_role)role;
+		peer->tls = pol->tls;
 		make_verdict(verdict, 0, NULL, ch, proof);
 		return 0;
 	}
@@ -522,9 +523,11 @@ int gd_auth_check(const struct gd_auth_policy *pol, const uint8_t ch[GD_AUTH_CHA
 		}
 	}
 	make_verdict(verdict, 0, secret, ch, proof);
+	gd_auth_session_key(secret, ch, proof, peer->session_key);
 	peer->kind = (enum gd_auth_kind)kind;
 	peer->role = (enum gd_role)role;
 	peer->token = t;
+	peer->tls = pol->tls;
 	memset(peer->token.secret, 0, GD_KEY_LEN);
 	memset(&t, 0, sizeof(t));
 	return 0;
@@ -543,6 +546,18 @@ int gd_auth_verdict(const uint8_t ch[GD_AUTH_CHALLENGE_LEN], const uint8_t proof
 		return 0;   /* an insecure server proves nothing */
 	verdict_mac(secret, ch, proof, verdict + 4, mac);
 	return gd_mac_equal(mac, verdict + 8, GD_MAC_LEN) ? 0 : GD_EAUTH;
+}
+
+void gd_auth_session_key(const uint8_t secret[GD_KEY_LEN], const uint8_t ch[GD_AUTH_CHALLENGE_LEN],
+			 const uint8_t proof[GD_AUTH_PROOF_LEN], uint8_t out[GD_KEY_LEN])
+{
+	struct iovec iov[3] = {
+		{ (void *)"godfs-tls-v1", 12 },
+		{ (void *)ch, GD_AUTH_CHALLENGE_LEN },
+		{ (void *)proof, GD_AUTH_PROOF_LEN },
+	};
+
+	gd_hmac(secret, GD_KEY_LEN, iov, 3, out);
 }
 
 /* ---- blocking socket helpers with one deadline ------------------------------------- */
@@ -608,6 +623,12 @@ static int send_all(int fd, const uint8_t *buf, size_t len, uint64_t deadline)
 
 int gd_auth_client(int fd, const struct gd_cred *cred, enum gd_role role, int timeout_ms)
 {
+	return gd_auth_client_ex(fd, cred, role, timeout_ms, NULL);
+}
+
+int gd_auth_client_ex(int fd, const struct gd_cred *cred, enum gd_role role, int timeout_ms,
+		      struct gd_auth_result *res)
+{
 	uint64_t deadline = gd_net_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 1);
 	uint8_t ch[GD_AUTH_CHALLENGE_LEN], proof[GD_AUTH_PROOF_LEN];
 	uint8_t verdict[GD_AUTH_VERDICT_LEN], secret[GD_KEY_LEN];
@@ -623,6 +644,10 @@ int gd_auth_client(int fd, const struct gd_cred *cred, enum gd_role role, int ti
 		rc = recv_all(fd, verdict, sizeof(verdict), deadline);
 	if (rc == 0)
 		rc = gd_auth_verdict(ch, proof, secret, verdict);
+	if (rc == 0 && res) {
+		res->flags = get32(ch + 4);
+		gd_auth_session_key(secret, ch, proof, res->session_key);
+	}
 	memset(secret, 0, sizeof(secret));
 	return rc;
 }
@@ -635,7 +660,7 @@ int gd_auth_server(int fd, const struct gd_auth_policy *pol, int timeout_ms,
 	int rc, sent;
 
 	snprintf(why, whylen, "?");
-	gd_auth_challenge(ch, pol->insecure ? GD_AUTH_F_INSECURE : 0);
+	gd_auth_challenge(ch, (pol->insecure ? GD_AUTH_F_INSECURE : 0) | (pol->tls ? GD_AUTH_F_TLS : 0));
 	rc = send_all(fd, ch, sizeof(ch), deadline);
 	if (rc == 0)
 		rc = recv_all(fd, proof, sizeof(proof), deadline);

@@ -48,6 +48,7 @@
 
 /* Challenge flags. */
 #define GD_AUTH_F_INSECURE 1u      /* this server accepts connections with no credential */
+#define GD_AUTH_F_TLS 2u           /* TLS follows the handshake (gd_tls.h) */
 
 /* Credential kinds (proof byte 4). */
 enum gd_auth_kind {
@@ -105,6 +106,7 @@ struct gd_auth_policy {
 	const struct gd_keyring *keys;  /* NULL or empty: only GD_AUTH_NONE can pass */
 	bool insecure;                  /* accept GD_AUTH_NONE (any role) */
 	bool tokens;                    /* accept GD_AUTH_TOKEN (role client only) */
+	bool tls;                       /* TLS follows every accepted handshake */
 	/* Called for a token whose MAC and expiry are good (e.g. the meta's revocation
 	 * list): 0 accepts, a GD_E* code refuses (why says the reason). May be NULL. */
 	int (*token_check)(void *ctx, const struct gd_token *t, char *why, size_t whylen);
@@ -116,6 +118,14 @@ struct gd_peer_auth {
 	enum gd_auth_kind kind;
 	enum gd_role role;
 	struct gd_token token;     /* kind GD_AUTH_TOKEN: the fields (secret zeroed) */
+	bool tls;                  /* the policy asked for TLS after the handshake */
+	uint8_t session_key[GD_KEY_LEN]; /* gd_auth_session_key (zeros for kind NONE) */
+};
+
+/* What a client learned from a handshake it passed. */
+struct gd_auth_result {
+	uint32_t flags;            /* the server's challenge flags (GD_AUTH_F_*) */
+	uint8_t session_key[GD_KEY_LEN];
 };
 
 /* ---- keys --------------------------------------------------------------- */
@@ -174,11 +184,19 @@ int gd_auth_check(const struct gd_auth_policy *pol, const uint8_t ch[GD_AUTH_CHA
 int gd_auth_verdict(const uint8_t ch[GD_AUTH_CHALLENGE_LEN], const uint8_t proof[GD_AUTH_PROOF_LEN],
 		    const uint8_t secret[GD_KEY_LEN], const uint8_t verdict[GD_AUTH_VERDICT_LEN]);
 
+/* The key only the two ends of one handshake know: HMAC(secret, "godfs-tls-v1" |
+ * challenge | proof). TLS uses it as its pre-shared key. */
+void gd_auth_session_key(const uint8_t secret[GD_KEY_LEN], const uint8_t ch[GD_AUTH_CHALLENGE_LEN],
+			 const uint8_t proof[GD_AUTH_PROOF_LEN], uint8_t out[GD_KEY_LEN]);
+
 /* ---- the handshake on a blocking socket ------------------------------------ */
 
 /* Client side, with a deadline for the whole exchange. GD_EAUTH (refused),
  * GD_ETIMEDOUT, GD_ECONN, GD_EPROTO (not a godfs server). */
 int gd_auth_client(int fd, const struct gd_cred *cred, enum gd_role role, int timeout_ms);
+/* The same, telling what the server asked for and the session key (res may be NULL). */
+int gd_auth_client_ex(int fd, const struct gd_cred *cred, enum gd_role role, int timeout_ms,
+		      struct gd_auth_result *res);
 /* Server side, with a deadline for the whole exchange (a peer that sends its
  * proof slowly is cut at the deadline). On refusal the verdict is still sent.
  * why receives the reason of a refusal. */

@@ -9,6 +9,7 @@
 
 #include "gd_auth.h"
 #include "gd_status.h"
+#include "gd_tls.h"
 #include "test_tmpdir.h"
 
 #include <fcntl.h>
@@ -314,6 +315,129 @@ static void test_socket(void **state)
 	close(sv[1]);
 }
 
+struct tls_arg {
+	int fd;
+	const uint8_t *k;
+	int rc;
+	struct gd_tls *t;
+};
+
+static void *tls_start_server(void *p)
+{
+	struct tls_arg *a = p;
+
+	a->rc = gd_tls_start(a->fd, true, a->k, 1000, &a->t);
+	gd_tls_free(a->t);
+	return NULL;
+}
+
+/* TLS after the handshake: both ends derive the same session key and move 8 MiB
+ * both ways through ECDHE-PSK; a server that required TLS is seen by the client. */
+struct tls_srv {
+	int fd;
+	struct gd_auth_policy pol;
+	int rc;
+	size_t echoed;
+};
+
+#define TLS_BYTES (8u << 20)
+
+static void *tls_server_main(void *arg)
+{
+	struct tls_srv *s = arg;
+	struct gd_peer_auth peer;
+	struct gd_tls *t;
+	char why[128];
+	static uint8_t buf[1 << 16];
+
+	s->rc = gd_auth_server(s->fd, &s->pol, 2000, &peer, why, sizeof(why));
+	if (s->rc < 0)
+		return NULL;
+	s->rc = gd_tls_start(s->fd, true, peer.session_key, 2000, &t);
+	if (s->rc < 0)
+		return NULL;
+	while (s->echoed < TLS_BYTES) {
+		struct iovec iov = { buf, sizeof(buf) };
+		s->rc = gd_tls_read_full(t, buf, sizeof(buf), NULL);
+		if (s->rc < 0)
+			break;
+		s->rc = gd_tls_writev_full(t, &iov, 1);
+		if (s->rc < 0)
+			break;
+		s->echoed += sizeof(buf);
+	}
+	gd_tls_free(t);
+	return NULL;
+}
+
+static void *tls_writer_main(void *arg)
+{
+	struct gd_tls *t = arg;
+	static uint8_t buf[1 << 16];
+
+	for (size_t sent = 0; sent < TLS_BYTES; sent += sizeof(buf)) {
+		struct iovec iov[2] = { { buf, 100 }, { buf + 100, sizeof(buf) - 100 } };
+		memset(buf, (int)(sent >> 16), sizeof(buf));
+		if (gd_tls_writev_full(t, iov, 2) < 0)
+			break;
+	}
+	return NULL;
+}
+
+static void test_tls(void **state)
+{
+	struct dir *d = *state;
+	struct gd_keyring a;
+	struct gd_cred good = { .kind = GD_AUTH_CLUSTER, .keys = &a };
+	struct tls_srv s = { .pol = { .keys = &a, .tls = true } };
+	struct gd_auth_result res;
+	struct gd_tls *t;
+	pthread_t th, wr;
+	static uint8_t buf[1 << 16];
+	size_t got = 0;
+	int sv[2];
+
+	make_ring(d, "a.key", &a);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	s.fd = sv[0];
+	pthread_create(&th, NULL, tls_server_main, &s);
+	assert_int_equal(gd_auth_client_ex(sv[1], &good, GD_ROLE_CLIENT, 2000, &res), 0);
+	assert_true(res.flags & GD_AUTH_F_TLS);
+	assert_int_equal(gd_tls_start(sv[1], false, res.session_key, 2000, &t), 0);
+	/* one thread sends while this one receives, as gd_conn does */
+	pthread_create(&wr, NULL, tls_writer_main, t);
+	while (got < TLS_BYTES) {
+		assert_int_equal(gd_tls_read_full(t, buf, sizeof(buf), NULL), 0);
+		assert_int_equal(buf[0], (uint8_t)(got >> 16));
+		assert_int_equal(buf[sizeof(buf) - 1], (uint8_t)(got >> 16));
+		got += sizeof(buf);
+	}
+	pthread_join(wr, NULL);
+	pthread_join(th, NULL);
+	assert_int_equal(s.rc, 0);
+	assert_int_equal(s.echoed, TLS_BYTES);
+	gd_tls_free(t);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* a session key that differs (a man in the middle who relayed the
+	 * handshake but lacks the key) cannot finish TLS */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	{
+		uint8_t k1[GD_KEY_LEN] = { 1 }, k2[GD_KEY_LEN] = { 2 };
+		pthread_t th2;
+		struct gd_tls *t2 = NULL;
+		struct tls_arg arg = { sv[0], k1, 0, NULL };
+		pthread_create(&th2, NULL, tls_start_server, &arg);
+		assert_int_not_equal(gd_tls_start(sv[1], false, k2, 1000, &t2), 0);
+		assert_null(t2);
+		pthread_join(th2, NULL);
+		assert_int_not_equal(arg.rc, 0);
+	}
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -322,6 +446,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replay_and_tamper, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_tokens, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(test_socket, dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(test_tls, dir_setup, dir_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
