@@ -15,6 +15,7 @@
 #include "gd_config.h"
 #include "gd_log.h"
 #include "gd_server.h"
+#include "gd_server_opts.h"
 #include "gd_status.h"
 
 #include <getopt.h>
@@ -66,7 +67,8 @@ static void usage(FILE *f)
 		"  --scrub-delay-ms N       before the first scan (default 60000)\n"
 		"  --log-level LEVEL        error, warn, info (default) or debug\n"
 		"  --config FILE            configuration file (default /etc/godfs/" PROGRAM
-		".conf)\n");
+		".conf)\n"
+		GD_SERVER_OPTS_USAGE);
 }
 
 /* The default reserve: 5% of the smallest data dir's file system, at most
@@ -142,8 +144,10 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
+		GD_SERVER_OPTS_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
+	struct gd_server_limits limits;
 	struct chunkd_meta *meta = NULL;
 	struct chunkd_store *store = NULL;
 	struct chunkd_pipeline *pipe = NULL;
@@ -211,7 +215,8 @@ int main(int argc, char **argv)
 	    gd_config_get_u64(&cfg, "reserve", NULL, 0, &reserve) < 0 ||
 	    gd_config_get_u64(&cfg, "scrub-rate", NULL, DEFAULT_SCRUB_RATE, &scrub_rate) < 0 ||
 	    gd_config_get_int(&cfg, "scrub-delay-ms", NULL, DEFAULT_SCRUB_DELAY_MS, 0,
-			      86400000L, &scrub_delay_ms) < 0) {
+			      86400000L, &scrub_delay_ms) < 0 ||
+	    gd_server_opts_read(&cfg, &limits) < 0) {
 		ret = 2;
 		goto out_config;
 	}
@@ -266,6 +271,7 @@ int main(int argc, char **argv)
 		.handler = chunkd_rpc_client_handle,
 		.ctx = &rpc,
 		.workers = (int)workers,
+		.limits = limits,
 	};
 	rc = gd_server_start(&sc, &server);
 	if (rc < 0)

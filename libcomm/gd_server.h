@@ -5,7 +5,18 @@
  * thread (meta: its handler only queues the request for the libuv loop).
  *
  * A bad frame (magic, version, method, length, or a protobuf part that does not
- * unpack) is logged with the peer's address and closes that connection only. */
+ * unpack) is logged with the peer's address and closes that connection only.
+ *
+ * Hostile peers (docs/security.md, "Limits"): a reply never blocks its caller
+ * (non-blocking send; what does not fit waits, copied, in the connection's
+ * output queue, drained by one flusher thread per server); queued output is
+ * bounded in bytes and must go out within send_timeout_ms of being queued;
+ * requests handed to the handler and not yet freed are bounded per connection
+ * and per server (count and bytes), and the reader stops reading a connection
+ * at a bound (back-pressure, nothing is dropped); a connection with no frame
+ * for idle_timeout_ms, or whose started frame is not whole within
+ * frame_timeout_ms, is cut; connections are limited in total and per peer
+ * address, checked before a reader thread starts. */
 #ifndef GD_SERVER_H
 #define GD_SERVER_H
 
@@ -37,13 +48,36 @@ typedef void (*gd_server_handler_fn)(void *ctx, struct gd_request *req);
  * calling gd_request_free), so no request with that conn_ctx is left. */
 typedef void (*gd_server_closed_fn)(void *ctx, void *conn_ctx);
 
+/* Limits of a server; 0 in any field means its default (GD_SERVER_DEFAULT_*). */
+struct gd_server_limits {
+	int send_timeout_ms;      /* a queued reply not sent within this is a cut */
+	int idle_timeout_ms;      /* no frame started for this long: cut */
+	int frame_timeout_ms;     /* a started frame must be whole within this */
+	int max_conns;            /* open connections in total */
+	int max_conns_per_addr;   /* open connections from one peer IP address */
+	int max_conn_requests;    /* requests not yet freed, per connection */
+	int max_requests;         /* the same for the whole server */
+	uint64_t max_request_bytes; /* bytes of those requests, whole server */
+	uint64_t max_conn_output; /* reply bytes queued on one connection */
+};
+
+#define GD_SERVER_DEFAULT_SEND_TIMEOUT_MS 10000
+#define GD_SERVER_DEFAULT_IDLE_TIMEOUT_MS 300000
+#define GD_SERVER_DEFAULT_FRAME_TIMEOUT_MS 30000
+#define GD_SERVER_DEFAULT_MAX_CONNS 4096
+#define GD_SERVER_DEFAULT_MAX_CONNS_PER_ADDR 256
+#define GD_SERVER_DEFAULT_MAX_CONN_REQUESTS 256
+#define GD_SERVER_DEFAULT_MAX_REQUESTS 16384
+#define GD_SERVER_DEFAULT_MAX_REQUEST_BYTES (1ull << 30)
+#define GD_SERVER_DEFAULT_MAX_CONN_OUTPUT (64ull << 20)
+
 struct gd_server_config {
 	const char *listen;            /* "host:port"; port 0 picks one */
 	gd_server_handler_fn handler;
 	gd_server_closed_fn closed;
 	void *ctx;
 	int workers;                   /* 0 = run the handler on the reader thread */
-	int send_timeout_ms;           /* a peer that does not read for this long is dropped */
+	struct gd_server_limits limits;
 };
 
 /* Binds, listens and starts the accept thread. Returns 0 or GD_ECONN (the
@@ -55,8 +89,11 @@ int gd_server_port(const struct gd_server *s);
 void gd_server_stop(struct gd_server *s);
 
 /* Sends the response to req: resp packed as protobuf, then data (may be NULL).
- * Thread-safe; writes go out whole under the connection's send lock. Returns 0
- * or GD_ECONN when the connection is gone (the response is dropped). */
+ * Thread-safe and never blocks on the peer: the frame is written with a
+ * non-blocking send when nothing is queued before it; what does not fit is
+ * copied into the connection's output queue (frames never interleave). Returns
+ * 0 (sent or queued), or GD_ECONN when the connection is gone or is cut
+ * because its queue went over max_conn_output (the response is dropped). */
 int gd_reply(struct gd_request *req, const ProtobufCMessage *resp,
 	     const void *data, size_t data_len);
 /* The same with a response that is already packed (pb_len <= GD_FRAME_MAX_PB). */

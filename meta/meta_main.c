@@ -16,6 +16,7 @@
 #include "gd_alloc.h"
 #include "gd_config.h"
 #include "gd_log.h"
+#include "gd_server_opts.h"
 #include "gd_status.h"
 #include "meta_server.h"
 
@@ -43,6 +44,7 @@ static const struct option meta_opts[] = {
 	{ "log-level", required_argument, NULL, 'L' },
 	{ "config", required_argument, NULL, 'C' },
 	{ "help", no_argument, NULL, 'h' },
+	GD_SERVER_OPTS_LONGOPTS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -67,6 +69,7 @@ static void meta_usage(FILE *f)
 		"  --snapshot-trailing N       entries kept after a snapshot (default 4096)\n"
 		"  --log-level LEVEL           error, warn, info (default) or debug\n"
 		"  --config FILE               configuration file (default /etc/godfs/" PROGRAM ".conf)\n"
+		GD_SERVER_OPTS_USAGE
 		"See godfs-meta(8).\n");
 }
 
@@ -252,6 +255,8 @@ static int read_options(struct gd_config *cfg, struct meta_options *opt, char **
 	if (get_u64(cfg, "snapshot-trailing", 4096, 0, 1u << 30, &u) < 0)
 		return GD_EINVAL;
 	opt->snapshot_trailing = (unsigned)u;
+	if (gd_server_opts_read(cfg, &opt->limits) < 0)
+		return GD_EINVAL;
 
 	v = gd_config_get(cfg, "peers", NULL, NULL);
 	if (v != NULL && v[0] != '\0') {

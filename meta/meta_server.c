@@ -1049,6 +1049,9 @@ int meta_server_run(const struct meta_options *opt)
 	scfg.closed = on_conn_closed;
 	scfg.ctx = ms;
 	scfg.workers = 0;
+	/* Every request queued for the loop (q, held, parked, waiting for a
+	 * chunk) is a request not yet freed: these bounds bound them all. */
+	scfg.limits = opt->limits;
 	rc = gd_server_start(&scfg, &ms->srv);
 	if (rc != 0) {
 		gd_error("cannot listen on %s", opt->listen);

@@ -38,6 +38,7 @@ struct meta_options {
 	uint32_t grace_ms;           /* after a leader starts: no expiry, no orphan purge */
 	unsigned snapshot_threshold;
 	unsigned snapshot_trailing;
+	struct gd_server_limits limits; /* of the client port (gd_server_opts) */
 };
 
 /* Per-connection state: created by the reader thread on the first request,

@@ -161,7 +161,7 @@ static int setup_workers(void **state, int workers)
 		.handler = echo_handler,
 		.closed = echo_closed,
 		.workers = workers,
-		.send_timeout_ms = 2000,
+		.limits.send_timeout_ms = 2000,
 	};
 
 	if (!f)
