@@ -18,6 +18,7 @@
 #include "gd_log.h"
 #include "gd_server_opts.h"
 #include "gd_status.h"
+#include "meta_ns.h"
 #include "meta_server.h"
 
 #define PROGRAM "godfs-meta"
@@ -59,7 +60,7 @@ static void meta_usage(FILE *f)
 		"  --node-id N                 Raft id of this node (default 1)\n"
 		"  --chunk-size BYTES          chunk size at format time (default 64M; a multiple\n"
 		"                              of 64K, at most 64M)\n"
-		"  --default-goal N            root goal at format time (default 3, 1..32)\n"
+		"  --default-goal N            root goal at format time (default 3, 1..16)\n"
 		"  --peers ID@RAFT[@CLIENT],.. the voters of a new cluster (default: this node alone)\n"
 		"  --session-timeout-ms N      a client session not renewed expires (default 60000)\n"
 		"  --lease-ms N                write lease length (default 30000)\n"
@@ -243,7 +244,7 @@ static int read_options(struct gd_config *cfg, struct meta_options *opt, char **
 		return GD_EINVAL;
 	}
 	if ((gd_config_get(cfg, "default-goal", NULL, NULL) != NULL &&
-	     get_u32(cfg, "default-goal", 3, 1, 32, &opt->default_goal) < 0) ||
+	     get_u32(cfg, "default-goal", 3, 1, META_NS_GOAL_MAX, &opt->default_goal) < 0) ||
 	    get_u32(cfg, "session-timeout-ms", 60000, 1000, 86400000, &opt->session_timeout_ms) < 0 ||
 	    get_u32(cfg, "lease-ms", 30000, 1000, 3600000, &opt->lease_ms) < 0 ||
 	    get_u32(cfg, "node-dead-ms", 6000, 500, 3600000, &opt->node_dead_ms) < 0 ||

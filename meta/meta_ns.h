@@ -172,7 +172,11 @@ int meta_ns_xattr_remove(struct meta_ns_inode *in, const char *name);
 
 /* ---- the whole state ----------------------------------------------------------- */
 
-#define META_NS_GOAL_MAX 32           /* replication goal bound */
+/* Replication goal bound: a chain carries one address per copy, and chains
+ * are at most 16 long everywhere (META_RPC_CHAIN_MAX in the meta,
+ * CHUNKD_CHAIN_MAX in chunkd). SetAttr and --default-goal above it are
+ * GD_EINVAL (docs/meta.md). */
+#define META_NS_GOAL_MAX 16
 #define META_NS_ROOT_INO 1
 
 /* The recorded answer of one applied request of a client session (exactly-once:

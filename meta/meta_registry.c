@@ -219,11 +219,16 @@ static bool label_taken(const char *label, struct meta_node **chosen, size_t n)
 }
 
 size_t meta_registry_place(struct meta_registry *reg, uint64_t now_ms, size_t want,
-			   const char **ids)
+			   const char **ids, size_t cap)
 {
 	struct meta_node **alive, **chosen;
 	bool *used;
 	size_t n_alive = 0, n = 0, i;
+
+	/* The goal comes from the namespace and the node count from the
+	 * network: neither may overrun the caller's array. */
+	if (want > cap)
+		want = cap;
 
 	if (want == 0 || reg->n_nodes == 0)
 		return 0;

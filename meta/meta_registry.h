@@ -65,10 +65,10 @@ const char *meta_registry_alive_address(struct meta_registry *reg, const char *n
 
 /* Chooses up to want alive nodes for a new chunk: most free space first,
  * distinct nodes, and distinct labels while there are labels not yet used.
- * Fills ids[] with node id pointers (valid until the registry changes) and
- * returns how many. */
+ * Fills ids[] (room for cap; want above cap is cut to cap) with node id
+ * pointers (valid until the registry changes) and returns how many. */
 size_t meta_registry_place(struct meta_registry *reg, uint64_t now_ms, size_t want,
-			   const char **ids);
+			   const char **ids, size_t cap);
 
 /* A client named node_id as a failed chain member: new chunks go to other
  * nodes first for the time the meta needs to see it dead (a hung chunkd

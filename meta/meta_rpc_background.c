@@ -871,7 +871,7 @@ static enum why replicate_one(struct meta_server *ms, const struct meta_fsm_chun
 	cand = gd_calloc(n_reg ? n_reg : 1, sizeof(*cand));
 	if (!cand)
 		return WHY_ORDER;
-	n = meta_registry_place(ms->reg, now, n_reg, cand);
+	n = meta_registry_place(ms->reg, now, n_reg, cand, n_reg);
 	for (i = 0; i < n && !target; i++) {
 		uint32_t x = node_find(cand[i]);
 		/* a node whose copy has a bad block may take the new copy: it

@@ -956,7 +956,8 @@ static void do_chunk_write(struct meta_server *ms, struct gd_request *req)
 		return;
 	}
 	if (ch.chunk_id == 0) {
-		n = meta_registry_place(ms->reg, now, ch.goal ? ch.goal : 1, ids);
+		n = meta_registry_place(ms->reg, now, ch.goal ? ch.goal : 1, ids,
+						META_RPC_CHAIN_MAX);
 	} else {
 		const char *live[META_RPC_CHAIN_MAX];
 		size_t k = meta_rpc_loc_live(ms, &ch, false, live, META_RPC_CHAIN_MAX);
@@ -974,7 +975,8 @@ static void do_chunk_write(struct meta_server *ms, struct gd_request *req)
 			 * acknowledged (see meta_rpc_internal.h) */
 			n = meta_rpc_loc_live_prev(ms, &ch, ids, META_RPC_CHAIN_MAX);
 			if (n == 0 && meta_rpc_loc_never_written(ms, &ch))
-				n = meta_registry_place(ms->reg, now, ch.goal ? ch.goal : 1, ids);
+				n = meta_registry_place(ms->reg, now, ch.goal ? ch.goal : 1, ids,
+						META_RPC_CHAIN_MAX);
 			if (n) {
 				e.has_lease_prev = 1;
 				e.lease_prev = ch.prev_version;

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "meta_ns.h"
 #include "meta_server.h"
 
 /* Added by meta_server.c: re-dispatches parked requests (after a chunkd
@@ -22,6 +23,7 @@
 void meta_server_unpark(struct meta_server *ms);
 
 #define META_RPC_CHAIN_MAX 16      /* longest chain handed out */
+_Static_assert(META_NS_GOAL_MAX <= META_RPC_CHAIN_MAX, "a goal must fit in a chain");
 #define META_RPC_NODE_NONE UINT32_MAX
 
 /* ---- node names (meta_rpc_background.c) ----

@@ -21,6 +21,7 @@
 #include "gd_log.h"
 #include "gd_net.h"
 #include "gd_status.h"
+#include "meta_ns.h"
 #include "meta_rpc.h"
 
 #define TICK_MS 100u
@@ -826,7 +827,7 @@ static int read_format(const char *dir, uint64_t *chunk_size, uint32_t *goal)
 			*chunk_size = v;
 			have_cs = true;
 		} else if (strcmp(key, "default-goal") == 0) {
-			if (v < 1 || v > 32)
+			if (v < 1 || v > META_NS_GOAL_MAX)
 				rc = GD_EPROTO;
 			*goal = (uint32_t)v;
 			have_goal = true;

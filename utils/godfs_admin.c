@@ -26,7 +26,7 @@
 
 #define ADMIN_DEFAULT_META "127.0.0.1:9090"
 #define ADMIN_ROOT_INO 1
-#define ADMIN_MAX_GOAL 32 /* the meta refuses more (meta_fsm.c) */
+#define ADMIN_MAX_GOAL 16 /* the meta refuses more (META_NS_GOAL_MAX) */
 #define ADMIN_MAX_DEPTH 4096
 
 enum admin_exit { ADMIN_OK = 0, ADMIN_ERR_CLUSTER = 1, ADMIN_ERR_USAGE = 2 };

@@ -1553,6 +1553,14 @@ static void test_errors(void **state)
 		r.has_goal = 1;
 		r.goal = 33;
 		do_setattr(&l, &r, GD_EINVAL, NULL);
+		/* above 16 a chain could not carry the copies (issue 8: goal
+		 * 20 overflowed the write-lease handler's array) */
+		r.goal = 20;
+		do_setattr(&l, &r, GD_EINVAL, NULL);
+		r.goal = META_NS_GOAL_MAX + 1;
+		do_setattr(&l, &r, GD_EINVAL, NULL);
+		r.goal = META_NS_GOAL_MAX;
+		do_setattr(&l, &r, 0, NULL);
 	}
 	/* only what a snapshot can hold: node ids of 1..4096 bytes, at most 64
 	 * copies, hosts and mount points up to 4096 bytes (found by fuzz_meta:
