@@ -4,6 +4,7 @@
 #include "gd_conn.h"
 #include "gd_frame.h"
 #include "gd_log.h"
+#include "gd_net.h"
 #include "gd_status.h"
 
 #include <inttypes.h>
@@ -12,7 +13,9 @@
 #include <stdbool.h>
 #include <string.h>
 
-#define PEERS_MAX 1024
+/* Peer addresses come from chains in requests: the table is bounded, and a
+ * new address past the bound evicts the peer unused for the longest. */
+#define PEERS_MAX 256
 #define REPL_PIECE (1u << 20)
 /* Forwards in flight at once through their own threads; beyond, a worker
  * runs its forward itself. */
@@ -29,12 +32,15 @@ struct pconn {
 	int refs;                      /* pipeline->mu: the pool's + each user's */
 };
 
-/* A peer address; peers are only freed with the pipeline. */
+/* A peer address; freed with the pipeline, or evicted when the table is
+ * full and nobody uses it (users == 0, no call on its connection). */
 struct peer {
 	char *addr;                    /* const */
 	pthread_mutex_t connect_mu;    /* one connect at a time per peer */
 	struct pconn *cur;             /* pipeline->mu */
 	struct peer *next;             /* pipeline->mu */
+	int users;                     /* pipeline->mu: threads inside peer_get */
+	uint64_t last_used_ms;         /* pipeline->mu */
 };
 
 struct chunkd_pipeline {
@@ -167,12 +173,46 @@ static int peer_connect(struct chunkd_pipeline *p, const char *addr, struct gd_c
 	return 0;
 }
 
+/* Takes the least recently used idle peer out of the full table; returns it
+ * (the caller frees it with peer_free, without p->mu) or NULL when every peer
+ * is in use. Caller holds p->mu. */
+static struct peer *peer_evict(struct chunkd_pipeline *p)
+{
+	struct peer **pp, **victim = NULL, *e;
+
+	for (pp = &p->peers; *pp; pp = &(*pp)->next) {
+		e = *pp;
+		if (e->users > 0 || (e->cur && e->cur->refs > 1))
+			continue;
+		if (!victim || e->last_used_ms < (*victim)->last_used_ms)
+			victim = pp;
+	}
+	if (!victim)
+		return NULL;
+	e = *victim;
+	*victim = e->next;
+	p->npeers--;
+	return e;
+}
+
+/* Frees an evicted peer and its pooled connection (no user left). */
+static void peer_free(struct peer *e)
+{
+	if (e->cur) {
+		gd_conn_close(e->cur->c);
+		gd_free(e->cur);
+	}
+	pthread_mutex_destroy(&e->connect_mu);
+	gd_free(e->addr);
+	gd_free(e);
+}
+
 /* A usable connection to addr (referenced; pconn_put when done). With fresh,
  * the pooled one is replaced even when it looks healthy. */
 static int peer_get(struct chunkd_pipeline *p, const char *addr, int fresh,
 		    struct pconn **out)
 {
-	struct peer *e;
+	struct peer *e, *evicted = NULL;
 	struct pconn *pc, *old = NULL;
 	struct gd_conn *c;
 	int rc;
@@ -182,9 +222,9 @@ static int peer_get(struct chunkd_pipeline *p, const char *addr, int fresh,
 		if (strcmp(e->addr, addr) == 0)
 			break;
 	if (!e) {
-		if (p->npeers >= PEERS_MAX) {
+		if (p->npeers >= PEERS_MAX && !(evicted = peer_evict(p))) {
 			pthread_mutex_unlock(&p->mu);
-			gd_warn("peer %s: too many distinct peers (%d), refused", addr, PEERS_MAX);
+			gd_warn("peer %s: %d distinct peers, all in use: refused", addr, PEERS_MAX);
 			return GD_ECONN;
 		}
 		e = gd_calloc(1, sizeof(*e));
@@ -194,6 +234,8 @@ static int peer_get(struct chunkd_pipeline *p, const char *addr, int fresh,
 			if (e)
 				gd_free(e);
 			pthread_mutex_unlock(&p->mu);
+			if (evicted)
+				peer_free(evicted);
 			return GD_ENOMEM;
 		}
 		pthread_mutex_init(&e->connect_mu, NULL);
@@ -201,19 +243,28 @@ static int peer_get(struct chunkd_pipeline *p, const char *addr, int fresh,
 		p->peers = e;
 		p->npeers++;
 	}
+	e->last_used_ms = gd_net_now_ms();
 	if (!fresh && e->cur && !gd_conn_failed(e->cur->c)) {
 		e->cur->refs++;
 		*out = e->cur;
 		pthread_mutex_unlock(&p->mu);
+		if (evicted)
+			peer_free(evicted);
 		return 0;
 	}
+	e->users++;
 	pthread_mutex_unlock(&p->mu);
+	if (evicted) {
+		gd_debug("peer %s: evicted from the full peer table", evicted->addr);
+		peer_free(evicted);
+	}
 
 	pthread_mutex_lock(&e->connect_mu);
 	pthread_mutex_lock(&p->mu);
 	if (!fresh && e->cur && !gd_conn_failed(e->cur->c)) {
 		e->cur->refs++;
 		*out = e->cur;
+		e->users--;
 		pthread_mutex_unlock(&p->mu);
 		pthread_mutex_unlock(&e->connect_mu);
 		return 0;
@@ -239,6 +290,10 @@ static int peer_get(struct chunkd_pipeline *p, const char *addr, int fresh,
 	*out = pc;
 out_unlock:
 	pthread_mutex_unlock(&e->connect_mu);
+	/* Last touch of e: from here it may be evicted. */
+	pthread_mutex_lock(&p->mu);
+	e->users--;
+	pthread_mutex_unlock(&p->mu);
 	if (old) {
 		gd_conn_close(old->c);
 		gd_free(old);
