@@ -177,6 +177,9 @@ int meta_ns_xattr_remove(struct meta_ns_inode *in, const char *name);
  * CHUNKD_CHAIN_MAX in chunkd). SetAttr and --default-goal above it are
  * GD_EINVAL (docs/meta.md). */
 #define META_NS_GOAL_MAX 16
+/* Snapshots written before the bound above allowed goals up to 32: they still
+ * load (such an inode keeps its goal, placement gives it at most 16 copies). */
+#define META_NS_GOAL_STORED_MAX 32
 #define META_NS_ROOT_INO 1
 
 /* The recorded answer of one applied request of a client session (exactly-once:

@@ -387,7 +387,7 @@ static bool valid_type(uint32_t mode)
 
 static bool valid_goal(uint32_t g)
 {
-	return g >= 1 && g <= META_NS_GOAL_MAX;
+	return g >= 1 && g <= META_NS_GOAL_STORED_MAX;
 }
 
 static void r_xattrs(struct rbuf *r, struct meta_ns_inode *in)
