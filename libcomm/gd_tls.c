@@ -22,13 +22,25 @@ struct gd_tls {
 	gnutls_psk_server_credentials_t scred;
 	int fd;
 	bool nonblock;              /* the sender's next push must not block */
+	gd_tls_out_fn out;          /* set: records go here, not to the socket */
+	void *out_ctx;
+	int out_err;                /* the output function's last error */
 	uint8_t key[GD_KEY_LEN];
 };
 
 static ssize_t push(gnutls_transport_ptr_t p, const void *buf, size_t len)
 {
 	struct gd_tls *t = p;
-	ssize_t n = send(t->fd, buf, len, MSG_NOSIGNAL | (t->nonblock ? MSG_DONTWAIT : 0));
+	ssize_t n;
+
+	if (t->out) {
+		t->out_err = t->out(t->out_ctx, buf, len);
+		if (t->out_err == 0)
+			return (ssize_t)len;
+		gnutls_transport_set_errno(t->s, EPIPE);
+		return -1;
+	}
+	n = send(t->fd, buf, len, MSG_NOSIGNAL | (t->nonblock ? MSG_DONTWAIT : 0));
 
 	if (n < 0)
 		gnutls_transport_set_errno(t->s, errno == EWOULDBLOCK ? EAGAIN : errno);
@@ -232,4 +244,47 @@ long gd_tls_send_nb(struct gd_tls *t, const void *buf, size_t len)
 size_t gd_tls_pending(struct gd_tls *t)
 {
 	return gnutls_record_check_pending(t->s);
+}
+
+long gd_tls_recv_some(struct gd_tls *t, void *buf, size_t len)
+{
+	for (;;) {
+		ssize_t n = gnutls_record_recv(t->s, buf, len);
+
+		if (n > 0)
+			return (long)n;
+		if (n == GNUTLS_E_INTERRUPTED)
+			continue;
+		if (n == GNUTLS_E_AGAIN)
+			return GD_EAGAIN;
+		return GD_ECONN;
+	}
+}
+
+void gd_tls_set_output(struct gd_tls *t, gd_tls_out_fn out, void *ctx)
+{
+	t->out = out;
+	t->out_ctx = ctx;
+}
+
+int gd_tls_encrypt(struct gd_tls *t, const struct iovec *iov, int iovcnt)
+{
+	for (int i = 0; i < iovcnt; i++) {
+		const char *p = iov[i].iov_base;
+		size_t left = iov[i].iov_len;
+
+		while (left) {
+			ssize_t n = gnutls_record_send(t->s, p, left);
+
+			if (n > 0) {
+				p += n;
+				left -= (size_t)n;
+				continue;
+			}
+			if (n == GNUTLS_E_INTERRUPTED)
+				continue;
+			return t->out_err < 0 ? t->out_err : GD_ECONN;
+		}
+	}
+	return 0;
 }

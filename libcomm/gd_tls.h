@@ -42,4 +42,19 @@ long gd_tls_send_nb(struct gd_tls *t, const void *buf, size_t len);
  * not see them, so a reader must drain these before it waits. */
 size_t gd_tls_pending(struct gd_tls *t);
 
+/* One receive: bytes read (> 0), GD_EAGAIN (SO_RCVTIMEO slice ended; call
+ * again, GnuTLS keeps a half-received record), GD_ECONN (end or error). */
+long gd_tls_recv_some(struct gd_tls *t, void *buf, size_t len);
+
+/* Sends the encrypted records to out(ctx, bytes, len) instead of the socket,
+ * from now on (after gd_tls_start). out must take every byte (queue what the
+ * socket does not take) and return 0, or a GD_E* code that fails the send.
+ * gd_server uses it so that encryption never waits for the socket: the
+ * ciphertext joins its non-blocking output queue. */
+typedef int (*gd_tls_out_fn)(void *ctx, const void *buf, size_t len);
+void gd_tls_set_output(struct gd_tls *t, gd_tls_out_fn out, void *ctx);
+/* Encrypts all of iov into records handed to the output function set above.
+ * Returns 0 or the output function's error (the stream is then broken). */
+int gd_tls_encrypt(struct gd_tls *t, const struct iovec *iov, int iovcnt);
+
 #endif
