@@ -89,6 +89,19 @@ void meta_rpc_cs_register(struct meta_server *ms, struct gd_request *req)
 		meta_server_reply_status(ms, req, GD_EINVAL);
 		return;
 	}
+	/* A live node keeps its address: a second process claiming its id (an
+	 * insider's forgery, or a copy of its data directory started elsewhere)
+	 * would take its copies and receive its writes. It may move once the
+	 * registration has lapsed (no heartbeat for dead_after). */
+	node = meta_registry_get(ms->reg, m->node_id);
+	if (node && meta_registry_node_alive(ms->reg, node, meta_server_now_ms()) &&
+	    strcmp(node->address, m->address) != 0) {
+		gd_warn("%s: refused: registers chunkd id %s with address %s, but that chunkd "
+			"is alive at %s", req->peer, m->node_id, m->address, node->address);
+		protobuf_c_message_free_unpacked(&m->base, &meta_server_pb_allocator);
+		meta_server_reply_status(ms, req, GD_EBUSY);
+		return;
+	}
 	r = gd_calloc(1, sizeof(*r));
 	if (r)
 		r->drop = gd_calloc(m->n_chunks ? m->n_chunks : 1, sizeof(*r->drop));
