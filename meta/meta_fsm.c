@@ -20,6 +20,7 @@
 #include "meta_acl.h"
 #include "meta_ns.h"
 #include "meta_snap.h"
+#include "meta_token.h"
 #include "proto/fsm.pb-c.h"
 #include "proto/wire.pb-c.h"
 
@@ -34,6 +35,7 @@
 
 struct meta_fsm {
 	struct meta_ns_state st;
+	uint64_t tokens_gen;    /* bumped when the token table may have changed */
 };
 
 /* One apply or query in progress. */
@@ -261,6 +263,16 @@ static bool is_ancestor(struct meta_ns_state *st, const struct meta_ns_inode *a,
 	return false;
 }
 
+/* A link of non-directory `in` in directory p went away: when p was its
+ * recorded way up and other links remain, the way up becomes unknown (0);
+ * client tokens then refuse it rather than guess (meta_scope.h). With no
+ * link left the last directory stays, for an orphan still open. */
+static void link_gone(struct meta_ns_inode *in, const struct meta_ns_inode *p)
+{
+	if (in->nlink > 0 && in->parent == p->ino)
+		in->parent = 0;
+}
+
 /* Frees an inode with no links and its chunks now. */
 static int purge_inode(struct op *op, struct meta_ns_inode *in)
 {
@@ -421,7 +433,7 @@ static int op_create(struct op *op, uint32_t method, const Godfs__Mknod *r)
 		in->rdev = r->has_rdev ? r->rdev : 0;
 	in->goal = p->goal;
 	in->nlink = type == S_IFDIR ? 2 : 1;
-	in->parent = type == S_IFDIR ? p->ino : 0;
+	in->parent = p->ino;
 	in->atime_sec = in->mtime_sec = in->ctime_sec = op->now_sec;
 	in->atime_nsec = in->mtime_nsec = in->ctime_nsec = op->now_nsec;
 	if (type == S_IFLNK) {
@@ -481,6 +493,8 @@ static int op_link(struct op *op, const Godfs__Link *r)
 	if (rc)
 		return rc;
 	in->nlink++;
+	if (in->parent == 0)
+		in->parent = p->ino;    /* a way up is known again */
 	set_ctime(op, in);
 	set_mtime_ctime(op, p);
 	return reply_attr(op, in);
@@ -534,6 +548,7 @@ static int op_remove(struct op *op, bool rmdir, const Godfs__NameReq *r)
 		p->nlink--;
 	} else {
 		in->nlink--;
+		link_gone(in, p);
 	}
 	set_ctime(op, in);
 	set_mtime_ctime(op, p);
@@ -637,13 +652,14 @@ static int op_rename(struct op *op, const Godfs__Rename *r)
 			if (S_ISDIR(src->mode)) {
 				sp->nlink--;
 				dp->nlink++;
-				src->parent = dp->ino;
 			}
 			if (S_ISDIR(dst->mode)) {
 				dp->nlink--;
 				sp->nlink++;
-				dst->parent = sp->ino;
 			}
+			/* every inode: its recorded way up holds a link of it */
+			src->parent = dp->ino;
+			dst->parent = sp->ino;
 		}
 		set_ctime(op, dst);
 	} else {
@@ -656,6 +672,7 @@ static int op_rename(struct op *op, const Godfs__Rename *r)
 				dp->nlink--;
 			} else {
 				dst->nlink--;
+				link_gone(dst, dp);
 			}
 			set_ctime(op, dst);
 		} else {
@@ -667,8 +684,8 @@ static int op_rename(struct op *op, const Godfs__Rename *r)
 		if (S_ISDIR(src->mode)) {
 			sp->nlink--;
 			dp->nlink++;
-			src->parent = dp->ino;
 		}
+		src->parent = dp->ino;  /* every inode: dp now holds a link of it */
 	}
 	set_ctime(op, src);
 	set_mtime_ctime(op, sp);
@@ -1421,6 +1438,12 @@ static const ProtobufCMessageDescriptor *request_descriptor(uint32_t method)
 		return &godfs__readdir__descriptor;
 	case FSM(CHUNK_NODES):
 		return &godfs__chunk_report__descriptor;
+	case M(TOKEN_CREATE):
+		return &godfs__token_create__descriptor;
+	case M(TOKEN_REVOKE):
+		return &godfs__token_revoke__descriptor;
+	case M(TOKEN_LIST):
+		return &godfs__token_list__descriptor;
 	default:
 		return NULL;
 	}
@@ -1467,6 +1490,10 @@ static int apply_method(struct op *op, uint32_t method, const ProtobufCMessage *
 	case FSM(NOOP):
 		reply_status(op->res, 0);
 		return 0;
+	case M(TOKEN_CREATE):
+		return meta_token_create(op->st, (const Godfs__TokenCreate *)req, op->now_sec, op->res);
+	case M(TOKEN_REVOKE):
+		return meta_token_revoke(op->st, (const Godfs__TokenRevoke *)req, op->res);
 	default:
 		return GD_ENOTSUP;
 	}
@@ -1494,6 +1521,8 @@ static int query_method(struct op *op, uint32_t method, const ProtobufCMessage *
 		return q_chunk_locate(op, (const Godfs__ChunkReq *)req);
 	case M(OPEN):
 		return op_open(op, (const Godfs__Open *)req, false);
+	case M(TOKEN_LIST):
+		return meta_token_list(op->st, op->res);
 	default:
 		return GD_ENOTSUP;
 	}
@@ -1664,6 +1693,8 @@ int meta_fsm_apply(struct meta_fsm *f, const void *entry, size_t len,
 		op.now_nsec = e->has_now_nsec && e->now_nsec < 1000000000u ? e->now_nsec : 0;
 		op.res = res;
 		status = apply_method(&op, e->method, req);
+		if (e->method == M(TOKEN_CREATE) || e->method == M(TOKEN_REVOKE))
+			f->tokens_gen++;
 		finish(res, status);
 		if (status == GD_ENOMEM)
 			res->out_of_memory = true;
@@ -1882,5 +1913,16 @@ int meta_fsm_restore(struct meta_fsm *f, const void *buf, size_t len)
 		return rc;
 	meta_ns_state_release(&f->st);
 	f->st = fresh;
+	f->tokens_gen++;
 	return 0;
+}
+
+const struct meta_ns_state *meta_fsm_state(struct meta_fsm *f)
+{
+	return &f->st;
+}
+
+uint64_t meta_fsm_tokens_gen(struct meta_fsm *f)
+{
+	return f->tokens_gen;
 }

@@ -122,6 +122,14 @@ uint64_t meta_fsm_chunk_size(struct meta_fsm *f);
 /* How many chunkds the registry of the FSM knows (registered once, ever). */
 size_t meta_fsm_node_count(struct meta_fsm *f);
 
+/* The namespace state, for the read-only checks of meta_scope.h and
+ * meta_token.h (loop thread; valid until the next apply or restore). */
+struct meta_ns_state;
+const struct meta_ns_state *meta_fsm_state(struct meta_fsm *f);
+/* Changes whenever the token table may have changed (a token entry applied,
+ * a snapshot restored): meta_token_gate.h copies the table again then. */
+uint64_t meta_fsm_tokens_gen(struct meta_fsm *f);
+
 /* Serialises the whole state into one buffer (allocated with raft_malloc so
  * that raft can own it) / replaces the state with a serialised one. */
 int meta_fsm_snapshot(struct meta_fsm *f, void **buf, size_t *len);

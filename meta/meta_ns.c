@@ -552,6 +552,7 @@ void meta_ns_state_init_empty(struct meta_ns_state *s, uint64_t chunk_size)
 	s->default_goal = 3;
 	s->next_ino = META_NS_ROOT_INO + 1;
 	s->next_chunk_id = 1;
+	s->next_token_id = 1;
 	meta_ns_map_init(&s->inodes);
 	meta_ns_map_init(&s->chunks);
 	meta_ns_map_init(&s->orphans);
@@ -600,6 +601,9 @@ void meta_ns_state_release(struct meta_ns_state *s)
 		gd_free(s->nodes[i].label);
 	}
 	gd_free(s->nodes);
+	for (i = 0; i < s->n_tokens; i++)
+		gd_free(s->tokens[i].name);
+	gd_free(s->tokens);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -855,4 +859,38 @@ err_nomem:
 	gd_free(a);
 	gd_free(l);
 	return GD_ENOMEM;
+}
+
+/* ---- client tokens ---- */
+
+struct meta_ns_token *meta_ns_token_find(const struct meta_ns_state *s, uint64_t id)
+{
+	bool found;
+	size_t pos = sorted_pos(s->tokens, s->n_tokens, sizeof(*s->tokens),
+				offsetof(struct meta_ns_token, id), id, &found);
+
+	return found ? &s->tokens[pos] : NULL;
+}
+
+int meta_ns_token_add(struct meta_ns_state *s, const struct meta_ns_token *t)
+{
+	struct meta_ns_token *arr;
+	char *name;
+
+	if (t->id == 0 || (s->n_tokens && t->id <= s->tokens[s->n_tokens - 1].id) ||
+	    s->n_tokens >= META_NS_TOKENS_MAX)
+		return GD_EINVAL;
+	name = gd_strdup(t->name ? t->name : "");
+	if (!name)
+		return GD_ENOMEM;
+	arr = gd_realloc(s->tokens, (s->n_tokens + 1) * sizeof(*arr));
+	if (!arr) {
+		gd_free(name);
+		return GD_ENOMEM;
+	}
+	s->tokens = arr;
+	arr[s->n_tokens] = *t;
+	arr[s->n_tokens].name = name;
+	s->n_tokens++;
+	return 0;
 }

@@ -134,7 +134,11 @@ struct meta_ns_inode {
 	int64_t atime_sec, mtime_sec, ctime_sec;
 	uint32_t atime_nsec, mtime_nsec, ctime_nsec;
 	uint32_t goal;
-	uint64_t parent;        /* directories: the directory holding it (root: itself) */
+	/* Directories: the directory holding it (root: itself). Other inodes:
+	 * a directory holding one of its links, or 0 = unknown (that link was
+	 * removed while others remain); client tokens (meta_scope.h) refuse an
+	 * inode whose way up is unknown, never guess. */
+	uint64_t parent;
 	bool orphan;            /* no links left, kept until purged */
 	char *target;           /* symlinks */
 	struct meta_ns_xattr *xattrs;
@@ -211,6 +215,22 @@ struct meta_ns_node {
 	char *label;
 };
 
+#define META_NS_TOKEN_NAME_MAX 255   /* bytes of a token's name */
+#define META_NS_TOKENS_MAX 100000     /* tokens ever created (revoked ones stay) */
+
+/* A client token as the FSM knows it (gd_auth.h struct gd_token has the
+ * secret, which is never stored: it is derived from these fields under the
+ * cluster key). Tokens are never removed: a revoked one stays, revoked. */
+struct meta_ns_token {
+	uint64_t id;
+	uint64_t subtree;       /* the directory it opens */
+	uint64_t expires;       /* Unix seconds, 0 = never */
+	int64_t created;        /* the leader's clock when it was created */
+	uint32_t flags;         /* GD_TOKEN_* */
+	bool revoked;
+	char *name;             /* operator's comment, never NULL */
+};
+
 struct meta_ns_state {
 	uint64_t chunk_size;
 	uint32_t default_goal;
@@ -223,6 +243,9 @@ struct meta_ns_state {
 	size_t n_sessions;
 	struct meta_ns_node *nodes; /* sorted by id (strcmp) */
 	size_t n_nodes;
+	struct meta_ns_token *tokens; /* sorted by id (ids only grow) */
+	size_t n_tokens;
+	uint64_t next_token_id;
 };
 
 /* An empty state (no inodes, counters at their start), for restore to fill. */
@@ -255,5 +278,11 @@ void meta_ns_replies_release(struct meta_ns_session *se);
 struct meta_ns_node *meta_ns_node_find(const struct meta_ns_state *s, const char *id);
 int meta_ns_node_put(struct meta_ns_state *s, const char *id, const char *address,
 		     const char *label);
+
+/* Client tokens: find by id (NULL when unknown); add a copy of t (copies the
+ * name; t->id must be above every id so far): 0, GD_EINVAL, GD_ENOMEM
+ * (nothing changed). */
+struct meta_ns_token *meta_ns_token_find(const struct meta_ns_state *s, uint64_t id);
+int meta_ns_token_add(struct meta_ns_state *s, const struct meta_ns_token *t);
 
 #endif

@@ -8,13 +8,16 @@
 #include <sys/stat.h>
 
 #include "gd_alloc.h"
+#include "gd_auth.h"
 #include "gd_status.h"
 
 #define SNAP_MAGIC "GDFSSNAP"
 /* Version 2 added the recorded answers of client sessions (exactly-once)
  * after the node registry, version 3 the truncate counts of the inodes after
- * those; version 1 and 2 snapshots still load (counts 0). */
-#define SNAP_VERSION 3u
+ * those, version 4 the client tokens after those and the way up (parent) of
+ * non-directories; version 1 to 3 snapshots still load (counts 0, no tokens,
+ * ways up rebuilt from the directory entries). */
+#define SNAP_VERSION 4u
 #define SNAP_VERSION_MIN 1u
 #define SNAP_HEADER 24
 #define SNAP_TRAILER 8
@@ -31,6 +34,10 @@
 #define MIN_REPLIES_BYTES 20
 #define MIN_REPLY_BYTES 20
 #define MIN_TRUNC_BYTES 24
+#define MIN_TOKEN_BYTES 41
+/* check_structure: a non-directory's recorded way up holds a link of it
+ * (marked in the high bit of scratch, whose low bits count links). */
+#define SCRATCH_WAY_UP (1ULL << 63)
 
 uint64_t meta_snap_checksum(const void *buf, size_t len)
 {
@@ -218,6 +225,25 @@ static void w_trunc_seqs(struct wbuf *w, struct meta_ns_inode *const *all, size_
 	}
 }
 
+/* Version 4: the token counter and every token, in id order. */
+static void w_tokens(struct wbuf *w, const struct meta_ns_state *s)
+{
+	size_t i;
+
+	w_u64(w, s->next_token_id);
+	w_u64(w, s->n_tokens);
+	for (i = 0; i < s->n_tokens; i++) {
+		const struct meta_ns_token *t = &s->tokens[i];
+		w_u64(w, t->id);
+		w_u64(w, t->subtree);
+		w_u64(w, t->expires);
+		w_u64(w, (uint64_t)t->created);
+		w_u32(w, t->flags);
+		w_u8(w, t->revoked);
+		w_str(w, t->name);
+	}
+}
+
 int meta_snap_write(const struct meta_ns_state *s, void **buf, size_t *len)
 {
 	struct wbuf w = { NULL, 0, 0, 0 };
@@ -258,6 +284,7 @@ int meta_snap_write(const struct meta_ns_state *s, void **buf, size_t *len)
 	}
 	w_replies(&w, s);
 	w_trunc_seqs(&w, all, n);
+	w_tokens(&w, s);
 	gd_free(all);
 	if (w.err) {
 		raft_free(w.p);
@@ -284,6 +311,7 @@ struct rbuf {
 	size_t len;
 	size_t off;
 	int err;                /* sticky: the first failure */
+	uint32_t version;       /* of the snapshot being read */
 };
 
 static size_t r_left(const struct rbuf *r)
@@ -565,7 +593,8 @@ static uint64_t r_inode(struct rbuf *r, struct meta_ns_state *s, uint64_t prev_i
 	if (in->atime_nsec >= 1000000000u || in->mtime_nsec >= 1000000000u ||
 	    in->ctime_nsec >= 1000000000u || !valid_goal(in->goal) ||
 	    in->size > (uint64_t)INT64_MAX || in->nlink > META_NS_LINK_MAX ||
-	    (!S_ISDIR(mode) && in->parent != 0) || (S_ISDIR(mode) && in->parent == 0 && !in->orphan)) {
+	    (!S_ISDIR(mode) && in->parent != 0 && r->version < 4) ||
+	    (S_ISDIR(mode) && in->parent == 0 && !in->orphan)) {
 		r->err = GD_EPROTO;
 		return 0;
 	}
@@ -661,6 +690,59 @@ static void r_trunc_seqs(struct rbuf *r, struct meta_ns_state *s)
 	}
 }
 
+/* Version 4: the token counter and tokens (ids increasing, below the
+ * counter, known flags). */
+static void r_tokens(struct rbuf *r, struct meta_ns_state *s)
+{
+	uint64_t next = r_u64(r), n = r_count(r, MIN_TOKEN_BYTES), i;
+
+	if (!r->err && (next == 0 || n > META_NS_TOKENS_MAX))
+		r->err = GD_EPROTO;
+	s->next_token_id = next;
+	for (i = 0; i < n && !r->err; i++) {
+		struct meta_ns_token t;
+		uint8_t revoked;
+		int rc;
+
+		t.id = r_u64(r);
+		t.subtree = r_u64(r);
+		t.expires = r_u64(r);
+		t.created = (int64_t)r_u64(r);
+		t.flags = r_u32(r);
+		revoked = r_u8(r);
+		t.revoked = revoked;
+		t.name = r_str(r, 0, META_NS_TOKEN_NAME_MAX);
+		if (!r->err && (t.id == 0 || t.id >= next || t.subtree == 0 || revoked > 1 ||
+				(t.flags & ~GD_TOKEN_READ_ONLY)))
+			r->err = GD_EPROTO;
+		if (!r->err) {
+			rc = meta_ns_token_add(s, &t);
+			if (rc)
+				r->err = rc == GD_ENOMEM ? rc : GD_EPROTO;
+		}
+		gd_free(t.name);
+	}
+}
+
+/* Versions 1 to 3 kept no way up for non-directories: each gets the lowest
+ * numbered directory holding one of its links (the same on every voter). */
+static void rebuild_ways_up(struct meta_ns_state *s)
+{
+	struct meta_ns_inode *in;
+	size_t pos = 0;
+
+	while ((in = meta_ns_map_next(&s->inodes, &pos, NULL))) {
+		const struct meta_ns_dirent *de;
+		if (!in->dir)
+			continue;
+		for (de = meta_ns_dir_next(in->dir, 0); de; de = meta_ns_dir_next(in->dir, de->cookie)) {
+			struct meta_ns_inode *t = meta_ns_map_get(&s->inodes, de->ino);
+			if (t && !S_ISDIR(t->mode) && (t->parent == 0 || in->ino < t->parent))
+				t->parent = in->ino;
+		}
+	}
+}
+
 /* Version 2: recorded answers, per existing session (ids increasing), seqs
  * increasing and above the floor, at most META_NS_REPLIES_MAX each. */
 static void r_replies(struct rbuf *r, struct meta_ns_state *s)
@@ -736,6 +818,8 @@ static int check_structure(struct meta_ns_state *s)
 				if (t->parent != in->ino)
 					return GD_EPROTO;
 				subdirs++;
+			} else if (t->parent == in->ino) {
+				t->scratch |= SCRATCH_WAY_UP;
 			}
 			t->scratch++;
 		}
@@ -749,7 +833,9 @@ static int check_structure(struct meta_ns_state *s)
 		if (S_ISDIR(in->mode)) {
 			if (in != root && in->scratch != (in->orphan ? 0u : 1u))
 				return GD_EPROTO;
-		} else if (in->scratch != in->nlink) {
+		} else if ((in->scratch & ~SCRATCH_WAY_UP) != in->nlink ||
+			   (!in->orphan && in->parent != 0 && !(in->scratch & SCRATCH_WAY_UP))) {
+			/* a linked non-directory's way up must hold one of its links */
 			return GD_EPROTO;
 		}
 	}
@@ -779,7 +865,7 @@ out:
 
 int meta_snap_read(struct meta_ns_state *out, const void *buf, size_t len)
 {
-	struct rbuf r = { buf, len, 0, 0 };
+	struct rbuf r = { buf, len, 0, 0, 0 };
 	struct meta_ns_state s;
 	uint64_t body, n, i, prev = 0;
 	const uint8_t *magic;
@@ -798,11 +884,12 @@ int meta_snap_read(struct meta_ns_state *out, const void *buf, size_t len)
 	if (body != len - SNAP_HEADER - SNAP_TRAILER)
 		return GD_EPROTO;
 	{
-		struct rbuf t = { buf, len, len - SNAP_TRAILER, 0 };
+		struct rbuf t = { buf, len, len - SNAP_TRAILER, 0, 0 };
 		if (r_u64(&t) != meta_snap_checksum(buf, len - SNAP_TRAILER))
 			return GD_EPROTO;
 	}
 	r.len = len - SNAP_TRAILER;
+	r.version = version;
 
 	meta_ns_state_init_empty(&s, 1);
 	s.chunk_size = r_u64(&r);
@@ -822,6 +909,10 @@ int meta_snap_read(struct meta_ns_state *out, const void *buf, size_t len)
 		r_replies(&r, &s);
 	if (version >= 3)
 		r_trunc_seqs(&r, &s);
+	if (version >= 4)
+		r_tokens(&r, &s);
+	else if (!r.err)
+		rebuild_ways_up(&s);
 	if (!r.err && r.off != r.len)
 		r.err = GD_EPROTO;
 	rc = r.err;

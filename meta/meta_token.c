@@ -1,0 +1,154 @@
+/* Client tokens in the meta's replicated state (see meta_token.h). */
+#include "meta_token.h"
+
+#include <string.h>
+#include <sys/stat.h>
+
+#include "gd_alloc.h"
+#include "gd_auth.h"
+#include "gd_status.h"
+
+/* Packs m into res->resp (res->out_of_memory when it cannot). */
+static int pack(struct meta_fsm_result *res, const ProtobufCMessage *m)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+	uint8_t *buf = gd_malloc(n ? n : 1);
+
+	if (!buf) {
+		res->out_of_memory = true;
+		return GD_ENOMEM;
+	}
+	protobuf_c_message_pack(m, buf);
+	gd_free(res->resp);
+	res->resp = buf;
+	res->resp_len = n;
+	return 0;
+}
+
+static void fill_info(Godfs__TokenInfo *i, const struct meta_ns_token *t)
+{
+	godfs__token_info__init(i);
+	i->has_id = i->has_subtree = i->has_expires = i->has_flags = 1;
+	i->has_created = i->has_revoked = 1;
+	i->id = t->id;
+	i->subtree = t->subtree;
+	i->expires = t->expires;
+	i->flags = t->flags;
+	i->created = t->created;
+	i->revoked = t->revoked;
+	i->name = t->name;
+}
+
+static int reply_token(struct meta_fsm_result *res, const struct meta_ns_token *t)
+{
+	Godfs__TokenResp m = GODFS__TOKEN_RESP__INIT;
+	Godfs__TokenInfo i;
+
+	fill_info(&i, t);
+	m.has_status = 1;
+	m.token = &i;
+	return pack(res, &m.base);
+}
+
+int meta_token_create(struct meta_ns_state *st, const Godfs__TokenCreate *r, int64_t now_sec,
+		      struct meta_fsm_result *res)
+{
+	struct meta_ns_token t;
+	struct meta_ns_inode *d;
+	int rc;
+
+	if (!r->has_subtree)
+		return GD_EINVAL;
+	d = meta_ns_map_get(&st->inodes, r->subtree);
+	if (!d || d->nlink == 0)
+		return GD_ENOENT;
+	if (!S_ISDIR(d->mode))
+		return GD_ENOTDIR;
+	memset(&t, 0, sizeof(t));
+	t.flags = r->has_flags ? r->flags : 0;
+	t.expires = r->has_expires ? r->expires : 0;
+	if ((t.flags & ~GD_TOKEN_READ_ONLY) ||
+	    (t.expires && (now_sec < 0 || t.expires <= (uint64_t)now_sec)) ||
+	    (r->name && strlen(r->name) > META_NS_TOKEN_NAME_MAX))
+		return GD_EINVAL;
+	if (st->n_tokens >= META_NS_TOKENS_MAX)
+		return GD_ENOSPC;
+	t.id = st->next_token_id;
+	t.subtree = r->subtree;
+	t.created = now_sec;
+	t.name = r->name ? r->name : (char *)"";
+	rc = meta_ns_token_add(st, &t);
+	if (rc)
+		return rc;
+	st->next_token_id++;
+	/* An answer that cannot be packed: the token exists on every voter, the
+	 * caller sees out_of_memory (meta_fsm_apply's rule). */
+	return reply_token(res, &st->tokens[st->n_tokens - 1]);
+}
+
+int meta_token_revoke(struct meta_ns_state *st, const Godfs__TokenRevoke *r,
+		      struct meta_fsm_result *res)
+{
+	struct meta_ns_token *t;
+
+	if (!r->has_id || r->id == 0)
+		return GD_EINVAL;
+	t = meta_ns_token_find(st, r->id);
+	if (!t)
+		return GD_ENOENT;
+	t->revoked = true;
+	return reply_token(res, t);
+}
+
+int meta_token_list(const struct meta_ns_state *st, struct meta_fsm_result *res)
+{
+	Godfs__TokenListResp m = GODFS__TOKEN_LIST_RESP__INIT;
+	Godfs__TokenInfo *infos = NULL, **ptrs = NULL;
+	size_t i;
+	int rc = GD_ENOMEM;
+
+	if (st->n_tokens) {
+		infos = gd_calloc(st->n_tokens, sizeof(*infos));
+		ptrs = gd_calloc(st->n_tokens, sizeof(*ptrs));
+		if (!infos || !ptrs)
+			goto out;
+	}
+	for (i = 0; i < st->n_tokens; i++) {
+		fill_info(&infos[i], &st->tokens[i]);
+		ptrs[i] = &infos[i];
+	}
+	m.has_status = 1;
+	m.n_tokens = st->n_tokens;
+	m.tokens = ptrs;
+	rc = pack(res, &m.base);
+out:
+	gd_free(infos);
+	gd_free(ptrs);
+	return rc;
+}
+
+int meta_token_valid(const struct meta_ns_state *st, uint64_t id, uint64_t subtree,
+		     uint64_t expires, uint32_t flags, int64_t now_sec, const char **why)
+{
+	const struct meta_ns_token *t = meta_ns_token_find(st, id);
+
+	if (!t) {
+		*why = "unknown token";
+		return GD_EAUTH;
+	}
+	if (t->revoked) {
+		*why = "token revoked";
+		return GD_EAUTH;
+	}
+	/* The fields are covered by the token's MAC; a mismatch means a token
+	 * minted outside this table (someone holding the cluster key). */
+	if (t->subtree != subtree || t->expires != expires || t->flags != flags) {
+		*why = "token fields differ from the table";
+		return GD_EAUTH;
+	}
+	if (t->expires && (now_sec < 0 || (uint64_t)now_sec >= t->expires)) {
+		*why = "token expired";
+		return GD_EAUTH;
+	}
+	return 0;
+}
