@@ -461,6 +461,7 @@ static int read_request(struct gd_sconn *sc, const struct gd_frame_hdr *hdr,
 	rb->pub.pb = pb;
 	rb->pub.data = hdr->data_len ? pb + hdr->pb_len : NULL;
 	rb->pub.peer = sc->peer;
+	rb->pub.auth = NULL;    /* no handshake on this server yet */
 	pthread_mutex_lock(&sc->ctx_lock);
 	rb->pub.conn_ctx = sc->ctx;
 	pthread_mutex_unlock(&sc->ctx_lock);

@@ -20,6 +20,7 @@
 #ifndef GD_SERVER_H
 #define GD_SERVER_H
 
+#include "gd_auth.h"
 #include "gd_frame.h"
 
 #include <protobuf-c/protobuf-c.h>
@@ -39,6 +40,8 @@ struct gd_request {
 	uint8_t *data;      /* hdr.data_len bytes, NULL when 0 */
 	const char *peer;   /* "ip:port" of the other end */
 	void *conn_ctx;     /* per-connection slot for the handler (e.g. its role) */
+	const struct gd_peer_auth *auth; /* who the handshake proved the peer is
+					  * (its role, token); valid until gd_request_free */
 };
 
 typedef void (*gd_server_handler_fn)(void *ctx, struct gd_request *req);

@@ -1155,6 +1155,8 @@ static void do_admin_status(struct meta_server *ms, struct gd_request *req)
 
 void meta_rpc_dispatch(struct meta_server *ms, struct gd_request *req)
 {
+	if (!meta_rpc_token_admit(ms, req))
+		return;
 	switch (req->hdr.method) {
 	case M(HELLO):
 		do_hello(ms, req);
@@ -1205,6 +1207,9 @@ void meta_rpc_dispatch(struct meta_server *ms, struct gd_request *req)
 		break;
 	case M(ADMIN_STATUS):
 		do_admin_status(ms, req);
+		break;
+	case M(TOKEN_CREATE): case M(TOKEN_LIST): case M(TOKEN_REVOKE):
+		meta_rpc_token_admin(ms, req);
 		break;
 	default:
 		meta_server_reply_status(ms, req, GD_ENOTSUP);

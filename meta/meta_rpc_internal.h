@@ -115,6 +115,17 @@ void meta_rpc_client_removed(struct meta_server *ms, uint64_t ino);
  * node stops being leader). */
 void meta_rpc_client_lost_leader(struct meta_server *ms);
 
+/* ---- client tokens (meta_rpc_token.c) ---- */
+
+/* The gate of a request on a token connection (req->auth kind token): true
+ * when it may go on to its handler; false when it was answered (token no
+ * longer valid, inode outside its subtree, write with a read-only token,
+ * method not open to tokens: one rate-limited log line). Requests of other
+ * connections pass. */
+bool meta_rpc_token_admit(struct meta_server *ms, struct gd_request *req);
+/* M_TOKEN_CREATE, M_TOKEN_LIST, M_TOKEN_REVOKE (admin role only). */
+void meta_rpc_token_admin(struct meta_server *ms, struct gd_request *req);
+
 /* meta_rpc_chunkd.c's entry points, called by meta_rpc_dispatch. */
 void meta_rpc_cs_register(struct meta_server *ms, struct gd_request *req);
 void meta_rpc_cs_heartbeat(struct meta_server *ms, struct gd_request *req);

@@ -23,6 +23,7 @@
 #include "gd_status.h"
 #include "meta_ns.h"
 #include "meta_rpc.h"
+#include "meta_token_gate.h"
 
 #define TICK_MS 100u
 #define SLOW_TICK_MS 1000u
@@ -502,6 +503,7 @@ static int fsm_apply_cb(void *ctx, const void *buf, size_t len, void **result)
 	if (res == NULL) {
 		memset(&tmp, 0, sizeof(tmp));
 		rc = meta_fsm_apply(ms->fsm, buf, len, &tmp);
+		meta_token_gate_sync(ms->fsm);
 		meta_fsm_result_release(&tmp);
 		*result = NULL;
 		if (rc == GD_ENOMEM)
@@ -512,6 +514,7 @@ static int fsm_apply_cb(void *ctx, const void *buf, size_t len, void **result)
 		return 0;
 	}
 	rc = meta_fsm_apply(ms->fsm, buf, len, res);
+	meta_token_gate_sync(ms->fsm);
 	if (rc == GD_ENOMEM)
 		apply_out_of_memory(len);
 	if (rc != 0) {
@@ -548,6 +551,7 @@ static int fsm_restore_cb(void *ctx, const void *buf, size_t len)
 	struct meta_server *ms = ctx;
 	int rc = meta_fsm_restore(ms->fsm, buf, len);
 
+	meta_token_gate_sync(ms->fsm);
 	if (rc == 0)
 		gd_info("snapshot restored: %" PRIu64 " inodes, %" PRIu64 " chunks, chunk size %" PRIu64,
 			meta_fsm_inode_count(ms->fsm), meta_fsm_chunk_count(ms->fsm),
@@ -932,6 +936,7 @@ static void release(struct meta_server *ms)
 		meta_sessions_free(ms->sess);
 	if (ms->fsm != NULL)
 		meta_fsm_free(ms->fsm);
+	meta_token_gate_clear();
 	pthread_mutex_destroy(&ms->qlock);
 }
 

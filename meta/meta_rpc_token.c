@@ -1,0 +1,229 @@
+/* godfs-meta and client tokens (docs/security.md, "Client tokens"): the admin
+ * methods that create, list and revoke them, and the gate every request of a
+ * token connection passes before any handler sees it: the token must still
+ * be valid in the replicated table (a revoke stops it at the next request, not
+ * at the next reconnect) and the request must stay inside the token's subtree
+ * and, for a read-only token, not write (meta_scope.h).
+ *
+ * Loop thread only, like every handler. */
+#include <string.h>
+#include <time.h>
+
+#include "gd_alloc.h"
+#include "gd_auth.h"
+#include "gd_cred.h"
+#include "gd_log.h"
+#include "gd_status.h"
+#include "meta_rpc.h"
+#include "meta_rpc_internal.h"
+#include "meta_scope.h"
+#include "meta_token.h"
+
+#define M(name) GODFS__METHOD__M_##name
+
+/* Refusals are provoked at will by whoever holds a token: at most a few lines
+ * a second, then one line saying how many were not logged. */
+#define REFUSAL_LINES_PER_SEC 10
+
+static uint64_t log_window_ms;
+static unsigned log_lines;
+static unsigned log_dropped;
+
+static bool refusal_log_allow(unsigned *dropped)
+{
+	uint64_t now = meta_server_now_ms();
+
+	if (now - log_window_ms >= 1000) {
+		log_window_ms = now;
+		log_lines = 0;
+	}
+	if (log_lines >= REFUSAL_LINES_PER_SEC) {
+		log_dropped++;
+		return false;
+	}
+	log_lines++;
+	*dropped = log_dropped;
+	log_dropped = 0;
+	return true;
+}
+
+/* Answers req with status and logs one (rate-limited) line. */
+static void refuse(struct meta_server *ms, struct gd_request *req, int status, const char *why,
+		   uint64_t ino)
+{
+	const struct gd_token *t = &req->auth->token;
+	unsigned dropped = 0;
+
+	if (refusal_log_allow(&dropped)) {
+		char inobuf[40] = "";
+		if (ino)
+			snprintf(inobuf, sizeof(inobuf), " (inode %llu)", (unsigned long long)ino);
+		gd_warn("%s: token %llu (subtree %llu%s): method %u refused: %s%s: %s%s",
+			req->peer, (unsigned long long)t->id, (unsigned long long)t->subtree,
+			(t->flags & GD_TOKEN_READ_ONLY) ? ", read-only" : "",
+			(unsigned)req->hdr.method, why, inobuf, gd_strerror(status),
+			dropped ? " (and earlier refusals not logged)" : "");
+	}
+	meta_server_reply_status(ms, req, status);
+}
+
+bool meta_rpc_token_admit(struct meta_server *ms, struct gd_request *req)
+{
+	const struct meta_ns_state *st;
+	const struct gd_token *t;
+	ProtobufCMessage *m = NULL;
+	const char *why = NULL;
+	uint64_t bad = 0;
+	int rc;
+
+	if (!req->auth || req->auth->kind != GD_AUTH_TOKEN)
+		return true;
+	t = &req->auth->token;
+	st = meta_fsm_state(ms->fsm);
+	rc = meta_token_valid(st, t->id, t->subtree, t->expires, t->flags, (int64_t)time(NULL),
+			      &why);
+	if (rc) {
+		refuse(ms, req, rc, why, 0);
+		return false;
+	}
+	if (req->hdr.method != M(PING)) {
+		m = meta_rpc_unpack(req);
+		if (!m) {
+			refuse(ms, req, GD_EPROTO, "request does not unpack", 0);
+			return false;
+		}
+	}
+	rc = meta_scope_check(st, t->subtree, (t->flags & GD_TOKEN_READ_ONLY) != 0,
+			      req->hdr.method, m, &why, &bad);
+	if (m)
+		protobuf_c_message_free_unpacked(m, &meta_server_pb_allocator);
+	if (rc == GD_ENOENT) {
+		/* not a refusal: the inode is gone, as it would be for anyone */
+		meta_server_reply_status(ms, req, rc);
+		return false;
+	}
+	if (rc) {
+		refuse(ms, req, rc, why, bad);
+		return false;
+	}
+	return true;
+}
+
+/* ---- admin ------------------------------------------------------------------------------ */
+
+/* The leader answers TOKEN_CREATE with the secret, derived now from the fields
+ * the FSM gave the token, under the first cluster key (never stored). */
+static void create_applied(struct meta_server *ms, struct gd_request *req, int status,
+			   struct meta_fsm_result *res, void *arg)
+{
+	const struct gd_keyring *kr = gd_cred_keys();
+	Godfs__TokenResp *r = NULL;
+	struct gd_token tok;
+
+	(void)arg;
+	if (!req)
+		return;
+	if (status || !res) {
+		meta_server_reply_status(ms, req, status ? status : GD_EIO);
+		return;
+	}
+	if (res->status || !res->resp) {
+		meta_server_reply_status(ms, req, res->status ? res->status : GD_ENOMEM);
+		return;
+	}
+	r = godfs__token_resp__unpack(&meta_server_pb_allocator, res->resp_len, res->resp);
+	if (!r || !r->token || !kr || kr->n < 1) {
+		/* the keys were checked before proposing; a token without a
+		 * secret is useless but harmless (revoke it) */
+		if (r)
+			protobuf_c_message_free_unpacked(&r->base, &meta_server_pb_allocator);
+		meta_server_reply_status(ms, req, r ? GD_EINVAL : GD_ENOMEM);
+		return;
+	}
+	memset(&tok, 0, sizeof(tok));
+	tok.id = r->token->id;
+	tok.subtree = r->token->subtree;
+	tok.expires = r->token->expires;
+	tok.flags = r->token->flags;
+	gd_token_derive(&kr->key[0], &tok);
+	r->has_key_id = r->has_secret = 1;
+	r->key_id.data = tok.key_id;
+	r->key_id.len = sizeof(tok.key_id);
+	r->secret.data = tok.secret;
+	r->secret.len = sizeof(tok.secret);
+	gd_info("%s: token %llu created for inode %llu%s, expires %llu, \"%s\"", req->peer,
+		(unsigned long long)tok.id, (unsigned long long)tok.subtree,
+		(tok.flags & GD_TOKEN_READ_ONLY) ? " (read-only)" : "",
+		(unsigned long long)tok.expires, r->token->name ? r->token->name : "");
+	meta_server_reply(ms, req, &r->base);
+	/* the unpacked message must not free the stack buffers */
+	r->key_id.data = r->secret.data = NULL;
+	r->has_key_id = r->has_secret = 0;
+	protobuf_c_message_free_unpacked(&r->base, &meta_server_pb_allocator);
+	memset(&tok, 0, sizeof(tok));
+}
+
+static void revoke_applied(struct meta_server *ms, struct gd_request *req, int status,
+			   struct meta_fsm_result *res, void *arg)
+{
+	(void)arg;
+	if (!req)
+		return;
+	if (status || !res) {
+		meta_server_reply_status(ms, req, status ? status : GD_EIO);
+		return;
+	}
+	if (res->status == 0)
+		gd_info("%s: token revoked (its connections are refused from their next request)",
+			req->peer);
+	if (res->resp)
+		meta_server_reply_packed(ms, req, res->resp, res->resp_len);
+	else
+		meta_server_reply_status(ms, req, res->status ? res->status : GD_ENOMEM);
+}
+
+void meta_rpc_token_admin(struct meta_server *ms, struct gd_request *req)
+{
+	Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
+	struct meta_fsm_result res;
+	const struct gd_keyring *kr;
+
+	/* Admin only: the cluster key with role admin, or anyone on an
+	 * --insecure cluster (no handshake). */
+	if (req->auth && req->auth->role != GD_ROLE_ADMIN) {
+		meta_server_reply_status(ms, req, GD_EPERM);
+		return;
+	}
+	switch (req->hdr.method) {
+	case M(TOKEN_LIST):
+		meta_fsm_query(ms->fsm, req->hdr.method, req->pb, req->hdr.pb_len, &res);
+		if (res.resp)
+			meta_server_reply_packed(ms, req, res.resp, res.resp_len);
+		else
+			meta_server_reply_status(ms, req, res.status ? res.status : GD_ENOMEM);
+		meta_fsm_result_release(&res);
+		return;
+	case M(TOKEN_CREATE):
+		kr = gd_cred_keys();
+		if (!kr || kr->n < 1) {
+			gd_warn("%s: token create refused: this meta has no cluster key to "
+				"derive the token's secret from", req->peer);
+			meta_server_reply_status(ms, req, GD_ENOTSUP);
+			return;
+		}
+		break;
+	case M(TOKEN_REVOKE):
+		break;
+	default:
+		meta_server_reply_status(ms, req, GD_ENOTSUP);
+		return;
+	}
+	e.has_method = 1;
+	e.method = req->hdr.method;
+	e.has_request = 1;
+	e.request.data = req->pb;
+	e.request.len = req->hdr.pb_len;
+	meta_server_propose(ms, &e, req,
+			    req->hdr.method == M(TOKEN_CREATE) ? create_applied : revoke_applied,
+			    NULL);
+}
