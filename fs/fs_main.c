@@ -18,6 +18,7 @@
 #include "fs_ops.h"
 #include "gd_alloc.h"
 #include "gd_config.h"
+#include "gd_cred.h"
 #include "gd_log.h"
 #include "gd_status.h"
 #include "proto/wire.pb-c.h"
@@ -205,13 +206,14 @@ static int split_spec(const char *spec, char **addrs, const char **subdir)
 	return *addrs ? 0 : -1;
 }
 
-/* Walks subdir from the root with LOOKUPs; *ino is its inode. */
-static int resolve_subdir(struct gd_meta_client *meta, const char *subdir, uint64_t *ino)
+/* Walks subdir from directory `top` with LOOKUPs; *ino is its inode. */
+static int resolve_subdir(struct gd_meta_client *meta, uint64_t top, const char *subdir,
+			  uint64_t *ino)
 {
 	char *copy = gd_strdup(subdir);
 	if (!copy)
 		return GD_ENOMEM;
-	uint64_t cur = 1;
+	uint64_t cur = top;
 	int rc = 0;
 	char *save = NULL;
 	for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
@@ -478,7 +480,12 @@ int main(int argc, char **argv)
 	}
 	m.gc = gc;
 	m.meta = gd_client_meta(gc);
-	rc = resolve_subdir(m.meta, subdir, &m.root);
+	/* A token opens one directory: the mount's root is that directory (the
+	 * FUSE root swaps with it in fs_ops.c's to_meta/to_fuse, the only place
+	 * where numbers are mapped), and SPEC's subdirectory is below it. */
+	const struct gd_cred *cred = gd_cred_self();
+	uint64_t top = cred->kind == GD_AUTH_TOKEN && cred->token ? cred->token->subtree : 1;
+	rc = resolve_subdir(m.meta, top, subdir, &m.root);
 	if (rc) {
 		gd_error("subdirectory %s: %s", subdir, gd_strerror(rc));
 		goto out_client;

@@ -3,6 +3,7 @@
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] status [--json]
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] nodes [--json]
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] goal PATH [N]
+ *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] token ... (godfs_admin_token.h)
  *
  * It opens an admin session (gd_meta_client, role ROLE_ADMIN: it follows the
  * leader on its own), makes one or two calls and prints the answer for a human
@@ -13,6 +14,7 @@
 #include "gd_log.h"
 #include "gd_meta_client.h"
 #include "gd_status.h"
+#include "godfs_admin_token.h"
 #include "proto/wire.pb-c.h"
 
 #include <getopt.h>
@@ -49,7 +51,9 @@ static void admin_usage(FILE *f)
 		"  nodes [--json]      the chunk servers: id, address, alive, chunks, free/total\n"
 		"  goal PATH [N]       show (or set to N) the replication goal of PATH,\n"
 		"                      a path from the root of the file system or on a\n"
-		"                      local godfs mount (/mnt/godfs/dir)\n"
+		"                      local godfs mount (/mnt/godfs/dir)\n");
+	admin_token_usage(f);
+	fprintf(f,
 		"The meta address also comes from GODFS_META or meta = ... in\n"
 		"/etc/godfs/godfs-admin.conf (default " ADMIN_DEFAULT_META ").\n"
 		"Exit status: 0 success, 1 error from the cluster, 2 usage error.\n");
@@ -456,10 +460,20 @@ int main(int argc, char **argv)
 	char mount_meta[PATH_MAX] = "";
 	char host[256];
 	long timeout_s;
-	int c, ret = ADMIN_ERR_USAGE, rc;
+	int c, ret = ADMIN_ERR_USAGE, rc, i, full_argc = argc;
 
 	gd_log_init("godfs-admin", "error");
 	gd_config_init(&cfg);
+	/* `token` has options of its own: the general options are the ones
+	 * before it (getopt must not see --subtree...). */
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "token") == 0 && strcmp(argv[i - 1], "-m") != 0 &&
+		    strcmp(argv[i - 1], "--meta") != 0 && strcmp(argv[i - 1], "-t") != 0 &&
+		    strcmp(argv[i - 1], "--timeout") != 0) {
+			argc = i + 1;
+			break;
+		}
+	}
 	while ((c = getopt_long(argc, argv, "m:t:jh", opts, NULL)) != -1) {
 		if (c == 'h') {
 			admin_usage(stdout);
@@ -485,7 +499,11 @@ int main(int argc, char **argv)
 	}
 	cmd = argv[optind];
 	int nargs = argc - optind - 1;
-	if (!((strcmp(cmd, "status") == 0 && nargs == 0) ||
+	if (strcmp(cmd, "token") == 0) {
+		nargs = full_argc - optind - 1;
+		if (admin_token_check_args(nargs, argv + optind + 1))
+			goto out_release;
+	} else if (!((strcmp(cmd, "status") == 0 && nargs == 0) ||
 	      (strcmp(cmd, "nodes") == 0 && nargs == 0) ||
 	      (strcmp(cmd, "goal") == 0 && (nargs == 1 || nargs == 2)))) {
 		fprintf(stderr, "godfs-admin: unknown command or wrong arguments: %s\n", cmd);
@@ -525,6 +543,8 @@ int main(int argc, char **argv)
 		ret = admin_cmd_status(&a);
 	else if (strcmp(cmd, "nodes") == 0)
 		ret = admin_cmd_nodes(&a);
+	else if (strcmp(cmd, "token") == 0)
+		ret = admin_token_run(a.meta, a.json, nargs, argv + optind + 1);
 	else
 		ret = admin_cmd_goal(&a, argv[optind + 1], goal_path,
 				     nargs == 2 ? argv[optind + 2] : NULL);
