@@ -389,6 +389,10 @@ static int cmd_revoke(struct gd_meta_client *m, const char *arg)
 			  &godfs__token_resp__descriptor, &resp);
 	if (resp)
 		protobuf_c_message_free_unpacked(resp, NULL);
+	if (rc == GD_ENOENT) {
+		fprintf(stderr, "godfs-admin: token revoke: no token %" PRIu64 "\n", id);
+		return 1;
+	}
 	if (rc)
 		return fail("revoke", rc);
 	printf("token %" PRIu64 " revoked\n", id);
