@@ -13,6 +13,7 @@
 
 #include "gd_alloc.h"
 #include "gd_config.h"
+#include "gd_cred.h"
 #include "gd_log.h"
 #include "gd_server.h"
 #include "gd_server_opts.h"
@@ -68,7 +69,9 @@ static void usage(FILE *f)
 		"  --log-level LEVEL        error, warn, info (default) or debug\n"
 		"  --config FILE            configuration file (default /etc/godfs/" PROGRAM
 		".conf)\n"
-		GD_SERVER_OPTS_USAGE);
+		GD_SERVER_OPTS_USAGE
+		"authentication (docs/security.md):\n"
+		GD_CRED_USAGE_DAEMON);
 }
 
 /* The default reserve: 5% of the smallest data dir's file system, at most
@@ -145,6 +148,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		GD_SERVER_OPTS_LONGOPTS,
+		GD_CRED_DAEMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct gd_server_limits limits;
@@ -196,6 +200,11 @@ int main(int argc, char **argv)
 	if (gd_log_init(PROGRAM, level) < 0) {
 		gd_error("--log-level %s: use error, warn, info or debug", level);
 		ret = 2;
+		goto out_config;
+	}
+	/* Before anything listens or connects: no key, no daemon (unless --insecure). */
+	if (gd_cred_setup(&cfg, GD_CRED_DAEMON) < 0) {
+		fprintf(stderr, PROGRAM ": not started: see the message above\n");
 		goto out_config;
 	}
 	data_dirs = gd_config_get(&cfg, "data-dir", NULL, NULL);
@@ -272,6 +281,8 @@ int main(int argc, char **argv)
 		.ctx = &rpc,
 		.workers = (int)workers,
 		.limits = limits,
+		.auth = NULL,   /* the process's policy (gd_cred_setup above) */
+		.auth_timeout_ms = gd_cred_auth_timeout_ms(),
 	};
 	rc = gd_server_start(&sc, &server);
 	if (rc < 0)

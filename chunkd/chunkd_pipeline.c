@@ -2,6 +2,7 @@
 
 #include "gd_alloc.h"
 #include "gd_conn.h"
+#include "gd_cred.h"
 #include "gd_frame.h"
 #include "gd_log.h"
 #include "gd_net.h"
@@ -147,7 +148,11 @@ static int peer_connect(struct chunkd_pipeline *p, const char *addr, struct gd_c
 	struct gd_conn *c;
 	int rc;
 
-	rc = gd_conn_open(addr, p->connect_timeout_ms, &c);
+	rc = gd_conn_open(addr, p->connect_timeout_ms, GD_ROLE_PEER, &c);
+	if (rc == GD_EAUTH) {
+		gd_cred_log_refused("peer", addr);   /* rate-limited there */
+		return rc;
+	}
 	if (rc) {
 		gd_warn("peer %s: cannot connect: %s", addr, gd_strerror(rc));
 		return rc;

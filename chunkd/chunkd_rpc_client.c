@@ -32,6 +32,13 @@ static void handle_hello(struct gd_request *req)
 		gd_warn("%s: HELLO with protocol %u, this chunkd speaks %u", req->peer,
 			h->protocol, GD_PROTOCOL_VERSION);
 		r.status = GD_EPROTO;
+	} else if (req->auth && (h->has_role ? (int)h->role : GODFS__ROLE__ROLE_CLIENT) !=
+				(int)req->auth->role) {
+		/* The role is the one the handshake proved, not what HELLO claims. */
+		gd_warn("%s: HELLO as role %d on a connection authenticated as %s: refused",
+			req->peer, h->has_role ? (int)h->role : GODFS__ROLE__ROLE_CLIENT,
+			gd_role_name(req->auth->role));
+		r.status = GD_EPERM;
 	} else {
 		gd_debug("%s: HELLO role %d", req->peer, h->has_role ? (int)h->role : -1);
 	}

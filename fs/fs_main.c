@@ -50,7 +50,11 @@ static void usage(FILE *out)
 		"                no_default_permissions, attr_timeout=SEC, entry_timeout=SEC,\n"
 		"                log_level=error|warn|info|debug, log_file=PATH,\n"
 		"                meta_timeout=MS, write_buffer=SIZE, readahead=SIZE,\n"
-		"                io_threads=N, read_ahead_kb=KB;\n"
+		"                io_threads=N, read_ahead_kb=KB,\n"
+		"                key_file=PATH (the cluster key, default\n"
+		"                " GD_CRED_DEFAULT_KEY_FILE "),\n"
+		"                token_file=PATH (a client token instead of the key),\n"
+		"                insecure (for a cluster whose daemons run with --insecure);\n"
 		"                defaults, _netdev, noauto, user... are ignored\n"
 		"  -h, --help    this text;  -V, --version  the version\n");
 }
@@ -98,6 +102,7 @@ static int is_ignored_opt(const char *o)
 static const char *const own_opts[] = {
 	"attr_timeout", "entry_timeout", "log_level", "log_file", "meta_timeout",
 	"write_buffer", "readahead", "io_threads", "goal", "read_ahead_kb",
+	"key_file", "token_file",
 };
 
 /* Sorts one -o list into kernel options, own options and ignored ones. */
@@ -120,6 +125,9 @@ static int parse_opts(struct fs_args *a, struct gd_config *cfg, const char *list
 			a->default_permissions = 1;
 		} else if (strcmp(o, "no_default_permissions") == 0) {
 			a->default_permissions = 0;
+		} else if (strcmp(o, "insecure") == 0) {
+			if (gd_config_set_flag(cfg, "insecure", "1"))
+				rc = -1;
 		} else if (is_kernel_opt(o)) {
 			if (opts_append(a->kernel_opts, o))
 				rc = -1;
@@ -434,6 +442,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mount.godfs: write_buffer must be 1M..64M, readahead at most 256M\n");
 		goto out_cfg;
 	}
+	/* The credential is read once, before anything connects; a missing key
+	 * stops the mount here with the reason. */
+	if (gd_cred_setup(&cfg, GD_CRED_CLIENT) < 0)
+		goto out_cfg;
 	if (gd_config_get(&cfg, "goal", NULL, NULL))
 		gd_info("option goal is accepted but not applied by the client: "
 			"set goals with godfs-admin goal");
@@ -474,6 +486,10 @@ int main(int argc, char **argv)
 		.open_inodes_ctx = &m,
 	};
 	int rc = gd_client_open(&cc, &gc);
+	if (rc == GD_EAUTH) {
+		gd_error("not mounted: the meta at %s refused our credential (see above)", addrs);
+		goto out_table;
+	}
 	if (rc) {
 		gd_error("cannot reach the meta at %s: %s", addrs, gd_strerror(rc));
 		goto out_table;

@@ -413,11 +413,13 @@ int gd_auth_prove(const uint8_t ch[GD_AUTH_CHALLENGE_LEN], const struct gd_cred 
 	memset(secret, 0, GD_KEY_LEN);
 	if (memcmp(ch, MAGIC, 4) != 0)
 		return GD_EPROTO;
-	if (kind == GD_AUTH_NONE && !(get32(ch + 4) & GD_AUTH_F_INSECURE))
-		return GD_EAUTH;
 	memcpy(proof, MAGIC, 4);
 	proof[4] = (uint8_t)kind;
 	proof[5] = (uint8_t)role;
+	/* The credential-less proof stays filled in: sent anyway, it lets the
+	 * server log why it refuses ("no credential") instead of a lost connection. */
+	if (kind == GD_AUTH_NONE && !(get32(ch + 4) & GD_AUTH_F_INSECURE))
+		return GD_EAUTH;
 	if (gd_random(proof + PROOF_NONCE_OFF, GD_NONCE_LEN) < 0)
 		return GD_EIO;
 	if (kind == GD_AUTH_CLUSTER) {
@@ -638,6 +640,13 @@ int gd_auth_client_ex(int fd, const struct gd_cred *cred, enum gd_role role, int
 	if (rc < 0)
 		return rc;
 	rc = gd_auth_prove(ch, cred, role, proof, secret);
+	if (rc == GD_EAUTH) {
+		/* No credential for a server that wants one: still say so, so that
+		 * its log names the reason, and take its (refusing) verdict. */
+		if (send_all(fd, proof, sizeof(proof), deadline) == 0)
+			(void)recv_all(fd, verdict, sizeof(verdict), deadline);
+		return GD_EAUTH;
+	}
 	if (rc == 0)
 		rc = send_all(fd, proof, sizeof(proof), deadline);
 	if (rc == 0)

@@ -170,8 +170,10 @@ int gd_token_load(const char *path, struct gd_token *t);
 
 void gd_auth_challenge(uint8_t ch[GD_AUTH_CHALLENGE_LEN], uint32_t flags);
 /* Client: the proof for challenge ch. secret receives the key the verdict is
- * checked with. GD_EAUTH when ch is malformed, or when cred is GD_AUTH_NONE and
- * the server is not insecure (the caller logs "the cluster needs a key"). */
+ * checked with. GD_EPROTO when ch is malformed; GD_EAUTH when cred is
+ * GD_AUTH_NONE and the server is not insecure (the caller logs "the cluster
+ * needs a key"; proof then holds a credential-less proof, which
+ * gd_auth_client still sends so that the server logs the reason). */
 int gd_auth_prove(const uint8_t ch[GD_AUTH_CHALLENGE_LEN], const struct gd_cred *cred,
 		  enum gd_role role, uint8_t proof[GD_AUTH_PROOF_LEN], uint8_t secret[GD_KEY_LEN]);
 /* Server: checks proof against ch and the policy; fills *peer and the verdict

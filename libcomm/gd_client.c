@@ -13,6 +13,7 @@
 
 #include "gd_alloc.h"
 #include "gd_conn.h"
+#include "gd_cred.h"
 #include "gd_frame.h"
 #include "gd_log.h"
 #include "gd_status.h"
@@ -486,7 +487,7 @@ static int pool_get(struct gd_client *c, const char *addr, struct gd_cconn **out
 	}
 
 	struct gd_conn *conn = NULL;
-	rc = gd_conn_open(addr, GD_CONNECT_MS, &conn);
+	rc = gd_conn_open(addr, GD_CONNECT_MS, GD_ROLE_CLIENT, &conn);
 	if (rc == 0) {
 		rc = chunkd_hello(c, conn);
 		if (rc == GD_ENOTSUP)
@@ -516,7 +517,9 @@ static int pool_get(struct gd_client *c, const char *addr, struct gd_cconn **out
 		e->failed_ms = gd_now_ms();
 	}
 	pthread_mutex_unlock(&c->pool_mu);
-	if (rc)
+	if (rc == GD_EAUTH)
+		gd_cred_log_refused("chunkd", addr);   /* not at every retry: rate-limited there */
+	else if (rc)
 		gd_warn("chunkd %s: cannot connect: %s", addr, gd_strerror(rc));
 out_unlock:
 	pthread_mutex_unlock(&e->open_mu);

@@ -9,6 +9,7 @@
 #include "gd_time.h"
 #include "gd_conn.h"
 #include "gd_alloc.h"
+#include "gd_cred.h"
 #include "gd_frame.h"
 #include "gd_log.h"
 #include "gd_net.h"
@@ -254,8 +255,11 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
-int gd_conn_open(const char *hostport, int timeout_ms, struct gd_conn **out)
+int gd_conn_open(const char *hostport, int timeout_ms, enum gd_role role,
+		 struct gd_conn **out)
 {
+	int budget = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS;
+	uint64_t deadline = gd_net_now_ms() + (uint64_t)budget, now;
 	struct gd_conn *c;
 	int rc;
 
@@ -267,6 +271,15 @@ int gd_conn_open(const char *hostport, int timeout_ms, struct gd_conn **out)
 	rc = gd_net_connect(hostport, timeout_ms, &c->fd);
 	if (rc < 0)
 		goto err_after_alloc;
+	/* The handshake gets what the connect left of the deadline. */
+	now = gd_net_now_ms();
+	rc = gd_auth_client(c->fd, gd_cred_self(), role,
+			    now < deadline ? (int)(deadline - now) : 1);
+	if (rc < 0) {
+		gd_debug("%s: handshake: %s", hostport, gd_strerror(rc));
+		close(c->fd);
+		goto err_after_alloc;
+	}
 	gd_net_peer_name(c->fd, c->peer, sizeof(c->peer));
 	atomic_init(&c->next_id, 1);
 	atomic_init(&c->failed, 0);

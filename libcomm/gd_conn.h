@@ -7,6 +7,8 @@
 #ifndef GD_CONN_H
 #define GD_CONN_H
 
+#include "gd_auth.h"
+
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,9 +34,15 @@ struct gd_call_result {
 	size_t data_len;         /* bulk bytes written into rbuf */
 };
 
-/* Connects to "host:port" with a deadline. Does not send HELLO (the caller
- * does, with its role). Returns 0 or GD_ECONN / GD_ETIMEDOUT / GD_EINVAL. */
-int gd_conn_open(const char *hostport, int timeout_ms, struct gd_conn **out);
+/* Connects to "host:port" and proves who we are (gd_auth_client with this
+ * process's credential, gd_cred_self(), and role), all within timeout_ms.
+ * Does not send HELLO (the caller does, with the same role). Returns 0, or
+ * GD_ECONN / GD_ETIMEDOUT / GD_EINVAL, GD_EAUTH when the daemon refused our
+ * credential (not worth retrying soon: the caller logs it once, see
+ * gd_cred_log_refused), GD_EPROTO when the other end is not a godfs daemon
+ * of this version. */
+int gd_conn_open(const char *hostport, int timeout_ms, enum gd_role role,
+		 struct gd_conn **out);
 
 /* Closes the socket, fails every pending call with GD_ECONN, waits for the
  * reader thread, frees. Safe to call once the caller has no calls running. */

@@ -19,8 +19,35 @@
 #include "gd_config.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define GD_CRED_DEFAULT_KEY_FILE "/etc/godfs/cluster.key"
+#define GD_CRED_DEFAULT_AUTH_TIMEOUT_MS 5000
+
+/* The options as getopt_long entries, so that every program spells them
+ * alike: put GD_CRED_LONGOPTS (clients) or GD_CRED_DAEMON_LONGOPTS into the
+ * program's option table (their vals are GD_CRED_OPTS_VAL_BASE and up: keep
+ * the program's own below it), record them with gd_config_getopt and print
+ * the matching usage text. auth-timeout-ms: how long a connecting peer has
+ * for the handshake (daemons). */
+#define GD_CRED_OPTS_VAL_BASE 7100
+#define GD_CRED_LONGOPTS \
+	{ "key-file", required_argument, NULL, GD_CRED_OPTS_VAL_BASE + 0 }, \
+	{ "insecure", no_argument, NULL, GD_CRED_OPTS_VAL_BASE + 1 }
+#define GD_CRED_DAEMON_LONGOPTS \
+	GD_CRED_LONGOPTS, \
+	{ "auth-timeout-ms", required_argument, NULL, GD_CRED_OPTS_VAL_BASE + 2 }
+
+#define GD_CRED_USAGE_CLIENT \
+	"  --key-file PATH          the cluster key (default " GD_CRED_DEFAULT_KEY_FILE ")\n" \
+	"  --insecure               talk to an --insecure cluster without a key\n"
+#define GD_CRED_USAGE_DAEMON \
+	"  --key-file PATH          the cluster key (default " GD_CRED_DEFAULT_KEY_FILE ");\n" \
+	"                           create one with `godfs-admin key generate PATH`\n" \
+	"  --insecure               no key: let in anyone who reaches the port (loud\n" \
+	"                           warning; for a throw-away test cluster only)\n" \
+	"  --auth-timeout-ms N      a connection must finish its handshake within\n" \
+	"                           this (default 5000)\n"
 
 enum gd_cred_use {
 	GD_CRED_DAEMON,    /* serves connections: keys needed unless insecure */
@@ -30,6 +57,21 @@ enum gd_cred_use {
 /* Reads the options above and loads the key or token. Logs why and returns a
  * GD_E* code when the process must not start. */
 int gd_cred_setup(const struct gd_config *cfg, enum gd_cred_use use);
+
+/* auth-timeout-ms as read by gd_cred_setup (GD_CRED_DEFAULT_AUTH_TIMEOUT_MS
+ * before, or when not given). */
+int gd_cred_auth_timeout_ms(void);
+
+/* What this process presents, for log lines: "the cluster key 1a2b3c4d from
+ * /etc/godfs/cluster.key", "token 7 from PATH", "no credential". */
+void gd_cred_describe(char *buf, size_t len);
+
+/* Logs (error) that the daemon at addr refused our credential, with the
+ * likely reason for what we presented: "meta 1.2.3.4:9090 refused our
+ * credential (...): wrong cluster key". who names the daemon ("meta",
+ * "chunkd", "peer"). The same (who, addr) is logged at most once a minute,
+ * so a caller that retries may call it on every refusal. Thread-safe. */
+void gd_cred_log_refused(const char *who, const char *addr);
 
 /* The cluster keys, or NULL when this process has none. */
 const struct gd_keyring *gd_cred_keys(void);

@@ -19,6 +19,7 @@
 #include "gd_alloc.h"
 #include "gd_config.h"
 #include "gd_conn.h"
+#include "gd_cred.h"
 #include "gd_frame.h"
 #include "gd_log.h"
 #include "gd_net.h"
@@ -65,6 +66,9 @@ struct gd_meta_client {
 
 	pthread_mutex_t reconnect_mu; /* one thread replaces the connection at a time */
 	size_t next_addr;             /* where a reconnect starts; guarded by reconnect_mu */
+	int opened;                   /* the first connect is done; guarded by reconnect_mu */
+	int auth_refused;             /* a refusal of our credential was logged and no
+				       * connect has worked since; guarded by reconnect_mu */
 
 	pthread_mutex_t mu;           /* guards cur and gen */
 	struct mconn *cur;            /* may be NULL before the first connect */
@@ -294,7 +298,7 @@ static int connect_once(struct gd_meta_client *m, const char *addr, uint64_t dea
 	if (!mc)
 		return GD_ENOMEM;
 	snprintf(mc->addr, sizeof(mc->addr), "%s", addr);
-	rc = gd_conn_open(addr, ct, &mc->conn);
+	rc = gd_conn_open(addr, ct, (enum gd_role)m->role, &mc->conn);
 	if (rc < 0) {
 		gd_debug("meta %s: connect: %s", addr, gd_strerror(rc));
 		gd_free(mc);
@@ -324,7 +328,14 @@ static int retryable(int rc)
 
 /* Finds the leader and installs a new connection to it: the hint first, then
  * every configured address (following leader answers), with backoff, until
- * the deadline. Caller holds reconnect_mu. */
+ * the deadline. Caller holds reconnect_mu.
+ *
+ * A meta that refuses our credential (GD_EAUTH) is logged once and the other
+ * addresses are tried: before the first connect (a mount or godfs-admin
+ * starting) a pass with a refusal and no success ends with GD_EAUTH at once,
+ * so that the program says why and stops; a running client keeps trying,
+ * with the longest backoff, until the call's deadline (someone may be
+ * fixing the key). */
 static int reconnect_locked(struct gd_meta_client *m, const char *hint, uint64_t deadline)
 {
 	char leader[ADDR_MAX], addr[ADDR_MAX];
@@ -333,6 +344,7 @@ static int reconnect_locked(struct gd_meta_client *m, const char *hint, uint64_t
 
 	for (;;) {
 		size_t ncand = m->naddrs + (hint ? 1 : 0);
+		int refused = 0;
 
 		for (size_t i = 0; i < ncand; i++) {
 			size_t idx = 0;
@@ -353,6 +365,9 @@ static int reconnect_locked(struct gd_meta_client *m, const char *hint, uint64_t
 				rc = connect_once(m, addr, deadline, leader, &mc);
 				if (rc == 0) {
 					m->next_addr = idx;
+					if (m->auth_refused)
+						gd_info("meta %s accepts our credential", addr);
+					m->auth_refused = 0;
 					if (m->role == GODFS__ROLE__ROLE_CLIENT)
 						gd_info("meta: connected to %s (session %llu)", addr,
 							(unsigned long long)atomic_load(&m->session_id));
@@ -368,14 +383,24 @@ static int reconnect_locked(struct gd_meta_client *m, const char *hint, uint64_t
 				}
 				break;
 			}
+			if (rc == GD_EAUTH) {
+				if (!m->auth_refused)
+					gd_cred_log_refused("meta", addr);
+				m->auth_refused = 1;
+				refused = 1;
+			}
 			/* A try cut short by the deadline says less than the one before. */
 			if (!(rc == GD_ETIMEDOUT && ms_left(deadline) == 0 && last != GD_ENOTLEADER))
 				last = rc;
-			if (!retryable(rc))
+			if (!retryable(rc) && rc != GD_EAUTH)
 				return rc;
 			if (ms_left(deadline) == 0)
 				return last == GD_ENOTLEADER ? GD_ETIMEDOUT : last;
 		}
+		if (refused && !m->opened)
+			return GD_EAUTH;
+		if (refused)
+			backoff = BACKOFF_MAX_MS;
 		hint = NULL;
 		uint64_t left = ms_left(deadline);
 		if (left == 0)
@@ -755,6 +780,7 @@ int gd_meta_client_open(const struct gd_meta_client_config *cfg,
 
 	pthread_mutex_lock(&m->reconnect_mu);
 	rc = reconnect_locked(m, NULL, gd_net_now_ms() + (uint64_t)m->timeout_ms);
+	m->opened = rc == 0;
 	pthread_mutex_unlock(&m->reconnect_mu);
 	if (rc < 0) {
 		gd_debug("meta %s: %s", cfg->addrs, gd_strerror(rc));

@@ -20,7 +20,8 @@ typedef size_t (*gd_open_inodes_fn)(void *ctx, uint64_t *ino, size_t max);
 
 struct gd_meta_client_config {
 	const char *addrs;        /* "host:port[,host:port...]" */
-	int role;                 /* GODFS__ROLE__ROLE_CLIENT, _ADMIN, _CHUNKD */
+	int role;                 /* GODFS__ROLE__ROLE_CLIENT, _ADMIN, _CHUNKD: said in
+				   * the handshake and in HELLO */
 	const char *host;         /* this host's name, for the session */
 	const char *mountpoint;   /* may be NULL */
 	int timeout_ms;           /* per call, including retries; 0 = 30 s */
@@ -29,7 +30,11 @@ struct gd_meta_client_config {
 };
 
 /* Connects to a meta (the leader), says HELLO, starts the renew thread.
- * Returns 0 or the last error (GD_ECONN, GD_ETIMEDOUT). */
+ * Every connection proves this process's credential (gd_cred_self()) with
+ * role cfg->role. Returns 0 or the last error (GD_ECONN, GD_ETIMEDOUT), or
+ * GD_EAUTH at once when a meta refused our credential and none accepted it
+ * (logged once, gd_cred_log_refused). Later, a refusal is retried with
+ * backoff until each call's deadline, logged once until a connect works. */
 int gd_meta_client_open(const struct gd_meta_client_config *cfg,
 			struct gd_meta_client **out);
 void gd_meta_client_close(struct gd_meta_client *m);

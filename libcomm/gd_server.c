@@ -13,6 +13,7 @@
  * Lock order: send_lock -> flock; s->lock and rq_lock are taken alone. */
 #include "gd_server.h"
 #include "gd_alloc.h"
+#include "gd_cred.h"
 #include "gd_log.h"
 #include "gd_net.h"
 #include "gd_status.h"
@@ -61,6 +62,8 @@ struct addr_count {
 	int n;
 	char ip[IP_MAX];
 };
+#define AUTH_LOG_PER_SEC 5   /* refusal lines per second before counting instead */
+#define AUTH_LAST_MAX (GD_NET_ADDR_MAX + 200)
 
 struct gd_sconn {
 	struct gd_server *s;
@@ -78,6 +81,7 @@ struct gd_sconn {
 	int nreq;                      /* requests not freed; guarded by s->rq_lock */
 	pthread_mutex_t ctx_lock;      /* guards ctx */
 	void *ctx;
+	struct gd_peer_auth auth;      /* written by the reader before its first request */
 	struct gd_sconn *prev, *next;  /* in s->conns; guarded by s->lock */
 };
 
@@ -133,6 +137,13 @@ struct gd_server {
 	struct request_box **q;
 	size_t qcap, qhead, qlen;
 	int qstop;
+
+	/* Handshake refusals, for a log that stays readable under a flood. */
+	pthread_mutex_t auth_lock;     /* guards everything down to auth_last */
+	uint64_t auth_window_ms;       /* start of the current one-second window */
+	int auth_logged;               /* lines logged in that window */
+	int auth_quiet;                /* refusals counted, not logged, since the last count */
+	char auth_last[AUTH_LAST_MAX]; /* the last of those: "peer: reason" */
 };
 
 static void sconn_get(struct gd_sconn *sc)
@@ -461,7 +472,7 @@ static int read_request(struct gd_sconn *sc, const struct gd_frame_hdr *hdr,
 	rb->pub.pb = pb;
 	rb->pub.data = hdr->data_len ? pb + hdr->pb_len : NULL;
 	rb->pub.peer = sc->peer;
-	rb->pub.auth = NULL;    /* no handshake on this server yet */
+	rb->pub.auth = &sc->auth;
 	pthread_mutex_lock(&sc->ctx_lock);
 	rb->pub.conn_ctx = sc->ctx;
 	pthread_mutex_unlock(&sc->ctx_lock);
@@ -477,14 +488,81 @@ err_after_admit:
 	return rc;
 }
 
-/* A connection's reader: frames until the peer leaves, breaks the protocol or
- * runs out of time. */
+/* Logs the refusals counted and not yet logged; caller holds auth_lock.
+ * Copies the line out so that it is logged after the lock is dropped. */
+static void auth_count_line(struct gd_server *s, uint64_t now, char *line, size_t len)
+{
+	line[0] = '\0';
+	if (s->auth_quiet > 0)
+		snprintf(line, len, "%d more connections refused in the last %.1f s (the last: %s)",
+			 s->auth_quiet, (double)(now - s->auth_window_ms) / 1000.0, s->auth_last);
+	s->auth_quiet = 0;
+}
+
+/* One line per refused or timed-out handshake, at most AUTH_LOG_PER_SEC a
+ * second; past that they are counted and the count is logged with the next
+ * refusal after the second is over (or when the server stops). */
+static void auth_refused(struct gd_server *s, const char *peer, const char *why)
+{
+	char line[AUTH_LAST_MAX + 96];
+	uint64_t now = gd_net_now_ms();
+	int quiet = 0;
+
+	pthread_mutex_lock(&s->auth_lock);
+	line[0] = '\0';
+	if (now - s->auth_window_ms >= 1000) {
+		auth_count_line(s, now, line, sizeof(line));
+		s->auth_window_ms = now;
+		s->auth_logged = 0;
+	}
+	if (s->auth_logged < AUTH_LOG_PER_SEC) {
+		s->auth_logged++;
+	} else {
+		s->auth_quiet++;
+		snprintf(s->auth_last, sizeof(s->auth_last), "%s: %s", peer, why);
+		quiet = 1;
+	}
+	pthread_mutex_unlock(&s->auth_lock);
+	if (line[0])
+		gd_warn("%s", line);
+	if (!quiet)
+		gd_warn("%s: connection refused: %s", peer, why);
+}
+
+/* The handshake of a new connection (gd_auth.h); 0 when the peer may go on.
+ * A peer that closes before it sent its proof (a port probe, a client that
+ * gave up) is only a debug line: it was not refused. */
+static int reader_auth(struct gd_sconn *sc)
+{
+	struct gd_server *s = sc->s;
+	const struct gd_auth_policy *pol = s->cfg.auth ? s->cfg.auth : gd_cred_policy();
+	char why[160];
+	int rc;
+
+	rc = gd_auth_server(sc->fd, pol, s->cfg.auth_timeout_ms, &sc->auth, why, sizeof(why));
+	if (rc == 0) {
+		gd_debug("%s: authenticated as %s", sc->peer, gd_role_name(sc->auth.role));
+		return 0;
+	}
+	if (atomic_load(&sc->dead))
+		return rc;   /* the server is stopping */
+	if (rc == GD_ECONN)
+		gd_debug("%s: closed during the handshake (%s)", sc->peer, why);
+	else
+		auth_refused(s, sc->peer, why);
+	return rc;
+}
+
+/* A connection's reader: the handshake, then frames until the peer leaves,
+ * breaks the protocol or runs out of time. */
 static void *reader_main(void *arg)
 {
 	struct gd_sconn *sc = arg;
 	struct gd_server *s = sc->s;
 	char whybuf[160];
 
+	if (reader_auth(sc) < 0)
+		goto out_closed;
 	for (;;) {
 		uint8_t buf[GD_FRAME_HDR_LEN];
 		struct iovec iov = { buf, sizeof(buf) };
@@ -526,6 +604,7 @@ static void *reader_main(void *arg)
 			break;
 		}
 	}
+out_closed:
 	sconn_kill(sc);
 	pthread_mutex_lock(&s->lock);
 	if (sc->prev)
@@ -978,6 +1057,8 @@ int gd_server_start(const struct gd_server_config *cfg, struct gd_server **out)
 	limits_fill(&s->lim);
 	s->epfd = -1;
 	s->evfd = -1;
+	if (s->cfg.auth_timeout_ms <= 0)
+		s->cfg.auth_timeout_ms = GD_CRED_DEFAULT_AUTH_TIMEOUT_MS;
 	s->listen_copy = gd_strdup(cfg->listen);
 	if (!s->listen_copy) {
 		rc = GD_ENOMEM;
@@ -993,6 +1074,7 @@ int gd_server_start(const struct gd_server_config *cfg, struct gd_server **out)
 	pthread_cond_init(&s->rq_cv, NULL);
 	pthread_mutex_init(&s->flock, NULL);
 	atomic_init(&s->nwaiting, 0);
+	pthread_mutex_init(&s->auth_lock, NULL);
 
 	rc = gd_net_listen(s->cfg.listen, 512, &s->lfd, &s->port);
 	if (rc < 0) {
@@ -1062,6 +1144,7 @@ err_after_workers:
 	gd_free(s->q);
 	close(s->lfd);
 err_after_sync:
+	pthread_mutex_destroy(&s->auth_lock);
 	pthread_mutex_destroy(&s->flock);
 	pthread_cond_destroy(&s->rq_cv);
 	pthread_mutex_destroy(&s->rq_lock);
@@ -1143,6 +1226,13 @@ void gd_server_stop(struct gd_server *s)
 			gd_free(a);
 		}
 	}
+	pthread_mutex_lock(&s->auth_lock);
+	char line[AUTH_LAST_MAX + 96];
+	auth_count_line(s, gd_net_now_ms(), line, sizeof(line));
+	pthread_mutex_unlock(&s->auth_lock);
+	if (line[0])
+		gd_warn("%s", line);
+	pthread_mutex_destroy(&s->auth_lock);
 	gd_free(s->workers);
 	gd_free(s->q);
 	pthread_mutex_destroy(&s->flock);

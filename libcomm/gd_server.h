@@ -16,7 +16,13 @@
  * at a bound (back-pressure, nothing is dropped); a connection with no frame
  * for idle_timeout_ms, or whose started frame is not whole within
  * frame_timeout_ms, is cut; connections are limited in total and per peer
- * address, checked before a reader thread starts. */
+ * address, checked before a reader thread starts.
+ *
+ * Every connection starts with the handshake of gd_auth.h, on its reader
+ * thread, before any frame: a peer that fails it or does not finish it within
+ * auth_timeout_ms is cut with one log line (address and reason; when many
+ * come at once, a count once per second instead). Who passed is kept with the
+ * connection and shown to the handler as req->auth. */
 #ifndef GD_SERVER_H
 #define GD_SERVER_H
 
@@ -81,6 +87,10 @@ struct gd_server_config {
 	void *ctx;
 	int workers;                   /* 0 = run the handler on the reader thread */
 	struct gd_server_limits limits;
+	const struct gd_auth_policy *auth; /* who may connect; NULL = gd_cred_policy().
+					    * Must outlive the server. */
+	int auth_timeout_ms;           /* the handshake's deadline;
+					* 0 = GD_CRED_DEFAULT_AUTH_TIMEOUT_MS */
 };
 
 /* Binds, listens and starts the accept thread. Returns 0 or GD_ECONN (the

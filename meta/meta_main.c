@@ -15,6 +15,7 @@
 
 #include "gd_alloc.h"
 #include "gd_config.h"
+#include "gd_cred.h"
 #include "gd_log.h"
 #include "gd_server_opts.h"
 #include "gd_status.h"
@@ -46,6 +47,7 @@ static const struct option meta_opts[] = {
 	{ "config", required_argument, NULL, 'C' },
 	{ "help", no_argument, NULL, 'h' },
 	GD_SERVER_OPTS_LONGOPTS,
+	GD_CRED_DAEMON_LONGOPTS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -71,6 +73,8 @@ static void meta_usage(FILE *f)
 		"  --log-level LEVEL           error, warn, info (default) or debug\n"
 		"  --config FILE               configuration file (default /etc/godfs/" PROGRAM ".conf)\n"
 		GD_SERVER_OPTS_USAGE
+		"authentication (docs/security.md):\n"
+		GD_CRED_USAGE_DAEMON
 		"See godfs-meta(8).\n");
 }
 
@@ -332,6 +336,11 @@ int main(int argc, char **argv)
 	}
 	if (gd_log_init(PROGRAM, gd_config_get(&cfg, "log-level", NULL, "info")) < 0) {
 		fprintf(stderr, PROGRAM ": --log-level must be error, warn, info or debug\n");
+		goto out;
+	}
+	/* Before anything listens: no key, no daemon (unless --insecure). */
+	if (gd_cred_setup(&cfg, GD_CRED_DAEMON) < 0) {
+		fprintf(stderr, PROGRAM ": not started: see the message above\n");
 		goto out;
 	}
 	if (read_options(&cfg, &opt, &raft_listen_buf) < 0)

@@ -421,6 +421,15 @@ static void do_hello(struct meta_server *ms, struct gd_request *req)
 		meta_server_reply_status(ms, req, GD_EINVAL);
 		return;
 	}
+	/* The role is the one the handshake proved (the key or token behind it),
+	 * not what HELLO claims. */
+	if (req->auth && role != (int)req->auth->role) {
+		gd_warn("%s: HELLO as %s on a connection authenticated as %s: refused",
+			req->peer, gd_role_name((enum gd_role)role), gd_role_name(req->auth->role));
+		msg_free(h);
+		meta_server_reply_status(ms, req, GD_EPERM);
+		return;
+	}
 	if (role != GODFS__ROLE__ROLE_CLIENT) {
 		if (conn) {
 			conn->role = role;

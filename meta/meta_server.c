@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "gd_alloc.h"
+#include "gd_cred.h"
 #include "gd_log.h"
 #include "gd_net.h"
 #include "gd_status.h"
@@ -1058,6 +1059,14 @@ int meta_server_run(const struct meta_options *opt)
 	/* Every request queued for the loop (q, held, parked, waiting for a
 	 * chunk) is a request not yet freed: these bounds bound them all. */
 	scfg.limits = opt->limits;
+	/* The process's policy (gd_cred_setup in main), and client tokens:
+	 * checked against the loop's copy of the token table (meta_token_gate). */
+	ms->auth = *gd_cred_policy();
+	ms->auth.tokens = true;
+	ms->auth.token_check = meta_token_gate_check;
+	ms->auth.ctx = NULL;
+	scfg.auth = &ms->auth;
+	scfg.auth_timeout_ms = gd_cred_auth_timeout_ms();
 	rc = gd_server_start(&scfg, &ms->srv);
 	if (rc != 0) {
 		gd_error("cannot listen on %s", opt->listen);

@@ -72,6 +72,8 @@ struct meta_server {
 	struct meta_queue q;          /* qlock: requests for the loop */
 	bool q_closed;                /* qlock: the loop no longer takes requests */
 	struct gd_server *srv;        /* set before the first request, then read-only */
+	struct gd_auth_policy auth;   /* who may connect (key, tokens); set before srv starts,
+				       * then read-only (by gd_server's readers) */
 	struct meta_fsm *fsm;         /* loop */
 	struct meta_raft *raft;       /* loop */
 	struct meta_registry *reg;    /* loop */

@@ -4,19 +4,23 @@
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] nodes [--json]
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] goal PATH [N]
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] token ... (godfs_admin_token.h)
+ *   godfs-admin key generate PATH
  *
  * It opens an admin session (gd_meta_client, role ROLE_ADMIN: it follows the
  * leader on its own), makes one or two calls and prints the answer for a human
- * or, with --json, for a script. Exit codes, in one place (admin_exit):
+ * or, with --json, for a script. It proves itself with the cluster key
+ * (--key-file, gd_cred). Exit codes, in one place (admin_exit):
  * 0 success, 1 an error from the cluster (or no cluster), 2 a usage error. */
 #include "gd_alloc.h"
 #include "gd_config.h"
+#include "gd_cred.h"
 #include "gd_log.h"
 #include "gd_meta_client.h"
 #include "gd_status.h"
 #include "godfs_admin_token.h"
 #include "proto/wire.pb-c.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -24,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define ADMIN_DEFAULT_META "127.0.0.1:9090"
@@ -43,7 +48,8 @@ struct admin {
 static void admin_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: godfs-admin [--meta HOST:PORT[,HOST:PORT...]] [--timeout SEC] COMMAND\n"
+		"usage: godfs-admin [--meta HOST:PORT[,HOST:PORT...]] [--timeout SEC]\n"
+		"                   [--key-file PATH] [--insecure] COMMAND\n"
 		"commands:\n"
 		"  status [--json]     the meta: leader, Raft index and term, inodes, chunks,\n"
 		"                      sessions, chunks under their goal and why, copies\n"
@@ -51,11 +57,16 @@ static void admin_usage(FILE *f)
 		"  nodes [--json]      the chunk servers: id, address, alive, chunks, free/total\n"
 		"  goal PATH [N]       show (or set to N) the replication goal of PATH,\n"
 		"                      a path from the root of the file system or on a\n"
-		"                      local godfs mount (/mnt/godfs/dir)\n");
+		"                      local godfs mount (/mnt/godfs/dir)\n"
+		"  key generate PATH   create a new cluster key file (mode 0600; refuses to\n"
+		"                      overwrite one) to copy to every node\n");
 	admin_token_usage(f);
 	fprintf(f,
+		"options:\n"
+		GD_CRED_USAGE_CLIENT
 		"The meta address also comes from GODFS_META or meta = ... in\n"
-		"/etc/godfs/godfs-admin.conf (default " ADMIN_DEFAULT_META ").\n"
+		"/etc/godfs/godfs-admin.conf (default " ADMIN_DEFAULT_META "), the key file\n"
+		"from GODFS_KEY_FILE or key-file = ... there.\n"
 		"Exit status: 0 success, 1 error from the cluster, 2 usage error.\n");
 }
 
@@ -443,6 +454,37 @@ out_free:
 	return ret;
 }
 
+/* `key generate PATH`: a new cluster key file; its directory is made when
+ * missing (a fresh /etc/godfs). An existing file is never overwritten. */
+static int admin_cmd_key_generate(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int rc;
+
+	if (slash && slash != path && (size_t)(slash - path) < sizeof(dir)) {
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			fprintf(stderr, "godfs-admin: key generate: %s: %s\n", dir, strerror(errno));
+			return ADMIN_ERR_CLUSTER;
+		}
+	}
+	rc = gd_keyring_generate(path);
+	if (rc == GD_EEXIST) {
+		fprintf(stderr, "godfs-admin: key generate: %s exists: not overwriting it "
+			"(to replace a key, rotate it: docs/security.md)\n", path);
+		return ADMIN_ERR_CLUSTER;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "godfs-admin: key generate: %s: %s\n", path, gd_strerror(rc));
+		return ADMIN_ERR_CLUSTER;
+	}
+	printf("created %s (mode 0600): copy it to every node of the cluster as "
+	       GD_CRED_DEFAULT_KEY_FILE ", or name it with --key-file\n", path);
+	return ADMIN_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -450,6 +492,7 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
+		GD_CRED_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct gd_meta_client_config mc = { 0 };
@@ -469,7 +512,7 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "token") == 0 && strcmp(argv[i - 1], "-m") != 0 &&
 		    strcmp(argv[i - 1], "--meta") != 0 && strcmp(argv[i - 1], "-t") != 0 &&
-		    strcmp(argv[i - 1], "--timeout") != 0) {
+		    strcmp(argv[i - 1], "--timeout") != 0 && strcmp(argv[i - 1], "--key-file") != 0) {
 			argc = i + 1;
 			break;
 		}
@@ -499,6 +542,15 @@ int main(int argc, char **argv)
 	}
 	cmd = argv[optind];
 	int nargs = argc - optind - 1;
+	if (strcmp(cmd, "key") == 0) {
+		if (nargs == 2 && strcmp(argv[optind + 1], "generate") == 0) {
+			ret = admin_cmd_key_generate(argv[optind + 2]);
+		} else {
+			fprintf(stderr, "godfs-admin: key: use `key generate PATH`\n");
+			admin_usage(stderr);
+		}
+		goto out_release;
+	}
 	if (strcmp(cmd, "token") == 0) {
 		nargs = full_argc - optind - 1;
 		if (admin_token_check_args(nargs, argv + optind + 1))
@@ -525,6 +577,10 @@ int main(int argc, char **argv)
 		if (mp == 1 && !gd_config_get(&cfg, "meta", NULL, NULL))
 			a.addrs = mount_meta;
 	}
+	if (gd_cred_setup(&cfg, GD_CRED_CLIENT) < 0) {
+		ret = ADMIN_ERR_CLUSTER;   /* gd_cred said why */
+		goto out_release;
+	}
 	if (gethostname(host, sizeof(host)) < 0)
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
@@ -533,6 +589,12 @@ int main(int argc, char **argv)
 	mc.host = host;
 	mc.timeout_ms = (int)timeout_s * 1000;
 	rc = gd_meta_client_open(&mc, &a.meta);
+	if (rc == GD_EAUTH) {
+		fprintf(stderr, "godfs-admin: the meta at %s did not let us in (see above)\n",
+			a.addrs);
+		ret = ADMIN_ERR_CLUSTER;
+		goto out_release;
+	}
 	if (rc < 0) {
 		fprintf(stderr, "godfs-admin: cannot reach the meta at %s: %s\n", a.addrs,
 			gd_strerror(rc));

@@ -10,6 +10,12 @@
 # (the test, its tools and the daemons) when the time is up. A daemon report
 # from AddressSanitizer, LeakSanitizer or UBSan in any log fails the test.
 #
+# Every test cluster has its own cluster key (docs/security.md), created in
+# the temporary directory ($E2E_KEY) and exported as GODFS_KEY_FILE, so that
+# every daemon, mount and godfs-admin the test starts, directly or in a
+# network namespace, proves itself with it (a test that wants a program
+# without it runs it under `env -u GODFS_KEY_FILE`).
+#
 # Exit codes (automake): 0 pass, 1 fail, 77 skip (only when /dev/fuse is
 # missing). E2E_KEEP=1 keeps the temporary directory (logs, data) afterwards.
 
@@ -61,12 +67,15 @@ e2e_skip() {
 }
 
 [ -c /dev/fuse ] || e2e_skip "/dev/fuse is missing: no FUSE in this environment"
-for p in "$GODFS_META" "$GODFS_CHUNKD" "$GODFS_MOUNT"; do
+for p in "$GODFS_META" "$GODFS_CHUNKD" "$GODFS_MOUNT" "$GODFS_ADMIN"; do
 	[ -x "$p" ] || e2e_fail "$p is not built"
 done
 
 E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/godfs-e2e.$E2E_NAME.XXXXXX")
 mkdir -p "$E2E_TMP/log"
+E2E_KEY=$E2E_TMP/cluster.key
+"$GODFS_ADMIN" key generate "$E2E_KEY" >/dev/null || e2e_fail "cannot create the cluster key $E2E_KEY"
+export GODFS_KEY_FILE=$E2E_KEY
 declare -A E2E_PIDS=()      # pid -> name, every daemon this test started
 E2E_MOUNTS=()               # every mount point this test mounted (FUSE or tmpfs)
 E2E_ON_EXIT=()              # extra cleanup commands, run first

@@ -16,6 +16,7 @@
 #include "chunkd_store.h"
 #include "gd_alloc.h"
 #include "gd_conn.h"
+#include "gd_cred.h"
 #include "gd_frame.h"
 #include "gd_log.h"
 #include "gd_net.h"
@@ -108,7 +109,7 @@ static struct gd_conn *connect_to(struct node *n)
 {
 	struct gd_conn *conn;
 
-	assert_int_equal(gd_conn_open(n->addr, 2000, &conn), 0);
+	assert_int_equal(gd_conn_open(n->addr, 2000, GD_ROLE_CLIENT, &conn), 0);
 	return conn;
 }
 
@@ -422,7 +423,7 @@ static void *writer_main(void *arg)
 	struct gd_conn *conn;
 
 	fill(data, MiB, wr->chunk);
-	if (gd_conn_open(c->n[wr->first].addr, 2000, &conn) != 0) {
+	if (gd_conn_open(c->n[wr->first].addr, 2000, GD_ROLE_CLIENT, &conn) != 0) {
 		atomic_fetch_add(wr->errors, 1);
 		free(data);
 		return NULL;
@@ -548,5 +549,11 @@ int main(void)
 	};
 
 	gd_log_init("test_chunkd_pipeline", getenv("GD_TEST_LOG") ? getenv("GD_TEST_LOG") : "error");
+	/* Every node of these tests, and the clients, share one cluster key. */
+	static struct gd_keyring keys = { .n = 1 };
+	if (gd_random(keys.key[0].key, GD_KEY_LEN) != 0)
+		return 1;
+	gd_key_set_id(&keys.key[0]);
+	gd_cred_set(&keys, NULL, false);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

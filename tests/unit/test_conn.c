@@ -1,6 +1,8 @@
 /* gd_conn + gd_server over loopback: round trips with bulk data, many calls in
  * flight answered out of order, deadlines, late answers, bad peers on both
- * sides, oversized responses, replies to peers that left. */
+ * sides, oversized responses, replies to peers that left; the handshake that
+ * starts every connection (the right key, a wrong key, no key, an insecure
+ * server, a peer that never finishes it) and the role it gives req->auth. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +10,7 @@
 #include <cmocka.h>
 
 #include "gd_conn.h"
+#include "gd_cred.h"
 #include "gd_frame.h"
 #include "gd_log.h"
 #include "gd_net.h"
@@ -15,6 +18,7 @@
 #include "gd_status.h"
 #include "proto/wire.pb-c.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +42,22 @@ struct echo {
 	int nheld;
 	int closed;                      /* closed callbacks seen */
 	int handled;
+	int last_role;                   /* req->auth->role of the last request */
 };
+
+/* The cluster key of these tests: the servers check against test_policy
+ * (not the process's policy), so a test may change the process's own
+ * credential (gd_cred_set) to play a stranger. */
+static struct gd_keyring test_keys;
+static struct gd_auth_policy test_policy = { .keys = &test_keys };
+
+static void make_keys(struct gd_keyring *kr)
+{
+	memset(kr, 0, sizeof(*kr));
+	kr->n = 1;
+	assert_int_equal(gd_random(kr->key[0].key, GD_KEY_LEN), 0);
+	gd_key_set_id(&kr->key[0]);
+}
 
 static void msleep(int ms)
 {
@@ -69,6 +88,7 @@ static void echo_handler(void *ctx, struct gd_request *req)
 
 	pthread_mutex_lock(&e->lock);
 	e->handled++;
+	e->last_role = req->auth ? (int)req->auth->role : -1;
 	pthread_mutex_unlock(&e->lock);
 	switch (req->hdr.method) {
 	case GODFS__METHOD__M_PING: {
@@ -162,6 +182,8 @@ static int setup_workers(void **state, int workers)
 		.closed = echo_closed,
 		.workers = workers,
 		.limits.send_timeout_ms = 2000,
+		.auth = &test_policy,
+		.auth_timeout_ms = 500,
 	};
 
 	if (!f)
@@ -234,7 +256,7 @@ static void test_round_trip_bulk(void **state)
 	for (size_t i = 0; i < BIG; i++)
 		out[i] = (uint8_t)(i * 7 + (i >> 13));
 	memset(in, 0, BIG);
-	assert_int_equal(gd_conn_open(f->addr, 2000, &c), 0);
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_CLIENT, &c), 0);
 	assert_int_equal(ping(c, 42, out, BIG, in, BIG, 5000, &res), 0);
 	assert_non_null(res.resp);
 	assert_int_equal(((Godfs__Ping *)res.resp)->nonce, 42);
@@ -261,7 +283,7 @@ static void test_out_of_order(void **state)
 	uint32_t rbufs[BATCH];
 	Godfs__Ping reqs[BATCH];
 
-	assert_int_equal(gd_conn_open(f->addr, 2000, &c), 0);
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_CLIENT, &c), 0);
 	for (int i = 0; i < BATCH; i++) {
 		uint32_t v = 0x1000u + (uint32_t)i;
 		struct gd_call_args a = {
@@ -322,7 +344,7 @@ static void test_concurrent_threads(void **state)
 	pthread_t th[BATCH];
 	struct concurrent_arg args[BATCH];
 
-	assert_int_equal(gd_conn_open(f->addr, 2000, &c), 0);
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_CLIENT, &c), 0);
 	for (int i = 0; i < BATCH; i++) {
 		args[i].c = c;
 		args[i].idx = i;
@@ -351,7 +373,7 @@ static void test_timeout_and_late_reply(void **state)
 	uint64_t t0;
 	int nheld;
 
-	assert_int_equal(gd_conn_open(f->addr, 2000, &c), 0);
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_CLIENT, &c), 0);
 	t0 = gd_net_now_ms();
 	assert_int_equal(gd_call(c, &a, &res), GD_ETIMEDOUT);
 	assert_null(res.resp);
@@ -389,7 +411,7 @@ static void test_reply_after_peer_left(void **state)
 	struct gd_conn *c;
 	int closed;
 
-	assert_int_equal(gd_conn_open(f->addr, 2000, &c), 0);
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_CLIENT, &c), 0);
 	assert_int_equal(gd_call(c, &a, &res), GD_ETIMEDOUT);
 	gd_conn_close(c);
 	/* Give the server's reader time to see the end of the stream. */
@@ -407,21 +429,47 @@ static void test_reply_after_peer_left(void **state)
 	assert_int_equal(f->e.closed, 1);
 }
 
-/* Connects a plain socket to the server, sends buf, and says whether the
- * server closed it within a second. */
-static int raw_send_expect_close(const char *addr, const void *buf, size_t len)
+/* Reads until the server closes fd; whether it did within about a second. */
+static int expect_close(int fd)
 {
 	uint8_t sink[256];
-	int fd, closed = 0;
 	ssize_t n;
+
+	gd_net_set_recv_timeout(fd, 1000);
+	do
+		n = recv(fd, sink, sizeof(sink), 0);
+	while (n > 0);
+	return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+/* Connects a plain socket to the server, passes the handshake, sends buf,
+ * and says whether the server closed it within a second. */
+static int raw_send_expect_close(const char *addr, const void *buf, size_t len)
+{
+	int fd, closed = 0;
 
 	if (gd_net_connect(addr, 2000, &fd) != 0)
 		return 0;
-	gd_net_set_recv_timeout(fd, 1000);
+	if (gd_auth_client(fd, gd_cred_self(), GD_ROLE_CLIENT, 2000) != 0)
+		goto out;
 	if (send(fd, buf, len, MSG_NOSIGNAL) != (ssize_t)len)
 		goto out;
-	n = recv(fd, sink, sizeof(sink), 0);
-	closed = n == 0 || (n < 0 && errno == ECONNRESET);
+	closed = expect_close(fd);
+out:
+	close(fd);
+	return closed;
+}
+
+/* The same without the handshake: buf is what the server gets as the proof. */
+static int raw_unauth_expect_close(const char *addr, const void *buf, size_t len)
+{
+	int fd, closed = 0;
+
+	if (gd_net_connect(addr, 2000, &fd) != 0)
+		return 0;
+	if (len && send(fd, buf, len, MSG_NOSIGNAL) != (ssize_t)len)
+		goto out;
+	closed = expect_close(fd);
 out:
 	close(fd);
 	return closed;
@@ -442,7 +490,7 @@ static void test_garbage_closes_only_that_connection(void **state)
 	};
 
 	/* A good client stays connected through all of it. */
-	assert_int_equal(gd_conn_open(f->addr, 2000, &c), 0);
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_CLIENT, &c), 0);
 
 	srand(12345);
 	for (size_t i = 0; i < sizeof(junk); i++)
@@ -450,6 +498,8 @@ static void test_garbage_closes_only_that_connection(void **state)
 	junk[0] = 'G'; /* anything but the magic */
 	assert_true(raw_send_expect_close(f->addr, junk, sizeof(junk)));
 	assert_true(raw_send_expect_close(f->addr, "GET / HTTP/1.0\r\n\r\nxxxxxxxxxx", 28));
+	/* The same garbage in place of the handshake. */
+	assert_true(raw_unauth_expect_close(f->addr, junk, sizeof(junk)));
 
 	/* A header with a valid magic but a response kind. */
 	h.kind = GD_KIND_RESPONSE;
@@ -491,7 +541,7 @@ static void test_response_bigger_than_rbuf(void **state)
 	struct gd_call_result res;
 	struct gd_conn *c;
 
-	assert_int_equal(gd_conn_open(f->addr, 2000, &c), 0);
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_CLIENT, &c), 0);
 	req.has_length = 1;
 	req.length = sizeof(rbuf);
 	assert_int_equal(gd_call(c, &a, &res), 0);
@@ -508,7 +558,7 @@ static void test_response_bigger_than_rbuf(void **state)
 	gd_conn_close(c);
 
 	/* The server is fine. */
-	assert_int_equal(gd_conn_open(f->addr, 2000, &c), 0);
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_CLIENT, &c), 0);
 	req.length = 10;
 	assert_int_equal(gd_call(c, &a, &res), 0);
 	gd_call_result_release(&res);
@@ -527,7 +577,7 @@ static void test_status_and_leader(void **state)
 	struct gd_call_result res;
 	struct gd_conn *c;
 
-	assert_int_equal(gd_conn_open(f->addr, 2000, &c), 0);
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_CLIENT, &c), 0);
 	assert_int_equal(gd_call(c, &a, &res), GD_ENOTLEADER);
 	assert_non_null(res.resp);
 	assert_int_equal(gd_msg_status(res.resp), GD_ENOTLEADER);
@@ -555,8 +605,8 @@ static void test_bad_args(void **state)
 	struct gd_call_result res;
 	struct gd_conn *c;
 
-	assert_int_equal(gd_conn_open("no-port-here", 500, &c), GD_EINVAL);
-	assert_int_equal(gd_conn_open(f->addr, 2000, &c), 0);
+	assert_int_equal(gd_conn_open("no-port-here", 500, GD_ROLE_CLIENT, &c), GD_EINVAL);
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_CLIENT, &c), 0);
 	assert_int_equal(gd_call(c, &a, &res), GD_EINVAL);
 	a.method = GODFS__METHOD__M_PING;
 	a.data_len = GD_FRAME_MAX_DATA + 1;
@@ -576,7 +626,16 @@ static void test_connect_refused(void **state)
 	close(fd);
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
-	assert_int_equal(gd_conn_open(addr, 1000, &c), GD_ECONN);
+	assert_int_equal(gd_conn_open(addr, 1000, GD_ROLE_CLIENT, &c), GD_ECONN);
+}
+
+/* The handshake, for the fake servers below. */
+static int fake_server_auth(int fd)
+{
+	struct gd_peer_auth peer;
+	char why[128];
+
+	return gd_auth_server(fd, &test_policy, 2000, &peer, why, sizeof(why));
 }
 
 /* A fake server that answers every request with bytes that are no frame. */
@@ -588,7 +647,7 @@ static void *bad_server(void *p)
 	fd = accept(lfd, NULL, NULL);
 	if (fd < 0)
 		return NULL;
-	if (recv(fd, buf, sizeof(buf), 0) > 0) {
+	if (fake_server_auth(fd) == 0 && recv(fd, buf, sizeof(buf), 0) > 0) {
 		memset(buf, 0x5a, sizeof(buf));
 		(void)send(fd, buf, sizeof(buf), MSG_NOSIGNAL);
 	}
@@ -608,7 +667,7 @@ static void test_client_drops_bad_server(void **state)
 	assert_int_equal(gd_net_listen("127.0.0.1:0", 1, &lfd, &port), 0);
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
 	assert_int_equal(pthread_create(&th, NULL, bad_server, &lfd), 0);
-	assert_int_equal(gd_conn_open(addr, 2000, &c), 0);
+	assert_int_equal(gd_conn_open(addr, 2000, GD_ROLE_CLIENT, &c), 0);
 	assert_int_equal(ping(c, 1, NULL, 0, NULL, 0, 2000, &res), GD_ECONN);
 	assert_null(res.resp);
 	assert_true(gd_conn_failed(c));
@@ -635,7 +694,7 @@ static void *stalling_server(void *p)
 
 	if (fd < 0)
 		return NULL;
-	if (gd_net_read_full(fd, hb, sizeof(hb), &got) == 0 &&
+	if (fake_server_auth(fd) == 0 && gd_net_read_full(fd, hb, sizeof(hb), &got) == 0 &&
 	    gd_frame_decode_hdr(hb, sizeof(hb), &hdr, NULL) == 0 &&
 	    hdr.pb_len + hdr.data_len <= sizeof(body) &&
 	    gd_net_read_full(fd, body, hdr.pb_len + hdr.data_len, &got) == 0) {
@@ -692,7 +751,7 @@ static void test_stall_in_body(void **state)
 	assert_int_equal(gd_net_listen("127.0.0.1:0", 1, &st.lfd, &port), 0);
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
 	assert_int_equal(pthread_create(&th, NULL, stalling_server, &st), 0);
-	assert_int_equal(gd_conn_open(addr, 2000, &c), 0);
+	assert_int_equal(gd_conn_open(addr, 2000, GD_ROLE_CLIENT, &c), 0);
 	uint64_t t0 = gd_net_now_ms();
 	int rc = gd_call(c, &a, &res);
 	uint64_t took = gd_net_now_ms() - t0;
@@ -718,7 +777,7 @@ static void test_stop_with_clients(void **state)
 	assert_int_equal(setup4(&st), 0);
 	f = st;
 	for (int i = 0; i < 4; i++) {
-		assert_int_equal(gd_conn_open(f->addr, 2000, &c[i]), 0);
+		assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_CLIENT, &c[i]), 0);
 		assert_int_equal(ping(c[i], (uint64_t)i, NULL, 0, NULL, 0, 2000, &res), 0);
 		gd_call_result_release(&res);
 	}
@@ -728,6 +787,77 @@ static void test_stop_with_clients(void **state)
 		assert_int_not_equal(ping(c[i], 5, NULL, 0, NULL, 0, 2000, &res), 0);
 		gd_conn_close(c[i]);
 	}
+}
+
+/* Only the cluster's key gets in, and req->auth says the role it proved. */
+static void test_auth_key(void **state)
+{
+	struct fixture *f = *state;
+	struct gd_keyring other;
+	struct gd_call_result res;
+	struct gd_conn *c;
+
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_ADMIN, &c), 0);
+	assert_int_equal(ping(c, 7, NULL, 0, NULL, 0, 2000, &res), 0);
+	gd_call_result_release(&res);
+	assert_int_equal(f->e.last_role, GD_ROLE_ADMIN);
+	gd_conn_close(c);
+
+	/* Another cluster's key, then no key at all: refused before any frame. */
+	make_keys(&other);
+	gd_cred_set(&other, NULL, false);
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_CLIENT, &c), GD_EAUTH);
+	gd_cred_set(NULL, NULL, true);
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_CLIENT, &c), GD_EAUTH);
+	/* A key added as the second line (rotation) is accepted. */
+	test_keys.key[1] = other.key[0];
+	test_keys.n = 2;
+	gd_cred_set(&other, NULL, false);
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_PEER, &c), 0);
+	assert_int_equal(ping(c, 8, NULL, 0, NULL, 0, 2000, &res), 0);
+	gd_call_result_release(&res);
+	assert_int_equal(f->e.last_role, GD_ROLE_PEER);
+	gd_conn_close(c);
+	test_keys.n = 1;
+	gd_cred_set(&test_keys, NULL, false);
+	assert_int_equal(f->e.handled, 2);
+}
+
+/* An --insecure server lets in a client with no credential; a client with a
+ * key still gets in. */
+static void test_auth_insecure(void **state)
+{
+	struct fixture *f = *state;
+	struct gd_call_result res;
+	struct gd_conn *c;
+
+	test_policy.insecure = true;
+	gd_cred_set(NULL, NULL, true);
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_CLIENT, &c), 0);
+	assert_int_equal(ping(c, 9, NULL, 0, NULL, 0, 2000, &res), 0);
+	gd_call_result_release(&res);
+	gd_conn_close(c);
+	gd_cred_set(&test_keys, NULL, false);
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_CHUNKD, &c), 0);
+	assert_int_equal(ping(c, 10, NULL, 0, NULL, 0, 2000, &res), 0);
+	gd_call_result_release(&res);
+	assert_int_equal(f->e.last_role, GD_ROLE_CHUNKD);
+	gd_conn_close(c);
+	test_policy.insecure = false;
+}
+
+/* A peer that connects and never says anything is cut at the handshake
+ * deadline (500 ms here), not held forever. */
+static void test_auth_deadline(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t t0 = gd_net_now_ms(), took;
+
+	assert_true(raw_unauth_expect_close(f->addr, NULL, 0));
+	took = gd_net_now_ms() - t0;
+	assert_true(took >= 400);
+	assert_true(took < 1500);
+	assert_int_equal(f->e.handled, 0);
 }
 
 int main(void)
@@ -751,8 +881,13 @@ int main(void)
 		cmocka_unit_test(test_client_drops_bad_server),
 		cmocka_unit_test(test_stall_in_body),
 		cmocka_unit_test(test_stop_with_clients),
+		cmocka_unit_test_setup_teardown(test_auth_key, setup4, teardown),
+		cmocka_unit_test_setup_teardown(test_auth_insecure, setup0, teardown),
+		cmocka_unit_test_setup_teardown(test_auth_deadline, setup0, teardown),
 	};
 
 	gd_log_init("test_conn", getenv("GD_TEST_DEBUG") ? "debug" : "error");
+	make_keys(&test_keys);
+	gd_cred_set(&test_keys, NULL, false);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

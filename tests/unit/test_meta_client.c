@@ -2,7 +2,9 @@
  * session, roles without a session, leader following on HELLO and on calls,
  * reconnects after a meta restart (same session, open inodes re-claimed), a
  * forgotten session replaced and the request re-sent with the new id, the
- * renew thread, no meta at all, and many threads calling through a restart. */
+ * renew thread, no meta at all, many threads calling through a restart, and
+ * a meta that refuses our key (at start: GD_EAUTH at once; another address
+ * that accepts it is used; while running: retried until the key is right). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +12,7 @@
 #include <cmocka.h>
 
 #include "gd_meta_client.h"
+#include "gd_cred.h"
 #include "gd_frame.h"
 #include "gd_log.h"
 #include "gd_net.h"
@@ -41,7 +44,23 @@ struct fake {
 	int hellos, renews, calls;
 	size_t last_open_inodes;       /* of the last HELLO */
 	int last_role;
+	int last_auth_role;            /* req->auth->role of the last HELLO */
+	const struct gd_auth_policy *auth; /* NULL: the process's policy */
 };
+
+/* The process's key (the fakes check it through gd_cred_policy()) and the
+ * key of another cluster. */
+static struct gd_keyring our_keys, other_keys;
+static struct gd_auth_policy other_policy = { .keys = &other_keys };
+
+static void make_keys(struct gd_keyring *kr)
+{
+	memset(kr, 0, sizeof(*kr));
+	kr->n = 1;
+	if (gd_random(kr->key[0].key, GD_KEY_LEN) != 0)
+		abort();
+	gd_key_set_id(&kr->key[0]);
+}
 
 static void msleep(int ms)
 {
@@ -75,6 +94,7 @@ static void do_hello(struct fake *f, struct gd_request *req)
 	assert_non_null(h);
 	f->hellos++;
 	f->last_role = h->role;
+	f->last_auth_role = req->auth ? (int)req->auth->role : -1;
 	f->last_open_inodes = h->n_open_inodes;
 	r.has_status = r.has_chunk_size = r.has_session_timeout_ms = 1;
 	r.chunk_size = CHUNK;
@@ -148,7 +168,7 @@ static void fake_start(struct fake *f, int port, int leader)
 
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
 	struct gd_server_config sc = { .listen = listen, .handler = fake_handler, .ctx = f,
-				       .workers = 4 };
+				       .workers = 4, .auth = f->auth };
 	assert_int_equal(gd_server_start(&sc, &f->srv), 0);
 	f->port = gd_server_port(f->srv);
 	snprintf(f->addr, sizeof(f->addr), "127.0.0.1:%d", f->port);
@@ -259,6 +279,7 @@ static void test_hello_and_roles(void **state)
 	assert_int_equal(gd_meta_client_session(m), 0);
 	assert_int_equal(gd_meta_client_chunk_size(m), CHUNK);
 	assert_int_equal(f.last_role, GODFS__ROLE__ROLE_ADMIN);
+	assert_int_equal(f.last_auth_role, GD_ROLE_ADMIN); /* the handshake said it too */
 	gd_meta_client_close(m);
 	fake_free(&f);
 }
@@ -437,6 +458,76 @@ static void test_threads_through_restart(void **state)
 	fake_free(&f);
 }
 
+/* A meta of another cluster (it does not know our key). */
+static void fake_init_other(struct fake *f, int leader)
+{
+	memset(f, 0, sizeof(*f));
+	pthread_mutex_init(&f->lock, NULL);
+	f->next_session = 1000;
+	f->auth = &other_policy;
+	fake_start(f, 0, leader);
+}
+
+static void test_auth_refused_at_start(void **state)
+{
+	struct fake a, b;
+	struct gd_meta_client *m = NULL;
+	char both[160];
+	uint64_t t0;
+
+	(void)state;
+	fake_init_other(&a, 1);
+	/* Refused: GD_EAUTH at once, not retried until the 5 s timeout. */
+	t0 = gd_net_now_ms();
+	assert_int_equal(open_client(a.addr, GODFS__ROLE__ROLE_CLIENT, 5000, &m), GD_EAUTH);
+	assert_true(gd_net_now_ms() - t0 < 2000);
+	assert_null(m);
+	assert_int_equal(get_int(&a, &a.hellos), 0);
+	/* Without any credential: the same. */
+	gd_cred_set(NULL, NULL, true);
+	assert_int_equal(open_client(a.addr, GODFS__ROLE__ROLE_ADMIN, 5000, &m), GD_EAUTH);
+	gd_cred_set(&our_keys, NULL, false);
+	/* Another configured meta that knows our key is used. */
+	fake_init(&b, 1);
+	snprintf(both, sizeof(both), "%s,%s", a.addr, b.addr);
+	assert_int_equal(open_client(both, GODFS__ROLE__ROLE_CLIENT, 5000, &m), 0);
+	assert_int_equal(get_int(&b, &b.hellos), 1);
+	assert_int_equal(get_int(&a, &a.hellos), 0);
+	gd_meta_client_close(m);
+	fake_free(&a);
+	fake_free(&b);
+}
+
+/* A running client whose meta comes back with another key: calls fail with
+ * GD_EAUTH at their deadline (retried with backoff meanwhile, not in a tight
+ * loop), and work again once the meta takes our key again. */
+static void test_auth_refused_while_running(void **state)
+{
+	struct fake f;
+	struct gd_meta_client *m;
+	uint64_t t0, took;
+	int port;
+
+	(void)state;
+	fake_init(&f, 1);
+	assert_int_equal(open_client(f.addr, GODFS__ROLE__ROLE_CLIENT, 1500, &m), 0);
+	port = f.port;
+	fake_stop(&f);
+	f.auth = &other_policy;
+	fake_start(&f, port, 1);
+	t0 = gd_net_now_ms();
+	assert_int_equal(getattr(m, 5, NULL), GD_EAUTH);
+	took = gd_net_now_ms() - t0;
+	assert_true(took >= 1000);
+	assert_true(took < 4000);
+	fake_stop(&f);
+	f.auth = NULL;
+	fake_start(&f, port, 1);
+	assert_int_equal(getattr(m, 6, NULL), 0);
+	gd_meta_client_close(m);
+	fake_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -447,8 +538,13 @@ int main(void)
 		cmocka_unit_test(test_renew_thread),
 		cmocka_unit_test(test_no_meta),
 		cmocka_unit_test(test_threads_through_restart),
+		cmocka_unit_test(test_auth_refused_at_start),
+		cmocka_unit_test(test_auth_refused_while_running),
 	};
 
 	gd_log_init("test_meta_client", getenv("GD_TEST_LOG") ? getenv("GD_TEST_LOG") : "error");
+	make_keys(&our_keys);
+	make_keys(&other_keys);
+	gd_cred_set(&our_keys, NULL, false);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

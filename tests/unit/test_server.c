@@ -5,6 +5,9 @@
  * slow frame sender and an idle connection are cut, a pinging one is not;
  * requests not yet answered are bounded per connection (back-pressure).
  *
+ * Every connection, raw ones included, passes the cluster-key handshake first
+ * (the process's credential, set in main), as on a real daemon.
+ *
  * The handler answers from one "loop" thread, like godfs-meta's libuv loop:
  * a blocking send there would stall every client. Log lines are checked in
  * stderr, which each test sends to a file. */
@@ -15,6 +18,7 @@
 #include <cmocka.h>
 
 #include "gd_conn.h"
+#include "gd_cred.h"
 #include "gd_frame.h"
 #include "gd_log.h"
 #include "gd_net.h"
@@ -251,7 +255,9 @@ static int log_count(struct fixture *f, ...)
 	return n;
 }
 
-/* A raw TCP connection to the server from source address src (NULL: any). */
+/* A raw TCP connection to the server from source address src (NULL: any),
+ * past the handshake (which fails when the server refuses the connection: a
+ * limit; the caller then sees it closed). */
 static int raw_connect(struct fixture *f, const char *src, int rcvbuf)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)f->port) };
@@ -267,6 +273,7 @@ static int raw_connect(struct fixture *f, const char *src, int rcvbuf)
 	}
 	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
 	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	(void)gd_auth_client(fd, gd_cred_self(), GD_ROLE_CLIENT, 2000);
 	return fd;
 }
 
@@ -363,7 +370,7 @@ static void test_non_reader_does_not_stall_others(void **state)
 	local_name(fd, name, sizeof(name));
 	raw_send_pings(fd, 24, BIG_FLAG);
 	msleep(300); /* the loop has tried to answer them: the socket is full */
-	assert_int_equal(gd_conn_open(f->addr, 2000, &c), 0);
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_CLIENT, &c), 0);
 	t0 = now_ms();
 	for (int i = 0; i < 50; i++) {
 		uint64_t ms = timed_ping(c, 1000 + (uint64_t)i);
@@ -425,7 +432,7 @@ static void test_per_address_limit(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_false(closed_within(fds[i], 50));
 	/* another address is not affected */
-	assert_int_equal(gd_conn_open(f->addr, 2000, &c), 0);
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_CLIENT, &c), 0);
 	assert_true(timed_ping(c, 1) < 200);
 	/* a burst: counted, logged about once a second */
 	for (int i = 1; i < 40; i++)
@@ -515,7 +522,7 @@ static void test_idle_timeout(void **state)
 
 	(void)state;
 	fd = raw_connect(f, NULL, 0);
-	assert_int_equal(gd_conn_open(f->addr, 2000, &c), 0);
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_CLIENT, &c), 0);
 	for (int i = 0; i < 8; i++) {
 		msleep(250);
 		timed_ping(c, (uint64_t)i);
@@ -572,6 +579,11 @@ int main(void)
 	int rc;
 
 	gd_log_init("test_server", "info");
+	static struct gd_keyring keys = { .n = 1 };
+	if (gd_random(keys.key[0].key, GD_KEY_LEN) != 0)
+		return 1;
+	gd_key_set_id(&keys.key[0]);
+	gd_cred_set(&keys, NULL, false);
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	log_restore();
 	return rc;
