@@ -11,12 +11,21 @@
 # GODFS_LOCAL_MNT (default /mnt/godfs), GODFS_LOCAL_BIN (directory holding the
 # programs; default: the installed ones, else build/release of this checkout).
 # Ports: meta 127.0.0.1:9090 (Raft 9091), chunkds 127.0.0.1:8000, 8001, 8002.
+#
+# The cluster key (docs/security.md): the first 'up' creates $STATE/cluster.key
+# (mode 0600), and every program of the cluster is started with it. So that
+# godfs-admin and `mount -t godfs` on this host work with no flag, it is also
+# copied to /etc/godfs/cluster.key, the default key file, unless that file
+# exists already (a real installation's key is never touched: then the
+# summary says which --key-file to use); 'purge' removes that copy.
 set -euo pipefail
 
 STATE=${GODFS_LOCAL_STATE:-/var/lib/godfs-local}
 MNT=${GODFS_LOCAL_MNT:-/mnt/godfs}
 LOG=$STATE/log
 RUN=$STATE/run
+KEY=$STATE/cluster.key
+ETC_KEY=/etc/godfs/cluster.key
 META_ADDR=127.0.0.1:9090
 RAFT_ADDR=127.0.0.1:9091
 CHUNKD_PORTS=(8000 8001 8002)
@@ -179,9 +188,35 @@ cmd_status() {
 	return "$rc"
 }
 
+# Creates the cluster key once (godfs-admin key generate, or the same format
+# by hand when godfs-admin is not there), keeps it 0600, and installs the copy
+# in /etc/godfs when there is no key file there yet.
+ensure_key() {
+	local admin=$1
+	if [ ! -f "$KEY" ]; then
+		if [ -n "$admin" ]; then
+			"$admin" key generate "$KEY" >/dev/null || die "cannot create $KEY"
+		else
+			(umask 077 && printf '# godfs cluster key: keep it secret (docs/security.md)\n%s\n' \
+				"$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" >"$KEY")
+		fi
+		say "created the cluster key $KEY"
+	fi
+	chmod 600 "$KEY"
+	if [ ! -e "$ETC_KEY" ]; then
+		mkdir -p "$(dirname "$ETC_KEY")"
+		(umask 077 && cp "$KEY" "$ETC_KEY")
+		say "installed it as $ETC_KEY (the default key file of godfs-admin and mount.godfs)"
+	fi
+}
+
+# Whether $ETC_KEY is this cluster's key (godfs-admin needs no --key-file).
+etc_key_ours() { cmp -s "$KEY" "$ETC_KEY"; }
+
 summary() {
-	local st
+	local st admin_flag=
 	st=$(cmd_status) || true
+	etc_key_ours || admin_flag=" --key-file $KEY"
 	cat <<TXT
 local-cluster: godfs is up
   godfs-meta    $META_ADDR (Raft $RAFT_ADDR)  data $STATE/meta
@@ -189,9 +224,10 @@ local-cluster: godfs is up
   godfs-chunkd  127.0.0.1:${CHUNKD_PORTS[1]}  data $STATE/chunkd2
   godfs-chunkd  127.0.0.1:${CHUNKD_PORTS[2]}  data $STATE/chunkd3
   mount.godfs   $META_ADDR -> $MNT (replication goal 3)
+  cluster key   $KEY$(etc_key_ours && echo " (copy in $ETC_KEY)")
   logs          $LOG/   PIDs $RUN/
 $st
-Try:  echo hello > $MNT/hello && cat $MNT/hello;  godfs-admin status;  godfs-admin nodes
+Try:  echo hello > $MNT/hello && cat $MNT/hello;  godfs-admin$admin_flag status;  godfs-admin$admin_flag nodes
 Stop: $0 down      (data stays in $STATE; '$0 purge' deletes it)
 TXT
 }
@@ -202,7 +238,8 @@ wait_nodes() {
 	local admin=$1 n=$2 i
 	[ -n "$admin" ] || return 0
 	for ((i = 0; i < 200; i++)); do
-		[ "$("$admin" --meta "$META_ADDR" nodes 2>/dev/null | grep -c ' alive')" -ge "$n" ] && return 0
+		[ "$("$admin" --meta "$META_ADDR" --key-file "$KEY" nodes 2>/dev/null |
+			grep -c ' alive')" -ge "$n" ] && return 0
 		sleep 0.1
 	done
 	say "warning: the meta does not list $n live chunk servers after 20 s (see $LOG/)"
@@ -224,13 +261,14 @@ cmd_up() {
 	mountp=$(find_prog mount.godfs fs)
 	admin=$(find_prog godfs-admin utils 2>/dev/null) || admin=
 	mkdir -p "$STATE/meta" "$STATE/chunkd1" "$STATE/chunkd2" "$STATE/chunkd3" "$LOG" "$RUN"
+	ensure_key "$admin"
 
 	if alive meta godfs-meta; then
 		say "godfs-meta already running (pid $(<"$RUN/meta.pid"))"
 	else
 		port_open "$META_ADDR" && die "$META_ADDR is taken by a process this script did not start"
 		start meta "$meta" --data-dir "$STATE/meta" --listen "$META_ADDR" \
-			--raft-listen "$RAFT_ADDR" --node-id 1 --default-goal 3
+			--raft-listen "$RAFT_ADDR" --node-id 1 --default-goal 3 --key-file "$KEY"
 		wait_port "$META_ADDR" meta godfs-meta
 		say "started godfs-meta (pid $(<"$RUN/meta.pid"))"
 	fi
@@ -242,7 +280,7 @@ cmd_up() {
 		fi
 		port_open "$addr" && die "$addr is taken by a process this script did not start"
 		start "chunkd$i" "$chunkd" --data-dir "$STATE/chunkd$i" --listen "$addr" \
-			--meta "$META_ADDR"
+			--meta "$META_ADDR" --key-file "$KEY"
 		wait_port "$addr" "chunkd$i" godfs-chunkd
 		say "started chunkd$i (pid $(<"$RUN/chunkd$i.pid"))"
 	done
@@ -260,7 +298,7 @@ cmd_up() {
 		clean_stale_mount
 		[ -d "$MNT" ] || mkdir -p "$MNT"
 		mountpoint -q "$MNT" && die "$MNT is already a mount point of something else: unmount it first"
-		start mount "$mountp" "$META_ADDR" "$MNT" -f
+		start mount "$mountp" "$META_ADDR" "$MNT" -f -o "key_file=$KEY"
 		for ((i = 0; i < 200; i++)); do
 			mounted && mount_answers && break
 			alive mount mount.godfs || die "mount.godfs exited: see $LOG/mount.log"
@@ -328,6 +366,10 @@ purge)
 	cmd_down
 	if grep -qs " $STATE/" /proc/self/mounts; then
 		die "something is still mounted under $STATE: not deleting it"
+	fi
+	if [ -f "$KEY" ] && etc_key_ours; then
+		rm -f "$ETC_KEY"
+		say "removed $ETC_KEY (the copy of this cluster's key)"
 	fi
 	rm -rf "$STATE"
 	say "removed $STATE (all the data of the local cluster)"
