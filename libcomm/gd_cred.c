@@ -84,14 +84,15 @@ int gd_cred_setup(const struct gd_config *cfg, enum gd_cred_use use)
 		rc = gd_keyring_load(path, &k);
 		if (rc < 0) {
 			if (!ins && use == GD_CRED_DAEMON)
-				gd_error("no cluster key: create one with `godfs-admin key generate %s`, "
-					 "copy it (mode 0600) to every node, or start with --insecure "
-					 "(anyone who reaches the ports gets in)", path);
+				gd_error("no cluster key (%s): create one with `godfs-admin key "
+					 "generate %s`, copy it (mode 0600) to every node, or start "
+					 "with --insecure (anyone who reaches the ports gets in)",
+					 path, path);
 			else if (!ins)
-				gd_error("no cluster key: give the cluster's key file with "
-					 "--key-file PATH (mount.godfs: -o key_file=PATH; default "
-					 "%s), or --insecure for a cluster whose daemons run with "
-					 "--insecure", path);
+				gd_error("no cluster key (%s): give the cluster's key file with "
+					 "--key-file PATH (mount.godfs: -o key_file=PATH), or "
+					 "--insecure for a cluster whose daemons run with --insecure",
+					 path);
 			if (kf || !ins)
 				return rc;
 		}

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The cluster key (docs/security.md, "Cluster key"): a cluster whose daemons
 # hold a key lets in a mount with that key (from GODFS_KEY_FILE, and from -o
-# key_file= alone); godfs-admin with a wrong key, with a missing key file or
+# key_file= alone), a mount with a wrong key exits 1 and says why; godfs-admin with a wrong key, with a missing key file or
 # with a key file others may read fails with a clear message and exit status
 # 1, and the meta logs the refusal; a chunkd with a wrong key is refused by
 # the meta (both log it); a connection that never finishes the handshake is
@@ -29,6 +29,18 @@ export GODFS_KEY_FILE=$E2E_KEY
 e2e_umount "$M2"
 e2e_log "mounts with the key (GODFS_KEY_FILE, -o key_file=) work"
 
+# ---- a mount with a wrong key stops at once and says why
+"$GODFS_ADMIN" key generate "$E2E_TMP/wrong.key" >/dev/null || e2e_fail "key generate"
+mkdir -p "$E2E_TMP/m3"
+rc=0
+env -u GODFS_KEY_FILE timeout 20 "$GODFS_MOUNT" "$META_ADDR" "$E2E_TMP/m3" -f -o "key_file=$E2E_TMP/wrong.key" \
+	</dev/null >"$E2E_TMP/log/mount-wrong.log" 2>&1 || rc=$?
+[ "$rc" = 1 ] || e2e_fail "mount.godfs with a wrong key: exit $rc, not 1"
+grep -q "meta $META_ADDR refused our credential .*wrong cluster key" "$E2E_TMP/log/mount-wrong.log" ||
+	e2e_fail "mount.godfs with a wrong key does not say why: $(cat "$E2E_TMP/log/mount-wrong.log")"
+e2e_is_mounted "$E2E_TMP/m3" && e2e_fail "mounted with a wrong key"
+e2e_log "a mount with a wrong key exits 1 and says why"
+
 # ---- godfs-admin: the right key, a wrong key, no key, a readable key
 # admin_expect RC PATTERN WHAT ARGS...: godfs-admin ARGS must exit RC within
 # 10 s and print PATTERN (grep -E) on stderr.
@@ -43,7 +55,6 @@ admin_expect() {
 		e2e_fail "godfs-admin $what: no /$pat/ in: $(cat "$E2E_TMP/admin.err")"
 }
 admin_expect 0 "" "with the key" status
-"$GODFS_ADMIN" key generate "$E2E_TMP/wrong.key" >/dev/null || e2e_fail "key generate"
 [ "$(stat -c %a "$E2E_TMP/wrong.key")" = 600 ] || e2e_fail "key generate: mode $(stat -c %a "$E2E_TMP/wrong.key")"
 rc=0; "$GODFS_ADMIN" key generate "$E2E_TMP/wrong.key" 2>"$E2E_TMP/gen.err" || rc=$?
 [ "$rc" = 1 ] && grep -q "exists" "$E2E_TMP/gen.err" || e2e_fail "key generate over an existing file: exit $rc"
@@ -120,7 +131,7 @@ no_key_refused() {
 	shift
 	env -u GODFS_KEY_FILE timeout 20 "$@" </dev/null >"$E2E_TMP/$name.out" 2>&1 || rc=$?
 	[ "$rc" = 1 ] || e2e_fail "$name without a key: exit $rc, not 1: $(cat "$E2E_TMP/$name.out")"
-	grep -q "no cluster key: create one with .godfs-admin key generate" "$E2E_TMP/$name.out" ||
+	grep -q "no cluster key (.*): create one with .godfs-admin key generate" "$E2E_TMP/$name.out" ||
 		e2e_fail "$name without a key does not say why: $(cat "$E2E_TMP/$name.out")"
 }
 if [ ! -e "$ETC_KEY" ]; then
