@@ -275,13 +275,19 @@ int main(int argc, char **argv)
 	}
 	rpc.store = store;
 	rpc.pipe = pipe;
+	/* The process's policy (gd_cred_setup above), and client tokens: a
+	 * token mount reads and writes here too. A token is checked by its MAC
+	 * under the cluster key and its expiry (no table here: the meta keeps
+	 * the revocations, and what a client may touch is the meta's to say). */
+	struct gd_auth_policy auth = *gd_cred_policy();
+	auth.tokens = true;
 	struct gd_server_config sc = {
 		.listen = listen,
 		.handler = chunkd_rpc_client_handle,
 		.ctx = &rpc,
 		.workers = (int)workers,
 		.limits = limits,
-		.auth = NULL,   /* the process's policy (gd_cred_setup above) */
+		.auth = &auth,  /* outlives the server: both live until main returns */
 		.auth_timeout_ms = gd_cred_auth_timeout_ms(),
 	};
 	rc = gd_server_start(&sc, &server);
