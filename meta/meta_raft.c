@@ -8,8 +8,10 @@
 #include <string.h>
 
 #include "gd_alloc.h"
+#include "gd_cred.h"
 #include "gd_log.h"
 #include "gd_status.h"
+#include "meta_raft_transport.h"
 
 struct meta_raft {
 	/* Everything below is owned by the libuv loop thread. */
@@ -220,6 +222,7 @@ int meta_raft_start(const struct meta_raft_config *cfg, const struct meta_raft_f
 {
 	struct meta_raft *r;
 	struct raft_configuration conf;
+	struct meta_raft_transport_opts topts = { 0 };
 	int rv;
 
 	*bootstrapped = false;
@@ -234,9 +237,13 @@ int meta_raft_start(const struct meta_raft_config *cfg, const struct meta_raft_f
 	r->rfsm.snapshot = fsm_snapshot;
 	r->rfsm.restore = fsm_restore;
 
-	rv = raft_uv_tcp_init(&r->transport, cfg->loop);
+	/* The Raft port lets in only peers with the cluster key
+	 * (meta_raft_transport.h), never libraft's open TCP transport. */
+	topts.policy = gd_cred_policy();
+	topts.cred = gd_cred_self();
+	rv = meta_raft_transport_init(&r->transport, cfg->loop, &topts);
 	if (rv != 0) {
-		gd_error("raft: tcp transport: %s", raft_strerror(rv));
+		gd_error("raft: transport: %s", raft_strerror(rv));
 		goto err_after_alloc;
 	}
 	r->transport_inited = true;
@@ -295,7 +302,7 @@ err_after_init:
 err_after_io:
 	raft_uv_close(&r->io);
 err_after_transport:
-	raft_uv_tcp_close(&r->transport);
+	meta_raft_transport_release(&r->transport);
 err_after_alloc:
 	gd_free(r);
 	return GD_EIO;
@@ -473,6 +480,6 @@ void meta_raft_free(struct meta_raft *r)
 		return;
 	drop_last_result(r);
 	raft_uv_close(&r->io);
-	raft_uv_tcp_close(&r->transport);
+	meta_raft_transport_release(&r->transport);
 	gd_free(r);
 }

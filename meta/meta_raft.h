@@ -2,7 +2,11 @@
  * API-compatible cowsql/raft) lives in meta_raft.c and nowhere else, so the
  * implementation can be swapped without touching the rest of the meta.
  *
- * Raft and its TCP transport run on the meta's libuv loop and only make
+ * (The one other file that speaks libraft's API is meta_raft_transport.c, the
+ * Raft port: libraft's transport interface, opened only to peers with the
+ * cluster key, from the credential gd_cred_setup loaded.)
+ *
+ * Raft and its transport run on the meta's libuv loop and only make
  * progress inside uv_run(); every function here must be called on that loop's
  * thread, and every callback below runs on it. */
 #ifndef META_RAFT_H

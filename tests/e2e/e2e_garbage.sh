@@ -2,7 +2,7 @@
 # Garbage on every daemon port (meta RPC, meta Raft, the three chunkds): 4 KiB
 # of random bytes, a valid-looking header with huge lengths, lengths just over
 # the bounds, an unknown method, a header cut short, a bad protobuf body. Each
-# daemon drops the bad connection, logs why (RPC ports), keeps running, and
+# daemon drops the bad connection, logs why, keeps running, and
 # the file system still works afterwards (a goal-3 file written through all
 # three chunkds and read back cold). On the RPC ports the garbage meets the
 # handshake that starts every connection (docs/security.md): the daemons run
@@ -65,7 +65,7 @@ attack() {
 }
 
 attack godfs-meta "$META_PORT" "$E2E_TMP/log/meta.log" "$META_PID"
-attack "godfs-meta raft" "$RAFT_PORT" "" "$META_PID"
+attack "godfs-meta raft" "$RAFT_PORT" "$E2E_TMP/log/meta.log" "$META_PID"
 for i in 1 2 3; do
 	attack "chunkd$i" "${CHUNKD_PORT[$i]}" "$E2E_TMP/log/chunkd$i.log" "${CHUNKD_PID[$i]}"
 done
