@@ -463,6 +463,7 @@ static void in_proof(struct hs *hs)
 	int rc;
 
 	rc = gd_auth_check(&rt->policy, hs->ch, hs->proof, &peer, hs->verdict, why, sizeof(why));
+	memset(peer.session_key, 0, sizeof(peer.session_key));
 	if (rc == 0 && peer.role != GD_ROLE_META) {
 		/* A good key, but not a meta: close without a verdict. */
 		snprintf(why, sizeof(why), "role %s may not use the Raft port", gd_role_name(peer.role));
@@ -478,9 +479,10 @@ static void in_proof(struct hs *hs)
 		return;
 	}
 	/* TLS would be inserted here, once the peer is known to hold the key and
-	 * before the hello: a GnuTLS session on this socket, with raft given the
-	 * plaintext end (e.g. a uv_pipe_t of a socketpair pumped by the loop)
-	 * instead of hs->tcp; the hello would then travel inside it. */
+	 * before the hello: a GnuTLS session on this socket (gd_tls.h, keyed with
+	 * gd_auth_session_key), with raft given the plaintext end (e.g. a
+	 * uv_pipe_t of a socketpair pumped by the loop) instead of hs->tcp; the
+	 * hello would then travel inside it. */
 	hs->state = HS_IN_HELLO_HDR;
 	hs_write(hs, hs->verdict, sizeof(hs->verdict));
 	if (hs->state == HS_IN_HELLO_HDR)
@@ -913,6 +915,7 @@ int meta_raft_transport_init(struct raft_uv_transport *t, uv_loop_t *loop,
 	rt->policy = *opts->policy;
 	rt->policy.tokens = false;         /* a token never opens the Raft port */
 	rt->policy.token_check = NULL;
+	rt->policy.tls = false;            /* no TLS on this port yet (see in_proof) */
 	rt->cred = opts->cred;
 	rt->handshake_ms = opts->handshake_ms ? opts->handshake_ms : META_RAFT_HANDSHAKE_MS;
 	rt->max_hs = opts->max_handshakes ? opts->max_handshakes : META_RAFT_MAX_HANDSHAKES;
