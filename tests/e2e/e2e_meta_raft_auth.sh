@@ -18,7 +18,7 @@ VCLIENT=([1]=$VC1 [2]=$VC2 [3]=$VC3)
 VRAFT=([1]=$VR1 [2]=$VR2 [3]=$VR3)
 PEERS="1@127.0.0.1:$VR1@127.0.0.1:$VC1,2@127.0.0.1:$VR2@127.0.0.1:$VC2,3@127.0.0.1:$VR3@127.0.0.1:$VC3"
 declare -A VPID=()
-e2e_make_key "$E2E_TMP/other.key"
+"$GODFS_ADMIN" key generate "$E2E_TMP/other.key" >/dev/null || e2e_fail "cannot create a second key"
 
 # start_voter N [options]: voter N of 3 (the test's key unless --key-file).
 start_voter() {
