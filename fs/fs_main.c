@@ -54,7 +54,8 @@ static void usage(FILE *out)
 		"                key_file=PATH (the cluster key, default\n"
 		"                " GD_CRED_DEFAULT_KEY_FILE "),\n"
 		"                token_file=PATH (a client token instead of the key),\n"
-		"                insecure (for a cluster whose daemons run with --insecure);\n"
+		"                insecure (for a cluster whose daemons run with --insecure),\n"
+		"                tls (TLS on every connection: the cluster runs with --tls);\n"
 		"                defaults, _netdev, noauto, user... are ignored\n"
 		"  -h, --help    this text;  -V, --version  the version\n");
 }
@@ -125,8 +126,8 @@ static int parse_opts(struct fs_args *a, struct gd_config *cfg, const char *list
 			a->default_permissions = 1;
 		} else if (strcmp(o, "no_default_permissions") == 0) {
 			a->default_permissions = 0;
-		} else if (strcmp(o, "insecure") == 0) {
-			if (gd_config_set_flag(cfg, "insecure", "1"))
+		} else if (strcmp(o, "insecure") == 0 || strcmp(o, "tls") == 0) {
+			if (gd_config_set_flag(cfg, o, "1"))
 				rc = -1;
 		} else if (is_kernel_opt(o)) {
 			if (opts_append(a->kernel_opts, o))

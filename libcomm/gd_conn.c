@@ -14,6 +14,7 @@
 #include "gd_log.h"
 #include "gd_net.h"
 #include "gd_status.h"
+#include "gd_tls.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -51,6 +52,9 @@ struct gd_call {
 
 struct gd_conn {
 	int fd;
+	/* TLS when the server asked for it (or gd_cred_tls()); set before the
+	 * reader starts; the reader receives, senders send under send_lock */
+	struct gd_tls *tls;
 	char peer[GD_NET_ADDR_MAX];
 	pthread_t reader;
 	atomic_uint_fast64_t next_id;
@@ -126,14 +130,27 @@ static int send_budget_ms(const struct timespec *deadline)
 	return ms < SEND_MIN_MS ? SEND_MIN_MS : ms > INT32_MAX ? INT32_MAX : (int)ms;
 }
 
+/* Reads from the socket, through TLS when the connection uses it. */
+static int conn_readv_full(struct gd_conn *c, struct iovec *iov, int iovcnt, size_t *got)
+{
+	return c->tls ? gd_tls_readv_full(c->tls, iov, iovcnt, got)
+		      : gd_net_readv_full(c->fd, iov, iovcnt, got);
+}
+
+static int conn_read_full(struct gd_conn *c, void *buf, size_t len, size_t *got)
+{
+	return c->tls ? gd_tls_read_full(c->tls, buf, len, got)
+		      : gd_net_read_full(c->fd, buf, len, got);
+}
+
 /* Reads and throws away n bytes (a response nobody waits for any more). */
-static int drain(int fd, size_t n)
+static int drain(struct gd_conn *c, size_t n)
 {
 	uint8_t sink[DRAIN_BUF]; /* contents never looked at */
 
 	while (n > 0) {
 		size_t k = n < sizeof(sink) ? n : sizeof(sink);
-		int rc = gd_net_read_full(fd, sink, k, NULL);
+		int rc = conn_read_full(c, sink, k, NULL);
 		if (rc < 0)
 			return rc;
 		n -= k;
@@ -159,7 +176,7 @@ static int read_response(struct gd_conn *c, const struct gd_frame_hdr *hdr)
 	if (!call) {
 		gd_debug("%s: dropping late response %llu", c->peer,
 			 (unsigned long long)hdr->request_id);
-		return drain(c->fd, (size_t)hdr->pb_len + hdr->data_len);
+		return drain(c, (size_t)hdr->pb_len + hdr->data_len);
 	}
 	if (hdr->data_len > call->rbuf_len) {
 		gd_warn("%s: response %llu carries %u data bytes, the caller has room for %zu",
@@ -181,7 +198,7 @@ static int read_response(struct gd_conn *c, const struct gd_frame_hdr *hdr)
 	iov[0].iov_len = hdr->pb_len;
 	iov[1].iov_base = call->rbuf;
 	iov[1].iov_len = hdr->data_len;
-	rc = gd_net_readv_full(c->fd, iov, 2, NULL);
+	rc = conn_readv_full(c, iov, 2, NULL);
 	if (rc < 0) {
 		st = GD_ECONN;
 		goto out_after_pb;
@@ -226,7 +243,7 @@ static void *reader_main(void *arg)
 		size_t got = 0;
 		int rc;
 
-		rc = gd_net_read_full(c->fd, buf, sizeof(buf), &got);
+		rc = conn_read_full(c, buf, sizeof(buf), &got);
 		if (rc < 0) {
 			if (got > 0 || !atomic_load(&c->failed))
 				gd_debug("%s: connection closed", c->peer);
@@ -244,7 +261,7 @@ static void *reader_main(void *arg)
 		}
 		if (hdr.kind == GD_KIND_PUSH) {
 			/* No pushes are defined yet: skip them whole. */
-			if (drain(c->fd, (size_t)hdr.pb_len + hdr.data_len) < 0)
+			if (drain(c, (size_t)hdr.pb_len + hdr.data_len) < 0)
 				break;
 			continue;
 		}
@@ -260,6 +277,7 @@ int gd_conn_open(const char *hostport, int timeout_ms, enum gd_role role,
 {
 	int budget = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS;
 	uint64_t deadline = gd_net_now_ms() + (uint64_t)budget, now;
+	struct gd_auth_result res;
 	struct gd_conn *c;
 	int rc;
 
@@ -273,8 +291,23 @@ int gd_conn_open(const char *hostport, int timeout_ms, enum gd_role role,
 		goto err_after_alloc;
 	/* The handshake gets what the connect left of the deadline. */
 	now = gd_net_now_ms();
-	rc = gd_auth_client(c->fd, gd_cred_self(), role,
-			    now < deadline ? (int)(deadline - now) : 1);
+	rc = gd_auth_client_ex(c->fd, gd_cred_self(), role,
+			       now < deadline ? (int)(deadline - now) : 1, &res);
+	if (rc == 0 && gd_cred_tls() && !(res.flags & GD_AUTH_F_TLS)) {
+		/* The handshake's MAC covers the flags: this is the daemon's
+		 * own word that it runs without TLS, not an attacker's edit. */
+		gd_error("%s does not use TLS, and this program runs with --tls: refused",
+			 hostport);
+		rc = GD_EAUTH;
+	}
+	if (rc == 0 && (res.flags & GD_AUTH_F_TLS)) {
+		now = gd_net_now_ms();
+		rc = gd_tls_start(c->fd, false, res.session_key,
+				  now < deadline ? (int)(deadline - now) : 1, &c->tls);
+		if (rc < 0)
+			gd_warn("%s: TLS handshake failed: %s", hostport, gd_strerror(rc));
+	}
+	memset(res.session_key, 0, sizeof(res.session_key));
 	if (rc < 0) {
 		gd_debug("%s: handshake: %s", hostport, gd_strerror(rc));
 		close(c->fd);
@@ -299,6 +332,7 @@ int gd_conn_open(const char *hostport, int timeout_ms, enum gd_role role,
 err_after_socket:
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->send_lock);
+	gd_tls_free(c->tls);
 	close(c->fd);
 err_after_alloc:
 	gd_free(c);
@@ -312,6 +346,7 @@ void gd_conn_close(struct gd_conn *c)
 	atomic_store(&c->failed, 1);
 	shutdown(c->fd, SHUT_RDWR);
 	pthread_join(c->reader, NULL);
+	gd_tls_free(c->tls);
 	close(c->fd);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->send_lock);
@@ -422,7 +457,7 @@ int gd_call_start(struct gd_conn *c, const struct gd_call_args *a, struct gd_cal
 		(void)gd_net_set_send_timeout(c->fd, budget);
 		c->send_timeout_ms = budget;
 	}
-	rc = gd_net_writev_full(c->fd, iov, 3);
+	rc = c->tls ? gd_tls_writev_full(c->tls, iov, 3) : gd_net_writev_full(c->fd, iov, 3);
 	pthread_mutex_unlock(&c->send_lock);
 	if (rc < 0) {
 		/* A frame may be half out: the stream cannot be trusted any more. */

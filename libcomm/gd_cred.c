@@ -19,6 +19,7 @@ static struct gd_token token;
 static struct gd_cred self;
 static struct gd_auth_policy policy;
 static bool insecure;
+static bool tls;
 static int auth_timeout_ms = GD_CRED_DEFAULT_AUTH_TIMEOUT_MS;
 static char source[PATH_MAX];   /* the file the key or token came from; "" = set by a program */
 
@@ -48,7 +49,14 @@ void gd_cred_set(const struct gd_keyring *k, const struct gd_token *t, bool ins)
 	} else {
 		self.kind = GD_AUTH_NONE;
 	}
-	policy = (struct gd_auth_policy){ .keys = keys.n > 0 ? &keys : NULL, .insecure = ins };
+	policy = (struct gd_auth_policy){ .keys = keys.n > 0 ? &keys : NULL, .insecure = ins,
+					  .tls = tls };
+}
+
+static void set_tls(bool on)
+{
+	tls = on;
+	policy.tls = on;
 }
 
 int gd_cred_setup(const struct gd_config *cfg, enum gd_cred_use use)
@@ -61,7 +69,10 @@ int gd_cred_setup(const struct gd_config *cfg, enum gd_cred_use use)
 	int ins = 0, rc;
 	long to;
 
-	if (gd_config_get_bool(cfg, "insecure", NULL, 0, &ins) < 0)
+	int want_tls = 0;
+
+	if (gd_config_get_bool(cfg, "insecure", NULL, 0, &ins) < 0 ||
+	    gd_config_get_bool(cfg, "tls", NULL, 0, &want_tls) < 0)
 		return GD_EINVAL;
 	if (use == GD_CRED_DAEMON) {
 		if (gd_config_get_int(cfg, "auth-timeout-ms", NULL, GD_CRED_DEFAULT_AUTH_TIMEOUT_MS,
@@ -76,6 +87,7 @@ int gd_cred_setup(const struct gd_config *cfg, enum gd_cred_use use)
 		gd_cred_set(NULL, &t, ins);
 		set_source(tf);
 		memset(&t, 0, sizeof(t));
+		set_tls(want_tls);
 		return 0;
 	}
 	/* An explicit key file must load; the default one may be missing when
@@ -103,6 +115,11 @@ int gd_cred_setup(const struct gd_config *cfg, enum gd_cred_use use)
 	} else {
 		gd_cred_set(NULL, NULL, ins);
 	}
+	if (want_tls && self.kind == GD_AUTH_NONE) {
+		gd_error("--tls needs a key (the TLS keys come from the cluster key's handshake)");
+		return GD_EINVAL;
+	}
+	set_tls(want_tls);
 	if (ins && use == GD_CRED_DAEMON)
 		gd_warn("INSECURE: --insecure is set: this daemon lets in anyone who reaches its "
 			"port, with no credential (docs/security.md)");
@@ -122,6 +139,11 @@ const struct gd_cred *gd_cred_self(void)
 const struct gd_auth_policy *gd_cred_policy(void)
 {
 	return &policy;
+}
+
+bool gd_cred_tls(void)
+{
+	return tls;
 }
 
 bool gd_cred_insecure(void)

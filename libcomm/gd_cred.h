@@ -5,6 +5,9 @@
  *   token-file PATH a client token (mount.godfs, and clients that take one)
  *   insecure        no credential needed to talk to this daemon, and none
  *                   offered when there is no key (loud warning at start)
+ *   tls             TLS after the handshake on every connection (gd_tls.h):
+ *                   a daemon asks every peer for it, a client refuses a
+ *                   daemon that does not ask (a downgrade)
  *
  * A daemon (meta, chunkd, gateway) needs the key file unless insecure: it
  * proves itself with it and checks every peer against it. A client uses its
@@ -33,19 +36,23 @@
 #define GD_CRED_OPTS_VAL_BASE 7100
 #define GD_CRED_LONGOPTS \
 	{ "key-file", required_argument, NULL, GD_CRED_OPTS_VAL_BASE + 0 }, \
-	{ "insecure", no_argument, NULL, GD_CRED_OPTS_VAL_BASE + 1 }
+	{ "insecure", no_argument, NULL, GD_CRED_OPTS_VAL_BASE + 1 }, \
+	{ "tls", no_argument, NULL, GD_CRED_OPTS_VAL_BASE + 3 }
 #define GD_CRED_DAEMON_LONGOPTS \
 	GD_CRED_LONGOPTS, \
 	{ "auth-timeout-ms", required_argument, NULL, GD_CRED_OPTS_VAL_BASE + 2 }
 
 #define GD_CRED_USAGE_CLIENT \
 	"  --key-file PATH          the cluster key (default " GD_CRED_DEFAULT_KEY_FILE ")\n" \
-	"  --insecure               talk to an --insecure cluster without a key\n"
+	"  --insecure               talk to an --insecure cluster without a key\n" \
+	"  --tls                    TLS on every connection (the cluster runs with --tls)\n"
 #define GD_CRED_USAGE_DAEMON \
 	"  --key-file PATH          the cluster key (default " GD_CRED_DEFAULT_KEY_FILE ");\n" \
 	"                           create one with `godfs-admin key generate PATH`\n" \
 	"  --insecure               no key: let in anyone who reaches the port (loud\n" \
 	"                           warning; for a throw-away test cluster only)\n" \
+	"  --tls                    TLS on every connection to and from this daemon\n" \
+	"                           (needs a key; the Raft port is authenticated only)\n" \
 	"  --auth-timeout-ms N      a connection must finish its handshake within\n" \
 	"                           this (default 5000)\n"
 
@@ -80,6 +87,9 @@ const struct gd_cred *gd_cred_self(void);
 /* How a daemon checks who connects to it (tokens off; the meta turns them on). */
 const struct gd_auth_policy *gd_cred_policy(void);
 bool gd_cred_insecure(void);
+/* The tls option: connections this process opens use TLS and refuse a
+ * daemon that does not offer it; gd_cred_policy() asks for it. */
+bool gd_cred_tls(void);
 
 /* For tests and programs that build their credential themselves. */
 void gd_cred_set(const struct gd_keyring *keys, const struct gd_token *token, bool insecure);

@@ -17,6 +17,7 @@
 #include "gd_log.h"
 #include "gd_net.h"
 #include "gd_status.h"
+#include "gd_tls.h"
 #include "proto/wire.pb-c.h"
 
 #include <arpa/inet.h>
@@ -82,6 +83,9 @@ struct gd_sconn {
 	pthread_mutex_t ctx_lock;      /* guards ctx */
 	void *ctx;
 	struct gd_peer_auth auth;      /* written by the reader before its first request */
+	/* TLS (auth.tls): set by the reader before its first request; records
+	 * are received by the reader only and made under send_lock only */
+	struct gd_tls *tls;
 	struct gd_sconn *prev, *next;  /* in s->conns; guarded by s->lock */
 };
 
@@ -173,6 +177,7 @@ static void sconn_put(struct gd_sconn *sc)
 	if (s->cfg.closed)
 		s->cfg.closed(s->cfg.ctx, sc->ctx);
 	out_drop(sc);
+	gd_tls_free(sc->tls);
 	close(sc->fd);
 	pthread_mutex_destroy(&sc->send_lock);
 	pthread_mutex_destroy(&sc->ctx_lock);
@@ -375,7 +380,14 @@ static int recv_by(struct gd_sconn *sc, struct iovec *iov, int iovcnt, size_t *g
 			iovcnt--;
 			continue;
 		}
-		n = readv(sc->fd, iov, iovcnt);
+		if (sc->tls) {
+			long r = gd_tls_recv_some(sc->tls, iov->iov_base, iov->iov_len);
+			n = r > 0 ? r : r == GD_EAGAIN ? -1 : 0;
+			if (r == GD_EAGAIN)
+				errno = EAGAIN;
+		} else {
+			n = readv(sc->fd, iov, iovcnt);
+		}
 		if (n > 0) {
 			if (*got == 0 && frame_ms)
 				*deadline = gd_net_now_ms() + frame_ms;
@@ -529,6 +541,8 @@ static void auth_refused(struct gd_server *s, const char *peer, const char *why)
 		gd_warn("%s: connection refused: %s", peer, why);
 }
 
+static int tls_output(void *ctx, const void *buf, size_t len);
+
 /* The handshake of a new connection (gd_auth.h); 0 when the peer may go on.
  * A peer that closes before it sent its proof (a port probe, a client that
  * gave up) is only a debug line: it was not refused. */
@@ -540,8 +554,17 @@ static int reader_auth(struct gd_sconn *sc)
 	int rc;
 
 	rc = gd_auth_server(sc->fd, pol, s->cfg.auth_timeout_ms, &sc->auth, why, sizeof(why));
+	if (rc == 0 && sc->auth.tls) {
+		rc = gd_tls_start(sc->fd, true, sc->auth.session_key, s->cfg.auth_timeout_ms, &sc->tls);
+		if (rc < 0)
+			snprintf(why, sizeof(why), "TLS handshake failed: %s", gd_strerror(rc));
+		else
+			gd_tls_set_output(sc->tls, tls_output, sc);
+	}
+	memset(sc->auth.session_key, 0, sizeof(sc->auth.session_key));
 	if (rc == 0) {
-		gd_debug("%s: authenticated as %s", sc->peer, gd_role_name(sc->auth.role));
+		gd_debug("%s: authenticated as %s%s", sc->peer, gd_role_name(sc->auth.role),
+			 sc->tls ? ", TLS" : "");
 		return 0;
 	}
 	if (atomic_load(&sc->dead))
@@ -868,10 +891,11 @@ static void flusher_take(struct gd_sconn *sc)
 	}
 }
 
-/* Sends the frame in iov (total bytes) or queues what does not fit.
- * Caller holds send_lock; returns 0 or GD_ECONN. */
-static int send_or_queue(struct gd_sconn *sc, struct iovec *iov, int iovcnt, size_t total,
-			 const char *peer)
+/* Sends the bytes in iov (total) or queues what does not fit: the frame
+ * itself, or the TLS records made of it. Caller holds send_lock; returns 0 or
+ * GD_ECONN. */
+static int send_raw(struct gd_sconn *sc, struct iovec *iov, int iovcnt, size_t total,
+		    const char *peer)
 {
 	struct gd_server *s = sc->s;
 	ssize_t left = (ssize_t)total;
@@ -919,6 +943,28 @@ static int send_or_queue(struct gd_sconn *sc, struct iovec *iov, int iovcnt, siz
 	atomic_fetch_add(&sc->out_bytes, (size_t)left);
 	flusher_take(sc);
 	return 0;
+}
+
+/* Where gd_tls puts the records of a reply (gd_tls_set_output): the same
+ * non-blocking send or queue as a plain frame, so TLS never waits either. */
+static int tls_output(void *ctx, const void *buf, size_t len)
+{
+	struct gd_sconn *sc = ctx;
+	struct iovec iov = { (void *)buf, len };
+
+	return send_raw(sc, &iov, 1, len, sc->peer);
+}
+
+/* Sends the frame in iov (total bytes), encrypted when the connection uses
+ * TLS, or queues what does not fit. Caller holds send_lock; 0 or GD_ECONN. */
+static int send_or_queue(struct gd_sconn *sc, struct iovec *iov, int iovcnt, size_t total,
+			 const char *peer)
+{
+	if (!sc->tls)
+		return send_raw(sc, iov, iovcnt, total, peer);
+	if (atomic_load(&sc->dead))
+		return GD_ECONN;
+	return gd_tls_encrypt(sc->tls, iov, iovcnt) < 0 ? GD_ECONN : 0;
 }
 
 /* ---- the flusher ---- */
