@@ -285,6 +285,7 @@ int main(int argc, char **argv)
 		.listen = listen,
 		.handler = chunkd_rpc_client_handle,
 		.ctx = &rpc,
+		.serves = GD_SERVE_CHUNKD,
 		.workers = (int)workers,
 		.limits = limits,
 		.auth = &auth,  /* outlives the server: both live until main returns */

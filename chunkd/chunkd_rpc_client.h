@@ -2,8 +2,11 @@
  * the gd_server handler. It runs on the server's worker threads, so several
  * requests of one connection (a client streaming 1 MiB writes) run at once.
  *
- * Every request is unpacked and bounded before use (chain length and address
- * sizes, read length <= GD_FRAME_MAX_DATA); exactly one reply per request. */
+ * gd_server decoded every request (req->msg) and admitted only the methods
+ * the method table says chunkd serves, from the roles allowed to call them
+ * (gd_methods.h); the fields are bounded here before use (chain length and
+ * address sizes, read length <= GD_FRAME_MAX_DATA). Exactly one reply per
+ * request. */
 #ifndef CHUNKD_RPC_CLIENT_H
 #define CHUNKD_RPC_CLIENT_H
 
@@ -11,12 +14,20 @@
 #include "chunkd_store.h"
 #include "gd_server.h"
 
+#include <stdbool.h>
+#include <stdint.h>
+
 struct chunkd_rpc {
 	struct chunkd_store *store;
 	struct chunkd_pipeline *pipe;
 };
 
-/* The gd_server handler; ctx is a struct chunkd_rpc. */
+/* Whether chunkd has a handler for method (test_methods: exactly the
+ * methods the table says chunkd serves). */
+bool chunkd_rpc_client_serves(uint16_t method);
+
+/* The gd_server handler (gd_server_config.serves = GD_SERVE_CHUNKD); ctx is
+ * a struct chunkd_rpc. */
 void chunkd_rpc_client_handle(void *ctx, struct gd_request *req);
 
 #endif

@@ -51,3 +51,29 @@ void gd_log_write(enum gd_log_level level, const char *file, int line,
 		tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, gd_log_program,
 		gd_log_names[level], base ? base + 1 : file, line, msg);
 }
+
+bool gd_log_limit_allow(struct gd_log_limit *l, unsigned *dropped)
+{
+	struct timespec ts;
+	uint64_t now;
+	bool ok;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	pthread_mutex_lock(&l->lock);
+	if (now - l->window_ms >= 1000u) {
+		l->window_ms = now;
+		l->lines = 0;
+	}
+	ok = l->lines < GD_LOG_LIMIT_BURST;
+	*dropped = 0;
+	if (ok) {
+		l->lines++;
+		*dropped = l->dropped;
+		l->dropped = 0;
+	} else {
+		l->dropped++;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return ok;
+}

@@ -3,6 +3,10 @@
 #ifndef GD_LOG_H
 #define GD_LOG_H
 
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
 enum gd_log_level { GD_LOG_ERROR = 0, GD_LOG_WARN, GD_LOG_INFO, GD_LOG_DEBUG };
 
 extern int gd_log_level_current;
@@ -25,5 +29,21 @@ void gd_log_write(enum gd_log_level level, const char *file, int line,
 #define gd_warn(...) gd_log(GD_LOG_WARN, __VA_ARGS__)
 #define gd_info(...) gd_log(GD_LOG_INFO, __VA_ARGS__)
 #define gd_debug(...) gd_log(GD_LOG_DEBUG, __VA_ARGS__)
+
+/* A budget of log lines for what a stranger can provoke at will (refused
+ * requests): at most GD_LOG_LIMIT_BURST lines a second per limiter, so that a
+ * flood of bad requests cannot flood the log. Thread-safe. */
+#define GD_LOG_LIMIT_BURST 10
+struct gd_log_limit {
+	pthread_mutex_t lock;
+	uint64_t window_ms;        /* start of the current second */
+	unsigned lines;            /* lines logged in this second */
+	unsigned dropped;          /* lines not logged since the last one that was */
+};
+#define GD_LOG_LIMIT_INIT { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0 }
+
+/* Whether one more line may be logged now; *dropped receives how many were
+ * not logged before it (to say so on the line), and is reset. */
+bool gd_log_limit_allow(struct gd_log_limit *l, unsigned *dropped);
 
 #endif

@@ -22,6 +22,7 @@
 #include "gd_cred.h"
 #include "gd_frame.h"
 #include "gd_log.h"
+#include "gd_methods.h"
 #include "gd_net.h"
 #include "gd_status.h"
 #include "proto/wire.pb-c.h"
@@ -572,7 +573,11 @@ static int meta_call(struct gd_meta_client *m, uint16_t method, const ProtobufCM
 	void *shadow = NULL;
 	uint64_t seq = 0;
 
-	if (m->role == GODFS__ROLE__ROLE_CLIENT && seq_field(req->descriptor, "req_seq")) {
+	const struct gd_method *gm = gd_method_get(method);
+
+	/* exactly-once: the method table says which methods carry req_seq */
+	if (m->role == GODFS__ROLE__ROLE_CLIENT && gm && (gm->flags & GD_METHOD_ONCE) &&
+	    req->descriptor == gm->req && seq_field(req->descriptor, "req_seq")) {
 		shadow = gd_malloc(req->descriptor->sizeof_message);
 		if (shadow && !(seq = seq_begin(m))) {
 			gd_free(shadow);

@@ -2,7 +2,6 @@
 #include "gd_config.h"
 #include "gd_log.h"
 #include "gd_status.h"
-#include "proto/wire.pb-c.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -310,80 +309,4 @@ int gd_net_writev_full(int fd, struct iovec *iov, int iovcnt)
 		i = iov_advance(iov, iovcnt, i, (size_t)n);
 	}
 	return 0;
-}
-
-/* Which message each method carries, from the comments of wire.proto's enum Method. */
-static const struct {
-	uint16_t method;
-	const ProtobufCMessageDescriptor *req;
-	const ProtobufCMessageDescriptor *resp;
-} method_table[] = {
-	{ GODFS__METHOD__M_HELLO, &godfs__hello__descriptor, &godfs__hello_resp__descriptor },
-	{ GODFS__METHOD__M_PING, &godfs__ping__descriptor, &godfs__ping__descriptor },
-	{ GODFS__METHOD__M_SESSION_RENEW, &godfs__session_renew__descriptor,
-	  &godfs__session_renew_resp__descriptor },
-	{ GODFS__METHOD__M_LOOKUP, &godfs__lookup__descriptor, &godfs__attr_resp__descriptor },
-	{ GODFS__METHOD__M_GETATTR, &godfs__inode_req__descriptor, &godfs__attr_resp__descriptor },
-	{ GODFS__METHOD__M_SETATTR, &godfs__set_attr__descriptor, &godfs__attr_resp__descriptor },
-	{ GODFS__METHOD__M_MKNOD, &godfs__mknod__descriptor, &godfs__attr_resp__descriptor },
-	{ GODFS__METHOD__M_MKDIR, &godfs__mknod__descriptor, &godfs__attr_resp__descriptor },
-	{ GODFS__METHOD__M_SYMLINK, &godfs__mknod__descriptor, &godfs__attr_resp__descriptor },
-	{ GODFS__METHOD__M_LINK, &godfs__link__descriptor, &godfs__attr_resp__descriptor },
-	{ GODFS__METHOD__M_UNLINK, &godfs__name_req__descriptor, &godfs__status_resp__descriptor },
-	{ GODFS__METHOD__M_RMDIR, &godfs__name_req__descriptor, &godfs__status_resp__descriptor },
-	{ GODFS__METHOD__M_RENAME, &godfs__rename__descriptor, &godfs__status_resp__descriptor },
-	{ GODFS__METHOD__M_READLINK, &godfs__inode_req__descriptor,
-	  &godfs__readlink_resp__descriptor },
-	{ GODFS__METHOD__M_READDIR, &godfs__readdir__descriptor, &godfs__readdir_resp__descriptor },
-	{ GODFS__METHOD__M_OPEN, &godfs__open__descriptor, &godfs__attr_resp__descriptor },
-	{ GODFS__METHOD__M_RELEASE, &godfs__inode_req__descriptor, &godfs__status_resp__descriptor },
-	{ GODFS__METHOD__M_STATFS, &godfs__inode_req__descriptor, &godfs__statfs_resp__descriptor },
-	{ GODFS__METHOD__M_GETXATTR, &godfs__xattr__descriptor, &godfs__xattr_resp__descriptor },
-	{ GODFS__METHOD__M_SETXATTR, &godfs__xattr__descriptor, &godfs__status_resp__descriptor },
-	{ GODFS__METHOD__M_LISTXATTR, &godfs__inode_req__descriptor, &godfs__xattr_resp__descriptor },
-	{ GODFS__METHOD__M_REMOVEXATTR, &godfs__xattr__descriptor, &godfs__status_resp__descriptor },
-	{ GODFS__METHOD__M_CHUNK_LOCATE, &godfs__chunk_req__descriptor, &godfs__chunk_resp__descriptor },
-	{ GODFS__METHOD__M_WRITE_LEASE, &godfs__chunk_req__descriptor, &godfs__chunk_resp__descriptor },
-	{ GODFS__METHOD__M_WRITE_COMMIT, &godfs__write_commit__descriptor,
-	  &godfs__attr_resp__descriptor },
-	{ GODFS__METHOD__M_CHUNK_FAILED, &godfs__chunk_failed__descriptor,
-	  &godfs__chunk_resp__descriptor },
-	{ GODFS__METHOD__M_CS_REGISTER, &godfs__cs_register__descriptor,
-	  &godfs__cs_register_resp__descriptor },
-	{ GODFS__METHOD__M_CS_HEARTBEAT, &godfs__cs_heartbeat__descriptor,
-	  &godfs__cs_heartbeat_resp__descriptor },
-	{ GODFS__METHOD__M_CS_REPORT_BAD, &godfs__cs_report_bad__descriptor,
-	  &godfs__status_resp__descriptor },
-	{ GODFS__METHOD__M_ADMIN_STATUS, &godfs__admin_status__descriptor,
-	  &godfs__admin_status_resp__descriptor },
-	{ GODFS__METHOD__M_TOKEN_CREATE, &godfs__token_create__descriptor,
-	  &godfs__token_resp__descriptor },
-	{ GODFS__METHOD__M_TOKEN_LIST, &godfs__token_list__descriptor,
-	  &godfs__token_list_resp__descriptor },
-	{ GODFS__METHOD__M_TOKEN_REVOKE, &godfs__token_revoke__descriptor,
-	  &godfs__token_resp__descriptor },
-	{ GODFS__METHOD__M_CS_WRITE, &godfs__cs_write__descriptor, &godfs__cs_write_resp__descriptor },
-	{ GODFS__METHOD__M_CS_READ, &godfs__cs_read__descriptor, &godfs__cs_read_resp__descriptor },
-	{ GODFS__METHOD__M_CS_FSYNC, &godfs__cs_chunk_op__descriptor, &godfs__status_resp__descriptor },
-	{ GODFS__METHOD__M_CS_TRUNCATE, &godfs__cs_chunk_op__descriptor,
-	  &godfs__status_resp__descriptor },
-	{ GODFS__METHOD__M_CS_DELETE, &godfs__cs_chunk_op__descriptor, &godfs__status_resp__descriptor },
-	{ GODFS__METHOD__M_CS_REPLICATE, &godfs__cs_replicate__descriptor,
-	  &godfs__status_resp__descriptor },
-};
-
-const ProtobufCMessageDescriptor *gd_net_method_req_desc(uint16_t method)
-{
-	for (size_t i = 0; i < sizeof(method_table) / sizeof(method_table[0]); i++)
-		if (method_table[i].method == method)
-			return method_table[i].req;
-	return NULL;
-}
-
-const ProtobufCMessageDescriptor *gd_net_method_resp_desc(uint16_t method)
-{
-	for (size_t i = 0; i < sizeof(method_table) / sizeof(method_table[0]); i++)
-		if (method_table[i].method == method)
-			return method_table[i].resp;
-	return NULL;
 }

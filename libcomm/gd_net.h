@@ -1,13 +1,11 @@
 /* Socket helpers shared by gd_conn, gd_server and the daemons: connect with a
  * deadline, listen, whole reads and writes that survive EINTR and short
- * transfers, and the table that says which protobuf message each method of
- * wire.proto carries (request and response).
+ * transfers. (Which message each method carries: gd_methods.h.)
  *
  * All functions return 0 or a negative GD_E* code, never -1 with errno. */
 #ifndef GD_NET_H
 #define GD_NET_H
 
-#include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -49,11 +47,6 @@ int gd_net_readv_full(int fd, struct iovec *iov, int iovcnt, size_t *got);
 /* writev until everything is written (iov is modified). Returns 0, GD_ECONN,
  * or GD_ETIMEDOUT when SO_SNDTIMEO expired (the peer does not read). */
 int gd_net_writev_full(int fd, struct iovec *iov, int iovcnt);
-
-/* The protobuf message a request / response of `method` carries, or NULL for
- * a method that is not in wire.proto. */
-const ProtobufCMessageDescriptor *gd_net_method_req_desc(uint16_t method);
-const ProtobufCMessageDescriptor *gd_net_method_resp_desc(uint16_t method);
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 uint64_t gd_net_now_ms(void);

@@ -22,12 +22,19 @@
  * thread, before any frame: a peer that fails it or does not finish it within
  * auth_timeout_ms is cut with one log line (address and reason; when many
  * come at once, a count once per second instead). Who passed is kept with the
- * connection and shown to the handler as req->auth. */
+ * connection and shown to the handler as req->auth.
+ *
+ * Every request is decoded here, once, as its method's message
+ * (gd_methods.h), and the handler sees only requests this daemon serves, for
+ * which the caller's role is allowed and whose bulk data (if any) the method
+ * carries; any other is answered with an error status (GD_ENOTSUP, GD_EPERM,
+ * GD_EPROTO) and a log line (rate-limited), and the connection stays. */
 #ifndef GD_SERVER_H
 #define GD_SERVER_H
 
 #include "gd_auth.h"
 #include "gd_frame.h"
+#include "gd_methods.h"
 
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
@@ -48,6 +55,10 @@ struct gd_request {
 	void *conn_ctx;     /* per-connection slot for the handler (e.g. its role) */
 	const struct gd_peer_auth *auth; /* who the handshake proved the peer is
 					  * (its role, token); valid until gd_request_free */
+	const struct gd_method *method; /* the row of hdr.method, never NULL */
+	/* The request decoded as method->req; owned by the request (freed by
+	 * gd_request_free): handlers read it, never free it. */
+	ProtobufCMessage *msg;
 };
 
 typedef void (*gd_server_handler_fn)(void *ctx, struct gd_request *req);
@@ -85,6 +96,7 @@ struct gd_server_config {
 	gd_server_handler_fn handler;
 	gd_server_closed_fn closed;
 	void *ctx;
+	unsigned serves;               /* GD_SERVE_META / _CHUNKD; 0 = every method */
 	int workers;                   /* 0 = run the handler on the reader thread */
 	struct gd_server_limits limits;
 	const struct gd_auth_policy *auth; /* who may connect; NULL = gd_cred_policy().
@@ -113,8 +125,8 @@ int gd_reply(struct gd_request *req, const ProtobufCMessage *resp,
 int gd_reply_packed(struct gd_request *req, const uint8_t *pb, size_t pb_len,
 		    const void *data, size_t data_len);
 /* Replies with a bare StatusResp{status}. Field 1 is `status` in every *Resp,
- * so the caller unpacks it as the method's own response type (not for M_PING,
- * whose reply is a Ping with status in field 2). */
+ * so the caller unpacks it as the method's own response type; M_PING, whose
+ * reply has status in field 2, gets a Ping{status}. */
 int gd_reply_status(struct gd_request *req, int status);
 /* Frees the request and drops its reference on the connection. */
 void gd_request_free(struct gd_request *req);

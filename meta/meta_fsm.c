@@ -16,6 +16,7 @@
 
 #include "gd_alloc.h"
 #include "gd_frame.h"
+#include "gd_methods.h"
 #include "gd_status.h"
 #include "meta_acl.h"
 #include "meta_ns.h"
@@ -1402,51 +1403,18 @@ static int q_chunk_locate(struct op *op, const Godfs__ChunkReq *r)
 
 /* ---- dispatch ---------------------------------------------------------------------------- */
 
-/* The request message a method carries, or NULL for the internal entries. */
+/* The request message an entry's method carries: the method table's for the
+ * methods of wire.proto, ChunkReport for CHUNK_NODES, NULL for the other
+ * internal entries. */
 static const ProtobufCMessageDescriptor *request_descriptor(uint32_t method)
 {
-	switch (method) {
-	case M(MKNOD): case M(MKDIR): case M(SYMLINK):
-		return &godfs__mknod__descriptor;
-	case M(LINK):
-		return &godfs__link__descriptor;
-	case M(UNLINK): case M(RMDIR):
-		return &godfs__name_req__descriptor;
-	case M(RENAME):
-		return &godfs__rename__descriptor;
-	case M(SETATTR):
-		return &godfs__set_attr__descriptor;
-	case M(OPEN):
-		return &godfs__open__descriptor;
-	case M(SETXATTR): case M(REMOVEXATTR): case M(GETXATTR):
-		return &godfs__xattr__descriptor;
-	case M(WRITE_LEASE): case M(CHUNK_LOCATE):
-		return &godfs__chunk_req__descriptor;
-	case M(CHUNK_FAILED):
-		return &godfs__chunk_failed__descriptor;
-	case M(WRITE_COMMIT):
-		return &godfs__write_commit__descriptor;
-	case M(HELLO):
-		return &godfs__hello__descriptor;
-	case M(CS_REGISTER):
-		return &godfs__cs_register__descriptor;
-	case M(LOOKUP):
-		return &godfs__lookup__descriptor;
-	case M(GETATTR): case M(READLINK): case M(LISTXATTR): case M(STATFS):
-		return &godfs__inode_req__descriptor;
-	case M(READDIR):
-		return &godfs__readdir__descriptor;
-	case FSM(CHUNK_NODES):
+	const struct gd_method *m = gd_method_get(method);
+
+	if (m)
+		return m->req;
+	if (method == FSM(CHUNK_NODES))
 		return &godfs__chunk_report__descriptor;
-	case M(TOKEN_CREATE):
-		return &godfs__token_create__descriptor;
-	case M(TOKEN_REVOKE):
-		return &godfs__token_revoke__descriptor;
-	case M(TOKEN_LIST):
-		return &godfs__token_list__descriptor;
-	default:
-		return NULL;
-	}
+	return NULL;
 }
 
 /* Runs one mutating method; returns its status. */
@@ -1539,47 +1507,13 @@ static void finish(struct meta_fsm_result *res, int status)
 /* ---- exactly-once ---------------------------------------------------------------------- */
 
 /* The req_seq and req_ack of a request whose answer is recorded: false for
- * the methods that are not (leases and chunk failures are safe to apply
- * again and their answers are the leader's to finish; HELLO and internal
- * entries have no client seq). */
+ * the methods that are not (GD_METHOD_ONCE in the method table: leases and
+ * chunk failures are safe to apply again and their answers are the leader's
+ * to finish; HELLO and internal entries have no client seq). */
 static bool request_seq(uint32_t method, const ProtobufCMessage *req, uint64_t *seq,
 			uint64_t *ack)
 {
-#define SEQ_OF(type) do { \
-		const type *x = (const type *)req; \
-		*seq = x->has_req_seq ? x->req_seq : 0; \
-		*ack = x->has_req_ack ? x->req_ack : 0; \
-	} while (0)
-	switch (method) {
-	case M(MKNOD): case M(MKDIR): case M(SYMLINK):
-		SEQ_OF(Godfs__Mknod);
-		break;
-	case M(LINK):
-		SEQ_OF(Godfs__Link);
-		break;
-	case M(UNLINK): case M(RMDIR):
-		SEQ_OF(Godfs__NameReq);
-		break;
-	case M(RENAME):
-		SEQ_OF(Godfs__Rename);
-		break;
-	case M(SETATTR):
-		SEQ_OF(Godfs__SetAttr);
-		break;
-	case M(OPEN):
-		SEQ_OF(Godfs__Open);
-		break;
-	case M(SETXATTR): case M(REMOVEXATTR):
-		SEQ_OF(Godfs__Xattr);
-		break;
-	case M(WRITE_COMMIT):
-		SEQ_OF(Godfs__WriteCommit);
-		break;
-	default:
-		return false;
-	}
-#undef SEQ_OF
-	return *seq != 0;
+	return gd_method_seq(gd_method_get(method), req, seq, ack) && *seq != 0;
 }
 
 /* The session whose record keeps the answer of this entry, or NULL (not
@@ -1707,30 +1641,42 @@ int meta_fsm_apply(struct meta_fsm *f, const void *entry, size_t len,
 	return res->out_of_memory ? GD_ENOMEM : 0;
 }
 
-int meta_fsm_query(struct meta_fsm *f, uint16_t method, const void *req_buf,
-		   size_t len, struct meta_fsm_result *res)
+int meta_fsm_query_msg(struct meta_fsm *f, uint16_t method, const ProtobufCMessage *req,
+		       struct meta_fsm_result *res)
 {
-	const ProtobufCMessageDescriptor *desc = request_descriptor(method);
-	ProtobufCMessage *req = NULL;
+	const struct gd_method *m = gd_method_get(method);
 	struct op op;
 	int status;
 
 	memset(res, 0, sizeof(*res));
-	if (desc) {
-		req = protobuf_c_message_unpack(desc, &pb_allocator, len, req_buf);
-		if (!req) {
-			finish(res, GD_EPROTO);
-			return GD_EPROTO;
-		}
+	if (!m || !req || req->descriptor != m->req) {
+		finish(res, GD_EPROTO);
+		return GD_EPROTO;
 	}
 	memset(&op, 0, sizeof(op));
 	op.st = &f->st;
 	op.res = res;
 	status = query_method(&op, method, req);
 	finish(res, status);
-	if (req)
-		protobuf_c_message_free_unpacked(req, &pb_allocator);
 	return 0;
+}
+
+int meta_fsm_query(struct meta_fsm *f, uint16_t method, const void *req_buf,
+		   size_t len, struct meta_fsm_result *res)
+{
+	const struct gd_method *m = gd_method_get(method);
+	ProtobufCMessage *req;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	req = m ? protobuf_c_message_unpack(m->req, &pb_allocator, len, req_buf) : NULL;
+	if (!req) {
+		finish(res, GD_EPROTO);
+		return GD_EPROTO;
+	}
+	rc = meta_fsm_query_msg(f, method, req, res);
+	protobuf_c_message_free_unpacked(req, &pb_allocator);
+	return rc;
 }
 
 /* ---- direct accessors ----------------------------------------------------------------------- */

@@ -9,6 +9,7 @@
 #ifndef META_FSM_H
 #define META_FSM_H
 
+#include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -78,11 +79,16 @@ int meta_fsm_apply(struct meta_fsm *f, const void *entry, size_t len,
 
 /* Answers a read-only request (LOOKUP, GETATTR, READLINK, READDIR, GETXATTR,
  * LISTXATTR, STATFS, CHUNK_LOCATE, OPEN without O_TRUNC) from the current
- * state. `req` is the packed request. ChunkResp.chain holds node ids.
+ * state. `req` is the request as gd_server decoded it (the method table's
+ * message for method; another one answers GD_EPROTO). ChunkResp.chain holds node ids.
  * READDIR returns only the real entries: "." and ".." are the FUSE layer's;
  * entry cookies start at 3 (1 and 2 are free for "." and ".."), and a walk
  * resumed after any cookie is stable across changes. Reads never change
  * atime (atime moves only with SETATTR). */
+int meta_fsm_query_msg(struct meta_fsm *f, uint16_t method, const ProtobufCMessage *req,
+		       struct meta_fsm_result *res);
+/* The same from the packed request (tests, fuzzing): GD_EPROTO when it does
+ * not decode as the method's message. */
 int meta_fsm_query(struct meta_fsm *f, uint16_t method, const void *req,
 		   size_t len, struct meta_fsm_result *res);
 

@@ -19,6 +19,11 @@ struct meta_server;
  * (possibly later, from a proposal's done callback). Called only when ready. */
 void meta_rpc_dispatch(struct meta_server *ms, struct gd_request *req);
 
+/* Checks at start that the meta has a handler for exactly the methods the
+ * method table (gd_methods.h) says it serves: 0, or GD_EINVAL with every
+ * difference logged (a method added to the table without its handler). */
+int meta_rpc_check_table(void);
+
 /* This node just became a ready leader: rebuild the soft state that comes
  * from the FSM (sessions known to the FSM, orphans) into ms->sess, with every
  * session's renew clock starting now. ms->reg was cleared by the caller;

@@ -16,8 +16,7 @@
 
 /* What the done callback of a node's proposal answers. */
 struct reg_reply {
-	Godfs__CsRegister *msg; /* owns the report that drop[] points into */
-	Godfs__ChunkReport **drop;
+	Godfs__ChunkReport **drop; /* into the request's report (req->msg) */
 	size_t n_drop;
 };
 
@@ -25,8 +24,6 @@ static void reg_reply_free(struct reg_reply *r)
 {
 	if (!r)
 		return;
-	if (r->msg)
-		protobuf_c_message_free_unpacked(&r->msg->base, &meta_server_pb_allocator);
 	gd_free(r->drop);
 	gd_free(r);
 }
@@ -69,7 +66,7 @@ static bool str_ok(const char *s, bool may_be_empty)
  * and unknown copies go back in drop), and lets parked requests retry. */
 void meta_rpc_cs_register(struct meta_server *ms, struct gd_request *req)
 {
-	Godfs__CsRegister *m = (Godfs__CsRegister *)meta_rpc_unpack(req);
+	const Godfs__CsRegister *m = (const Godfs__CsRegister *)req->msg;
 	Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
 	Godfs__FsmNode fn = GODFS__FSM_NODE__INIT;
 	Godfs__CsRegister slim = GODFS__CS_REGISTER__INIT;
@@ -79,13 +76,8 @@ void meta_rpc_cs_register(struct meta_server *ms, struct gd_request *req)
 	uint8_t *pb = NULL;
 	int rc;
 
-	if (!m) {
-		meta_server_reply_status(ms, req, GD_EPROTO);
-		return;
-	}
 	if (!str_ok(m->node_id, false) || !str_ok(m->address, false) ||
 	    (m->label && !str_ok(m->label, true))) {
-		protobuf_c_message_free_unpacked(&m->base, &meta_server_pb_allocator);
 		meta_server_reply_status(ms, req, GD_EINVAL);
 		return;
 	}
@@ -98,7 +90,6 @@ void meta_rpc_cs_register(struct meta_server *ms, struct gd_request *req)
 	    strcmp(node->address, m->address) != 0) {
 		gd_warn("%s: refused: registers chunkd id %s with address %s, but that chunkd "
 			"is alive at %s", req->peer, m->node_id, m->address, node->address);
-		protobuf_c_message_free_unpacked(&m->base, &meta_server_pb_allocator);
 		meta_server_reply_status(ms, req, GD_EBUSY);
 		return;
 	}
@@ -107,11 +98,9 @@ void meta_rpc_cs_register(struct meta_server *ms, struct gd_request *req)
 		r->drop = gd_calloc(m->n_chunks ? m->n_chunks : 1, sizeof(*r->drop));
 	if (!r || !r->drop) {
 		gd_free(r);
-		protobuf_c_message_free_unpacked(&m->base, &meta_server_pb_allocator);
 		meta_server_reply_status(ms, req, GD_ENOMEM);
 		return;
 	}
-	r->msg = m;
 	rc = meta_registry_register(ms->reg, m->node_id, m->address, m->label,
 				    m->has_total_bytes ? m->total_bytes : 0,
 				    m->has_free_bytes ? m->free_bytes : 0, m->n_chunks,
@@ -159,7 +148,7 @@ void meta_rpc_cs_register(struct meta_server *ms, struct gd_request *req)
  * else hands over its queued orders. */
 void meta_rpc_cs_heartbeat(struct meta_server *ms, struct gd_request *req)
 {
-	Godfs__CsHeartbeat *m = (Godfs__CsHeartbeat *)meta_rpc_unpack(req);
+	const Godfs__CsHeartbeat *m = (const Godfs__CsHeartbeat *)req->msg;
 	Godfs__CsHeartbeatResp resp = GODFS__CS_HEARTBEAT_RESP__INIT;
 	Godfs__CsOrder *orders = NULL, **ptrs = NULL;
 	struct meta_order *taken = NULL;
@@ -168,12 +157,7 @@ void meta_rpc_cs_heartbeat(struct meta_server *ms, struct gd_request *req)
 	size_t n_taken = 0, n_held = 0, i;
 	int rc;
 
-	if (!m) {
-		meta_server_reply_status(ms, req, GD_EPROTO);
-		return;
-	}
 	if (!str_ok(m->node_id, false)) {
-		protobuf_c_message_free_unpacked(&m->base, &meta_server_pb_allocator);
 		meta_server_reply_status(ms, req, GD_EINVAL);
 		return;
 	}
@@ -222,7 +206,6 @@ out:
 	gd_free(orders);
 	gd_free(ptrs);
 	meta_registry_orders_free(taken, n_held);
-	protobuf_c_message_free_unpacked(&m->base, &meta_server_pb_allocator);
 }
 
 /* CS_REPORT_BAD: a block of the copy failed its checksum; the copy stays on
@@ -249,15 +232,10 @@ static bool last_good_copy(struct meta_server *ms, uint64_t chunk_id, const char
 
 void meta_rpc_cs_report_bad(struct meta_server *ms, struct gd_request *req)
 {
-	Godfs__CsReportBad *m = (Godfs__CsReportBad *)meta_rpc_unpack(req);
+	const Godfs__CsReportBad *m = (const Godfs__CsReportBad *)req->msg;
 	int rc;
 
-	if (!m) {
-		meta_server_reply_status(ms, req, GD_EPROTO);
-		return;
-	}
 	if (!str_ok(m->node_id, false) || !m->has_chunk_id || m->chunk_id == 0) {
-		protobuf_c_message_free_unpacked(&m->base, &meta_server_pb_allocator);
 		meta_server_reply_status(ms, req, GD_EINVAL);
 		return;
 	}
@@ -277,6 +255,5 @@ void meta_rpc_cs_report_bad(struct meta_server *ms, struct gd_request *req)
 		 * of the new copy that replaces it */
 		rc = meta_registry_mark_bad(ms->reg, m->chunk_id, m->node_id);
 	}
-	protobuf_c_message_free_unpacked(&m->base, &meta_server_pb_allocator);
 	meta_server_reply_status(ms, req, rc);
 }

@@ -15,7 +15,7 @@
 #include "gd_alloc.h"
 #include "gd_frame.h"
 #include "gd_log.h"
-#include "gd_net.h"
+#include "gd_methods.h"
 #include "gd_status.h"
 #include "meta_ns.h"
 #include "meta_rpc.h"
@@ -24,15 +24,6 @@
 #define M(name) GODFS__METHOD__M_##name
 
 #define HELLO_STR_MAX 255   /* host and mount point kept per session */
-
-ProtobufCMessage *meta_rpc_unpack(struct gd_request *req)
-{
-	const ProtobufCMessageDescriptor *d = gd_net_method_req_desc(req->hdr.method);
-
-	if (!d)
-		return NULL;
-	return protobuf_c_message_unpack(d, &meta_server_pb_allocator, req->hdr.pb_len, req->pb);
-}
 
 static void msg_free(void *m)
 {
@@ -266,7 +257,7 @@ struct call {
 	uint64_t failed_version;/* CHUNK_FAILED: the version the client wrote */
 	uint64_t version_before;/* the record's version when proposed */
 	char *failed_node;      /* CHUNK_FAILED: the member that left */
-	Godfs__Hello *hello;    /* HELLO: the request, for its role and opens */
+	const Godfs__Hello *hello; /* HELLO: req->msg, for its role and opens */
 };
 
 static void call_free(struct call *c)
@@ -274,7 +265,6 @@ static void call_free(struct call *c)
 	if (!c)
 		return;
 	gd_free(c->failed_node);
-	msg_free(c->hello);
 	gd_free(c);
 }
 
@@ -397,27 +387,21 @@ static char *bounded(const char *s, char *buf)
 
 static void do_hello(struct meta_server *ms, struct gd_request *req)
 {
-	Godfs__Hello *h = (Godfs__Hello *)meta_rpc_unpack(req);
+	const Godfs__Hello *h = (const Godfs__Hello *)req->msg;
 	struct meta_conn *conn = conn_of(req);
 	Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
 	char host[HELLO_STR_MAX + 1], mnt[HELLO_STR_MAX + 1];
 	struct call *c;
 	int role;
 
-	if (!h) {
-		meta_server_reply_status(ms, req, GD_EPROTO);
-		return;
-	}
 	role = h->has_role ? (int)h->role : GODFS__ROLE__ROLE_CLIENT;
 	if (h->has_protocol && h->protocol != 0 && h->protocol != GD_PROTOCOL_VERSION) {
 		gd_warn("%s: protocol %u, this meta speaks %u", req->peer, h->protocol,
 			GD_PROTOCOL_VERSION);
-		msg_free(h);
 		meta_server_reply_status(ms, req, GD_EPROTO);
 		return;
 	}
 	if (role < GODFS__ROLE__ROLE_CLIENT || role > GODFS__ROLE__ROLE_PEER) {
-		msg_free(h);
 		meta_server_reply_status(ms, req, GD_EINVAL);
 		return;
 	}
@@ -426,7 +410,6 @@ static void do_hello(struct meta_server *ms, struct gd_request *req)
 	if (req->auth && role != (int)req->auth->role) {
 		gd_warn("%s: HELLO as %s on a connection authenticated as %s: refused",
 			req->peer, gd_role_name((enum gd_role)role), gd_role_name(req->auth->role));
-		msg_free(h);
 		meta_server_reply_status(ms, req, GD_EPERM);
 		return;
 	}
@@ -435,7 +418,6 @@ static void do_hello(struct meta_server *ms, struct gd_request *req)
 			conn->role = role;
 			conn->session_id = 0;
 		}
-		msg_free(h);
 		reply_hello(ms, req, 0);
 		return;
 	}
@@ -449,12 +431,10 @@ static void do_hello(struct meta_server *ms, struct gd_request *req)
 			conn->session_id = h->session_id;
 		}
 		reply_hello(ms, req, h->session_id);
-		msg_free(h);
 		return;
 	}
 	c = call_new(req);
 	if (!c) {
-		msg_free(h);
 		meta_server_reply_status(ms, req, GD_ENOMEM);
 		return;
 	}
@@ -467,32 +447,22 @@ static void do_hello(struct meta_server *ms, struct gd_request *req)
 
 static void do_ping(struct meta_server *ms, struct gd_request *req)
 {
-	Godfs__Ping *p = (Godfs__Ping *)meta_rpc_unpack(req);
+	const Godfs__Ping *p = (const Godfs__Ping *)req->msg;
 	Godfs__Ping r = GODFS__PING__INIT;
 
-	if (!p) {
-		meta_server_reply_status(ms, req, GD_EPROTO);
-		return;
-	}
 	r.has_nonce = p->has_nonce;
 	r.nonce = p->nonce;
 	r.has_status = 1;
-	msg_free(p);
 	meta_server_reply(ms, req, &r.base);
 }
 
 static void do_renew(struct meta_server *ms, struct gd_request *req)
 {
-	Godfs__SessionRenew *m = (Godfs__SessionRenew *)meta_rpc_unpack(req);
+	const Godfs__SessionRenew *m = (const Godfs__SessionRenew *)req->msg;
 	Godfs__SessionRenewResp r = GODFS__SESSION_RENEW_RESP__INIT;
 	uint64_t id;
 
-	if (!m) {
-		meta_server_reply_status(ms, req, GD_EPROTO);
-		return;
-	}
 	id = session_of(req, m->has_session_id, m->session_id);
-	msg_free(m);
 	r.has_status = 1;
 	r.status = meta_sessions_renew(ms->sess, id, meta_server_now_ms());
 	meta_server_reply(ms, req, &r.base);
@@ -504,7 +474,7 @@ static void do_query(struct meta_server *ms, struct gd_request *req)
 {
 	struct meta_fsm_result res;
 
-	meta_fsm_query(ms->fsm, req->hdr.method, req->pb, req->hdr.pb_len, &res);
+	meta_fsm_query_msg(ms->fsm, req->hdr.method, req->msg, &res);
 	reply_result(ms, req, &res);
 	meta_fsm_result_release(&res);
 }
@@ -515,7 +485,7 @@ static void do_statfs(struct meta_server *ms, struct gd_request *req)
 	Godfs__StatfsResp *r;
 	uint64_t total, free_bytes, alive;
 
-	meta_fsm_query(ms->fsm, req->hdr.method, req->pb, req->hdr.pb_len, &res);
+	meta_fsm_query_msg(ms->fsm, req->hdr.method, req->msg, &res);
 	r = res.status || !res.resp ? NULL :
 		godfs__statfs_resp__unpack(&meta_server_pb_allocator, res.resp_len, res.resp);
 	if (!r) {
@@ -559,15 +529,11 @@ static void do_locate(struct meta_server *ms, struct gd_request *req)
 	struct meta_fsm_result res;
 	struct meta_fsm_chunk c;
 	Godfs__ChunkResp *r = NULL;
-	Godfs__ChunkReq *m = (Godfs__ChunkReq *)meta_rpc_unpack(req);
+	const Godfs__ChunkReq *m = (const Godfs__ChunkReq *)req->msg;
 	const char *ids[META_RPC_CHAIN_MAX];
 	size_t n;
 
-	if (!m) {
-		meta_server_reply_status(ms, req, GD_EPROTO);
-		return;
-	}
-	meta_fsm_query(ms->fsm, req->hdr.method, req->pb, req->hdr.pb_len, &res);
+	meta_fsm_query_msg(ms->fsm, req->hdr.method, req->msg, &res);
 	if (res.status == 0 && res.resp)
 		r = godfs__chunk_resp__unpack(&meta_server_pb_allocator, res.resp_len, res.resp);
 	if (!r || r->chunk_id == 0 ||
@@ -589,7 +555,6 @@ static void do_locate(struct meta_server *ms, struct gd_request *req)
 	reply_chain(ms, req, r, ids, n);
 out:
 	msg_free(r);
-	msg_free(m);
 	meta_fsm_result_release(&res);
 }
 
@@ -617,42 +582,33 @@ static void do_open_trunc(struct meta_server *ms, struct gd_request *req, uint64
 /* OPEN: checks and records the open for the session; O_TRUNC goes through Raft. */
 static void do_open(struct meta_server *ms, struct gd_request *req)
 {
-	Godfs__Open *m = (Godfs__Open *)meta_rpc_unpack(req);
+	const Godfs__Open *m = (const Godfs__Open *)req->msg;
 	struct meta_fsm_result res;
 	uint64_t session;
 	uint32_t flags;
 	int rc;
 
-	if (!m) {
-		meta_server_reply_status(ms, req, GD_EPROTO);
-		return;
-	}
 	session = session_of(req, m->has_session_id, m->session_id);
 	flags = m->has_flags ? m->flags : 0;
 	if (!m->has_ino || m->ino == 0) {
-		msg_free(m);
 		meta_server_reply_status(ms, req, GD_EINVAL);
 		return;
 	}
 	if (!meta_sessions_known(ms->sess, session)) {
-		msg_free(m);
 		meta_server_reply_status(ms, req, GD_ENOSESSION);
 		return;
 	}
 	if (flags & O_TRUNC) {
 		do_open_trunc(ms, req, session, m->ino);
-		msg_free(m);
 		return;
 	}
 	if (open_must_wait(ms, m->ino)) {
 		rc = open_wait_add(req, m->ino);
-		msg_free(m);
 		if (rc)
 			meta_server_reply_status(ms, req, rc);
 		return;
 	}
-	msg_free(m);
-	meta_fsm_query(ms->fsm, req->hdr.method, req->pb, req->hdr.pb_len, &res);
+	meta_fsm_query_msg(ms->fsm, req->hdr.method, req->msg, &res);
 	if (res.status == 0) {
 		Godfs__AttrResp *a = godfs__attr_resp__unpack(&meta_server_pb_allocator,
 							      res.resp_len, res.resp);
@@ -670,15 +626,10 @@ static void do_open(struct meta_server *ms, struct gd_request *req)
 
 static void do_release(struct meta_server *ms, struct gd_request *req)
 {
-	Godfs__InodeReq *m = (Godfs__InodeReq *)meta_rpc_unpack(req);
+	const Godfs__InodeReq *m = (const Godfs__InodeReq *)req->msg;
 	uint64_t session;
 
-	if (!m) {
-		meta_server_reply_status(ms, req, GD_EPROTO);
-		return;
-	}
 	if (!m->has_ino || m->ino == 0) {
-		msg_free(m);
 		meta_server_reply_status(ms, req, GD_EINVAL);
 		return;
 	}
@@ -686,7 +637,6 @@ static void do_release(struct meta_server *ms, struct gd_request *req)
 	/* A release the session does not hold (e.g. its opens were not all
 	 * re-claimed after a failover) is not an error for the client. */
 	meta_sessions_release(ms->sess, session, m->ino);
-	msg_free(m);
 	meta_server_reply_status(ms, req, 0);
 }
 
@@ -694,16 +644,11 @@ static void do_release(struct meta_server *ms, struct gd_request *req)
 
 static void do_mknod(struct meta_server *ms, struct gd_request *req)
 {
-	Godfs__Mknod *m = (Godfs__Mknod *)meta_rpc_unpack(req);
+	const Godfs__Mknod *m = (const Godfs__Mknod *)req->msg;
 	uint64_t session = 0;
 	bool open_after = false;
 
-	if (!m) {
-		meta_server_reply_status(ms, req, GD_EPROTO);
-		return;
-	}
 	if (!m->has_parent || !m->name) {
-		msg_free(m);
 		meta_server_reply_status(ms, req, GD_EINVAL);
 		return;
 	}
@@ -713,46 +658,40 @@ static void do_mknod(struct meta_server *ms, struct gd_request *req)
 		session = m->session_id;
 		open_after = t == 0 || t == S_IFREG;
 		if (open_after && !meta_sessions_known(ms->sess, session)) {
-			msg_free(m);
 			meta_server_reply_status(ms, req, GD_ENOSESSION);
 			return;
 		}
 	}
-	msg_free(m);
 	propose_plain(ms, req, session, open_after);
 }
 
 /* Checks the fields every other mutating method needs, then proposes it. */
 static void do_change(struct meta_server *ms, struct gd_request *req)
 {
-	ProtobufCMessage *m = meta_rpc_unpack(req);
+	const ProtobufCMessage *m = req->msg;
 	uint64_t session = 0;
 	bool ok = true;
 
-	if (!m) {
-		meta_server_reply_status(ms, req, GD_EPROTO);
-		return;
-	}
 	switch (req->hdr.method) {
 	case M(SETATTR): {
-		Godfs__SetAttr *x = (Godfs__SetAttr *)m;
+		const Godfs__SetAttr *x = (const Godfs__SetAttr *)m;
 		ok = x->has_ino;
 		session = session_of(req, x->has_session_id, x->session_id);
 		break;
 	}
 	case M(LINK): {
-		Godfs__Link *x = (Godfs__Link *)m;
+		const Godfs__Link *x = (const Godfs__Link *)m;
 		ok = x->has_ino && x->has_newparent && x->newname;
 		break;
 	}
 	case M(SETXATTR):
 	case M(REMOVEXATTR): {
-		Godfs__Xattr *x = (Godfs__Xattr *)m;
+		const Godfs__Xattr *x = (const Godfs__Xattr *)m;
 		ok = x->has_ino && x->name;
 		break;
 	}
 	case M(WRITE_COMMIT): {
-		Godfs__WriteCommit *x = (Godfs__WriteCommit *)m;
+		const Godfs__WriteCommit *x = (const Godfs__WriteCommit *)m;
 		ok = x->has_ino;
 		session = session_of(req, x->has_session_id, x->session_id);
 		break;
@@ -760,7 +699,6 @@ static void do_change(struct meta_server *ms, struct gd_request *req)
 	default:
 		break;
 	}
-	msg_free(m);
 	if (!ok) {
 		meta_server_reply_status(ms, req, GD_EINVAL);
 		return;
@@ -772,25 +710,21 @@ static void do_change(struct meta_server *ms, struct gd_request *req)
  * goes away and whether nobody had it open (then it is freed at once). */
 static void do_remove(struct meta_server *ms, struct gd_request *req)
 {
-	ProtobufCMessage *m = meta_rpc_unpack(req);
+	const ProtobufCMessage *m = req->msg;
 	Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
 	struct call *c;
 	uint64_t parent = 0, session = 0;
 	const char *name = NULL;
 
-	if (!m) {
-		meta_server_reply_status(ms, req, GD_EPROTO);
-		return;
-	}
 	if (req->hdr.method == M(RENAME)) {
-		Godfs__Rename *x = (Godfs__Rename *)m;
+		const Godfs__Rename *x = (const Godfs__Rename *)m;
 		if (x->has_parent && x->name && x->has_newparent && x->newname) {
 			parent = x->newparent;
 			name = x->newname;
 		}
 		session = session_of(req, x->has_session_id, x->session_id);
 	} else {
-		Godfs__NameReq *x = (Godfs__NameReq *)m;
+		const Godfs__NameReq *x = (const Godfs__NameReq *)m;
 		if (x->has_parent && x->name) {
 			parent = x->parent;
 			name = x->name;
@@ -798,12 +732,10 @@ static void do_remove(struct meta_server *ms, struct gd_request *req)
 		session = session_of(req, x->has_session_id, x->session_id);
 	}
 	if (!name) {
-		msg_free(m);
 		meta_server_reply_status(ms, req, GD_EINVAL);
 		return;
 	}
 	e.expect_ino = meta_fsm_lookup_ino(ms->fsm, parent, name);
-	msg_free(m);
 	if (e.expect_ino) {
 		e.has_expect_ino = e.has_purge_now = 1;
 		e.purge_now = meta_sessions_open_count(ms->sess, e.expect_ino) == 0;
@@ -901,7 +833,7 @@ static bool valid_set_registered(struct meta_server *ms, const struct meta_fsm_c
  * it; both wait for any other lease on the chunk to be applied first. */
 static void do_chunk_write(struct meta_server *ms, struct gd_request *req)
 {
-	ProtobufCMessage *m = meta_rpc_unpack(req);
+	const ProtobufCMessage *m = req->msg;
 	Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
 	struct meta_fsm_chunk ch;
 	const char *ids[META_RPC_CHAIN_MAX];
@@ -911,24 +843,19 @@ static void do_chunk_write(struct meta_server *ms, struct gd_request *req)
 	size_t n = 0, i;
 	int rc;
 
-	if (!m) {
-		meta_server_reply_status(ms, req, GD_EPROTO);
-		return;
-	}
 	c = call_new(req);
 	if (!c) {
-		msg_free(m);
 		meta_server_reply_status(ms, req, GD_ENOMEM);
 		return;
 	}
 	if (req->hdr.method == M(WRITE_LEASE)) {
-		Godfs__ChunkReq *x = (Godfs__ChunkReq *)m;
+		const Godfs__ChunkReq *x = (const Godfs__ChunkReq *)m;
 		rc = x->has_ino && x->has_index ? 0 : GD_EINVAL;
 		c->ino = x->ino;
 		c->index = x->index;
 		c->session_id = session_of(req, x->has_session_id, x->session_id);
 	} else {
-		Godfs__ChunkFailed *x = (Godfs__ChunkFailed *)m;
+		const Godfs__ChunkFailed *x = (const Godfs__ChunkFailed *)m;
 		rc = x->has_ino && x->has_index && x->has_version && x->failed ? 0 : GD_EINVAL;
 		c->ino = x->ino;
 		c->index = x->index;
@@ -938,7 +865,6 @@ static void do_chunk_write(struct meta_server *ms, struct gd_request *req)
 		if (failed && !(c->failed_node = gd_strdup(failed)))
 			rc = GD_ENOMEM;
 	}
-	msg_free(m);
 	if (rc)
 		goto err;
 	rc = wait_take(req, c->ino, c->index);
@@ -1162,66 +1088,81 @@ static void do_admin_status(struct meta_server *ms, struct gd_request *req)
 
 /* ---- dispatch ------------------------------------------------------------------------------------ */
 
+/* What a method IS and who may call it is the method table's (gd_methods.h),
+ * checked by gd_server before the request reached the loop; here only which
+ * function answers it. */
+typedef void (*handler_fn)(struct meta_server *ms, struct gd_request *req);
+static const handler_fn handlers[GD_METHOD_ID_MAX + 1] = {
+	[M(HELLO)] = do_hello,
+	[M(PING)] = do_ping,
+	[M(SESSION_RENEW)] = do_renew,
+	[M(LOOKUP)] = do_query,
+	[M(GETATTR)] = do_query,
+	[M(READLINK)] = do_query,
+	[M(READDIR)] = do_query,
+	[M(GETXATTR)] = do_query,
+	[M(LISTXATTR)] = do_query,
+	[M(STATFS)] = do_statfs,
+	[M(CHUNK_LOCATE)] = do_locate,
+	[M(OPEN)] = do_open,
+	[M(RELEASE)] = do_release,
+	[M(MKNOD)] = do_mknod,
+	[M(MKDIR)] = do_mknod,
+	[M(SYMLINK)] = do_mknod,
+	[M(SETATTR)] = do_change,
+	[M(LINK)] = do_change,
+	[M(SETXATTR)] = do_change,
+	[M(REMOVEXATTR)] = do_change,
+	[M(WRITE_COMMIT)] = do_change,
+	[M(UNLINK)] = do_remove,
+	[M(RMDIR)] = do_remove,
+	[M(RENAME)] = do_remove,
+	[M(WRITE_LEASE)] = do_chunk_write,
+	[M(CHUNK_FAILED)] = do_chunk_write,
+	[M(CS_REGISTER)] = meta_rpc_cs_register,
+	[M(CS_HEARTBEAT)] = meta_rpc_cs_heartbeat,
+	[M(CS_REPORT_BAD)] = meta_rpc_cs_report_bad,
+	[M(ADMIN_STATUS)] = do_admin_status,
+	[M(TOKEN_CREATE)] = meta_rpc_token_admin,
+	[M(TOKEN_LIST)] = meta_rpc_token_admin,
+	[M(TOKEN_REVOKE)] = meta_rpc_token_admin,
+};
+
+static bool serves(uint32_t method)
+{
+	return method <= GD_METHOD_ID_MAX && handlers[method] != NULL;
+}
+
+int meta_rpc_check_table(void)
+{
+	int rc = 0;
+
+	for (uint32_t id = 0; id <= GD_METHOD_ID_MAX; id++) {
+		const struct gd_method *m = gd_method_get(id);
+		bool table = m && (m->served_by & GD_SERVE_META);
+
+		if (table != serves(id)) {
+			gd_error("method %u (%s): the method table says the meta %s it, the "
+				 "meta has %s handler", id, gd_method_name(id),
+				 table ? "serves" : "does not serve", serves(id) ? "a" : "no");
+			rc = GD_EINVAL;
+		}
+	}
+	return rc;
+}
+
 void meta_rpc_dispatch(struct meta_server *ms, struct gd_request *req)
 {
+	handler_fn h = serves(req->hdr.method) ? handlers[req->hdr.method] : NULL;
+
 	if (!meta_rpc_token_admit(ms, req))
-		return;
-	switch (req->hdr.method) {
-	case M(HELLO):
-		do_hello(ms, req);
-		break;
-	case M(PING):
-		do_ping(ms, req);
-		break;
-	case M(SESSION_RENEW):
-		do_renew(ms, req);
-		break;
-	case M(LOOKUP): case M(GETATTR): case M(READLINK): case M(READDIR):
-	case M(GETXATTR): case M(LISTXATTR):
-		do_query(ms, req);
-		break;
-	case M(STATFS):
-		do_statfs(ms, req);
-		break;
-	case M(CHUNK_LOCATE):
-		do_locate(ms, req);
-		break;
-	case M(OPEN):
-		do_open(ms, req);
-		break;
-	case M(RELEASE):
-		do_release(ms, req);
-		break;
-	case M(MKNOD): case M(MKDIR): case M(SYMLINK):
-		do_mknod(ms, req);
-		break;
-	case M(SETATTR): case M(LINK): case M(SETXATTR): case M(REMOVEXATTR):
-	case M(WRITE_COMMIT):
-		do_change(ms, req);
-		break;
-	case M(UNLINK): case M(RMDIR): case M(RENAME):
-		do_remove(ms, req);
-		break;
-	case M(WRITE_LEASE): case M(CHUNK_FAILED):
-		do_chunk_write(ms, req);
-		break;
-	case M(CS_REGISTER):
-		meta_rpc_cs_register(ms, req);
-		break;
-	case M(CS_HEARTBEAT):
-		meta_rpc_cs_heartbeat(ms, req);
-		break;
-	case M(CS_REPORT_BAD):
-		meta_rpc_cs_report_bad(ms, req);
-		break;
-	case M(ADMIN_STATUS):
-		do_admin_status(ms, req);
-		break;
-	case M(TOKEN_CREATE): case M(TOKEN_LIST): case M(TOKEN_REVOKE):
-		meta_rpc_token_admin(ms, req);
-		break;
-	default:
+		return;    /* answered: outside the token's scope */
+	if (!h) {
+		/* gd_server lets through only GD_SERVE_META methods */
+		gd_error("%s: %s is served by the meta by the method table but has no handler",
+			 req->peer, req->method->name);
 		meta_server_reply_status(ms, req, GD_ENOTSUP);
-		break;
+	} else {
+		h(ms, req);
 	}
 }

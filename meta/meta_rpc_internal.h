@@ -131,10 +131,6 @@ void meta_rpc_cs_register(struct meta_server *ms, struct gd_request *req);
 void meta_rpc_cs_heartbeat(struct meta_server *ms, struct gd_request *req);
 void meta_rpc_cs_report_bad(struct meta_server *ms, struct gd_request *req);
 
-/* Unpacks the request part of req as its method's message (NULL when it does
- * not unpack); free with protobuf_c_message_free_unpacked(m, &meta_server_pb_allocator). */
-ProtobufCMessage *meta_rpc_unpack(struct gd_request *req);
-
 /* Drops every piece of soft state kept in meta_rpc_background.c. */
 void meta_rpc_soft_clear(void);
 

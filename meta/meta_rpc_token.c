@@ -71,7 +71,6 @@ bool meta_rpc_token_admit(struct meta_server *ms, struct gd_request *req)
 {
 	const struct meta_ns_state *st;
 	const struct gd_token *t;
-	ProtobufCMessage *m = NULL;
 	const char *why = NULL;
 	uint64_t bad = 0;
 	int rc;
@@ -86,17 +85,8 @@ bool meta_rpc_token_admit(struct meta_server *ms, struct gd_request *req)
 		refuse(ms, req, rc, why, 0);
 		return false;
 	}
-	if (req->hdr.method != M(PING)) {
-		m = meta_rpc_unpack(req);
-		if (!m) {
-			refuse(ms, req, GD_EPROTO, "request does not unpack", 0);
-			return false;
-		}
-	}
 	rc = meta_scope_check(st, t->subtree, (t->flags & GD_TOKEN_READ_ONLY) != 0,
-			      req->hdr.method, m, &why, &bad);
-	if (m)
-		protobuf_c_message_free_unpacked(m, &meta_server_pb_allocator);
+			      req->hdr.method, req->msg, &why, &bad);
 	if (rc == GD_ENOENT) {
 		/* not a refusal: the inode is gone, as it would be for anyone */
 		meta_server_reply_status(ms, req, rc);
@@ -188,15 +178,11 @@ void meta_rpc_token_admin(struct meta_server *ms, struct gd_request *req)
 	struct meta_fsm_result res;
 	const struct gd_keyring *kr;
 
-	/* Admin only: the cluster key with role admin, or anyone on an
-	 * --insecure cluster (no handshake). */
-	if (req->auth && req->auth->role != GD_ROLE_ADMIN) {
-		meta_server_reply_status(ms, req, GD_EPERM);
-		return;
-	}
+	/* Admin only: the method table says so, and gd_server checked the
+	 * role the handshake proved. */
 	switch (req->hdr.method) {
 	case M(TOKEN_LIST):
-		meta_fsm_query(ms->fsm, req->hdr.method, req->pb, req->hdr.pb_len, &res);
+		meta_fsm_query_msg(ms->fsm, req->hdr.method, req->msg, &res);
 		if (res.resp)
 			meta_server_reply_packed(ms, req, res.resp, res.resp_len);
 		else

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <string.h>
 
+#include "gd_methods.h"
 #include "gd_status.h"
 #include "proto/wire.pb-c.h"
 
@@ -47,23 +48,19 @@ static int need(const struct meta_ns_state *st, uint64_t root, bool has, uint64_
 	return rc;
 }
 
-/* Whether method changes the file system (a read-only token may not call it). */
+/* Whether method changes the file system (a read-only token may not call it):
+ * GD_METHOD_MUTATES in the method table, and an OPEN for writing or with
+ * O_TRUNC. */
 static bool mutating(uint16_t method, const ProtobufCMessage *req)
 {
-	switch (method) {
-	case M(SETATTR): case M(MKNOD): case M(MKDIR): case M(SYMLINK): case M(LINK):
-	case M(UNLINK): case M(RMDIR): case M(RENAME): case M(SETXATTR):
-	case M(REMOVEXATTR): case M(WRITE_LEASE): case M(WRITE_COMMIT):
-	case M(CHUNK_FAILED):
-		return true;
-	case M(OPEN): {
+	const struct gd_method *m = gd_method_get(method);
+
+	if (method == M(OPEN)) {
 		const Godfs__Open *o = (const Godfs__Open *)req;
 		uint32_t fl = o->has_flags ? o->flags : 0;
 		return (fl & O_ACCMODE) != O_RDONLY || (fl & O_TRUNC);
 	}
-	default:
-		return false;
-	}
+	return m != NULL && (m->flags & GD_METHOD_MUTATES);
 }
 
 int meta_scope_check(const struct meta_ns_state *st, uint64_t root, bool read_only,

@@ -970,6 +970,9 @@ int meta_server_run(const struct meta_options *opt)
 	int lock_fd = -1;
 	int rc;
 
+	rc = meta_rpc_check_table();
+	if (rc != 0)
+		return rc;
 	ms = gd_calloc(1, sizeof(*ms));
 	if (ms == NULL)
 		return GD_ENOMEM;
@@ -1067,6 +1070,7 @@ int meta_server_run(const struct meta_options *opt)
 	ms->auth.ctx = NULL;
 	scfg.auth = &ms->auth;
 	scfg.auth_timeout_ms = gd_cred_auth_timeout_ms();
+	scfg.serves = GD_SERVE_META;
 	rc = gd_server_start(&scfg, &ms->srv);
 	if (rc != 0) {
 		gd_error("cannot listen on %s", opt->listen);

@@ -18,7 +18,7 @@
 
 #include "gd_conn.h"
 #include "gd_frame.h"
-#include "gd_net.h"
+#include "gd_methods.h"
 #include "gd_status.h"
 #include "proto/fsm.pb-c.h"
 #include "proto/wire.pb-c.h"
@@ -94,6 +94,33 @@ static void check_repack(const ProtobufCMessage *m)
 	free(b);
 }
 
+/* The messages of a method, from the method table (NULL: not a method). */
+static const ProtobufCMessageDescriptor *req_desc(uint32_t method)
+{
+	const struct gd_method *m = gd_method_get(method);
+
+	return m ? m->req : NULL;
+}
+
+static const ProtobufCMessageDescriptor *resp_desc(uint32_t method)
+{
+	const struct gd_method *m = gd_method_get(method);
+
+	return m ? m->resp : NULL;
+}
+
+/* What the daemons read off any decoded request through the table: the
+ * session it names, its exactly-once sequence numbers. */
+static void read_request_fields(uint32_t method, const ProtobufCMessage *msg)
+{
+	const struct gd_method *m = gd_method_get(method);
+	uint64_t seq, ack;
+
+	FUZZ_CHECK(m != NULL && msg->descriptor == m->req);
+	(void)gd_method_session(m, msg);
+	FUZZ_CHECK(gd_method_seq(m, msg, &seq, &ack) == !!(m->flags & GD_METHOD_ONCE));
+}
+
 /* Unpacks pb as desc (NULL: nothing to do), as a daemon would. */
 static ProtobufCMessage *unpack_as(const ProtobufCMessageDescriptor *desc, const uint8_t *pb,
 				  size_t len)
@@ -119,8 +146,7 @@ static void unpack_entry(const uint8_t *pb, size_t len)
 		return;
 	check_repack(&e->base);
 	if (e->has_method && e->has_request && e->method <= UINT16_MAX) {
-		req = unpack_as(gd_net_method_req_desc((uint16_t)e->method), e->request.data,
-				e->request.len);
+		req = unpack_as(req_desc(e->method), e->request.data, e->request.len);
 		if (req)
 			protobuf_c_message_free_unpacked(req, NULL);
 	}
@@ -133,9 +159,11 @@ static void frame_body(const struct gd_frame_hdr *h, const uint8_t *pb, size_t l
 	ProtobufCMessage *m = NULL;
 
 	if (h->kind == GD_KIND_REQUEST) {
-		m = unpack_as(gd_net_method_req_desc(h->method), pb, len);
+		m = unpack_as(req_desc(h->method), pb, len);
+		if (m)
+			read_request_fields(h->method, m);
 	} else if (h->kind == GD_KIND_RESPONSE) {
-		m = unpack_as(gd_net_method_resp_desc(h->method), pb, len);
+		m = unpack_as(resp_desc(h->method), pb, len);
 		if (m) {
 			int st = gd_msg_status(m);
 			/* gd_conn maps what it does not know to GD_EIO */
@@ -173,7 +201,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(h.magic_version == GD_FRAME_MAGIC_VERSION);
 		FUZZ_CHECK(h.kind >= GD_KIND_REQUEST && h.kind <= GD_KIND_PUSH);
 		FUZZ_CHECK(gd_frame_method_known(h.method));
-		FUZZ_CHECK(gd_net_method_req_desc(h.method) != NULL);
+		FUZZ_CHECK(gd_method_get(h.method) != NULL);
 		FUZZ_CHECK(h.pb_len <= GD_FRAME_MAX_PB);
 		FUZZ_CHECK(h.data_len <= GD_FRAME_MAX_DATA);
 		gd_frame_encode_hdr(&h, again);

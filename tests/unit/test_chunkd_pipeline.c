@@ -76,7 +76,8 @@ static int setup(void **state)
 		n->rpc.store = n->store;
 		struct gd_server_config sc = { .listen = "127.0.0.1:0",
 					       .handler = chunkd_rpc_client_handle,
-					       .ctx = &n->rpc, .workers = 2 };
+					       .ctx = &n->rpc, .workers = 2,
+					       .serves = GD_SERVE_CHUNKD };
 		if (gd_server_start(&sc, &n->srv) != 0)
 			return -1;
 		snprintf(n->addr, sizeof(n->addr), "127.0.0.1:%d", gd_server_port(n->srv));
@@ -478,7 +479,7 @@ static int raw_call(struct gd_conn *conn, uint16_t method, const ProtobufCMessag
 	struct gd_call_result res;
 	uint8_t buf[64];
 	struct gd_call_args a = { .method = method, .req = req, .data = data, .data_len = len,
-				  .resp_desc = gd_net_method_resp_desc(method),
+				  .resp_desc = gd_method_get(method)->resp,
 				  .rbuf = buf, .rbuf_len = sizeof(buf) };
 	int rc = gd_call(conn, &a, &res);
 
@@ -536,6 +537,19 @@ static void test_bad_requests(void **state)
 	gd_conn_close(conn);
 }
 
+/* chunkd has a handler for exactly the methods the method table says it
+ * serves (a method added to the table without its handler fails here). */
+static void test_handlers_match_table(void **state)
+{
+	(void)state;
+	for (uint32_t id = 0; id <= GD_METHOD_ID_MAX; id++) {
+		const struct gd_method *m = gd_method_get(id);
+
+		assert_int_equal(chunkd_rpc_client_serves((uint16_t)id),
+				 m != NULL && (m->served_by & GD_SERVE_CHUNKD));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -546,6 +560,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_opposite_chains_no_deadlock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+		cmocka_unit_test(test_handlers_match_table),
 	};
 
 	gd_log_init("test_chunkd_pipeline", getenv("GD_TEST_LOG") ? getenv("GD_TEST_LOG") : "error");

@@ -292,31 +292,6 @@ static void test_garbage_headers(void **state)
 	assert_true(accepted < 1000);
 }
 
-/* Every known method has both messages in the table gd_server validates with. */
-static void test_method_table(void **state)
-{
-	const ProtobufCEnumDescriptor *d = &godfs__method__descriptor;
-
-	for (unsigned i = 0; i < d->n_values; i++) {
-		uint16_t m = (uint16_t)d->values[i].value;
-
-		if (m == GODFS__METHOD__M_NONE) {
-			assert_null(gd_net_method_req_desc(m));
-			continue;
-		}
-		assert_true(gd_frame_method_known(m));
-		assert_non_null(gd_net_method_req_desc(m));
-		assert_non_null(gd_net_method_resp_desc(m));
-		/* Every response can carry a status. */
-		assert_non_null(protobuf_c_message_descriptor_get_field_by_name(
-			gd_net_method_resp_desc(m), "status"));
-	}
-	assert_null(gd_net_method_req_desc(9999));
-	assert_ptr_equal(gd_net_method_req_desc(GODFS__METHOD__M_HELLO), &godfs__hello__descriptor);
-	assert_ptr_equal(gd_net_method_resp_desc(GODFS__METHOD__M_CS_READ),
-			 &godfs__cs_read_resp__descriptor);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -328,7 +303,6 @@ int main(void)
 		cmocka_unit_test(test_bad_kind),
 		cmocka_unit_test(test_unknown_method),
 		cmocka_unit_test(test_lengths),
-		cmocka_unit_test(test_method_table),
 		cmocka_unit_test(test_no_write_on_failure),
 		cmocka_unit_test(test_longer_and_unaligned),
 		cmocka_unit_test(test_every_method_and_id),
