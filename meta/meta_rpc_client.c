@@ -1151,6 +1151,27 @@ int meta_rpc_check_table(void)
 	return rc;
 }
 
+static struct gd_log_limit refusals = GD_LOG_LIMIT_INIT;
+
+/* A request naming another client's session is refused (acting for it: its
+ * opens, leases, exactly-once records): see meta_sessions_check. */
+static bool session_bound(struct meta_server *ms, struct gd_request *req)
+{
+	uint64_t sid = gd_method_session(req->method, req->msg);
+	struct meta_conn *c = conn_of(req);
+	uint64_t own = c ? c->session_id : 0;
+	unsigned dropped;
+
+	if (meta_sessions_check(ms->sess, own, sid) == 0)
+		return true;
+	if (gd_log_limit_allow(&refusals, &dropped))
+		gd_warn("%s: refused %s for session %llu: this connection's session is %llu%s",
+			req->peer, req->method->name, (unsigned long long)sid,
+			(unsigned long long)own,
+			dropped ? " (and earlier refusals not logged)" : "");
+	return false;
+}
+
 void meta_rpc_dispatch(struct meta_server *ms, struct gd_request *req)
 {
 	handler_fn h = serves(req->hdr.method) ? handlers[req->hdr.method] : NULL;
@@ -1162,6 +1183,8 @@ void meta_rpc_dispatch(struct meta_server *ms, struct gd_request *req)
 		gd_error("%s: %s is served by the meta by the method table but has no handler",
 			 req->peer, req->method->name);
 		meta_server_reply_status(ms, req, GD_ENOTSUP);
+	} else if (!session_bound(ms, req)) {
+		meta_server_reply_status(ms, req, GD_EPERM);
 	} else {
 		h(ms, req);
 	}

@@ -128,6 +128,13 @@ bool meta_sessions_known(struct meta_sessions *s, uint64_t id)
 	return x != NULL && !x->expiring;
 }
 
+int meta_sessions_check(struct meta_sessions *s, uint64_t conn_session, uint64_t named)
+{
+	if (named == 0 || named == conn_session || !meta_sessions_known(s, named))
+		return 0;
+	return GD_EPERM;
+}
+
 int meta_sessions_renew(struct meta_sessions *s, uint64_t id, uint64_t now_ms)
 {
 	struct sess *x = id ? meta_ns_map_get(&s->sessions, id) : NULL;

@@ -22,6 +22,13 @@ void meta_sessions_clear(struct meta_sessions *s);
 /* Adds (or renews) a session known to the FSM; 0 or GD_ENOMEM. */
 int meta_sessions_add(struct meta_sessions *s, uint64_t id, uint64_t now_ms);
 bool meta_sessions_known(struct meta_sessions *s, uint64_t id);
+/* Whether a request that came on a connection bound to session conn_session
+ * (0: none) may name session `named` (0: names none): 0, or GD_EPERM when
+ * named is another session this leader knows. A session is bound to the
+ * connection that created or reclaimed it with HELLO; an unknown (or
+ * expiring) session passes, for the handler to answer GD_ENOSESSION (the
+ * client then starts a new session). */
+int meta_sessions_check(struct meta_sessions *s, uint64_t conn_session, uint64_t named);
 /* 0, or GD_ENOSESSION for an unknown (or expiring) session. */
 int meta_sessions_renew(struct meta_sessions *s, uint64_t id, uint64_t now_ms);
 /* Drops the session with its opens and leases (after M_FSM_SESSION_EXPIRE). */

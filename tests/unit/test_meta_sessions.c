@@ -1,0 +1,75 @@
+/* meta_sessions: a session is bound to the connection that created or
+ * reclaimed it (meta_sessions_check, with the session a request names read
+ * through the method table as meta_rpc_dispatch does). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "gd_methods.h"
+#include "gd_status.h"
+#include "meta_sessions.h"
+#include "proto/wire.pb-c.h"
+
+/* What meta_rpc_dispatch decides for msg of method on a connection bound to own. */
+static int check(struct meta_sessions *s, uint64_t own, uint32_t method,
+		 const ProtobufCMessage *msg)
+{
+	return meta_sessions_check(s, own, gd_method_session(gd_method_get(method), msg));
+}
+
+static void test_bound(void **state)
+{
+	struct meta_sessions *s;
+	Godfs__Open o = GODFS__OPEN__INIT;
+	Godfs__SessionRenew r = GODFS__SESSION_RENEW__INIT;
+	Godfs__Hello h = GODFS__HELLO__INIT;
+	uint64_t ids[4];
+
+	(void)state;
+	assert_int_equal(meta_sessions_new(&s), 0);
+	assert_int_equal(meta_sessions_add(s, 100, 0), 0);
+	assert_int_equal(meta_sessions_add(s, 200, 0), 0);
+
+	/* no session named: the connection's own is used */
+	assert_int_equal(check(s, 100, GODFS__METHOD__M_OPEN, &o.base), 0);
+	assert_int_equal(check(s, 0, GODFS__METHOD__M_OPEN, &o.base), 0);
+	/* its own session */
+	o.has_session_id = 1;
+	o.session_id = 100;
+	assert_int_equal(check(s, 100, GODFS__METHOD__M_OPEN, &o.base), 0);
+	/* another client's session, from a client, an admin (no session), anyone */
+	o.session_id = 200;
+	assert_int_equal(check(s, 100, GODFS__METHOD__M_OPEN, &o.base), GD_EPERM);
+	assert_int_equal(check(s, 0, GODFS__METHOD__M_OPEN, &o.base), GD_EPERM);
+	r.has_session_id = 1;
+	r.session_id = 200;
+	assert_int_equal(check(s, 100, GODFS__METHOD__M_SESSION_RENEW, &r.base), GD_EPERM);
+	r.session_id = 100;
+	assert_int_equal(check(s, 100, GODFS__METHOD__M_SESSION_RENEW, &r.base), 0);
+	/* a session this leader does not know: the handler answers GD_ENOSESSION
+	 * and the client starts a new one */
+	o.session_id = 300;
+	assert_int_equal(check(s, 100, GODFS__METHOD__M_OPEN, &o.base), 0);
+	/* HELLO is how a connection claims its session: not checked here */
+	h.has_session_id = 1;
+	h.session_id = 200;
+	assert_int_equal(check(s, 100, GODFS__METHOD__M_HELLO, &h.base), 0);
+	/* a session being expired counts as unknown */
+	assert_int_equal(meta_sessions_take_expired(s, 1000000, 10, ids, 4), 2);
+	o.session_id = 200;
+	assert_int_equal(check(s, 100, GODFS__METHOD__M_OPEN, &o.base), 0);
+	meta_sessions_unmark(s, 200);
+	assert_int_equal(check(s, 100, GODFS__METHOD__M_OPEN, &o.base), GD_EPERM);
+	meta_sessions_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bound),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
