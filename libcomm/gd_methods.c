@@ -2,6 +2,7 @@
  * walks wire.proto's enum Method so that a method added without a row, or a
  * row whose messages do not fit its flags, fails the build's tests. */
 #include "gd_methods.h"
+#include "gd_status.h"
 #include "proto/wire.pb-c.h"
 
 #include <stddef.h>
@@ -92,6 +93,21 @@ const struct gd_method *gd_method_get(uint32_t id)
 bool gd_method_allowed(const struct gd_method *m, enum gd_role role)
 {
 	return m != NULL && (unsigned)role < GD_ROLE_COUNT && (m->roles & GD_ROLE_BIT(role)) != 0;
+}
+
+int gd_method_check(const struct gd_method *m, unsigned serves, uint32_t data_len,
+		    const char **why)
+{
+	if (!m || !(m->served_by & serves)) {
+		*why = "not served by this daemon";
+		return GD_ENOTSUP;
+	}
+	if (data_len && !(m->flags & GD_METHOD_REQ_DATA)) {
+		*why = "bulk data with a method that carries none";
+		return GD_EPROTO;
+	}
+	*why = NULL;
+	return 0;
 }
 
 const char *gd_method_name(uint32_t id)

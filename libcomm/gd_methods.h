@@ -75,6 +75,13 @@ const struct gd_method *gd_method_get(uint32_t id);
 /* Whether role may call m. */
 bool gd_method_allowed(const struct gd_method *m, enum gd_role role);
 
+/* Whether a daemon serving `serves` (GD_SERVE_*) takes a request of m that
+ * carries data_len bytes of bulk data: 0; GD_ENOTSUP (not served by this
+ * daemon) or GD_EPROTO (bulk data on a method that carries none), with *why
+ * saying which for the log line. Who may call it: gd_method_allowed. */
+int gd_method_check(const struct gd_method *m, unsigned serves, uint32_t data_len,
+		    const char **why);
+
 /* The session a GD_METHOD_SESSION request names (its session_id field; 0 when
  * not set), for any decoded request msg of m. 0 for other methods. */
 uint64_t gd_method_session(const struct gd_method *m, const ProtobufCMessage *msg);

@@ -445,23 +445,20 @@ static void pb_free(void *data, void *p)
 
 static ProtobufCAllocator pb_allocator = { pb_alloc, pb_free, NULL };
 
-/* Whether this server hands req to its handler: the method is served here,
- * carries bulk data only when it may, and the caller's role may call it.
+/* Whether this server hands req to its handler: the method is served here
+ * and carries bulk data only when it may (gd_method_check), and the role the
+ * connection's handshake proved (req->auth) may call it (gd_method_allowed).
  * Returns 0, or the status to answer with (why says it for the log). */
 static int vet(const struct gd_server *s, const struct gd_request *req, const char **why)
 {
-	const struct gd_method *m = req->method;
 	unsigned serves = s->cfg.serves ? s->cfg.serves : GD_SERVE_ANY;
+	int rc = gd_method_check(req->method, serves, req->hdr.data_len, why);
 
-	if (!(m->served_by & serves)) {
-		*why = "not served by this daemon";
-		return GD_ENOTSUP;
+	if (rc == 0 && (!req->auth || !gd_method_allowed(req->method, req->auth->role))) {
+		*why = "its role may not call it";
+		rc = GD_EPERM;
 	}
-	if (req->hdr.data_len && !(m->flags & GD_METHOD_REQ_DATA)) {
-		*why = "bulk data with a method that carries none";
-		return GD_EPROTO;
-	}
-	return 0;
+	return rc;
 }
 
 /* Answers a request the handler will not see, logs why (rate-limited) and frees it. */
@@ -470,8 +467,9 @@ static void refuse(struct gd_server *s, struct gd_request *req, int status, cons
 	unsigned dropped;
 
 	if (gd_log_limit_allow(&s->refusals, &dropped))
-		gd_warn("%s: refused %s (method %u): %s%s", req->peer, req->method->name,
-			req->hdr.method, why,
+		gd_warn("%s: refused %s (method %u) from role %s: %s%s", req->peer,
+			req->method->name, req->hdr.method,
+			req->auth ? gd_role_name(req->auth->role) : "?", why,
 			dropped ? " (and earlier refusals not logged)" : "");
 	(void)gd_reply_status(req, status);
 	gd_request_free(req);

@@ -182,6 +182,26 @@ static void test_roles(void **state)
 	assert_true(gd_method_get(GODFS__METHOD__M_CS_WRITE)->flags & GD_METHOD_MUTATES);
 }
 
+/* What a daemon takes, and what it answers at once. */
+static void test_check(void **state)
+{
+	const struct gd_method *write = gd_method_get(GODFS__METHOD__M_CS_WRITE);
+	const struct gd_method *reg = gd_method_get(GODFS__METHOD__M_CS_REGISTER);
+	const char *why = NULL;
+
+	(void)state;
+	assert_int_equal(gd_method_check(write, GD_SERVE_CHUNKD, 4096, &why), 0);
+	assert_int_equal(gd_method_check(write, GD_SERVE_META, 4096, &why), GD_ENOTSUP);
+	assert_non_null(why);
+	assert_int_equal(gd_method_check(reg, GD_SERVE_META, 0, &why), 0);
+	assert_int_equal(gd_method_check(reg, GD_SERVE_META, 1, &why), GD_EPROTO);
+	assert_non_null(why);
+	assert_int_equal(gd_method_check(reg, GD_SERVE_CHUNKD, 0, &why), GD_ENOTSUP);
+	assert_int_equal(gd_method_check(NULL, GD_SERVE_ANY, 0, &why), GD_ENOTSUP);
+	assert_int_equal(gd_method_check(gd_method_get(GODFS__METHOD__M_HELLO), GD_SERVE_CHUNKD,
+					 0, &why), 0);
+}
+
 /* The session and sequence numbers read through the table off any message. */
 static void test_session_and_seq(void **state)
 {
@@ -382,15 +402,70 @@ static void test_server_chunkd(void **state)
 	assert_int_equal(handled(f), 3);
 }
 
+/* A role the table does not allow is refused before the handler, whatever
+ * the request, and the connection stays; the allowed roles get through. */
+static void test_server_roles(void **state)
+{
+	struct fixture *f = *state;
+
+	/* a mount may not register a chunkd or ask for the admin status */
+	assert_int_equal(call(f, GODFS__METHOD__M_CS_REGISTER, NULL, 0, 0), GD_EPERM);
+	assert_int_equal(call(f, GODFS__METHOD__M_ADMIN_STATUS, NULL, 0, 0), GD_EPERM);
+	assert_int_equal(call(f, GODFS__METHOD__M_TOKEN_CREATE, NULL, 0, 0), GD_EPERM);
+	assert_int_equal(handled(f), 0);
+	assert_int_equal(call(f, GODFS__METHOD__M_MKDIR, NULL, 0, 0), 0);
+	assert_int_equal(handled(f), 1);
+	assert_false(gd_conn_failed(f->c));
+	gd_conn_close(f->c);
+
+	/* a chunkd may register, and may not touch the namespace */
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_CHUNKD, &f->c), 0);
+	assert_int_equal(call(f, GODFS__METHOD__M_CS_REGISTER, NULL, 0, 0), 0);
+	assert_int_equal(call(f, GODFS__METHOD__M_MKDIR, NULL, 0, 0), GD_EPERM);
+	assert_int_equal(call(f, GODFS__METHOD__M_LOOKUP, NULL, 0, 0), GD_EPERM);
+	assert_int_equal(call(f, GODFS__METHOD__M_PING, NULL, 0, 3), 0);
+	assert_int_equal(handled(f), 3);
+	gd_conn_close(f->c);
+
+	/* an admin: status and goals, no files */
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_ADMIN, &f->c), 0);
+	assert_int_equal(call(f, GODFS__METHOD__M_ADMIN_STATUS, NULL, 0, 0), 0);
+	assert_int_equal(call(f, GODFS__METHOD__M_SETATTR, NULL, 0, 0), 0);
+	assert_int_equal(call(f, GODFS__METHOD__M_WRITE_LEASE, NULL, 0, 0), GD_EPERM);
+	assert_int_equal(handled(f), 5);
+}
+
+/* On a chunkd: a peer may write but not delete a copy; a chunkd (its meta
+ * link's role) may not write. */
+static void test_server_chunkd_roles(void **state)
+{
+	struct fixture *f = *state;
+
+	gd_conn_close(f->c);
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_PEER, &f->c), 0);
+	assert_int_equal(call(f, GODFS__METHOD__M_CS_WRITE, "abcd", 4, 0), 0);
+	assert_int_equal(call(f, GODFS__METHOD__M_CS_READ, NULL, 0, 0), 0);
+	assert_int_equal(call(f, GODFS__METHOD__M_CS_DELETE, NULL, 0, 0), GD_EPERM);
+	assert_int_equal(call(f, GODFS__METHOD__M_CS_REPLICATE, NULL, 0, 0), GD_EPERM);
+	assert_int_equal(handled(f), 2);
+	gd_conn_close(f->c);
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_CHUNKD, &f->c), 0);
+	assert_int_equal(call(f, GODFS__METHOD__M_CS_WRITE, "abcd", 4, 0), GD_EPERM);
+	assert_int_equal(handled(f), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_method_has_one_row),
 		cmocka_unit_test(test_flags_fit_messages),
 		cmocka_unit_test(test_roles),
+		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_session_and_seq),
 		cmocka_unit_test_setup_teardown(test_server_meta, setup_meta, teardown),
 		cmocka_unit_test_setup_teardown(test_server_chunkd, setup_chunkd, teardown),
+		cmocka_unit_test_setup_teardown(test_server_roles, setup_meta, teardown),
+		cmocka_unit_test_setup_teardown(test_server_chunkd_roles, setup_chunkd, teardown),
 	};
 
 	gd_log_set_level(GD_LOG_ERROR);
