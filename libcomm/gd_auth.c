@@ -671,8 +671,18 @@ int gd_auth_server(int fd, const struct gd_auth_policy *pol, int timeout_ms,
 	snprintf(why, whylen, "?");
 	gd_auth_challenge(ch, (pol->insecure ? GD_AUTH_F_INSECURE : 0) | (pol->tls ? GD_AUTH_F_TLS : 0));
 	rc = send_all(fd, ch, sizeof(ch), deadline);
+	/* The magic first: a peer that sends anything else (a request frame,
+	 * another protocol) is refused at once, not at the deadline. */
 	if (rc == 0)
-		rc = recv_all(fd, proof, sizeof(proof), deadline);
+		rc = recv_all(fd, proof, 4, deadline);
+	if (rc == 0 && memcmp(proof, MAGIC, 4) != 0) {
+		snprintf(why, whylen, "not a godfs handshake (a request frame or another protocol)");
+		make_verdict(verdict, GD_EAUTH, NULL, NULL, NULL);
+		(void)send_all(fd, verdict, sizeof(verdict), deadline);
+		return GD_EAUTH;
+	}
+	if (rc == 0)
+		rc = recv_all(fd, proof + 4, sizeof(proof) - 4, deadline);
 	if (rc < 0) {
 		snprintf(why, whylen, "%s before the handshake ended",
 			 rc == GD_ETIMEDOUT ? "timed out" : "connection lost");

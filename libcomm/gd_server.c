@@ -1005,6 +1005,8 @@ static int send_raw(struct gd_sconn *sc, struct iovec *iov, int iovcnt, size_t t
 	b->off = 0;
 	b->queued_ms = gd_net_now_ms();
 	for (size_t at = 0; iovcnt > 0; iov++, iovcnt--) {
+		if (iov->iov_len == 0)
+			continue;   /* a frame without bulk data: iov_base may be NULL */
 		memcpy(b->data + at, iov->iov_base, iov->iov_len);
 		at += iov->iov_len;
 	}
