@@ -19,6 +19,7 @@
 
 #include "gd_alloc.h"
 #include "gd_cred.h"
+#include "gd_auth.h"
 #include "gd_log.h"
 #include "gd_net.h"
 #include "gd_status.h"
@@ -212,47 +213,20 @@ bool meta_server_in_node_window(struct meta_server *ms)
 	return registered < meta_fsm_node_count(ms->fsm);
 }
 
-/* Session ids are never reused: they grow past every id the FSM holds and
- * past the wall clock in microseconds, so a new leader (or a restarted one)
- * never hands out an id an earlier leader gave to an uncommitted HELLO. */
+/* Session ids are random (63 bits, never 0): a client learns only its own and
+ * cannot guess another's to act for it (docs/security.md, "Sessions"). An id
+ * this leader knows is drawn again; one that an earlier leader gave to an
+ * uncommitted HELLO comes again with odds of 2^-63 per draw. */
 uint64_t meta_server_new_session_id(struct meta_server *ms)
 {
-	struct timespec ts;
-	uint64_t us;
+	uint64_t id = 0;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-	if (us > ms->last_session_id)
-		ms->last_session_id = us;
-	else
-		ms->last_session_id++;
-	return ms->last_session_id;
-}
-
-/* Raises last_session_id above every session the FSM knows (a failed
- * allocation only skips this: ids also follow the clock). */
-static void session_ids_from_fsm(struct meta_server *ms)
-{
-	uint64_t *ids = NULL;
-	size_t want = 256, got, i;
-
-	for (;;) {
-		uint64_t *bigger = gd_realloc(ids, want * sizeof(*ids));
-
-		if (bigger == NULL)
-			break;
-		ids = bigger;
-		got = meta_fsm_sessions(ms->fsm, ids, want);
-		if (got < want) {
-			for (i = 0; i < got; i++) {
-				if (ids[i] > ms->last_session_id)
-					ms->last_session_id = ids[i];
-			}
-			break;
-		}
-		want *= 2;
+	while (id == 0 || meta_sessions_known(ms->sess, id)) {
+		if (gd_random(&id, sizeof(id)) < 0)
+			abort();   /* no random source: no safe id to give */
+		id &= INT64_MAX;
 	}
-	gd_free(ids);
+	return id;
 }
 
 /* ---- dispatch --------------------------------------------------------------------- */
@@ -609,7 +583,6 @@ static void barrier_done(void *arg, int status, void *result)
 	ms->leader_since_ms = meta_server_now_ms();
 	meta_registry_clear(ms->reg);
 	meta_sessions_clear(ms->sess);
-	session_ids_from_fsm(ms);
 	gd_info("leader of term %" PRIu64 ", ready at index %" PRIu64 " (%" PRIu64
 		" inodes, %zu chunkds known)",
 		ms->leader_term, meta_raft_last_applied(ms->raft), meta_fsm_inode_count(ms->fsm),

@@ -83,7 +83,6 @@ struct meta_server {
 	uint64_t leader_since_ms;     /* loop: when ready was set */
 	struct meta_queue held;       /* loop: requests waiting for a leader */
 	struct meta_queue parked;     /* loop: requests waiting for chunkds to register */
-	uint64_t last_session_id;     /* loop: the highest session id handed out */
 	uint64_t last_slow_tick_ms;   /* loop */
 	uint64_t in_flight;           /* loop: proposals not yet answered */
 	bool stopping;                /* loop */
