@@ -13,11 +13,22 @@
  *     hs is freed.
  * So every callback of raft fires exactly once, after the last use of the hs,
  * and the transport's close callback fires once the listener and every hs are
- * gone. */
+ * gone.
+ *
+ * With TLS (the policy's tls flag), a handshake that passed the verdict goes
+ * on in a thread (meta_raft_tls.h): the socket leaves libuv (dup, then the
+ * TCP handle is closed), TLS and the hello run there, and raft is handed a
+ * uv_pipe_t on one end of a socketpair that the thread pumps. The hs (with
+ * its deadline, and counted in the bounds) waits for the thread's result,
+ * which comes through the transport's async handle; the connection object
+ * (struct tl) lives on until its threads have ended, so the transport's close
+ * callback also waits for every TLS thread. */
 #include "meta_raft_transport.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,6 +38,7 @@
 #include "gd_log.h"
 #include "gd_net.h"
 #include "gd_status.h"
+#include "meta_raft_tls.h"
 
 static const uint8_t HELLO_MAGIC[4] = { 'G', 'D', 'R', '1' };
 #define HELLO_HDR_LEN 14u          /* magic 4, raft id 8, address length 2 */
@@ -52,10 +64,23 @@ enum hs_state {
 	HS_OUT_CHALLENGE,   /* reading the challenge */
 	HS_OUT_VERDICT,     /* proof sent, reading the verdict */
 	HS_OUT_HELLO,       /* writing the hello */
+	HS_IN_TLS,          /* TLS: writing the verdict, then TLS */
+	HS_OUT_TLS,         /* TLS: waiting for the proof's write to end, then TLS */
+	HS_TLS,             /* TLS and the hello run in a thread (hs->tl) */
 	HS_DONE,            /* handed over or failing: handles closing */
 };
 
 struct rt;
+struct hs;
+
+/* A connection under TLS, from the start of its TLS handshake until its
+ * threads have ended; in the transport's list, on the loop thread. */
+struct tl {
+	struct tl *next;
+	struct meta_raft_tls *c;
+	struct hs *hs;              /* the handshake waiting for the result, or NULL */
+	bool reported;              /* the result was seen */
+};
 
 /* One connection in handshake; owned by the transport's list until freed. */
 struct hs {
@@ -80,7 +105,11 @@ struct hs {
 	uint8_t proof[GD_AUTH_PROOF_LEN];
 	uint8_t verdict[GD_AUTH_VERDICT_LEN];
 	uint8_t secret[GD_KEY_LEN];
+	uint8_t key[GD_KEY_LEN];    /* TLS: the session key, until the thread has it */
 	uint8_t hello[HELLO_HDR_LEN + META_RAFT_ADDR_MAX + 1];
+	size_t hello_len;           /* outgoing: the hello to send */
+	uint64_t t0;                /* uv_now() when the handshake began */
+	struct tl *tl;              /* HS_TLS: the thread's connection */
 	/* outgoing */
 	struct raft_uv_connect *req;
 	raft_uv_connect_cb cb;      /* NULL once fired */
@@ -107,6 +136,10 @@ struct rt {
 	int port;
 	raft_uv_accept_cb accept_cb;
 	struct hs *hs;              /* every connection in handshake */
+	struct tl *tls;             /* every connection under TLS */
+	uv_async_t async;           /* TLS threads say that a result or an end is there */
+	bool async_open;            /* initialised, close callback not run yet */
+	bool async_closing;
 	unsigned n_in, n_out;
 	bool closing;
 	raft_uv_transport_close_cb close_cb;
@@ -124,6 +157,11 @@ static void put64(uint8_t *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)
 		p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 static uint64_t get64(const uint8_t *p)
@@ -172,11 +210,28 @@ static void rt_log(struct rt *rt, enum gd_log_level level, const char *fmt, ...)
 
 /* ---- the life of a handshake ------------------------------------------------ */
 
+static void rt_maybe_closed(struct rt *rt);
+
+static void async_closed_cb(uv_handle_t *h)
+{
+	struct rt *rt = h->data;
+
+	rt->async_open = false;
+	rt_maybe_closed(rt);
+}
+
 static void rt_maybe_closed(struct rt *rt)
 {
 	raft_uv_transport_close_cb cb = rt->close_cb;
 
-	if (!rt->closing || rt->listener_open || rt->hs != NULL || cb == NULL)
+	if (!rt->closing || rt->hs != NULL || rt->tls != NULL)
+		return;
+	/* the async handle goes last: TLS threads signal it until they end */
+	if (rt->async_open && !rt->async_closing) {
+		rt->async_closing = true;
+		uv_close((uv_handle_t *)&rt->async, async_closed_cb);
+	}
+	if (rt->listener_open || rt->async_open || cb == NULL)
 		return;
 	rt->close_cb = NULL;
 	cb(rt->t);
@@ -204,6 +259,7 @@ static void hs_maybe_free(struct hs *hs)
 	else
 		rt->n_in--;
 	memset(hs->secret, 0, sizeof(hs->secret));
+	memset(hs->key, 0, sizeof(hs->key));
 	gd_free(hs);
 	if (cb != NULL)
 		cb(req, NULL, status);
@@ -240,6 +296,12 @@ static void hs_close(struct hs *hs, int status)
 	if (hs->tcp != NULL) {
 		uv_close((uv_handle_t *)hs->tcp, hs_tcp_closed);
 		hs->tcp = NULL;
+	}
+	if (hs->tl != NULL) {
+		/* its threads end soon; the async callback frees it */
+		meta_raft_tls_stop(hs->tl->c);
+		hs->tl->hs = NULL;
+		hs->tl = NULL;
 	}
 	uv_close((uv_handle_t *)&hs->timer, hs_timer_closed);
 }
@@ -324,6 +386,7 @@ static struct hs *hs_new(struct rt *rt, bool outgoing, uv_tcp_t *tcp)
 	uv_timer_init(rt->loop, &hs->timer);
 	hs->timer.data = hs;
 	hs->open_handles = 2;
+	hs->t0 = uv_now(rt->loop);
 	uv_timer_start(&hs->timer, hs_timeout_cb, rt->handshake_ms, 0);
 	hs->next = rt->hs;
 	if (rt->hs != NULL)
@@ -336,17 +399,20 @@ static struct hs *hs_new(struct rt *rt, bool outgoing, uv_tcp_t *tcp)
 	return hs;
 }
 
-/* The handshake succeeded: the TCP handle leaves the hs (which is freed once
- * its timer has closed) and is returned for raft. */
+/* The handshake succeeded: the hs is done (and freed once its timer has
+ * closed); the stream for raft is the TCP handle (returned), or with TLS the
+ * pipe the caller made (hs->tcp is closed already then). */
 static uv_stream_t *hs_hand_over(struct hs *hs)
 {
 	uv_stream_t *s = (uv_stream_t *)hs->tcp;
 
-	hs->tcp = NULL;
-	hs->open_handles--;
+	if (s != NULL) {
+		hs->tcp = NULL;
+		hs->open_handles--;
+		s->data = NULL;
+	}
 	hs->cb = NULL;
 	hs->state = HS_DONE;
-	s->data = NULL;
 	uv_timer_stop(&hs->timer);
 	uv_close((uv_handle_t *)&hs->timer, hs_timer_closed);
 	return s;
@@ -356,6 +422,7 @@ static uv_stream_t *hs_hand_over(struct hs *hs)
 
 static void hs_step(struct hs *hs);
 static void hs_wrote(struct hs *hs);
+static void tls_begin(struct hs *hs);
 
 static void hs_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -440,9 +507,165 @@ static void hs_write(struct hs *hs, uint8_t *buf, size_t len)
 	hs->writes_pending++;
 }
 
+/* ---- TLS (meta_raft_tls.h) --------------------------------------------------------- */
+
+static void in_finish(struct hs *hs, uv_stream_t *pipe);
+static void out_finish(struct hs *hs, uv_stream_t *pipe);
+static int hello_hdr_check(const uint8_t *h, size_t *len, char *why, size_t whylen);
+static int hello_addr_check(uint8_t *h, size_t len, char *why, size_t whylen);
+
+/* From a TLS thread: the async callback looks at every connection. */
+static void tls_notify(void *ctx)
+{
+	struct rt *rt = ctx;
+
+	uv_async_send(&rt->async);
+}
+
+/* The verdict went through and TLS follows: the socket leaves libuv (a dup
+ * goes to the TLS thread, the TCP handle is closed: nothing of it was read
+ * past the handshake), and the thread runs TLS and the hello within what is
+ * left of the deadline. The hs's timer keeps running meanwhile. */
+static void tls_begin(struct hs *hs)
+{
+	struct rt *rt = hs->rt;
+	struct meta_raft_tls_cfg cfg = { 0 };
+	uint64_t spent = uv_now(rt->loop) - hs->t0;
+	uv_os_fd_t fd;
+	struct tl *tl;
+	char why[96];
+	int rc;
+
+	tl = gd_calloc(1, sizeof(*tl));
+	if (tl == NULL) {
+		hs_fail(hs, "out of memory");
+		return;
+	}
+	if (uv_fileno((uv_handle_t *)hs->tcp, &fd) != 0 ||
+	    (cfg.fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		snprintf(why, sizeof(why), "cannot take the socket for TLS: %s", strerror(errno));
+		gd_free(tl);
+		hs_fail(hs, why);
+		return;
+	}
+	uv_close((uv_handle_t *)hs->tcp, hs_tcp_closed);
+	hs->tcp = NULL;
+	cfg.server = !hs->outgoing;
+	memcpy(cfg.key, hs->key, sizeof(cfg.key));
+	memset(hs->key, 0, sizeof(hs->key));
+	cfg.timeout_ms = spent < rt->handshake_ms ? rt->handshake_ms - (unsigned)spent : 1;
+	if (hs->outgoing) {
+		cfg.hello = hs->hello;
+		cfg.hello_len = hs->hello_len;
+	}
+	cfg.hello_hdr_len = HELLO_HDR_LEN;
+	cfg.hello_tail = hello_hdr_check;
+	cfg.notify = tls_notify;
+	cfg.ctx = rt;
+	rc = meta_raft_tls_start(&cfg, &tl->c);   /* owns cfg.fd from here */
+	memset(cfg.key, 0, sizeof(cfg.key));
+	if (rc < 0) {
+		gd_free(tl);
+		hs_fail(hs, "cannot start TLS");
+		return;
+	}
+	tl->hs = hs;
+	hs->tl = tl;
+	tl->next = rt->tls;
+	rt->tls = tl;
+	hs->state = HS_TLS;
+}
+
+/* The TLS thread of hs has its result: raft gets a pipe on the socketpair
+ * (the hs is done), or the handshake fails with the thread's reason. */
+static void tls_done(struct hs *hs, struct tl *tl, int rc, const char *why)
+{
+	struct rt *rt = hs->rt;
+	const uint8_t *h;
+	uv_pipe_t *pipe;
+	char w[96];
+	size_t len;
+	int fd;
+
+	hs->tl = NULL;
+	tl->hs = NULL;
+	if (rc < 0) {
+		meta_raft_tls_stop(tl->c);
+		if (hs->outgoing)
+			hs_out_fail(hs, GD_LOG_WARN, why);
+		else
+			hs_refuse(hs, why);
+		return;
+	}
+	if (!hs->outgoing) {
+		/* hello_hdr_check passed in the thread; len <= HELLO_HDR_LEN + ADDR_MAX */
+		h = meta_raft_tls_hello(tl->c, &len);
+		memcpy(hs->hello, h, len);
+		if (hello_addr_check(hs->hello, len - HELLO_HDR_LEN, w, sizeof(w)) < 0) {
+			meta_raft_tls_stop(tl->c);
+			hs_refuse(hs, w);
+			return;
+		}
+	}
+	pipe = raft_malloc(sizeof(*pipe));
+	if (pipe == NULL) {
+		meta_raft_tls_stop(tl->c);
+		hs_fail(hs, "out of memory");
+		return;
+	}
+	uv_pipe_init(rt->loop, pipe, 0);
+	pipe->data = NULL;
+	fd = meta_raft_tls_take_fd(tl->c);
+	rc = uv_pipe_open(pipe, fd);
+	if (rc != 0) {
+		snprintf(w, sizeof(w), "uv_pipe_open: %s", uv_strerror(rc));
+		close(fd);
+		uv_close((uv_handle_t *)pipe, (uv_close_cb)raft_free);
+		meta_raft_tls_stop(tl->c);
+		hs_fail(hs, w);
+		return;
+	}
+	if (hs->outgoing)
+		out_finish(hs, (uv_stream_t *)pipe);
+	else
+		in_finish(hs, (uv_stream_t *)pipe);
+}
+
+/* TLS threads have news: hand over or fail the handshakes whose result came,
+ * free the connections whose threads have all ended. */
+static void tls_async_cb(uv_async_t *a)
+{
+	struct rt *rt = a->data;
+	struct tl **pp = &rt->tls, *tl;
+	char why[160];
+	int rc;
+
+	while ((tl = *pp) != NULL) {
+		if (!tl->reported) {
+			rc = meta_raft_tls_result(tl->c, why, sizeof(why));
+			if (rc != GD_EAGAIN) {
+				tl->reported = true;
+				if (tl->hs != NULL)
+					tls_done(tl->hs, tl, rc, why);
+			}
+		}
+		/* (raft's callbacks above never add to this list synchronously:
+		 * tls_begin runs from libuv callbacks only) */
+		if (tl->reported && meta_raft_tls_ended(tl->c)) {
+			*pp = tl->next;
+			meta_raft_tls_free(tl->c);
+			gd_free(tl);
+			continue;
+		}
+		pp = &tl->next;
+	}
+	rt_maybe_closed(rt);
+}
+
 /* ---- the accepting side ---------------------------------------------------------- */
 
-static void in_finish(struct hs *hs)
+/* pipe: the TLS stream for raft, or NULL (the TCP handle goes to raft). */
+static void in_finish(struct hs *hs, uv_stream_t *pipe)
 {
 	struct rt *rt = hs->rt;
 	raft_id id = get64(hs->hello + 4);
@@ -450,9 +673,10 @@ static void in_finish(struct hs *hs)
 	uv_stream_t *s;
 
 	rt->stats.accepted++;
-	gd_debug("raft port: %s is node %llu at %s", hs->who, (unsigned long long)id, addr);
+	gd_debug("raft port: %s is node %llu at %s%s", hs->who, (unsigned long long)id, addr,
+		 pipe != NULL ? " (TLS)" : "");
 	s = hs_hand_over(hs);   /* hs (and addr) stay until the timer's close callback */
-	rt->accept_cb(rt->t, id, addr, s);
+	rt->accept_cb(rt->t, id, addr, pipe != NULL ? pipe : s);
 }
 
 static void in_proof(struct hs *hs)
@@ -463,6 +687,8 @@ static void in_proof(struct hs *hs)
 	int rc;
 
 	rc = gd_auth_check(&rt->policy, hs->ch, hs->proof, &peer, hs->verdict, why, sizeof(why));
+	if (rc == 0 && rt->policy.tls)
+		memcpy(hs->key, peer.session_key, sizeof(hs->key));   /* zeroed when hs is freed */
 	memset(peer.session_key, 0, sizeof(peer.session_key));
 	if (rc == 0 && peer.role != GD_ROLE_META) {
 		/* A good key, but not a meta: close without a verdict. */
@@ -478,11 +704,18 @@ static void in_proof(struct hs *hs)
 		hs_write(hs, hs->verdict, sizeof(hs->verdict));
 		return;
 	}
-	/* TLS would be inserted here, once the peer is known to hold the key and
-	 * before the hello: a GnuTLS session on this socket (gd_tls.h, keyed with
-	 * gd_auth_session_key), with raft given the plaintext end (e.g. a
-	 * uv_pipe_t of a socketpair pumped by the loop) instead of hs->tcp; the
-	 * hello would then travel inside it. */
+	if (rt->policy.tls) {
+		/* TLS starts once the verdict is written (hs_wrote), and the
+		 * hello travels inside it. Its key needs the cluster key's
+		 * secret: an --insecure peer without one cannot have TLS. */
+		if (peer.kind == GD_AUTH_NONE) {
+			hs_refuse(hs, "no credential, and TLS (--tls) needs the cluster key");
+			return;
+		}
+		hs->state = HS_IN_TLS;
+		hs_write(hs, hs->verdict, sizeof(hs->verdict));
+		return;
+	}
 	hs->state = HS_IN_HELLO_HDR;
 	hs_write(hs, hs->verdict, sizeof(hs->verdict));
 	if (hs->state == HS_IN_HELLO_HDR)
@@ -501,19 +734,46 @@ static void in_magic(struct hs *hs)
 	hs_read(hs, hs->proof + 4, sizeof(hs->proof) - 4);
 }
 
+/* The hello's fixed part: 0 and *len (the address's length), or GD_EPROTO
+ * with why. Pure: the TLS thread calls it too (meta_raft_tls_hello_fn). */
+static int hello_hdr_check(const uint8_t *h, size_t *len, char *why, size_t whylen)
+{
+	uint64_t id = get64(h + 4);
+	unsigned n = (unsigned)h[12] << 8 | h[13];
+
+	if (memcmp(h, HELLO_MAGIC, sizeof(HELLO_MAGIC)) != 0) {
+		snprintf(why, whylen, "not a godfs Raft hello after the handshake");
+		return GD_EPROTO;
+	}
+	if (id == 0 || n == 0 || n > META_RAFT_ADDR_MAX) {
+		snprintf(why, whylen, "bad hello: raft id %llu, address of %u bytes (1..%d)",
+			 (unsigned long long)id, n, META_RAFT_ADDR_MAX);
+		return GD_EPROTO;
+	}
+	*len = n;
+	return 0;
+}
+
+/* The hello's address (len bytes after the fixed part, which has room for a
+ * NUL): 0 and the NUL added, or GD_EPROTO with why. */
+static int hello_addr_check(uint8_t *h, size_t len, char *why, size_t whylen)
+{
+	char *addr = (char *)h + HELLO_HDR_LEN;
+
+	if (memchr(addr, '\0', len) != NULL) {
+		snprintf(why, whylen, "bad hello: a NUL byte in the address");
+		return GD_EPROTO;
+	}
+	addr[len] = '\0';
+	return 0;
+}
+
 static void in_hello_hdr(struct hs *hs)
 {
-	uint64_t id = get64(hs->hello + 4);
-	unsigned len = (unsigned)hs->hello[12] << 8 | hs->hello[13];
 	char why[96];
+	size_t len;
 
-	if (memcmp(hs->hello, HELLO_MAGIC, sizeof(HELLO_MAGIC)) != 0) {
-		hs_refuse(hs, "not a godfs Raft hello after the handshake");
-		return;
-	}
-	if (id == 0 || len == 0 || len > META_RAFT_ADDR_MAX) {
-		snprintf(why, sizeof(why), "bad hello: raft id %llu, address of %u bytes (1..%d)",
-			 (unsigned long long)id, len, META_RAFT_ADDR_MAX);
+	if (hello_hdr_check(hs->hello, &len, why, sizeof(why)) < 0) {
 		hs_refuse(hs, why);
 		return;
 	}
@@ -523,16 +783,15 @@ static void in_hello_hdr(struct hs *hs)
 
 static void in_hello_addr(struct hs *hs)
 {
-	char *addr = (char *)hs->hello + HELLO_HDR_LEN;
+	char why[96];
 
-	if (memchr(addr, '\0', hs->want) != NULL) {
-		hs_refuse(hs, "bad hello: a NUL byte in the address");
+	if (hello_addr_check(hs->hello, hs->want, why, sizeof(why)) < 0) {
+		hs_refuse(hs, why);
 		return;
 	}
-	addr[hs->want] = '\0';
 	hs->state = HS_IN_READY;
 	if (hs->writes_pending == 0)
-		in_finish(hs);
+		in_finish(hs, NULL);
 }
 
 /* A connection arrived on the Raft port. */
@@ -585,7 +844,8 @@ static void listen_cb(uv_stream_t *l, int status)
 	snprintf(hs->who, sizeof(hs->who), "%s", who);
 	snprintf(hs->host, sizeof(hs->host), "%s", host);
 	uv_tcp_nodelay(tcp, 1);
-	gd_auth_challenge(hs->ch, rt->policy.insecure ? GD_AUTH_F_INSECURE : 0);
+	gd_auth_challenge(hs->ch, (rt->policy.insecure ? GD_AUTH_F_INSECURE : 0) |
+				  (rt->policy.tls ? GD_AUTH_F_TLS : 0));
 	hs->state = HS_IN_MAGIC;
 	hs_write(hs, hs->ch, sizeof(hs->ch));
 	if (hs->state == HS_IN_MAGIC)
@@ -620,24 +880,54 @@ static void out_verdict(struct hs *hs)
 	struct rt *rt = hs->rt;
 	size_t alen = strlen(rt->address);
 	int rc = gd_auth_verdict(hs->ch, hs->proof, hs->secret, hs->verdict);
+	bool wants_tls = get32(hs->ch + 4) & GD_AUTH_F_TLS;
 
+	if (rc == 0 && rt->policy.tls)
+		gd_auth_session_key(hs->secret, hs->ch, hs->proof, hs->key);
 	memset(hs->secret, 0, sizeof(hs->secret));
 	if (rc != 0) {
 		hs_out_fail(hs, GD_LOG_WARN, "it refused our handshake, or answered without our "
 			    "cluster key (a different key?)");
 		return;
 	}
-	/* (TLS would start here: see in_proof.) */
+	/* The verdict's MAC covers the challenge's flags: this is the peer's own
+	 * word about TLS, not a man in the middle's edit. Every voter must run
+	 * with the same tls setting: a connection of the other kind is refused
+	 * both ways, so that a node with --tls never sends Raft in the clear. */
+	if (rt->policy.tls && !wants_tls) {
+		hs_out_fail(hs, GD_LOG_WARN, "it does not use TLS, and this node runs with --tls: "
+			    "refused");
+		return;
+	}
+	if (!rt->policy.tls && wants_tls) {
+		hs_out_fail(hs, GD_LOG_WARN, "it runs with --tls, and this node does not: refused "
+			    "(every voter needs the same tls setting)");
+		return;
+	}
+	if (rt->policy.tls && hs->proof[4] == GD_AUTH_NONE) {
+		hs_out_fail(hs, GD_LOG_WARN, "TLS (--tls) needs the cluster key, and this node "
+			    "has none");
+		return;
+	}
 	memcpy(hs->hello, HELLO_MAGIC, sizeof(HELLO_MAGIC));
 	put64(hs->hello + 4, rt->id);
 	hs->hello[12] = (uint8_t)(alen >> 8);
 	hs->hello[13] = (uint8_t)alen;
 	memcpy(hs->hello + HELLO_HDR_LEN, rt->address, alen);
+	hs->hello_len = HELLO_HDR_LEN + alen;
+	if (rt->policy.tls) {
+		/* the hello goes inside TLS, once the proof's write has ended */
+		hs->state = HS_OUT_TLS;
+		if (hs->writes_pending == 0)
+			tls_begin(hs);
+		return;
+	}
 	hs->state = HS_OUT_HELLO;
-	hs_write(hs, hs->hello, HELLO_HDR_LEN + alen);
+	hs_write(hs, hs->hello, hs->hello_len);
 }
 
-static void out_finish(struct hs *hs)
+/* pipe: the TLS stream for raft, or NULL (the TCP handle goes to raft). */
+static void out_finish(struct hs *hs, uv_stream_t *pipe)
 {
 	struct rt *rt = hs->rt;
 	struct raft_uv_connect *req = hs->req;
@@ -649,11 +939,12 @@ static void out_finish(struct hs *hs)
 		if (rt->memo[i].id == hs->peer_id) {   /* say that it works now */
 			rt->memo[i].id = 0;
 			rt->memo[i].at = 0;
-			gd_info("raft port: connected to %s", hs->who);
+			gd_info("raft port: connected to %s%s", hs->who,
+				pipe != NULL ? " (TLS)" : "");
 		}
 	}
 	s = hs_hand_over(hs);
-	cb(req, s, 0);
+	cb(req, pipe != NULL ? pipe : s, 0);
 }
 
 static void out_connect_cb(uv_connect_t *req, int status)
@@ -728,6 +1019,9 @@ static int rt_init(struct raft_uv_transport *t, raft_id id, const char *address)
 	uv_tcp_init(rt->loop, &rt->listener);
 	rt->listener.data = rt;
 	rt->listener_open = true;
+	uv_async_init(rt->loop, &rt->async, tls_async_cb);
+	rt->async.data = rt;
+	rt->async_open = true;
 	return 0;
 }
 
@@ -753,9 +1047,10 @@ static int rt_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
 		rt->port = -1;
 		return RAFT_IOERR;
 	}
-	gd_info("raft port: listening on %s (%s)", rt->address,
+	gd_info("raft port: listening on %s (%s%s)", rt->address,
 		rt->policy.insecure ? "INSECURE: peers without the cluster key get in"
-				    : "peers must hold the cluster key");
+				    : "peers must hold the cluster key",
+		rt->policy.tls ? ", TLS" : "");
 	return 0;
 }
 
@@ -833,6 +1128,7 @@ static void rt_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
 {
 	struct rt *rt = t->impl;
 	struct hs *hs;
+	struct tl *tl;
 
 	if (rt->closing)
 		return;
@@ -846,6 +1142,10 @@ static void rt_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
 	 * stays walkable. */
 	for (hs = rt->hs; hs != NULL; hs = hs->next)
 		hs_close(hs, RAFT_CANCELED);
+	/* TLS connections raft holds end too (raft reads the end of its
+	 * stream); the close callback waits for their threads. */
+	for (tl = rt->tls; tl != NULL; tl = tl->next)
+		meta_raft_tls_stop(tl->c);
 	rt_maybe_closed(rt);
 }
 
@@ -885,10 +1185,14 @@ static void hs_wrote(struct hs *hs)
 		hs_close(hs, RAFT_NOCONNECTION);
 		break;
 	case HS_IN_READY:
-		in_finish(hs);
+		in_finish(hs, NULL);
 		break;
 	case HS_OUT_HELLO:
-		out_finish(hs);
+		out_finish(hs, NULL);
+		break;
+	case HS_IN_TLS:
+	case HS_OUT_TLS:
+		tls_begin(hs);
 		break;
 	default:
 		break;   /* a read is under way */
@@ -915,7 +1219,6 @@ int meta_raft_transport_init(struct raft_uv_transport *t, uv_loop_t *loop,
 	rt->policy = *opts->policy;
 	rt->policy.tokens = false;         /* a token never opens the Raft port */
 	rt->policy.token_check = NULL;
-	rt->policy.tls = false;            /* no TLS on this port yet (see in_proof) */
 	rt->cred = opts->cred;
 	rt->handshake_ms = opts->handshake_ms ? opts->handshake_ms : META_RAFT_HANDSHAKE_MS;
 	rt->max_hs = opts->max_handshakes ? opts->max_handshakes : META_RAFT_MAX_HANDSHAKES;

@@ -26,9 +26,21 @@
  * Tokens are never accepted here (the policy's token flag is cleared); with
  * an --insecure policy a peer with no credential passes (GD_AUTH_NONE).
  *
- * Threading: everything runs on the loop given to init, like raft itself.
+ * TLS (the policy's tls flag, i.e. --tls): the challenge says so
+ * (GD_AUTH_F_TLS), and after the verdict both ends run TLS 1.3 keyed with the
+ * handshake's session key (gd_tls.h); the hello and raft's messages travel
+ * inside it. Every voter must run with the same setting: a node with --tls
+ * refuses a peer without TLS and a node without it refuses a peer that asks
+ * for it, each with a log line. The TLS handshake and the hello count against
+ * the same deadline and bounds. Raft then gets a uv_pipe_t on a socketpair
+ * that two threads per connection pump to and from the TLS session
+ * (meta_raft_tls.h).
+ *
+ * Threading: everything runs on the loop given to init, like raft itself,
+ * except the TLS pumps, which report to the loop through an async handle.
  * Streams handed to raft are allocated with raft_malloc (raft frees them with
- * raft_free after uv_close). */
+ * raft_free after uv_close). The close callback fires once every TLS thread
+ * has ended. */
 #ifndef META_RAFT_TRANSPORT_H
 #define META_RAFT_TRANSPORT_H
 
@@ -46,7 +58,8 @@
 
 struct meta_raft_transport_opts {
 	/* Who may connect: copied (tokens turned off); the keyring it points
-	 * to must outlive the transport. Usually gd_cred_policy(). */
+	 * to must outlive the transport. Its tls flag puts TLS on every
+	 * connection, accepted and connected. Usually gd_cred_policy(). */
 	const struct gd_auth_policy *policy;
 	/* What this node presents when it connects; must outlive the
 	 * transport. Usually gd_cred_self(). */

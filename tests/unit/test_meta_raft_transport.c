@@ -4,7 +4,12 @@
  * a bad hello (huge or zero address length, id 0), a peer of another role and
  * a silent peer are refused or cut with a log line and never reach raft's
  * accept callback; a flood is bounded; closing the transport with handshakes
- * in flight fires every callback exactly once (ASan checks the rest). */
+ * in flight fires every callback exactly once (ASan checks the rest).
+ * With TLS (the policy's tls flag): two TLS transports carry raft's bytes
+ * both ways through their pipes, the bytes on the wire are not raft's, a TLS
+ * transport and a plain one refuse each other in both directions, a stranger
+ * who passes the handshake but speaks no TLS is cut, and closing leaves no
+ * thread and no file descriptor behind. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,12 +23,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "gd_auth.h"
 #include "gd_log.h"
+#include "gd_tls.h"
 #include "meta_raft_transport.h"
 
 /* ---- fixtures ------------------------------------------------------------------ */
@@ -40,7 +47,7 @@ struct accepted {
 	raft_id id;
 	char address[300];
 	uv_stream_t *stream;
-	char data[64];              /* bytes raft would read from it */
+	char data[(1 << 20) + 64];  /* bytes raft would read from it */
 	size_t got;
 };
 
@@ -104,6 +111,7 @@ static void side_closed_cb(struct raft_uv_transport *t)
 }
 
 static unsigned max_per_address;   /* for the next side_init; 0 = the default */
+static bool with_tls;              /* for the next side_init */
 
 static void side_init(struct side *s, const struct gd_keyring *policy_keys, bool insecure,
 		      const struct gd_keyring *cred_keys, unsigned hs_ms, unsigned max_hs)
@@ -114,6 +122,7 @@ static void side_init(struct side *s, const struct gd_keyring *policy_keys, bool
 	s->pol.keys = policy_keys;
 	s->pol.insecure = insecure;
 	s->pol.tokens = true;       /* the transport must turn this off */
+	s->pol.tls = with_tls;
 	s->cred.kind = cred_keys ? GD_AUTH_CLUSTER : GD_AUTH_NONE;
 	s->cred.keys = cred_keys;
 	o.policy = &s->pol;
@@ -309,6 +318,23 @@ static int raw_auth(int fd, const struct gd_cred *cred, enum gd_role role)
 	raw_send(fd, proof, sizeof(proof));
 	if (!raw_try_recv(fd, v, sizeof(v)))
 		return -1;
+	return gd_auth_verdict(ch, proof, secret, v);
+}
+
+/* raw_auth that also gives the challenge's flags and the session key. */
+static int raw_auth_key(int fd, const struct gd_cred *cred, uint32_t *flags,
+			uint8_t key[GD_KEY_LEN])
+{
+	uint8_t ch[GD_AUTH_CHALLENGE_LEN], proof[GD_AUTH_PROOF_LEN], v[GD_AUTH_VERDICT_LEN];
+	uint8_t secret[GD_KEY_LEN];
+
+	raw_recv(fd, ch, sizeof(ch));
+	*flags = (uint32_t)ch[4] << 24 | (uint32_t)ch[5] << 16 | (uint32_t)ch[6] << 8 | ch[7];
+	assert_int_equal(gd_auth_prove(ch, cred, GD_ROLE_META, proof, secret), 0);
+	raw_send(fd, proof, sizeof(proof));
+	if (!raw_try_recv(fd, v, sizeof(v)))
+		return -1;
+	gd_auth_session_key(secret, ch, proof, key);
 	return gd_auth_verdict(ch, proof, secret, v);
 }
 
@@ -710,6 +736,287 @@ static void test_close_with_handshakes_in_flight(void **state)
 	assert_int_equal(c2.n, 1);
 }
 
+
+/* ---- TLS ------------------------------------------------------------------------ */
+
+static int count_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+struct reader {
+	char data[(1 << 20) + 64];
+	size_t got;
+	bool eof;
+};
+
+static void reader_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct reader *r = h->data;
+
+	(void)suggested;
+	buf->base = r->data + r->got;
+	buf->len = sizeof(r->data) - r->got;
+}
+
+static void reader_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct reader *r = s->data;
+
+	(void)buf;
+	if (n > 0)
+		r->got += (size_t)n;
+	else if (n < 0)
+		r->eof = true;
+}
+
+/* One TLS connection from cli (node 2) to srv; both must run with TLS. */
+static void tls_connect(struct side *srv, struct side *cli, int port, struct connected *c)
+{
+	char addr[32];
+
+	assert_int_equal(cli->t.init(&cli->t, 2, "127.0.0.1:7002"), 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	assert_int_equal(cli->t.connect(&cli->t, &c->req, 1, addr, connect_cb), 0);
+	assert_int_equal(c->n, 0);
+	pump(3000, &c->n);
+	assert_int_equal(c->n, 1);
+	assert_int_equal(c->status, 0);
+	pump(3000, &acc.n);
+	assert_int_equal(acc.n, 1);
+	(void)srv;
+}
+
+/* Both with TLS: raft's streams are pipes that carry a megabyte from the
+ * connecting side and an answer the other way, unchanged; the hello came
+ * through TLS (id and address right). Then, over three more connections,
+ * closing streams and transports leaves no thread and no fd behind. */
+static void test_tls_carries_raft_bytes(void **state)
+{
+	static struct reader back;
+	struct side srv, cli;
+	struct connected c = { .req.data = &c };
+	struct meta_raft_transport_stats st;
+	static char big[1 << 20];
+	uv_write_t w, w2;
+	uv_buf_t b, b2 = uv_buf_init((char *)"an answer", 9);
+	int port, fds0 = 0, tasks0 = 0, tasks = count_dir("/proc/self/task");
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 7 + i / 4096);
+	with_tls = true;
+	for (int round = 0; round < 4; round++) {
+		memset(&acc, 0, sizeof(acc));
+		memset(&back, 0, sizeof(back));
+		memset(&c, 0, sizeof(c));
+		c.req.data = &c;
+		port = server_start(&srv, &key_a, false, 0, 0);
+		side_init(&cli, &key_a, false, &key_a, 0, 0);
+		tls_connect(&srv, &cli, port, &c);
+		assert_int_equal(acc.id, 2);
+		assert_string_equal(acc.address, "127.0.0.1:7002");
+		assert_int_equal(c.stream->type, UV_NAMED_PIPE);
+		assert_int_equal(acc.stream->type, UV_NAMED_PIPE);
+		b = uv_buf_init(big, sizeof(big));
+		assert_int_equal(uv_write(&w, c.stream, &b, 1, NULL), 0);
+		for (int i = 0; i < 5000 && acc.got < sizeof(big); i++)
+			pump(1, NULL);
+		assert_int_equal(acc.got, sizeof(big));
+		assert_memory_equal(acc.data, big, sizeof(big));
+		c.stream->data = &back;
+		assert_int_equal(uv_read_start(c.stream, reader_alloc, reader_read), 0);
+		assert_int_equal(uv_write(&w2, acc.stream, &b2, 1, NULL), 0);
+		for (int i = 0; i < 3000 && back.got < 9; i++)
+			pump(1, NULL);
+		assert_int_equal(back.got, 9);
+		assert_memory_equal(back.data, "an answer", 9);
+		meta_raft_transport_stats(&srv.t, &st);
+		assert_int_equal(st.accepted, 1);
+		assert_int_equal(st.refused, 0);
+		assert_int_equal(st.in_handshake, 0);
+		/* raft closes the connecting side's stream: the other side reads
+		 * the end, as it would of a TCP connection */
+		uv_close((uv_handle_t *)c.stream, stream_free_cb);
+		acc.stream->data = &back;
+		back.eof = false;
+		uv_read_stop(acc.stream);
+		assert_int_equal(uv_read_start(acc.stream, reader_alloc, reader_read), 0);
+		for (int i = 0; i < 3000 && !back.eof; i++)
+			pump(1, NULL);
+		assert_true(back.eof);
+		uv_close((uv_handle_t *)acc.stream, stream_free_cb);
+		acc.stream = NULL;
+		side_close(&cli);
+		side_close(&srv);
+		pump(50, NULL);
+		if (round == 0) {
+			/* after one round: libuv's async eventfd and the like exist */
+			fds0 = count_dir("/proc/self/fd");
+			tasks0 = count_dir("/proc/self/task");
+		} else {
+			assert_int_equal(count_dir("/proc/self/fd"), fds0);
+			assert_int_equal(count_dir("/proc/self/task"), tasks0);
+		}
+	}
+	assert_int_equal(tasks0, tasks);   /* (libuv's thread pool may run too) */
+	with_tls = false;
+}
+
+/* The transports are closed while raft still holds TLS streams: the close
+ * callbacks wait for the pump threads, raft's streams read the end, and no
+ * thread is left. */
+static void test_tls_close_with_live_streams(void **state)
+{
+	static struct reader r;
+	struct side srv, cli;
+	struct connected c = { .req.data = &c };
+	int port, tasks = count_dir("/proc/self/task");
+
+	(void)state;
+	with_tls = true;
+	port = server_start(&srv, &key_a, false, 0, 0);
+	side_init(&cli, &key_a, false, &key_a, 0, 0);
+	tls_connect(&srv, &cli, port, &c);
+	assert_int_equal(count_dir("/proc/self/task"), tasks + 4);   /* two pumps per side */
+	memset(&r, 0, sizeof(r));
+	c.stream->data = &r;
+	assert_int_equal(uv_read_start(c.stream, reader_alloc, reader_read), 0);
+	side_close(&srv);
+	for (int i = 0; i < 3000 && !r.eof; i++)
+		pump(1, NULL);
+	assert_true(r.eof);
+	side_close(&cli);
+	assert_int_equal(count_dir("/proc/self/task"), tasks);
+	uv_close((uv_handle_t *)c.stream, stream_free_cb);
+	with_tls = false;
+}
+
+/* A TLS voter and a plain one refuse each other, both ways, with a log line
+ * that says why; nothing reaches raft. */
+static void test_tls_and_plain_refuse_each_other(void **state)
+{
+	struct side srv, cli;
+	struct connected c = { .req.data = &c };
+	struct meta_raft_transport_stats st;
+	char addr[32];
+	int port, tasks = count_dir("/proc/self/task");
+
+	(void)state;
+	/* a TLS server, a plain client */
+	with_tls = true;
+	port = server_start(&srv, &key_a, false, 0, 0);
+	with_tls = false;
+	side_init(&cli, &key_a, false, &key_a, 0, 0);
+	assert_int_equal(cli.t.init(&cli.t, 2, "127.0.0.1:7002"), 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	assert_int_equal(cli.t.connect(&cli.t, &c.req, 1, addr, connect_cb), 0);
+	pump(3000, &c.n);
+	assert_int_equal(c.status, RAFT_NOCONNECTION);
+	assert_non_null(strstr(log_text(), "it runs with --tls, and this node does not"));
+	for (int i = 0; i < 3000 && strstr(log_text(), "TLS handshake failed") == NULL; i++)
+		pump(1, NULL);
+	assert_non_null(strstr(log_text(), "TLS handshake failed"));
+	meta_raft_transport_stats(&srv.t, &st);
+	assert_int_equal(st.refused, 1);
+	assert_int_equal(acc.n, 0);
+	side_close(&cli);
+	side_close(&srv);
+
+	/* a plain server, a TLS client */
+	memset(&c, 0, sizeof(c));
+	c.req.data = &c;
+	port = server_start(&srv, &key_a, false, 0, 0);
+	with_tls = true;
+	side_init(&cli, &key_a, false, &key_a, 0, 0);
+	with_tls = false;
+	assert_int_equal(cli.t.init(&cli.t, 2, "127.0.0.1:7002"), 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	assert_int_equal(cli.t.connect(&cli.t, &c.req, 1, addr, connect_cb), 0);
+	pump(3000, &c.n);
+	assert_int_equal(c.status, RAFT_NOCONNECTION);
+	assert_non_null(strstr(log_text(), "it does not use TLS, and this node runs with --tls"));
+	pump(100, NULL);
+	meta_raft_transport_stats(&srv.t, &st);
+	assert_int_equal(st.refused, 1);
+	assert_int_equal(acc.n, 0);
+	side_close(&cli);
+	side_close(&srv);
+	assert_int_equal(count_dir("/proc/self/task"), tasks);
+}
+
+/* By hand against a TLS server: the challenge asks for TLS; after the
+ * handshake a plaintext hello is cut (no TLS, no entry), a peer that goes
+ * silent is cut at the deadline, and gd_tls with the session key and the
+ * hello inside it gets through. */
+static void test_tls_by_hand(void **state)
+{
+	struct side srv;
+	struct meta_raft_transport_stats st;
+	struct gd_cred good = { .kind = GD_AUTH_CLUSTER, .keys = &key_a };
+	uint8_t key[GD_KEY_LEN], h[300];
+	struct gd_tls *tls;
+	struct iovec iov[2];
+	uint32_t flags;
+	uint64_t t0;
+	int port, fd;
+
+	(void)state;
+	with_tls = true;
+	port = server_start(&srv, &key_a, false, 400, 0);
+	with_tls = false;
+
+	fd = raw_connect(port);
+	assert_int_equal(raw_auth_key(fd, &good, &flags, key), 0);
+	assert_true(flags & GD_AUTH_F_TLS);
+	raw_send(fd, h, hello(h, 9, 11, "127.0.0.1:9"));
+	assert_true(raw_closed(fd, 2000));
+	close(fd);
+	pump(100, NULL);
+	assert_non_null(strstr(log_text(), "TLS handshake failed"));
+	assert_int_equal(acc.n, 0);
+
+	fd = raw_connect(port);
+	t0 = now_ms();
+	assert_int_equal(raw_auth_key(fd, &good, &flags, key), 0);
+	assert_true(raw_closed(fd, 2000));
+	assert_true(now_ms() - t0 >= 300);
+	close(fd);
+	pump(100, NULL);
+	meta_raft_transport_stats(&srv.t, &st);
+	assert_int_equal(st.refused + st.timed_out, 2);
+	assert_int_equal(st.in_handshake, 0);
+
+	fd = raw_connect(port);
+	assert_int_equal(raw_auth_key(fd, &good, &flags, key), 0);
+	/* the server's TLS runs in its thread: no loop needed for this */
+	assert_int_equal(gd_tls_start(fd, false, key, 2000, &tls), 0);
+	iov[0].iov_base = h;
+	iov[0].iov_len = hello(h, 9, 11, "127.0.0.1:9");
+	iov[1].iov_base = (void *)"after the hello";
+	iov[1].iov_len = 15;
+	assert_int_equal(gd_tls_writev_full(tls, iov, 2), 0);
+	pump(2000, &acc.n);
+	assert_int_equal(acc.n, 1);
+	assert_int_equal(acc.id, 9);
+	assert_string_equal(acc.address, "127.0.0.1:9");
+	for (int i = 0; i < 2000 && acc.got < 15; i++)
+		pump(1, NULL);
+	assert_int_equal(acc.got, 15);
+	assert_memory_equal(acc.data, "after the hello", 15);
+	gd_tls_free(tls);
+	close(fd);
+	side_close(&srv);
+}
+
 /* A transport that was initialised but never listened closes too. */
 static void test_close_before_listen(void **state)
 {
@@ -736,6 +1043,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_per_address_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_with_handshakes_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_before_listen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_carries_raft_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_close_with_live_streams, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_and_plain_refuse_each_other, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_by_hand, setup, teardown),
 	};
 
 	gd_log_init("test_meta_raft_transport", "info");
