@@ -52,7 +52,7 @@
 	"  --insecure               no key: let in anyone who reaches the port (loud\n" \
 	"                           warning; for a throw-away test cluster only)\n" \
 	"  --tls                    TLS on every connection to and from this daemon\n" \
-	"                           (needs a key; the Raft port is authenticated only)\n" \
+	"                           (needs a key; the meta's Raft port too)\n" \
 	"  --auth-timeout-ms N      a connection must finish its handshake within\n" \
 	"                           this (default 5000)\n"
 
