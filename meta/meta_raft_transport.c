@@ -24,6 +24,7 @@
  * (struct tl) lives on until its threads have ended, so the transport's close
  * callback also waits for every TLS thread. */
 #include "meta_raft_transport.h"
+#include "meta_raft_hello.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -40,8 +41,7 @@
 #include "gd_status.h"
 #include "meta_raft_tls.h"
 
-static const uint8_t HELLO_MAGIC[4] = { 'G', 'D', 'R', '1' };
-#define HELLO_HDR_LEN 14u          /* magic 4, raft id 8, address length 2 */
+#define HELLO_HDR_LEN META_RAFT_HELLO_HDR_LEN
 #define LISTEN_BACKLOG 128
 /* At most LOG_BURST lines about refused or failed connections per window:
  * a flood of strangers must not flood the log too. */
@@ -152,12 +152,6 @@ struct rt {
 		char why[128];
 	} memo[OUT_MEMO];
 };
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
 
 static uint32_t get32(const uint8_t *p)
 {
@@ -734,38 +728,18 @@ static void in_magic(struct hs *hs)
 	hs_read(hs, hs->proof + 4, sizeof(hs->proof) - 4);
 }
 
-/* The hello's fixed part: 0 and *len (the address's length), or GD_EPROTO
- * with why. Pure: the TLS thread calls it too (meta_raft_tls_hello_fn). */
+/* The hello's fixed part for the TLS thread (meta_raft_tls_hello_fn): 0 and
+ * *len (the address's length), or GD_EPROTO with why. */
 static int hello_hdr_check(const uint8_t *h, size_t *len, char *why, size_t whylen)
 {
-	uint64_t id = get64(h + 4);
-	unsigned n = (unsigned)h[12] << 8 | h[13];
+	uint64_t id;
 
-	if (memcmp(h, HELLO_MAGIC, sizeof(HELLO_MAGIC)) != 0) {
-		snprintf(why, whylen, "not a godfs Raft hello after the handshake");
-		return GD_EPROTO;
-	}
-	if (id == 0 || n == 0 || n > META_RAFT_ADDR_MAX) {
-		snprintf(why, whylen, "bad hello: raft id %llu, address of %u bytes (1..%d)",
-			 (unsigned long long)id, n, META_RAFT_ADDR_MAX);
-		return GD_EPROTO;
-	}
-	*len = n;
-	return 0;
+	return meta_raft_hello_hdr(h, &id, len, why, whylen);
 }
 
-/* The hello's address (len bytes after the fixed part, which has room for a
- * NUL): 0 and the NUL added, or GD_EPROTO with why. */
 static int hello_addr_check(uint8_t *h, size_t len, char *why, size_t whylen)
 {
-	char *addr = (char *)h + HELLO_HDR_LEN;
-
-	if (memchr(addr, '\0', len) != NULL) {
-		snprintf(why, whylen, "bad hello: a NUL byte in the address");
-		return GD_EPROTO;
-	}
-	addr[len] = '\0';
-	return 0;
+	return meta_raft_hello_addr(h, len, why, whylen);
 }
 
 static void in_hello_hdr(struct hs *hs)
@@ -878,7 +852,6 @@ static void out_challenge(struct hs *hs)
 static void out_verdict(struct hs *hs)
 {
 	struct rt *rt = hs->rt;
-	size_t alen = strlen(rt->address);
 	int rc = gd_auth_verdict(hs->ch, hs->proof, hs->secret, hs->verdict);
 	bool wants_tls = get32(hs->ch + 4) & GD_AUTH_F_TLS;
 
@@ -909,12 +882,7 @@ static void out_verdict(struct hs *hs)
 			    "has none");
 		return;
 	}
-	memcpy(hs->hello, HELLO_MAGIC, sizeof(HELLO_MAGIC));
-	put64(hs->hello + 4, rt->id);
-	hs->hello[12] = (uint8_t)(alen >> 8);
-	hs->hello[13] = (uint8_t)alen;
-	memcpy(hs->hello + HELLO_HDR_LEN, rt->address, alen);
-	hs->hello_len = HELLO_HDR_LEN + alen;
+	hs->hello_len = meta_raft_hello_encode(hs->hello, rt->id, rt->address);
 	if (rt->policy.tls) {
 		/* the hello goes inside TLS, once the proof's write has ended */
 		hs->state = HS_OUT_TLS;

@@ -49,12 +49,13 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "meta_raft_hello.h"
+
 #include "gd_auth.h"
 
 #define META_RAFT_HANDSHAKE_MS 5000    /* the whole handshake, either side */
 #define META_RAFT_MAX_HANDSHAKES 64    /* incoming connections in handshake at once */
 #define META_RAFT_MAX_PER_ADDRESS 8    /* of them from one IP address */
-#define META_RAFT_ADDR_MAX 255         /* longest raft address in a hello */
 
 struct meta_raft_transport_opts {
 	/* Who may connect: copied (tokens turned off); the keyring it points
