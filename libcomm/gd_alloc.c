@@ -48,3 +48,25 @@ void gd_free(void *p)
 {
 	free(p);
 }
+
+static void *pb_alloc(void *data, size_t size)
+{
+	void *p = gd_malloc(size);
+
+	if (!p && data)
+		*(bool *)data = true;
+	return p;
+}
+
+static void pb_free(void *data, void *p)
+{
+	(void)data;
+	gd_free(p);
+}
+
+ProtobufCAllocator gd_pb_allocator = { pb_alloc, pb_free, NULL };
+
+ProtobufCAllocator gd_pb_allocator_flag(bool *failed)
+{
+	return (ProtobufCAllocator){ pb_alloc, pb_free, failed };
+}

@@ -428,22 +428,6 @@ static int recv_by(struct gd_sconn *sc, struct iovec *iov, int iovcnt, size_t *g
 
 /* protobuf-c allocations of decoded requests go through gd_malloc (tests make
  * it fail); allocator_data, when set, points to a flag raised on failure. */
-static void *pb_alloc(void *data, size_t size)
-{
-	void *p = gd_malloc(size);
-
-	if (!p && data)
-		*(bool *)data = true;
-	return p;
-}
-
-static void pb_free(void *data, void *p)
-{
-	(void)data;
-	gd_free(p);
-}
-
-static ProtobufCAllocator pb_allocator = { pb_alloc, pb_free, NULL };
 
 /* Whether this server hands req to its handler: the method is served here
  * and carries bulk data only when it may (gd_method_check), and the role the
@@ -484,7 +468,7 @@ static int read_request(struct gd_sconn *sc, const struct gd_frame_hdr *hdr,
 	ProtobufCMessage *msg;
 	const char *refused = NULL;
 	bool alloc_failed = false;
-	ProtobufCAllocator alloc = { pb_alloc, pb_free, &alloc_failed };
+	ProtobufCAllocator alloc = gd_pb_allocator_flag(&alloc_failed);
 	struct request_box *rb;
 	struct iovec iov[2];
 	uint64_t deadline;
@@ -1471,7 +1455,7 @@ void gd_request_free(struct gd_request *req)
 	sc = req->conn;
 	unadmit(sc, rb->bytes);
 	if (req->msg)
-		protobuf_c_message_free_unpacked(req->msg, &pb_allocator);
+		protobuf_c_message_free_unpacked(req->msg, &gd_pb_allocator);
 	gd_free(rb);
 	sconn_put(sc);
 }

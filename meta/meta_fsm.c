@@ -52,22 +52,6 @@ struct op {
 /* protobuf-c allocations go through gd_malloc so that tests can fail them;
  * data, when set, is a bool that says an allocation failed (an unpack that
  * fails for want of memory is not a malformed entry). */
-static void *pb_alloc(void *data, size_t size)
-{
-	void *p = gd_malloc(size);
-
-	if (!p && data)
-		*(bool *)data = true;
-	return p;
-}
-
-static void pb_free(void *data, void *p)
-{
-	(void)data;
-	gd_free(p);
-}
-
-static ProtobufCAllocator pb_allocator = { pb_alloc, pb_free, NULL };
 
 /* ---- results ------------------------------------------------------------------- */
 
@@ -1592,7 +1576,7 @@ int meta_fsm_apply(struct meta_fsm *f, const void *entry, size_t len,
 	Godfs__MetaEntry *e;
 	struct meta_ns_session *se;
 	bool alloc_failed = false;
-	ProtobufCAllocator alloc = { pb_alloc, pb_free, &alloc_failed };
+	ProtobufCAllocator alloc = gd_pb_allocator_flag(&alloc_failed);
 	struct op op;
 	uint64_t seq = 0;
 	int status, rc;
@@ -1669,13 +1653,13 @@ int meta_fsm_query(struct meta_fsm *f, uint16_t method, const void *req_buf,
 	int rc;
 
 	memset(res, 0, sizeof(*res));
-	req = m ? protobuf_c_message_unpack(m->req, &pb_allocator, len, req_buf) : NULL;
+	req = m ? protobuf_c_message_unpack(m->req, &gd_pb_allocator, len, req_buf) : NULL;
 	if (!req) {
 		finish(res, GD_EPROTO);
 		return GD_EPROTO;
 	}
 	rc = meta_fsm_query_msg(f, method, req, res);
-	protobuf_c_message_free_unpacked(req, &pb_allocator);
+	protobuf_c_message_free_unpacked(req, &gd_pb_allocator);
 	return rc;
 }
 

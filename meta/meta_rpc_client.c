@@ -28,7 +28,7 @@
 static void msg_free(void *m)
 {
 	if (m)
-		protobuf_c_message_free_unpacked(m, &meta_server_pb_allocator);
+		protobuf_c_message_free_unpacked(m, &gd_pb_allocator);
 }
 
 static struct meta_conn *conn_of(struct gd_request *req)
@@ -487,7 +487,7 @@ static void do_statfs(struct meta_server *ms, struct gd_request *req)
 
 	meta_fsm_query_msg(ms->fsm, req->hdr.method, req->msg, &res);
 	r = res.status || !res.resp ? NULL :
-		godfs__statfs_resp__unpack(&meta_server_pb_allocator, res.resp_len, res.resp);
+		godfs__statfs_resp__unpack(&gd_pb_allocator, res.resp_len, res.resp);
 	if (!r) {
 		reply_result(ms, req, &res);
 		meta_fsm_result_release(&res);
@@ -535,7 +535,7 @@ static void do_locate(struct meta_server *ms, struct gd_request *req)
 
 	meta_fsm_query_msg(ms->fsm, req->hdr.method, req->msg, &res);
 	if (res.status == 0 && res.resp)
-		r = godfs__chunk_resp__unpack(&meta_server_pb_allocator, res.resp_len, res.resp);
+		r = godfs__chunk_resp__unpack(&gd_pb_allocator, res.resp_len, res.resp);
 	if (!r || r->chunk_id == 0 ||
 	    meta_fsm_chunk_get(ms->fsm, m->ino, m->index, &c) != 0 || c.chunk_id != r->chunk_id) {
 		reply_result(ms, req, &res);   /* an error, or a hole */
@@ -610,7 +610,7 @@ static void do_open(struct meta_server *ms, struct gd_request *req)
 	}
 	meta_fsm_query_msg(ms->fsm, req->hdr.method, req->msg, &res);
 	if (res.status == 0) {
-		Godfs__AttrResp *a = godfs__attr_resp__unpack(&meta_server_pb_allocator,
+		Godfs__AttrResp *a = godfs__attr_resp__unpack(&gd_pb_allocator,
 							      res.resp_len, res.resp);
 		rc = a && a->attr ? meta_sessions_open(ms->sess, session, a->attr->ino) : GD_ENOMEM;
 		msg_free(a);
@@ -775,7 +775,7 @@ static void chunk_applied(struct meta_server *ms, struct gd_request *req, struct
 	bool bumped;
 
 	if (res->status == 0 && res->resp)
-		r = godfs__chunk_resp__unpack(&meta_server_pb_allocator, res->resp_len, res->resp);
+		r = godfs__chunk_resp__unpack(&gd_pb_allocator, res->resp_len, res->resp);
 	if (!r || meta_fsm_chunk_get(ms->fsm, c->ino, c->index, &ch) != 0 ||
 	    ch.chunk_id != r->chunk_id || ch.version != r->version) {
 		reply_result(ms, req, res);
@@ -986,7 +986,7 @@ static void change_applied(struct meta_server *ms, struct gd_request *req, struc
 		if (res->status != 0)
 			meta_sessions_release(ms->sess, c->session_id, c->ino);
 	} else if (res->status == 0 && c->open_after && c->session_id) {
-		Godfs__AttrResp *a = godfs__attr_resp__unpack(&meta_server_pb_allocator,
+		Godfs__AttrResp *a = godfs__attr_resp__unpack(&gd_pb_allocator,
 							      res->resp_len, res->resp);
 		if (a && a->attr && (c->method == M(OPEN) || S_ISREG(a->attr->mode)) &&
 		    meta_sessions_open(ms->sess, c->session_id, a->attr->ino) != 0)

@@ -121,12 +121,12 @@ static void create_applied(struct meta_server *ms, struct gd_request *req, int s
 		meta_server_reply_status(ms, req, res->status ? res->status : GD_ENOMEM);
 		return;
 	}
-	r = godfs__token_resp__unpack(&meta_server_pb_allocator, res->resp_len, res->resp);
+	r = godfs__token_resp__unpack(&gd_pb_allocator, res->resp_len, res->resp);
 	if (!r || !r->token || !kr || kr->n < 1) {
 		/* the keys were checked before proposing; a token without a
 		 * secret is useless but harmless (revoke it) */
 		if (r)
-			protobuf_c_message_free_unpacked(&r->base, &meta_server_pb_allocator);
+			protobuf_c_message_free_unpacked(&r->base, &gd_pb_allocator);
 		meta_server_reply_status(ms, req, r ? GD_EINVAL : GD_ENOMEM);
 		return;
 	}
@@ -149,7 +149,7 @@ static void create_applied(struct meta_server *ms, struct gd_request *req, int s
 	/* the unpacked message must not free the stack buffers */
 	r->key_id.data = r->secret.data = NULL;
 	r->has_key_id = r->has_secret = 0;
-	protobuf_c_message_free_unpacked(&r->base, &meta_server_pb_allocator);
+	protobuf_c_message_free_unpacked(&r->base, &gd_pb_allocator);
 	memset(&tok, 0, sizeof(tok));
 }
 

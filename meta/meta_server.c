@@ -54,26 +54,6 @@ struct meta_prop {
 
 static void maybe_close_raft(struct meta_server *ms);
 
-/* ---- protobuf-c allocator ----------------------------------------------------- */
-
-static void *pb_alloc(void *data, size_t size)
-{
-	(void)data;
-	return gd_malloc(size);
-}
-
-static void pb_free(void *data, void *p)
-{
-	(void)data;
-	gd_free(p);
-}
-
-ProtobufCAllocator meta_server_pb_allocator = {
-	.alloc = pb_alloc,
-	.free = pb_free,
-	.allocator_data = NULL,
-};
-
 /* ---- small helpers ------------------------------------------------------------- */
 
 uint64_t meta_server_now_ms(void)

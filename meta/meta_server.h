@@ -142,7 +142,5 @@ bool meta_server_in_node_window(struct meta_server *ms);
 /* A session id never handed out before. */
 uint64_t meta_server_new_session_id(struct meta_server *ms);
 
-/* The protobuf-c allocator that goes through gd_malloc. */
-extern ProtobufCAllocator meta_server_pb_allocator;
 
 #endif

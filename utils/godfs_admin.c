@@ -71,7 +71,7 @@ static void admin_usage(FILE *f)
 }
 
 /* Prints s as a JSON string (quotes included), escaping what JSON requires. */
-static void admin_json_str(const char *s)
+void admin_json_str(const char *s)
 {
 	putchar('"');
 	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {

@@ -39,20 +39,6 @@ void admin_token_usage(FILE *f)
 		"  token revoke ID     the token stops working at once, on every mount\n");
 }
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
-	putchar('"');
-}
-
 static int fail(const char *what, int rc)
 {
 	fprintf(stderr, "godfs-admin: token %s: %s\n", what, gd_strerror(rc));
@@ -295,7 +281,7 @@ static int cmd_create(struct gd_meta_client *m, int json, int argc, char **argv)
 	if (json) {
 		printf("{\"id\": %" PRIu64 ", \"subtree\": %" PRIu64 ", \"file\": ",
 		       r->token->id, subtree);
-		json_str(path);
+		admin_json_str(path);
 		printf("}\n");
 	} else {
 		printf("%" PRIu64 "\n", r->token->id);
@@ -358,7 +344,7 @@ static int cmd_list(struct gd_meta_client *m, int json, int argc, char **argv)
 			       "\"expires\": %" PRIu64 ", \"created\": %" PRId64 ", \"state\": \"%s\", "
 			       "\"name\": ", i ? ", " : "", t->id, t->subtree, ro ? "true" : "false",
 			       t->expires, t->created, state);
-			json_str(t->name);
+			admin_json_str(t->name);
 			printf("}");
 		} else {
 			printf("%-6" PRIu64 " %-10" PRIu64 " %-10s %-19s %-19s %-8s %s\n", t->id,
