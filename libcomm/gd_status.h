@@ -48,7 +48,8 @@
 	X(GD_EAUTH,        108, EACCES,      "authentication failed") \
 	X(GD_ENOSESSION,   109, EIO,         "unknown or expired session") \
 	X(GD_EFORGOTTEN,   110, EIO,         "resent request whose answer is no longer kept") \
-	X(GD_ETRUNCATED,   111, EIO,         "written data lost to a truncate")
+	X(GD_ETRUNCATED,   111, EIO,         "written data lost to a truncate") \
+	X(GD_ECAP,         120, EACCES,      "missing or expired chunk capability")
 
 enum gd_status {
 #define GD_STATUS_ENUM(name, num, err, msg) name = -(num),
