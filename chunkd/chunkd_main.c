@@ -12,6 +12,7 @@
 #include "chunkd_store.h"
 
 #include "gd_alloc.h"
+#include "gd_cap.h"
 #include "gd_config.h"
 #include "gd_cred.h"
 #include "gd_log.h"
@@ -66,6 +67,8 @@ static void usage(FILE *f)
 		"  --scrub-rate BYTES       background checksum scan, bytes per second\n"
 		"                           (default 16M; 0 = off)\n"
 		"  --scrub-delay-ms N       before the first scan (default 60000)\n"
+		"  --cap-skew-ms N          clock skew allowed when checking the expiry of\n"
+		"                           chunk capabilities (default 30000; nodes need NTP)\n"
 		"  --log-level LEVEL        error, warn, info (default) or debug\n"
 		"  --config FILE            configuration file (default /etc/godfs/" PROGRAM
 		".conf)\n"
@@ -144,6 +147,7 @@ int main(int argc, char **argv)
 		{ "force-pread", no_argument, NULL, 'p' },
 		{ "scrub-rate", required_argument, NULL, 's' },
 		{ "scrub-delay-ms", required_argument, NULL, 'S' },
+		{ "cap-skew-ms", required_argument, NULL, 'K' },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
@@ -161,7 +165,7 @@ int main(int argc, char **argv)
 	struct gd_config cfg;
 	const char *config_path = NULL, *data_dirs, *listen, *meta_addrs, *label, *level;
 	char advertise[ADDR_LEN];
-	long heartbeat_ms, workers, scrub_delay_ms;
+	long heartbeat_ms, workers, scrub_delay_ms, cap_skew_ms;
 	uint64_t reserve, scrub_rate;
 	int force_pread, c, rc, ret = 1, sig = 0, served = 0;
 	sigset_t sigs;
@@ -225,7 +229,9 @@ int main(int argc, char **argv)
 	    gd_config_get_u64(&cfg, "scrub-rate", NULL, DEFAULT_SCRUB_RATE, &scrub_rate) < 0 ||
 	    gd_config_get_int(&cfg, "scrub-delay-ms", NULL, DEFAULT_SCRUB_DELAY_MS, 0,
 			      86400000L, &scrub_delay_ms) < 0 ||
-	    gd_server_opts_read(&cfg, &limits) < 0) {
+	    gd_server_opts_read(&cfg, &limits) < 0 ||
+	    gd_config_get_int(&cfg, "cap-skew-ms", NULL, GD_CAP_SKEW_MS, 0, 3600000L,
+			      &cap_skew_ms) < 0) {
 		ret = 2;
 		goto out_config;
 	}
@@ -273,8 +279,18 @@ int main(int argc, char **argv)
 		gd_error("cannot set up the write pipeline: %s", gd_strerror(rc));
 		goto out_store;
 	}
-	rpc.store = store;
-	rpc.pipe = pipe;
+	/* With the cluster key, every data request needs a chunk capability
+	 * signed by the meta; --insecure turns the check off with the rest. */
+	rpc = (struct chunkd_rpc){
+		.store = store,
+		.pipe = pipe,
+		.cap_keys = gd_cred_insecure() ? NULL : gd_cred_keys(),
+		.cap_skew_ms = (uint32_t)cap_skew_ms,
+	};
+	if (!rpc.cap_keys)
+		gd_warn("chunk capabilities are not checked (%s): anyone who reaches this "
+			"chunkd may read, write and delete any chunk",
+			gd_cred_insecure() ? "--insecure" : "no cluster key");
 	/* The process's policy (gd_cred_setup above), and client tokens: a
 	 * token mount reads and writes here too. A token is checked by its MAC
 	 * under the cluster key and its expiry (no table here: the meta keeps

@@ -9,6 +9,7 @@
 
 #include "gd_time.h"
 #include "gd_alloc.h"
+#include "gd_cap.h"
 #include "gd_conn.h"
 #include "gd_frame.h"
 #include "gd_log.h"
@@ -44,6 +45,8 @@ struct order {
 	uint64_t chunk_id;
 	uint64_t version;
 	char *source;            /* kind 2 */
+	uint8_t cap[GD_CAP_LEN]; /* kind 2: READ capability for source (cap_len 0: none) */
+	size_t cap_len;
 	uint64_t prev_version;   /* kind 3 */
 	struct order *next;
 };
@@ -148,19 +151,28 @@ int chunkd_meta_registered(struct chunkd_meta *m)
 }
 
 /* Queues an order for the order thread unless the same one is queued or
- * running already (the meta repeats orders that are not done yet). */
+ * running already (the meta repeats orders that are not done yet; a queued
+ * one takes the newer capability). cap: cap_len bytes or NULL. */
 static void order_push(struct chunkd_meta *m, uint32_t kind, uint64_t chunk_id,
-		       uint64_t version, uint64_t prev_version, const char *source)
+		       uint64_t version, uint64_t prev_version, const char *source,
+		       const uint8_t *cap, size_t cap_len)
 {
 	struct order *o;
 
+	if (cap_len != GD_CAP_LEN)
+		cap_len = 0;   /* none, or not one: the source refuses the reads */
 	pthread_mutex_lock(&m->mu);
 	if (m->running.kind == kind && m->running.chunk_id == chunk_id &&
 	    m->running.version == version)
 		goto out_unlock;
 	for (o = m->oq_head; o; o = o->next)
-		if (o->kind == kind && o->chunk_id == chunk_id && o->version == version)
+		if (o->kind == kind && o->chunk_id == chunk_id && o->version == version) {
+			if (cap_len) {
+				memcpy(o->cap, cap, cap_len);
+				o->cap_len = cap_len;
+			}
 			goto out_unlock;
+		}
 	if (m->noq >= ORDERS_MAX)
 		goto out_unlock;
 	o = gd_calloc(1, sizeof(*o));
@@ -170,6 +182,10 @@ static void order_push(struct chunkd_meta *m, uint32_t kind, uint64_t chunk_id,
 	o->chunk_id = chunk_id;
 	o->version = version;
 	o->prev_version = prev_version;
+	if (cap_len) {
+		memcpy(o->cap, cap, cap_len);
+		o->cap_len = cap_len;
+	}
 	if (source) {
 		o->source = gd_strdup(source);
 		if (!o->source) {
@@ -210,7 +226,8 @@ static void order_run(struct chunkd_meta *m, const struct order *o)
 			break;
 		}
 		/* chunkd_pipeline_replicate logs its own outcome. */
-		(void)chunkd_pipeline_replicate(m->pipe, o->chunk_id, o->version, o->source);
+		(void)chunkd_pipeline_replicate(m->pipe, o->chunk_id, o->version, o->source,
+						o->cap_len ? o->cap : NULL, o->cap_len);
 		break;
 	case ORDER_PROMOTE:
 		/* The store's version rule: a copy at prev_version becomes version
@@ -322,7 +339,7 @@ static int do_register(struct chunkd_meta *m)
 			const Godfs__ChunkReport *d = r->drop[i];
 			if (d && d->has_chunk_id)
 				order_push(m, ORDER_DELETE, d->chunk_id,
-					   d->has_version ? d->version : 0, 0, NULL);
+					   d->has_version ? d->version : 0, 0, NULL, NULL, 0);
 		}
 	}
 out_free:
@@ -361,7 +378,8 @@ static int do_heartbeat(struct chunkd_meta *m)
 			continue;
 		}
 		order_push(m, o->kind, o->chunk_id, o->has_version ? o->version : 0,
-			   o->has_prev_version ? o->prev_version : 0, o->source);
+			   o->has_prev_version ? o->prev_version : 0, o->source,
+			   o->has_cap ? o->cap.data : NULL, o->has_cap ? o->cap.len : 0);
 	}
 	if (r->has_reregister && r->reregister)
 		rc = 1;

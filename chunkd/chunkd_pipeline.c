@@ -770,7 +770,8 @@ static int local_piece(struct chunkd_pipeline *p, uint64_t chunk_id, uint64_t ve
 }
 
 int chunkd_pipeline_replicate(struct chunkd_pipeline *p, uint64_t chunk_id,
-			      uint64_t version, const char *source)
+			      uint64_t version, const char *source, const uint8_t *cap,
+			      size_t cap_len)
 {
 	struct chunkd_import *imp = NULL;
 	struct pconn *pc = NULL;
@@ -813,6 +814,11 @@ int chunkd_pipeline_replicate(struct chunkd_pipeline *p, uint64_t chunk_id,
 		r.version = version;
 		r.offset = (uint32_t)off;
 		r.length = (uint32_t)want;
+		if (cap && cap_len) {
+			r.has_cap = 1;
+			r.cap.data = (uint8_t *)cap;
+			r.cap.len = cap_len;
+		}
 		a.method = GODFS__METHOD__M_CS_READ;
 		a.req = &r.base;
 		a.resp_desc = &godfs__cs_read_resp__descriptor;

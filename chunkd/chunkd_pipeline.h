@@ -5,7 +5,11 @@
  * copy pulled from another chunkd with CS_READ.
  *
  * Connections to peers live in a pool keyed by "host:port"; a connection that
- * failed is replaced on next use (after a HELLO with ROLE_PEER). */
+ * failed is replaced on next use (after a HELLO with ROLE_PEER).
+ *
+ * A forwarded CS_WRITE / CS_FSYNC / CS_TRUNCATE keeps the request's chunk
+ * capability (the whole message is copied but for chain and deadline), so
+ * every member checks the client's capability, not one of its own. */
 #ifndef CHUNKD_PIPELINE_H
 #define CHUNKD_PIPELINE_H
 
@@ -67,8 +71,10 @@ void chunkd_pipeline_chunk_op_async(struct chunkd_pipeline *p, uint16_t method,
 				    chunkd_pipeline_done_fn done, void *arg);
 
 /* Pulls chunk_id at version from source (CS_READ in 1 MiB pieces), into a
- * temp file, fsynced and renamed into place. */
+ * temp file, fsynced and renamed into place. cap (cap_len bytes, may be NULL)
+ * is the chunk capability sent with every CS_READ (the source checks READ). */
 int chunkd_pipeline_replicate(struct chunkd_pipeline *p, uint64_t chunk_id,
-			      uint64_t version, const char *source);
+			      uint64_t version, const char *source, const uint8_t *cap,
+			      size_t cap_len);
 
 #endif

@@ -1,17 +1,61 @@
 #include "chunkd_rpc_client.h"
 
 #include "gd_alloc.h"
+#include "gd_cap.h"
 #include "gd_frame.h"
 #include "gd_log.h"
+#include "gd_net.h"
 #include "gd_status.h"
 #include "proto/wire.pb-c.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <string.h>
 
 /* gd_server decoded each request as its method's message (req->msg) and let
  * through only the methods chunkd serves, from roles allowed to call them;
  * the handlers check the fields. */
+
+/* Refusals are logged at most once per this many ms (a stranger probing ids
+ * must not flood the log); the next line says how many were not logged. */
+#define CAP_LOG_EVERY_MS 1000
+
+static atomic_uint_fast64_t cap_log_last_ms;
+static atomic_uint_fast64_t cap_log_skipped;
+
+/* Whether the request carries a capability for chunk_id at version with the
+ * rights need: 0, or GD_ECAP after one (rate-limited) log line naming the
+ * peer, the method, the chunk and the reason. Always 0 without keys. */
+static int cap_check(const struct chunkd_rpc *rpc, const struct gd_request *req,
+		     uint64_t chunk_id, uint64_t version, protobuf_c_boolean has,
+		     ProtobufCBinaryData cap, uint32_t need)
+{
+	const char *why;
+	uint64_t now, last;
+
+	if (!rpc->cap_keys)
+		return 0;
+	if (gd_cap_check(rpc->cap_keys, has ? cap.data : NULL, has ? cap.len : 0, chunk_id,
+			 version, need, gd_cap_now_ms(),
+			 rpc->cap_skew_ms ? rpc->cap_skew_ms : GD_CAP_SKEW_MS, &why) == 0)
+		return 0;
+	now = gd_net_now_ms();
+	last = atomic_load(&cap_log_last_ms);
+	if (now - last >= CAP_LOG_EVERY_MS &&
+	    atomic_compare_exchange_strong(&cap_log_last_ms, &last, now)) {
+		uint64_t skipped = atomic_exchange(&cap_log_skipped, 0);
+		if (skipped)
+			gd_warn("%s: %s %016" PRIx64 " v%" PRIu64 " refused: %s (and %" PRIu64
+				" refusals not logged since the last line)", req->peer,
+				req->method->name, chunk_id, version, why, skipped);
+		else
+			gd_warn("%s: %s %016" PRIx64 " v%" PRIu64 " refused: %s", req->peer,
+				req->method->name, chunk_id, version, why);
+	} else {
+		atomic_fetch_add(&cap_log_skipped, 1);
+	}
+	return GD_ECAP;
+}
 
 static int handle_hello(struct chunkd_rpc *rpc, struct gd_request *req)
 {
@@ -101,6 +145,8 @@ static int handle_write(struct chunkd_rpc *rpc, struct gd_request *req)
 	if (!w->has_chunk_id || !w->has_version || !w->has_offset ||
 	    !chunkd_pipeline_chain_ok(w->chain, w->n_chain))
 		rc = GD_EINVAL;
+	else
+		rc = cap_check(rpc, req, w->chunk_id, w->version, w->has_cap, w->cap, GD_CAP_WRITE);
 	if (rc == 0) {
 		chunkd_pipeline_write_async(rpc->pipe, w, req->data, req->hdr.data_len,
 					    write_done, req);
@@ -124,6 +170,9 @@ static int handle_read(struct chunkd_rpc *rpc, struct gd_request *req)
 
 	if (!q->has_chunk_id || !q->has_version) {
 		rc = GD_EINVAL;
+	} else if ((rc = cap_check(rpc, req, q->chunk_id, q->version, q->has_cap, q->cap,
+				   GD_CAP_READ)) != 0) {
+		/* refused */
 	} else {
 		/* Bounded before the allocation: at most one frame of data. */
 		size_t len = q->length < GD_FRAME_MAX_DATA ? q->length : GD_FRAME_MAX_DATA;
@@ -161,10 +210,14 @@ static int handle_chunk_op(struct chunkd_rpc *rpc, struct gd_request *req)
 
 	if (!op->has_chunk_id || !chunkd_pipeline_chain_ok(op->chain, op->n_chain)) {
 		rc = GD_EINVAL;
-	} else if (m == GODFS__METHOD__M_CS_DELETE) {
-		rc = chunkd_store_delete(rpc->store, op->chunk_id, op->version);
 	} else if (m == GODFS__METHOD__M_CS_TRUNCATE && !op->has_length) {
 		rc = GD_EINVAL;
+	} else if ((rc = cap_check(rpc, req, op->chunk_id, op->version, op->has_cap, op->cap,
+				   m == GODFS__METHOD__M_CS_DELETE ? GD_CAP_DELETE
+								   : GD_CAP_WRITE)) != 0) {
+		/* refused */
+	} else if (m == GODFS__METHOD__M_CS_DELETE) {
+		rc = chunkd_store_delete(rpc->store, op->chunk_id, op->version);
 	} else {
 		chunkd_pipeline_chunk_op_async(rpc->pipe, m, op, chunk_op_done, req);
 		return 1;
@@ -183,8 +236,11 @@ static int handle_replicate(struct chunkd_rpc *rpc, struct gd_request *req)
 
 	if (!q->has_chunk_id || !q->has_version || !q->source)
 		rc = GD_EINVAL;
-	else
-		rc = chunkd_pipeline_replicate(rpc->pipe, q->chunk_id, q->version, q->source);
+	else if ((rc = cap_check(rpc, req, q->chunk_id, q->version, q->has_cap, q->cap,
+				 GD_CAP_REPLICATE)) == 0)
+		rc = chunkd_pipeline_replicate(rpc->pipe, q->chunk_id, q->version, q->source,
+					       q->has_cap ? q->cap.data : NULL,
+					       q->has_cap ? q->cap.len : 0);
 	gd_reply_status(req, rc);
 	return 0;
 }

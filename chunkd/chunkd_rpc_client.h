@@ -6,20 +6,29 @@
  * the method table says chunkd serves, from the roles allowed to call them
  * (gd_methods.h); the fields are bounded here before use (chain length and
  * address sizes, read length <= GD_FRAME_MAX_DATA). Exactly one reply per
- * request. */
+ * request. Every data request's chunk capability is checked before the disk
+ * is touched (cap_keys below). */
 #ifndef CHUNKD_RPC_CLIENT_H
 #define CHUNKD_RPC_CLIENT_H
 
 #include "chunkd_pipeline.h"
 #include "chunkd_store.h"
+#include "gd_auth.h"
 #include "gd_server.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Set before the server starts, read-only afterwards. */
 struct chunkd_rpc {
 	struct chunkd_store *store;
 	struct chunkd_pipeline *pipe;
+	/* The cluster keys that check chunk capabilities (gd_cap.h): with them,
+	 * CS_READ, CS_WRITE, CS_FSYNC, CS_TRUNCATE, CS_DELETE and CS_REPLICATE
+	 * are refused (GD_ECAP) unless they carry a valid capability. NULL: no
+	 * check (an --insecure chunkd, or one without a key). */
+	const struct gd_keyring *cap_keys;
+	uint32_t cap_skew_ms;    /* clock skew allowed; 0 = GD_CAP_SKEW_MS */
 };
 
 /* Whether chunkd has a handler for method (test_methods: exactly the

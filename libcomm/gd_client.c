@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "gd_alloc.h"
+#include "gd_cap.h"
 #include "gd_conn.h"
 #include "gd_cred.h"
 #include "gd_frame.h"
@@ -34,9 +35,11 @@
 #define GD_STALE_TRIES 16              /* a truncate or fsync overtaken by other leases */
 #define GD_CONNECT_MS 3000
 #define GD_RECONNECT_BACKOFF_MS 500    /* no reconnect to a dead chunkd more often */
+#define GD_CAP_DEFAULT_MS 30000        /* a capability whose answer did not say how long */
+#define GD_CAP_REFRESH_MAX_MS 10000    /* ask again this long (at most) before it ends */
 
 /* A snapshot of one chunk: id, version and the chain (read copies or write
- * pipeline). Owns its strings. */
+ * pipeline), with the chunk capability that opens it. Owns its strings. */
 struct gd_chunk_ref {
 	uint64_t chunk_id;
 	uint64_t version;
@@ -46,6 +49,12 @@ struct gd_chunk_ref {
 				* created the chunk (see CsWrite.create) */
 	size_t n_chain;
 	char *chain[GD_MAX_CHAIN];
+	/* The meta's capability (gd_cap.h; cap_len 0: none, an --insecure
+	 * cluster), sent with every CS_* request, and when to stop using it
+	 * (monotonic, a margin before it ends; 0 = never). */
+	uint8_t cap[GD_CAP_LEN];
+	size_t cap_len;
+	int64_t cap_until_ms;
 };
 
 /* One cached location or lease. */
@@ -158,6 +167,9 @@ static int ref_copy(struct gd_chunk_ref *dst, const struct gd_chunk_ref *src)
 	dst->prev_version = src->prev_version;
 	dst->trunc_seq = src->trunc_seq;
 	dst->create = src->create;
+	memcpy(dst->cap, src->cap, src->cap_len);
+	dst->cap_len = src->cap_len;
+	dst->cap_until_ms = src->cap_until_ms;
 	for (size_t i = 0; i < src->n_chain; i++) {
 		dst->chain[i] = gd_strdup(src->chain[i]);
 		if (!dst->chain[i]) {
@@ -179,6 +191,23 @@ static int ref_from_resp(struct gd_chunk_ref *r, const Godfs__ChunkResp *cr)
 	r->trunc_seq = cr->has_trunc_seq ? cr->trunc_seq : 0;
 	if (r->chunk_id == 0)
 		return 0;
+	if (cr->has_cap) {
+		/* Its expiry is the meta's wall clock: cap_ms says how long it
+		 * lasts, and this client asks again a quarter of that (at most
+		 * 10 s) before, on its own monotonic clock. */
+		int64_t ms = cr->has_cap_ms ? cr->cap_ms : GD_CAP_DEFAULT_MS;
+		int64_t margin = ms / 4 < GD_CAP_REFRESH_MAX_MS ? ms / 4 : GD_CAP_REFRESH_MAX_MS;
+		if (cr->cap.len != GD_CAP_LEN) {
+			gd_warn("meta sent a capability of %zu bytes for chunk %llu",
+				cr->cap.len, (unsigned long long)r->chunk_id);
+			return GD_EPROTO;
+		}
+		memcpy(r->cap, cr->cap.data, GD_CAP_LEN);
+		r->cap_len = GD_CAP_LEN;
+		r->cap_until_ms = gd_now_ms() + ms - margin;
+		if (r->cap_until_ms == 0)
+			r->cap_until_ms = 1;
+	}
 	if (cr->n_chain == 0 || cr->n_chain > GD_MAX_CHAIN) {
 		gd_warn("meta sent a chain of %zu members for chunk %llu",
 			cr->n_chain, (unsigned long long)r->chunk_id);
@@ -199,6 +228,21 @@ static int ref_from_resp(struct gd_chunk_ref *r, const Godfs__ChunkResp *cr)
 		r->n_chain = i + 1;
 	}
 	return 0;
+}
+
+/* Puts ref's capability into a request's `cap` field (nothing without one). */
+static void ref_cap_out(const struct gd_chunk_ref *r, protobuf_c_boolean *has,
+			ProtobufCBinaryData *cap)
+{
+	*has = r->cap_len > 0;
+	cap->data = (uint8_t *)r->cap;
+	cap->len = r->cap_len;
+}
+
+/* Whether ref's capability is about to end (ask the meta for a new one). */
+static bool ref_cap_ending(const struct gd_chunk_ref *r, int64_t now)
+{
+	return r->cap_len && r->cap_until_ms && r->cap_until_ms <= now;
 }
 
 /* ---- the (ino, index) caches ---- */
@@ -332,6 +376,9 @@ static int cache_put(struct gd_cache *ca, uint64_t ino, uint64_t index,
 	}
 	e->ref = copy;
 	e->expires_ms = gd_now_ms() + ttl_ms;
+	/* not usable past its capability */
+	if (copy.cap_len && copy.cap_until_ms && copy.cap_until_ms < e->expires_ms)
+		e->expires_ms = copy.cap_until_ms;
 	e->unsynced = e->unsynced || unsynced;
 	pthread_mutex_unlock(&ca->mu);
 	return 0;
@@ -898,6 +945,28 @@ static int lease_member_failed(struct gd_client *c, uint64_t ino, uint64_t index
 	return rc;
 }
 
+/* A lease on (ino, index) of chunk_id at min_version or newer: the cached
+ * one when it is, else a new one (a new capability: the version moves on, as
+ * with any new lease). GD_ENOCHUNK when the index holds another chunk now
+ * (the chunk was truncated away). */
+static int lease_at_least(struct gd_client *c, uint64_t ino, uint64_t index,
+			  uint64_t chunk_id, uint64_t min_version, struct gd_chunk_ref *out)
+{
+	int rc = lease_get(c, ino, index, out);
+	if (rc)
+		return rc;
+	if (out->chunk_id == chunk_id && out->version >= min_version)
+		return 0;
+	ref_clear(out);
+	cache_expire(&c->leases, ino, index);
+	rc = lease_get(c, ino, index, out);
+	if (rc == 0 && out->chunk_id != chunk_id) {
+		ref_clear(out);
+		rc = GD_ENOCHUNK;
+	}
+	return rc;
+}
+
 /* ---- reads ---- */
 
 struct gd_rpiece {
@@ -919,6 +988,7 @@ static int read_piece_sync(struct gd_client *c, const struct gd_chunk_ref *ref,
 	req.version = ref->version;
 	req.offset = p->coff;
 	req.length = (uint32_t)p->len;
+	ref_cap_out(ref, &req.has_cap, &req.cap);
 	struct gd_call_args a = {
 		.method = GODFS__METHOD__M_CS_READ,
 		.req = &req.base,
@@ -941,12 +1011,14 @@ static int read_piece_sync(struct gd_client *c, const struct gd_chunk_ref *ref,
 /* A piece that failed on its first copy: the other copies, then a fresh
  * location from the meta and all its copies. A stale version skips the
  * other copies of ref: the chain moved on, and a copy that left it at a
- * failure still serves the old version (without the writes since). */
+ * failure still serves the old version (without the writes since). So does
+ * a refused capability (expired, or signed by a key the chunkd no longer
+ * has): every copy checks the same one, the fresh location brings another. */
 static int read_piece_retry(struct gd_client *c, uint64_t ino, uint64_t index,
 			    struct gd_chunk_ref *ref, struct gd_rpiece *p)
 {
 	int rc = p->status;
-	for (size_t k = 1; k < ref->n_chain && rc != GD_ESTALE; k++) {
+	for (size_t k = 1; k < ref->n_chain && rc != GD_ESTALE && rc != GD_ECAP; k++) {
 		size_t copy = (p->copy + k) % ref->n_chain;
 		rc = read_piece_sync(c, ref, copy, p);
 		gd_debug("inode %llu chunk %llu: copy %s: %s", (unsigned long long)ino,
@@ -1048,6 +1120,7 @@ ssize_t gd_client_read(struct gd_client *c, uint64_t ino, uint64_t off,
 			req.version = ref->version;
 			req.offset = p->coff;
 			req.length = (uint32_t)p->len;
+			ref_cap_out(ref, &req.has_cap, &req.cap);
 			struct gd_call_args a = {
 				.method = GODFS__METHOD__M_CS_READ,
 				.req = &req.base,
@@ -1129,6 +1202,7 @@ struct gd_wchunk {
 	bool wrote;            /* some piece succeeded with this lease */
 	uint64_t end;          /* end of the pieces acknowledged this round */
 	bool refreshed;        /* a stale version got a new lease once already */
+	bool cap_refreshed;    /* a refused capability got a new lease once already */
 	int status;            /* worst failure this round */
 	char *failed;          /* a failed member this round */
 };
@@ -1153,13 +1227,19 @@ static void wpiece_fail(struct gd_wpiece *p, int status, const char *failed)
  * lease (the members that answered `stale` had been moved to the new version
  * by it: they are healthy). A stale version otherwise gets one new lease;
  * a member that is still stale with it, or any member named failed, goes to
- * the meta (new chain without it). Anything else ends the write. */
+ * the meta (new chain without it). So does a refused capability: one new
+ * lease (a new capability), then the member that still refuses leaves the
+ * chain (its clock or key ring is wrong). Anything else ends the write. */
 static int write_recover(struct gd_client *c, uint64_t ino, struct gd_wchunk *w)
 {
 	if (lease_newer(c, ino, w->index, &w->ref))
 		return 0;
-	if (w->status == GD_ESTALE && !w->refreshed) {
-		w->refreshed = true;
+	if ((w->status == GD_ESTALE && !w->refreshed) ||
+	    (w->status == GD_ECAP && !w->cap_refreshed)) {
+		if (w->status == GD_ESTALE)
+			w->refreshed = true;
+		else
+			w->cap_refreshed = true;
 		cache_expire(&c->leases, ino, w->index);
 		return 0;
 	}
@@ -1297,6 +1377,7 @@ int gd_client_writev(struct gd_client *c, uint64_t ino,
 				req.chunk_size = cs;
 				req.n_chain = w->ref.n_chain - 1;
 				req.chain = w->ref.chain + 1;
+				ref_cap_out(&w->ref, &req.has_cap, &req.cap);
 				struct gd_call_args a = {
 					.method = GODFS__METHOD__M_CS_WRITE,
 					.req = &req.base,
@@ -1500,15 +1581,26 @@ static void chunk_op_fill(struct gd_client *c, Godfs__CsChunkOp *op,
 	op->prev_version = ref->prev_version;
 	op->n_chain = ref->n_chain - 1;
 	op->chain = (char **)ref->chain + 1;
+	ref_cap_out(ref, &op->has_cap, &op->cap);
 }
 
 /* After a chunk op failed with rc, naming `failed` (may be NULL): moves ref
  * to the chain to try next (the cached one when a write moved the chain on,
- * else the meta's chain without `failed`). 0 to try again, else the error. */
+ * else the meta's chain without `failed`; a refused capability: a new lease,
+ * hence a new capability). 0 to try again, else the error. */
 static int chunk_op_failover(struct gd_client *c, uint64_t ino, uint64_t index,
 			     struct gd_chunk_ref *ref, int rc, const char *failed)
 {
 	int frc;
+	if (rc == GD_ECAP) {
+		struct gd_chunk_ref fresh;
+		frc = lease_at_least(c, ino, index, ref->chunk_id, ref->version + 1, &fresh);
+		if (frc == 0) {
+			ref_clear(ref);
+			*ref = fresh;
+		}
+		return frc;
+	}
 	if (lease_newer(c, ino, index, ref))
 		frc = 0;
 	else if (!failed || !*failed || rc == GD_ESTALE || rc == GD_ENOCHUNK)
@@ -1532,8 +1624,13 @@ static int chunk_op_sync(struct gd_client *c, uint64_t ino, uint64_t index,
 			 int status_first, const char *failed_first)
 {
 	int rc = status_first;
-	if (rc && chunk_op_failover(c, ino, index, ref, rc, failed_first))
-		return rc;
+	if (rc) {
+		int frc = chunk_op_failover(c, ino, index, ref, rc, failed_first);
+		/* a capability that could not be renewed: why (GD_ENOCHUNK: the
+		 * chunk is no longer the file's, fsync_relocated says what to do) */
+		if (frc)
+			return rc == GD_ECAP ? frc : rc;
+	}
 	for (int attempt = 0; attempt < GD_OP_ATTEMPTS; attempt++) {
 		Godfs__CsChunkOp op = GODFS__CS_CHUNK_OP__INIT;
 		chunk_op_fill(c, &op, ref);
@@ -1716,6 +1813,19 @@ static int fsync_relocated_once(struct gd_client *c, uint64_t ino, const struct 
 		ref_clear(&cur);
 		return GD_EIO;
 	}
+	if (cur.cap_len) {
+		/* A location's capability opens the copies for reading only; a
+		 * sync (which may move a copy to the new version) needs a lease's. */
+		struct gd_chunk_ref lease;
+		uint64_t want = cur.version;
+		ref_clear(&cur);
+		rc = lease_at_least(c, ino, d->index, d->ref.chunk_id, want, &lease);
+		if (rc == GD_ENOCHUNK)
+			return 0;   /* freed meanwhile: as above */
+		if (rc)
+			return rc;
+		cur = lease;
+	}
 	for (size_t k = 0; rc == 0 && k < cur.n_chain; k++) {
 		Godfs__CsChunkOp op = GODFS__CS_CHUNK_OP__INIT;
 		chunk_op_fill(c, &op, &cur);
@@ -1768,8 +1878,16 @@ int gd_client_fsync(struct gd_client *c, uint64_t ino, uint64_t size,
 	if (ret)
 		return ret;
 
-	/* Every chunk's fsync in flight at once (GD_INFLIGHT at a time). */
+	/* Every chunk's fsync in flight at once (GD_INFLIGHT at a time). A
+	 * lease whose capability ended (the file was idle) gets a new one
+	 * below, as if a chunkd had refused it. */
+	const int64_t now = gd_now_ms();
 	for (size_t i = 0; i < n || n_fl > 0;) {
+		if (i < n && ref_cap_ending(&d[i].ref, now)) {
+			d[i].status = GD_ECAP;
+			i++;
+			continue;
+		}
 		if (i < n && n_fl < GD_INFLIGHT) {
 			Godfs__CsChunkOp op = GODFS__CS_CHUNK_OP__INIT;
 			chunk_op_fill(c, &op, &d[i].ref);

@@ -43,6 +43,7 @@ static const struct option meta_opts[] = {
 	{ "grace-ms", required_argument, NULL, 1004 },
 	{ "snapshot-threshold", required_argument, NULL, 1005 },
 	{ "snapshot-trailing", required_argument, NULL, 1006 },
+	{ "cap-lifetime-ms", required_argument, NULL, 1007 },
 	{ "log-level", required_argument, NULL, 'L' },
 	{ "config", required_argument, NULL, 'C' },
 	{ "help", no_argument, NULL, 'h' },
@@ -70,6 +71,9 @@ static void meta_usage(FILE *f)
 		"  --grace-ms N                after a leader starts: no expiry (default 10000)\n"
 		"  --snapshot-threshold N      entries between snapshots (default 8192)\n"
 		"  --snapshot-trailing N       entries kept after a snapshot (default 4096)\n"
+		"  --cap-lifetime-ms N         chunk capabilities of locations last this long,\n"
+		"                              those of leases the lease plus up to 60 s\n"
+		"                              (default 300000)\n"
 		"  --log-level LEVEL           error, warn, info (default) or debug\n"
 		"  --config FILE               configuration file (default /etc/godfs/" PROGRAM ".conf)\n"
 		GD_SERVER_OPTS_USAGE
@@ -252,7 +256,8 @@ static int read_options(struct gd_config *cfg, struct meta_options *opt, char **
 	    get_u32(cfg, "session-timeout-ms", 60000, 1000, 86400000, &opt->session_timeout_ms) < 0 ||
 	    get_u32(cfg, "lease-ms", 30000, 1000, 3600000, &opt->lease_ms) < 0 ||
 	    get_u32(cfg, "node-dead-ms", 6000, 500, 3600000, &opt->node_dead_ms) < 0 ||
-	    get_u32(cfg, "grace-ms", 10000, 0, 3600000, &opt->grace_ms) < 0)
+	    get_u32(cfg, "grace-ms", 10000, 0, 3600000, &opt->grace_ms) < 0 ||
+	    get_u32(cfg, "cap-lifetime-ms", 300000, 1000, 3600000, &opt->cap_lifetime_ms) < 0)
 		return GD_EINVAL;
 	if (get_u64(cfg, "snapshot-threshold", 8192, 16, 1u << 30, &u) < 0)
 		return GD_EINVAL;

@@ -151,6 +151,7 @@ void meta_rpc_cs_heartbeat(struct meta_server *ms, struct gd_request *req)
 	const Godfs__CsHeartbeat *m = (const Godfs__CsHeartbeat *)req->msg;
 	Godfs__CsHeartbeatResp resp = GODFS__CS_HEARTBEAT_RESP__INIT;
 	Godfs__CsOrder *orders = NULL, **ptrs = NULL;
+	uint8_t (*caps)[GD_CAP_LEN] = NULL;
 	struct meta_order *taken = NULL;
 	struct meta_node *node;
 	uint64_t now = meta_server_now_ms();
@@ -176,7 +177,8 @@ void meta_rpc_cs_heartbeat(struct meta_server *ms, struct gd_request *req)
 	if (n_taken) {
 		orders = gd_calloc(n_taken, sizeof(*orders));
 		ptrs = gd_calloc(n_taken, sizeof(*ptrs));
-		if (!orders || !ptrs) {
+		caps = gd_calloc(n_taken, sizeof(*caps));
+		if (!orders || !ptrs || !caps) {
 			/* they are lost: the next report reconciles the node */
 			gd_warn("chunkd %s: %zu orders dropped: out of memory", m->node_id, n_taken);
 			n_taken = 0;
@@ -192,6 +194,14 @@ void meta_rpc_cs_heartbeat(struct meta_server *ms, struct gd_request *req)
 		o->source = taken[i].source;
 		o->has_prev_version = taken[i].prev_version != 0;
 		o->prev_version = taken[i].prev_version;
+		/* The copy is read from the source: it checks a READ capability. */
+		if (o->kind == META_ORDER_REPLICATE &&
+		    meta_rpc_cap_sign(o->chunk_id, o->version, GD_CAP_READ,
+				      ms->opt.cap_lifetime_ms, caps[i])) {
+			o->has_cap = 1;
+			o->cap.data = caps[i];
+			o->cap.len = GD_CAP_LEN;
+		}
 		ptrs[i] = o;
 	}
 	resp.n_orders = n_taken;
@@ -205,6 +215,7 @@ out:
 	meta_server_reply(ms, req, &resp.base);
 	gd_free(orders);
 	gd_free(ptrs);
+	gd_free(caps);
 	meta_registry_orders_free(taken, n_held);
 }
 

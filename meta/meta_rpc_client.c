@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 
 #include "gd_alloc.h"
+#include "gd_cap.h"
+#include "gd_cred.h"
 #include "gd_frame.h"
 #include "gd_log.h"
 #include "gd_methods.h"
@@ -24,6 +26,8 @@
 #define M(name) GODFS__METHOD__M_##name
 
 #define HELLO_STR_MAX 255   /* host and mount point kept per session */
+/* A lease's capability outlives the lease by up to this (see lease_cap_ms). */
+#define LEASE_CAP_MARGIN_MS 60000u
 
 static void msg_free(void *m)
 {
@@ -503,14 +507,40 @@ static void do_statfs(struct meta_server *ms, struct gd_request *req)
 	meta_fsm_result_release(&res);
 }
 
+bool meta_rpc_cap_sign(uint64_t chunk_id, uint64_t version, uint32_t rights,
+		       uint32_t lifetime_ms, uint8_t out[GD_CAP_LEN])
+{
+	const struct gd_keyring *kr = gd_cred_keys();
+	struct gd_cap cap = {
+		.chunk_id = chunk_id, .version = version, .rights = rights,
+		.expires_ms = gd_cap_now_ms() + lifetime_ms,
+	};
+
+	return kr && kr->n > 0 && gd_cap_sign(kr, &cap, out) == 0;
+}
+
+/* How long the capability of a lease lasts: the lease, and a margin for the
+ * fsync and the commit that follow the last write (a lease answered by a
+ * clock a little behind a chunkd's still works for a while). */
+static uint32_t lease_cap_ms(const struct meta_server *ms)
+{
+	uint32_t margin = ms->opt.cap_lifetime_ms < LEASE_CAP_MARGIN_MS ?
+			  ms->opt.cap_lifetime_ms : LEASE_CAP_MARGIN_MS;
+
+	return ms->opt.lease_ms + margin;
+}
+
 /* Replies with resp after putting the addresses of node ids[0..n) in its
- * chain (resp's own chain is left as it was for freeing). */
+ * chain, and a capability with rights for the chunk at the version it names
+ * that lasts cap_ms (none for a hole, or without a cluster key). resp's own
+ * chain is left as it was for freeing. */
 static void reply_chain(struct meta_server *ms, struct gd_request *req, Godfs__ChunkResp *resp,
-			const char *const *ids, size_t n)
+			const char *const *ids, size_t n, uint32_t rights, uint32_t cap_ms)
 {
 	char *addrs[META_RPC_CHAIN_MAX];
 	char **chain = resp->chain;
 	size_t n_chain = resp->n_chain, i, k = 0;
+	uint8_t cap[GD_CAP_LEN];
 
 	for (i = 0; i < n && k < META_RPC_CHAIN_MAX; i++) {
 		const char *a = meta_rpc_node_address(ms, ids[i]);
@@ -519,7 +549,17 @@ static void reply_chain(struct meta_server *ms, struct gd_request *req, Godfs__C
 	}
 	resp->chain = addrs;
 	resp->n_chain = k;
+	if (resp->chunk_id != 0 &&
+	    meta_rpc_cap_sign(resp->chunk_id, resp->version, rights, cap_ms, cap)) {
+		resp->has_cap = resp->has_cap_ms = 1;
+		resp->cap.data = cap;
+		resp->cap.len = sizeof(cap);
+		resp->cap_ms = cap_ms;
+	}
 	meta_server_reply(ms, req, &resp->base);
+	resp->has_cap = resp->has_cap_ms = 0;
+	resp->cap.data = NULL;
+	resp->cap.len = 0;
 	resp->chain = chain;
 	resp->n_chain = n_chain;
 }
@@ -552,7 +592,7 @@ static void do_locate(struct meta_server *ms, struct gd_request *req)
 		meta_server_park(ms, req);
 		goto out;
 	}
-	reply_chain(ms, req, r, ids, n);
+	reply_chain(ms, req, r, ids, n, GD_CAP_READ, ms->opt.cap_lifetime_ms);
 out:
 	msg_free(r);
 	meta_fsm_result_release(&res);
@@ -801,7 +841,7 @@ static void chunk_applied(struct meta_server *ms, struct gd_request *req, struct
 		meta_sessions_lease(ms->sess, c->session_id, c->ino, c->index, until);
 	r->has_lease_ms = 1;
 	r->lease_ms = ms->opt.lease_ms;
-	reply_chain(ms, req, r, ids, n);
+	reply_chain(ms, req, r, ids, n, GD_CAP_READ | GD_CAP_WRITE, lease_cap_ms(ms));
 	msg_free(r);
 }
 

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gd_cap.h"
 #include "meta_ns.h"
 #include "meta_server.h"
 
@@ -103,6 +104,12 @@ void meta_rpc_loc_dropped(struct meta_server *ms, uint64_t chunk_id, uint64_t ve
 			  const char *node_id, uint64_t prev_version);
 
 /* ---- helpers (meta_rpc_client.c) ---- */
+
+/* Signs a chunk capability (gd_cap.h) with the cluster key for chunk_id at
+ * version with rights, valid lifetime_ms from now. false when this meta has
+ * no key (an --insecure cluster: no capability is sent, none is checked). */
+bool meta_rpc_cap_sign(uint64_t chunk_id, uint64_t version, uint32_t rights,
+		       uint32_t lifetime_ms, uint8_t out[GD_CAP_LEN]);
 
 /* The address of node_id: the registry's, else the FSM's; NULL when unknown. */
 const char *meta_rpc_node_address(struct meta_server *ms, const char *node_id);

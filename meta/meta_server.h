@@ -34,6 +34,7 @@ struct meta_options {
 	size_t n_peers;
 	uint32_t session_timeout_ms; /* a session not renewed for this long expires */
 	uint32_t lease_ms;           /* write lease length */
+	uint32_t cap_lifetime_ms;    /* chunk capabilities of locations (gd_cap.h) */
 	uint32_t node_dead_ms;       /* a chunkd silent for this long is dead */
 	uint32_t grace_ms;           /* after a leader starts: no expiry, no orphan purge */
 	unsigned snapshot_threshold;

@@ -3,7 +3,9 @@
  * copies; a dead, stale or hung member is named in `failed` (a hung one
  * before the client's deadline); fsync and truncate go
  * down the chain; replication pulls a copy; chains in opposite directions
- * under load do not deadlock (2 workers each); bad requests get a status. */
+ * under load do not deadlock (2 workers each); bad requests get a status;
+ * with cluster keys, every data request needs a chunk capability, which goes
+ * down the chain with the write and to the source of a replication. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,6 +17,7 @@
 #include "chunkd_rpc_client.h"
 #include "chunkd_store.h"
 #include "gd_alloc.h"
+#include "gd_cap.h"
 #include "gd_conn.h"
 #include "gd_cred.h"
 #include "gd_frame.h"
@@ -379,7 +382,7 @@ static void test_replicate(void **state)
 
 	fill(data, len, 4);
 	assert_int_equal(chunkd_store_write(c->n[0].store, 41, 5, 0, 0, 0, data, len), 0);
-	assert_int_equal(chunkd_pipeline_replicate(c->n[2].pipe, 41, 5, c->n[0].addr), 0);
+	assert_int_equal(chunkd_pipeline_replicate(c->n[2].pipe, 41, 5, c->n[0].addr, NULL, 0), 0);
 	assert_int_equal(chunkd_store_version(c->n[2].store, 41, &v), 0);
 	assert_int_equal(v, 5);
 	check_copy(&c->n[2], 41, 5, data, len);
@@ -393,12 +396,12 @@ static void test_replicate(void **state)
 	/* An empty copy (truncated to 0) replicates too. */
 	assert_int_equal(chunkd_store_write(c->n[0].store, 43, 2, 0, 0, 0, data, 4096), 0);
 	assert_int_equal(chunkd_store_truncate(c->n[0].store, 43, 2, 0, 0), 0);
-	assert_int_equal(chunkd_pipeline_replicate(c->n[1].pipe, 43, 2, c->n[0].addr), 0);
+	assert_int_equal(chunkd_pipeline_replicate(c->n[1].pipe, 43, 2, c->n[0].addr, NULL, 0), 0);
 	assert_int_equal(chunkd_store_extent(c->n[1].store, 43, 2, &dl, &cs), 0);
 	assert_int_equal(dl, 0);
 	assert_int_equal(cs, CHUNKD_MAX_CHUNK);
 	/* From a member without the chunk: an error, nothing left behind. */
-	assert_true(chunkd_pipeline_replicate(c->n[1].pipe, 42, 1, c->n[0].addr) < 0);
+	assert_true(chunkd_pipeline_replicate(c->n[1].pipe, 42, 1, c->n[0].addr, NULL, 0) < 0);
 	assert_int_equal(chunkd_store_version(c->n[1].store, 42, &v), GD_ENOCHUNK);
 	free(data);
 }
@@ -550,6 +553,143 @@ static void test_handlers_match_table(void **state)
 	}
 }
 
+/* A capability signed with kr for chunk id at version (valid a minute). */
+static ProtobufCBinaryData cap_for(const struct gd_keyring *kr, uint64_t id, uint64_t version,
+				   uint32_t rights, uint8_t buf[GD_CAP_LEN])
+{
+	struct gd_cap cap = { .chunk_id = id, .version = version, .rights = rights,
+			      .expires_ms = gd_cap_now_ms() + 60000 };
+
+	assert_int_equal(gd_cap_sign(kr, &cap, buf), 0);
+	return (ProtobufCBinaryData){ .len = GD_CAP_LEN, .data = buf };
+}
+
+static void test_caps(void **state)
+{
+	struct cluster *c = *state;
+	struct gd_keyring kr = { .n = 1 }, other = { .n = 1 };
+	char *chain[2] = { c->n[1].addr, c->n[2].addr };
+	struct gd_conn *conn = connect_to(&c->n[0]);
+	uint8_t data[4096], cb[GD_CAP_LEN];
+	char failed[300];
+	uint64_t v;
+	Godfs__CsWrite w;
+
+	assert_int_equal(gd_random(kr.key[0].key, GD_KEY_LEN), 0);
+	gd_key_set_id(&kr.key[0]);
+	assert_int_equal(gd_random(other.key[0].key, GD_KEY_LEN), 0);
+	gd_key_set_id(&other.key[0]);
+	for (int i = 0; i < NODES; i++)
+		c->n[i].rpc.cap_keys = &kr;
+	fill(data, sizeof(data), 9);
+
+	/* No capability, or one for another chunk or version, or without the
+	 * right: refused at the head, nothing written anywhere. */
+	struct gd_call *call = write_start(conn, &w, 61, 1, 0, 0, data, sizeof(data), chain, 2);
+	assert_int_equal(write_wait(call, failed, sizeof(failed)), GD_ECAP);
+	ProtobufCBinaryData bad[3] = {
+		cap_for(&kr, 62, 1, GD_CAP_WRITE, (uint8_t[GD_CAP_LEN]){ 0 }),
+		cap_for(&kr, 61, 2, GD_CAP_WRITE, (uint8_t[GD_CAP_LEN]){ 0 }),
+		cap_for(&kr, 61, 1, GD_CAP_READ, (uint8_t[GD_CAP_LEN]){ 0 }),
+	};
+	for (int i = 0; i < 3; i++) {
+		godfs__cs_write__init(&w);
+		w.has_chunk_id = w.has_version = w.has_offset = w.has_cap = 1;
+		w.chunk_id = 61;
+		w.version = 1;
+		w.cap = bad[i];
+		assert_int_equal(raw_call(conn, GODFS__METHOD__M_CS_WRITE, &w.base, data,
+					  sizeof(data)), GD_ECAP);
+	}
+	for (int i = 0; i < NODES; i++)
+		assert_int_equal(chunkd_store_version(c->n[i].store, 61, &v), GD_ENOCHUNK);
+
+	/* With a WRITE capability: every member checks it and writes. */
+	ProtobufCBinaryData wcap = cap_for(&kr, 61, 1, GD_CAP_READ | GD_CAP_WRITE, cb);
+	godfs__cs_write__init(&w);
+	w.has_chunk_id = w.has_version = w.has_offset = w.has_cap = 1;
+	w.chunk_id = 61;
+	w.version = 1;
+	w.chain = chain;
+	w.n_chain = 2;
+	w.cap = wcap;
+	assert_int_equal(raw_call(conn, GODFS__METHOD__M_CS_WRITE, &w.base, data, sizeof(data)), 0);
+	for (int i = 0; i < NODES; i++)
+		check_copy(&c->n[i], 61, 1, data, sizeof(data));
+
+	/* A member that does not know the key refuses it, and is named. */
+	c->n[2].rpc.cap_keys = &other;
+	struct gd_call_args a = { .method = GODFS__METHOD__M_CS_WRITE, .req = &w.base,
+				  .data = data, .data_len = sizeof(data),
+				  .resp_desc = &godfs__cs_write_resp__descriptor };
+	assert_int_equal(gd_call_start(conn, &a, &call), 0);
+	assert_int_equal(write_wait(call, failed, sizeof(failed)), GD_ECAP);
+	assert_string_equal(failed, c->n[2].addr);
+	c->n[2].rpc.cap_keys = &kr;
+
+	/* Reads: READ needed. */
+	Godfs__CsRead q = GODFS__CS_READ__INIT;
+	q.has_chunk_id = q.has_version = q.has_length = 1;
+	q.chunk_id = 61;
+	q.version = 1;
+	q.length = 32;
+	assert_int_equal(raw_call(conn, GODFS__METHOD__M_CS_READ, &q.base, NULL, 0), GD_ECAP);
+	q.has_cap = 1;
+	q.cap = cap_for(&kr, 61, 1, GD_CAP_WRITE, (uint8_t[GD_CAP_LEN]){ 0 });
+	assert_int_equal(raw_call(conn, GODFS__METHOD__M_CS_READ, &q.base, NULL, 0), GD_ECAP);
+	q.cap = wcap;
+	assert_int_equal(raw_call(conn, GODFS__METHOD__M_CS_READ, &q.base, NULL, 0), 0);
+
+	/* fsync needs WRITE too. */
+	Godfs__CsChunkOp op = GODFS__CS_CHUNK_OP__INIT;
+	op.has_chunk_id = op.has_version = 1;
+	op.chunk_id = 61;
+	op.version = 1;
+	assert_int_equal(raw_call(conn, GODFS__METHOD__M_CS_FSYNC, &op.base, NULL, 0), GD_ECAP);
+	op.has_cap = 1;
+	op.cap = wcap;
+	assert_int_equal(raw_call(conn, GODFS__METHOD__M_CS_FSYNC, &op.base, NULL, 0), 0);
+
+	/* Replication: CS_REPLICATE needs REPLICATE, the source READ (the
+	 * method table lets only the meta and admins send it at all). */
+	Godfs__CsReplicate r = GODFS__CS_REPLICATE__INIT;
+	struct gd_conn *conn1, *admin;
+	assert_int_equal(gd_conn_open(c->n[1].addr, 2000, GD_ROLE_ADMIN, &conn1), 0);
+	assert_int_equal(gd_conn_open(c->n[0].addr, 2000, GD_ROLE_ADMIN, &admin), 0);
+	assert_int_equal(chunkd_store_delete(c->n[1].store, 61, 1), 0);
+	r.has_chunk_id = r.has_version = 1;
+	r.chunk_id = 61;
+	r.version = 1;
+	r.source = c->n[0].addr;
+	assert_int_equal(raw_call(conn1, GODFS__METHOD__M_CS_REPLICATE, &r.base, NULL, 0), GD_ECAP);
+	r.has_cap = 1;
+	r.cap = cap_for(&kr, 61, 1, GD_CAP_REPLICATE, (uint8_t[GD_CAP_LEN]){ 0 });
+	assert_int_equal(raw_call(conn1, GODFS__METHOD__M_CS_REPLICATE, &r.base, NULL, 0), GD_ECAP);
+	assert_int_equal(chunkd_store_version(c->n[1].store, 61, &v), GD_ENOCHUNK);
+	r.cap = cap_for(&kr, 61, 1, GD_CAP_REPLICATE | GD_CAP_READ, (uint8_t[GD_CAP_LEN]){ 0 });
+	assert_int_equal(raw_call(conn1, GODFS__METHOD__M_CS_REPLICATE, &r.base, NULL, 0), 0);
+	check_copy(&c->n[1], 61, 1, data, sizeof(data));
+	/* A meta order: the capability it came with goes to the source. */
+	assert_int_equal(chunkd_store_delete(c->n[1].store, 61, 1), 0);
+	assert_true(chunkd_pipeline_replicate(c->n[1].pipe, 61, 1, c->n[0].addr, NULL, 0) < 0);
+	assert_int_equal(chunkd_pipeline_replicate(c->n[1].pipe, 61, 1, c->n[0].addr, wcap.data,
+						   wcap.len), 0);
+	check_copy(&c->n[1], 61, 1, data, sizeof(data));
+	gd_conn_close(conn1);
+
+	/* Delete (an admin's): DELETE needed; the copy stays until then. */
+	op.has_cap = 0;
+	assert_int_equal(raw_call(admin, GODFS__METHOD__M_CS_DELETE, &op.base, NULL, 0), GD_ECAP);
+	op.has_cap = 1;
+	assert_int_equal(raw_call(admin, GODFS__METHOD__M_CS_DELETE, &op.base, NULL, 0), GD_ECAP);
+	check_copy(&c->n[0], 61, 1, data, sizeof(data));
+	op.cap = cap_for(&kr, 61, 1, GD_CAP_DELETE, (uint8_t[GD_CAP_LEN]){ 0 });
+	assert_int_equal(raw_call(admin, GODFS__METHOD__M_CS_DELETE, &op.base, NULL, 0), 0);
+	assert_int_equal(chunkd_store_version(c->n[0].store, 61, &v), GD_ENOCHUNK);
+	gd_conn_close(admin);
+	gd_conn_close(conn);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -561,6 +701,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_opposite_chains_no_deadlock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
 		cmocka_unit_test(test_handlers_match_table),
+		cmocka_unit_test_setup_teardown(test_caps, setup, teardown),
 	};
 
 	gd_log_init("test_chunkd_pipeline", getenv("GD_TEST_LOG") ? getenv("GD_TEST_LOG") : "error");
