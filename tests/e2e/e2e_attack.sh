@@ -6,9 +6,11 @@
 #
 #   no key, no handshake at all, a wrong key, a replayed handshake, a 100 MiB
 #   frame length, a HELLO that claims another role, a forged session id,
-#   re-registering a live chunkd's id elsewhere, a reader that never reads
-#   its replies (slowloris), and 2,000 idle connections to the meta and to a
-#   chunkd from another address.
+#   re-registering a live chunkd's id elsewhere, CS_READ/WRITE/TRUNCATE/
+#   DELETE/REPLICATE without a capability (the copy is unchanged after), a
+#   reader that never reads its replies (slowloris; on the chunkd an insider
+#   with a capability it signed itself), and 2,000 idle connections to the
+#   meta and to a chunkd from another address.
 #
 # Token attacks (another subtree, expired, revoked, read-only writing) are in
 # e2e_tokens.sh; the Raft port's in e2e_meta_raft_auth.sh.
@@ -102,9 +104,17 @@ expect_refused "$CL" "100 MiB frame (chunkd)" bigframe "$C1" "$E2E_KEY"
 expect_refused "$ML" "HELLO with another role (meta)" hello-role "$META_ADDR" "$E2E_KEY"
 expect_refused "$ML" "forged session id" session "$META_ADDR" "$E2E_KEY"
 expect_refused "$ML" "re-register a live chunkd" register "$META_ADDR" "$E2E_KEY" "$NODE1" 127.0.0.1:9
+for op in read write truncate delete replicate; do
+	sleep 1.1   # chunkd logs one capability refusal a second (and counts the rest)
+	expect_refused "$CL" "CS_${op^^} without a capability" cs "$C1" "$E2E_KEY" "$op" "$CHUNK" "$VERSION"
+done
+e2e_drop_caches
+cmp "$E2E_TMP/victim" "$MNT/victim" || e2e_fail "the victim file changed under the capability attacks"
 e2e_drop_caches
 cmp "$E2E_TMP/victim" "$MNT/victim" || e2e_fail "the victim file changed under the capability attacks"
 expect_refused "$ML" "slowloris reader (meta)" slowreader "$META_ADDR" "$E2E_KEY" 60
+# an insider (the key, a capability it signs itself) reading 1 MiB at a time
+expect_refused "$CL" "slowloris reader (chunkd)" slowreader "$C1" "$E2E_KEY" 60 cs "$CHUNK" "$VERSION"
 expect_refused "$ML" "2000 idle connections (meta)" idle "$META_ADDR" 2000 127.0.0.2 20
 expect_refused "$CL" "2000 idle connections (chunkd)" idle "$C1" 2000 127.0.0.3 20
 

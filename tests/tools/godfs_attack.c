@@ -19,8 +19,10 @@
  *   cs ADDR KEY OP CHUNK VER    CS_READ/CS_WRITE/CS_DELETE/CS_REPLICATE/
  *                               CS_TRUNCATE (OP read|write|delete|replicate|
  *                               truncate) with no capability
- *   slowreader ADDR KEY SECS [ping]
- *                               many requests (READDIR of the root, or PING),
+ *   slowreader ADDR KEY SECS [ping | cs CHUNK VER]
+ *                               many requests (READDIR of the root, PING, or
+ *                               CS_READs of 1 MiB with a capability the
+ *                               attacker signs with the key: an insider),
  *                               replies never read: the daemon must cut the
  *                               connection within SECS
  *   idle ADDR N SRC SECS        N connections from source address SRC that
@@ -43,6 +45,7 @@
 #include <unistd.h>
 
 #include "gd_auth.h"
+#include "gd_cap.h"
 #include "gd_config.h"
 #include "gd_frame.h"
 #include "gd_log.h"
@@ -530,9 +533,13 @@ static int a_cs(const char *addr, const char *keyfile, const char *op, uint64_t 
 	return refused(gd_strerror(rc));
 }
 
-static int a_slowreader(const char *addr, const char *keyfile, int secs, int ping)
+static int a_slowreader(const char *addr, const char *keyfile, int secs, int ping,
+			uint64_t chunk, uint64_t version)
 {
 	Godfs__Ping pg = GODFS__PING__INIT;
+	Godfs__CsRead cr = GODFS__CS_READ__INIT;
+	struct gd_cap cap = { .chunk_id = chunk, .version = version, .rights = GD_CAP_READ };
+	uint8_t capbuf[GD_CAP_LEN];
 	struct gd_keyring kr;
 	struct gd_cred cred = { .kind = GD_AUTH_CLUSTER, .keys = &kr };
 	Godfs__Readdir rd = GODFS__READDIR__INIT;
@@ -549,6 +556,17 @@ static int a_slowreader(const char *addr, const char *keyfile, int secs, int pin
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 	if (hello(fd, id++, GD_ROLE_CLIENT, 0, NULL) < 0)
 		return setup_failed("HELLO");
+	if (chunk) {
+		cap.expires_ms = gd_cap_now_ms() + 600000;
+		if (gd_cap_sign(&kr, &cap, capbuf) < 0)
+			return setup_failed("cap");
+		cr.has_chunk_id = cr.has_version = cr.has_offset = cr.has_length = cr.has_cap = 1;
+		cr.chunk_id = chunk;
+		cr.version = version;
+		cr.length = 1u << 20;
+		cr.cap.data = capbuf;
+		cr.cap.len = sizeof(capbuf);
+	}
 	rd.has_ino = rd.has_max_entries = rd.has_plus = 1;
 	rd.ino = 1;
 	rd.max_entries = 1000;
@@ -556,10 +574,11 @@ static int a_slowreader(const char *addr, const char *keyfile, int secs, int pin
 	t0 = gd_net_now_ms();
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	while (gd_net_now_ms() - t0 < (uint64_t)secs * 1000) {
-		uint8_t hdrbuf[GD_FRAME_HDR_LEN], pb[64];
+		uint8_t hdrbuf[GD_FRAME_HDR_LEN], pb[128];
 		struct gd_frame_hdr h = {
 			.magic_version = GD_FRAME_MAGIC_VERSION, .kind = GD_KIND_REQUEST,
-			.method = ping ? GODFS__METHOD__M_PING : GODFS__METHOD__M_READDIR,
+			.method = chunk ? GODFS__METHOD__M_CS_READ
+			      : ping ? GODFS__METHOD__M_PING : GODFS__METHOD__M_READDIR,
 			.request_id = id++,
 		};
 		struct pollfd p = { fd, POLLOUT, 0 };
@@ -567,7 +586,8 @@ static int a_slowreader(const char *addr, const char *keyfile, int secs, int pin
 
 		pg.has_nonce = 1;
 		pg.nonce = id;
-		h.pb_len = (uint32_t)(ping ? godfs__ping__pack(&pg, pb) : godfs__readdir__pack(&rd, pb));
+		h.pb_len = (uint32_t)(chunk ? godfs__cs_read__pack(&cr, pb)
+				      : ping ? godfs__ping__pack(&pg, pb) : godfs__readdir__pack(&rd, pb));
 		gd_frame_encode_hdr(&h, hdrbuf);
 		if (poll(&p, 1, 100) < 0)
 			break;
@@ -677,7 +697,9 @@ int main(int argc, char **argv)
 			    strtoull(argv[6], NULL, 10));
 	if (argc >= 5 && strcmp(attack, "slowreader") == 0)
 		return a_slowreader(argv[2], argv[3], atoi(argv[4]),
-				    argc >= 6 && strcmp(argv[5], "ping") == 0);
+				    argc >= 6 && strcmp(argv[5], "ping") == 0,
+				    argc >= 8 && strcmp(argv[5], "cs") == 0 ? strtoull(argv[6], NULL, 10) : 0,
+				    argc >= 8 && strcmp(argv[5], "cs") == 0 ? strtoull(argv[7], NULL, 10) : 0);
 	if (argc >= 6 && strcmp(attack, "idle") == 0)
 		return a_idle(argv[2], atoi(argv[3]), argv[4], atoi(argv[5]));
 	fprintf(stderr, "godfs_attack: unknown attack or missing arguments: %s\n", attack);
