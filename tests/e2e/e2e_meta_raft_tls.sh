@@ -18,51 +18,7 @@ E2E_TIMEOUT=240
 NAME=raftwire-canary-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 ((${#NAME} == 40)) || e2e_fail "the name has ${#NAME} bytes, not 40"
 
-cat >"$E2E_TMP/relay.py" <<'EOF'
-# relay.py DUMP LISTEN:TARGET...: TCP relays on 127.0.0.1 that append every
-# byte they pass, both ways, to DUMP.
-import socket, sys, threading
-
-dump = open(sys.argv[1], "ab", buffering=0)
-lock = threading.Lock()
-
-def copy(a, b):
-    try:
-        while True:
-            d = a.recv(65536)
-            if not d:
-                break
-            with lock:
-                dump.write(d)
-            b.sendall(d)
-    except OSError:
-        pass
-    for s in (a, b):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-def serve(lport, tport):
-    l = socket.socket()
-    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    l.bind(("127.0.0.1", lport))
-    l.listen(64)
-    while True:
-        c, _ = l.accept()
-        try:
-            t = socket.create_connection(("127.0.0.1", tport))
-        except OSError:
-            c.close()
-            continue
-        for a, b in ((c, t), (t, c)):
-            threading.Thread(target=copy, args=(a, b), daemon=True).start()
-
-for spec in sys.argv[2:]:
-    lp, tp = map(int, spec.split(":"))
-    threading.Thread(target=serve, args=(lp, tp), daemon=True).start()
-threading.Event().wait()
-EOF
+RELAY=$(dirname "$0")/relay.py
 
 declare -A VPID=() VCLIENT=() VRAFT=()
 # cluster TAG: ports, the relay (its dump is $E2E_TMP/TAG.dump) and PEERS for
@@ -79,7 +35,7 @@ cluster() {
 	done
 	DUMP=$E2E_TMP/$tag.dump
 	: >"$DUMP"
-	python3 "$E2E_TMP/relay.py" "$DUMP" "${relay[@]}" </dev/null >>"$E2E_TMP/log/relay-$tag.log" 2>&1 &
+	python3 "$RELAY" "$DUMP" "${relay[@]}" </dev/null >>"$E2E_TMP/log/relay-$tag.log" 2>&1 &
 	RELAY_PID=$!
 	E2E_PIDS[$RELAY_PID]=relay-$tag
 	for n in 1 2 3; do e2e_wait_port "${ports[$((n + 5))]}" "relay-$tag" "$RELAY_PID"; done
