@@ -101,14 +101,15 @@ bool meta_rpc_token_admit(struct meta_server *ms, struct gd_request *req)
 
 /* ---- admin ------------------------------------------------------------------------------ */
 
-/* The leader answers TOKEN_CREATE with the secret, derived now from the fields
- * the FSM gave the token, under the first cluster key (never stored). */
+/* The leader answers TOKEN_CREATE with the token's fields and the id of its
+ * first cluster key, never with the secret: that would cross the wire in
+ * clear without --tls. godfs-admin holds the cluster key and derives the
+ * secret itself (gd_token_derive under the key with this id). */
 static void create_applied(struct meta_server *ms, struct gd_request *req, int status,
 			   struct meta_fsm_result *res, void *arg)
 {
 	const struct gd_keyring *kr = gd_cred_keys();
 	Godfs__TokenResp *r = NULL;
-	struct gd_token tok;
 
 	(void)arg;
 	if (!req)
@@ -123,34 +124,25 @@ static void create_applied(struct meta_server *ms, struct gd_request *req, int s
 	}
 	r = godfs__token_resp__unpack(&gd_pb_allocator, res->resp_len, res->resp);
 	if (!r || !r->token || !kr || kr->n < 1) {
-		/* the keys were checked before proposing; a token without a
-		 * secret is useless but harmless (revoke it) */
+		/* the keys were checked before proposing; a token nobody can
+		 * derive the secret of is useless but harmless (revoke it) */
 		if (r)
 			protobuf_c_message_free_unpacked(&r->base, &gd_pb_allocator);
 		meta_server_reply_status(ms, req, r ? GD_EINVAL : GD_ENOMEM);
 		return;
 	}
-	memset(&tok, 0, sizeof(tok));
-	tok.id = r->token->id;
-	tok.subtree = r->token->subtree;
-	tok.expires = r->token->expires;
-	tok.flags = r->token->flags;
-	gd_token_derive(&kr->key[0], &tok);
-	r->has_key_id = r->has_secret = 1;
-	r->key_id.data = tok.key_id;
-	r->key_id.len = sizeof(tok.key_id);
-	r->secret.data = tok.secret;
-	r->secret.len = sizeof(tok.secret);
+	r->has_key_id = 1;
+	r->key_id.data = (uint8_t *)kr->key[0].id;
+	r->key_id.len = sizeof(kr->key[0].id);
 	gd_info("%s: token %llu created for inode %llu%s, expires %llu, \"%s\"", req->peer,
-		(unsigned long long)tok.id, (unsigned long long)tok.subtree,
-		(tok.flags & GD_TOKEN_READ_ONLY) ? " (read-only)" : "",
-		(unsigned long long)tok.expires, r->token->name ? r->token->name : "");
+		(unsigned long long)r->token->id, (unsigned long long)r->token->subtree,
+		(r->token->flags & GD_TOKEN_READ_ONLY) ? " (read-only)" : "",
+		(unsigned long long)r->token->expires, r->token->name ? r->token->name : "");
 	meta_server_reply(ms, req, &r->base);
-	/* the unpacked message must not free the stack buffers */
-	r->key_id.data = r->secret.data = NULL;
-	r->has_key_id = r->has_secret = 0;
+	/* the unpacked message must not free the keyring's bytes */
+	r->key_id.data = NULL;
+	r->has_key_id = 0;
 	protobuf_c_message_free_unpacked(&r->base, &gd_pb_allocator);
-	memset(&tok, 0, sizeof(tok));
 }
 
 static void revoke_applied(struct meta_server *ms, struct gd_request *req, int status,
@@ -192,8 +184,8 @@ void meta_rpc_token_admin(struct meta_server *ms, struct gd_request *req)
 	case M(TOKEN_CREATE):
 		kr = gd_cred_keys();
 		if (!kr || kr->n < 1) {
-			gd_warn("%s: token create refused: this meta has no cluster key to "
-				"derive the token's secret from", req->peer);
+			gd_warn("%s: token create refused: this meta has no cluster key "
+				"(a token's secret derives from it, and is checked with it)", req->peer);
 			meta_server_reply_status(ms, req, GD_ENOTSUP);
 			return;
 		}

@@ -10,6 +10,7 @@
 
 #include "gd_alloc.h"
 #include "gd_auth.h"
+#include "gd_cred.h"
 #include "gd_status.h"
 #include "proto/wire.pb-c.h"
 
@@ -227,6 +228,8 @@ static int cmd_create(struct gd_meta_client *m, int json, int argc, char **argv)
 	Godfs__TokenCreate req = GODFS__TOKEN_CREATE__INIT;
 	ProtobufCMessage *resp = NULL;
 	const Godfs__TokenResp *r;
+	const struct gd_keyring *kr;
+	const struct gd_key *key;
 	struct create_args c;
 	struct gd_token tok;
 	char defpath[64];
@@ -239,6 +242,14 @@ static int cmd_create(struct gd_meta_client *m, int json, int argc, char **argv)
 	json |= c.json;
 	if (c.expires && admin_token_parse_expires(c.expires, time(NULL), &expires))
 		return 2;
+	/* The meta never sends the secret; we derive it under the cluster key,
+	 * so without one (--insecure) there is no token to make. */
+	kr = gd_cred_keys();
+	if (!kr || kr->n < 1) {
+		fprintf(stderr, "godfs-admin: token create needs the cluster key (--key-file): "
+			"the token's secret is derived from it here, never sent by the meta\n");
+		return 1;
+	}
 	rc = resolve_dir(m, c.subtree, &subtree);
 	if (rc)
 		return fail(c.subtree, rc);
@@ -256,9 +267,18 @@ static int cmd_create(struct gd_meta_client *m, int json, int argc, char **argv)
 		goto out;
 	}
 	r = (const Godfs__TokenResp *)resp;
-	if (!r->token || !r->token->has_id || !r->has_secret || r->secret.len != GD_KEY_LEN ||
-	    !r->has_key_id || r->key_id.len != GD_KEY_ID_LEN) {
+	if (!r->token || !r->token->has_id || !r->has_key_id || r->key_id.len != GD_KEY_ID_LEN) {
 		ret = fail("create", GD_EPROTO);
+		goto out;
+	}
+	key = gd_keyring_find(kr, r->key_id.data);
+	if (!key) {
+		fprintf(stderr, "godfs-admin: token %" PRIu64 " created under the meta's cluster key "
+			"%02x%02x%02x%02x, which is not in our key file: cannot derive its secret "
+			"(give --key-file the meta's key file; revoke this one with "
+			"godfs-admin token revoke %" PRIu64 ")\n", r->token->id,
+			r->key_id.data[0], r->key_id.data[1], r->key_id.data[2], r->key_id.data[3],
+			r->token->id);
 		goto out;
 	}
 	memset(&tok, 0, sizeof(tok));
@@ -266,8 +286,7 @@ static int cmd_create(struct gd_meta_client *m, int json, int argc, char **argv)
 	tok.subtree = r->token->subtree;
 	tok.expires = r->token->expires;
 	tok.flags = r->token->flags;
-	memcpy(tok.key_id, r->key_id.data, GD_KEY_ID_LEN);
-	memcpy(tok.secret, r->secret.data, GD_KEY_LEN);
+	gd_token_derive(key, &tok);
 	snprintf(defpath, sizeof(defpath), "godfs-token-%" PRIu64, tok.id);
 	path = c.out ? c.out : defpath;
 	rc = gd_token_save(path, &tok);

@@ -8,7 +8,9 @@
 # cut at --auth-timeout-ms and logged; a flood of bad handshakes is logged as
 # a count, not line by line; a daemon with no key and no --insecure does not
 # start (exit 1, the reason on stderr); a daemon with --insecure (and the
-# key) warns loudly and lets in a client with no key and one with the key.
+# key) warns loudly and lets in a client with no key and one with the key;
+# a keyless godfs-admin cannot make a token there (exit 1: no key to derive
+# its secret from).
 E2E_TIMEOUT=240
 META_ARGS=(--auth-timeout-ms 1000)
 CHUNKD_ARGS=(--auth-timeout-ms 1000)
@@ -157,6 +159,13 @@ if [ ! -e "$ETC_KEY" ]; then
 	rc=0
 	env -u GODFS_KEY_FILE "$GODFS_ADMIN" --meta "127.0.0.1:$P1" --insecure status >/dev/null 2>"$E2E_TMP/ins.err" || rc=$?
 	[ "$rc" = 0 ] || e2e_fail "a keyless godfs-admin --insecure against the insecure meta: exit $rc: $(cat "$E2E_TMP/ins.err")"
+	# a token's secret derives from the key in godfs-admin: none, no token
+	rc=0
+	env -u GODFS_KEY_FILE "$GODFS_ADMIN" --meta "127.0.0.1:$P1" --insecure token create \
+		--subtree / -o "$E2E_TMP/ins.token" >/dev/null 2>"$E2E_TMP/ins.err" || rc=$?
+	[ "$rc" = 1 ] && grep -q "token create needs the cluster key" "$E2E_TMP/ins.err" &&
+		[ ! -e "$E2E_TMP/ins.token" ] ||
+		e2e_fail "a keyless token create against the insecure meta: exit $rc: $(cat "$E2E_TMP/ins.err")"
 	rc=0
 	env -u GODFS_KEY_FILE "$GODFS_ADMIN" --meta "127.0.0.1:$P1" status >/dev/null 2>"$E2E_TMP/ins.err" || rc=$?
 	[ "$rc" = 1 ] && grep -q "no cluster key" "$E2E_TMP/ins.err" ||

@@ -6,7 +6,9 @@
 # inode outside (GETATTR, OPEN, READDIR, CHUNK_LOCATE, MKDIR) are refused
 # with EACCES and a log line, a read-only token gets no write lease; a
 # revoke makes the live mount fail within seconds and refuses a new mount;
-# an expired token is refused.
+# an expired token is refused. The read-write token is made through a relay
+# that records the bytes: its secret is not in them (godfs-admin derives it
+# from the cluster key; the meta never sends it), yet the file mounts.
 E2E_TIMEOUT=240
 . "$(dirname "$0")/lib.sh"
 
@@ -24,9 +26,27 @@ proj_ino=$(stat -c %i "$MNT/proj")
 in_ino=$(stat -c %i "$MNT/proj/sub/f")
 out_ino=$(stat -c %i "$MNT/other/s")
 
-e2e_log "create a read-write and a read-only token for /proj"
-rw_id=$(admin token create --subtree /proj --name "read-write" -o "$E2E_TMP/rw.token") ||
-	e2e_fail "token create: $rw_id"
+e2e_log "create a read-write token through a recording relay, and a read-only one"
+read -r RELAY_PORT <<<"$(e2e_free_ports 1)"
+DUMP=$E2E_TMP/admin.dump
+python3 "$(dirname "$0")/relay.py" "$DUMP" "$RELAY_PORT:$META_PORT" </dev/null \
+	>>"$E2E_TMP/log/relay.log" 2>&1 &
+RELAY_PID=$!
+E2E_PIDS[$RELAY_PID]=relay
+e2e_wait_port "$RELAY_PORT" relay "$RELAY_PID"
+rw_id=$("$GODFS_ADMIN" --meta "127.0.0.1:$RELAY_PORT" token create --subtree /proj \
+	--name "read-write" -o "$E2E_TMP/rw.token") || e2e_fail "token create: $rw_id"
+e2e_stop "$RELAY_PID"
+# the file's last field is the secret (hex); the name shows that the relay
+# saw the TOKEN_CREATE exchange, so the check can fail
+python3 - "$E2E_TMP/rw.token" "$DUMP" <<'EOF' || e2e_fail "the token's secret crossed the wire (above)"
+import sys
+secret = bytes.fromhex(open(sys.argv[1]).read().split()[-1])
+dump = open(sys.argv[2], "rb").read()
+assert len(secret) == 32, "no 32-byte secret in the token file"
+assert b"read-write" in dump, "the relay did not see the TOKEN_CREATE exchange"
+assert secret not in dump, "the secret is in the bytes godfs-admin and the meta exchanged"
+EOF
 ro_id=$(admin token create --subtree /proj --read-only --expires 30d -o "$E2E_TMP/ro.token") ||
 	e2e_fail "token create --read-only: $ro_id"
 [ "$(stat -c %a "$E2E_TMP/rw.token")" = 600 ] || e2e_fail "the token file is not mode 0600"

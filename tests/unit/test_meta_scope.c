@@ -500,7 +500,10 @@ static int create(struct meta_fsm *f, struct log *lg, uint64_t subtree, uint32_t
 		Godfs__TokenResp *t = godfs__token_resp__unpack(NULL, res.resp_len, res.resp);
 		assert_non_null(t);
 		assert_non_null(t->token);
-		assert_false(t->has_secret);  /* never from the FSM */
+		/* only the fields: the leader adds its key's id, and the
+		 * secret is never in a reply (godfs-admin derives it) */
+		assert_false(t->has_key_id);
+		assert_int_equal(t->base.n_unknown_fields, 0);
 		*info = t->token;
 		t->token = NULL;
 		godfs__token_resp__free_unpacked(t, NULL);
