@@ -22,6 +22,7 @@
 #include "meta_ns.h"
 #include "meta_rpc.h"
 #include "meta_rpc_internal.h"
+#include "meta_scope.h"
 
 #define M(name) GODFS__METHOD__M_##name
 
@@ -346,13 +347,37 @@ static void reply_hello(struct meta_server *ms, struct gd_request *req, uint64_t
 	meta_server_reply(ms, req, &r.base);
 }
 
-/* Re-claims the opens a reconnecting client lists, for session id. */
-static void reclaim(struct meta_server *ms, uint64_t id, const Godfs__Hello *h)
+/* Re-claims the opens a reconnecting client lists, for session id: only
+ * inodes that exist now and, on a token connection, are inside the token's
+ * subtree (meta_scope_reclaimable). An open pins an inode's chunks, so a
+ * number from the list is never taken on trust. Runs against the state of
+ * the moment: for a new session, after its HELLO was applied. */
+static void reclaim(struct meta_server *ms, struct gd_request *req, uint64_t id,
+		    const Godfs__Hello *h)
 {
-	if (h->n_open_inodes &&
-	    meta_sessions_reclaim(ms->sess, id, h->open_inodes, h->n_open_inodes) != 0)
+	uint64_t root = META_NS_ROOT_INO, *inos;
+	size_t n;
+
+	if (h->n_open_inodes == 0)
+		return;
+	if (req->auth && req->auth->kind == GD_AUTH_TOKEN)
+		root = req->auth->token.subtree;
+	inos = gd_calloc(h->n_open_inodes, sizeof(*inos));
+	if (!inos) {
+		gd_warn("session %llu: could not re-claim %zu open files: %s",
+			(unsigned long long)id, h->n_open_inodes, gd_strerror(GD_ENOMEM));
+		return;
+	}
+	n = meta_scope_reclaimable(meta_fsm_state(ms->fsm), root, h->open_inodes,
+				   h->n_open_inodes, inos);
+	if (n < h->n_open_inodes)
+		gd_info("session %llu (%s): %zu of %zu open files not re-claimed (gone%s)",
+			(unsigned long long)id, req->peer, h->n_open_inodes - n,
+			h->n_open_inodes, root != META_NS_ROOT_INO ? " or outside the token's subtree" : "");
+	if (meta_sessions_reclaim(ms->sess, id, inos, n) != 0)
 		gd_warn("session %llu: could not re-claim %zu open files",
-			(unsigned long long)id, h->n_open_inodes);
+			(unsigned long long)id, n);
+	gd_free(inos);
 }
 
 static void hello_applied(struct meta_server *ms, struct gd_request *req, struct call *c,
@@ -368,7 +393,7 @@ static void hello_applied(struct meta_server *ms, struct gd_request *req, struct
 		meta_server_reply_status(ms, req, GD_ENOMEM);
 		return;
 	}
-	reclaim(ms, c->session_id, c->hello);
+	reclaim(ms, req, c->session_id, c->hello);
 	if (conn) {
 		conn->role = GODFS__ROLE__ROLE_CLIENT;
 		conn->session_id = c->session_id;
@@ -429,7 +454,7 @@ static void do_hello(struct meta_server *ms, struct gd_request *req)
 	    meta_sessions_known(ms->sess, h->session_id)) {
 		/* a client coming back: same session, its opens re-claimed */
 		meta_sessions_renew(ms->sess, h->session_id, meta_server_now_ms());
-		reclaim(ms, h->session_id, h);
+		reclaim(ms, req, h->session_id, h);
 		if (conn) {
 			conn->role = role;
 			conn->session_id = h->session_id;

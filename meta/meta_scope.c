@@ -79,11 +79,18 @@ int meta_scope_check(const struct meta_ns_state *st, uint64_t root, bool read_on
 	case M(PING): case M(SESSION_RENEW):
 		return 0;
 	case M(HELLO): {
-		/* a reconnecting mount re-claims its open files: each must be its own */
+		/* a reconnecting mount re-claims its open files: each must be its
+		 * own. A file gone meanwhile is just not re-claimed (reclaim skips
+		 * it too), so a missing one is passed over, but every other entry
+		 * is still checked. */
 		const Godfs__Hello *h = (const Godfs__Hello *)req;
-		for (i = 0; i < h->n_open_inodes && rc == 0; i++)
+		for (i = 0; i < h->n_open_inodes; i++) {
 			rc = need(st, root, true, h->open_inodes[i], why, bad_ino);
-		return rc == GD_ENOENT ? 0 : rc; /* a file gone meanwhile is just not re-claimed */
+			if (rc != 0 && rc != GD_ENOENT)
+				return rc;
+		}
+		*bad_ino = 0;
+		return 0;
 	}
 	case M(LOOKUP): {
 		const Godfs__Lookup *l = (const Godfs__Lookup *)req;
@@ -166,4 +173,15 @@ int meta_scope_check(const struct meta_ns_state *st, uint64_t root, bool read_on
 		rc = GD_EROFS;
 	}
 	return rc;
+}
+
+size_t meta_scope_reclaimable(const struct meta_ns_state *st, uint64_t root,
+			      const uint64_t *in, size_t n, uint64_t *out)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (meta_scope_inside(st, root, in[i]) == 0)
+			out[k++] = in[i];
+	return k;
 }

@@ -18,6 +18,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "meta_ns.h"
@@ -41,5 +42,14 @@ int meta_scope_inside(const struct meta_ns_state *st, uint64_t root, uint64_t in
 int meta_scope_check(const struct meta_ns_state *st, uint64_t root, bool read_only,
 		     uint16_t method, const ProtobufCMessage *req, const char **why,
 		     uint64_t *bad_ino);
+
+/* The opens a reconnecting client may re-claim (HELLO's open_inodes): copies
+ * into out (room for n) those of in[0..n) that exist and are inside root,
+ * in order, and returns how many. Missing ones (a file purged meanwhile, a
+ * number not yet allocated) and, for a token (root its subtree), outside
+ * ones are dropped: an open pins an inode's chunks. A connection without a
+ * token passes META_NS_ROOT_INO (only missing ones are dropped). */
+size_t meta_scope_reclaimable(const struct meta_ns_state *st, uint64_t root,
+			      const uint64_t *in, size_t n, uint64_t *out);
 
 #endif

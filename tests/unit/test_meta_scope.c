@@ -447,6 +447,15 @@ static void test_check_methods(void **state)
 		CHECK(HELLO, h, true, 0);
 		h.n_open_inodes = 2;
 		CHECK(HELLO, h, true, GD_EACCES);
+		/* a missing inode is passed over, not the end of the check */
+		uint64_t gone_first[3] = { 999999, out_f, in_f };
+		h.open_inodes = gone_first;
+		h.n_open_inodes = 3;
+		CHECK(HELLO, h, true, GD_EACCES);
+		assert_int_equal(bad, out_f);
+		gone_first[1] = in_f;
+		CHECK(HELLO, h, true, 0);
+		assert_int_equal(bad, 0);
 	}
 	{
 		/* methods that are none of a token's business */
@@ -459,6 +468,45 @@ static void test_check_methods(void **state)
 	}
 	assert_int_equal(meta_scope_check(st, proj, true, M(PING), NULL, &why, &bad), 0);
 #undef CHECK
+	meta_fsm_free(f);
+}
+
+/* What a reconnecting client may re-claim: only inodes that exist (an open
+ * pins chunks: a purged file, a number not yet allocated) and, for a token,
+ * inside its subtree; an orphan still open stays re-claimable. */
+static void test_reclaimable(void **state)
+{
+	struct meta_fsm *f;
+	const struct meta_ns_state *st;
+	uint64_t proj, other, in_f, out_f, orphan, out[8];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(meta_fsm_new(1u << 20, &f), 0);
+	proj = mk(f, NULL, M(MKDIR), ROOT, "proj");
+	other = mk(f, NULL, M(MKDIR), ROOT, "other");
+	in_f = mk(f, NULL, M(MKNOD), proj, "f");
+	out_f = mk(f, NULL, M(MKNOD), other, "o");
+	orphan = mk(f, NULL, M(MKNOD), proj, "gone");
+	unlink_(f, NULL, proj, "gone");
+	st = meta_fsm_state(f);
+	{
+		const uint64_t opens[6] = { 999999, in_f, out_f, 0, orphan, 999999 };
+
+		n = meta_scope_reclaimable(st, proj, opens, 6, out);
+		assert_int_equal(n, 2);
+		assert_int_equal(out[0], in_f);
+		assert_int_equal(out[1], orphan);
+		n = meta_scope_reclaimable(st, ROOT, opens, 6, out);
+		assert_int_equal(n, 3);
+		assert_int_equal(out[0], in_f);
+		assert_int_equal(out[1], out_f);
+		assert_int_equal(out[2], orphan);
+		n = meta_scope_reclaimable(st, ROOT, opens, 1, out);
+		assert_int_equal(n, 0);
+		n = meta_scope_reclaimable(st, ROOT, opens, 0, out);
+		assert_int_equal(n, 0);
+	}
 	meta_fsm_free(f);
 }
 
@@ -738,6 +786,7 @@ int main(void)
 		cmocka_unit_test(test_inside_basic),
 		cmocka_unit_test(test_inside_links_renames),
 		cmocka_unit_test(test_check_methods),
+		cmocka_unit_test(test_reclaimable),
 		cmocka_unit_test(test_inside_depth),
 		cmocka_unit_test(test_tokens_fsm),
 		cmocka_unit_test(test_snapshot_formats),
