@@ -422,6 +422,15 @@ static void send_bad_reports(struct chunkd_meta *m)
 				  &godfs__status_resp__descriptor, &resp);
 		if (resp)
 			protobuf_c_message_free_unpacked(resp, NULL);
+		if (rc == GD_EAGAIN) {
+			/* the meta knows no registration on this connection (it was
+			 * replaced by a reconnect): register, then send it again */
+			gd_info("chunk %016" PRIx64 " v%" PRIu64 ": corrupt report waits for a "
+				"new registration", b.chunk_id, b.version);
+			m->need_register = 1;
+			atomic_store(&m->registered, 0);
+			return;
+		}
 		if (rc < 0 && (rc == GD_ECONN || rc == GD_ETIMEDOUT || rc == GD_ENOTLEADER ||
 			       rc == GD_ESHUTDOWN)) {
 			gd_warn("chunk %016" PRIx64 " v%" PRIu64 ": corrupt report not sent: %s",

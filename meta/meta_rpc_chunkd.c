@@ -12,7 +12,10 @@
 #include "meta_rpc.h"
 #include "meta_rpc_internal.h"
 
-#define REG_STR_MAX 255     /* node id, address, label */
+#define REG_STR_MAX META_NODE_ID_MAX /* node id, address, label */
+
+/* Refusals are provoked at will by a cluster-key holder: rate-limited. */
+static struct gd_log_limit refusals = GD_LOG_LIMIT_INIT;
 
 /* What the done callback of a node's proposal answers. */
 struct reg_reply {
@@ -62,11 +65,32 @@ static bool str_ok(const char *s, bool may_be_empty)
 	return s && n <= REG_STR_MAX && (may_be_empty || n > 0);
 }
 
+/* Whether the connection of req may speak for chunkd node_id: 1 it
+ * registered as node_id, 0 it registered nothing yet (the chunkd must
+ * register on it first: it reconnected, or the meta restarted), GD_EPERM it
+ * registered as another node (refused, logged). */
+static int speaks_for(struct gd_request *req, const char *node_id)
+{
+	const struct meta_conn *c = req->conn_ctx;
+	unsigned dropped;
+
+	if (!c || c->node_id[0] == '\0')
+		return 0;
+	if (strcmp(c->node_id, node_id) == 0)
+		return 1;
+	if (gd_log_limit_allow(&refusals, &dropped))
+		gd_warn("%s: refused %s for chunkd %.*s: this connection registered as %s%s",
+			req->peer, req->method->name, REG_STR_MAX, node_id, c->node_id,
+			dropped ? " (and earlier refusals not logged)" : "");
+	return GD_EPERM;
+}
+
 /* CS_REGISTER: records the node, reconciles its report with the FSM (stale
  * and unknown copies go back in drop), and lets parked requests retry. */
 void meta_rpc_cs_register(struct meta_server *ms, struct gd_request *req)
 {
 	const Godfs__CsRegister *m = (const Godfs__CsRegister *)req->msg;
+	struct meta_conn *conn = req->conn_ctx;
 	Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
 	Godfs__FsmNode fn = GODFS__FSM_NODE__INIT;
 	Godfs__CsRegister slim = GODFS__CS_REGISTER__INIT;
@@ -79,6 +103,11 @@ void meta_rpc_cs_register(struct meta_server *ms, struct gd_request *req)
 	if (!str_ok(m->node_id, false) || !str_ok(m->address, false) ||
 	    (m->label && !str_ok(m->label, true))) {
 		meta_server_reply_status(ms, req, GD_EINVAL);
+		return;
+	}
+	/* One connection speaks for one node (heartbeats, reports name it). */
+	if (speaks_for(req, m->node_id) < 0) {
+		meta_server_reply_status(ms, req, GD_EPERM);
 		return;
 	}
 	/* A live node keeps its address: a second process claiming its id (an
@@ -110,6 +139,8 @@ void meta_rpc_cs_register(struct meta_server *ms, struct gd_request *req)
 		meta_server_reply_status(ms, req, rc);
 		return;
 	}
+	if (conn)   /* from now on this connection speaks for the node */
+		memcpy(conn->node_id, m->node_id, strlen(m->node_id) + 1);
 	r->n_drop = meta_rpc_loc_register(ms, m->node_id, m->chunks, m->n_chunks, r->drop);
 	gd_info("chunkd %s at %s registered: %zu chunks, %zu to drop", m->node_id, m->address,
 		m->n_chunks, r->n_drop);
@@ -144,8 +175,9 @@ void meta_rpc_cs_register(struct meta_server *ms, struct gd_request *req)
 	meta_server_unpark(ms);
 }
 
-/* CS_HEARTBEAT: refreshes the node; unknown to this leader -> re-register;
- * else hands over its queued orders. */
+/* CS_HEARTBEAT: refreshes the node; unknown to this leader, or not
+ * registered on this connection -> re-register; another node's id ->
+ * GD_EPERM; else hands over its queued orders. */
 void meta_rpc_cs_heartbeat(struct meta_server *ms, struct gd_request *req)
 {
 	const Godfs__CsHeartbeat *m = (const Godfs__CsHeartbeat *)req->msg;
@@ -163,6 +195,19 @@ void meta_rpc_cs_heartbeat(struct meta_server *ms, struct gd_request *req)
 		return;
 	}
 	resp.has_status = 1;
+	rc = speaks_for(req, m->node_id);
+	if (rc < 0) {
+		meta_server_reply_status(ms, req, rc);
+		return;
+	}
+	if (rc == 0) {
+		/* nothing registered on this connection: neither keep the node
+		 * alive nor hand over its orders; a chunkd that reconnected
+		 * registers again and then heartbeats */
+		resp.has_reregister = 1;
+		resp.reregister = 1;
+		goto out;
+	}
 	rc = meta_registry_heartbeat(ms->reg, m->node_id,
 				     m->has_total_bytes ? m->total_bytes : 0,
 				     m->has_free_bytes ? m->free_bytes : 0,
@@ -248,6 +293,12 @@ void meta_rpc_cs_report_bad(struct meta_server *ms, struct gd_request *req)
 
 	if (!str_ok(m->node_id, false) || !m->has_chunk_id || m->chunk_id == 0) {
 		meta_server_reply_status(ms, req, GD_EINVAL);
+		return;
+	}
+	rc = speaks_for(req, m->node_id);
+	if (rc <= 0) {
+		/* GD_EAGAIN: a chunkd keeps the report and registers first */
+		meta_server_reply_status(ms, req, rc < 0 ? rc : GD_EAGAIN);
 		return;
 	}
 	if (last_good_copy(ms, m->chunk_id, m->node_id)) {

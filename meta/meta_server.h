@@ -45,9 +45,14 @@ struct meta_options {
 /* Per-connection state: created by the reader thread on the first request,
  * freed by gd_server's closed callback, which runs only once every request of
  * the connection has been freed; in between only the loop touches it. */
+#define META_NODE_ID_MAX 255   /* bytes of a chunkd's node id (CS_REGISTER) */
 struct meta_conn {
 	int role;               /* loop: wire.proto Role after HELLO, -1 before */
 	uint64_t session_id;    /* loop: the client session named in HELLO */
+	/* loop: the chunkd node id CS_REGISTER accepted on this connection, ""
+	 * before; heartbeats and corrupt reports must name it (a cluster key
+	 * must not let one chunkd speak for another). */
+	char node_id[META_NODE_ID_MAX + 1];
 };
 
 /* A request queued for the loop, or waiting there. */

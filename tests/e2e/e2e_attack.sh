@@ -6,7 +6,8 @@
 #
 #   no key, no handshake at all, a wrong key, a replayed handshake, a 100 MiB
 #   frame length, a HELLO that claims another role, a forged session id,
-#   re-registering a live chunkd's id elsewhere, CS_READ/WRITE/TRUNCATE/
+#   re-registering a live chunkd's id elsewhere, heartbeats and corrupt
+#   reports in a live chunkd's name, CS_READ/WRITE/TRUNCATE/
 #   DELETE/REPLICATE without a capability (the copy is unchanged after), a
 #   reader that never reads its replies (slowloris; on the chunkd an insider
 #   with a capability it signed itself), and 2,000 idle connections to the
@@ -104,6 +105,7 @@ expect_refused "$CL" "100 MiB frame (chunkd)" bigframe "$C1" "$E2E_KEY"
 expect_refused "$ML" "HELLO with another role (meta)" hello-role "$META_ADDR" "$E2E_KEY"
 expect_refused "$ML" "forged session id" session "$META_ADDR" "$E2E_KEY"
 expect_refused "$ML" "re-register a live chunkd" register "$META_ADDR" "$E2E_KEY" "$NODE1" 127.0.0.1:9
+expect_refused "$ML" "heartbeat for a live chunkd" heartbeat "$META_ADDR" "$E2E_KEY" "$NODE1"
 for op in read write truncate delete replicate; do
 	sleep 1.1   # chunkd logs one capability refusal a second (and counts the rest)
 	expect_refused "$CL" "CS_${op^^} without a capability" cs "$C1" "$E2E_KEY" "$op" "$CHUNK" "$VERSION"

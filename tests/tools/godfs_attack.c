@@ -16,6 +16,12 @@
  *   hello-role ADDR KEY         authenticated as a client, HELLO says chunkd
  *   session ADDR KEY            a request naming another connection's session
  *   register ADDR KEY ID ADDR2  CS_REGISTER of a live chunkd's id elsewhere
+ *   heartbeat ADDR KEY ID       as a chunkd on a new connection: CS_HEARTBEAT
+ *                               of a live chunkd's id (must only be told to
+ *                               register), then CS_REGISTER under a new id of
+ *                               its own (no space: never chosen), then
+ *                               CS_HEARTBEAT and CS_REPORT_BAD naming ID
+ *                               (must be refused; its own id still works)
  *   cs ADDR KEY OP CHUNK VER    CS_READ/CS_WRITE/CS_DELETE/CS_REPLICATE/
  *                               CS_TRUNCATE (OP read|write|delete|replicate|
  *                               truncate) with no capability
@@ -473,6 +479,79 @@ static int a_register(const char *addr, const char *keyfile, const char *id, con
 	return refused(gd_strerror(rc));
 }
 
+/* One CS_HEARTBEAT naming id: its status, *orders and *rereg what came back. */
+static int heartbeat(int fd, uint64_t rid, const char *id, size_t *orders, int *rereg)
+{
+	Godfs__CsHeartbeat h = GODFS__CS_HEARTBEAT__INIT;
+	ProtobufCMessage *r;
+	int st;
+
+	*orders = 0;
+	*rereg = 0;
+	h.node_id = (char *)id;
+	if (send_request(fd, GODFS__METHOD__M_CS_HEARTBEAT, rid, &h.base, NULL, 0) < 0)
+		return GD_ECONN;
+	st = read_response(fd, &godfs__cs_heartbeat_resp__descriptor, &r);
+	if (r) {
+		const Godfs__CsHeartbeatResp *hr = (const Godfs__CsHeartbeatResp *)r;
+		*orders = hr->n_orders;
+		*rereg = hr->has_reregister && hr->reregister;
+		protobuf_c_message_free_unpacked(r, NULL);
+	}
+	return st;
+}
+
+static int a_heartbeat(const char *addr, const char *keyfile, const char *victim)
+{
+	struct gd_keyring kr;
+	struct gd_cred cred = { .kind = GD_AUTH_CLUSTER, .keys = &kr };
+	Godfs__CsRegister r = GODFS__CS_REGISTER__INIT;
+	Godfs__CsReportBad b = GODFS__CS_REPORT_BAD__INIT;
+	char own[64];
+	size_t orders;
+	int rc, fd, rereg;
+
+	if (load_key(keyfile, &kr) < 0)
+		return setup_failed("key file");
+	fd = shake(addr, &cred, GD_ROLE_CHUNKD, &rc);
+	if (fd < 0)
+		return setup_failed(gd_strerror(rc));
+	if ((rc = hello(fd, 1, GD_ROLE_CHUNKD, 0, NULL)) < 0)
+		return setup_failed(gd_strerror(rc));
+	/* nothing registered on this connection yet: only "register first" */
+	rc = heartbeat(fd, 2, victim, &orders, &rereg);
+	if (rc == 0 && (!rereg || orders))
+		return let_through("heartbeat for another chunkd on an unregistered connection");
+	say("unregistered: %s%s", gd_strerror(rc), rereg ? ", told to register" : "");
+	snprintf(own, sizeof(own), "attacker-%ld", (long)getpid());
+	r.node_id = own;
+	r.address = "127.0.0.1:9";
+	r.has_total_bytes = r.has_free_bytes = 1;
+	if (send_request(fd, GODFS__METHOD__M_CS_REGISTER, 3, &r.base, NULL, 0) < 0)
+		return setup_failed("closed");
+	rc = read_response(fd, &godfs__cs_register_resp__descriptor, NULL);
+	if (rc != 0)
+		return setup_failed(gd_strerror(rc));
+	rc = heartbeat(fd, 4, victim, &orders, &rereg);
+	if (rc == 0)
+		return let_through("heartbeat for another chunkd's id");
+	say("heartbeat as %s: %s", victim, gd_strerror(rc));
+	b.node_id = (char *)victim;
+	b.has_chunk_id = 1;
+	b.chunk_id = 1;
+	if (send_request(fd, GODFS__METHOD__M_CS_REPORT_BAD, 5, &b.base, NULL, 0) < 0)
+		return refused("closed");
+	rc = read_response(fd, &godfs__status_resp__descriptor, NULL);
+	if (rc == 0)
+		return let_through("corrupt report for another chunkd's id");
+	say("report as %s: %s", victim, gd_strerror(rc));
+	/* the refusals were for the id, not for this connection */
+	rc = heartbeat(fd, 6, own, &orders, &rereg);
+	if (rc != 0)
+		return setup_failed("heartbeat of its own id refused");
+	return refused("heartbeat and corrupt report for another chunkd's id");
+}
+
 static int a_cs(const char *addr, const char *keyfile, const char *op, uint64_t chunk,
 		uint64_t version)
 {
@@ -692,6 +771,8 @@ int main(int argc, char **argv)
 		return a_session(argv[2], argv[3]);
 	if (argc >= 6 && strcmp(attack, "register") == 0)
 		return a_register(argv[2], argv[3], argv[4], argv[5]);
+	if (argc >= 5 && strcmp(attack, "heartbeat") == 0)
+		return a_heartbeat(argv[2], argv[3], argv[4]);
 	if (argc >= 7 && strcmp(attack, "cs") == 0)
 		return a_cs(argv[2], argv[3], argv[4], strtoull(argv[5], NULL, 10),
 			    strtoull(argv[6], NULL, 10));
