@@ -125,6 +125,9 @@ struct gd_server {
 	int nreq;
 	uint64_t req_bytes;
 	atomic_int nwaiting;           /* readers waiting on a bound */
+	/* Reply bytes queued on every connection: many connections that each
+	 * stay under max_conn_output must not add up to all of memory. */
+	atomic_uint_fast64_t out_total;
 
 	pthread_t flusher;
 	int flusher_started;
@@ -167,7 +170,7 @@ static void out_drop(struct gd_sconn *sc)
 		gd_free(b);
 	}
 	sc->out_tail = NULL;
-	atomic_store(&sc->out_bytes, 0);
+	atomic_fetch_sub(&sc->s->out_total, atomic_exchange(&sc->out_bytes, 0));
 }
 
 /* Drops a reference; the last one closes the socket and frees the connection. */
@@ -275,7 +278,8 @@ static int may_admit(struct gd_sconn *sc, size_t bytes)
 
 	return sc->nreq < s->lim.max_conn_requests && s->nreq < s->lim.max_requests &&
 	       (s->req_bytes == 0 || s->req_bytes + bytes <= s->lim.max_request_bytes) &&
-	       atomic_load(&sc->out_bytes) < s->lim.max_conn_output / 2;
+	       atomic_load(&sc->out_bytes) < s->lim.max_conn_output / 2 &&
+	       atomic_load(&s->out_total) < s->lim.max_total_output / 2;
 }
 
 /* Back-pressure: waits until the bounds let sc hand one more request of
@@ -384,7 +388,10 @@ static int recv_by(struct gd_sconn *sc, struct iovec *iov, int iovcnt, size_t *g
 			continue;
 		}
 		if (sc->tls) {
-			long r = gd_tls_recv_some(sc->tls, iov->iov_base, iov->iov_len);
+			long r;
+
+			gd_tls_set_recv_deadline(sc->tls, *deadline);
+			r = gd_tls_recv_some(sc->tls, iov->iov_base, iov->iov_len);
 			n = r > 0 ? r : r == GD_EAGAIN ? -1 : 0;
 			if (r == GD_EAGAIN)
 				errno = EAGAIN;
@@ -915,6 +922,7 @@ static int out_flush(struct gd_sconn *sc)
 		if (left < 0)
 			return (int)left;
 		atomic_fetch_sub(&sc->out_bytes, (b->len - b->off) - (size_t)left);
+		atomic_fetch_sub(&sc->s->out_total, (b->len - b->off) - (size_t)left);
 		b->off = b->len - (size_t)left;
 		if (left > 0)
 			return 0;
@@ -977,6 +985,13 @@ static int send_raw(struct gd_sconn *sc, struct iovec *iov, int iovcnt, size_t t
 		sconn_kill(sc);
 		return GD_ECONN;
 	}
+	if (atomic_load(&s->out_total) + (size_t)left > s->lim.max_total_output) {
+		gd_warn("%s: dropping connection: replies queued on all connections would pass "
+			"%llu bytes (--max-total-output; peers do not read their replies)", peer,
+			(unsigned long long)s->lim.max_total_output);
+		sconn_kill(sc);
+		return GD_ECONN;
+	}
 	b = gd_malloc(sizeof(*b) + (size_t)left);
 	if (!b) {
 		/* Part of the frame may be out already: the stream is lost. */
@@ -1000,6 +1015,7 @@ static int send_raw(struct gd_sconn *sc, struct iovec *iov, int iovcnt, size_t t
 		sc->out_head = b;
 	sc->out_tail = b;
 	atomic_fetch_add(&sc->out_bytes, (size_t)left);
+	atomic_fetch_add(&s->out_total, (size_t)left);
 	flusher_take(sc);
 	return 0;
 }
@@ -1073,7 +1089,8 @@ static void flusher_service(struct gd_server *s, struct gd_sconn *sc, struct gd_
 		return;
 	}
 	pthread_mutex_unlock(&sc->send_lock);
-	if (atomic_load(&sc->out_bytes) < s->lim.max_conn_output / 2)
+	if (atomic_load(&sc->out_bytes) < s->lim.max_conn_output / 2 ||
+	    atomic_load(&s->out_total) < s->lim.max_total_output / 2)
 		wake_waiters(s);
 }
 
@@ -1143,6 +1160,7 @@ static void limits_fill(struct gd_server_limits *l)
 	DEF(max_requests, GD_SERVER_DEFAULT_MAX_REQUESTS);
 	DEF(max_request_bytes, GD_SERVER_DEFAULT_MAX_REQUEST_BYTES);
 	DEF(max_conn_output, GD_SERVER_DEFAULT_MAX_CONN_OUTPUT);
+	DEF(max_total_output, GD_SERVER_DEFAULT_MAX_TOTAL_OUTPUT);
 #undef DEF
 }
 

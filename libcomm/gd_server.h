@@ -79,6 +79,7 @@ struct gd_server_limits {
 	int max_requests;         /* the same for the whole server */
 	uint64_t max_request_bytes; /* bytes of those requests, whole server */
 	uint64_t max_conn_output; /* reply bytes queued on one connection */
+	uint64_t max_total_output; /* reply bytes queued on all connections */
 };
 
 #define GD_SERVER_DEFAULT_SEND_TIMEOUT_MS 10000
@@ -88,6 +89,7 @@ struct gd_server_limits {
 #define GD_SERVER_DEFAULT_MAX_CONNS_PER_ADDR 256
 #define GD_SERVER_DEFAULT_MAX_CONN_REQUESTS 256
 #define GD_SERVER_DEFAULT_MAX_REQUESTS 16384
+#define GD_SERVER_DEFAULT_MAX_TOTAL_OUTPUT (1ull << 30)
 #define GD_SERVER_DEFAULT_MAX_REQUEST_BYTES (1ull << 30)
 #define GD_SERVER_DEFAULT_MAX_CONN_OUTPUT (64ull << 20)
 

@@ -53,7 +53,9 @@ int gd_server_opts_read(const struct gd_config *cfg, struct gd_server_limits *l)
 	    get_bytes(cfg, "max-request-bytes", GD_SERVER_DEFAULT_MAX_REQUEST_BYTES, frame_max,
 		      &l->max_request_bytes) < 0 ||
 	    get_bytes(cfg, "max-conn-output", GD_SERVER_DEFAULT_MAX_CONN_OUTPUT, 2 * frame_max,
-		      &l->max_conn_output) < 0)
+		      &l->max_conn_output) < 0 ||
+	    get_bytes(cfg, "max-total-output", GD_SERVER_DEFAULT_MAX_TOTAL_OUTPUT, 2 * frame_max,
+		      &l->max_total_output) < 0)
 		return GD_EINVAL;
 	return 0;
 }

@@ -24,7 +24,8 @@
 	{ "max-conn-requests", required_argument, NULL, GD_SERVER_OPTS_VAL_BASE + 5 }, \
 	{ "max-requests", required_argument, NULL, GD_SERVER_OPTS_VAL_BASE + 6 }, \
 	{ "max-request-bytes", required_argument, NULL, GD_SERVER_OPTS_VAL_BASE + 7 }, \
-	{ "max-conn-output", required_argument, NULL, GD_SERVER_OPTS_VAL_BASE + 8 }
+	{ "max-conn-output", required_argument, NULL, GD_SERVER_OPTS_VAL_BASE + 8 }, \
+	{ "max-total-output", required_argument, NULL, GD_SERVER_OPTS_VAL_BASE + 9 }
 
 #define GD_SERVER_OPTS_USAGE \
 	"limits against hostile clients (see docs/configuration.md):\n" \
@@ -36,7 +37,8 @@
 	"  --max-conn-requests N    requests in progress per connection (256)\n" \
 	"  --max-requests N         requests in progress in total (16384)\n" \
 	"  --max-request-bytes B    bytes of those requests in total (1G)\n" \
-	"  --max-conn-output B      reply bytes queued per connection (64M)\n"
+	"  --max-conn-output B      reply bytes queued per connection (64M)\n" \
+	"  --max-total-output B     reply bytes queued on all connections (1G)\n"
 
 /* Fills *l from cfg (every field set, defaults included). Returns 0, or
  * GD_EINVAL for junk or a value out of range (logged with the option). */

@@ -2,6 +2,7 @@
 #include "gd_tls.h"
 #include "gd_alloc.h"
 #include "gd_log.h"
+#include "gd_net.h"
 #include "gd_status.h"
 
 #include <errno.h>
@@ -25,6 +26,7 @@ struct gd_tls {
 	gd_tls_out_fn out;          /* set: records go here, not to the socket */
 	void *out_ctx;
 	int out_err;                /* the output function's last error */
+	uint64_t recv_deadline_ms;  /* receiving thread only; 0 = none */
 	uint8_t key[GD_KEY_LEN];
 };
 
@@ -50,7 +52,13 @@ static ssize_t push(gnutls_transport_ptr_t p, const void *buf, size_t len)
 static ssize_t pull(gnutls_transport_ptr_t p, void *buf, size_t len)
 {
 	struct gd_tls *t = p;
-	ssize_t n = recv(t->fd, buf, len, 0);
+	ssize_t n;
+
+	if (t->recv_deadline_ms && gd_net_now_ms() >= t->recv_deadline_ms) {
+		gnutls_transport_set_errno(t->s, EAGAIN);
+		return -1;
+	}
+	n = recv(t->fd, buf, len, 0);
 
 	if (n < 0)
 		gnutls_transport_set_errno(t->s, errno == EWOULDBLOCK ? EAGAIN : errno);
@@ -259,6 +267,11 @@ long gd_tls_recv_some(struct gd_tls *t, void *buf, size_t len)
 			return GD_EAGAIN;
 		return GD_ECONN;
 	}
+}
+
+void gd_tls_set_recv_deadline(struct gd_tls *t, uint64_t deadline_ms)
+{
+	t->recv_deadline_ms = deadline_ms;
 }
 
 void gd_tls_set_output(struct gd_tls *t, gd_tls_out_fn out, void *ctx)

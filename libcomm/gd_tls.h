@@ -42,9 +42,15 @@ long gd_tls_send_nb(struct gd_tls *t, const void *buf, size_t len);
  * not see them, so a reader must drain these before it waits. */
 size_t gd_tls_pending(struct gd_tls *t);
 
-/* One receive: bytes read (> 0), GD_EAGAIN (SO_RCVTIMEO slice ended; call
- * again, GnuTLS keeps a half-received record), GD_ECONN (end or error). */
+/* One receive: bytes read (> 0), GD_EAGAIN (SO_RCVTIMEO slice ended, or the
+ * deadline below passed; call again, GnuTLS keeps a half-received record),
+ * GD_ECONN (end or error). */
 long gd_tls_recv_some(struct gd_tls *t, void *buf, size_t len);
+/* Receives stop with GD_EAGAIN once gd_net_now_ms() reaches deadline_ms
+ * (0 = none), also in the middle of a record: a peer that trickles a record a
+ * byte at a time cannot hold the reader past its frame and idle deadlines.
+ * Receiving thread only. */
+void gd_tls_set_recv_deadline(struct gd_tls *t, uint64_t deadline_ms);
 
 /* Sends the encrypted records to out(ctx, bytes, len) instead of the socket,
  * from now on (after gd_tls_start). out must take every byte (queue what the

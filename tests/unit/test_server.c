@@ -24,6 +24,7 @@
 #include "gd_net.h"
 #include "gd_server.h"
 #include "gd_status.h"
+#include "gd_tls.h"
 #include "proto/wire.pb-c.h"
 
 #include <arpa/inet.h>
@@ -183,6 +184,9 @@ static int loop_get(struct loop *l, int *field)
 	return v;
 }
 
+/* The handshake policy of the next start() (NULL: the process's). */
+static const struct gd_auth_policy *g_policy;
+
 static struct fixture *start(const struct gd_server_limits *lim)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -213,6 +217,7 @@ static struct fixture *start(const struct gd_server_limits *lim)
 	assert_int_equal(pthread_create(&f->l.th, NULL, loop_main, &f->l), 0);
 	cfg.ctx = &f->l;
 	cfg.limits = *lim;
+	cfg.auth = g_policy;
 	assert_int_equal(gd_server_start(&cfg, &f->s), 0);
 	f->port = gd_server_port(f->s);
 	snprintf(f->addr, sizeof(f->addr), "127.0.0.1:%d", f->port);
@@ -421,16 +426,20 @@ static void test_output_bound_cuts(void **state)
 					.max_conn_output = 4u << 20 };
 	struct fixture *f = start(&lim);
 	uint64_t t0 = now_ms();
-	int fd;
+	int fd, cut = 0;
 
 	(void)state;
 	fd = raw_connect(f, NULL, 64 << 10);
 	raw_send_pings_until_cut(fd, 40, BIG_FLAG);
-	/* by the bound, well before the 30 s send deadline (the margin is for
-	 * a loaded machine) */
-	assert_true(closed_within(fd, 15000));
-	assert_true(now_ms() - t0 < 15000);
-	assert_int_equal(log_count(f, "bytes of replies queued, limit 4194304", NULL), 1);
+	/* by the bound, well before the 30 s send deadline; waited for in the
+	 * log, without reading (reading would drain the queue) */
+	while (!cut && now_ms() - t0 < 15000) {
+		cut = log_count(f, "bytes of replies queued, limit 4194304", NULL);
+		if (!cut)
+			msleep(100);
+	}
+	assert_int_equal(cut, 1);
+	assert_true(closed_within(fd, 5000));
 	close(fd);
 	stop(f);
 }
@@ -585,6 +594,113 @@ static void test_requests_per_connection_bounded(void **state)
 	stop(f);
 }
 
+/* The bytes queued that the "has not read its replies" line reports (the
+ * largest, if several), or 0. */
+static size_t logged_queued(struct fixture *f)
+{
+	char line[1024];
+	size_t most = 0;
+	FILE *in;
+
+	fflush(stderr);
+	in = fopen(f->logpath, "r");
+	if (!in)
+		return 0;
+	while (fgets(line, sizeof(line), in)) {
+		const char *p = strstr(line, "it has not read its replies");
+		size_t n;
+		if (p && (p = strchr(p, '(')) && sscanf(p, "(%zu bytes queued)", &n) == 1 && n > most)
+			most = n;
+	}
+	fclose(in);
+	return most;
+}
+
+/* The server-wide output bound holds where the connection's own would not:
+ * with room for 64 MiB per connection and 18 MiB in all, a peer asking for
+ * 40 MiB of replies and reading none never has more than 18 MiB queued: past
+ * half of it no reader takes a new request, and a reply that would pass it
+ * cuts the connection; a peer that stalls under it goes at its send
+ * deadline. Then the server serves again. */
+static void test_total_output_bound(void **state)
+{
+	struct gd_server_limits lim = { .send_timeout_ms = 3000,
+					.max_conn_output = 64u << 20,
+					.max_total_output = 18u << 20 };
+	struct fixture *f = start(&lim);
+	struct gd_conn *c;
+	int fd, by_total = 0;
+	size_t queued = 0;
+
+	(void)state;
+	fd = raw_connect(f, NULL, 64 << 10);
+	raw_send_pings_until_cut(fd, 40, BIG_FLAG);
+	/* wait for the cut without reading (reading would end the stall) */
+	for (int i = 0; i < 200; i++) {
+		by_total = log_count(f, "replies queued on all connections would pass", NULL);
+		queued = logged_queued(f);
+		if (by_total || queued)
+			break;
+		msleep(100);
+	}
+	print_message("cut by the total bound: %d; queued at the send deadline: %zu\n",
+		      by_total, queued);
+	/* never the connection's own bound (64 MiB) */
+	assert_int_equal(log_count(f, "bytes of replies queued, limit", NULL), 0);
+	assert_true(by_total >= 1 || (queued > 0 && queued <= (18u << 20)));
+	assert_int_equal(gd_conn_open(f->addr, 2000, GD_ROLE_CLIENT, &c), 0);
+	assert_true(timed_ping(c, 7) < 2000);
+	gd_conn_close(c);
+	close(fd);
+	stop(f);
+}
+
+/* With TLS, a peer that trickles one record a byte at a time is cut at its
+ * deadline (here the idle one), not held for as long as it keeps trickling. */
+static void test_tls_trickle_cut(void **state)
+{
+	struct gd_server_limits lim = { .idle_timeout_ms = 1000 };
+	struct gd_auth_policy pol = *gd_cred_policy();
+	struct gd_auth_result res;
+	struct gd_tls *t;
+	struct fixture *f;
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	uint64_t t0;
+	int fd, cut = 0;
+
+	(void)state;
+	pol.tls = true;
+	g_policy = &pol;
+	f = start(&lim);
+	g_policy = NULL;
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	a.sin_port = htons((uint16_t)f->port);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(gd_auth_client_ex(fd, gd_cred_self(), GD_ROLE_CLIENT, 2000, &res), 0);
+	assert_true(res.flags & GD_AUTH_F_TLS);
+	assert_int_equal(gd_tls_start(fd, false, res.session_key, 2000, &t), 0);
+	/* a TLS 1.3 application-data record header claiming 16 KiB, then a byte
+	 * every 200 ms */
+	{
+		uint8_t hdr[5] = { 23, 3, 3, 0x40, 0x00 };
+		assert_int_equal(send(fd, hdr, sizeof(hdr), MSG_NOSIGNAL), 5);
+	}
+	t0 = now_ms();
+	while (now_ms() - t0 < 6000) {
+		uint8_t b = 0;
+		if (send(fd, &b, 1, MSG_NOSIGNAL) != 1 || closed_within(fd, 200)) {
+			cut = 1;
+			break;
+		}
+	}
+	assert_true(cut);
+	assert_true(now_ms() - t0 < 4000);
+	gd_tls_free(t);
+	close(fd);
+	stop(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -595,6 +711,8 @@ int main(void)
 		cmocka_unit_test(test_slow_frame_sender_cut),
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_requests_per_connection_bounded),
+		cmocka_unit_test(test_total_output_bound),
+		cmocka_unit_test(test_tls_trickle_cut),
 	};
 
 	int rc;
