@@ -115,13 +115,18 @@ void chunkd_pipeline_destroy(struct chunkd_pipeline *p)
 	gd_free(p);
 }
 
-int chunkd_pipeline_chain_ok(char *const *chain, size_t n)
+int chunkd_pipeline_chain_ok(const struct chunkd_pipeline *p, char *const *chain, size_t n)
 {
 	if (n > CHUNKD_CHAIN_MAX)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!chain[i] || !*chain[i] || strlen(chain[i]) > CHUNKD_ADDR_MAX)
 			return 0;
+		if (p && p->self[0] && strcmp(chain[i], p->self) == 0)
+			return 0;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(chain[i], chain[j]) == 0)
+				return 0;
 	}
 	return 1;
 }

@@ -38,8 +38,10 @@ int chunkd_pipeline_create(const struct chunkd_pipeline_config *cfg,
  * closes every peer connection. No new call may start. */
 void chunkd_pipeline_destroy(struct chunkd_pipeline *p);
 
-/* Whether a chain from the network is acceptable (count and address sizes). */
-int chunkd_pipeline_chain_ok(char *const *chain, size_t n);
+/* Whether a chain from the network is acceptable: count and address sizes,
+ * and no member twice or equal to this chunkd (a chain that loops back would
+ * tie up forwarder threads until the peer timeout, per request). */
+int chunkd_pipeline_chain_ok(const struct chunkd_pipeline *p, char *const *chain, size_t n);
 
 /* M_CS_WRITE: forwards to w->chain[0] and writes locally at the same time.
  * Returns 0 or the status to answer; *failed (gd_malloc'd, NULL when nobody

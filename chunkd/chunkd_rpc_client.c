@@ -143,7 +143,7 @@ static int handle_write(struct chunkd_rpc *rpc, struct gd_request *req)
 	int rc = 0;
 
 	if (!w->has_chunk_id || !w->has_version || !w->has_offset ||
-	    !chunkd_pipeline_chain_ok(w->chain, w->n_chain))
+	    !chunkd_pipeline_chain_ok(rpc->pipe, w->chain, w->n_chain))
 		rc = GD_EINVAL;
 	else
 		rc = cap_check(rpc, req, w->chunk_id, w->version, w->has_cap, w->cap, GD_CAP_WRITE);
@@ -208,7 +208,7 @@ static int handle_chunk_op(struct chunkd_rpc *rpc, struct gd_request *req)
 	uint16_t m = req->hdr.method;
 	int rc;
 
-	if (!op->has_chunk_id || !chunkd_pipeline_chain_ok(op->chain, op->n_chain)) {
+	if (!op->has_chunk_id || !chunkd_pipeline_chain_ok(rpc->pipe, op->chain, op->n_chain)) {
 		rc = GD_EINVAL;
 	} else if (m == GODFS__METHOD__M_CS_TRUNCATE && !op->has_length) {
 		rc = GD_EINVAL;

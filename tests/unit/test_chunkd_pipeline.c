@@ -507,6 +507,17 @@ static void test_bad_requests(void **state)
 	w.n_chain = CHUNKD_CHAIN_MAX + 1;
 	assert_int_equal(raw_call(conn, GODFS__METHOD__M_CS_WRITE, &w.base, data, sizeof(data)),
 			 GD_EINVAL);
+	/* A chain that names this chunkd, or a member twice: it would loop. */
+	chain[0] = c->n[0].addr;
+	w.n_chain = 1;
+	assert_int_equal(raw_call(conn, GODFS__METHOD__M_CS_WRITE, &w.base, data, sizeof(data)),
+			 GD_EINVAL);
+	chain[0] = c->n[1].addr;
+	chain[1] = c->n[2].addr;
+	chain[2] = c->n[1].addr;
+	w.n_chain = 3;
+	assert_int_equal(raw_call(conn, GODFS__METHOD__M_CS_WRITE, &w.base, data, sizeof(data)),
+			 GD_EINVAL);
 	/* Past the chunk. */
 	w.n_chain = 0;
 	w.offset = CHUNKD_MAX_CHUNK - 100;
