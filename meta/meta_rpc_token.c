@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "gd_alloc.h"
+#include "gd_methods.h"
 #include "gd_auth.h"
 #include "gd_cred.h"
 #include "gd_log.h"
@@ -58,10 +59,10 @@ static void refuse(struct meta_server *ms, struct gd_request *req, int status, c
 		char inobuf[40] = "";
 		if (ino)
 			snprintf(inobuf, sizeof(inobuf), " (inode %llu)", (unsigned long long)ino);
-		gd_warn("%s: token %llu (subtree %llu%s): method %u refused: %s%s: %s%s",
+		gd_warn("%s: token %llu (subtree %llu%s): %s refused: %s%s: %s%s",
 			req->peer, (unsigned long long)t->id, (unsigned long long)t->subtree,
 			(t->flags & GD_TOKEN_READ_ONLY) ? ", read-only" : "",
-			(unsigned)req->hdr.method, why, inobuf, gd_strerror(status),
+			gd_method_name(req->hdr.method), why, inobuf, gd_strerror(status),
 			dropped ? " (and earlier refusals not logged)" : "");
 	}
 	meta_server_reply_status(ms, req, status);
