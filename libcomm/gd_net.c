@@ -238,8 +238,7 @@ int gd_net_listen(const char *hostport, int backlog, int *fd, int *port)
 	return 0;
 }
 
-/* Moves iov forward past n transferred bytes; returns the new start index. */
-static int iov_advance(struct iovec *iov, int iovcnt, int i, size_t n)
+int gd_net_iov_advance(struct iovec *iov, int iovcnt, int i, size_t n)
 {
 	while (i < iovcnt && n >= iov[i].iov_len) {
 		n -= iov[i].iov_len;
@@ -258,7 +257,7 @@ static int iov_advance(struct iovec *iov, int iovcnt, int i, size_t n)
 int gd_net_readv_full(int fd, struct iovec *iov, int iovcnt, size_t *got)
 {
 	size_t total = 0;
-	int i = iov_advance(iov, iovcnt, 0, 0);
+	int i = gd_net_iov_advance(iov, iovcnt, 0, 0);
 	int rc = 0;
 
 	while (i < iovcnt) {
@@ -274,7 +273,7 @@ int gd_net_readv_full(int fd, struct iovec *iov, int iovcnt, size_t *got)
 			break;
 		}
 		total += (size_t)n;
-		i = iov_advance(iov, iovcnt, i, (size_t)n);
+		i = gd_net_iov_advance(iov, iovcnt, i, (size_t)n);
 	}
 	if (got)
 		*got = total;
@@ -290,7 +289,7 @@ int gd_net_read_full(int fd, void *buf, size_t len, size_t *got)
 
 int gd_net_writev_full(int fd, struct iovec *iov, int iovcnt)
 {
-	int i = iov_advance(iov, iovcnt, 0, 0);
+	int i = gd_net_iov_advance(iov, iovcnt, 0, 0);
 
 	while (i < iovcnt) {
 		struct msghdr mh;
@@ -306,7 +305,7 @@ int gd_net_writev_full(int fd, struct iovec *iov, int iovcnt)
 			continue;
 		if (n < 0)
 			return (errno == EAGAIN || errno == EWOULDBLOCK) ? GD_ETIMEDOUT : GD_ECONN;
-		i = iov_advance(iov, iovcnt, i, (size_t)n);
+		i = gd_net_iov_advance(iov, iovcnt, i, (size_t)n);
 	}
 	return 0;
 }

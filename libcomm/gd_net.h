@@ -44,6 +44,10 @@ void gd_net_peer_name(int fd, char *buf, size_t len);
 int gd_net_read_full(int fd, void *buf, size_t len, size_t *got);
 /* readv until every iovec is full (iov is modified). Same returns. */
 int gd_net_readv_full(int fd, struct iovec *iov, int iovcnt, size_t *got);
+/* Moves iov (from index i) forward past n transferred bytes, emptying the
+ * entries it passes, and returns the index of the first entry with bytes
+ * left (iovcnt when none). */
+int gd_net_iov_advance(struct iovec *iov, int iovcnt, int i, size_t n);
 /* writev until everything is written (iov is modified). Returns 0, GD_ECONN,
  * or GD_ETIMEDOUT when SO_SNDTIMEO expired (the peer does not read). */
 int gd_net_writev_full(int fd, struct iovec *iov, int iovcnt);

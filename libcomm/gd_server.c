@@ -402,15 +402,10 @@ static int recv_by(struct gd_sconn *sc, struct iovec *iov, int iovcnt, size_t *g
 			if (*got == 0 && frame_ms)
 				*deadline = gd_net_now_ms() + frame_ms;
 			*got += (size_t)n;
-			while (n > 0) {
-				size_t k = (size_t)n < iov->iov_len ? (size_t)n : iov->iov_len;
-				iov->iov_base = (uint8_t *)iov->iov_base + k;
-				iov->iov_len -= k;
-				n -= (ssize_t)k;
-				if (iov->iov_len == 0) {
-					iov++;
-					iovcnt--;
-				}
+			{
+				int done = gd_net_iov_advance(iov, iovcnt, 0, (size_t)n);
+				iov += done;
+				iovcnt -= done;
 			}
 			/* A trickle of bytes never resets the deadline. */
 			if (iovcnt > 0 && gd_net_now_ms() >= *deadline)
@@ -896,15 +891,10 @@ static ssize_t send_some(int fd, struct iovec *iov, int iovcnt, size_t left)
 			return GD_ECONN;
 		}
 		left -= (size_t)n;
-		while (n > 0 || (iovcnt > 0 && iov->iov_len == 0)) {
-			size_t k = (size_t)n < iov->iov_len ? (size_t)n : iov->iov_len;
-			iov->iov_base = (uint8_t *)iov->iov_base + k;
-			iov->iov_len -= k;
-			n -= (ssize_t)k;
-			if (iov->iov_len == 0) {
-				iov++;
-				iovcnt--;
-			}
+		{
+			int done = gd_net_iov_advance(iov, iovcnt, 0, (size_t)n);
+			iov += done;
+			iovcnt -= done;
 		}
 	}
 	return (ssize_t)left;
