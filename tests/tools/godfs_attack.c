@@ -198,6 +198,24 @@ static int load_key(const char *path, struct gd_keyring *kr)
 	return gd_keyring_load(path, kr);
 }
 
+/* Loads the key file into *kr and opens a connection that passed the
+ * handshake as role: the fd, or -1 after saying why (setup failed). */
+static int keyed_shake(const char *addr, const char *keyfile, enum gd_role role,
+		       struct gd_keyring *kr)
+{
+	struct gd_cred cred = { .kind = GD_AUTH_CLUSTER, .keys = kr };
+	int rc, fd;
+
+	if (load_key(keyfile, kr) < 0) {
+		setup_failed("key file");
+		return -1;
+	}
+	fd = shake(addr, &cred, role, &rc);
+	if (fd < 0)
+		setup_failed(gd_strerror(rc));
+	return fd;
+}
+
 /* Sends one request frame; returns 0 or -1. */
 static int send_request(int fd, uint16_t method, uint64_t id, const ProtobufCMessage *m,
 			const void *data, uint32_t data_len)
@@ -343,16 +361,13 @@ static int a_replay(const char *addr, const char *keyfile)
 static int a_bigframe(const char *addr, const char *keyfile)
 {
 	struct gd_keyring kr;
-	struct gd_cred cred = { .kind = GD_AUTH_CLUSTER, .keys = &kr };
 	uint8_t hdr[GD_FRAME_HDR_LEN];
-	int rc, fd;
+	int fd;
 	uint32_t big = 100u << 20;
 
-	if (load_key(keyfile, &kr) < 0)
-		return setup_failed("key file");
-	fd = shake(addr, &cred, GD_ROLE_CLIENT, &rc);
+	fd = keyed_shake(addr, keyfile, GD_ROLE_CLIENT, &kr);
 	if (fd < 0)
-		return setup_failed(gd_strerror(rc));
+		return 2;
 	/* Little-endian header by hand: the encoder is not asked to make a
 	 * header it would never make. */
 	memset(hdr, 0, sizeof(hdr));
@@ -400,14 +415,11 @@ static int hello(int fd, uint64_t id, enum gd_role role, uint64_t sid, uint64_t 
 static int a_hello_role(const char *addr, const char *keyfile)
 {
 	struct gd_keyring kr;
-	struct gd_cred cred = { .kind = GD_AUTH_CLUSTER, .keys = &kr };
 	int rc, fd;
 
-	if (load_key(keyfile, &kr) < 0)
-		return setup_failed("key file");
-	fd = shake(addr, &cred, GD_ROLE_CLIENT, &rc);
+	fd = keyed_shake(addr, keyfile, GD_ROLE_CLIENT, &kr);
 	if (fd < 0)
-		return setup_failed(gd_strerror(rc));
+		return 2;
 	rc = hello(fd, 1, GD_ROLE_CHUNKD, 0, NULL);
 	if (rc == 0)
 		return let_through("HELLO as chunkd on a connection authenticated as client");
@@ -455,15 +467,12 @@ static int a_session(const char *addr, const char *keyfile)
 static int a_register(const char *addr, const char *keyfile, const char *id, const char *where)
 {
 	struct gd_keyring kr;
-	struct gd_cred cred = { .kind = GD_AUTH_CLUSTER, .keys = &kr };
 	Godfs__CsRegister r = GODFS__CS_REGISTER__INIT;
 	int rc, fd;
 
-	if (load_key(keyfile, &kr) < 0)
-		return setup_failed("key file");
-	fd = shake(addr, &cred, GD_ROLE_CHUNKD, &rc);
+	fd = keyed_shake(addr, keyfile, GD_ROLE_CHUNKD, &kr);
 	if (fd < 0)
-		return setup_failed(gd_strerror(rc));
+		return 2;
 	if ((rc = hello(fd, 1, GD_ROLE_CHUNKD, 0, NULL)) < 0)
 		return refused(gd_strerror(rc));
 	r.node_id = (char *)id;
@@ -504,18 +513,15 @@ static int heartbeat(int fd, uint64_t rid, const char *id, size_t *orders, int *
 static int a_heartbeat(const char *addr, const char *keyfile, const char *victim)
 {
 	struct gd_keyring kr;
-	struct gd_cred cred = { .kind = GD_AUTH_CLUSTER, .keys = &kr };
 	Godfs__CsRegister r = GODFS__CS_REGISTER__INIT;
 	Godfs__CsReportBad b = GODFS__CS_REPORT_BAD__INIT;
 	char own[64];
 	size_t orders;
 	int rc, fd, rereg;
 
-	if (load_key(keyfile, &kr) < 0)
-		return setup_failed("key file");
-	fd = shake(addr, &cred, GD_ROLE_CHUNKD, &rc);
+	fd = keyed_shake(addr, keyfile, GD_ROLE_CHUNKD, &kr);
 	if (fd < 0)
-		return setup_failed(gd_strerror(rc));
+		return 2;
 	if ((rc = hello(fd, 1, GD_ROLE_CHUNKD, 0, NULL)) < 0)
 		return setup_failed(gd_strerror(rc));
 	/* nothing registered on this connection yet: only "register first" */
@@ -556,15 +562,12 @@ static int a_cs(const char *addr, const char *keyfile, const char *op, uint64_t 
 		uint64_t version)
 {
 	struct gd_keyring kr;
-	struct gd_cred cred = { .kind = GD_AUTH_CLUSTER, .keys = &kr };
 	static uint8_t data[65536];
 	int rc, fd;
 
-	if (load_key(keyfile, &kr) < 0)
-		return setup_failed("key file");
-	fd = shake(addr, &cred, GD_ROLE_CLIENT, &rc);
+	fd = keyed_shake(addr, keyfile, GD_ROLE_CLIENT, &kr);
 	if (fd < 0)
-		return setup_failed(gd_strerror(rc));
+		return 2;
 	if ((rc = hello(fd, 1, GD_ROLE_CLIENT, 0, NULL)) < 0)
 		return setup_failed(gd_strerror(rc));
 	if (strcmp(op, "read") == 0) {
@@ -620,16 +623,13 @@ static int a_slowreader(const char *addr, const char *keyfile, int secs, int pin
 	struct gd_cap cap = { .chunk_id = chunk, .version = version, .rights = GD_CAP_READ };
 	uint8_t capbuf[GD_CAP_LEN];
 	struct gd_keyring kr;
-	struct gd_cred cred = { .kind = GD_AUTH_CLUSTER, .keys = &kr };
 	Godfs__Readdir rd = GODFS__READDIR__INIT;
-	int rc, fd, small = 4096;
+	int fd, small = 4096;
 	uint64_t t0, id = 1;
 
-	if (load_key(keyfile, &kr) < 0)
-		return setup_failed("key file");
-	fd = shake(addr, &cred, GD_ROLE_CLIENT, &rc);
+	fd = keyed_shake(addr, keyfile, GD_ROLE_CLIENT, &kr);
 	if (fd < 0)
-		return setup_failed(gd_strerror(rc));
+		return 2;
 	/* A small receive buffer, and replies never read: they pile up on the
 	 * daemon's side. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
