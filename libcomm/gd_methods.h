@@ -9,8 +9,8 @@
  * who calls what today:
  *   client   mount.godfs (gd_client + gd_meta_client): namespace, data, chunk I/O
  *   gateway  the same calls as a mount, for an object gateway
- *   admin    godfs-admin: ADMIN_STATUS, TOKEN_*, and LOOKUP, GETATTR,
- *            SETATTR (goal)
+ *   admin    godfs-admin: ADMIN_STATUS, TOKEN_*, MASTERS_*, and LOOKUP,
+ *            GETATTR, SETATTR (goal)
  *   chunkd   chunkd -> meta: CS_REGISTER, CS_HEARTBEAT, CS_REPORT_BAD
  *   peer     chunkd -> chunkd: the write pipeline (CS_WRITE, CS_FSYNC,
  *            CS_TRUNCATE) and replication pulls (CS_READ)

@@ -44,6 +44,7 @@ static const struct option meta_opts[] = {
 	{ "snapshot-threshold", required_argument, NULL, 1005 },
 	{ "snapshot-trailing", required_argument, NULL, 1006 },
 	{ "cap-lifetime-ms", required_argument, NULL, 1007 },
+	{ "join", no_argument, NULL, 1008 },
 	{ "log-level", required_argument, NULL, 'L' },
 	{ "config", required_argument, NULL, 'C' },
 	{ "help", no_argument, NULL, 'h' },
@@ -65,6 +66,8 @@ static void meta_usage(FILE *f)
 		"                              of 64K, at most 64M)\n"
 		"  --default-goal N            root goal at format time (default 3, 1..16)\n"
 		"  --peers ID@RAFT[@CLIENT],.. the voters of a new cluster (default: this node alone)\n"
+		"  --join                      a new voter for a live cluster: start empty, do not\n"
+		"                              bootstrap, wait for `godfs-admin masters add`\n"
 		"  --session-timeout-ms N      a client session not renewed expires (default 60000)\n"
 		"  --lease-ms N                write lease length (default 30000)\n"
 		"  --node-dead-ms N            a silent chunkd is dead after (default 6000)\n"
@@ -268,6 +271,13 @@ static int read_options(struct gd_config *cfg, struct meta_options *opt, char **
 	if (gd_server_opts_read(cfg, &opt->limits) < 0)
 		return GD_EINVAL;
 
+	{
+		int join = 0;
+
+		if (gd_config_get_bool(cfg, "join", NULL, 0, &join) < 0)
+			return GD_EINVAL;
+		opt->join = join != 0;
+	}
 	v = gd_config_get(cfg, "peers", NULL, NULL);
 	if (v != NULL && v[0] != '\0') {
 		bool self = false;

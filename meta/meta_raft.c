@@ -5,12 +5,16 @@
 #include <raft/uv.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "gd_alloc.h"
 #include "gd_cred.h"
 #include "gd_log.h"
+#include "gd_net.h"
 #include "gd_status.h"
+#include "meta_raft_addr.h"
+#include "meta_raft_lease.h"
 #include "meta_raft_transport.h"
 
 struct meta_raft {
@@ -33,6 +37,17 @@ struct meta_raft {
 	bool io_inited;
 	bool transport_inited;
 	bool raft_inited;
+	/* The leader lease (meta_raft_lease.h): fed by the wrapped io->send
+	 * (AppendEntries and InstallSnapshot leaving) and io->start's receive
+	 * callback (their results coming back). */
+	struct meta_raft_lease lease;
+	int (*io_send_orig)(struct raft_io *io, struct raft_io_send *req,
+			    const struct raft_message *msg, raft_io_send_cb cb);
+	int (*io_start_orig)(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
+			     raft_io_recv_cb recv);
+	raft_io_recv_cb recv_orig;
+	/* The one membership change or transfer in flight (libraft allows one). */
+	struct member_op *op;
 };
 
 /* libraft 0.15 writes log entries whose length is a multiple of 8 (it asserts
@@ -200,6 +215,85 @@ static void io_close_wrap(struct raft_io *io, raft_io_close_cb cb)
 	r->io_close_orig(io, io_close_once_cb);
 }
 
+/* ---- the leader lease's evidence ----------------------------------------------------- */
+
+static struct meta_raft *of_io(struct raft_io *io)
+{
+	return (struct meta_raft *)((char *)io - offsetof(struct meta_raft, io));
+}
+
+/* One AppendEntries or InstallSnapshot on its way: the send is wrapped so
+ * that a failed one is taken off the lease's count. */
+struct send_wrap {
+	struct raft_io_send req;     /* what the real transport sees */
+	struct raft_io_send *orig;   /* libraft's request */
+	raft_io_send_cb orig_cb;
+	struct meta_raft *r;
+	uint64_t peer;
+	uint64_t seq;
+};
+
+static void send_wrap_cb(struct raft_io_send *req, int status)
+{
+	struct send_wrap *w = (struct send_wrap *)req;
+
+	if (status != 0)
+		meta_raft_lease_send_failed(&w->r->lease, w->peer, w->seq);
+	w->orig_cb(w->orig, status);
+	gd_free(w);
+}
+
+static int io_send_wrap(struct raft_io *io, struct raft_io_send *req,
+			const struct raft_message *msg, raft_io_send_cb cb)
+{
+	struct meta_raft *r = of_io(io);
+	struct send_wrap *w;
+	uint64_t term;
+	int rv;
+
+	if (msg->type == RAFT_IO_APPEND_ENTRIES)
+		term = msg->append_entries.term;
+	else if (msg->type == RAFT_IO_INSTALL_SNAPSHOT)
+		term = msg->install_snapshot.term;
+	else
+		return r->io_send_orig(io, req, msg, cb);
+	w = gd_calloc(1, sizeof(*w));
+	if (w == NULL)
+		return r->io_send_orig(io, req, msg, cb);  /* unrecorded: no evidence from its result */
+	w->orig = req;
+	w->orig_cb = cb;
+	w->r = r;
+	w->peer = msg->server_id;
+	/* Taken before the send starts: never later than the message leaves. */
+	w->seq = meta_raft_lease_sent(&r->lease, term, msg->server_id, gd_net_now_ms());
+	req->cb = cb;
+	rv = r->io_send_orig(io, &w->req, msg, send_wrap_cb);
+	if (rv != 0) {
+		meta_raft_lease_send_failed(&r->lease, w->peer, w->seq);
+		gd_free(w);
+	}
+	return rv;
+}
+
+static void io_recv_wrap(struct raft_io *io, struct raft_message *msg)
+{
+	struct meta_raft *r = of_io(io);
+
+	if (msg->type == RAFT_IO_APPEND_ENTRIES_RESULT)
+		meta_raft_lease_result(&r->lease, msg->append_entries_result.term, msg->server_id,
+				       msg->append_entries_result.rejected != 0);
+	r->recv_orig(io, msg);
+}
+
+static int io_start_wrap(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
+			 raft_io_recv_cb recv)
+{
+	struct meta_raft *r = of_io(io);
+
+	r->recv_orig = recv;
+	return r->io_start_orig(io, msecs, tick, io_recv_wrap);
+}
+
 static int parse_peers_conf(const struct meta_raft_config *cfg, struct raft_configuration *conf)
 {
 	int rv;
@@ -209,8 +303,13 @@ static int parse_peers_conf(const struct meta_raft_config *cfg, struct raft_conf
 	if (cfg->n_peers == 0)
 		return raft_configuration_add(conf, cfg->id, cfg->address, RAFT_VOTER);
 	for (i = 0; i < cfg->n_peers; i++) {
-		rv = raft_configuration_add(conf, cfg->peers[i].id, cfg->peers[i].raft_addr,
-					    RAFT_VOTER);
+		char addr[META_RAFT_CONF_ADDR_MAX + 1];
+
+		/* The client address rides in the configuration (meta_raft_addr.h). */
+		if (meta_raft_addr_join(cfg->peers[i].raft_addr, cfg->peers[i].client_addr, addr,
+					sizeof(addr)) < 0)
+			return RAFT_INVALID;
+		rv = raft_configuration_add(conf, cfg->peers[i].id, addr, RAFT_VOTER);
 		if (rv != 0)
 			return rv;
 	}
@@ -263,9 +362,21 @@ int meta_raft_start(const struct meta_raft_config *cfg, const struct meta_raft_f
 	r->raft.data = r;
 	r->io_close_orig = r->io.close;
 	r->io.close = io_close_wrap;
+	r->io_send_orig = r->io.send;
+	r->io.send = io_send_wrap;
+	r->io_start_orig = r->io.start;
+	r->io.start = io_start_wrap;
+	meta_raft_lease_init(&r->lease);
 	raft_set_snapshot_threshold(&r->raft, cfg->snapshot_threshold);
 	raft_set_snapshot_trailing(&r->raft, cfg->snapshot_trailing);
 
+	if (cfg->join) {
+		/* A voter to be added on a live cluster (godfs-admin masters
+		 * add): no configuration of its own, it learns the cluster's
+		 * from the leader. */
+		rv = RAFT_CANTBOOTSTRAP;
+		goto started;
+	}
 	rv = parse_peers_conf(cfg, &conf);
 	if (rv != 0) {
 		gd_error("raft: bad voter configuration: %s", raft_strerror(rv));
@@ -274,6 +385,7 @@ int meta_raft_start(const struct meta_raft_config *cfg, const struct meta_raft_f
 	}
 	rv = raft_bootstrap(&r->raft, &conf);
 	raft_configuration_close(&conf);
+started:
 	if (rv == 0) {
 		*bootstrapped = true;
 	} else if (rv != RAFT_CANTBOOTSTRAP) {
@@ -482,4 +594,368 @@ void meta_raft_free(struct meta_raft *r)
 	raft_uv_close(&r->io);
 	meta_raft_transport_release(&r->transport);
 	gd_free(r);
+}
+
+/* ---- membership ------------------------------------------------------------------------ */
+
+enum op_kind { OP_ADD, OP_PROMOTE, OP_REMOVE, OP_TRANSFER };
+
+/* A membership change or a transfer in flight; at most one (libraft's rule). */
+struct member_op {
+	union {
+		struct raft_change change;
+		struct raft_transfer transfer;
+	} u;
+	struct meta_raft *r;
+	enum op_kind kind;
+	uint64_t id;
+	meta_raft_change_fn done;
+	void *arg;
+};
+
+static const char *role_name(int role)
+{
+	switch (role) {
+	case RAFT_VOTER:
+		return "voter";
+	case RAFT_STANDBY:
+		return "standby";
+	default:
+		return "spare";
+	}
+}
+
+/* Maps a libraft error of a membership call to a GD_E* code. */
+static int change_status(int rv)
+{
+	switch (rv) {
+	case 0:
+		return 0;
+	case RAFT_CANTCHANGE:
+		return GD_EBUSY;
+	case RAFT_BADID:
+	case RAFT_NOTFOUND:
+		return GD_ENOENT;
+	case RAFT_DUPLICATEID:
+	case RAFT_DUPLICATEADDRESS:
+		return GD_EEXIST;
+	case RAFT_BADROLE:
+		return GD_EINVAL;
+	case RAFT_NOCONNECTION:
+		return GD_ETIMEDOUT;
+	default:
+		return status_from_raft(rv);
+	}
+}
+
+static const struct raft_server *conf_get(const struct meta_raft *r, uint64_t id)
+{
+	for (unsigned i = 0; i < r->raft.configuration.n; i++) {
+		if (r->raft.configuration.servers[i].id == id)
+			return &r->raft.configuration.servers[i];
+	}
+	return NULL;
+}
+
+/* The voter ids of the current configuration (capacity max); returns how many. */
+static size_t voter_ids(const struct meta_raft *r, uint64_t *ids, size_t max)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < r->raft.configuration.n && n < max; i++) {
+		if (r->raft.configuration.servers[i].role == RAFT_VOTER)
+			ids[n++] = r->raft.configuration.servers[i].id;
+	}
+	return n;
+}
+
+size_t meta_raft_members(struct meta_raft *r, struct meta_raft_member *out, size_t max)
+{
+	uint64_t leader = meta_raft_leader_id(r);
+	bool is_leader = meta_raft_is_leader(r);
+	uint64_t now = gd_net_now_ms();
+	size_t n = 0;
+
+	for (unsigned i = 0; i < r->raft.configuration.n && n < max; i++) {
+		const struct raft_server *s = &r->raft.configuration.servers[i];
+		struct meta_raft_member *m = &out[n];
+
+		memset(m, 0, sizeof(*m));
+		m->id = s->id;
+		if (meta_raft_addr_split(s->address, m->raft_addr, sizeof(m->raft_addr),
+					 m->client_addr, sizeof(m->client_addr)) < 0) {
+			snprintf(m->raft_addr, sizeof(m->raft_addr), "%.*s",
+				 (int)sizeof(m->raft_addr) - 1, s->address);
+			m->client_addr[0] = '\0';
+		}
+		m->role = role_name(s->role);
+		m->leader = s->id == leader;
+		if (is_leader && r->raft.leader_state.progress != NULL) {
+			m->has_match = true;
+			m->match_index = s->id == r->raft.id ? raft_last_index(&r->raft)
+							      : r->raft.leader_state.progress[i].match_index;
+			/* When the lease last had word from it (0: not this term). */
+			for (size_t j = 0; j < META_RAFT_LEASE_PEERS_MAX; j++) {
+				const struct meta_raft_lease_peer *p = &r->lease.peers[j];
+
+				if (p->id == s->id && p->heard_ms != 0 && p->heard_ms <= now)
+					m->heard_ago_ms = now - p->heard_ms;
+			}
+		}
+		n++;
+	}
+	return n;
+}
+
+int meta_raft_client_addr(struct meta_raft *r, uint64_t id, char *buf, size_t cap)
+{
+	const struct raft_server *s = conf_get(r, id);
+	char raft[META_RAFT_CONF_ADDR_MAX + 1];
+
+	if (s == NULL || cap == 0)
+		return GD_ENOENT;
+	if (meta_raft_addr_split(s->address, raft, sizeof(raft), buf, cap) < 0 || buf[0] == '\0')
+		return GD_ENOENT;
+	return 0;
+}
+
+static void op_finish(struct member_op *op, int status)
+{
+	struct meta_raft *r = op->r;
+
+	if (r->op == op)
+		r->op = NULL;
+	op->done(op->arg, status);
+	gd_free(op);
+}
+
+static void change_cb(struct raft_change *req, int status)
+{
+	struct member_op *op = req->data;
+	struct meta_raft *r = op->r;
+	int rv;
+
+	if (status == 0 && op->kind == OP_ADD) {
+		/* Added as a spare: now promote it; libraft first lets it catch
+		 * up with the log in rounds, then commits the voter role. */
+		gd_info("raft: node %llu added as a spare, promoting it to voter once it caught up",
+			(unsigned long long)op->id);
+		op->kind = OP_PROMOTE;
+		op->u.change.data = op;
+		rv = raft_assign(&r->raft, &op->u.change, op->id, RAFT_VOTER, change_cb);
+		if (rv == 0)
+			return;
+		status = rv;
+	}
+	if (status != 0)
+		gd_warn("raft: %s of node %llu failed: %s", op->kind == OP_REMOVE ? "removal"
+			: "promotion", (unsigned long long)op->id, raft_strerror(status));
+	else
+		gd_info("raft: node %llu %s", (unsigned long long)op->id,
+			op->kind == OP_REMOVE ? "removed" : "is a voter");
+	op_finish(op, change_status(status));
+}
+
+/* Whether the leader can change the configuration now: 0 or a GD_E* code. */
+static int can_change(struct meta_raft *r)
+{
+	if (r->closing)
+		return GD_ESHUTDOWN;
+	if (raft_state(&r->raft) != RAFT_LEADER)
+		return GD_ENOTLEADER;
+	if (r->op != NULL || r->raft.transfer != NULL ||
+	    r->raft.configuration_uncommitted_index != 0 || r->raft.leader_state.promotee_id != 0)
+		return GD_EBUSY;
+	return 0;
+}
+
+static struct member_op *op_new(struct meta_raft *r, enum op_kind kind, uint64_t id,
+				meta_raft_change_fn done, void *arg)
+{
+	struct member_op *op = gd_calloc(1, sizeof(*op));
+
+	if (op == NULL)
+		return NULL;
+	op->r = r;
+	op->kind = kind;
+	op->id = id;
+	op->done = done;
+	op->arg = arg;
+	return op;
+}
+
+int meta_raft_member_add(struct meta_raft *r, uint64_t id, const char *raft_addr,
+			 const char *client_addr, meta_raft_change_fn done, void *arg)
+{
+	char addr[META_RAFT_CONF_ADDR_MAX + 1];
+	const struct raft_server *s;
+	struct member_op *op;
+	int rc, rv;
+
+	if (id == 0 || meta_raft_addr_join(raft_addr, client_addr, addr, sizeof(addr)) < 0)
+		return GD_EINVAL;
+	rc = can_change(r);
+	if (rc != 0)
+		return rc;
+	s = conf_get(r, id);
+	if (s != NULL && strcmp(s->address, addr) != 0)
+		return GD_EEXIST;           /* that id is another node */
+	if (s != NULL && s->role == RAFT_VOTER)
+		return META_RAFT_NOTHING_TO_DO;
+	for (unsigned i = 0; i < r->raft.configuration.n; i++) {
+		if (r->raft.configuration.servers[i].id != id &&
+		    strcmp(r->raft.configuration.servers[i].address, addr) == 0)
+			return GD_EEXIST;   /* that address is another id */
+	}
+	op = op_new(r, s != NULL ? OP_PROMOTE : OP_ADD, id, done, arg);
+	if (op == NULL)
+		return GD_ENOMEM;
+	op->u.change.data = op;
+	/* A node left a spare by an earlier add that did not finish is promoted. */
+	if (s != NULL)
+		rv = raft_assign(&r->raft, &op->u.change, id, RAFT_VOTER, change_cb);
+	else
+		rv = raft_add(&r->raft, &op->u.change, id, addr, change_cb);
+	if (rv != 0) {
+		gd_free(op);
+		return change_status(rv);
+	}
+	r->op = op;
+	gd_info("raft: adding node %llu at %s", (unsigned long long)id, addr);
+	return 0;
+}
+
+int meta_raft_member_remove(struct meta_raft *r, uint64_t id, meta_raft_change_fn done,
+			    void *arg)
+{
+	uint64_t voters[META_RAFT_LEASE_PEERS_MAX];
+	const struct raft_server *s;
+	struct member_op *op;
+	size_t n, alive = 0, i;
+	uint64_t now = gd_net_now_ms();
+	int rc, rv;
+
+	rc = can_change(r);
+	if (rc != 0)
+		return rc;
+	s = conf_get(r, id);
+	if (s == NULL)
+		return GD_ENOENT;
+	if (id == r->raft.id)
+		return GD_EBUSY;            /* transfer leadership first */
+	if (s->role == RAFT_VOTER) {
+		/* The voters that remain must still make a majority of
+		 * themselves with the ones this leader hears from. */
+		n = voter_ids(r, voters, META_RAFT_LEASE_PEERS_MAX);
+		size_t remain = n - 1;
+
+		for (i = 0; i < n; i++) {
+			if (voters[i] == id)
+				continue;
+			if (voters[i] == r->raft.id) {
+				alive++;
+				continue;
+			}
+			for (size_t j = 0; j < META_RAFT_LEASE_PEERS_MAX; j++) {
+				const struct meta_raft_lease_peer *p = &r->lease.peers[j];
+
+				if (p->id == voters[i] && p->heard_ms != 0 &&
+				    now - p->heard_ms < 2u * r->raft.election_timeout)
+					alive++;
+			}
+		}
+		if (alive <= remain / 2)
+			return GD_EAGAIN;   /* would lose quorum */
+	}
+	op = op_new(r, OP_REMOVE, id, done, arg);
+	if (op == NULL)
+		return GD_ENOMEM;
+	op->u.change.data = op;
+	rv = raft_remove(&r->raft, &op->u.change, id, change_cb);
+	if (rv != 0) {
+		gd_free(op);
+		return change_status(rv);
+	}
+	r->op = op;
+	gd_info("raft: removing node %llu", (unsigned long long)id);
+	return 0;
+}
+
+static void transfer_cb(struct raft_transfer *req)
+{
+	struct member_op *op = req->data;
+	struct meta_raft *r = op->r;
+	uint64_t leader = meta_raft_leader_id(r);
+	int status = 0;
+
+	if (leader == 0 || leader == r->raft.id || (op->id != 0 && leader != op->id))
+		status = GD_ETIMEDOUT;
+	if (status == 0)
+		gd_info("raft: leadership transferred to node %llu", (unsigned long long)leader);
+	else
+		gd_warn("raft: leadership transfer to node %llu did not happen (leader now %llu)",
+			(unsigned long long)op->id, (unsigned long long)leader);
+	op_finish(op, status);
+}
+
+int meta_raft_transfer(struct meta_raft *r, uint64_t id, meta_raft_change_fn done, void *arg)
+{
+	const struct raft_server *s;
+	struct member_op *op;
+	int rc, rv;
+
+	rc = can_change(r);
+	if (rc != 0)
+		return rc;
+	if (id == r->raft.id)
+		return META_RAFT_NOTHING_TO_DO;
+	if (id != 0) {
+		s = conf_get(r, id);
+		if (s == NULL)
+			return GD_ENOENT;
+		if (s->role != RAFT_VOTER)
+			return GD_EINVAL;
+	}
+	op = op_new(r, OP_TRANSFER, id, done, arg);
+	if (op == NULL)
+		return GD_ENOMEM;
+	op->u.transfer.data = op;
+	/* The target will be elected without waiting for anyone's election
+	 * timer (disrupt_leader): the lease ends here. */
+	meta_raft_lease_revoke(&r->lease, r->raft.current_term);
+	rv = raft_transfer(&r->raft, &op->u.transfer, id, transfer_cb);
+	if (rv != 0) {
+		gd_free(op);
+		return change_status(rv);
+	}
+	r->op = op;
+	gd_info("raft: transferring leadership to %s%llu", id == 0 ? "any voter, chosen: " : "node ",
+		(unsigned long long)r->raft.transfer->id);
+	return 0;
+}
+
+bool meta_raft_read_lease(struct meta_raft *r, uint64_t *until_ms)
+{
+	uint64_t voters[META_RAFT_LEASE_PEERS_MAX];
+	size_t n;
+
+	if (until_ms != NULL)
+		*until_ms = 0;
+	if (!meta_raft_is_leader(r) || r->raft.transfer != NULL)
+		return false;
+	n = voter_ids(r, voters, META_RAFT_LEASE_PEERS_MAX);
+	return meta_raft_lease_valid(&r->lease, r->raft.current_term, r->raft.id, voters, n,
+				     gd_net_now_ms(), meta_raft_lease_ms(r), until_ms);
+}
+
+unsigned meta_raft_lease_ms(struct meta_raft *r)
+{
+	/* A quarter of the election timeout is the margin for clock rates and
+	 * for libuv's cached loop time on the follower's side. */
+	return r->raft.election_timeout - r->raft.election_timeout / 4;
+}
+
+unsigned meta_raft_election_timeout_ms(struct meta_raft *r)
+{
+	return r->raft.election_timeout;
 }

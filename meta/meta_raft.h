@@ -49,6 +49,8 @@ struct meta_raft_config {
 	size_t n_peers;
 	unsigned snapshot_threshold;
 	unsigned snapshot_trailing;
+	bool join;              /* a new voter of a live cluster: never bootstrap,
+				 * wait for the leader (godfs-admin masters add) */
 };
 
 /* Initialises raft on cfg->loop, bootstraps a new cluster (or finds an existing
@@ -79,6 +81,57 @@ uint64_t meta_raft_last_applied(struct meta_raft *r);
 uint64_t meta_raft_term(struct meta_raft *r);
 /* "leader", "follower", "candidate" or "unavailable". */
 const char *meta_raft_state_name(struct meta_raft *r);
+
+/* ---- membership (godfs-admin masters; docs/meta.md "Voters") ----
+ * One change or transfer at a time, on the leader only. The calls return 0
+ * (done(arg, status) is called exactly once, later), META_RAFT_NOTHING_TO_DO
+ * (it is already so; done is not called) or a GD_E* code (done is not
+ * called): GD_ENOTLEADER, GD_EBUSY (a change or transfer is in progress; or
+ * the leader itself would be removed), GD_ENOENT (no such node), GD_EEXIST
+ * (the id or the address is another node's), GD_EAGAIN (a removal would leave
+ * fewer voters this leader hears from than a majority), GD_EINVAL,
+ * GD_ENOMEM, GD_ESHUTDOWN. done's status: 0, GD_ENOTLEADER (leadership lost
+ * meanwhile), GD_ETIMEDOUT (a new voter did not catch up; a transfer did not
+ * happen), or another GD_E* code. */
+#define META_RAFT_NOTHING_TO_DO 1
+
+typedef void (*meta_raft_change_fn)(void *arg, int status);
+
+struct meta_raft_member {
+	uint64_t id;
+	char raft_addr[256];     /* META_RAFT_CONF_ADDR_MAX + 1 */
+	char client_addr[256];   /* "" when the configuration has none */
+	const char *role;        /* "voter", "standby" or "spare" */
+	bool leader;             /* the leader as this node knows it */
+	bool has_match;          /* on the leader: */
+	uint64_t match_index;    /*   the last entry known to be on it */
+	uint64_t heard_ago_ms;   /*   since its last answer of this term (0 = none yet or self) */
+};
+
+/* Fills out (capacity max) with the configuration; returns how many. */
+size_t meta_raft_members(struct meta_raft *r, struct meta_raft_member *out, size_t max);
+/* The client address the configuration gives node id: 0, or GD_ENOENT (no
+ * such node, or its address has no client part). */
+int meta_raft_client_addr(struct meta_raft *r, uint64_t id, char *buf, size_t cap);
+/* Adds node id (Raft address raft_addr, client address client_addr) as a
+ * spare, then makes it a voter once it has caught up with the log (libraft
+ * catches it up in rounds first). A node left a spare by an add that did not
+ * finish is promoted. */
+int meta_raft_member_add(struct meta_raft *r, uint64_t id, const char *raft_addr,
+			 const char *client_addr, meta_raft_change_fn done, void *arg);
+/* Removes node id (not the leader itself). */
+int meta_raft_member_remove(struct meta_raft *r, uint64_t id, meta_raft_change_fn done,
+			    void *arg);
+/* Hands leadership to voter id (0 = the most up-to-date voter); done's
+ * status is 0 once this node sees the new leader. Ends the read lease. */
+int meta_raft_transfer(struct meta_raft *r, uint64_t id, meta_raft_change_fn done, void *arg);
+
+/* Whether this leader holds its read lease now (meta_raft_lease.h): a read
+ * answered from the local state now is linearizable. *until_ms (may be
+ * NULL): when it ends, in gd_net_now_ms() time. */
+bool meta_raft_read_lease(struct meta_raft *r, uint64_t *until_ms);
+unsigned meta_raft_lease_ms(struct meta_raft *r);
+unsigned meta_raft_election_timeout_ms(struct meta_raft *r);
 
 /* Allocator whose buffers raft may own (snapshots). */
 void *meta_raft_malloc(size_t n);

@@ -24,6 +24,7 @@
  * (struct tl) lives on until its threads have ended, so the transport's close
  * callback also waits for every TLS thread. */
 #include "meta_raft_transport.h"
+#include "meta_raft_addr.h"
 #include "meta_raft_hello.h"
 
 #include <stdarg.h>
@@ -996,10 +997,17 @@ static int rt_init(struct raft_uv_transport *t, raft_id id, const char *address)
 static int rt_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
 {
 	struct rt *rt = t->impl;
+	char raft[META_RAFT_CONF_ADDR_MAX + 1], client[META_RAFT_CONF_ADDR_MAX + 1];
 	int fd, rc;
 
 	rt->accept_cb = cb;
-	if (gd_net_listen(rt->address, LISTEN_BACKLOG, &fd, &rt->port) < 0) {
+	/* A configuration address may carry the client address after '@'
+	 * (meta_raft_addr.h): the port listens on the Raft part only. */
+	if (meta_raft_addr_split(rt->address, raft, sizeof(raft), client, sizeof(client)) < 0) {
+		snprintf(t->errmsg, RAFT_ERRMSG_BUF_SIZE, "bad address %.200s", rt->address);
+		return RAFT_INVALID;
+	}
+	if (gd_net_listen(raft, LISTEN_BACKLOG, &fd, &rt->port) < 0) {
 		snprintf(t->errmsg, RAFT_ERRMSG_BUF_SIZE, "cannot listen on %s", rt->address);
 		return RAFT_IOERR;
 	}
@@ -1029,6 +1037,7 @@ static int rt_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, 
 	struct sockaddr_storage ss;
 	struct addrinfo hints;
 	char host[256], port_s[8];
+	char raft[META_RAFT_CONF_ADDR_MAX + 1], client[META_RAFT_CONF_ADDR_MAX + 1];
 	uv_tcp_t *tcp;
 	struct hs *hs;
 	int port, rc;
@@ -1039,7 +1048,8 @@ static int rt_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, 
 		snprintf(t->errmsg, RAFT_ERRMSG_BUF_SIZE, "%u connections in handshake", rt->n_out);
 		return RAFT_NOCONNECTION;
 	}
-	if (gd_parse_hostport(address, -1, host, sizeof(host), &port) < 0 || port <= 0) {
+	if (meta_raft_addr_split(address, raft, sizeof(raft), client, sizeof(client)) < 0 ||
+	    gd_parse_hostport(raft, -1, host, sizeof(host), &port) < 0 || port <= 0) {
 		snprintf(t->errmsg, RAFT_ERRMSG_BUF_SIZE, "bad address %.200s", address);
 		return RAFT_NOCONNECTION;
 	}

@@ -19,6 +19,7 @@
 #include "gd_log.h"
 #include "gd_methods.h"
 #include "gd_status.h"
+#include "meta_h_masters.h"
 #include "meta_ns.h"
 #include "meta_rpc.h"
 #include "meta_rpc_internal.h"
@@ -336,7 +337,12 @@ static void propose_plain(struct meta_server *ms, struct gd_request *req, uint64
 static void reply_hello(struct meta_server *ms, struct gd_request *req, uint64_t session)
 {
 	Godfs__HelloResp r = GODFS__HELLO_RESP__INIT;
+	char metas[META_H_MASTERS_MAX][META_H_MASTERS_ADDR_CAP];
+	char *meta_ptrs[META_H_MASTERS_MAX];
 
+	/* Every voter's client address: the client learns them all. */
+	r.n_metas = meta_h_masters_client_addrs(ms, metas, meta_ptrs);
+	r.metas = meta_ptrs;
 	r.has_status = r.has_chunk_size = r.has_session_timeout_ms = 1;
 	r.chunk_size = meta_fsm_chunk_size(ms->fsm);
 	r.session_timeout_ms = ms->opt.session_timeout_ms;
@@ -1191,6 +1197,10 @@ static const handler_fn handlers[GD_METHOD_ID_MAX + 1] = {
 	[M(TOKEN_CREATE)] = meta_rpc_token_admin,
 	[M(TOKEN_LIST)] = meta_rpc_token_admin,
 	[M(TOKEN_REVOKE)] = meta_rpc_token_admin,
+	[M(MASTERS_LIST)] = meta_h_masters_list,
+	[M(MASTERS_ADD)] = meta_h_masters_add,
+	[M(MASTERS_REMOVE)] = meta_h_masters_remove,
+	[M(MASTERS_TRANSFER)] = meta_h_masters_transfer,
 };
 
 static bool serves(uint32_t method)

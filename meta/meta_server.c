@@ -24,6 +24,7 @@
 #include "gd_net.h"
 #include "gd_status.h"
 #include "meta_ns.h"
+#include "meta_read_gate.h"
 #include "meta_rpc.h"
 #include "meta_token_gate.h"
 
@@ -81,8 +82,9 @@ static struct meta_event *queue_take(struct meta_queue *q)
 	return ev;
 }
 
-/* The client address of the Raft leader when it is another node named in
- * --peers, else NULL. */
+/* The client address of the Raft leader when it is another node: from the
+ * Raft configuration (meta_raft_addr.h), else from --peers; NULL when
+ * unknown. */
 static const char *leader_client_addr(struct meta_server *ms)
 {
 	uint64_t id;
@@ -93,6 +95,9 @@ static const char *leader_client_addr(struct meta_server *ms)
 	id = meta_raft_leader_id(ms->raft);
 	if (id == 0 || id == ms->opt.node_id)
 		return NULL;
+	if (meta_raft_client_addr(ms->raft, id, ms->leader_addr_buf,
+				  sizeof(ms->leader_addr_buf)) == 0)
+		return ms->leader_addr_buf;
 	for (i = 0; i < ms->opt.n_peers; i++) {
 		if (ms->opt.peers[i].id == id)
 			return ms->opt.peers[i].client_addr;
@@ -222,7 +227,9 @@ static void handle(struct meta_server *ms, struct meta_event *ev)
 		struct gd_request *req = ev->req;
 
 		gd_free(ev);
-		meta_rpc_dispatch(ms, req);
+		/* Reads wait for the lease or a barrier (linearizable reads). */
+		if (meta_read_gate_admit(ms, req))
+			meta_rpc_dispatch(ms, req);
 	} else if (other_leader(ms)) {
 		meta_server_reply_status(ms, ev->req, GD_ENOTLEADER);
 		gd_free(ev);
@@ -525,6 +532,7 @@ static void lose_leadership(struct meta_server *ms)
 	gd_info("no longer the leader (term %" PRIu64 ", now %s)", ms->leader_term,
 		meta_raft_state_name(ms->raft));
 	ms->ready = false;
+	meta_read_gate_lost_leader(ms);
 	meta_rpc_lost_leader(ms);
 	meta_registry_clear(ms->reg);
 	meta_sessions_clear(ms->sess);
@@ -666,7 +674,7 @@ static void maybe_close_raft(struct meta_server *ms)
 {
 	if (!ms->stopping || ms->raft_closing)
 		return;
-	if ((ms->in_flight > 0 || ms->barrier_pending) &&
+	if ((ms->in_flight > 0 || ms->barrier_pending || meta_read_gate_pending(ms)) &&
 	    meta_server_now_ms() < ms->stop_deadline_ms)
 		return;
 	if (ms->in_flight > 0 || ms->barrier_pending)
@@ -890,6 +898,7 @@ static void release(struct meta_server *ms)
 		meta_sessions_free(ms->sess);
 	if (ms->fsm != NULL)
 		meta_fsm_free(ms->fsm);
+	meta_read_gate_free(ms->gate);
 	meta_token_gate_clear();
 	pthread_mutex_destroy(&ms->qlock);
 }
@@ -961,6 +970,8 @@ int meta_server_run(const struct meta_options *opt)
 		rc = meta_registry_new(opt->node_dead_ms, &ms->reg);
 	if (rc == 0)
 		rc = meta_sessions_new(&ms->sess);
+	if (rc == 0)
+		rc = meta_read_gate_new(&ms->gate);
 	if (rc != 0)
 		goto err_after_alloc;
 
@@ -994,6 +1005,7 @@ int meta_server_run(const struct meta_options *opt)
 	rc_cfg.n_peers = opt->n_peers;
 	rc_cfg.snapshot_threshold = opt->snapshot_threshold;
 	rc_cfg.snapshot_trailing = opt->snapshot_trailing;
+	rc_cfg.join = opt->join;
 	rc = meta_raft_start(&rc_cfg, &rfsm, &ms->raft, &bootstrapped);
 	if (rc != 0) {
 		ms->raft = NULL;

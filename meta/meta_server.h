@@ -32,6 +32,7 @@ struct meta_options {
 	uint32_t default_goal;       /* idem; 0 = 3 */
 	struct meta_raft_peer *peers; /* --peers; NULL = a single voter */
 	size_t n_peers;
+	bool join;                   /* --join: a new voter, added with godfs-admin masters add */
 	uint32_t session_timeout_ms; /* a session not renewed for this long expires */
 	uint32_t lease_ms;           /* write lease length */
 	uint32_t cap_lifetime_ms;    /* chunk capabilities of locations (gd_cap.h) */
@@ -99,6 +100,8 @@ struct meta_server {
 	uint64_t last_park_ms;        /* loop: when parked requests were last re-dispatched */
 	bool raft_closing;            /* loop: meta_raft_close was called */
 	uint64_t stop_deadline_ms;    /* loop: close raft by then even with proposals in flight */
+	struct meta_read_gate *gate;  /* loop: reads waiting for the lease or a barrier */
+	char leader_addr_buf[256];    /* loop: the leader's client address, for redirects */
 };
 
 /* Runs the daemon until SIGTERM/SIGINT. Returns 0 after a clean stop, or a
