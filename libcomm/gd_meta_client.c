@@ -46,6 +46,7 @@
 #define MIN_ATTEMPT_MS 2000
 #define RENEW_CALL_MAX_MS 5000
 #define ADDR_MAX 300
+#define MAX_ADDRS 32            /* configured + learnt meta addresses */
 
 /* One connection with its reference count (the client holds one while it is
  * current, every call in flight holds one). */
@@ -56,7 +57,9 @@ struct mconn {
 };
 
 struct gd_meta_client {
-	char **addrs;                 /* normalised "host:port", fixed after open */
+	char **addrs;                 /* normalised "host:port": the configured ones, then
+				       * those learnt from HELLO answers; guarded by
+				       * reconnect_mu once open starts */
 	size_t naddrs;
 	int role;
 	char *host;
@@ -164,6 +167,54 @@ static void conn_install(struct gd_meta_client *m, struct mconn *mc)
 	conn_put(old);
 }
 
+/* Normalises one meta address to "host:port" (default port 9090) and adds
+ * it unless it is there already: 0, GD_EINVAL (logged when loud), GD_ENOMEM. */
+static int add_addr(struct gd_meta_client *m, const char *one, int loud)
+{
+	char host[ADDR_MAX - 16], norm[ADDR_MAX];
+	int port;
+
+	if (gd_parse_hostport(one, DEFAULT_META_PORT, host, sizeof(host), &port) < 0 ||
+	    port == 0) {
+		if (loud)
+			gd_error("bad meta address '%s'", one);
+		return GD_EINVAL;
+	}
+	if (strchr(host, ':'))
+		snprintf(norm, sizeof(norm), "[%s]:%d", host, port);
+	else
+		snprintf(norm, sizeof(norm), "%s:%d", host[0] ? host : "127.0.0.1", port);
+	for (size_t i = 0; i < m->naddrs; i++) {
+		if (strcmp(m->addrs[i], norm) == 0)
+			return 0;
+	}
+	char **na = gd_realloc(m->addrs, (m->naddrs + 1) * sizeof(*na));
+	if (!na)
+		return GD_ENOMEM;
+	m->addrs = na;
+	m->addrs[m->naddrs] = gd_strdup(norm);
+	if (!m->addrs[m->naddrs])
+		return GD_ENOMEM;
+	m->naddrs++;
+	return 0;
+}
+
+/* Adds the voters' client addresses a leader sent in its HELLO answer, so
+ * that a client given one address survives that voter's death. Bounded:
+ * at most MAX_ADDRS in all, each shorter than ADDR_MAX. Caller holds
+ * reconnect_mu. */
+static void learn_addrs(struct gd_meta_client *m, char **metas, size_t n)
+{
+	for (size_t i = 0; i < n && m->naddrs < MAX_ADDRS; i++) {
+		size_t before = m->naddrs;
+
+		if (!metas[i] || strlen(metas[i]) >= ADDR_MAX - 16)
+			continue;
+		if (add_addr(m, metas[i], 0) == 0 && m->naddrs > before)
+			gd_info("meta: learnt voter %s from the leader", m->addrs[before]);
+	}
+}
+
 /* Splits "a:p,b:p" into normalised "host:port" strings (default port 9090). */
 static int parse_addrs(struct gd_meta_client *m, const char *list)
 {
@@ -174,32 +225,17 @@ static int parse_addrs(struct gd_meta_client *m, const char *list)
 	while (*p) {
 		const char *e = strchr(p, ',');
 		size_t n = e ? (size_t)(e - p) : strlen(p);
-		char one[ADDR_MAX], host[ADDR_MAX - 16], norm[ADDR_MAX];
-		int port;
+		char one[ADDR_MAX];
+		int rc;
 
 		if (n > 0) {
 			if (n >= sizeof(one))
 				return GD_EINVAL;
 			memcpy(one, p, n);
 			one[n] = '\0';
-			if (gd_parse_hostport(one, DEFAULT_META_PORT, host, sizeof(host), &port) < 0 ||
-			    port == 0) {
-				gd_error("bad meta address '%s'", one);
-				return GD_EINVAL;
-			}
-			if (strchr(host, ':'))
-				snprintf(norm, sizeof(norm), "[%s]:%d", host, port);
-			else
-				snprintf(norm, sizeof(norm), "%s:%d", host[0] ? host : "127.0.0.1",
-					 port);
-			char **na = gd_realloc(m->addrs, (m->naddrs + 1) * sizeof(*na));
-			if (!na)
-				return GD_ENOMEM;
-			m->addrs = na;
-			m->addrs[m->naddrs] = gd_strdup(norm);
-			if (!m->addrs[m->naddrs])
-				return GD_ENOMEM;
-			m->naddrs++;
+			rc = add_addr(m, one, 1);
+			if (rc < 0)
+				return rc;
 		}
 		p += n;
 		if (*p == ',')
@@ -260,6 +296,7 @@ static int hello_once(struct gd_meta_client *m, struct gd_conn *conn, uint64_t s
 				atomic_store(&m->chunk_size, hr->chunk_size);
 			if (hr->has_session_timeout_ms && hr->session_timeout_ms > 0)
 				atomic_store(&m->session_timeout_ms, hr->session_timeout_ms);
+			learn_addrs(m, hr->metas, hr->n_metas);
 		}
 	}
 	gd_call_result_release(&res);

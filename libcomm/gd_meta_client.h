@@ -2,8 +2,9 @@
  *
  * gd_meta_call() sends a request to the current leader; on GD_ENOTLEADER it
  * follows the leader address in the answer, on a lost connection it
- * reconnects (trying every configured address, with backoff) and re-sends
- * HELLO with its session id and the inodes it has open, until the deadline.
+ * reconnects (trying every configured address, and every voter address a
+ * leader's HELLO answer listed, with backoff) and re-sends HELLO with its
+ * session id and the inodes it has open, until the deadline.
  * A background thread renews the session. Thread-safe. */
 #ifndef GD_META_CLIENT_H
 #define GD_META_CLIENT_H

@@ -4,6 +4,7 @@
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] nodes [--json]
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] goal PATH [N]
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] token ... (godfs_admin_token.h)
+ *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] masters ... (godfs_admin_masters.h)
  *   godfs-admin key generate PATH
  *
  * It opens an admin session (gd_meta_client, role ROLE_ADMIN: it follows the
@@ -17,6 +18,7 @@
 #include "gd_log.h"
 #include "gd_meta_client.h"
 #include "gd_status.h"
+#include "godfs_admin_masters.h"
 #include "godfs_admin_token.h"
 #include "proto/wire.pb-c.h"
 
@@ -61,6 +63,7 @@ static void admin_usage(FILE *f)
 		"  key generate PATH   create a new cluster key file (mode 0600; refuses to\n"
 		"                      overwrite one) to copy to every node\n");
 	admin_token_usage(f);
+	admin_masters_usage(f);
 	fprintf(f,
 		"options:\n"
 		GD_CRED_USAGE_CLIENT
@@ -555,6 +558,9 @@ int main(int argc, char **argv)
 		nargs = full_argc - optind - 1;
 		if (admin_token_check_args(nargs, argv + optind + 1))
 			goto out_release;
+	} else if (strcmp(cmd, "masters") == 0) {
+		if (admin_masters_check_args(nargs, argv + optind + 1))
+			goto out_release;
 	} else if (!((strcmp(cmd, "status") == 0 && nargs == 0) ||
 	      (strcmp(cmd, "nodes") == 0 && nargs == 0) ||
 	      (strcmp(cmd, "goal") == 0 && (nargs == 1 || nargs == 2)))) {
@@ -607,6 +613,8 @@ int main(int argc, char **argv)
 		ret = admin_cmd_nodes(&a);
 	else if (strcmp(cmd, "token") == 0)
 		ret = admin_token_run(a.meta, a.json, nargs, argv + optind + 1);
+	else if (strcmp(cmd, "masters") == 0)
+		ret = admin_masters_run(a.meta, a.json, nargs, argv + optind + 1);
 	else
 		ret = admin_cmd_goal(&a, argv[optind + 1], goal_path,
 				     nargs == 2 ? argv[optind + 2] : NULL);
