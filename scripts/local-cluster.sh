@@ -1,16 +1,28 @@
 #!/bin/bash
-# A local godfs cluster on this host: 1 godfs-meta, 3 godfs-chunkd and a FUSE
-# mount, each daemon with its own data directory under one state directory.
+# A local godfs cluster on this host: 1 godfs-meta (or 3 or 5 voters), 3
+# godfs-chunkd and a FUSE mount, each daemon with its own data directory under
+# one state directory.
 #
-#   ./scripts/local-cluster.sh up       start what is not running, mount /mnt/godfs
+#   ./scripts/local-cluster.sh up [--voters 1|3|5]
+#                                       start what is not running, mount /mnt/godfs
 #   ./scripts/local-cluster.sh down     unmount (lazily if busy), SIGTERM, SIGKILL after 15 s
 #   ./scripts/local-cluster.sh status   what runs, with PIDs
 #   ./scripts/local-cluster.sh purge    down, then delete the state directory (all data)
 #
+# --voters N: N godfs-meta voters (docs/meta.md "Voters"), bootstrapped
+# together with --peers, data in meta1..metaN; the chunkds and the mount are
+# given every voter's address. The first 'up' of a state directory fixes N
+# (in $STATE/voters); later commands use it, and another N needs a purge.
+#
 # Environment: GODFS_LOCAL_STATE (default /var/lib/godfs-local),
 # GODFS_LOCAL_MNT (default /mnt/godfs), GODFS_LOCAL_BIN (directory holding the
-# programs; default: the installed ones, else build/release of this checkout).
-# Ports: meta 127.0.0.1:9090 (Raft 9091), chunkds 127.0.0.1:8000, 8001, 8002.
+# programs; default: the installed ones, else build/release of this checkout),
+# GODFS_LOCAL_META_PORT (default 9090), GODFS_LOCAL_CHUNKD_PORT (default
+# 8000), GODFS_LOCAL_ETC_KEY (default /etc/godfs/cluster.key), so that a second
+# cluster can run beside the first (tests).
+# Ports: meta 127.0.0.1:9090 (Raft 9091); with --voters N, voter i on
+# 9090 + 2(i-1) (Raft one above: 9090/9091, 9092/9093, 9094/9095...);
+# chunkds 127.0.0.1:8000, 8001, 8002.
 #
 # The cluster key (docs/security.md): the first 'up' creates $STATE/cluster.key
 # (mode 0600), and every program of the cluster is started with it. So that
@@ -25,14 +37,40 @@ MNT=${GODFS_LOCAL_MNT:-/mnt/godfs}
 LOG=$STATE/log
 RUN=$STATE/run
 KEY=$STATE/cluster.key
-ETC_KEY=/etc/godfs/cluster.key
-META_ADDR=127.0.0.1:9090
-RAFT_ADDR=127.0.0.1:9091
-CHUNKD_PORTS=(8000 8001 8002)
+ETC_KEY=${GODFS_LOCAL_ETC_KEY:-/etc/godfs/cluster.key}
+META_PORT=${GODFS_LOCAL_META_PORT:-9090}
+CHUNKD_PORT=${GODFS_LOCAL_CHUNKD_PORT:-8000}
+CHUNKD_PORTS=("$CHUNKD_PORT" $((CHUNKD_PORT + 1)) $((CHUNKD_PORT + 2)))
 top=$(cd "$(dirname "$0")/.." && pwd)
 
 die() { echo "local-cluster: $*" >&2; exit 1; }
 say() { echo "local-cluster: $*"; }
+
+# set_voters N: the meta layout of N voters. One voter keeps the layout of
+# before (name meta, data $STATE/meta); N voters are meta1..metaN.
+set_voters() {
+	local i
+	VOTERS=$1
+	META_NAMES=() META_CLIENT=() META_RAFT=()
+	for ((i = 1; i <= VOTERS; i++)); do
+		META_CLIENT+=("127.0.0.1:$((META_PORT + 2 * (i - 1)))")
+		META_RAFT+=("127.0.0.1:$((META_PORT + 2 * (i - 1) + 1))")
+		if [ "$VOTERS" = 1 ]; then META_NAMES+=(meta); else META_NAMES+=("meta$i"); fi
+	done
+	META_ADDR=$(IFS=,; echo "${META_CLIENT[*]}")
+	PEERS=
+	for ((i = 1; i <= VOTERS; i++)); do
+		PEERS+="${PEERS:+,}$i@${META_RAFT[$((i - 1))]}@${META_CLIENT[$((i - 1))]}"
+	done
+}
+
+# The voter count of the state directory (1 when it was made before --voters).
+stored_voters() {
+	local n
+	{ read -r n <"$STATE/voters"; } 2>/dev/null || n=1
+	[[ $n =~ ^[135]$ ]] || die "$STATE/voters says \"$n\": not 1, 3 or 5"
+	echo "$n"
+}
 
 # Finds a program: GODFS_LOCAL_BIN, then the installed one, then the build tree.
 find_prog() {
@@ -145,8 +183,8 @@ start() {
 }
 
 all_up() {
-	alive meta godfs-meta || return 1
-	local i
+	local i name
+	for name in "${META_NAMES[@]}"; do alive "$name" godfs-meta || return 1; done
 	for i in 1 2 3; do alive "chunkd$i" godfs-chunkd || return 1; done
 	mounted
 }
@@ -154,8 +192,8 @@ all_up() {
 # Prints what runs; returns 0 when everything runs and is mounted, else 3.
 cmd_status() {
 	local name prog pid exe rc=0
-	for name in meta chunkd1 chunkd2 chunkd3 mount; do
-		case $name in meta) prog=godfs-meta ;; mount) prog=mount.godfs ;; *) prog=godfs-chunkd ;; esac
+	for name in "${META_NAMES[@]}" chunkd1 chunkd2 chunkd3 mount; do
+		case $name in meta*) prog=godfs-meta ;; mount) prog=mount.godfs ;; *) prog=godfs-chunkd ;; esac
 		if alive "$name" "$prog"; then
 			pid=$(<"$RUN/$name.pid")
 			printf '  %-8s running, pid %s, log %s' "$name" "$pid" "$LOG/$name.log"
@@ -214,12 +252,15 @@ ensure_key() {
 etc_key_ours() { cmp -s "$KEY" "$ETC_KEY"; }
 
 summary() {
-	local st admin_flag=
+	local st admin_flag= i
 	st=$(cmd_status) || true
 	etc_key_ours || admin_flag=" --key-file $KEY"
+	[ "$VOTERS" = 1 ] || admin_flag+=" --meta $META_ADDR"
+	echo "local-cluster: godfs is up"
+	for ((i = 0; i < VOTERS; i++)); do
+		echo "  godfs-meta    ${META_CLIENT[$i]} (Raft ${META_RAFT[$i]})  data $STATE/${META_NAMES[$i]}"
+	done
 	cat <<TXT
-local-cluster: godfs is up
-  godfs-meta    $META_ADDR (Raft $RAFT_ADDR)  data $STATE/meta
   godfs-chunkd  127.0.0.1:${CHUNKD_PORTS[0]}  data $STATE/chunkd1
   godfs-chunkd  127.0.0.1:${CHUNKD_PORTS[1]}  data $STATE/chunkd2
   godfs-chunkd  127.0.0.1:${CHUNKD_PORTS[2]}  data $STATE/chunkd3
@@ -227,7 +268,7 @@ local-cluster: godfs is up
   cluster key   $KEY$(etc_key_ours && echo " (copy in $ETC_KEY)")
   logs          $LOG/   PIDs $RUN/
 $st
-Try:  echo hello > $MNT/hello && cat $MNT/hello;  godfs-admin$admin_flag status;  godfs-admin$admin_flag nodes
+Try:  echo hello > $MNT/hello && cat $MNT/hello;  godfs-admin$admin_flag status;  godfs-admin$admin_flag nodes$( [ "$VOTERS" = 1 ] || echo ";  godfs-admin$admin_flag masters list")
 Stop: $0 down      (data stays in $STATE; '$0 purge' deletes it)
 TXT
 }
@@ -260,18 +301,28 @@ cmd_up() {
 	chunkd=$(find_prog godfs-chunkd chunkd)
 	mountp=$(find_prog mount.godfs fs)
 	admin=$(find_prog godfs-admin utils 2>/dev/null) || admin=
-	mkdir -p "$STATE/meta" "$STATE/chunkd1" "$STATE/chunkd2" "$STATE/chunkd3" "$LOG" "$RUN"
+	mkdir -p "$STATE/chunkd1" "$STATE/chunkd2" "$STATE/chunkd3" "$LOG" "$RUN"
+	[ -e "$STATE/voters" ] || echo "$VOTERS" >"$STATE/voters"
 	ensure_key "$admin"
 
-	if alive meta godfs-meta; then
-		say "godfs-meta already running (pid $(<"$RUN/meta.pid"))"
-	else
-		port_open "$META_ADDR" && die "$META_ADDR is taken by a process this script did not start"
-		start meta "$meta" --data-dir "$STATE/meta" --listen "$META_ADDR" \
-			--raft-listen "$RAFT_ADDR" --node-id 1 --default-goal 3 --key-file "$KEY"
-		wait_port "$META_ADDR" meta godfs-meta
-		say "started godfs-meta (pid $(<"$RUN/meta.pid"))"
-	fi
+	# Every voter first, then wait: a voter answers its port at once, but
+	# the cluster elects a leader only once a majority runs.
+	for ((i = 0; i < VOTERS; i++)); do
+		local name=${META_NAMES[$i]} peers=()
+		mkdir -p "$STATE/$name"
+		if alive "$name" godfs-meta; then
+			say "$name already running (pid $(<"$RUN/$name.pid"))"
+			continue
+		fi
+		port_open "${META_CLIENT[$i]}" &&
+			die "${META_CLIENT[$i]} is taken by a process this script did not start"
+		[ "$VOTERS" = 1 ] || peers=(--peers "$PEERS")
+		start "$name" "$meta" --data-dir "$STATE/$name" --listen "${META_CLIENT[$i]}" \
+			--raft-listen "${META_RAFT[$i]}" --node-id $((i + 1)) --default-goal 3 \
+			--key-file "$KEY" "${peers[@]+"${peers[@]}"}"
+		wait_port "${META_CLIENT[$i]}" "$name" godfs-meta
+		say "started $name (pid $(<"$RUN/$name.pid"))"
+	done
 	for i in 1 2 3; do
 		local addr=127.0.0.1:${CHUNKD_PORTS[$((i - 1))]}
 		if alive "chunkd$i" godfs-chunkd; then
@@ -350,14 +401,36 @@ cmd_down() {
 			say "$MNT was busy: unmounted lazily"
 		fi
 	fi
-	# The client first, then the chunk servers, the meta last.
+	# The client first, then the chunk servers, the voters last (together:
+	# one by one, the last ones would wait for an election to stop).
 	stop_all mount:mount.godfs
 	stop_all chunkd1:godfs-chunkd chunkd2:godfs-chunkd chunkd3:godfs-chunkd
-	stop_all meta:godfs-meta
+	local name metas=()
+	for name in "${META_NAMES[@]}"; do metas+=("$name:godfs-meta"); done
+	stop_all "${metas[@]}"
 	say "down (data kept in $STATE)"
 }
 
-case "${1:-}" in
+usage() { echo "usage: $0 up [--voters 1|3|5] | down | status | purge" >&2; exit 2; }
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+want=
+while [ $# -gt 0 ]; do
+	case "$cmd:$1" in
+	up:--voters) [ $# -ge 2 ] || usage; want=$2; shift 2 ;;
+	up:--voters=*) want=${1#--voters=}; shift ;;
+	*) usage ;;
+	esac
+done
+[ -z "$want" ] || [[ $want =~ ^[135]$ ]] || die "--voters must be 1, 3 or 5"
+have=$(stored_voters)
+if [ -n "$want" ] && [ -e "$STATE/voters" ] && [ "$want" != "$have" ]; then
+	die "$STATE was made with $have voter(s): '$0 purge' first to start over with $want"
+fi
+set_voters "${want:-$have}"
+
+case "$cmd" in
 up) cmd_up ;;
 down) cmd_down ;;
 status) cmd_status ;;
@@ -374,5 +447,5 @@ purge)
 	rm -rf "$STATE"
 	say "removed $STATE (all the data of the local cluster)"
 	;;
-*) echo "usage: $0 up|down|status|purge" >&2; exit 2 ;;
+*) usage ;;
 esac
