@@ -83,8 +83,6 @@ static void finish_all(struct meta_server *ms, struct meta_event *ev, int status
 	}
 }
 
-static void start_barrier(struct meta_server *ms);
-
 static void barrier_done(void *arg, int status, void *result)
 {
 	struct gate_barrier *b = arg;
@@ -98,35 +96,36 @@ static void barrier_done(void *arg, int status, void *result)
 		status = GD_ENOTLEADER;   /* the client finds the new leader */
 	finish_all(ms, list_take(&b->reads), status);
 	gd_free(b);
-	/* Reads that came meanwhile: the lease may be back, else the next barrier. */
-	if (g->waiting.head != NULL) {
-		if (ms->ready && !ms->stopping && meta_raft_read_lease(ms->raft, NULL)) {
-			struct meta_event *ev = list_take(&g->waiting);
-
-			while (ev != NULL) {
-				struct meta_event *next = ev->next;
-				struct gd_request *req = ev->req;
-
-				gd_free(ev);
-				g->stats.by_lease++;
-				meta_rpc_dispatch(ms, req);
-				ev = next;
-			}
-		} else {
-			start_barrier(ms);
-		}
-	}
+	/* Reads that came meanwhile: the next barrier, from the loop (not
+	 * from inside this raft callback: libraft 0.15 crashes on a
+	 * raft_barrier made there). */
+	if (g->waiting.head != NULL)
+		uv_async_send(&ms->wake);
 }
 
-/* Sends the waiting reads behind a new barrier (one at a time). */
-static void start_barrier(struct meta_server *ms)
+void meta_read_gate_kick(struct meta_server *ms)
 {
 	struct meta_read_gate *g = ms->gate;
 	struct gate_barrier *b;
 	int rc;
 
-	if (g->inflight != NULL || g->waiting.head == NULL)
+	if (g == NULL || g->inflight != NULL || g->waiting.head == NULL)
 		return;
+	/* The lease may be back (heartbeats answered meanwhile). */
+	if (ms->ready && !ms->stopping && meta_raft_read_lease(ms->raft, NULL)) {
+		struct meta_event *ev = list_take(&g->waiting);
+
+		while (ev != NULL) {
+			struct meta_event *next = ev->next;
+			struct gd_request *req = ev->req;
+
+			gd_free(ev);
+			g->stats.by_lease++;
+			meta_rpc_dispatch(ms, req);
+			ev = next;
+		}
+		return;
+	}
 	if (!ms->ready || ms->stopping) {
 		finish_all(ms, list_take(&g->waiting), ms->stopping ? GD_ESHUTDOWN : GD_ENOTLEADER);
 		return;
@@ -177,7 +176,10 @@ bool meta_read_gate_admit(struct meta_server *ms, struct gd_request *req)
 	ev->req = req;
 	ev->arrived_ms = meta_server_now_ms();
 	list_push(&g->waiting, ev);
-	start_barrier(ms);
+	/* The barrier starts from the loop's wake-up (meta_read_gate_kick):
+	 * this may run inside a raft callback (the leader's first barrier
+	 * dispatches the requests it held). */
+	uv_async_send(&ms->wake);
 	return false;
 }
 

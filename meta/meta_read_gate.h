@@ -44,6 +44,11 @@ void meta_read_gate_free(struct meta_read_gate *g);
  * answered later). Only on a ready leader. */
 bool meta_read_gate_admit(struct meta_server *ms, struct gd_request *req);
 
+/* Starts the barrier the waiting reads need (or lets them through when the
+ * lease is back). Called from the loop's wake-up and tick, never from inside
+ * a raft callback: libraft 0.15 crashes on a raft_barrier made from one. */
+void meta_read_gate_kick(struct meta_server *ms);
+
 /* This node stopped leading (or is stopping): the reads waiting for the next
  * barrier get GD_ENOTLEADER (GD_ESHUTDOWN when stopping). Those of the
  * barrier in flight are answered by its callback, which libraft calls when

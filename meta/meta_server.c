@@ -258,6 +258,7 @@ static void on_wake(uv_async_t *a)
 		handle(ms, ev);
 		ev = next;
 	}
+	meta_read_gate_kick(ms);
 }
 
 /* gd_server handler, on a connection's reader thread: only queues. */
@@ -638,6 +639,7 @@ static void on_tick(uv_timer_t *t)
 	}
 	check_leadership(ms);
 	check_held(ms, now);
+	meta_read_gate_kick(ms);
 	if (ms->ready)
 		meta_rpc_tick(ms, now);
 	if (now - ms->last_slow_tick_ms >= SLOW_TICK_MS) {
