@@ -7,6 +7,7 @@
  * stops everything in reverse order and exits 0. */
 #include "chunkd_meta.h"
 #include "chunkd_pipeline.h"
+#include "chunkd_rate.h"
 #include "chunkd_rpc_client.h"
 #include "chunkd_scrub.h"
 #include "chunkd_store.h"
@@ -67,6 +68,8 @@ static void usage(FILE *f)
 		"  --scrub-rate BYTES       background checksum scan, bytes per second\n"
 		"                           (default 16M; 0 = off)\n"
 		"  --scrub-delay-ms N       before the first scan (default 60000)\n"
+		"  --repl-rate-limit BYTES  re-replication copies this chunkd makes, bytes\n"
+		"                           per second (default 0 = no limit)\n"
 		"  --cap-skew-ms N          clock skew allowed when checking the expiry of\n"
 		"                           chunk capabilities (default 30000; nodes need NTP)\n"
 		"  --log-level LEVEL        error, warn, info (default) or debug\n"
@@ -148,6 +151,7 @@ int main(int argc, char **argv)
 		{ "scrub-rate", required_argument, NULL, 's' },
 		{ "scrub-delay-ms", required_argument, NULL, 'S' },
 		{ "cap-skew-ms", required_argument, NULL, 'K' },
+		{ "repl-rate-limit", required_argument, NULL, 'R' },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
@@ -166,7 +170,8 @@ int main(int argc, char **argv)
 	const char *config_path = NULL, *data_dirs, *listen, *meta_addrs, *label, *level;
 	char advertise[ADDR_LEN];
 	long heartbeat_ms, workers, scrub_delay_ms, cap_skew_ms;
-	uint64_t reserve, scrub_rate;
+	uint64_t reserve, scrub_rate, repl_rate_limit;
+	struct chunkd_rate repl_rate;
 	int force_pread, c, rc, ret = 1, sig = 0, served = 0;
 	sigset_t sigs;
 
@@ -227,6 +232,7 @@ int main(int argc, char **argv)
 	    gd_config_get_bool(&cfg, "force-pread", NULL, 0, &force_pread) < 0 ||
 	    gd_config_get_u64(&cfg, "reserve", NULL, 0, &reserve) < 0 ||
 	    gd_config_get_u64(&cfg, "scrub-rate", NULL, DEFAULT_SCRUB_RATE, &scrub_rate) < 0 ||
+	    gd_config_get_u64(&cfg, "repl-rate-limit", NULL, 0, &repl_rate_limit) < 0 ||
 	    gd_config_get_int(&cfg, "scrub-delay-ms", NULL, DEFAULT_SCRUB_DELAY_MS, 0,
 			      86400000L, &scrub_delay_ms) < 0 ||
 	    gd_server_opts_read(&cfg, &limits) < 0 ||
@@ -273,11 +279,16 @@ int main(int argc, char **argv)
 	rc = chunkd_store_open(&so, &store);
 	if (rc < 0)
 		goto out_meta;   /* the store said why */
-	struct chunkd_pipeline_config pc = { .store = store, .self = advertise };
+	chunkd_rate_init(&repl_rate, repl_rate_limit, chunkd_rate_clock_ns());
+	if (repl_rate_limit)
+		gd_info("re-replication copies limited to %" PRIu64 " bytes per second",
+			repl_rate_limit);
+	struct chunkd_pipeline_config pc = { .store = store, .self = advertise,
+					     .repl_rate = &repl_rate };
 	rc = chunkd_pipeline_create(&pc, &pipe);
 	if (rc < 0) {
 		gd_error("cannot set up the write pipeline: %s", gd_strerror(rc));
-		goto out_store;
+		goto out_rate;
 	}
 	/* With the cluster key, every data request needs a chunk capability
 	 * signed by the meta; --insecure turns the check off with the rest. */
@@ -347,7 +358,8 @@ out_pipe:
 	chunkd_meta_destroy(meta);
 	meta = NULL;
 	chunkd_pipeline_destroy(pipe);
-out_store:
+out_rate:
+	chunkd_rate_destroy(&repl_rate);
 	chunkd_store_close(store);
 out_meta:
 	chunkd_meta_destroy(meta);

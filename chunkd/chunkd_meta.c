@@ -30,6 +30,7 @@
 #define DEFAULT_CALL_TIMEOUT_MS 3000
 #define BAD_MAX 4096          /* corrupt reports waiting; more are dropped (logged) */
 #define ORDERS_MAX 65536      /* orders waiting; more wait for the meta to repeat them */
+#define DONE_MAX 4096         /* finished replications waiting for a heartbeat (wire.proto) */
 #define ORDER_DELETE 1u
 #define ORDER_REPLICATE 2u
 #define ORDER_PROMOTE 3u
@@ -38,6 +39,14 @@ struct bad_report {
 	uint64_t chunk_id;
 	uint64_t version;
 	uint64_t block;
+};
+
+/* A replication order that finished, for the next heartbeat. */
+struct repl_done {
+	uint64_t chunk_id;
+	uint64_t version;
+	int32_t status;
+	uint64_t bytes;
 };
 
 struct order {
@@ -69,13 +78,15 @@ struct chunkd_meta {
 	pthread_cond_t meta_cv;      /* the meta thread sleeps here */
 	pthread_cond_t order_cv;     /* the order thread sleeps here */
 	int stopping;
-	int wake;                    /* a corrupt report is waiting */
+	int wake;                    /* a corrupt report or a finished replication waits */
 	struct bad_report *bad;      /* BAD_MAX slots */
 	size_t nbad;
 	size_t bad_dropped;
 	struct order *oq_head, *oq_tail;
 	size_t noq;
 	struct order running;        /* the order being run (kind 0 = none) */
+	struct repl_done *done;      /* DONE_MAX slots: replications to report */
+	size_t ndone;
 
 	pthread_t meta_th, order_th;
 	int started;
@@ -99,11 +110,13 @@ int chunkd_meta_create(const struct chunkd_meta_config *cfg, struct chunkd_meta 
 	m->advertise = gd_strdup(cfg->advertise);
 	m->label = gd_strdup(cfg->label ? cfg->label : "");
 	m->bad = gd_calloc(BAD_MAX, sizeof(*m->bad));
-	if (!m->meta_addrs || !m->advertise || !m->label || !m->bad) {
+	m->done = gd_calloc(DONE_MAX, sizeof(*m->done));
+	if (!m->meta_addrs || !m->advertise || !m->label || !m->bad || !m->done) {
 		gd_free(m->meta_addrs);
 		gd_free(m->advertise);
 		gd_free(m->label);
 		gd_free(m->bad);
+		gd_free(m->done);
 		gd_free(m);
 		return GD_ENOMEM;
 	}
@@ -204,9 +217,30 @@ out_unlock:
 	pthread_mutex_unlock(&m->mu);
 }
 
+/* Queues the outcome of a replication order for the next heartbeat, and
+ * wakes the meta thread to send it now: the meta confirms the copy (and
+ * hands out the next orders) without waiting a heartbeat period. A full
+ * queue drops it: the meta learns of the copy at the next registration. */
+static void repl_done_push(struct chunkd_meta *m, const struct order *o, int rc,
+			   uint64_t bytes)
+{
+	pthread_mutex_lock(&m->mu);
+	if (m->ndone < DONE_MAX) {
+		struct repl_done *d = &m->done[m->ndone++];
+		d->chunk_id = o->chunk_id;
+		d->version = o->version;
+		d->status = rc;
+		d->bytes = bytes;
+	}
+	m->wake = 1;
+	pthread_cond_signal(&m->meta_cv);
+	pthread_mutex_unlock(&m->mu);
+}
+
 /* Runs one order (no lock held). */
 static void order_run(struct chunkd_meta *m, const struct order *o)
 {
+	uint64_t copied = 0;
 	int rc;
 
 	switch (o->kind) {
@@ -226,8 +260,9 @@ static void order_run(struct chunkd_meta *m, const struct order *o)
 			break;
 		}
 		/* chunkd_pipeline_replicate logs its own outcome. */
-		(void)chunkd_pipeline_replicate(m->pipe, o->chunk_id, o->version, o->source,
-						o->cap_len ? o->cap : NULL, o->cap_len);
+		rc = chunkd_pipeline_replicate(m->pipe, o->chunk_id, o->version, o->source,
+					       o->cap_len ? o->cap : NULL, o->cap_len, &copied);
+		repl_done_push(m, o, rc, copied);
 		break;
 	case ORDER_PROMOTE:
 		/* The store's version rule: a copy at prev_version becomes version
@@ -355,10 +390,39 @@ out_free:
 static int do_heartbeat(struct chunkd_meta *m)
 {
 	Godfs__CsHeartbeat req = GODFS__CS_HEARTBEAT__INIT;
+	Godfs__CsReplicated *reps = NULL, **preps = NULL;
+	struct repl_done *done = NULL;
 	ProtobufCMessage *resp = NULL;
 	Godfs__CsHeartbeatResp *r;
+	size_t ndone = 0;
 	int rc;
 
+	/* The finished replications go with this heartbeat; lost with it when
+	 * it fails (then the registration that follows reports the copies). */
+	pthread_mutex_lock(&m->mu);
+	if (m->ndone) {
+		done = gd_malloc(m->ndone * sizeof(*done));
+		reps = gd_calloc(m->ndone, sizeof(*reps));
+		preps = gd_calloc(m->ndone, sizeof(*preps));
+		if (done && reps && preps) {
+			ndone = m->ndone;
+			memcpy(done, m->done, ndone * sizeof(*done));
+			m->ndone = 0;
+		}
+	}
+	pthread_mutex_unlock(&m->mu);
+	for (size_t i = 0; i < ndone; i++) {
+		godfs__cs_replicated__init(&reps[i]);
+		reps[i].has_chunk_id = reps[i].has_version = 1;
+		reps[i].has_status = reps[i].has_bytes = 1;
+		reps[i].chunk_id = done[i].chunk_id;
+		reps[i].version = done[i].version;
+		reps[i].status = done[i].status;
+		reps[i].bytes = done[i].bytes;
+		preps[i] = &reps[i];
+	}
+	req.n_replicated = ndone;
+	req.replicated = preps;
 	req.node_id = (char *)chunkd_store_node_id(m->store);
 	req.has_total_bytes = req.has_free_bytes = req.has_chunk_count = 1;
 	chunkd_store_space(m->store, &req.total_bytes, &req.free_bytes);
@@ -386,6 +450,9 @@ static int do_heartbeat(struct chunkd_meta *m)
 out:
 	if (resp)
 		protobuf_c_message_free_unpacked(resp, NULL);
+	gd_free(done);
+	gd_free(reps);
+	gd_free(preps);
 	return rc;
 }
 
@@ -584,6 +651,7 @@ void chunkd_meta_destroy(struct chunkd_meta *m)
 	pthread_cond_destroy(&m->order_cv);
 	pthread_mutex_destroy(&m->mu);
 	gd_free(m->bad);
+	gd_free(m->done);
 	gd_free(m->meta_addrs);
 	gd_free(m->advertise);
 	gd_free(m->label);

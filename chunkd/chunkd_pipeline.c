@@ -49,6 +49,7 @@ struct chunkd_pipeline {
 	char *self;                    /* const */
 	int peer_timeout_ms;           /* const */
 	int connect_timeout_ms;        /* const */
+	struct chunkd_rate *repl_rate; /* const pointer; thread-safe itself */
 	pthread_mutex_t mu;
 	struct peer *peers;            /* mu */
 	int npeers;                    /* mu */
@@ -77,6 +78,7 @@ int chunkd_pipeline_create(const struct chunkd_pipeline_config *cfg,
 	}
 	p->store = cfg->store;
 	p->peer_timeout_ms = cfg->peer_timeout_ms > 0 ? cfg->peer_timeout_ms : 20000;
+	p->repl_rate = cfg->repl_rate;
 	p->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 3000;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_mutex_init(&p->fmu, NULL);
@@ -776,7 +778,7 @@ static int local_piece(struct chunkd_pipeline *p, uint64_t chunk_id, uint64_t ve
 
 int chunkd_pipeline_replicate(struct chunkd_pipeline *p, uint64_t chunk_id,
 			      uint64_t version, const char *source, const uint8_t *cap,
-			      size_t cap_len)
+			      size_t cap_len, uint64_t *copied)
 {
 	struct chunkd_import *imp = NULL;
 	struct pconn *pc = NULL;
@@ -785,6 +787,8 @@ int chunkd_pipeline_replicate(struct chunkd_pipeline *p, uint64_t chunk_id,
 	uint64_t have;
 	int rc;
 
+	if (copied)
+		*copied = 0;
 	if (!source || !*source || strlen(source) > CHUNKD_ADDR_MAX || version == 0)
 		return GD_EINVAL;
 	/* a copy at the version with bad blocks is what this order replaces */
@@ -850,6 +854,7 @@ int chunkd_pipeline_replicate(struct chunkd_pipeline *p, uint64_t chunk_id,
 			rc = local_piece(p, chunk_id, version, off, want, buf, &n, &cs, &limit);
 		if (rc)
 			goto out_abort;
+		chunkd_rate_take(p->repl_rate, n);
 		if (off + n > limit)
 			n = off < limit ? (size_t)(limit - off) : 0;
 		if (n > 0) {
@@ -867,9 +872,12 @@ int chunkd_pipeline_replicate(struct chunkd_pipeline *p, uint64_t chunk_id,
 	}
 	rc = chunkd_store_import_commit(imp, cs ? cs : off);
 	imp = NULL;
-	if (rc == 0)
+	if (rc == 0) {
 		gd_info("chunk %016" PRIx64 " v%" PRIu64 ": replicated from %s (%" PRIu64 " bytes)",
 			chunk_id, version, source, off);
+		if (copied)
+			*copied = off;
+	}
 	goto out_put;
 
 out_abort:

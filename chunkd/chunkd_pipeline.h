@@ -13,6 +13,7 @@
 #ifndef CHUNKD_PIPELINE_H
 #define CHUNKD_PIPELINE_H
 
+#include "chunkd_rate.h"
 #include "chunkd_store.h"
 #include "proto/wire.pb-c.h"
 
@@ -30,6 +31,8 @@ struct chunkd_pipeline_config {
 	const char *self;        /* this chunkd's advertised address, for `failed` */
 	int peer_timeout_ms;     /* per forwarded call; 0 = 20 s */
 	int connect_timeout_ms;  /* 0 = 3 s */
+	struct chunkd_rate *repl_rate; /* paces replication reads; NULL = none
+					* (the caller's, outlives the pipeline) */
 };
 
 int chunkd_pipeline_create(const struct chunkd_pipeline_config *cfg,
@@ -74,9 +77,10 @@ void chunkd_pipeline_chunk_op_async(struct chunkd_pipeline *p, uint16_t method,
 
 /* Pulls chunk_id at version from source (CS_READ in 1 MiB pieces), into a
  * temp file, fsynced and renamed into place. cap (cap_len bytes, may be NULL)
- * is the chunk capability sent with every CS_READ (the source checks READ). */
+ * is the chunk capability sent with every CS_READ (the source checks READ).
+ * Paced by the config's repl_rate. *copied (may be NULL): the bytes pulled. */
 int chunkd_pipeline_replicate(struct chunkd_pipeline *p, uint64_t chunk_id,
 			      uint64_t version, const char *source, const uint8_t *cap,
-			      size_t cap_len);
+			      size_t cap_len, uint64_t *copied);
 
 #endif

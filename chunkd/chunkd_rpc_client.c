@@ -240,7 +240,7 @@ static int handle_replicate(struct chunkd_rpc *rpc, struct gd_request *req)
 				 GD_CAP_REPLICATE)) == 0)
 		rc = chunkd_pipeline_replicate(rpc->pipe, q->chunk_id, q->version, q->source,
 					       q->has_cap ? q->cap.data : NULL,
-					       q->has_cap ? q->cap.len : 0);
+					       q->has_cap ? q->cap.len : 0, NULL);
 	gd_reply_status(req, rc);
 	return 0;
 }

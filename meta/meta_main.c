@@ -45,6 +45,7 @@ static const struct option meta_opts[] = {
 	{ "snapshot-trailing", required_argument, NULL, 1006 },
 	{ "cap-lifetime-ms", required_argument, NULL, 1007 },
 	{ "join", no_argument, NULL, 1008 },
+	{ "repl-max-per-node", required_argument, NULL, 1009 },
 	{ "log-level", required_argument, NULL, 'L' },
 	{ "config", required_argument, NULL, 'C' },
 	{ "help", no_argument, NULL, 'h' },
@@ -77,6 +78,9 @@ static void meta_usage(FILE *f)
 		"  --cap-lifetime-ms N         chunk capabilities of locations last this long,\n"
 		"                              those of leases the lease plus up to 60 s\n"
 		"                              (default 300000)\n"
+		"  --repl-max-per-node N       re-replication copies on their way to one chunkd\n"
+		"                              at most (default 32; its rate limit is the\n"
+		"                              chunkd's --repl-rate-limit)\n"
 		"  --log-level LEVEL           error, warn, info (default) or debug\n"
 		"  --config FILE               configuration file (default /etc/godfs/" PROGRAM ".conf)\n"
 		GD_SERVER_OPTS_USAGE
@@ -260,7 +264,8 @@ static int read_options(struct gd_config *cfg, struct meta_options *opt, char **
 	    get_u32(cfg, "lease-ms", 30000, 1000, 3600000, &opt->lease_ms) < 0 ||
 	    get_u32(cfg, "node-dead-ms", 6000, 500, 3600000, &opt->node_dead_ms) < 0 ||
 	    get_u32(cfg, "grace-ms", 10000, 0, 3600000, &opt->grace_ms) < 0 ||
-	    get_u32(cfg, "cap-lifetime-ms", 300000, 1000, 3600000, &opt->cap_lifetime_ms) < 0)
+	    get_u32(cfg, "cap-lifetime-ms", 300000, 1000, 3600000, &opt->cap_lifetime_ms) < 0 ||
+	    get_u32(cfg, "repl-max-per-node", 32, 1, 4096, &opt->repl_max_per_node) < 0)
 		return GD_EINVAL;
 	if (get_u64(cfg, "snapshot-threshold", 8192, 16, 1u << 30, &u) < 0)
 		return GD_EINVAL;

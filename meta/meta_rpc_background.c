@@ -1,7 +1,8 @@
 /* The leader's periodic work and the soft state it runs on (see
  * meta_rpc_internal.h): chunk locations learnt from registrations and leases,
- * re-replication of chunks below goal (rate-limited, one pending copy per
- * chunk), deletion orders for freed chunks, session expiry, orphan purge,
+ * re-replication of chunks below goal (one pending copy per chunk, in the
+ * order of meta_repl_plan.h: fewest live copies first; a bound per target
+ * chunkd), deletion orders for freed chunks, session expiry, orphan purge,
  * lease expiry, and the rebuild of soft state when this node becomes leader.
  *
  * Everything here runs on the meta's loop thread, so nothing is locked. The
@@ -15,6 +16,7 @@
 #include "gd_log.h"
 #include "gd_status.h"
 #include "meta_ns.h"
+#include "meta_repl_plan.h"
 #include "meta_rpc.h"
 #include "meta_rpc_internal.h"
 
@@ -22,8 +24,16 @@
 
 #define SCAN_PER_TICK 1024          /* chunk records looked at per tick */
 #define SCAN_PASS_MIN_MS 1000       /* a new scan pass at most once a second */
-#define REPL_MAX_PENDING 32         /* replications ordered and not yet confirmed */
-#define REPL_PER_TICK 8             /* replication orders per tick */
+/* Copies are confirmed by the target's next heartbeat (it comes early for
+ * them), so these bounds are about the meta's work per tick, not the
+ * throughput: that is the chunkds' (--repl-rate-limit) and the per-node
+ * bound (--repl-max-per-node). Before heartbeat confirmations, 32 pending
+ * copies confirmed by a registration every 5 s capped repair at 6.4
+ * copies a second. */
+#define REPL_MAX_PENDING 4096       /* replications ordered and not yet confirmed */
+#define REPL_PER_TICK 256           /* replication orders per tick */
+#define PLAN_LOOK_PER_TICK 4096     /* plan entries looked at per tick */
+#define REPL_PER_NODE_DEFAULT 32
 #define REPL_TIMEOUT_MS 30000       /* a replication not confirmed by then is retried */
 /* After a write lease ends, writes started under it may still be on their
  * way (a client waits up to its chunk timeout, 10 s by default, for a chain
@@ -65,6 +75,8 @@ struct loc {
 	bool trimming;          /* a copy above goal is being dropped */
 	uint8_t why;            /* why it is not being copied (enum why), for the log */
 	uint8_t tries;          /* copies ordered that timed out: picks another source */
+	uint64_t under_since_ms; /* first seen under goal by a scan (0 = not under) */
+	uint64_t pending_bytes; /* the estimated size of the copy pending */
 	uint64_t promote_ms;    /* when copies at prev_version were last told to move up */
 	/* a member that left the chain at a failure; its copy (at
 	 * dropped_version) is deleted once a holder reports this version */
@@ -92,7 +104,19 @@ struct soft {
 	uint64_t last_decay_ms;
 	uint64_t repl_after_ms;     /* no copies before (leases of a former leader) */
 	uint64_t repl_done;         /* copies confirmed */
-	uint64_t repl_failed;       /* copies not confirmed in time */
+	uint64_t repl_failed;       /* copies not confirmed in time, or failed */
+	uint64_t pending_bytes;     /* estimated bytes of the copies pending */
+	/* the priority of copies (meta_repl_plan.h): a scan pass fills
+	 * next_plan and census_scan; at its end they become plan and census */
+	struct meta_repl_plan plan;
+	struct meta_repl_plan next_plan;
+	struct meta_repl_census census;
+	struct meta_repl_census census_scan;
+	struct meta_repl_rate rate;
+	uint64_t pass_end_ms;
+	uint32_t max_per_node;      /* --repl-max-per-node, as of the last tick */
+	Godfs__ReplProgress progress;          /* what meta_rpc_repl_status hands out */
+	uint64_t progress_hist[META_REPL_HIST];
 	char last_error[WHY_LEN];
 	char scan_why[WHY_MAX][WHY_LEN];  /* of the pass in progress */
 	size_t n_scan_why;
@@ -107,11 +131,12 @@ enum why {
 	WHY_COPYING,            /* a copy is on its way */
 	WHY_LEASE,              /* a write lease (or its drain time) holds it */
 	WHY_LEADER,             /* leases of a former leader may still run */
-	WHY_LIMIT,              /* too many copies on their way */
 	WHY_NO_COPY,            /* no live copy at its version */
 	WHY_NO_TARGET,          /* every live chunkd holds it already */
 	WHY_ORDER,              /* the order could not be queued */
 	WHY_PROMOTING,          /* copies at the previous version are being moved up */
+	WHY_QUEUED,             /* in the plan: chunks with fewer copies go first */
+	WHY_NODE_LIMIT,         /* every chunkd it may go to has its most copies coming */
 };
 
 static struct soft S;
@@ -162,6 +187,12 @@ static uint32_t node_find(const char *node_id)
 
 /* ---- locations ------------------------------------------------------------------- */
 
+/* The data bytes of one copy of c (an estimate: a sparse chunk moves less). */
+static uint64_t chunk_bytes(struct meta_server *ms, const struct meta_fsm_chunk *c)
+{
+	return meta_repl_chunk_bytes(c->file_size, c->index, meta_fsm_chunk_size(ms->fsm));
+}
+
 static void pending_clear(struct loc *l)
 {
 	if (l->pending == META_RPC_NODE_NONE)
@@ -170,6 +201,9 @@ static void pending_clear(struct loc *l)
 		S.nodes[l->pending].n_pending--;
 	if (S.n_pending)
 		S.n_pending--;
+	S.pending_bytes -= l->pending_bytes <= S.pending_bytes ? l->pending_bytes
+							       : S.pending_bytes;
+	l->pending_bytes = 0;
 	l->pending = META_RPC_NODE_NONE;
 }
 
@@ -605,6 +639,7 @@ size_t meta_rpc_loc_register(struct meta_server *ms, const char *node_id,
 		if (meta_rpc_loc_pending(c.chunk_id, v, me)) {
 			propose_valid_set(ms, &c, node_id);
 			S.repl_done++;
+			meta_repl_rate_add(&S.rate, now, chunk_bytes(ms, &c));
 		}
 		meta_rpc_loc_add(c.chunk_id, v, me);
 		loc_written(ms, c.chunk_id, v);
@@ -626,6 +661,39 @@ size_t meta_rpc_loc_register(struct meta_server *ms, const char *node_id,
 	}
 	meta_ns_map_release(&seen);
 	return n_drop;
+}
+
+void meta_rpc_loc_replicated(struct meta_server *ms, const char *node_id,
+			     const Godfs__CsReplicated *r)
+{
+	uint32_t me = node_find(node_id);
+	struct meta_fsm_chunk c;
+	struct loc *l;
+
+	if (!r || !r->has_chunk_id || !r->has_version || me == META_RPC_NODE_NONE ||
+	    !meta_rpc_loc_pending(r->chunk_id, r->version, me) ||
+	    meta_fsm_chunk_by_id(ms->fsm, r->chunk_id, &c) != 0 || c.version != r->version)
+		return;     /* not ordered here, or moved on: the next report says */
+	l = meta_ns_map_get(&S.locs, r->chunk_id);
+	if (r->has_status && r->status != 0) {
+		snprintf(S.last_error, sizeof(S.last_error), "chunk %" PRIu64 " v%" PRIu64
+			 ": the copy to %s failed: %s", r->chunk_id, r->version, node_id,
+			 gd_strerror(r->status));
+		gd_warn("%s: ordering another one", S.last_error);
+		S.repl_failed++;
+		if (l) {
+			l->tries++;     /* another source next time */
+			pending_clear(l);
+		}
+		return;
+	}
+	propose_valid_set(ms, &c, node_id);
+	S.repl_done++;
+	meta_repl_rate_add(&S.rate, meta_server_now_ms(),
+			   r->has_bytes ? r->bytes : chunk_bytes(ms, &c));
+	meta_rpc_loc_add(c.chunk_id, c.version, me);
+	loc_written(ms, c.chunk_id, c.version);
+	meta_registry_clear_bad(ms->reg, c.chunk_id, node_id);
 }
 
 bool meta_rpc_loc_want_report(const char *node_id, uint64_t now_ms)
@@ -680,6 +748,8 @@ uint64_t meta_rpc_under_goal(void)
 	return S.under_goal;
 }
 
+static void repl_progress(Godfs__ReplProgress *p);
+
 void meta_rpc_repl_status(Godfs__AdminStatusResp *r)
 {
 	size_t i;
@@ -693,6 +763,47 @@ void meta_rpc_repl_status(Godfs__AdminStatusResp *r)
 		S.why_ptrs[i] = S.why[i];
 	r->n_under_goal_why = S.n_why;
 	r->under_goal_why = S.why_ptrs;
+	repl_progress(&S.progress);
+	r->repl = &S.progress;
+}
+
+/* The census of the last pass and the live figures, for `godfs-admin chunks`. */
+static void repl_progress(Godfs__ReplProgress *p)
+{
+	const struct meta_repl_census *c = &S.census;
+	uint64_t now = meta_server_now_ms(), bps, mcps, eta;
+	size_t n = META_REPL_HIST;
+
+	godfs__repl_progress__init(p);
+	/* the histogram up to its last non-zero entry */
+	while (n > 0 && c->under_by_live[n - 1] == 0)
+		n--;
+	memcpy(S.progress_hist, c->under_by_live, sizeof(S.progress_hist));
+	p->n_under_by_live = n;
+	p->under_by_live = S.progress_hist;
+	p->has_at_goal = p->has_over_goal = p->has_copies_todo = p->has_bytes_todo = 1;
+	p->at_goal = c->at_goal;
+	p->over_goal = c->over_goal;
+	p->copies_todo = c->copies_todo;
+	p->bytes_todo = c->bytes_todo;
+	p->has_pending = p->has_pending_bytes = p->has_copies_done = p->has_bytes_done = 1;
+	p->pending = S.n_pending;
+	p->pending_bytes = S.pending_bytes;
+	p->copies_done = S.rate.total_copies;
+	p->bytes_done = S.rate.total_bytes;
+	meta_repl_rate_get(&S.rate, now, &bps, &mcps);
+	p->has_rate_bps = p->has_rate_mcps = 1;
+	p->rate_bps = bps;
+	p->rate_mcps = mcps;
+	eta = meta_repl_eta_s(c->copies_todo, c->bytes_todo, bps, mcps);
+	p->has_eta_s = eta != META_REPL_ETA_UNKNOWN;
+	p->eta_s = p->has_eta_s ? eta : 0;
+	p->has_max_per_node = 1;
+	p->max_per_node = S.max_per_node ? S.max_per_node : REPL_PER_NODE_DEFAULT;
+	p->has_pass_age_ms = S.pass_end_ms != 0;
+	p->pass_age_ms = S.pass_end_ms && now >= S.pass_end_ms ? now - S.pass_end_ms : 0;
+	p->has_failed = 1;
+	p->failed = S.repl_failed;
 }
 
 void meta_rpc_soft_clear(void)
@@ -703,6 +814,8 @@ void meta_rpc_soft_clear(void)
 	while ((l = meta_ns_map_next(&S.locs, &pos, NULL)) != NULL)
 		loc_free(l);
 	meta_ns_map_release(&S.locs);
+	meta_repl_plan_release(&S.plan);
+	meta_repl_plan_release(&S.next_plan);
 	meta_ns_map_init(&S.locs);
 	for (i = 0; i < S.n_nodes; i++)
 		gd_free(S.nodes[i].id);
@@ -851,9 +964,15 @@ static void purge_orphans(struct meta_server *ms)
 
 /* ---- re-replication -------------------------------------------------------------------- */
 
+static uint32_t repl_max_per_node(const struct meta_server *ms)
+{
+	return ms->opt.repl_max_per_node ? ms->opt.repl_max_per_node : REPL_PER_NODE_DEFAULT;
+}
+
 /* Orders one new copy of c (below goal, holders live[0..n_live)): to the
- * first placement candidate without a copy, from a holder (another one after
- * each order that timed out). Returns WHY_COPYING, or why it could not. */
+ * first placement candidate without a copy that has room for one more copy
+ * on its way (--repl-max-per-node), from a holder (another one after each
+ * order that timed out). Returns WHY_COPYING, or why it could not. */
 static enum why replicate_one(struct meta_server *ms, const struct meta_fsm_chunk *c,
 			      const char *const *live, size_t n_live, uint64_t now)
 {
@@ -862,6 +981,7 @@ static enum why replicate_one(struct meta_server *ms, const struct meta_fsm_chun
 	const char *src, *target = NULL;
 	size_t n_reg = 0, pos = 0, n, i;
 	enum why why = WHY_NO_TARGET;
+	bool full = false;
 	uint32_t t;
 
 	if (!l || n_live == 0)
@@ -879,8 +999,14 @@ static enum why replicate_one(struct meta_server *ms, const struct meta_fsm_chun
 		if (x != META_RPC_NODE_NONE && loc_holds(l, x) &&
 		    !meta_registry_is_bad(ms->reg, c->chunk_id, cand[i]))
 			continue;
+		if (x != META_RPC_NODE_NONE && S.nodes[x].n_pending >= repl_max_per_node(ms)) {
+			full = true;
+			continue;
+		}
 		target = cand[i];
 	}
+	if (!target && full)
+		why = WHY_NODE_LIMIT;
 	src = meta_rpc_node_address(ms, live[l->tries % n_live]);
 	if (target) {
 		why = WHY_ORDER;
@@ -892,6 +1018,8 @@ static enum why replicate_one(struct meta_server *ms, const struct meta_fsm_chun
 				n_live, c->goal, target, src);
 			l->pending = t;
 			l->pending_ms = now;
+			l->pending_bytes = chunk_bytes(ms, c);
+			S.pending_bytes += l->pending_bytes;
 			S.nodes[t].n_pending++;
 			S.nodes[t].last_order_ms = now;
 			S.n_pending++;
@@ -962,10 +1090,6 @@ static void why_note(const struct meta_fsm_chunk *c, struct loc *l, size_t n_liv
 			 " for %" PRIu64 " s more, chunkds may still register",
 			 S.repl_after_ms > now ? (S.repl_after_ms - now + 999) / 1000 : 0);
 		break;
-	case WHY_LIMIT:
-		snprintf(text, sizeof(text), "waiting: %zu copies on their way (at most %d)",
-			 S.n_pending, REPL_MAX_PENDING);
-		break;
 	case WHY_NO_COPY:
 		if (l && l->n_prevh > 0)
 			snprintf(text, sizeof(text), "no live copy at v%" PRIu64 ", %u at v%" PRIu64
@@ -983,6 +1107,14 @@ static void why_note(const struct meta_fsm_chunk *c, struct loc *l, size_t n_liv
 	case WHY_NO_TARGET:
 		snprintf(text, sizeof(text), "no live chunkd to copy to (all hold it,"
 			 " are full or are down)");
+		break;
+	case WHY_QUEUED:
+		snprintf(text, sizeof(text), "waiting its turn (fewest copies left first):"
+			 " %zu copies on their way", S.n_pending);
+		break;
+	case WHY_NODE_LIMIT:
+		snprintf(text, sizeof(text), "every chunkd it may go to has as many"
+			 " copies coming as --repl-max-per-node allows");
 		break;
 	case WHY_ORDER:
 	default:
@@ -1086,8 +1218,95 @@ static void trim_one(struct meta_server *ms, const struct meta_fsm_chunk *c,
 	meta_server_propose(ms, &e, NULL, trim_done, t);
 }
 
-/* Looks at the next chunk records: counts those below goal and (with
- * may_order) orders copies for some of them; drops copies above goal. */
+/* Whether c (under goal, entry l) may get a new copy
+ * now, else why not; a copy not confirmed in time is given up here. */
+static enum why copy_ready(const struct meta_fsm_chunk *c, struct loc *l, uint64_t now,
+			   bool may_order)
+{
+	if (now < S.repl_after_ms || !may_order)
+		return WHY_LEADER;
+	if (l->lease_until_ms + LEASE_DRAIN_MS > now)
+		return WHY_LEASE;
+	if (l->pending != META_RPC_NODE_NONE) {
+		if (now - l->pending_ms < REPL_TIMEOUT_MS)
+			return WHY_COPYING;
+		const char *t = meta_rpc_node_name(l->pending);
+		snprintf(S.last_error, sizeof(S.last_error), "chunk %" PRIu64 " v%" PRIu64
+			 ": the copy to %s was not confirmed within %d s", c->chunk_id,
+			 c->version, t ? t : "?", REPL_TIMEOUT_MS / 1000);
+		gd_warn("%s: ordering another one", S.last_error);
+		S.repl_failed++;
+		l->tries++;
+		pending_clear(l);
+	}
+	return WHY_NONE;
+}
+
+/* Orders copies from the plan of the last scan pass, in its order (fewest
+ * copies left first), within the bounds: per tick, in all, per chunkd. A
+ * candidate whose chunkds are all busy stays for a later tick; one that no
+ * longer needs a copy (or cannot get one) leaves the plan (the next pass
+ * sees it again). */
+static void plan_orders(struct meta_server *ms, uint64_t now)
+{
+	size_t i, looked = 0, ordered = 0, pos = 0;
+	struct meta_node *node;
+	bool room = false;
+
+	/* all chunkds busy: nothing to look at */
+	while (!room && (node = meta_registry_next(ms->reg, &pos)) != NULL) {
+		uint32_t x = node_find(node->node_id);
+		room = meta_registry_node_alive(ms->reg, node, now) &&
+		       (x == META_RPC_NODE_NONE || S.nodes[x].n_pending < repl_max_per_node(ms));
+	}
+	for (i = S.plan.head; room && i < S.plan.n && looked < PLAN_LOOK_PER_TICK &&
+	     ordered < REPL_PER_TICK && S.n_pending < REPL_MAX_PENDING; i++) {
+		const char *live[META_RPC_CHAIN_MAX];
+		struct meta_fsm_chunk c;
+		struct loc *l;
+		size_t n_live;
+		enum why why;
+
+		if (S.plan.v[i].chunk_id == 0)
+			continue;
+		looked++;
+		l = meta_ns_map_get(&S.locs, S.plan.v[i].chunk_id);
+		if (!l || meta_fsm_chunk_by_id(ms->fsm, S.plan.v[i].chunk_id, &c) != 0) {
+			meta_repl_plan_take(&S.plan, i);
+			continue;
+		}
+		n_live = meta_rpc_loc_live(ms, &c, false, live, META_RPC_CHAIN_MAX);
+		if (n_live == 0 || n_live >= (c.goal ? c.goal : 1) || l->trimming ||
+		    copy_ready(&c, l, now, true) != WHY_NONE) {
+			meta_repl_plan_take(&S.plan, i);
+			continue;
+		}
+		why = replicate_one(ms, &c, live, n_live, now);
+		l->why = (uint8_t)why;
+		if (why == WHY_NODE_LIMIT)
+			continue;
+		meta_repl_plan_take(&S.plan, i);
+		ordered += why == WHY_COPYING;
+	}
+}
+
+/* The end of a scan pass: its census and plan replace the last ones. */
+static void scan_pass_end(uint64_t now)
+{
+	S.scanning = false;
+	S.under_goal = S.scan_under;
+	memcpy(S.why, S.scan_why, sizeof(S.why));
+	S.n_why = S.n_scan_why;
+	S.census = S.census_scan;
+	meta_repl_plan_swap(&S.plan, &S.next_plan);
+	meta_repl_plan_sort(&S.plan);
+	meta_repl_plan_reset(&S.next_plan);
+	S.pass_end_ms = now;
+}
+
+/* Looks at the next chunk records: counts them by live copies, and (with
+ * may_order) puts those below goal that may get a copy into the plan of
+ * this pass (plan_orders orders them); drops copies above goal. */
 static void scan_chunks(struct meta_server *ms, uint64_t now, bool may_order)
 {
 	struct meta_fsm_chunk c;
@@ -1101,6 +1320,8 @@ static void scan_chunks(struct meta_server *ms, uint64_t now, bool may_order)
 		S.scan_under = 0;
 		S.n_scan_why = 0;
 		S.scan_started_ms = now;
+		memset(&S.census_scan, 0, sizeof(S.census_scan));
+		meta_repl_plan_reset(&S.next_plan);
 	}
 	while (looked < SCAN_PER_TICK) {
 		const char *live[META_RPC_CHAIN_MAX];
@@ -1109,15 +1330,13 @@ static void scan_chunks(struct meta_server *ms, uint64_t now, bool may_order)
 		uint32_t goal;
 
 		if (!meta_fsm_chunk_next(ms->fsm, &S.scan_pos, &c)) {
-			S.scanning = false;
-			S.under_goal = S.scan_under;
-			memcpy(S.why, S.scan_why, sizeof(S.why));
-			S.n_why = S.n_scan_why;
+			scan_pass_end(now);
 			return;
 		}
 		looked++;
 		goal = c.goal ? c.goal : 1;
 		n_live = meta_rpc_loc_live(ms, &c, false, live, META_RPC_CHAIN_MAX);
+		meta_repl_census_add(&S.census_scan, (uint32_t)n_live, goal, chunk_bytes(ms, &c));
 		if (n_live > goal && ordered < REPL_PER_TICK && may_order) {
 			l = meta_ns_map_get(&S.locs, c.chunk_id);
 			if (l && !l->trimming && l->lease_until_ms + LEASE_DRAIN_MS <= now &&
@@ -1128,47 +1347,32 @@ static void scan_chunks(struct meta_server *ms, uint64_t now, bool may_order)
 			}
 		}
 		if (n_live >= goal) {
-			if ((l = meta_ns_map_get(&S.locs, c.chunk_id)) != NULL)
+			if ((l = meta_ns_map_get(&S.locs, c.chunk_id)) != NULL) {
 				l->why = WHY_NONE;
+				l->under_since_ms = 0;
+			}
 			continue;
 		}
 		S.scan_under++;
 		l = meta_ns_map_get(&S.locs, c.chunk_id);
 		if (!l)
 			l = loc_at(c.chunk_id, c.version);   /* for its `why` */
+		if (l && l->under_since_ms == 0)
+			l->under_since_ms = now;
 		if (n_live == 0 || !l) {
 			why_note(&c, l, n_live, goal,
 				 l ? promote_prev(ms, &c, l, now, may_order) : WHY_NO_COPY, now);
 			continue;
 		}
-		if (now < S.repl_after_ms || !may_order) {
-			why_note(&c, l, n_live, goal, WHY_LEADER, now);
-			continue;
+		enum why why = copy_ready(&c, l, now, may_order);
+		if (why == WHY_NONE) {
+			struct meta_repl_cand k = {
+				.chunk_id = c.chunk_id, .live = (uint32_t)n_live, .goal = goal,
+				.under_since_ms = l->under_since_ms, .bytes = chunk_bytes(ms, &c),
+			};
+			why = meta_repl_plan_add(&S.next_plan, &k) == 0 ? WHY_QUEUED : WHY_ORDER;
 		}
-		if (l->lease_until_ms + LEASE_DRAIN_MS > now) {
-			why_note(&c, l, n_live, goal, WHY_LEASE, now);
-			continue;
-		}
-		if (l->pending != META_RPC_NODE_NONE) {
-			if (now - l->pending_ms < REPL_TIMEOUT_MS) {
-				why_note(&c, l, n_live, goal, WHY_COPYING, now);
-				continue;
-			}
-			const char *t = meta_rpc_node_name(l->pending);
-			snprintf(S.last_error, sizeof(S.last_error), "chunk %" PRIu64 " v%" PRIu64
-				 ": the copy to %s was not confirmed within %d s", c.chunk_id,
-				 c.version, t ? t : "?", REPL_TIMEOUT_MS / 1000);
-			gd_warn("%s: ordering another one", S.last_error);
-			S.repl_failed++;
-			l->tries++;
-			pending_clear(l);
-		}
-		if (S.n_pending >= REPL_MAX_PENDING || ordered >= REPL_PER_TICK) {
-			why_note(&c, l, n_live, goal, WHY_LIMIT, now);
-			continue;
-		}
-		why_note(&c, l, n_live, goal, replicate_one(ms, &c, live, n_live, now), now);
-		ordered++;
+		why_note(&c, l, n_live, goal, why, now);
 	}
 }
 
@@ -1178,6 +1382,7 @@ void meta_rpc_tick(struct meta_server *ms, uint64_t now_ms)
 {
 	if (!ms->ready)
 		return;
+	S.max_per_node = repl_max_per_node(ms);
 	meta_sessions_expire_leases(ms->sess, now_ms);
 	if (now_ms - S.last_decay_ms >= DECAY_EVERY_MS) {
 		meta_registry_decay(ms->reg);
@@ -1192,6 +1397,8 @@ void meta_rpc_tick(struct meta_server *ms, uint64_t now_ms)
 	expire_sessions(ms, now_ms);
 	purge_orphans(ms);
 	scan_chunks(ms, now_ms, !meta_server_in_node_window(ms));
+	if (!meta_server_in_node_window(ms))
+		plan_orders(ms, now_ms);
 }
 
 void meta_rpc_became_leader(struct meta_server *ms)

@@ -217,6 +217,8 @@ void meta_rpc_cs_heartbeat(struct meta_server *ms, struct gd_request *req)
 		resp.reregister = 1;
 		goto out;
 	}
+	for (i = 0; i < m->n_replicated && i < 4096; i++)   /* wire.proto's bound */
+		meta_rpc_loc_replicated(ms, m->node_id, m->replicated[i]);
 	meta_registry_take_orders(node, &taken, &n_taken);
 	n_held = n_taken;
 	if (n_taken) {

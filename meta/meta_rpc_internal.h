@@ -83,7 +83,13 @@ bool meta_rpc_loc_never_written(struct meta_server *ms, const struct meta_fsm_ch
 size_t meta_rpc_loc_register(struct meta_server *ms, const char *node_id,
 			     Godfs__ChunkReport *const *report, size_t n,
 			     Godfs__ChunkReport **drop);
-/* Whether node should re-register now to confirm replications it was given. */
+/* A replication node_id reports finished (CsHeartbeat.replicated): a copy
+ * this leader ordered to it is confirmed (its valid set grows, as with a
+ * registration), or, when it failed, ordered again from another source. */
+void meta_rpc_loc_replicated(struct meta_server *ms, const char *node_id,
+			     const Godfs__CsReplicated *r);
+/* Whether node should re-register now to confirm replications it was given
+ * (a fallback: a chunkd reports them with its heartbeats). */
 bool meta_rpc_loc_want_report(const char *node_id, uint64_t now_ms);
 
 /* Chunks an apply freed: delete orders to every node with a copy, and the
@@ -94,7 +100,8 @@ void meta_rpc_freed(struct meta_server *ms, const struct meta_fsm_result *res);
 uint64_t meta_rpc_under_goal(void);
 
 /* Fills the re-replication fields of an AdminStatusResp (repl_*,
- * under_goal_why); the strings stay valid until the next tick. */
+ * under_goal_why, repl); the strings and r->repl stay valid until the next
+ * call or tick. */
 void meta_rpc_repl_status(Godfs__AdminStatusResp *r);
 
 /* A member left the chain of chunk_id when the version went to version: its

@@ -382,7 +382,10 @@ static void test_replicate(void **state)
 
 	fill(data, len, 4);
 	assert_int_equal(chunkd_store_write(c->n[0].store, 41, 5, 0, 0, 0, data, len), 0);
-	assert_int_equal(chunkd_pipeline_replicate(c->n[2].pipe, 41, 5, c->n[0].addr, NULL, 0), 0);
+	uint64_t copied = 0;
+	assert_int_equal(chunkd_pipeline_replicate(c->n[2].pipe, 41, 5, c->n[0].addr, NULL, 0,
+						   &copied), 0);
+	assert_int_equal(copied, len);
 	assert_int_equal(chunkd_store_version(c->n[2].store, 41, &v), 0);
 	assert_int_equal(v, 5);
 	check_copy(&c->n[2], 41, 5, data, len);
@@ -396,12 +399,14 @@ static void test_replicate(void **state)
 	/* An empty copy (truncated to 0) replicates too. */
 	assert_int_equal(chunkd_store_write(c->n[0].store, 43, 2, 0, 0, 0, data, 4096), 0);
 	assert_int_equal(chunkd_store_truncate(c->n[0].store, 43, 2, 0, 0), 0);
-	assert_int_equal(chunkd_pipeline_replicate(c->n[1].pipe, 43, 2, c->n[0].addr, NULL, 0), 0);
+	assert_int_equal(chunkd_pipeline_replicate(c->n[1].pipe, 43, 2, c->n[0].addr, NULL, 0,
+						   NULL), 0);
 	assert_int_equal(chunkd_store_extent(c->n[1].store, 43, 2, &dl, &cs), 0);
 	assert_int_equal(dl, 0);
 	assert_int_equal(cs, CHUNKD_MAX_CHUNK);
 	/* From a member without the chunk: an error, nothing left behind. */
-	assert_true(chunkd_pipeline_replicate(c->n[1].pipe, 42, 1, c->n[0].addr, NULL, 0) < 0);
+	assert_true(chunkd_pipeline_replicate(c->n[1].pipe, 42, 1, c->n[0].addr, NULL, 0,
+					      NULL) < 0);
 	assert_int_equal(chunkd_store_version(c->n[1].store, 42, &v), GD_ENOCHUNK);
 	free(data);
 }
@@ -682,9 +687,10 @@ static void test_caps(void **state)
 	check_copy(&c->n[1], 61, 1, data, sizeof(data));
 	/* A meta order: the capability it came with goes to the source. */
 	assert_int_equal(chunkd_store_delete(c->n[1].store, 61, 1), 0);
-	assert_true(chunkd_pipeline_replicate(c->n[1].pipe, 61, 1, c->n[0].addr, NULL, 0) < 0);
+	assert_true(chunkd_pipeline_replicate(c->n[1].pipe, 61, 1, c->n[0].addr, NULL, 0,
+					      NULL) < 0);
 	assert_int_equal(chunkd_pipeline_replicate(c->n[1].pipe, 61, 1, c->n[0].addr, wcap.data,
-						   wcap.len), 0);
+						   wcap.len, NULL), 0);
 	check_copy(&c->n[1], 61, 1, data, sizeof(data));
 	gd_conn_close(conn1);
 
