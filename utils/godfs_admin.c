@@ -2,6 +2,7 @@
  *
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] status [--json]
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] nodes [--json]
+ *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] chunks [--json]
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] goal PATH [N]
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] token ... (godfs_admin_token.h)
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] masters ... (godfs_admin_masters.h)
@@ -18,6 +19,7 @@
 #include "gd_log.h"
 #include "gd_meta_client.h"
 #include "gd_status.h"
+#include "godfs_admin_chunks.h"
 #include "godfs_admin_masters.h"
 #include "godfs_admin_token.h"
 #include "proto/wire.pb-c.h"
@@ -62,6 +64,7 @@ static void admin_usage(FILE *f)
 		"                      local godfs mount (/mnt/godfs/dir)\n"
 		"  key generate PATH   create a new cluster key file (mode 0600; refuses to\n"
 		"                      overwrite one) to copy to every node\n");
+	admin_chunks_usage(f);
 	admin_token_usage(f);
 	admin_masters_usage(f);
 	fprintf(f,
@@ -563,6 +566,7 @@ int main(int argc, char **argv)
 			goto out_release;
 	} else if (!((strcmp(cmd, "status") == 0 && nargs == 0) ||
 	      (strcmp(cmd, "nodes") == 0 && nargs == 0) ||
+	      (strcmp(cmd, "chunks") == 0 && nargs == 0) ||
 	      (strcmp(cmd, "goal") == 0 && (nargs == 1 || nargs == 2)))) {
 		fprintf(stderr, "godfs-admin: unknown command or wrong arguments: %s\n", cmd);
 		admin_usage(stderr);
@@ -611,6 +615,8 @@ int main(int argc, char **argv)
 		ret = admin_cmd_status(&a);
 	else if (strcmp(cmd, "nodes") == 0)
 		ret = admin_cmd_nodes(&a);
+	else if (strcmp(cmd, "chunks") == 0)
+		ret = admin_chunks_run(a.meta, a.json);
 	else if (strcmp(cmd, "token") == 0)
 		ret = admin_token_run(a.meta, a.json, nargs, argv + optind + 1);
 	else if (strcmp(cmd, "masters") == 0)
