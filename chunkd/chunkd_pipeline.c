@@ -854,9 +854,11 @@ int chunkd_pipeline_replicate(struct chunkd_pipeline *p, uint64_t chunk_id,
 			rc = local_piece(p, chunk_id, version, off, want, buf, &n, &cs, &limit);
 		if (rc)
 			goto out_abort;
-		chunkd_rate_take(p->repl_rate, n);
 		if (off + n > limit)
 			n = off < limit ? (size_t)(limit - off) : 0;
+		/* the bytes of the copy: a source answers a first piece past its
+		 * data end with zeros, which are not kept */
+		chunkd_rate_take(p->repl_rate, n);
 		if (n > 0) {
 			rc = chunkd_store_import_write(imp, off, buf, n);
 			if (rc)

@@ -1734,9 +1734,15 @@ int meta_fsm_chunk_get(struct meta_fsm *f, uint64_t ino, uint64_t index,
 	return 0;
 }
 
-static void chunk_out(const struct meta_ns_chunk *c, struct meta_fsm_chunk *out)
+/* c as the caller sees it, with its owner's size (re-replication estimates
+ * the bytes of a copy from it). */
+static void chunk_out(struct meta_fsm *f, const struct meta_ns_chunk *c,
+		      struct meta_fsm_chunk *out)
 {
+	struct meta_ns_inode *in = get_inode(&f->st, c->ino);
+
 	memset(out, 0, sizeof(*out));
+	out->file_size = in ? in->size : 0;
 	out->chunk_id = c->chunk_id;
 	out->version = c->version;
 	out->prev_version = c->prev_version;
@@ -1754,7 +1760,7 @@ int meta_fsm_chunk_by_id(struct meta_fsm *f, uint64_t chunk_id, struct meta_fsm_
 	memset(out, 0, sizeof(*out));
 	if (!c)
 		return GD_ENOCHUNK;
-	chunk_out(c, out);
+	chunk_out(f, c, out);
 	return 0;
 }
 
@@ -1764,7 +1770,7 @@ bool meta_fsm_chunk_next(struct meta_fsm *f, size_t *pos, struct meta_fsm_chunk 
 
 	if (!c)
 		return false;
-	chunk_out(c, out);
+	chunk_out(f, c, out);
 	return true;
 }
 

@@ -44,7 +44,7 @@ struct meta_fsm_chunk {
 	uint32_t goal;
 	char **nodes;           /* node ids of valid copies (pointers into the fsm: valid until the next apply) */
 	size_t n_nodes;
-	uint64_t file_size;
+	uint64_t file_size;     /* its inode's size (every lookup fills it) */
 	uint64_t prev_version;  /* the version before the last bump */
 	uint64_t ino;           /* owner (meta_fsm_chunk_by_id / _next) */
 	uint64_t index;
@@ -101,8 +101,8 @@ int meta_fsm_chunk_get(struct meta_fsm *f, uint64_t ino, uint64_t index,
 /* The inode currently bound to name in dir parent, or 0. */
 uint64_t meta_fsm_lookup_ino(struct meta_fsm *f, uint64_t parent, const char *name);
 
-/* The chunk record of chunk_id: 0, or GD_ENOCHUNK when it is unknown.
- * file_size is left 0. */
+/* The chunk record of chunk_id (file_size: its inode's size): 0, or
+ * GD_ENOCHUNK when it is unknown. */
 int meta_fsm_chunk_by_id(struct meta_fsm *f, uint64_t chunk_id, struct meta_fsm_chunk *out);
 /* Walks every chunk record (for the leader's re-replication scan): *pos
  * starts at 0; returns false at the end. A walk interrupted by an apply may
