@@ -16,6 +16,7 @@
 #include "gd_cap.h"
 #include "gd_config.h"
 #include "gd_cred.h"
+#include "gd_label.h"
 #include "gd_log.h"
 #include "gd_server.h"
 #include "gd_server_opts.h"
@@ -59,7 +60,8 @@ static void usage(FILE *f)
 		"  --advertise HOST:PORT    address clients and peers use (default: the listen\n"
 		"                           address; 127.0.0.1:PORT when listening on 0.0.0.0)\n"
 		"  --meta HOST:PORT[,...]   meta servers (default " DEFAULT_META ")\n"
-		"  --label RACK             rack or zone label\n"
+		"  --label rack=R[,zone=Z]  where this chunkd stands: the meta spreads the copies\n"
+		"                           of a chunk over racks and zones (a bare R is the rack)\n"
 		"  --heartbeat-ms N         heartbeat period (default 1000)\n"
 		"  --workers N              request worker threads (default 16)\n"
 		"  --reserve BYTES          free space kept on each data dir (default: 5%% of\n"
@@ -168,6 +170,7 @@ int main(int argc, char **argv)
 	struct chunkd_rpc rpc;
 	struct gd_config cfg;
 	const char *config_path = NULL, *data_dirs, *listen, *meta_addrs, *label, *level;
+	struct gd_label parsed_label;
 	char advertise[ADDR_LEN];
 	long heartbeat_ms, workers, scrub_delay_ms, cap_skew_ms;
 	uint64_t reserve, scrub_rate, repl_rate_limit;
@@ -226,6 +229,12 @@ int main(int argc, char **argv)
 	listen = gd_config_get(&cfg, "listen", NULL, DEFAULT_LISTEN);
 	meta_addrs = gd_config_get(&cfg, "meta", NULL, DEFAULT_META);
 	label = gd_config_get(&cfg, "label", NULL, "");
+	if (gd_label_parse(label, &parsed_label) != 0) {
+		gd_error("--label %.300s: use rack=NAME[,zone=NAME], names of letters, digits,"
+			 " '.', '_', '-' (at most %d bytes each)", label, GD_LABEL_VALUE_MAX);
+		ret = 2;
+		goto out_config;
+	}
 	if (gd_config_get_int(&cfg, "heartbeat-ms", NULL, DEFAULT_HEARTBEAT_MS, 10, 600000,
 			      &heartbeat_ms) < 0 ||
 	    gd_config_get_int(&cfg, "workers", NULL, DEFAULT_WORKERS, 1, 1024, &workers) < 0 ||

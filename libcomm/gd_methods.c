@@ -77,6 +77,8 @@ static const struct gd_method methods[GD_METHOD_ID_MAX + 1] = {
 	ROW(MASTERS_ADD, masters_add, masters_resp, META, ADMIN, MUT),
 	ROW(MASTERS_REMOVE, masters_remove, masters_resp, META, ADMIN, MUT),
 	ROW(MASTERS_TRANSFER, masters_transfer, masters_resp, META, ADMIN, MUT),
+	ROW(NODE_DRAIN, node_drain, status_resp, META, ADMIN, MUT),
+	ROW(ADMIN_PLACEMENT, admin_placement, admin_placement_resp, META, ADMIN, 0),
 
 	/* chunkd: copies of chunks */
 	ROW(CS_WRITE, cs_write, cs_write_resp, CHUNKD, MOUNT | PEER, MUT | GD_METHOD_REQ_DATA),

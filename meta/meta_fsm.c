@@ -21,6 +21,7 @@
 #include "meta_acl.h"
 #include "meta_ns.h"
 #include "meta_snap.h"
+#include "meta_drain.h"
 #include "meta_token.h"
 #include "proto/fsm.pb-c.h"
 #include "proto/wire.pb-c.h"
@@ -1446,6 +1447,8 @@ static int apply_method(struct op *op, uint32_t method, const ProtobufCMessage *
 		return meta_token_create(op->st, (const Godfs__TokenCreate *)req, op->now_sec, op->res);
 	case M(TOKEN_REVOKE):
 		return meta_token_revoke(op->st, (const Godfs__TokenRevoke *)req, op->res);
+	case M(NODE_DRAIN):
+		return meta_drain_apply(op->st, (const Godfs__NodeDrain *)req);
 	default:
 		return GD_ENOTSUP;
 	}

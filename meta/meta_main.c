@@ -46,6 +46,8 @@ static const struct option meta_opts[] = {
 	{ "cap-lifetime-ms", required_argument, NULL, 1007 },
 	{ "join", no_argument, NULL, 1008 },
 	{ "repl-max-per-node", required_argument, NULL, 1009 },
+	{ "rebalance-threshold", required_argument, NULL, 1020 },
+	{ "rebalance-rate", required_argument, NULL, 1021 },
 	{ "log-level", required_argument, NULL, 'L' },
 	{ "config", required_argument, NULL, 'C' },
 	{ "help", no_argument, NULL, 'h' },
@@ -75,6 +77,10 @@ static void meta_usage(FILE *f)
 		"  --grace-ms N                after a leader starts: no expiry (default 10000)\n"
 		"  --snapshot-threshold N      entries between snapshots (default 8192)\n"
 		"  --snapshot-trailing N       entries kept after a snapshot (default 4096)\n"
+		"  --rebalance-threshold PCT   move copies off a disk whose used space is more\n"
+		"                              than PCT points from the mean (default 10; 0 = never)\n"
+		"  --rebalance-rate N          copies moved per second for disk balance and labels\n"
+		"                              (default 4; 0 = none; drains are not limited by it)\n"
 		"  --cap-lifetime-ms N         chunk capabilities of locations last this long,\n"
 		"                              those of leases the lease plus up to 60 s\n"
 		"                              (default 300000)\n"
@@ -265,7 +271,9 @@ static int read_options(struct gd_config *cfg, struct meta_options *opt, char **
 	    get_u32(cfg, "node-dead-ms", 6000, 500, 3600000, &opt->node_dead_ms) < 0 ||
 	    get_u32(cfg, "grace-ms", 10000, 0, 3600000, &opt->grace_ms) < 0 ||
 	    get_u32(cfg, "cap-lifetime-ms", 300000, 1000, 3600000, &opt->cap_lifetime_ms) < 0 ||
-	    get_u32(cfg, "repl-max-per-node", 32, 1, 4096, &opt->repl_max_per_node) < 0)
+	    get_u32(cfg, "repl-max-per-node", 32, 1, 4096, &opt->repl_max_per_node) < 0 ||
+	    get_u32(cfg, "rebalance-threshold", 10, 0, 100, &opt->rebalance_pct) < 0 ||
+	    get_u32(cfg, "rebalance-rate", 4, 0, 1000, &opt->rebalance_rate) < 0)
 		return GD_EINVAL;
 	if (get_u64(cfg, "snapshot-threshold", 8192, 16, 1u << 30, &u) < 0)
 		return GD_EINVAL;

@@ -849,6 +849,7 @@ int meta_ns_node_put(struct meta_ns_state *s, const char *id, const char *addres
 		memmove(&arr[pos + 1], &arr[pos], (s->n_nodes - pos) * sizeof(*arr));
 		s->n_nodes++;
 		arr[pos].id = i;
+		arr[pos].draining = false;
 	}
 	s->nodes[pos].address = a;
 	s->nodes[pos].label = l;

@@ -213,6 +213,7 @@ struct meta_ns_node {
 	char *id;
 	char *address;
 	char *label;
+	bool draining;          /* M_NODE_DRAIN (meta_drain.h); kept across registrations */
 };
 
 #define META_NS_TOKEN_NAME_MAX 255   /* bytes of a token's name */

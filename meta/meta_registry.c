@@ -2,12 +2,15 @@
  * chunkds, not millions: nodes live in a plain array searched linearly. */
 #include "meta_registry.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gd_alloc.h"
+#include "gd_log.h"
 #include "gd_status.h"
 #include "meta_ns.h"
+#include "meta_place.h"
 
 #define REG_STR_MAX 1024       /* node id, address, label */
 #define REG_ORDERS_MAX 65536   /* orders queued per node before the oldest are dropped */
@@ -158,10 +161,14 @@ int meta_registry_register(struct meta_registry *reg, const char *node_id,
 	}
 	if (added)
 		reg->nodes[reg->n_nodes++] = n;
+	if (gd_label_parse(label, &n->loc) != 0)
+		gd_warn("chunkd %s: label \"%.64s\" is not rack=NAME[,zone=NAME]: placed as "
+			"unlabelled", node_id, label);
 	n->total_bytes = total;
 	n->free_bytes = free_bytes > total && total != 0 ? total : free_bytes;
 	n->chunk_count = chunk_count;
 	n->last_seen_ms = now_ms;
+	n->resync = false;       /* this registration carried the report */
 	*out = n;
 	return 0;
 }
@@ -208,68 +215,161 @@ static int cmp_free(const void *a, const void *b)
 	return strcmp(x->node_id, y->node_id);
 }
 
-static bool label_taken(const char *label, struct meta_node **chosen, size_t n)
+void meta_registry_place_node(const struct meta_node *n, struct meta_place_node *out)
 {
-	size_t i;
+	out->id = n->node_id;
+	out->label = &n->loc;
+	out->total_bytes = n->total_bytes;
+	out->free_bytes = n->free_bytes;
+	out->draining = n->draining;
+}
 
+/* A fallback onto a shared rack or zone is logged at most this often. */
+static struct gd_log_limit spread_log = GD_LOG_LIMIT_INIT;
+
+static void log_no_spread(const char *what, uint64_t chunk_id)
+{
+	unsigned dropped;
+
+	if (gd_log_limit_allow(&spread_log, &dropped))
+		gd_info("placement: %s%.0" PRIu64 ": not enough live racks/zones without a copy:"
+			" copies share one%s", what, chunk_id,
+			dropped ? " (and earlier fallbacks not logged)" : "");
+}
+
+/* The alive, not draining nodes that are not in skip[], preference order
+ * (not suspect first, then most free). Returns how many (into arr). */
+static size_t candidates(struct meta_registry *reg, uint64_t now_ms, const char *const *skip,
+			 size_t n_skip, struct meta_node **arr)
+{
+	struct meta_node **tmp = arr + reg->n_nodes;
+	size_t n = 0, k = 0, i, j;
+
+	for (i = 0; i < reg->n_nodes; i++) {
+		struct meta_node *x = reg->nodes[i];
+		bool skipped = false;
+		if (!meta_registry_node_alive(reg, x, now_ms) || x->draining)
+			continue;
+		for (j = 0; j < n_skip && !skipped; j++)
+			skipped = skip[j] && strcmp(skip[j], x->node_id) == 0;
+		if (!skipped)
+			tmp[n++] = x;
+	}
+	qsort(tmp, n, sizeof(*tmp), cmp_free);
+	/* Suspects last, in the same order among themselves. */
 	for (i = 0; i < n; i++)
-		if (strcmp(chosen[i]->label, label) == 0)
-			return true;
-	return false;
+		if (tmp[i]->suspect_until_ms <= now_ms)
+			arr[k++] = tmp[i];
+	for (i = 0; i < n; i++)
+		if (tmp[i]->suspect_until_ms > now_ms)
+			arr[k++] = tmp[i];
+	return k;
+}
+
+/* Picks want of the candidates against the copies have[] (node ids). */
+static size_t pick(struct meta_registry *reg, uint64_t now_ms, const char *const *have,
+		   size_t n_have, const char *const *skip, size_t n_skip, size_t want,
+		   struct meta_node **chosen, bool *spread)
+{
+	struct meta_node **arr = gd_calloc(2 * reg->n_nodes + 1, sizeof(*arr));
+	struct meta_place_node *pn = gd_calloc(reg->n_nodes + n_have + 1, sizeof(*pn));
+	const struct meta_place_node **cp = gd_calloc(reg->n_nodes + n_have + 1, sizeof(*cp));
+	size_t *picked = gd_calloc(want + 1, sizeof(*picked));
+	size_t n_cand, n_h = 0, n = 0, i;
+
+	*spread = true;
+	if (!arr || !pn || !cp || !picked)
+		goto out;
+	n_cand = candidates(reg, now_ms, skip, n_skip, arr);
+	for (i = 0; i < n_have; i++) {
+		struct meta_node *h = meta_registry_get(reg, have[i]);
+		if (h) {
+			meta_registry_place_node(h, &pn[n_h]);
+			cp[n_h] = &pn[n_h];
+			n_h++;
+		}
+	}
+	for (i = 0; i < n_cand; i++) {
+		meta_registry_place_node(arr[i], &pn[n_h + i]);
+		cp[n_h + i] = &pn[n_h + i];
+	}
+	n = meta_place_pick(cp, n_h, cp + n_h, n_cand, want, picked, spread);
+	for (i = 0; i < n; i++)
+		chosen[i] = arr[picked[i]];
+out:
+	gd_free(arr);
+	gd_free(pn);
+	gd_free(cp);
+	gd_free(picked);
+	return n;
 }
 
 size_t meta_registry_place(struct meta_registry *reg, uint64_t now_ms, size_t want,
 			   const char **ids, size_t cap)
 {
-	struct meta_node **alive, **chosen;
-	bool *used;
-	size_t n_alive = 0, n = 0, i;
+	struct meta_node **chosen;
+	bool spread = true;
+	size_t n, i;
 
 	/* The goal comes from the namespace and the node count from the
 	 * network: neither may overrun the caller's array. */
 	if (want > cap)
 		want = cap;
-
-	if (want == 0 || reg->n_nodes == 0)
+	if (want > reg->n_nodes)
+		want = reg->n_nodes;
+	if (want == 0)
 		return 0;
-	alive = gd_calloc(reg->n_nodes, sizeof(*alive));
-	chosen = gd_calloc(reg->n_nodes, sizeof(*chosen));
-	used = gd_calloc(reg->n_nodes, sizeof(*used));
-	if (alive == NULL || chosen == NULL || used == NULL)
-		goto out;
-	for (i = 0; i < reg->n_nodes; i++)
-		if (meta_registry_node_alive(reg, reg->nodes[i], now_ms))
-			alive[n_alive++] = reg->nodes[i];
-	qsort(alive, n_alive, sizeof(*alive), cmp_free);
-	/* Suspects last, in the same order among themselves. */
-	for (i = 0; i < n_alive; i++)
-		if (alive[i]->suspect_until_ms <= now_ms)
-			chosen[n++] = alive[i];
-	for (i = 0; i < n_alive; i++)
-		if (alive[i]->suspect_until_ms > now_ms)
-			chosen[n++] = alive[i];
-	memcpy(alive, chosen, n_alive * sizeof(*alive));
-	n = 0;
-	/* First pass: a new label (or no label) each time; second pass: the rest. */
-	for (i = 0; i < n_alive && n < want; i++) {
-		if (alive[i]->label[0] != '\0' && label_taken(alive[i]->label, chosen, n))
-			continue;
-		chosen[n++] = alive[i];
-		used[i] = true;
-	}
-	for (i = 0; i < n_alive && n < want; i++) {
-		if (used[i])
-			continue;
-		chosen[n++] = alive[i];
-		used[i] = true;
-	}
+	chosen = gd_calloc(want, sizeof(*chosen));
+	if (!chosen)
+		return 0;
+	n = pick(reg, now_ms, NULL, 0, NULL, 0, want, chosen, &spread);
+	if (!spread)
+		log_no_spread("a new chunk", 0);
 	for (i = 0; i < n; i++)
 		ids[i] = chosen[i]->node_id;
-out:
-	gd_free(alive);
 	gd_free(chosen);
-	gd_free(used);
 	return n;
+}
+
+const char *meta_registry_place_one(struct meta_registry *reg, uint64_t now_ms,
+				    uint64_t chunk_id, const char *const *have, size_t n_have,
+				    const char *const *skip, size_t n_skip)
+{
+	struct meta_node *chosen = NULL;
+	bool spread = true;
+
+	if (pick(reg, now_ms, have, n_have, skip, n_skip, 1, &chosen, &spread) != 1)
+		return NULL;
+	if (!spread)
+		log_no_spread("a new copy of chunk ", chunk_id);
+	return chosen->node_id;
+}
+
+void meta_registry_set_draining(struct meta_registry *reg, const char *node_id, bool draining)
+{
+	struct meta_node *n = meta_registry_get(reg, node_id);
+
+	if (n)
+		n->draining = draining;
+}
+
+void meta_registry_count_copy(struct meta_registry *reg, const char *node_id)
+{
+	struct meta_node *n = meta_registry_get(reg, node_id);
+
+	if (n)
+		n->copies_scan++;
+}
+
+void meta_registry_pass_end(struct meta_registry *reg)
+{
+	size_t i;
+
+	for (i = 0; i < reg->n_nodes; i++) {
+		reg->nodes[i]->copies = reg->nodes[i]->copies_scan;
+		reg->nodes[i]->copies_scan = 0;
+		reg->nodes[i]->copies_known = true;
+	}
 }
 
 void meta_registry_suspect(struct meta_registry *reg, const char *node_id, uint64_t now_ms)
@@ -299,8 +399,10 @@ int meta_registry_order(struct meta_registry *reg, const char *node_id, uint32_t
 
 	if (n == NULL)
 		return 0;
-	if (n->n_orders >= REG_ORDERS_MAX)
+	if (n->n_orders >= REG_ORDERS_MAX) {
+		n->resync = true;
 		return GD_ENOMEM;
+	}
 	if (n->n_orders == n->cap_orders) {
 		size_t cap = n->cap_orders ? n->cap_orders * 2 : 16;
 		o = gd_realloc(n->orders, cap * sizeof(*o));

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gd_label.h"
+
 struct meta_registry;
 
 /* An order for a chunkd (wire.proto CsOrder). */
@@ -30,6 +32,12 @@ struct meta_node {
 	char *node_id;
 	char *address;
 	char *label;            /* "" when none */
+	struct gd_label loc;    /* label parsed (empty when it does not parse) */
+	bool draining;          /* the FSM says so (meta_drain.h): no new copies */
+	uint64_t copies;        /* chunk records naming it, last complete scan */
+	uint64_t copies_scan;   /* idem, scan in progress */
+	bool copies_known;      /* a complete scan counted them */
+	bool resync;            /* orders were dropped: ask for its chunk report */
 	uint64_t total_bytes;
 	uint64_t free_bytes;
 	uint64_t chunk_count;
@@ -63,12 +71,29 @@ bool meta_registry_node_alive(const struct meta_registry *reg, const struct meta
 const char *meta_registry_alive_address(struct meta_registry *reg, const char *node_id,
 					uint64_t now_ms);
 
-/* Chooses up to want alive nodes for a new chunk: most free space first,
- * distinct nodes, and distinct labels while there are labels not yet used.
+/* Chooses up to want alive nodes for a new chunk: not draining, most free
+ * space first, distinct nodes, spread over racks and zones
+ * (meta_place_pick; a fallback onto a shared rack is logged, rate-limited).
  * Fills ids[] (room for cap; want above cap is cut to cap) with node id
  * pointers (valid until the registry changes) and returns how many. */
 size_t meta_registry_place(struct meta_registry *reg, uint64_t now_ms, size_t want,
 			   const char **ids, size_t cap);
+/* One node for a new copy of chunk_id, whose copies are on have[0..n_have)
+ * (node ids; skip[0..n_skip) may not be chosen either, e.g. a copy being
+ * made): alive, not draining, the most spread against have, then the most
+ * free. NULL when there is none. */
+const char *meta_registry_place_one(struct meta_registry *reg, uint64_t now_ms,
+				    uint64_t chunk_id, const char *const *have, size_t n_have,
+				    const char *const *skip, size_t n_skip);
+/* Sets whether node_id is draining (unknown node: nothing). */
+void meta_registry_set_draining(struct meta_registry *reg, const char *node_id, bool draining);
+/* The chunk-record count per node of the leader's scan: count one record
+ * naming node_id in the pass in progress; pass_end publishes the pass. */
+void meta_registry_count_copy(struct meta_registry *reg, const char *node_id);
+void meta_registry_pass_end(struct meta_registry *reg);
+/* The meta_place view of n (borrows n's strings). */
+struct meta_place_node;
+void meta_registry_place_node(const struct meta_node *n, struct meta_place_node *out);
 
 /* A client named node_id as a failed chain member: new chunks go to other
  * nodes first for the time the meta needs to see it dead (a hung chunkd
@@ -84,7 +109,9 @@ int meta_registry_order_promote(struct meta_registry *reg, const char *node_id,
 				uint64_t chunk_id, uint64_t version, uint64_t prev_version);
 
 /* Queues an order (source copied; may be NULL). Unknown node: dropped (its
- * registration report reconciles it). Returns 0 or GD_ENOMEM. */
+ * registration report reconciles it). Returns 0 or GD_ENOMEM; a full queue
+ * sets n->resync (its next heartbeat asks for the report that reconciles
+ * what the dropped orders would have done). */
 int meta_registry_order(struct meta_registry *reg, const char *node_id, uint32_t kind,
 			uint64_t chunk_id, uint64_t version, const char *source);
 /* Hands the node's queued orders over (the caller frees them with

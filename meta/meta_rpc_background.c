@@ -15,6 +15,8 @@
 #include "gd_alloc.h"
 #include "gd_log.h"
 #include "gd_status.h"
+#include "meta_balance.h"
+#include "meta_drain.h"
 #include "meta_ns.h"
 #include "meta_repl_plan.h"
 #include "meta_rpc.h"
@@ -73,6 +75,7 @@ struct loc {
 	uint32_t pending;       /* node replicating a copy, or META_RPC_NODE_NONE */
 	uint64_t pending_ms;
 	bool trimming;          /* a copy above goal is being dropped */
+	uint32_t move_from;     /* a move's copy to drop once the new one is in (meta_balance.h) */
 	uint8_t why;            /* why it is not being copied (enum why), for the log */
 	uint8_t tries;          /* copies ordered that timed out: picks another source */
 	uint64_t under_since_ms; /* first seen under goal by a scan (0 = not under) */
@@ -229,6 +232,7 @@ static struct loc *loc_at(uint64_t chunk_id, uint64_t version)
 			l->lease_until_ms = 0;
 			l->promote_ms = 0;
 			l->tries = 0;
+			l->move_from = META_RPC_NODE_NONE;
 			l->version = version;
 		}
 		return l;
@@ -239,6 +243,7 @@ static struct loc *loc_at(uint64_t chunk_id, uint64_t version)
 	l->version = version;
 	l->pending = META_RPC_NODE_NONE;
 	l->dropped = META_RPC_NODE_NONE;
+	l->move_from = META_RPC_NODE_NONE;
 	if (meta_ns_map_put(&S.locs, chunk_id, l) != 0) {
 		gd_free(l);
 		return NULL;
@@ -821,6 +826,7 @@ void meta_rpc_soft_clear(void)
 		gd_free(S.nodes[i].id);
 	gd_free(S.nodes);
 	memset(&S, 0, sizeof(S));
+	meta_balance_clear();
 	meta_ns_map_init(&S.locs);
 }
 
@@ -969,65 +975,106 @@ static uint32_t repl_max_per_node(const struct meta_server *ms)
 	return ms->opt.repl_max_per_node ? ms->opt.repl_max_per_node : REPL_PER_NODE_DEFAULT;
 }
 
+/* Queues the order for a new copy of c on target from a live holder
+ * (another one after each order that timed out) and marks it pending.
+ * Returns WHY_COPYING or WHY_ORDER. */
+static enum why order_copy(struct meta_server *ms, const struct meta_fsm_chunk *c,
+			   struct loc *l, const char *target, const char *const *live,
+			   size_t n_live, uint64_t now, const char **src_out)
+{
+	const char *src = meta_rpc_node_address(ms, live[l->tries % n_live]);
+	uint32_t t;
+
+	if (!src || (t = meta_rpc_node_intern(target)) == META_RPC_NODE_NONE ||
+	    meta_registry_order(ms->reg, target, META_ORDER_REPLICATE, c->chunk_id,
+				c->version, src) != 0)
+		return WHY_ORDER;
+	l->pending = t;
+	l->pending_ms = now;
+	l->pending_bytes = chunk_bytes(ms, c);
+	S.pending_bytes += l->pending_bytes;
+	S.nodes[t].n_pending++;
+	S.nodes[t].last_order_ms = now;
+	S.n_pending++;
+	*src_out = src;
+	return WHY_COPYING;
+}
+
 /* Orders one new copy of c (below goal, holders live[0..n_live)): to the
- * first placement candidate without a copy that has room for one more copy
- * on its way (--repl-max-per-node), from a holder (another one after each
- * order that timed out). Returns WHY_COPYING, or why it could not. */
+ * best placed node without a good copy (meta_registry_place_one) that has
+ * room for one more copy on its way (--repl-max-per-node). Returns
+ * WHY_COPYING, or why it could not. */
 static enum why replicate_one(struct meta_server *ms, const struct meta_fsm_chunk *c,
 			      const char *const *live, size_t n_live, uint64_t now)
 {
 	struct loc *l = meta_ns_map_get(&S.locs, c->chunk_id);
-	const char **cand;
-	const char *src, *target = NULL;
-	size_t n_reg = 0, pos = 0, n, i;
-	enum why why = WHY_NO_TARGET;
+	const char **skip;
+	const char *target, *src = NULL;
+	size_t n_skip = 0, n_reg = 0, pos = 0, cap;
 	bool full = false;
-	uint32_t t;
+	enum why why;
+	uint32_t i;
 
 	if (!l || n_live == 0)
 		return WHY_NO_COPY;
 	while (meta_registry_next(ms->reg, &pos))
 		n_reg++;
-	cand = gd_calloc(n_reg ? n_reg : 1, sizeof(*cand));
-	if (!cand)
+	/* the holders, then each node found at its limit of copies on their way */
+	cap = (size_t)l->n_holders + n_reg;
+	skip = gd_calloc(cap ? cap : 1, sizeof(*skip));
+	if (!skip)
 		return WHY_ORDER;
-	n = meta_registry_place(ms->reg, now, n_reg, cand, n_reg);
-	for (i = 0; i < n && !target; i++) {
-		uint32_t x = node_find(cand[i]);
-		/* a node whose copy has a bad block may take the new copy: it
-		 * replaces the bad one (chunkd_store_import_commit) */
-		if (x != META_RPC_NODE_NONE && loc_holds(l, x) &&
-		    !meta_registry_is_bad(ms->reg, c->chunk_id, cand[i]))
-			continue;
-		if (x != META_RPC_NODE_NONE && S.nodes[x].n_pending >= repl_max_per_node(ms)) {
-			full = true;
-			continue;
-		}
-		target = cand[i];
+	/* a node whose copy has a bad block may take the new copy: it
+	 * replaces the bad one (chunkd_store_import_commit) */
+	for (i = 0; i < l->n_holders; i++) {
+		const char *id = meta_rpc_node_name(l->holders[i]);
+		if (id && !meta_registry_is_bad(ms->reg, c->chunk_id, id))
+			skip[n_skip++] = id;
 	}
-	if (!target && full)
-		why = WHY_NODE_LIMIT;
-	src = meta_rpc_node_address(ms, live[l->tries % n_live]);
-	if (target) {
-		why = WHY_ORDER;
-		if (src && (t = meta_rpc_node_intern(target)) != META_RPC_NODE_NONE &&
-		    meta_registry_order(ms->reg, target, META_ORDER_REPLICATE, c->chunk_id,
-					c->version, src) == 0) {
-			gd_info("chunk %llu v%llu: %zu of %u copies, replicating to %s from %s",
-				(unsigned long long)c->chunk_id, (unsigned long long)c->version,
-				n_live, c->goal, target, src);
-			l->pending = t;
-			l->pending_ms = now;
-			l->pending_bytes = chunk_bytes(ms, c);
-			S.pending_bytes += l->pending_bytes;
-			S.nodes[t].n_pending++;
-			S.nodes[t].last_order_ms = now;
-			S.n_pending++;
-			why = WHY_COPYING;
+	while ((target = meta_registry_place_one(ms->reg, now, c->chunk_id, live, n_live,
+						 skip, n_skip)) != NULL) {
+		uint32_t x = node_find(target);
+		if (x == META_RPC_NODE_NONE || S.nodes[x].n_pending < repl_max_per_node(ms))
+			break;
+		full = true;
+		if (n_skip == cap) {
+			target = NULL;
+			break;
 		}
+		skip[n_skip++] = target;
 	}
-	gd_free(cand);
+	if (!target) {
+		gd_free(skip);
+		return full ? WHY_NODE_LIMIT : WHY_NO_TARGET;
+	}
+	why = order_copy(ms, c, l, target, live, n_live, now, &src);
+	if (why == WHY_COPYING)
+		gd_info("chunk %llu v%llu: %zu of %u copies, replicating to %s from %s",
+			(unsigned long long)c->chunk_id, (unsigned long long)c->version,
+			n_live, c->goal, target, src);
+	gd_free(skip);
 	return why;
+}
+
+/* Chunk c is at its goal and idle: moves a copy when meta_balance says so
+ * (off a draining node, off a shared rack, off a full disk): a new copy
+ * first; the old one is dropped by trim_one once the new one is confirmed.
+ * Returns whether an order was queued. */
+static bool move_one(struct meta_server *ms, const struct meta_fsm_chunk *c, struct loc *l,
+		     const char *const *live, size_t n_live, uint64_t now)
+{
+	const char *from = NULL, *to = NULL, *src = NULL;
+	enum meta_move_why why = meta_balance_move(ms->reg, c, live, n_live, &from, &to);
+	uint32_t f;
+
+	if (why == META_MOVE_NONE || (f = meta_rpc_node_intern(from)) == META_RPC_NODE_NONE ||
+	    order_copy(ms, c, l, to, live, n_live, now, &src) != WHY_COPYING)
+		return false;
+	l->move_from = f;
+	meta_balance_spent(why);
+	gd_info("chunk %" PRIu64 " v%" PRIu64 ": moving the copy on %s to %s from %s (%s)",
+		c->chunk_id, c->version, from, to, src, meta_place_move_name(why));
+	return true;
 }
 
 /* A chunk without a live copy at its version whose valid copies are still
@@ -1183,11 +1230,14 @@ static void trim_one(struct meta_server *ms, const struct meta_fsm_chunk *c,
 
 	if (!l)
 		return;
-	for (i = 0; i < n_live; i++) {
-		struct meta_node *x = meta_registry_get(ms->reg, live[i]);
-		if (x && (!victim || x->free_bytes < victim->free_bytes))
-			victim = x;
-	}
+	/* a move names the copy it replaces; otherwise meta_place_victim */
+	for (i = 0; i < n_live && l->move_from != META_RPC_NODE_NONE; i++)
+		if (node_find(live[i]) == l->move_from)
+			victim = meta_registry_get(ms->reg, live[i]);
+	if (!victim)
+		victim = meta_registry_get(ms->reg,
+					   live[meta_balance_victim(ms->reg, live, n_live)]);
+	l->move_from = META_RPC_NODE_NONE;
 	if (!victim)
 		return;
 	for (i = 0; i < n_live && n < META_RPC_CHAIN_MAX; i++)
@@ -1322,6 +1372,7 @@ static void scan_chunks(struct meta_server *ms, uint64_t now, bool may_order)
 		S.scan_started_ms = now;
 		memset(&S.census_scan, 0, sizeof(S.census_scan));
 		meta_repl_plan_reset(&S.next_plan);
+		meta_balance_pass_begin();
 	}
 	while (looked < SCAN_PER_TICK) {
 		const char *live[META_RPC_CHAIN_MAX];
@@ -1331,12 +1382,14 @@ static void scan_chunks(struct meta_server *ms, uint64_t now, bool may_order)
 
 		if (!meta_fsm_chunk_next(ms->fsm, &S.scan_pos, &c)) {
 			scan_pass_end(now);
+			meta_balance_pass_end(ms->reg);
 			return;
 		}
 		looked++;
 		goal = c.goal ? c.goal : 1;
 		n_live = meta_rpc_loc_live(ms, &c, false, live, META_RPC_CHAIN_MAX);
 		meta_repl_census_add(&S.census_scan, (uint32_t)n_live, goal, chunk_bytes(ms, &c));
+		meta_balance_note(ms->reg, &c, live, n_live);
 		if (n_live > goal && ordered < REPL_PER_TICK && may_order) {
 			l = meta_ns_map_get(&S.locs, c.chunk_id);
 			if (l && !l->trimming && l->lease_until_ms + LEASE_DRAIN_MS <= now &&
@@ -1351,6 +1404,12 @@ static void scan_chunks(struct meta_server *ms, uint64_t now, bool may_order)
 				l->why = WHY_NONE;
 				l->under_since_ms = 0;
 			}
+			if (l && n_live == goal && may_order && ordered < REPL_PER_TICK &&
+			    S.n_pending < REPL_MAX_PENDING && !l->trimming &&
+			    l->pending == META_RPC_NODE_NONE && now >= S.repl_after_ms &&
+			    l->lease_until_ms + LEASE_DRAIN_MS <= now &&
+			    move_one(ms, &c, l, live, n_live, now))
+				ordered++;
 			continue;
 		}
 		S.scan_under++;
@@ -1378,6 +1437,23 @@ static void scan_chunks(struct meta_server *ms, uint64_t now, bool may_order)
 
 /* ---- the tick and leadership ------------------------------------------------------------ */
 
+/* The registry learns which nodes drain (the FSM says), and meta_balance
+ * what the nodes look like this tick. */
+static void balance_tick(struct meta_server *ms, uint64_t now_ms)
+{
+	const struct meta_balance_opts o = {
+		.threshold_pct = ms->opt.rebalance_pct,
+		.rate = ms->opt.rebalance_rate,
+	};
+	const struct meta_ns_state *st = meta_fsm_state(ms->fsm);
+	struct meta_node *n;
+	size_t pos = 0;
+
+	while ((n = meta_registry_next(ms->reg, &pos)) != NULL)
+		n->draining = meta_drain_is_draining(st, n->node_id);
+	meta_balance_tick(ms->reg, now_ms, &o);
+}
+
 void meta_rpc_tick(struct meta_server *ms, uint64_t now_ms)
 {
 	if (!ms->ready)
@@ -1388,6 +1464,7 @@ void meta_rpc_tick(struct meta_server *ms, uint64_t now_ms)
 		meta_registry_decay(ms->reg);
 		S.last_decay_ms = now_ms;
 	}
+	balance_tick(ms, now_ms);
 	/* The scan counts chunks under goal (for status) even when it may not
 	 * order copies yet. */
 	if (meta_server_in_grace(ms)) {

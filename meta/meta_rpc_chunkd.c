@@ -188,6 +188,7 @@ void meta_rpc_cs_heartbeat(struct meta_server *ms, struct gd_request *req)
 	struct meta_node *node;
 	uint64_t now = meta_server_now_ms();
 	size_t n_taken = 0, n_held = 0, i;
+	bool was_dead;
 	int rc;
 
 	if (!str_ok(m->node_id, false)) {
@@ -208,6 +209,8 @@ void meta_rpc_cs_heartbeat(struct meta_server *ms, struct gd_request *req)
 		resp.reregister = 1;
 		goto out;
 	}
+	node = meta_registry_get(ms->reg, m->node_id);
+	was_dead = node && !meta_registry_node_alive(ms->reg, node, now);
 	rc = meta_registry_heartbeat(ms->reg, m->node_id,
 				     m->has_total_bytes ? m->total_bytes : 0,
 				     m->has_free_bytes ? m->free_bytes : 0,
@@ -219,6 +222,17 @@ void meta_rpc_cs_heartbeat(struct meta_server *ms, struct gd_request *req)
 	}
 	for (i = 0; i < m->n_replicated && i < 4096; i++)   /* wire.proto's bound */
 		meta_rpc_loc_replicated(ms, m->node_id, m->replicated[i]);
+	/* Back from the dead on the same connection (a pause, a partition
+	 * shorter than the TCP timeout), or orders lost to a full queue: while
+	 * it was away its chunks may have been freed, trimmed or re-versioned.
+	 * Its report reconciles that (stale and orphan copies are dropped). */
+	if (was_dead || node->resync) {
+		gd_info("chunkd %s: %s: asked for its chunk report", m->node_id,
+			was_dead ? "back after being dead" : "orders were dropped");
+		node->resync = false;
+		resp.has_reregister = 1;
+		resp.reregister = 1;
+	}
 	meta_registry_take_orders(node, &taken, &n_taken);
 	n_held = n_taken;
 	if (n_taken) {

@@ -1139,6 +1139,11 @@ static void do_admin_status(struct meta_server *ms, struct gd_request *req)
 		x->chunk_count = n->chunk_count;
 		x->alive = meta_registry_node_alive(ms->reg, n, now);
 		x->last_seen_ms = now >= n->last_seen_ms ? now - n->last_seen_ms : 0;
+		x->label = n->label;
+		x->has_draining = x->has_copies = x->has_copies_known = 1;
+		x->draining = n->draining;
+		x->copies = n->copies;
+		x->copies_known = n->copies_known;
 		ptrs[i++] = x;
 	}
 	r.has_status = r.has_inodes = r.has_chunks = r.has_raft_index = r.has_raft_term = 1;
@@ -1201,6 +1206,8 @@ static const handler_fn handlers[GD_METHOD_ID_MAX + 1] = {
 	[M(MASTERS_ADD)] = meta_h_masters_add,
 	[M(MASTERS_REMOVE)] = meta_h_masters_remove,
 	[M(MASTERS_TRANSFER)] = meta_h_masters_transfer,
+	[M(NODE_DRAIN)] = meta_rpc_node_drain,
+	[M(ADMIN_PLACEMENT)] = meta_rpc_admin_placement,
 };
 
 static bool serves(uint32_t method)

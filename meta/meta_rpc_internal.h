@@ -140,6 +140,10 @@ bool meta_rpc_token_admit(struct meta_server *ms, struct gd_request *req);
 /* M_TOKEN_CREATE, M_TOKEN_LIST, M_TOKEN_REVOKE (admin role only). */
 void meta_rpc_token_admin(struct meta_server *ms, struct gd_request *req);
 
+/* meta_rpc_nodes.c: M_NODE_DRAIN and M_ADMIN_PLACEMENT (admin role only). */
+void meta_rpc_node_drain(struct meta_server *ms, struct gd_request *req);
+void meta_rpc_admin_placement(struct meta_server *ms, struct gd_request *req);
+
 /* meta_rpc_chunkd.c's entry points, called by meta_rpc_dispatch. */
 void meta_rpc_cs_register(struct meta_server *ms, struct gd_request *req);
 void meta_rpc_cs_heartbeat(struct meta_server *ms, struct gd_request *req);

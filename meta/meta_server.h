@@ -37,6 +37,8 @@ struct meta_options {
 	uint32_t lease_ms;           /* write lease length */
 	uint32_t cap_lifetime_ms;    /* chunk capabilities of locations (gd_cap.h) */
 	uint32_t node_dead_ms;       /* a chunkd silent for this long is dead */
+	uint32_t rebalance_pct;      /* disk balance threshold, points from the mean (0 = off) */
+	uint32_t rebalance_rate;     /* label and disk moves started per second (0 = none) */
 	uint32_t grace_ms;           /* after a leader starts: no expiry, no orphan purge */
 	uint32_t repl_max_per_node;  /* re-replications on their way to one chunkd; 0 = 32 */
 	unsigned snapshot_threshold;

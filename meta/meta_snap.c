@@ -15,9 +15,10 @@
 /* Version 2 added the recorded answers of client sessions (exactly-once)
  * after the node registry, version 3 the truncate counts of the inodes after
  * those, version 4 the client tokens after those and the way up (parent) of
- * non-directories; version 1 to 3 snapshots still load (counts 0, no tokens,
- * ways up rebuilt from the directory entries). */
-#define SNAP_VERSION 4u
+ * non-directories, version 6 the draining chunkds after those (5 was set aside
+ * for another change and never written); version 1 to 4 snapshots still load (counts 0, no tokens,
+ * ways up rebuilt from the directory entries, no node draining). */
+#define SNAP_VERSION 6u
 #define SNAP_VERSION_MIN 1u
 #define SNAP_HEADER 24
 #define SNAP_TRAILER 8
@@ -31,6 +32,7 @@
 #define MIN_DIRENT_BYTES 24
 #define MIN_SESSION_BYTES 16
 #define MIN_NODE_BYTES 12
+#define MIN_DRAIN_BYTES 5     /* a node id: length and one byte */
 #define MIN_REPLIES_BYTES 20
 #define MIN_REPLY_BYTES 20
 #define MIN_TRUNC_BYTES 24
@@ -244,6 +246,19 @@ static void w_tokens(struct wbuf *w, const struct meta_ns_state *s)
 	}
 }
 
+/* Version 6: the ids of the draining nodes, in registry order. */
+static void w_drains(struct wbuf *w, const struct meta_ns_state *s)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->n_nodes; i++)
+		n += s->nodes[i].draining;
+	w_u64(w, n);
+	for (i = 0; i < s->n_nodes; i++)
+		if (s->nodes[i].draining)
+			w_str(w, s->nodes[i].id);
+}
+
 int meta_snap_write(const struct meta_ns_state *s, void **buf, size_t *len)
 {
 	struct wbuf w = { NULL, 0, 0, 0 };
@@ -285,6 +300,7 @@ int meta_snap_write(const struct meta_ns_state *s, void **buf, size_t *len)
 	w_replies(&w, s);
 	w_trunc_seqs(&w, all, n);
 	w_tokens(&w, s);
+	w_drains(&w, s);
 	gd_free(all);
 	if (w.err) {
 		raft_free(w.p);
@@ -863,6 +879,27 @@ out:
 	return rc;
 }
 
+/* Version 6: draining nodes, each a node of the registry, named once. */
+static void r_drains(struct rbuf *r, struct meta_ns_state *s)
+{
+	uint64_t n = r_count(r, MIN_DRAIN_BYTES), i;
+
+	for (i = 0; i < n && !r->err; i++) {
+		char *id = r_str(r, 1, SNAP_STR_MAX);
+		struct meta_ns_node *nd;
+
+		if (!id)
+			return;
+		nd = meta_ns_node_find(s, id);
+		gd_free(id);
+		if (!nd || nd->draining) {
+			r->err = GD_EPROTO;
+			return;
+		}
+		nd->draining = true;
+	}
+}
+
 int meta_snap_read(struct meta_ns_state *out, const void *buf, size_t len)
 {
 	struct rbuf r = { buf, len, 0, 0, 0 };
@@ -913,6 +950,8 @@ int meta_snap_read(struct meta_ns_state *out, const void *buf, size_t len)
 		r_tokens(&r, &s);
 	else if (!r.err)
 		rebuild_ways_up(&s);
+	if (version >= 6)
+		r_drains(&r, &s);
 	if (!r.err && r.off != r.len)
 		r.err = GD_EPROTO;
 	rc = r.err;

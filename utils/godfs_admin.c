@@ -1,8 +1,9 @@
 /* godfs-admin: the operator's command line over the meta's RPCs.
  *
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] status [--json]
- *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] nodes [--json]
+ *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] nodes ... (godfs_admin_nodes.h)
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] chunks [--json]
+ *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] placement [--json]
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] goal PATH [N]
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] token ... (godfs_admin_token.h)
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] masters ... (godfs_admin_masters.h)
@@ -21,6 +22,7 @@
 #include "gd_status.h"
 #include "godfs_admin_chunks.h"
 #include "godfs_admin_masters.h"
+#include "godfs_admin_nodes.h"
 #include "godfs_admin_token.h"
 #include "proto/wire.pb-c.h"
 
@@ -58,12 +60,12 @@ static void admin_usage(FILE *f)
 		"  status [--json]     the meta: leader, Raft index and term, inodes, chunks,\n"
 		"                      sessions, chunks under their goal and why, copies\n"
 		"                      being made\n"
-		"  nodes [--json]      the chunk servers: id, address, alive, chunks, free/total\n"
 		"  goal PATH [N]       show (or set to N) the replication goal of PATH,\n"
 		"                      a path from the root of the file system or on a\n"
 		"                      local godfs mount (/mnt/godfs/dir)\n"
 		"  key generate PATH   create a new cluster key file (mode 0600; refuses to\n"
 		"                      overwrite one) to copy to every node\n");
+	admin_nodes_usage(f);
 	admin_chunks_usage(f);
 	admin_token_usage(f);
 	admin_masters_usage(f);
@@ -92,7 +94,7 @@ void admin_json_str(const char *s)
 }
 
 /* A byte count for humans: 1023 B, 1.5 KiB, 80.0 GiB. */
-static const char *admin_bytes(uint64_t n, char *buf, size_t len)
+const char *admin_bytes(uint64_t n, char *buf, size_t len)
 {
 	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
 	double v = (double)n;
@@ -193,50 +195,6 @@ static int admin_cmd_status(struct admin *a)
 			printf("last failure   %s\n", s->repl_last_error);
 		for (size_t i = 0; i < s->n_under_goal_why; i++)
 			printf("under goal     %s\n", s->under_goal_why[i]);
-	}
-	protobuf_c_message_free_unpacked(&s->base, NULL);
-	return ADMIN_OK;
-}
-
-static int admin_cmd_nodes(struct admin *a)
-{
-	Godfs__AdminStatusResp *s = NULL;
-	char fb[32], tb[32];
-	int rc;
-
-	rc = admin_fetch_status(a, &s);
-	if (rc < 0)
-		return admin_fail("nodes", rc);
-	if (a->json) {
-		putchar('[');
-		for (size_t i = 0; i < s->n_nodes; i++) {
-			const Godfs__NodeInfo *n = s->nodes[i];
-
-			printf("%s{\"node_id\":", i ? "," : "");
-			admin_json_str(n->node_id);
-			printf(",\"address\":");
-			admin_json_str(n->address);
-			printf(",\"alive\":%s,\"chunks\":%" PRIu64 ",\"free_bytes\":%" PRIu64
-			       ",\"total_bytes\":%" PRIu64 ",\"last_seen_ms\":%" PRIu64 "}",
-			       n->alive ? "true" : "false", n->chunk_count, n->free_bytes,
-			       n->total_bytes, n->last_seen_ms);
-		}
-		printf("]\n");
-	} else {
-		printf("%-18s %-22s %-6s %8s %22s %10s\n", "NODE", "ADDRESS", "STATE",
-		       "CHUNKS", "FREE / TOTAL", "LAST SEEN");
-		for (size_t i = 0; i < s->n_nodes; i++) {
-			const Godfs__NodeInfo *n = s->nodes[i];
-			char fr[48];
-
-			snprintf(fr, sizeof(fr), "%s / %s",
-				 admin_bytes(n->free_bytes, fb, sizeof(fb)),
-				 admin_bytes(n->total_bytes, tb, sizeof(tb)));
-			printf("%-18s %-22s %-6s %8" PRIu64 " %22s %7" PRIu64 ".%01" PRIu64 "s\n",
-			       n->node_id ? n->node_id : "-", n->address ? n->address : "-",
-			       n->alive ? "alive" : "dead", n->chunk_count, fr,
-			       n->last_seen_ms / 1000, (n->last_seen_ms % 1000) / 100);
-		}
 	}
 	protobuf_c_message_free_unpacked(&s->base, NULL);
 	return ADMIN_OK;
@@ -565,8 +523,9 @@ int main(int argc, char **argv)
 		if (admin_masters_check_args(nargs, argv + optind + 1))
 			goto out_release;
 	} else if (!((strcmp(cmd, "status") == 0 && nargs == 0) ||
-	      (strcmp(cmd, "nodes") == 0 && nargs == 0) ||
+	      (strcmp(cmd, "nodes") == 0 && admin_nodes_check_args(nargs, argv + optind + 1) == 0) ||
 	      (strcmp(cmd, "chunks") == 0 && nargs == 0) ||
+	      (strcmp(cmd, "placement") == 0 && nargs == 0) ||
 	      (strcmp(cmd, "goal") == 0 && (nargs == 1 || nargs == 2)))) {
 		fprintf(stderr, "godfs-admin: unknown command or wrong arguments: %s\n", cmd);
 		admin_usage(stderr);
@@ -614,9 +573,11 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "status") == 0)
 		ret = admin_cmd_status(&a);
 	else if (strcmp(cmd, "nodes") == 0)
-		ret = admin_cmd_nodes(&a);
+		ret = admin_nodes_run(a.meta, a.json, nargs, argv + optind + 1);
 	else if (strcmp(cmd, "chunks") == 0)
 		ret = admin_chunks_run(a.meta, a.json);
+	else if (strcmp(cmd, "placement") == 0)
+		ret = admin_placement_run(a.meta, a.json);
 	else if (strcmp(cmd, "token") == 0)
 		ret = admin_token_run(a.meta, a.json, nargs, argv + optind + 1);
 	else if (strcmp(cmd, "masters") == 0)

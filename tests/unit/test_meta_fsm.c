@@ -26,6 +26,7 @@
 
 #include "gd_alloc.h"
 #include "gd_status.h"
+#include "meta_drain.h"
 #include "meta_fsm.h"
 #include "meta_ns.h"
 #include "meta_snap.h"
@@ -2994,6 +2995,53 @@ static void test_exactly_once_trim(void **state)
 /* Version 1 (before exactly-once: no records) and version 2 (before the
  * truncate counts) snapshots still load, and snapshot again in version 3
  * with the same state. */
+/* NODE_DRAIN: a known node only; the flag survives a re-registration, a
+ * snapshot and its restore, and a replay of the log; undrain clears it. */
+static void test_node_drain(void **state)
+{
+	Godfs__NodeDrain d = GODFS__NODE_DRAIN__INIT;
+	struct leader l;
+	struct meta_fsm *g;
+	void *s1;
+	size_t n1;
+
+	(void)state;
+	leader_init(&l);
+	do_register(&l, "cs-a", "127.0.0.1:18001", "rack=r1", NULL, 0, 0);
+	do_register(&l, "cs-b", "127.0.0.1:18002", "rack=r2", NULL, 0, 0);
+	d.node_id = "cs-x";
+	d.has_drain = 1;
+	d.drain = 1;
+	run(&l, &(struct ent){ .method = M(NODE_DRAIN), .req = &d.base }, GD_ENOENT, NULL);
+	d.node_id = "";
+	run(&l, &(struct ent){ .method = M(NODE_DRAIN), .req = &d.base }, GD_EINVAL, NULL);
+	d.node_id = "cs-b";
+	run(&l, &(struct ent){ .method = M(NODE_DRAIN), .req = &d.base }, 0, NULL);
+	assert_true(meta_drain_is_draining(meta_fsm_state(l.f), "cs-b"));
+	assert_false(meta_drain_is_draining(meta_fsm_state(l.f), "cs-a"));
+	/* a new address keeps the drain */
+	do_register(&l, "cs-b", "127.0.0.1:18012", "rack=r2", NULL, 0, 0);
+	assert_true(meta_drain_is_draining(meta_fsm_state(l.f), "cs-b"));
+
+	snap(l.f, &s1, &n1);
+	assert_int_equal(meta_fsm_new(CHUNK, &g), 0);
+	assert_int_equal(meta_fsm_restore(g, s1, n1), 0);
+	assert_true(meta_drain_is_draining(meta_fsm_state(g), "cs-b"));
+	assert_false(meta_drain_is_draining(meta_fsm_state(g), "cs-a"));
+	assert_same_snapshot(g, s1, n1);
+	meta_fsm_free(g);
+	assert_int_equal(meta_fsm_new(CHUNK, &g), 0);
+	replay(g, &l, 0, l.n);
+	assert_same_snapshot(g, s1, n1);
+	meta_fsm_free(g);
+	raft_free(s1);
+
+	d.drain = 0;
+	run(&l, &(struct ent){ .method = M(NODE_DRAIN), .req = &d.base }, 0, NULL);
+	assert_false(meta_drain_is_draining(meta_fsm_state(l.f), "cs-b"));
+	leader_release(&l);
+}
+
 static void test_snapshot_v1_loads(void **state)
 {
 	struct leader l;
@@ -3009,16 +3057,18 @@ static void test_snapshot_v1_loads(void **state)
 	do_hello(&l, ONCE_SESSION, "host", "/mnt");
 	do_mkdir(&l, ROOT, "d", 0755);
 	snap(l.f, &s, &n);
-	/* version 4 = version 3 + the token counter (1) and count (0),
+	/* version 6 = version 4 + a u64 count of draining nodes (0 here),
+	 * version 4 = version 3 + the token counter (1) and count (0),
 	 * version 3 = version 2 + a u64 count of truncated inodes (0 here),
 	 * version 2 = version 1 + a u64 count of sessions with records (0 here) */
-	for (v = 1; v <= 3; v++) {
-		size_t cut = 16 + 8 * (3 - v);
+	for (v = 1; v <= 4; v++) {
+		size_t cut = v == 4 ? 8 : 24 + 8 * (3 - v);
 		v1 = malloc(n - cut);
 		assert_non_null(v1);
 		memcpy(v1, s, n - 8 - cut);
 		for (k = 0; k < cut; k++)
-			assert_int_equal(((uint8_t *)s)[n - 8 - cut + k], k == cut - 16 ? 1 : 0);
+			assert_int_equal(((uint8_t *)s)[n - 8 - cut + k],
+					 v < 4 && k == cut - 24 ? 1 : 0);
 		v1[8] = (uint8_t)v;
 		body = n - cut - 24 - 8;
 		for (k = 0; k < 8; k++)
@@ -3028,7 +3078,7 @@ static void test_snapshot_v1_loads(void **state)
 		assert_int_equal(meta_fsm_restore(g, v1, n - cut), 0);
 		assert_same_snapshot(g, s, n);
 		/* a version from the future is refused */
-		v1[8] = 5;
+		v1[8] = 7;
 		resign(v1, n - cut);
 		assert_int_equal(meta_fsm_restore(g, v1, n - cut), GD_EPROTO);
 		meta_fsm_free(g);
@@ -3275,6 +3325,7 @@ int main(void)
 		cmocka_unit_test(test_exactly_once_methods),
 		cmocka_unit_test(test_exactly_once_trim),
 		cmocka_unit_test(test_snapshot_v1_loads),
+		cmocka_unit_test(test_node_drain),
 		cmocka_unit_test(test_exactly_once_alloc_failure),
 		cmocka_unit_test(test_commit_after_truncate),
 	};

@@ -758,22 +758,24 @@ static void test_snapshot_formats(void **state)
 	assert_int_equal(meta_fsm_new(1u << 20, &g), 0);
 	assert_int_equal(meta_fsm_restore(g, v3, n), GD_EPROTO);
 
-	/* format 3: no way up for x, no tokens (16 bytes shorter) */
+	/* format 3: no way up for x, no tokens, no draining nodes (24 bytes
+	 * shorter than format 6) */
 	memcpy(v3, s, n);
 	put_u64(v3 + off + PARENT_OFF, 0);
-	assert_int_equal(get_u64(v3 + n - 8 - 16), 1);   /* next token id */
-	assert_int_equal(get_u64(v3 + n - 8 - 8), 0);    /* no tokens */
+	assert_int_equal(get_u64(v3 + n - 8 - 24), 1);   /* next token id */
+	assert_int_equal(get_u64(v3 + n - 8 - 16), 0);   /* no tokens */
+	assert_int_equal(get_u64(v3 + n - 8 - 8), 0);    /* no node draining */
 	v3[8] = 3;
-	put_u64(v3 + 16, n - 16 - 24 - 8);
-	resign(v3, n - 16);
-	assert_int_equal(meta_fsm_restore(g, v3, n - 16), 0);
+	put_u64(v3 + 16, n - 24 - 24 - 8);
+	resign(v3, n - 24);
+	assert_int_equal(meta_fsm_restore(g, v3, n - 24), 0);
 	/* rebuilt: the lowest-numbered directory holding a link */
 	assert_int_equal(inside(g, a, x), 0);
 	assert_int_equal(inside(g, b, x), GD_EACCES);
 	/* and a format 3 file that names a way up is refused */
 	put_u64(v3 + off + PARENT_OFF, b);
-	resign(v3, n - 16);
-	assert_int_equal(meta_fsm_restore(g, v3, n - 16), GD_EPROTO);
+	resign(v3, n - 24);
+	assert_int_equal(meta_fsm_restore(g, v3, n - 24), GD_EPROTO);
 	free(v3);
 	raft_free(buf);
 	meta_fsm_free(g);
