@@ -104,7 +104,8 @@ void meta_balance_tick(struct meta_registry *reg, uint64_t now_ms,
 	while ((n = meta_registry_next(reg, &pos)) != NULL && B.n_views < count)
 		if (meta_registry_node_alive(reg, n, now_ms) && !n->draining)
 			meta_registry_place_node(n, &B.views[B.n_views++]);
-	qsort(B.views, B.n_views, sizeof(*B.views), cmp_free);
+	if (B.n_views > 1)
+		qsort(B.views, B.n_views, sizeof(*B.views), cmp_free);
 	ptrs = gd_calloc(B.n_views + 1, sizeof(*ptrs));
 	B.unbalanced = false;
 	if (ptrs) {
