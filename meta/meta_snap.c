@@ -15,10 +15,10 @@
 /* Version 2 added the recorded answers of client sessions (exactly-once)
  * after the node registry, version 3 the truncate counts of the inodes after
  * those, version 4 the client tokens after those and the way up (parent) of
- * non-directories, version 6 the draining chunkds after those (5 was set aside
- * for another change and never written); version 1 to 4 snapshots still load (counts 0, no tokens,
+ * non-directories, version 5 the draining chunkds after those; version 1 to 4
+ * snapshots still load (counts 0, no tokens,
  * ways up rebuilt from the directory entries, no node draining). */
-#define SNAP_VERSION 6u
+#define SNAP_VERSION 5u
 #define SNAP_VERSION_MIN 1u
 #define SNAP_HEADER 24
 #define SNAP_TRAILER 8
@@ -246,7 +246,7 @@ static void w_tokens(struct wbuf *w, const struct meta_ns_state *s)
 	}
 }
 
-/* Version 6: the ids of the draining nodes, in registry order. */
+/* Version 5: the ids of the draining nodes, in registry (node id) order. */
 static void w_drains(struct wbuf *w, const struct meta_ns_state *s)
 {
 	size_t i, n = 0;
@@ -950,7 +950,7 @@ int meta_snap_read(struct meta_ns_state *out, const void *buf, size_t len)
 		r_tokens(&r, &s);
 	else if (!r.err)
 		rebuild_ways_up(&s);
-	if (version >= 6)
+	if (version >= 5)
 		r_drains(&r, &s);
 	if (!r.err && r.off != r.len)
 		r.err = GD_EPROTO;

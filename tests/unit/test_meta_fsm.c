@@ -3057,7 +3057,7 @@ static void test_snapshot_v1_loads(void **state)
 	do_hello(&l, ONCE_SESSION, "host", "/mnt");
 	do_mkdir(&l, ROOT, "d", 0755);
 	snap(l.f, &s, &n);
-	/* version 6 = version 4 + a u64 count of draining nodes (0 here),
+	/* version 5 = version 4 + a u64 count of draining nodes (0 here),
 	 * version 4 = version 3 + the token counter (1) and count (0),
 	 * version 3 = version 2 + a u64 count of truncated inodes (0 here),
 	 * version 2 = version 1 + a u64 count of sessions with records (0 here) */

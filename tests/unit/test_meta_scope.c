@@ -759,7 +759,7 @@ static void test_snapshot_formats(void **state)
 	assert_int_equal(meta_fsm_restore(g, v3, n), GD_EPROTO);
 
 	/* format 3: no way up for x, no tokens, no draining nodes (24 bytes
-	 * shorter than format 6) */
+	 * shorter than format 5) */
 	memcpy(v3, s, n);
 	put_u64(v3 + off + PARENT_OFF, 0);
 	assert_int_equal(get_u64(v3 + n - 8 - 24), 1);   /* next token id */
