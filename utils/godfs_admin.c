@@ -3,7 +3,8 @@
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] status [--json]
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] nodes ... (godfs_admin_nodes.h)
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] chunks [--json]
- *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] placement [--json]
+ *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] chunks --placement [--json]
+ *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] placement [--json] (the same)
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] goal PATH [N]
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] token ... (godfs_admin_token.h)
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] masters ... (godfs_admin_masters.h)
@@ -31,6 +32,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <mntent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -455,6 +457,7 @@ int main(int argc, char **argv)
 		{ "meta", required_argument, NULL, 'm' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "placement", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		GD_CRED_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
@@ -468,6 +471,7 @@ int main(int argc, char **argv)
 	char host[256];
 	long timeout_s;
 	int c, ret = ADMIN_ERR_USAGE, rc, i, full_argc = argc;
+	bool placement = false;   /* chunks --placement */
 
 	gd_log_init("godfs-admin", "error");
 	gd_config_init(&cfg);
@@ -486,6 +490,10 @@ int main(int argc, char **argv)
 			admin_usage(stdout);
 			ret = ADMIN_OK;
 			goto out_release;
+		}
+		if (c == 'P') {
+			placement = true;
+			continue;
 		}
 		if (c == '?' || gd_config_getopt(&cfg, opts, c, optarg) < 0) {
 			admin_usage(stderr);
@@ -506,6 +514,11 @@ int main(int argc, char **argv)
 	}
 	cmd = argv[optind];
 	int nargs = argc - optind - 1;
+	if (placement && strcmp(cmd, "chunks") != 0) {
+		fprintf(stderr, "godfs-admin: --placement goes with `chunks`\n");
+		admin_usage(stderr);
+		goto out_release;
+	}
 	if (strcmp(cmd, "key") == 0) {
 		if (nargs == 2 && strcmp(argv[optind + 1], "generate") == 0) {
 			ret = admin_cmd_key_generate(argv[optind + 2]);
@@ -574,6 +587,8 @@ int main(int argc, char **argv)
 		ret = admin_cmd_status(&a);
 	else if (strcmp(cmd, "nodes") == 0)
 		ret = admin_nodes_run(a.meta, a.json, nargs, argv + optind + 1);
+	else if (strcmp(cmd, "chunks") == 0 && placement)
+		ret = admin_placement_run(a.meta, a.json);
 	else if (strcmp(cmd, "chunks") == 0)
 		ret = admin_chunks_run(a.meta, a.json);
 	else if (strcmp(cmd, "placement") == 0)

@@ -16,7 +16,9 @@ void admin_nodes_usage(FILE *f)
 		"  nodes drain ID      decommission chunk server ID: no new copies on it, each\n"
 		"                      of its copies is copied elsewhere, then dropped from it\n"
 		"  nodes undrain ID    ends the drain of ID\n"
-		"  placement [--json]  chunks whose copies share a rack or zone (labels)\n");
+		"  chunks --placement [--json]\n"
+		"                      chunks whose copies share a rack or zone (labels);\n"
+		"                      `placement` says the same\n");
 }
 
 int admin_nodes_check_args(int argc, char **argv)
