@@ -30,7 +30,7 @@ struct report {
 	uint64_t total;
 };
 
-static struct {
+struct meta_balance {
 	struct report cur;      /* pass in progress */
 	struct report last;     /* last complete pass */
 	bool complete;
@@ -44,8 +44,10 @@ static struct {
 	unsigned rate;
 	double budget;          /* label and disk moves that may start now */
 	uint64_t budget_ms;
-} B;
+};
 
+/* log lines of drains that cannot go where they should (thread-safe, like
+ * the refusal limits of the handlers) */
 static struct gd_log_limit drain_log = GD_LOG_LIMIT_INIT;
 
 static void report_free(struct report *r)
@@ -64,12 +66,30 @@ static void report_free(struct report *r)
 	memset(r, 0, sizeof(*r));
 }
 
-void meta_balance_clear(void)
+int meta_balance_new(struct meta_balance **out)
 {
-	report_free(&B.cur);
-	report_free(&B.last);
-	gd_free(B.views);
-	memset(&B, 0, sizeof(B));
+	struct meta_balance *bal = gd_calloc(1, sizeof(*bal));
+
+	if (!bal)
+		return GD_ENOMEM;
+	*out = bal;
+	return 0;
+}
+
+void meta_balance_free(struct meta_balance *bal)
+{
+	if (!bal)
+		return;
+	meta_balance_clear(bal);
+	gd_free(bal);
+}
+
+void meta_balance_clear(struct meta_balance *bal)
+{
+	report_free(&bal->cur);
+	report_free(&bal->last);
+	gd_free(bal->views);
+	memset(bal, 0, sizeof(*bal));
 }
 
 static int cmp_free(const void *a, const void *b)
@@ -81,7 +101,7 @@ static int cmp_free(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-void meta_balance_tick(struct meta_registry *reg, uint64_t now_ms,
+void meta_balance_tick(struct meta_balance *bal, struct meta_registry *reg, uint64_t now_ms,
 		       const struct meta_balance_opts *o)
 {
 	const struct meta_place_node **ptrs;
@@ -90,53 +110,53 @@ void meta_balance_tick(struct meta_registry *reg, uint64_t now_ms,
 
 	while (meta_registry_next(reg, &pos))
 		count++;
-	if (count > B.cap_views) {
-		struct meta_place_node *v = gd_realloc(B.views, count * sizeof(*v));
+	if (count > bal->cap_views) {
+		struct meta_place_node *v = gd_realloc(bal->views, count * sizeof(*v));
 		if (!v) {
-			B.n_views = 0;
+			bal->n_views = 0;
 			return;
 		}
-		B.views = v;
-		B.cap_views = count;
+		bal->views = v;
+		bal->cap_views = count;
 	}
-	B.n_views = 0;
+	bal->n_views = 0;
 	pos = 0;
-	while ((n = meta_registry_next(reg, &pos)) != NULL && B.n_views < count)
+	while ((n = meta_registry_next(reg, &pos)) != NULL && bal->n_views < count)
 		if (meta_registry_node_alive(reg, n, now_ms) && !n->draining)
-			meta_registry_place_node(n, &B.views[B.n_views++]);
-	if (B.n_views > 1)
-		qsort(B.views, B.n_views, sizeof(*B.views), cmp_free);
-	ptrs = gd_calloc(B.n_views + 1, sizeof(*ptrs));
-	B.unbalanced = false;
+			meta_registry_place_node(n, &bal->views[bal->n_views++]);
+	if (bal->n_views > 1)
+		qsort(bal->views, bal->n_views, sizeof(*bal->views), cmp_free);
+	ptrs = gd_calloc(bal->n_views + 1, sizeof(*ptrs));
+	bal->unbalanced = false;
 	if (ptrs) {
-		for (i = 0; i < B.n_views; i++)
-			ptrs[i] = &B.views[i];
-		B.unbalanced = meta_place_unbalanced(ptrs, B.n_views, o->threshold_pct,
-						     &B.mean_pct);
+		for (i = 0; i < bal->n_views; i++)
+			ptrs[i] = &bal->views[i];
+		bal->unbalanced = meta_place_unbalanced(ptrs, bal->n_views, o->threshold_pct,
+						     &bal->mean_pct);
 		gd_free(ptrs);
 	}
-	if (o->rate != B.rate || B.budget_ms == 0) {
-		B.rate = o->rate;
-		B.budget = 0;
-	} else if (now_ms > B.budget_ms) {
-		B.budget += (double)(now_ms - B.budget_ms) * o->rate / 1000.0;
-		if (B.budget > (double)o->rate)
-			B.budget = (double)o->rate;
+	if (o->rate != bal->rate || bal->budget_ms == 0) {
+		bal->rate = o->rate;
+		bal->budget = 0;
+	} else if (now_ms > bal->budget_ms) {
+		bal->budget += (double)(now_ms - bal->budget_ms) * o->rate / 1000.0;
+		if (bal->budget > (double)o->rate)
+			bal->budget = (double)o->rate;
 	}
-	B.budget_ms = now_ms;
+	bal->budget_ms = now_ms;
 }
 
-void meta_balance_pass_begin(void)
+void meta_balance_pass_begin(struct meta_balance *bal)
 {
-	report_free(&B.cur);
+	report_free(&bal->cur);
 }
 
-void meta_balance_pass_end(struct meta_registry *reg)
+void meta_balance_pass_end(struct meta_balance *bal, struct meta_registry *reg)
 {
-	report_free(&B.last);
-	B.last = B.cur;
-	memset(&B.cur, 0, sizeof(B.cur));
-	B.complete = true;
+	report_free(&bal->last);
+	bal->last = bal->cur;
+	memset(&bal->cur, 0, sizeof(bal->cur));
+	bal->complete = true;
 	meta_registry_pass_end(reg);
 }
 
@@ -158,36 +178,37 @@ static size_t copy_views(struct meta_registry *reg, const char *const *live, siz
 }
 
 /* The candidates for a new copy of a chunk on copies[0..n): views not
- * among them. Returns how many (into out, room for B.n_views). */
-static size_t cands_of(const struct meta_place_node *const *copies, size_t n,
+ * among them. Returns how many (into out, room for bal->n_views). */
+static size_t cands_of(const struct meta_balance *bal,
+		       const struct meta_place_node *const *copies, size_t n,
 		       const struct meta_place_node **out)
 {
 	size_t k = 0, i, j;
 
-	for (i = 0; i < B.n_views; i++) {
+	for (i = 0; i < bal->n_views; i++) {
 		bool holds = false;
 		for (j = 0; j < n && !holds; j++)
-			holds = strcmp(copies[j]->id, B.views[i].id) == 0;
+			holds = strcmp(copies[j]->id, bal->views[i].id) == 0;
 		if (!holds)
-			out[k++] = &B.views[i];
+			out[k++] = &bal->views[i];
 	}
 	return k;
 }
 
-static void add_entry(const struct meta_fsm_chunk *c, const struct meta_place_node *const *cp,
+static void add_entry(struct meta_balance *bal, const struct meta_fsm_chunk *c, const struct meta_place_node *const *cp,
 		      size_t n, const char *what, const char *value, bool fixable)
 {
 	struct entry *e, *arr;
 	size_t i;
 
-	B.cur.total++;
-	if (B.cur.n >= META_BALANCE_REPORT_MAX)
+	bal->cur.total++;
+	if (bal->cur.n >= META_BALANCE_REPORT_MAX)
 		return;
-	arr = gd_realloc(B.cur.e, (B.cur.n + 1) * sizeof(*arr));
+	arr = gd_realloc(bal->cur.e, (bal->cur.n + 1) * sizeof(*arr));
 	if (!arr)
 		return;
-	B.cur.e = arr;
-	e = &arr[B.cur.n];
+	bal->cur.e = arr;
+	e = &arr[bal->cur.n];
 	memset(e, 0, sizeof(*e));
 	e->nodes = gd_calloc(n, sizeof(*e->nodes));
 	e->labels = gd_calloc(n, sizeof(*e->labels));
@@ -217,10 +238,10 @@ static void add_entry(const struct meta_fsm_chunk *c, const struct meta_place_no
 	e->goal = c->goal;
 	snprintf(e->shared, sizeof(e->shared), "%s=%s", what, value);
 	e->fixable = fixable;
-	B.cur.n++;
+	bal->cur.n++;
 }
 
-void meta_balance_note(struct meta_registry *reg, const struct meta_fsm_chunk *c,
+void meta_balance_note(struct meta_balance *bal, struct meta_registry *reg, const struct meta_fsm_chunk *c,
 		       const char *const *live, size_t n_live)
 {
 	struct meta_place_node v[META_NS_NODES_MAX];
@@ -232,20 +253,20 @@ void meta_balance_note(struct meta_registry *reg, const struct meta_fsm_chunk *c
 		meta_registry_count_copy(reg, c->nodes[i]);
 	n = copy_views(reg, live, n_live, v, cp);
 	if (n >= 2 && meta_place_shared(cp, n, &what, &value)) {
-		const struct meta_place_node **cands = gd_calloc(B.n_views + 1, sizeof(*cands));
+		const struct meta_place_node **cands = gd_calloc(bal->n_views + 1, sizeof(*cands));
 		struct meta_place_balance b = { .labels = true };
 		struct meta_move mv;
 		bool fixable = false;
 
 		if (cands)
-			fixable = meta_place_move(cp, n, cands, cands_of(cp, n, cands), &b, &mv) ==
+			fixable = meta_place_move(cp, n, cands, cands_of(bal, cp, n, cands), &b, &mv) ==
 				  META_MOVE_LABEL;
 		gd_free(cands);
-		add_entry(c, cp, n, what, value, fixable);
+		add_entry(bal, c, cp, n, what, value, fixable);
 	}
 }
 
-enum meta_move_why meta_balance_move(struct meta_registry *reg, const struct meta_fsm_chunk *c,
+enum meta_move_why meta_balance_move(struct meta_balance *bal, struct meta_registry *reg, const struct meta_fsm_chunk *c,
 				     const char *const *live, size_t n_live,
 				     const char **from, const char **to)
 {
@@ -257,15 +278,15 @@ enum meta_move_why meta_balance_move(struct meta_registry *reg, const struct met
 	enum meta_move_why why;
 	size_t n = copy_views(reg, live, n_live, v, cp), n_cands;
 
-	if (n == 0 || B.n_views == 0)
+	if (n == 0 || bal->n_views == 0)
 		return META_MOVE_NONE;
-	cands = gd_calloc(B.n_views, sizeof(*cands));
+	cands = gd_calloc(bal->n_views, sizeof(*cands));
 	if (!cands)
 		return META_MOVE_NONE;
-	n_cands = cands_of(cp, n, cands);
-	b.labels = b.disks = B.rate > 0 && B.budget >= 1.0;
-	b.unbalanced = B.unbalanced;
-	b.mean_pct = B.mean_pct;
+	n_cands = cands_of(bal, cp, n, cands);
+	b.labels = b.disks = bal->rate > 0 && bal->budget >= 1.0;
+	b.unbalanced = bal->unbalanced;
+	b.mean_pct = bal->mean_pct;
 	why = meta_place_move(cp, n, cands, n_cands, &b, &mv);
 	if (why == META_MOVE_DRAIN && mv.to == SIZE_MAX) {
 		unsigned dropped;
@@ -290,10 +311,10 @@ enum meta_move_why meta_balance_move(struct meta_registry *reg, const struct met
 	return why;
 }
 
-void meta_balance_spent(enum meta_move_why why)
+void meta_balance_spent(struct meta_balance *bal, enum meta_move_why why)
 {
 	if (why == META_MOVE_LABEL || why == META_MOVE_BALANCE)
-		B.budget -= 1.0;
+		bal->budget -= 1.0;
 }
 
 size_t meta_balance_victim(struct meta_registry *reg, const char *const *live, size_t n_live)
@@ -315,9 +336,10 @@ size_t meta_balance_victim(struct meta_registry *reg, const char *const *live, s
 	return 0;
 }
 
-int meta_balance_report(Godfs__AdminPlacementResp *r, uint32_t limit)
+int meta_balance_report(const struct meta_balance *bal, Godfs__AdminPlacementResp *r,
+			uint32_t limit)
 {
-	const struct report *rep = &B.last;
+	const struct report *rep = &bal->last;
 	Godfs__PlacementInfo *infos, **ptrs;
 	size_t n = rep->n, i;
 
@@ -325,7 +347,7 @@ int meta_balance_report(Godfs__AdminPlacementResp *r, uint32_t limit)
 		n = limit;
 	r->has_total = r->has_complete = 1;
 	r->total = rep->total;
-	r->complete = B.complete;
+	r->complete = bal->complete;
 	if (n == 0)
 		return 0;
 	infos = gd_calloc(n, sizeof(*infos));

@@ -1,6 +1,6 @@
 /* Decommissioning a chunkd in the meta's replicated state: the apply of
  * M_NODE_DRAIN sets or clears meta_ns_node.draining. What a draining node
- * means is the leader's business (meta_rpc_background.c: no new copies on
+ * means is the leader's business (meta_repl.c: no new copies on
  * it, each of its copies copied elsewhere first and then dropped from it;
  * meta_place.h says where); here only the durable flag, so that a new
  * leader, or the same one after a restart, goes on draining.

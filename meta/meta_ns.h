@@ -177,7 +177,7 @@ int meta_ns_xattr_remove(struct meta_ns_inode *in, const char *name);
 /* ---- the whole state ----------------------------------------------------------- */
 
 /* Replication goal bound: a chain carries one address per copy, and chains
- * are at most 16 long everywhere (META_RPC_CHAIN_MAX in the meta,
+ * are at most 16 long everywhere (META_LOCS_CHAIN_MAX in the meta,
  * CHUNKD_CHAIN_MAX in chunkd). SetAttr and --default-goal above it are
  * GD_EINVAL (docs/meta.md). */
 #define META_NS_GOAL_MAX 16

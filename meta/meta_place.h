@@ -3,8 +3,9 @@
  * above its goal is dropped, and whether a chunk at its goal should move a
  * copy (off a draining node, off a rack it shares, off a disk far fuller
  * than the others). No state, no clock, no allocation: the leader's scan
- * and the registry (meta_rpc_background.c, meta_registry.c) call these with
- * what they know, and the unit tests call them with made-up nodes.
+ * and the registry (meta_repl.c through meta_balance.c, meta_registry.c)
+ * call these with what they know, and the unit tests call them with
+ * made-up nodes.
  *
  * Spread: a copy on a new zone is worth more than one on a new rack (a zone
  * is the wider failure domain), a new rack more than nothing; an unlabelled

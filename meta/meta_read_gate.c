@@ -6,7 +6,8 @@
 #include "gd_methods.h"
 #include "gd_status.h"
 #include "meta_raft.h"
-#include "meta_rpc.h"
+#include "meta_h.h"
+#include "meta_loop.h"
 #include "meta_server.h"
 
 /* Reads waiting, oldest first. */
@@ -72,12 +73,12 @@ static void finish_all(struct meta_server *ms, struct meta_event *ev, int status
 		gd_free(ev);
 		if (status == 0 && ms->ready && !ms->stopping) {
 			g->stats.by_barrier++;
-			meta_rpc_dispatch(ms, req);
+			meta_loop_pass_read(ms, req);
 		} else {
 			g->stats.refused++;
-			meta_server_reply_status(ms, req,
-						 ms->stopping ? GD_ESHUTDOWN
-						 : status != 0 ? status : GD_ENOTLEADER);
+			meta_h_reply_status(ms, req,
+					    ms->stopping ? GD_ESHUTDOWN
+					    : status != 0 ? status : GD_ENOTLEADER);
 		}
 		ev = next;
 	}
@@ -121,7 +122,7 @@ void meta_read_gate_kick(struct meta_server *ms)
 
 			gd_free(ev);
 			g->stats.by_lease++;
-			meta_rpc_dispatch(ms, req);
+			meta_loop_pass_read(ms, req);
 			ev = next;
 		}
 		return;
@@ -168,13 +169,13 @@ bool meta_read_gate_admit(struct meta_server *ms, struct gd_request *req)
 			(unsigned long long)meta_raft_term(ms->raft));
 		g->lease_logged = true;
 	}
-	ev = gd_malloc(sizeof(*ev));
+	ev = gd_calloc(1, sizeof(*ev));
 	if (ev == NULL) {
-		meta_server_reply_status(ms, req, GD_ENOMEM);
+		meta_h_reply_status(ms, req, GD_ENOMEM);
 		return false;
 	}
 	ev->req = req;
-	ev->arrived_ms = meta_server_now_ms();
+	ev->arrived_ms = meta_h_now_ms();
 	list_push(&g->waiting, ev);
 	/* The barrier starts from the loop's wake-up (meta_read_gate_kick):
 	 * this may run inside a raft callback (the leader's first barrier

@@ -1,5 +1,5 @@
 /* The leader's re-replication plan, kept apart from the scan that feeds it
- * (meta_rpc_background.c) so that its rules can be tested alone:
+ * (meta_repl.c) so that its rules can be tested alone:
  *
  * - which chunk under goal gets a new copy first: the one with the fewest
  *   live copies left (one more loss and a chunk with one copy is gone; one

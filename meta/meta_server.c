@@ -1,7 +1,7 @@
-/* The godfs-meta daemon's core (see meta_server.h): the libuv loop that owns
- * the FSM, Raft and the soft state; the queue that gd_server's reader threads
- * fill; leadership (barrier, ready, held requests); proposals; the park queue
- * of requests waiting for chunkds; the tick; and a clean stop on a signal. */
+/* The godfs-meta daemon (see meta_server.h): the libuv loop that owns the
+ * FSM, Raft and the soft state; Raft behind the request layer's proposer;
+ * leadership (barrier, ready); the tick; a clean stop on a signal; the data
+ * directory. The request queues are meta_loop.c's. */
 #include "meta_server.h"
 
 #include <errno.h>
@@ -23,19 +23,15 @@
 #include "gd_log.h"
 #include "gd_net.h"
 #include "gd_status.h"
+#include "meta_dispatch.h"
+#include "meta_housekeeping.h"
+#include "meta_loop.h"
 #include "meta_ns.h"
 #include "meta_read_gate.h"
-#include "meta_rpc.h"
 #include "meta_token_gate.h"
 
 #define TICK_MS 100u
 #define SLOW_TICK_MS 1000u
-/* A request waits this long for a leader (or for this leader to be ready). */
-#define HOLD_TIMEOUT_MS 5000u
-/* A new leader waits this long for the chunkds the FSM knows to register. */
-#define NODE_WINDOW_MS 3000u
-/* A parked request older than this gets GD_ENOSERVERS. */
-#define PARK_TIMEOUT_MS 10000u
 #define FORMAT_FILE "format"
 #define FORMAT_VERSION 1u
 #define RAFT_SUBDIR "raft"
@@ -45,14 +41,6 @@
 #define DEFAULT_CHUNK_SIZE (64u << 20)
 #define DEFAULT_GOAL 3u
 
-/* One proposal in flight: who asked, and who answers. */
-struct meta_prop {
-	struct meta_server *ms;
-	struct gd_request *req;
-	meta_applied_fn done;
-	void *arg;
-};
-
 static void maybe_close_raft(struct meta_server *ms);
 
 /* ---- small helpers ------------------------------------------------------------- */
@@ -60,26 +48,6 @@ static void maybe_close_raft(struct meta_server *ms);
 uint64_t meta_server_now_ms(void)
 {
 	return gd_net_now_ms();
-}
-
-static void queue_push(struct meta_queue *q, struct meta_event *ev)
-{
-	ev->next = NULL;
-	if (q->tail)
-		q->tail->next = ev;
-	else
-		q->head = ev;
-	q->tail = ev;
-}
-
-/* Detaches the whole queue and returns its first event. */
-static struct meta_event *queue_take(struct meta_queue *q)
-{
-	struct meta_event *ev = q->head;
-
-	q->head = NULL;
-	q->tail = NULL;
-	return ev;
 }
 
 /* The client address of the Raft leader when it is another node: from the
@@ -116,325 +84,29 @@ static bool other_leader(struct meta_server *ms)
 	return id != 0 && id != ms->opt.node_id;
 }
 
-/* ---- replies -------------------------------------------------------------------- */
+/* ---- Raft behind the request layer's proposer ------------------------------------ */
 
-void meta_server_reply(struct meta_server *ms, struct gd_request *req,
-		       const ProtobufCMessage *resp)
-{
-	(void)ms;
-	(void)gd_reply(req, resp, NULL, 0);
-	gd_request_free(req);
-}
-
-void meta_server_reply_packed(struct meta_server *ms, struct gd_request *req,
-			      const uint8_t *pb, size_t len)
-{
-	(void)ms;
-	(void)gd_reply_packed(req, pb, len, NULL, 0);
-	gd_request_free(req);
-}
-
-/* Sends a status-only answer without freeing req (also used off the loop,
- * where ms's loop fields must not be read: leader may be NULL then). */
-static void send_status(struct gd_request *req, int status, const char *leader)
-{
-	if (req->hdr.method == GODFS__METHOD__M_PING) {
-		Godfs__Ping p = GODFS__PING__INIT;
-
-		p.has_status = 1;
-		p.status = status;
-		(void)gd_reply(req, &p.base, NULL, 0);
-	} else {
-		/* Field 1 is status and field 2 leader in every meta response. */
-		Godfs__StatusResp r = GODFS__STATUS_RESP__INIT;
-
-		r.has_status = 1;
-		r.status = status;
-		if (status == GD_ENOTLEADER && leader != NULL)
-			r.leader = (char *)leader;
-		(void)gd_reply(req, &r.base, NULL, 0);
-	}
-}
-
-void meta_server_reply_status(struct meta_server *ms, struct gd_request *req, int status)
-{
-	send_status(req, status, status == GD_ENOTLEADER ? leader_client_addr(ms) : NULL);
-	gd_request_free(req);
-}
-
-void meta_server_finish(struct meta_server *ms, struct gd_request *req)
-{
-	(void)ms;
-	gd_request_free(req);
-}
-
-/* Answers every request of a detached list with status and frees the events. */
-static void answer_all(struct meta_server *ms, struct meta_event *ev, int status)
-{
-	while (ev != NULL) {
-		struct meta_event *next = ev->next;
-
-		meta_server_reply_status(ms, ev->req, status);
-		gd_free(ev);
-		ev = next;
-	}
-}
-
-/* ---- state queries for the handlers -------------------------------------------- */
-
-bool meta_server_in_grace(struct meta_server *ms)
-{
-	return ms->ready && meta_server_now_ms() - ms->leader_since_ms < ms->opt.grace_ms;
-}
-
-bool meta_server_in_node_window(struct meta_server *ms)
-{
-	size_t pos = 0, registered = 0;
-
-	if (!ms->ready || meta_server_now_ms() - ms->leader_since_ms >= NODE_WINDOW_MS)
-		return false;
-	while (meta_registry_next(ms->reg, &pos) != NULL)
-		registered++;
-	return registered < meta_fsm_node_count(ms->fsm);
-}
-
-/* Session ids are random (63 bits, never 0): a client learns only its own and
- * cannot guess another's to act for it (docs/security.md, "Sessions"). An id
- * this leader knows is drawn again; one that an earlier leader gave to an
- * uncommitted HELLO comes again with odds of 2^-63 per draw. */
-uint64_t meta_server_new_session_id(struct meta_server *ms)
-{
-	uint64_t id = 0;
-
-	while (id == 0 || meta_sessions_known(ms->sess, id)) {
-		if (gd_random(&id, sizeof(id)) < 0)
-			abort();   /* no random source: no safe id to give */
-		id &= INT64_MAX;
-	}
-	return id;
-}
-
-/* ---- dispatch --------------------------------------------------------------------- */
-
-/* What a request that reaches the loop gets: the handlers when ready, a
- * redirect when another node leads, else a wait in the held queue. */
-static void handle(struct meta_server *ms, struct meta_event *ev)
-{
-	if (ms->stopping) {
-		meta_server_reply_status(ms, ev->req, GD_ESHUTDOWN);
-		gd_free(ev);
-	} else if (ms->ready) {
-		struct gd_request *req = ev->req;
-
-		gd_free(ev);
-		/* Reads wait for the lease or a barrier (linearizable reads). */
-		if (meta_read_gate_admit(ms, req))
-			meta_rpc_dispatch(ms, req);
-	} else if (other_leader(ms)) {
-		meta_server_reply_status(ms, ev->req, GD_ENOTLEADER);
-		gd_free(ev);
-	} else {
-		queue_push(&ms->held, ev);
-	}
-}
-
-static void check_leadership(struct meta_server *ms);
-
-/* uv_async callback: takes everything the reader threads queued. */
-static void on_wake(uv_async_t *a)
-{
-	struct meta_server *ms = a->data;
-	struct meta_event *ev;
-
-	/* A new leader need not wait for the tick to start its barrier. */
-	if (!ms->ready && !ms->stopping)
-		check_leadership(ms);
-	pthread_mutex_lock(&ms->qlock);
-	ev = queue_take(&ms->q);
-	pthread_mutex_unlock(&ms->qlock);
-	while (ev != NULL) {
-		struct meta_event *next = ev->next;
-
-		handle(ms, ev);
-		ev = next;
-	}
-	meta_read_gate_kick(ms);
-}
-
-/* gd_server handler, on a connection's reader thread: only queues. */
-static void on_request(void *ctx, struct gd_request *req)
+static int proposer_propose(void *ctx, const void *buf, size_t len,
+			    void (*done)(void *arg, int status, void *result), void *arg)
 {
 	struct meta_server *ms = ctx;
-	struct meta_event *ev;
 
-	if (req->conn_ctx == NULL) {
-		struct meta_conn *mc = gd_calloc(1, sizeof(*mc));
-
-		if (mc == NULL) {
-			send_status(req, GD_ENOMEM, NULL);
-			gd_request_free(req);
-			return;
-		}
-		mc->role = -1;
-		gd_sconn_set_ctx(req->conn, mc);
-		req->conn_ctx = mc;
-	}
-	ev = gd_malloc(sizeof(*ev));
-	if (ev == NULL) {
-		send_status(req, GD_ENOMEM, NULL);
-		gd_request_free(req);
-		return;
-	}
-	ev->req = req;
-	ev->arrived_ms = meta_server_now_ms();
-	ev->next = NULL;
-	pthread_mutex_lock(&ms->qlock);
-	if (ms->q_closed) {
-		pthread_mutex_unlock(&ms->qlock);
-		gd_free(ev);
-		send_status(req, GD_ESHUTDOWN, NULL);
-		gd_request_free(req);
-		return;
-	}
-	queue_push(&ms->q, ev);
-	/* Under the lock: the loop closes the handle only after q_closed. */
-	uv_async_send(&ms->wake);
-	pthread_mutex_unlock(&ms->qlock);
+	return meta_raft_propose(ms->raft, buf, len, done, arg);
 }
 
-/* gd_server closed callback: the connection's last request is gone. */
-static void on_conn_closed(void *ctx, void *conn_ctx)
+static const char *proposer_leader_address(void *ctx)
 {
-	(void)ctx;
-	gd_free(conn_ctx);
+	return leader_client_addr(ctx);
 }
 
-/* ---- park queue ------------------------------------------------------------------ */
-
-void meta_server_park(struct meta_server *ms, struct gd_request *req)
+static bool proposer_other_leader(void *ctx)
 {
-	struct meta_event *ev;
-
-	if (ms->stopping || !ms->ready) {
-		meta_server_reply_status(ms, req, ms->stopping ? GD_ESHUTDOWN : GD_ENOTLEADER);
-		return;
-	}
-	ev = gd_malloc(sizeof(*ev));
-	if (ev == NULL) {
-		meta_server_reply_status(ms, req, GD_ENOMEM);
-		return;
-	}
-	ev->req = req;
-	ev->arrived_ms = ms->cur_park_ms != 0 ? ms->cur_park_ms : meta_server_now_ms();
-	queue_push(&ms->parked, ev);
+	return other_leader(ctx);
 }
 
-/* Dispatches the parked requests again; those parked longer than
- * PARK_TIMEOUT_MS get GD_ENOSERVERS instead. */
-void meta_server_unpark(struct meta_server *ms)
+static void proposer_settled(void *ctx)
 {
-	struct meta_event *ev = queue_take(&ms->parked);
-	uint64_t saved = ms->cur_park_ms;
-	uint64_t now = meta_server_now_ms();
-
-	ms->last_park_ms = now;
-	while (ev != NULL) {
-		struct meta_event *next = ev->next;
-		struct gd_request *req = ev->req;
-
-		if (ms->stopping || !ms->ready) {
-			meta_server_reply_status(ms, req,
-						 ms->stopping ? GD_ESHUTDOWN : GD_ENOTLEADER);
-		} else if (now - ev->arrived_ms >= PARK_TIMEOUT_MS) {
-			meta_server_reply_status(ms, req, GD_ENOSERVERS);
-		} else {
-			ms->cur_park_ms = ev->arrived_ms;
-			meta_rpc_dispatch(ms, req);
-			ms->cur_park_ms = saved;
-		}
-		gd_free(ev);
-		ev = next;
-	}
-}
-
-/* ---- proposals ------------------------------------------------------------------- */
-
-/* meta_raft done callback: hands the FSM's answer to whoever proposed. */
-static void prop_done(void *arg, int status, void *result)
-{
-	struct meta_prop *p = arg;
-	struct meta_server *ms = p->ms;
-	struct meta_fsm_result *res = result;
-
-	ms->in_flight--;
-	if (status == 0 && res == NULL)
-		status = GD_ENOMEM; /* applied, but the answer could not be kept */
-	if (p->done != NULL) {
-		p->done(ms, p->req, status, status == 0 ? res : NULL, p->arg);
-	} else if (p->req != NULL) {
-		if (status != 0)
-			meta_server_reply_status(ms, p->req, status);
-		else if (res->resp != NULL)
-			meta_server_reply_packed(ms, p->req, res->resp, res->resp_len);
-		else
-			meta_server_reply_status(ms, p->req, res->status);
-	}
-	if (res != NULL) {
-		meta_fsm_result_release(res);
-		gd_free(res);
-	}
-	gd_free(p);
-	maybe_close_raft(ms);
-}
-
-void meta_server_propose(struct meta_server *ms, Godfs__MetaEntry *e, struct gd_request *req,
-			 meta_applied_fn done, void *arg)
-{
-	struct meta_prop *p;
-	struct timespec ts;
-	uint8_t *buf;
-	size_t len;
-	int rc;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	e->has_now_sec = 1;
-	e->now_sec = ts.tv_sec;
-	e->has_now_nsec = 1;
-	e->now_nsec = (uint32_t)ts.tv_nsec;
-	p = gd_calloc(1, sizeof(*p));
-	if (p == NULL) {
-		rc = GD_ENOMEM;
-		goto err;
-	}
-	p->ms = ms;
-	p->req = req;
-	p->done = done;
-	p->arg = arg;
-	if (ms->stopping) {
-		rc = GD_ESHUTDOWN;
-		goto err_after_alloc;
-	}
-	len = protobuf_c_message_get_packed_size(&e->base);
-	buf = gd_malloc(len > 0 ? len : 1);
-	if (buf == NULL) {
-		rc = GD_ENOMEM;
-		goto err_after_alloc;
-	}
-	protobuf_c_message_pack(&e->base, buf);
-	rc = meta_raft_propose(ms->raft, buf, len, prop_done, p);
-	gd_free(buf);
-	if (rc != 0)
-		goto err_after_alloc;
-	ms->in_flight++;
-	return;
-
-err_after_alloc:
-	gd_free(p);
-err:
-	if (done != NULL)
-		done(ms, req, rc, NULL, arg);
-	else if (req != NULL)
-		meta_server_reply_status(ms, req, rc);
+	maybe_close_raft(ctx);
 }
 
 /* ---- the FSM, as Raft sees it --------------------------------------------------- */
@@ -534,23 +206,10 @@ static void lose_leadership(struct meta_server *ms)
 		meta_raft_state_name(ms->raft));
 	ms->ready = false;
 	meta_read_gate_lost_leader(ms);
-	meta_rpc_lost_leader(ms);
+	meta_loop_lost_leader(ms);
+	meta_housekeeping_lost_leader(ms);
 	meta_registry_clear(ms->reg);
 	meta_sessions_clear(ms->sess);
-	answer_all(ms, queue_take(&ms->parked), ms->stopping ? GD_ESHUTDOWN : GD_ENOTLEADER);
-}
-
-/* Dispatches the requests that waited for this leader to be ready. */
-static void dispatch_held(struct meta_server *ms)
-{
-	struct meta_event *ev = queue_take(&ms->held);
-
-	while (ev != NULL) {
-		struct meta_event *next = ev->next;
-
-		handle(ms, ev);
-		ev = next;
-	}
 }
 
 /* Everything committed before this node's leadership is applied: it may answer. */
@@ -576,8 +235,8 @@ static void barrier_done(void *arg, int status, void *result)
 		" inodes, %zu chunkds known)",
 		ms->leader_term, meta_raft_last_applied(ms->raft), meta_fsm_inode_count(ms->fsm),
 		meta_fsm_node_count(ms->fsm));
-	meta_rpc_became_leader(ms);
-	dispatch_held(ms);
+	meta_housekeeping_became_leader(ms);
+	meta_loop_release_held(ms);
 }
 
 /* Follows Raft's view of leadership: a new leader issues a barrier first; a
@@ -600,32 +259,20 @@ static void check_leadership(struct meta_server *ms)
 	ms->barrier_pending = true;
 }
 
-/* Held requests: redirected once another node leads, answered after
- * HOLD_TIMEOUT_MS when nobody is ready to serve them. */
-static void check_held(struct meta_server *ms, uint64_t now)
+/* uv_async callback: takes everything the reader threads queued and runs
+ * the run queue (also kicked by requests put back on it). */
+static void on_wake(uv_async_t *a)
 {
-	struct meta_event *ev;
-	bool redirect;
+	struct meta_server *ms = a->data;
 
-	if (ms->held.head == NULL)
-		return;
-	if (ms->ready) {
-		dispatch_held(ms);
-		return;
-	}
-	redirect = other_leader(ms);
-	ev = queue_take(&ms->held);
-	while (ev != NULL) {
-		struct meta_event *next = ev->next;
-
-		if (redirect || now - ev->arrived_ms >= HOLD_TIMEOUT_MS) {
-			meta_server_reply_status(ms, ev->req, GD_ENOTLEADER);
-			gd_free(ev);
-		} else {
-			queue_push(&ms->held, ev);
-		}
-		ev = next;
-	}
+	/* A new leader need not wait for the tick to start its barrier. */
+	if (!ms->ready && !ms->stopping)
+		check_leadership(ms);
+	meta_loop_take_inbound(ms);
+	meta_loop_run(ms);
+	/* reads the gate let through go back on the run queue */
+	meta_read_gate_kick(ms);
+	meta_loop_run(ms);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -638,15 +285,16 @@ static void on_tick(uv_timer_t *t)
 		return;
 	}
 	check_leadership(ms);
-	check_held(ms, now);
+	meta_loop_check_held(ms, now);
 	meta_read_gate_kick(ms);
 	if (ms->ready)
-		meta_rpc_tick(ms, now);
+		meta_housekeeping_tick(ms, now);
 	if (now - ms->last_slow_tick_ms >= SLOW_TICK_MS) {
 		ms->last_slow_tick_ms = now;
 		if (ms->parked.head != NULL && now - ms->last_park_ms >= SLOW_TICK_MS)
-			meta_server_unpark(ms);
+			meta_loop_wake(ms, META_WAIT_NODES, 0, 0);
 	}
+	meta_loop_run(ms);
 }
 
 /* ---- stopping -------------------------------------------------------------------- */
@@ -662,6 +310,7 @@ static void raft_closed(void *arg)
 	struct meta_server *ms = arg;
 
 	ms->raft_closed = true;
+	ms->wake_ready = false;
 	uv_close((uv_handle_t *)&ms->wake, handle_closed);
 	uv_close((uv_handle_t *)&ms->tick, handle_closed);
 	uv_close((uv_handle_t *)&ms->sig_term, handle_closed);
@@ -689,19 +338,11 @@ static void maybe_close_raft(struct meta_server *ms)
  * GD_ESHUTDOWN, proposals in flight let finish, then raft closed. */
 static void begin_stop(struct meta_server *ms)
 {
-	struct meta_event *ev;
-
 	if (ms->stopping)
 		return;
 	ms->stopping = true;
-	pthread_mutex_lock(&ms->qlock);
-	ms->q_closed = true;
-	ev = queue_take(&ms->q);
-	pthread_mutex_unlock(&ms->qlock);
-	answer_all(ms, ev, GD_ESHUTDOWN);
-	answer_all(ms, queue_take(&ms->held), GD_ESHUTDOWN);
+	meta_loop_close(ms);
 	lose_leadership(ms);
-	answer_all(ms, queue_take(&ms->parked), GD_ESHUTDOWN);
 	ms->stop_deadline_ms = meta_server_now_ms() + STOP_DRAIN_MS;
 	maybe_close_raft(ms);
 }
@@ -894,15 +535,11 @@ static int lock_data_dir(const char *dir, int *fd_out)
  * set-up server. */
 static void release(struct meta_server *ms)
 {
-	if (ms->reg != NULL)
-		meta_registry_free(ms->reg);
-	if (ms->sess != NULL)
-		meta_sessions_free(ms->sess);
+	meta_loop_release(ms);
 	if (ms->fsm != NULL)
 		meta_fsm_free(ms->fsm);
 	meta_read_gate_free(ms->gate);
 	meta_token_gate_clear();
-	pthread_mutex_destroy(&ms->qlock);
 }
 
 /* Runs the loop until nothing is left on it, then closes it. */
@@ -934,17 +571,27 @@ int meta_server_run(const struct meta_options *opt)
 	int lock_fd = -1;
 	int rc;
 
-	rc = meta_rpc_check_table();
+	rc = meta_dispatch_check_table();
 	if (rc != 0)
 		return rc;
 	ms = gd_calloc(1, sizeof(*ms));
 	if (ms == NULL)
 		return GD_ENOMEM;
 	ms->opt = *opt;
-	pthread_mutex_init(&ms->qlock, NULL);
+	rc = meta_loop_init(ms);
+	if (rc != 0) {
+		meta_loop_release(ms);
+		gd_free(ms);
+		return rc;
+	}
+	ms->proposer.propose = proposer_propose;
+	ms->proposer.leader_address = proposer_leader_address;
+	ms->proposer.other_leader = proposer_other_leader;
+	ms->proposer.settled = proposer_settled;
+	ms->proposer.ctx = ms;
 	rc = lock_data_dir(opt->data_dir, &lock_fd);
 	if (rc != 0) {
-		pthread_mutex_destroy(&ms->qlock);
+		meta_loop_release(ms);
 		gd_free(ms);
 		return rc;
 	}
@@ -969,10 +616,6 @@ int meta_server_run(const struct meta_options *opt)
 	}
 	rc = meta_fsm_set_default_goal(ms->fsm, goal);
 	if (rc == 0)
-		rc = meta_registry_new(opt->node_dead_ms, &ms->reg);
-	if (rc == 0)
-		rc = meta_sessions_new(&ms->sess);
-	if (rc == 0)
 		rc = meta_read_gate_new(&ms->gate);
 	if (rc != 0)
 		goto err_after_alloc;
@@ -985,6 +628,7 @@ int meta_server_run(const struct meta_options *opt)
 	}
 	uv_async_init(&ms->loop, &ms->wake, on_wake);
 	ms->wake.data = ms;
+	ms->wake_ready = true;
 	uv_timer_init(&ms->loop, &ms->tick);
 	ms->tick.data = ms;
 	uv_signal_init(&ms->loop, &ms->sig_term);
@@ -1022,8 +666,8 @@ int meta_server_run(const struct meta_options *opt)
 
 	memset(&scfg, 0, sizeof(scfg));
 	scfg.listen = opt->listen;
-	scfg.handler = on_request;
-	scfg.closed = on_conn_closed;
+	scfg.handler = meta_loop_on_request;
+	scfg.closed = meta_loop_on_conn_closed;
 	scfg.ctx = ms;
 	scfg.workers = 0;
 	/* Every request queued for the loop (q, held, parked, waiting for a
@@ -1069,6 +713,7 @@ err_after_raft:
 	close(lock_fd);
 	return rc;
 err_after_loop:
+	ms->wake_ready = false;
 	uv_close((uv_handle_t *)&ms->wake, handle_closed);
 	uv_close((uv_handle_t *)&ms->tick, handle_closed);
 	uv_close((uv_handle_t *)&ms->sig_term, handle_closed);

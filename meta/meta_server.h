@@ -1,8 +1,14 @@
-/* The godfs-meta daemon's core: one libuv loop owns the FSM, Raft and every
- * piece of soft state (chunkd registry, sessions). gd_server's reader threads
- * only queue each request (mutex + list) and wake the loop with uv_async_send;
- * the loop dispatches it to meta_rpc_client.c or meta_rpc_chunkd.c, which
- * answer read-only requests at once and propose mutating ones to Raft.
+/* The godfs-meta daemon: one libuv loop owns the FSM, Raft and every piece
+ * of soft state (chunkd registry, sessions, chunk locations). The request
+ * path is a stack, each layer knowing only the one below:
+ *
+ *   meta_server.c   the daemon: data directory, Raft, leadership, tick, stop
+ *   meta_loop.c     the queues: inbound (from gd_server's reader threads),
+ *                   run, held (no leader yet), parked (waiting for something)
+ *   meta_dispatch.c method -> handler, behind the gates (leader, token, session)
+ *   meta_h_*.c      the handlers, through the handler API of meta_h.h
+ *   meta_repl.c, meta_housekeeping.c  the leader's periodic work (with
+ *                   meta_repl_plan.c and meta_balance.c)
  *
  * Everything below marked "loop" is touched only by the loop thread. */
 #ifndef META_SERVER_H
@@ -16,6 +22,8 @@
 
 #include "gd_server.h"
 #include "meta_fsm.h"
+#include "meta_locs.h"
+#include "meta_ns.h"
 #include "meta_raft.h"
 #include "meta_registry.h"
 #include "meta_sessions.h"
@@ -59,11 +67,24 @@ struct meta_conn {
 	char node_id[META_NODE_ID_MAX + 1];
 };
 
+/* Why a parked request waits (meta_loop_park); it goes back on the run
+ * queue when meta_loop_wake names its reason and keys. */
+enum meta_wait {
+	META_WAIT_NONE = 0,
+	META_WAIT_NODES,        /* chunkds still registering with a new leader */
+	META_WAIT_REMOVAL,      /* an OPEN of inode k1 behind its removal in flight */
+	META_WAIT_CHUNK,        /* a lease of chunk (k1 = ino, k2 = index) behind another */
+};
+
 /* A request queued for the loop, or waiting there. */
 struct meta_event {
 	struct meta_event *next;
 	struct gd_request *req;
-	uint64_t arrived_ms;
+	uint64_t arrived_ms;    /* when the loop first saw it */
+	uint64_t nodes_since_ms; /* when it was first parked for chunkds (0: never) */
+	enum meta_wait wait;    /* parked: why */
+	bool read_passed;       /* the read gate let it through (meta_read_gate.h) */
+	uint64_t k1, k2;        /* parked: what for */
 };
 
 struct meta_queue {
@@ -71,39 +92,91 @@ struct meta_queue {
 	struct meta_event *tail;
 };
 
+/* The Raft as the request layer sees it (meta_server.c puts meta_raft behind
+ * it; tests put a fake that applies to a real FSM when they say). */
+struct meta_proposer {
+	/* Proposes a packed MetaEntry (copied): 0 and done(arg, ...) later,
+	 * exactly once, with the FSM's struct meta_fsm_result (gd_calloc'd, the
+	 * callee releases it) or a failure; or an error and done not called. */
+	int (*propose)(void *ctx, const void *buf, size_t len,
+		       void (*done)(void *arg, int status, void *result), void *arg);
+	/* The client address of the leader when another node leads and it is
+	 * known, else NULL (may be NULL). */
+	const char *(*leader_address)(void *ctx);
+	/* Whether another node leads (may be NULL: never). */
+	bool (*other_leader)(void *ctx);
+	/* Called after each done (may be NULL): a stop waits for proposals. */
+	void (*settled)(void *ctx);
+	void *ctx;
+};
+
+/* How answers leave (NULL members: gd_reply, gd_reply_packed,
+ * gd_request_free; tests capture them). */
+struct meta_replier {
+	int (*reply)(void *ctx, struct gd_request *req, const ProtobufCMessage *resp);
+	int (*reply_packed)(void *ctx, struct gd_request *req, const uint8_t *pb, size_t len);
+	void (*free)(void *ctx, struct gd_request *req);
+	void *ctx;
+};
+
+struct meta_repl;
+struct meta_balance;
+
+/* A (ino, chunk index) whose lease or failure report is in flight: another
+ * one on the same chunk parks behind it (META_WAIT_CHUNK). */
+struct meta_busy_chunk {
+	struct meta_busy_chunk *next;
+	uint64_t ino;
+	uint64_t index;
+};
+
 struct meta_server {
 	struct meta_options opt;
 	uv_loop_t loop;
 	uv_async_t wake;
+	bool wake_ready;              /* loop: wake is initialised (not in unit tests) */
 	uv_timer_t tick;
 	uv_signal_t sig_term;
 	uv_signal_t sig_int;
 	pthread_mutex_t qlock;
-	struct meta_queue q;          /* qlock: requests for the loop */
+	struct meta_queue q;          /* qlock: requests from the reader threads */
 	bool q_closed;                /* qlock: the loop no longer takes requests */
 	struct gd_server *srv;        /* set before the first request, then read-only */
 	struct gd_auth_policy auth;   /* who may connect (key, tokens); set before srv starts,
 				       * then read-only (by gd_server's readers) */
+	struct meta_proposer proposer; /* set before the loop runs */
+	struct meta_replier io;       /* set before the loop runs */
 	struct meta_fsm *fsm;         /* loop */
-	struct meta_raft *raft;       /* loop */
+	struct meta_raft *raft;       /* loop (NULL in unit tests) */
 	struct meta_registry *reg;    /* loop */
 	struct meta_sessions *sess;   /* loop */
+	struct meta_locs *locs;       /* loop: chunk locations (soft state of the leader) */
+	struct meta_repl *repl;       /* loop: the re-replication scan */
+	struct meta_balance *balance; /* loop: where copies should be (meta_balance.h) */
 	bool ready;                   /* loop: leader and caught up (barrier applied) */
 	bool barrier_pending;         /* loop */
 	uint64_t leader_since_ms;     /* loop: when ready was set */
+	struct meta_queue run;        /* loop: requests the loop dispatches next */
 	struct meta_queue held;       /* loop: requests waiting for a leader */
-	struct meta_queue parked;     /* loop: requests waiting for chunkds to register */
+	struct meta_queue parked;     /* loop: requests waiting (enum meta_wait) */
+	bool running;                 /* loop: meta_loop_run is draining run */
+	uint64_t cur_arrived_ms;      /* loop: of the request being dispatched */
+	uint64_t cur_nodes_since_ms;  /* loop: idem, when it was first parked for chunkds */
+	bool cur_read_passed;         /* loop: idem, the read gate let it through */
+	struct meta_ns_map removing;  /* loop: ino -> removals with purge_now in flight */
+	struct meta_busy_chunk *busy; /* loop: chunks with a lease in flight */
 	uint64_t last_slow_tick_ms;   /* loop */
+	uint64_t last_decay_ms;       /* loop: read counts last halved */
 	uint64_t in_flight;           /* loop: proposals not yet answered */
 	bool stopping;                /* loop */
 	bool raft_closed;             /* loop */
 	int exit_status;              /* loop */
 	uint64_t leader_term;         /* loop: the Raft term in which ready was set */
-	uint64_t cur_park_ms;         /* loop: when the request being re-dispatched was first parked */
-	uint64_t last_park_ms;        /* loop: when parked requests were last re-dispatched */
+	uint64_t last_park_ms;        /* loop: when requests parked for chunkds were last woken */
 	bool raft_closing;            /* loop: meta_raft_close was called */
 	uint64_t stop_deadline_ms;    /* loop: close raft by then even with proposals in flight */
-	struct meta_read_gate *gate;  /* loop: reads waiting for the lease or a barrier */
+	struct meta_read_gate *gate;  /* loop: reads waiting for the lease or a barrier
+				       * (NULL in unit tests: no gate) */
 	char leader_addr_buf[256];    /* loop: the leader's client address, for redirects */
 };
 
@@ -111,48 +184,7 @@ struct meta_server {
  * negative GD_E* code when it could not start (logged). */
 int meta_server_run(const struct meta_options *opt);
 
-/* ---- for meta_rpc_client.c and meta_rpc_chunkd.c (loop thread only) ---- */
-
+/* A monotonic clock in ms. */
 uint64_t meta_server_now_ms(void);
-/* Whether the leader is still in its start grace period. */
-bool meta_server_in_grace(struct meta_server *ms);
-
-/* Every answer ends with one of these: they send the response (a lost
- * connection is fine) and free the request. */
-void meta_server_reply(struct meta_server *ms, struct gd_request *req,
-		       const ProtobufCMessage *resp);
-void meta_server_reply_packed(struct meta_server *ms, struct gd_request *req,
-			      const uint8_t *pb, size_t len);
-/* A response of the method's own type carrying only status (and, for
- * GD_ENOTLEADER, the leader's client address when known). */
-void meta_server_reply_status(struct meta_server *ms, struct gd_request *req, int status);
-/* Frees a request without answering (its connection is gone). */
-void meta_server_finish(struct meta_server *ms, struct gd_request *req);
-
-/* Called once a proposal is applied (status 0: res is the FSM's answer, owned
- * by the callee until it returns) or failed (res NULL). req may be NULL
- * (internal entries); otherwise the callee must answer it. */
-typedef void (*meta_applied_fn)(struct meta_server *ms, struct gd_request *req, int status,
-				struct meta_fsm_result *res, void *arg);
-
-/* Fills in the leader's time, packs e and proposes it. done is called exactly
- * once, synchronously when the proposal cannot be made. done NULL = answer
- * req with the FSM's packed response. */
-void meta_server_propose(struct meta_server *ms, Godfs__MetaEntry *e, struct gd_request *req,
-			 meta_applied_fn done, void *arg);
-
-/* Parks a request that needs chunkds while they are still registering with a
- * new leader (see meta_server_in_node_window); it is dispatched again after
- * each registration and once a second. */
-void meta_server_park(struct meta_server *ms, struct gd_request *req);
-/* Dispatches every parked request again (call it after a chunkd registered);
- * one still waiting for chunkds parks itself again. */
-void meta_server_unpark(struct meta_server *ms);
-/* Whether chunkds may still be registering with this leader. */
-bool meta_server_in_node_window(struct meta_server *ms);
-
-/* A session id never handed out before. */
-uint64_t meta_server_new_session_id(struct meta_server *ms);
-
 
 #endif

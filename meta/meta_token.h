@@ -6,7 +6,7 @@
  * The token id comes from the state's counter, the creation time from the
  * entry, so every voter builds the same table. The secret is not here: the
  * leader derives it from the fields under the cluster key when it answers
- * TOKEN_CREATE (meta_rpc_client.c).
+ * TOKEN_CREATE (meta_h_token.c).
  *
  * Pure like meta_fsm (no I/O, no clock: `now` is passed in); not thread-safe:
  * the meta's loop owns the state. meta_token_gate.h is the thread-safe copy

@@ -6,7 +6,7 @@
  *
  * The copy can lag the FSM by the time between an apply and the sync call that
  * follows it on the loop; every request of a token connection is checked again
- * against the FSM itself on the loop (meta_rpc_client.c), so a revoked token
+ * against the FSM itself on the loop (meta_h_token.c), so a revoked token
  * stops working at once either way.
  *
  * Thread-safe: one process-wide copy behind one mutex. */

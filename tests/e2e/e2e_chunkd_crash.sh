@@ -55,7 +55,7 @@ wait_chunkd_dead() {
 
 # read_back FILE COPY: copies FILE, retrying for 10 s. A lease granted while
 # the chunkd was dying names it at the new version, which it never got, and
-# the meta keeps that for FIRST_WRITE_MS (5 s, meta/meta_rpc_background.c)
+# the meta keeps that for FIRST_WRITE_MS (5 s, meta/meta_locs.c)
 # before a report corrects it: reads meanwhile fail with ESTALE (EIO).
 read_back() {
 	local t

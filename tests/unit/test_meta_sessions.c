@@ -1,6 +1,6 @@
 /* meta_sessions: a session is bound to the connection that created or
  * reclaimed it (meta_sessions_check, with the session a request names read
- * through the method table as meta_rpc_dispatch does). */
+ * through the method table as meta_dispatch does). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +12,7 @@
 #include "meta_sessions.h"
 #include "proto/wire.pb-c.h"
 
-/* What meta_rpc_dispatch decides for msg of method on a connection bound to own. */
+/* What meta_dispatch decides for msg of method on a connection bound to own. */
 static int check(struct meta_sessions *s, uint64_t own, uint32_t method,
 		 const ProtobufCMessage *msg)
 {

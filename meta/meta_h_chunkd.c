@@ -1,16 +1,14 @@
-/* godfs-meta's answers to chunkds: registration with the chunk report (the
- * source of chunk locations after a leader change), heartbeats that carry the
- * queued orders back, and reports of corrupt copies. None of this goes
- * through Raft, except the first registration of a node (or a new address),
- * which the FSM records so that node ids in chunk records resolve to
- * addresses after a restart. Loop thread only. */
+/* Handlers of chunkds (see meta_h_chunkd.h). */
+#include "meta_h_chunkd.h"
+
 #include <string.h>
 
 #include "gd_alloc.h"
 #include "gd_log.h"
 #include "gd_status.h"
-#include "meta_rpc.h"
-#include "meta_rpc_internal.h"
+#include "meta_h.h"
+#include "meta_locs.h"
+#include "meta_repl.h"
 
 #define REG_STR_MAX META_NODE_ID_MAX /* node id, address, label */
 
@@ -38,7 +36,7 @@ static void reg_send(struct meta_server *ms, struct gd_request *req, struct reg_
 	resp.has_status = 1;
 	resp.n_drop = r->n_drop;
 	resp.drop = r->drop;
-	meta_server_reply(ms, req, &resp.base);
+	meta_h_reply(ms, req, &resp.base);
 }
 
 static void reg_done(struct meta_server *ms, struct gd_request *req, int status,
@@ -48,9 +46,9 @@ static void reg_done(struct meta_server *ms, struct gd_request *req, int status,
 
 	if (req) {
 		if (status)
-			meta_server_reply_status(ms, req, status);
+			meta_h_reply_status(ms, req, status);
 		else if (res && res->status)
-			meta_server_reply_status(ms, req, res->status);
+			meta_h_reply_status(ms, req, res->status);
 		else
 			reg_send(ms, req, r);
 	}
@@ -86,8 +84,9 @@ static int speaks_for(struct gd_request *req, const char *node_id)
 }
 
 /* CS_REGISTER: records the node, reconciles its report with the FSM (stale
- * and unknown copies go back in drop), and lets parked requests retry. */
-void meta_rpc_cs_register(struct meta_server *ms, struct gd_request *req)
+ * and unknown copies go back in drop), and puts the requests parked for
+ * chunkds back on the run queue. */
+void meta_h_chunkd_register(struct meta_server *ms, struct gd_request *req)
 {
 	const Godfs__CsRegister *m = (const Godfs__CsRegister *)req->msg;
 	struct meta_conn *conn = req->conn_ctx;
@@ -102,12 +101,12 @@ void meta_rpc_cs_register(struct meta_server *ms, struct gd_request *req)
 
 	if (!str_ok(m->node_id, false) || !str_ok(m->address, false) ||
 	    (m->label && !str_ok(m->label, true))) {
-		meta_server_reply_status(ms, req, GD_EINVAL);
+		meta_h_reply_status(ms, req, GD_EINVAL);
 		return;
 	}
 	/* One connection speaks for one node (heartbeats, reports name it). */
 	if (speaks_for(req, m->node_id) < 0) {
-		meta_server_reply_status(ms, req, GD_EPERM);
+		meta_h_reply_status(ms, req, GD_EPERM);
 		return;
 	}
 	/* A live node keeps its address: a second process claiming its id (an
@@ -115,11 +114,11 @@ void meta_rpc_cs_register(struct meta_server *ms, struct gd_request *req)
 	 * would take its copies and receive its writes. It may move once the
 	 * registration has lapsed (no heartbeat for dead_after). */
 	node = meta_registry_get(ms->reg, m->node_id);
-	if (node && meta_registry_node_alive(ms->reg, node, meta_server_now_ms()) &&
+	if (node && meta_registry_node_alive(ms->reg, node, meta_h_now_ms()) &&
 	    strcmp(node->address, m->address) != 0) {
 		gd_warn("%s: refused: registers chunkd id %s with address %s, but that chunkd "
 			"is alive at %s", req->peer, m->node_id, m->address, node->address);
-		meta_server_reply_status(ms, req, GD_EBUSY);
+		meta_h_reply_status(ms, req, GD_EBUSY);
 		return;
 	}
 	r = gd_calloc(1, sizeof(*r));
@@ -127,28 +126,29 @@ void meta_rpc_cs_register(struct meta_server *ms, struct gd_request *req)
 		r->drop = gd_calloc(m->n_chunks ? m->n_chunks : 1, sizeof(*r->drop));
 	if (!r || !r->drop) {
 		gd_free(r);
-		meta_server_reply_status(ms, req, GD_ENOMEM);
+		meta_h_reply_status(ms, req, GD_ENOMEM);
 		return;
 	}
 	rc = meta_registry_register(ms->reg, m->node_id, m->address, m->label,
 				    m->has_total_bytes ? m->total_bytes : 0,
 				    m->has_free_bytes ? m->free_bytes : 0, m->n_chunks,
-				    meta_server_now_ms(), &node);
+				    meta_h_now_ms(), &node);
 	if (rc) {
 		reg_reply_free(r);
-		meta_server_reply_status(ms, req, rc);
+		meta_h_reply_status(ms, req, rc);
 		return;
 	}
 	if (conn)   /* from now on this connection speaks for the node */
 		memcpy(conn->node_id, m->node_id, strlen(m->node_id) + 1);
-	r->n_drop = meta_rpc_loc_register(ms, m->node_id, m->chunks, m->n_chunks, r->drop);
+	r->n_drop = meta_locs_register(ms->locs, ms->fsm, ms->reg, m->node_id, m->chunks,
+				       m->n_chunks, r->drop, meta_h_now_ms(), meta_repl_confirmed, ms);
 	gd_info("chunkd %s at %s registered: %zu chunks, %zu to drop", m->node_id, m->address,
 		m->n_chunks, r->n_drop);
 	known = meta_fsm_node_address(ms->fsm, m->node_id);
 	if (known && strcmp(known, m->address) == 0) {
 		reg_send(ms, req, r);
 		reg_reply_free(r);
-		meta_server_unpark(ms);
+		meta_h_wake(ms, META_WAIT_NODES, 0, 0);
 		return;
 	}
 	/* New to the FSM (or moved): record it, without the report. */
@@ -161,8 +161,8 @@ void meta_rpc_cs_register(struct meta_server *ms, struct gd_request *req)
 	pb = gd_malloc(godfs__cs_register__get_packed_size(&slim) + 1);
 	if (!pb) {
 		reg_reply_free(r);
-		meta_server_reply_status(ms, req, GD_ENOMEM);
-		meta_server_unpark(ms);
+		meta_h_reply_status(ms, req, GD_ENOMEM);
+		meta_h_wake(ms, META_WAIT_NODES, 0, 0);
 		return;
 	}
 	e.has_method = e.has_request = 1;
@@ -170,15 +170,15 @@ void meta_rpc_cs_register(struct meta_server *ms, struct gd_request *req)
 	e.request.data = pb;
 	e.request.len = godfs__cs_register__pack(&slim, pb);
 	e.node = &fn;
-	meta_server_propose(ms, &e, req, reg_done, r);
+	meta_h_propose(ms, &e, req, reg_done, r);
 	gd_free(pb);
-	meta_server_unpark(ms);
+	meta_h_wake(ms, META_WAIT_NODES, 0, 0);
 }
 
 /* CS_HEARTBEAT: refreshes the node; unknown to this leader, or not
  * registered on this connection -> re-register; another node's id ->
  * GD_EPERM; else hands over its queued orders. */
-void meta_rpc_cs_heartbeat(struct meta_server *ms, struct gd_request *req)
+void meta_h_chunkd_heartbeat(struct meta_server *ms, struct gd_request *req)
 {
 	const Godfs__CsHeartbeat *m = (const Godfs__CsHeartbeat *)req->msg;
 	Godfs__CsHeartbeatResp resp = GODFS__CS_HEARTBEAT_RESP__INIT;
@@ -186,19 +186,19 @@ void meta_rpc_cs_heartbeat(struct meta_server *ms, struct gd_request *req)
 	uint8_t (*caps)[GD_CAP_LEN] = NULL;
 	struct meta_order *taken = NULL;
 	struct meta_node *node;
-	uint64_t now = meta_server_now_ms();
+	uint64_t now = meta_h_now_ms();
 	size_t n_taken = 0, n_held = 0, i;
 	bool was_dead;
 	int rc;
 
 	if (!str_ok(m->node_id, false)) {
-		meta_server_reply_status(ms, req, GD_EINVAL);
+		meta_h_reply_status(ms, req, GD_EINVAL);
 		return;
 	}
 	resp.has_status = 1;
 	rc = speaks_for(req, m->node_id);
 	if (rc < 0) {
-		meta_server_reply_status(ms, req, rc);
+		meta_h_reply_status(ms, req, rc);
 		return;
 	}
 	if (rc == 0) {
@@ -221,7 +221,7 @@ void meta_rpc_cs_heartbeat(struct meta_server *ms, struct gd_request *req)
 		goto out;
 	}
 	for (i = 0; i < m->n_replicated && i < 4096; i++)   /* wire.proto's bound */
-		meta_rpc_loc_replicated(ms, m->node_id, m->replicated[i]);
+		meta_repl_replicated(ms, m->node_id, m->replicated[i]);
 	/* Back from the dead on the same connection (a pause, a partition
 	 * shorter than the TCP timeout), or orders lost to a full queue: while
 	 * it was away its chunks may have been freed, trimmed or re-versioned.
@@ -257,7 +257,7 @@ void meta_rpc_cs_heartbeat(struct meta_server *ms, struct gd_request *req)
 		o->prev_version = taken[i].prev_version;
 		/* The copy is read from the source: it checks a READ capability. */
 		if (o->kind == META_ORDER_REPLICATE &&
-		    meta_rpc_cap_sign(o->chunk_id, o->version, GD_CAP_READ,
+		    meta_h_cap_sign(o->chunk_id, o->version, GD_CAP_READ,
 				      ms->opt.cap_lifetime_ms, caps[i])) {
 			o->has_cap = 1;
 			o->cap.data = caps[i];
@@ -267,13 +267,13 @@ void meta_rpc_cs_heartbeat(struct meta_server *ms, struct gd_request *req)
 	}
 	resp.n_orders = n_taken;
 	resp.orders = ptrs;
-	if (meta_rpc_loc_want_report(m->node_id, now)) {
+	if (meta_locs_want_report(ms->locs, m->node_id, now)) {
 		/* confirms the copies it was told to replicate */
 		resp.has_reregister = 1;
 		resp.reregister = 1;
 	}
 out:
-	meta_server_reply(ms, req, &resp.base);
+	meta_h_reply(ms, req, &resp.base);
 	gd_free(orders);
 	gd_free(ptrs);
 	gd_free(caps);
@@ -289,32 +289,33 @@ out:
 /* Whether node_id holds the only live copy of the chunk not marked bad. */
 static bool last_good_copy(struct meta_server *ms, uint64_t chunk_id, const char *node_id)
 {
-	const char *live[META_RPC_CHAIN_MAX];
+	const char *live[META_H_CHAIN_MAX];
 	struct meta_fsm_chunk c;
 	size_t n, i;
 
 	if (meta_fsm_chunk_by_id(ms->fsm, chunk_id, &c) != 0)
 		return false;
-	n = meta_rpc_loc_live(ms, &c, false, live, META_RPC_CHAIN_MAX);
+	n = meta_locs_live(ms->locs, ms->reg, &c, false, meta_h_now_ms(), live,
+			   META_H_CHAIN_MAX);
 	for (i = 0; i < n; i++)
 		if (strcmp(live[i], node_id) != 0)
 			return false;
 	return n > 0;
 }
 
-void meta_rpc_cs_report_bad(struct meta_server *ms, struct gd_request *req)
+void meta_h_chunkd_report_bad(struct meta_server *ms, struct gd_request *req)
 {
 	const Godfs__CsReportBad *m = (const Godfs__CsReportBad *)req->msg;
 	int rc;
 
 	if (!str_ok(m->node_id, false) || !m->has_chunk_id || m->chunk_id == 0) {
-		meta_server_reply_status(ms, req, GD_EINVAL);
+		meta_h_reply_status(ms, req, GD_EINVAL);
 		return;
 	}
 	rc = speaks_for(req, m->node_id);
 	if (rc <= 0) {
 		/* GD_EAGAIN: a chunkd keeps the report and registers first */
-		meta_server_reply_status(ms, req, rc < 0 ? rc : GD_EAGAIN);
+		meta_h_reply_status(ms, req, rc < 0 ? rc : GD_EAGAIN);
 		return;
 	}
 	if (last_good_copy(ms, m->chunk_id, m->node_id)) {
@@ -333,5 +334,5 @@ void meta_rpc_cs_report_bad(struct meta_server *ms, struct gd_request *req)
 		 * of the new copy that replaces it */
 		rc = meta_registry_mark_bad(ms->reg, m->chunk_id, m->node_id);
 	}
-	meta_server_reply_status(ms, req, rc);
+	meta_h_reply_status(ms, req, rc);
 }

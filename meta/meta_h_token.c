@@ -1,11 +1,7 @@
-/* godfs-meta and client tokens (docs/security.md, "Client tokens"): the admin
- * methods that create, list and revoke them, and the gate every request of a
- * token connection passes before any handler sees it: the token must still
- * be valid in the replicated table (a revoke stops it at the next request, not
- * at the next reconnect) and the request must stay inside the token's subtree
- * and, for a read-only token, not write (meta_scope.h).
- *
- * Loop thread only, like every handler. */
+/* Client tokens in the meta (see meta_h_token.h). */
+#include "meta_h_token.h"
+
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -15,12 +11,9 @@
 #include "gd_cred.h"
 #include "gd_log.h"
 #include "gd_status.h"
-#include "meta_rpc.h"
-#include "meta_rpc_internal.h"
+#include "meta_h.h"
 #include "meta_scope.h"
 #include "meta_token.h"
-
-#define M(name) GODFS__METHOD__M_##name
 
 /* Refusals are provoked at will by whoever holds a token: at most a few lines
  * a second, then one line saying how many were not logged. */
@@ -32,7 +25,7 @@ static unsigned log_dropped;
 
 static bool refusal_log_allow(unsigned *dropped)
 {
-	uint64_t now = meta_server_now_ms();
+	uint64_t now = meta_h_now_ms();
 
 	if (now - log_window_ms >= 1000) {
 		log_window_ms = now;
@@ -65,10 +58,10 @@ static void refuse(struct meta_server *ms, struct gd_request *req, int status, c
 			gd_method_name(req->hdr.method), why, inobuf, gd_strerror(status),
 			dropped ? " (and earlier refusals not logged)" : "");
 	}
-	meta_server_reply_status(ms, req, status);
+	meta_h_reply_status(ms, req, status);
 }
 
-bool meta_rpc_token_admit(struct meta_server *ms, struct gd_request *req)
+bool meta_h_token_admit(struct meta_server *ms, struct gd_request *req)
 {
 	const struct meta_ns_state *st;
 	const struct gd_token *t;
@@ -90,7 +83,7 @@ bool meta_rpc_token_admit(struct meta_server *ms, struct gd_request *req)
 			      req->hdr.method, req->msg, &why, &bad);
 	if (rc == GD_ENOENT) {
 		/* not a refusal: the inode is gone, as it would be for anyone */
-		meta_server_reply_status(ms, req, rc);
+		meta_h_reply_status(ms, req, rc);
 		return false;
 	}
 	if (rc) {
@@ -116,11 +109,11 @@ static void create_applied(struct meta_server *ms, struct gd_request *req, int s
 	if (!req)
 		return;
 	if (status || !res) {
-		meta_server_reply_status(ms, req, status ? status : GD_EIO);
+		meta_h_reply_status(ms, req, status ? status : GD_EIO);
 		return;
 	}
 	if (res->status || !res->resp) {
-		meta_server_reply_status(ms, req, res->status ? res->status : GD_ENOMEM);
+		meta_h_reply_status(ms, req, res->status ? res->status : GD_ENOMEM);
 		return;
 	}
 	r = godfs__token_resp__unpack(&gd_pb_allocator, res->resp_len, res->resp);
@@ -129,7 +122,7 @@ static void create_applied(struct meta_server *ms, struct gd_request *req, int s
 		 * derive the secret of is useless but harmless (revoke it) */
 		if (r)
 			protobuf_c_message_free_unpacked(&r->base, &gd_pb_allocator);
-		meta_server_reply_status(ms, req, r ? GD_EINVAL : GD_ENOMEM);
+		meta_h_reply_status(ms, req, r ? GD_EINVAL : GD_ENOMEM);
 		return;
 	}
 	r->has_key_id = 1;
@@ -139,7 +132,7 @@ static void create_applied(struct meta_server *ms, struct gd_request *req, int s
 		(unsigned long long)r->token->id, (unsigned long long)r->token->subtree,
 		(r->token->flags & GD_TOKEN_READ_ONLY) ? " (read-only)" : "",
 		(unsigned long long)r->token->expires, r->token->name ? r->token->name : "");
-	meta_server_reply(ms, req, &r->base);
+	meta_h_reply(ms, req, &r->base);
 	/* the unpacked message must not free the keyring's bytes */
 	r->key_id.data = NULL;
 	r->has_key_id = 0;
@@ -153,19 +146,19 @@ static void revoke_applied(struct meta_server *ms, struct gd_request *req, int s
 	if (!req)
 		return;
 	if (status || !res) {
-		meta_server_reply_status(ms, req, status ? status : GD_EIO);
+		meta_h_reply_status(ms, req, status ? status : GD_EIO);
 		return;
 	}
 	if (res->status == 0)
 		gd_info("%s: token revoked (its connections are refused from their next request)",
 			req->peer);
 	if (res->resp)
-		meta_server_reply_packed(ms, req, res->resp, res->resp_len);
+		meta_h_reply_packed(ms, req, res->resp, res->resp_len);
 	else
-		meta_server_reply_status(ms, req, res->status ? res->status : GD_ENOMEM);
+		meta_h_reply_status(ms, req, res->status ? res->status : GD_ENOMEM);
 }
 
-void meta_rpc_token_admin(struct meta_server *ms, struct gd_request *req)
+void meta_h_token_admin(struct meta_server *ms, struct gd_request *req)
 {
 	Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
 	struct meta_fsm_result res;
@@ -177,9 +170,9 @@ void meta_rpc_token_admin(struct meta_server *ms, struct gd_request *req)
 	case M(TOKEN_LIST):
 		meta_fsm_query_msg(ms->fsm, req->hdr.method, req->msg, &res);
 		if (res.resp)
-			meta_server_reply_packed(ms, req, res.resp, res.resp_len);
+			meta_h_reply_packed(ms, req, res.resp, res.resp_len);
 		else
-			meta_server_reply_status(ms, req, res.status ? res.status : GD_ENOMEM);
+			meta_h_reply_status(ms, req, res.status ? res.status : GD_ENOMEM);
 		meta_fsm_result_release(&res);
 		return;
 	case M(TOKEN_CREATE):
@@ -187,14 +180,14 @@ void meta_rpc_token_admin(struct meta_server *ms, struct gd_request *req)
 		if (!kr || kr->n < 1) {
 			gd_warn("%s: token create refused: this meta has no cluster key "
 				"(a token's secret derives from it, and is checked with it)", req->peer);
-			meta_server_reply_status(ms, req, GD_ENOTSUP);
+			meta_h_reply_status(ms, req, GD_ENOTSUP);
 			return;
 		}
 		break;
 	case M(TOKEN_REVOKE):
 		break;
 	default:
-		meta_server_reply_status(ms, req, GD_ENOTSUP);
+		meta_h_reply_status(ms, req, GD_ENOTSUP);
 		return;
 	}
 	e.has_method = 1;
@@ -202,7 +195,7 @@ void meta_rpc_token_admin(struct meta_server *ms, struct gd_request *req)
 	e.has_request = 1;
 	e.request.data = req->pb;
 	e.request.len = req->hdr.pb_len;
-	meta_server_propose(ms, &e, req,
+	meta_h_propose(ms, &e, req,
 			    req->hdr.method == M(TOKEN_CREATE) ? create_applied : revoke_applied,
 			    NULL);
 }

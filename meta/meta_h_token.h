@@ -1,0 +1,26 @@
+/* godfs-meta and client tokens (docs/security.md, "Client tokens"): the admin
+ * methods that create, list and revoke them, and the gate every request of a
+ * token connection passes before any handler sees it (meta_dispatch.c): the
+ * token must still be valid in the replicated table (a revoke stops it at the
+ * next request, not at the next reconnect) and the request must stay inside
+ * the token's subtree and, for a read-only token, not write (meta_scope.h).
+ *
+ * Loop thread only, like every handler (meta_h.h). */
+#ifndef META_H_TOKEN_H
+#define META_H_TOKEN_H
+
+#include <stdbool.h>
+
+#include "gd_server.h"
+#include "meta_server.h"
+
+/* The gate of a request on a token connection (req->auth kind token): true
+ * when it may go on to its handler; false when it was answered (token no
+ * longer valid, inode outside its subtree, write with a read-only token,
+ * method not open to tokens: one rate-limited log line). Requests of other
+ * connections pass. */
+bool meta_h_token_admit(struct meta_server *ms, struct gd_request *req);
+/* M_TOKEN_CREATE, M_TOKEN_LIST, M_TOKEN_REVOKE (admin role only). */
+void meta_h_token_admin(struct meta_server *ms, struct gd_request *req);
+
+#endif
