@@ -15,8 +15,12 @@
 #include "meta_h.h"
 #include "meta_repl.h"
 
-/* A request waits this long for a leader (or for this leader to be ready). */
-#define HOLD_TIMEOUT_MS 5000u
+/* A request waits this long for a leader (or for this leader to be ready):
+ * about one election (libraft's 1 s timeout, randomised up to 2 s). No
+ * longer: a deposed leader cut off from the majority knows no leader and
+ * would hold its clients here while the majority already serves them
+ * elsewhere (e2e_meta_partition.sh: 5 s made them wait 5 to 6.5 s). */
+#define HOLD_TIMEOUT_MS 2000u
 /* A request parked for chunkds longer than this gets GD_ENOSERVERS. */
 #define PARK_TIMEOUT_MS 10000u
 
