@@ -28,6 +28,7 @@
 #define CHUNK_SIZE_UNIT (64u << 10)
 #define CHUNK_SIZE_MAX (64u << 20)
 #define MAX_PEERS 9
+#define RAFT_SEGMENT_UNIT (64u << 10)
 
 static const struct option meta_opts[] = {
 	{ "data-dir", required_argument, NULL, 'd' },
@@ -43,6 +44,7 @@ static const struct option meta_opts[] = {
 	{ "grace-ms", required_argument, NULL, 1004 },
 	{ "snapshot-threshold", required_argument, NULL, 1005 },
 	{ "snapshot-trailing", required_argument, NULL, 1006 },
+	{ "raft-segment-size", required_argument, NULL, 1010 },
 	{ "cap-lifetime-ms", required_argument, NULL, 1007 },
 	{ "join", no_argument, NULL, 1008 },
 	{ "repl-max-per-node", required_argument, NULL, 1009 },
@@ -81,6 +83,8 @@ static void meta_usage(FILE *f)
 		"                              than PCT points from the mean (default 10; 0 = never)\n"
 		"  --rebalance-rate N          copies moved per second for disk balance and labels\n"
 		"                              (default 4; 0 = none; drains are not limited by it)\n"
+		"  --raft-segment-size BYTES   Raft log segment files, preallocated (default\n"
+		"                              libraft's 8M; a multiple of 64K)\n"
 		"  --cap-lifetime-ms N         chunk capabilities of locations last this long,\n"
 		"                              those of leases the lease plus up to 60 s\n"
 		"                              (default 300000)\n"
@@ -281,6 +285,18 @@ static int read_options(struct gd_config *cfg, struct meta_options *opt, char **
 	if (get_u64(cfg, "snapshot-trailing", 4096, 0, 1u << 30, &u) < 0)
 		return GD_EINVAL;
 	opt->snapshot_trailing = (unsigned)u;
+	/* libraft preallocates each open segment at this size: a small disk
+	 * (or a test filling one) needs smaller ones than its 8 MiB. */
+	if (gd_config_get(cfg, "raft-segment-size", NULL, NULL) != NULL) {
+		if (get_u64(cfg, "raft-segment-size", 0, RAFT_SEGMENT_UNIT, 1u << 30, &u) < 0)
+			return GD_EINVAL;
+		if (u % RAFT_SEGMENT_UNIT != 0) {
+			fprintf(stderr, PROGRAM ": --raft-segment-size %" PRIu64
+				" is not a multiple of %u\n", u, RAFT_SEGMENT_UNIT);
+			return GD_EINVAL;
+		}
+		opt->raft_segment_size = (size_t)u;
+	}
 	if (gd_server_opts_read(cfg, &opt->limits) < 0)
 		return GD_EINVAL;
 

@@ -4,6 +4,7 @@
 #include <raft.h>
 #include <raft/uv.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,10 +32,15 @@ struct meta_raft {
 	raft_io_close_cb io_close_cb;
 	bool io_closed;
 	uv_timer_t close_timer;
+	/* Hand-over after a local write failed (step_down_later). */
+	uv_timer_t step_down_timer;
+	bool step_down_inited;
+	bool step_down_busy;      /* a transfer is asked for, until its callback */
 	bool closing;
 	void (*closed)(void *arg);
 	void *closed_arg;
 	bool io_inited;
+	char io_err_seen[RAFT_ERRMSG_BUF_SIZE]; /* the last storage error logged */
 	bool transport_inited;
 	bool raft_inited;
 	/* The leader lease (meta_raft_lease.h): fed by the wrapped io->send
@@ -353,6 +359,8 @@ int meta_raft_start(const struct meta_raft_config *cfg, const struct meta_raft_f
 		goto err_after_transport;
 	}
 	r->io_inited = true;
+	if (cfg->segment_size != 0)
+		raft_uv_set_segment_size(&r->io, cfg->segment_size);
 	rv = raft_init(&r->raft, &r->io, &r->rfsm, cfg->id, cfg->address);
 	if (rv != 0) {
 		gd_error("raft: init: %s", raft_errmsg(&r->raft));
@@ -401,6 +409,9 @@ started:
 			 raft_errmsg(&r->raft));
 		goto err_after_init;
 	}
+	/* What libraft left in its message while loading (e.g. "metadata
+	 * contains term 4") is no error: only later ones are logged. */
+	snprintf(r->io_err_seen, sizeof(r->io_err_seen), "%s", r->io.errmsg);
 	*out = r;
 	return 0;
 
@@ -420,11 +431,56 @@ err_after_alloc:
 	return GD_EIO;
 }
 
+static void step_down_done(void *arg, int status)
+{
+	struct meta_raft *r = arg;
+
+	r->step_down_busy = false;
+	gd_info("raft: leadership hand-over: %s (now %s)", status == 0 ? "done" : gd_strerror(status),
+		meta_raft_state_name(r));
+}
+
+/* Runs outside libraft's callbacks: asks libraft to hand leadership to the
+ * most up-to-date voter (id 0). */
+static void step_down_cb(uv_timer_t *t)
+{
+	struct meta_raft *r = t->data;
+	int rv;
+
+	if (r->closing || r->step_down_busy || raft_state(&r->raft) != RAFT_LEADER)
+		return;
+	rv = meta_raft_transfer(r, 0, step_down_done, r);
+	if (rv < 0) {
+		gd_error("raft: cannot hand leadership over: %s", gd_strerror(rv));
+		return;
+	}
+	if (rv == 0)
+		r->step_down_busy = true;
+}
+
+/* A leader that cannot write its own log (disk full, I/O error) must not go
+ * on leading: libraft 0.15 stays leader and fails every proposal, so the
+ * cluster would refuse every change while two healthy voters could serve. */
+static void step_down_later(struct meta_raft *r)
+{
+	if (r->closing || r->step_down_busy)
+		return;
+	if (!r->step_down_inited) {
+		uv_timer_init(r->loop, &r->step_down_timer);
+		r->step_down_timer.data = r;
+		r->step_down_inited = true;
+	}
+	gd_error("raft: this leader cannot write its log (%s): handing leadership over",
+		 r->io.errmsg[0] != '\0' ? r->io.errmsg : "storage error");
+	uv_timer_start(&r->step_down_timer, step_down_cb, 0, 0);
+}
+
 /* raft_apply callback: forwards the FSM's result to the proposer. */
 static void apply_cb(struct raft_apply *req, int status, void *result)
 {
 	struct raft_prop *p = req->data;
 	struct meta_raft *r = p->r;
+	int st;
 
 	if (status == 0) {
 		if (result == r->last_result)
@@ -432,7 +488,18 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 	} else {
 		result = NULL;
 	}
-	p->done(p->arg, status_from_raft(status), result);
+	st = status_from_raft(status);
+	if (status == RAFT_NOSPACE || status == RAFT_IOERR) {
+		/* This node's disk failed the entry; the followers may still
+		 * commit it. GD_ENOTLEADER makes the client resend it to the
+		 * next leader with the same seq, which answers it once
+		 * (exactly-once), whether it was committed or not; an ENOSPC
+		 * or EIO would reach the application for a change that may be
+		 * there. */
+		step_down_later(r);
+		st = GD_ENOTLEADER;
+	}
+	p->done(p->arg, st, result);
 	gd_free(p);
 }
 
@@ -506,6 +573,16 @@ int meta_raft_barrier(struct meta_raft *r, meta_raft_done_fn done, void *arg)
 	return 0;
 }
 
+void meta_raft_log_io_error(struct meta_raft *r)
+{
+	const char *msg = r->io.errmsg;
+
+	if (!r->io_inited || msg[0] == '\0' || strcmp(msg, r->io_err_seen) == 0)
+		return;
+	snprintf(r->io_err_seen, sizeof(r->io_err_seen), "%s", msg);
+	gd_error("raft: storage error (log, snapshot or metadata file): %s", msg);
+}
+
 bool meta_raft_is_leader(struct meta_raft *r)
 {
 	return !r->closing && raft_state(&r->raft) == RAFT_LEADER;
@@ -564,6 +641,11 @@ static void close_timer_closed_cb(uv_handle_t *h)
 	(void)h;
 }
 
+static void step_down_timer_closed_cb(uv_handle_t *h)
+{
+	(void)h;
+}
+
 /* Runs outside any raft callback (raft_close from inside an apply or barrier
  * callback aborts in libuv). */
 static void close_timer_cb(uv_timer_t *t)
@@ -571,6 +653,8 @@ static void close_timer_cb(uv_timer_t *t)
 	struct meta_raft *r = t->data;
 
 	uv_close((uv_handle_t *)&r->close_timer, close_timer_closed_cb);
+	if (r->step_down_inited)
+		uv_close((uv_handle_t *)&r->step_down_timer, step_down_timer_closed_cb);
 	raft_close(&r->raft, raft_closed_cb);
 }
 

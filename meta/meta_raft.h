@@ -51,6 +51,7 @@ struct meta_raft_config {
 	unsigned snapshot_trailing;
 	bool join;              /* a new voter of a live cluster: never bootstrap,
 				 * wait for the leader (godfs-admin masters add) */
+	size_t segment_size;    /* log segment file size (a multiple of the block size); 0 = libraft's */
 };
 
 /* Initialises raft on cfg->loop, bootstraps a new cluster (or finds an existing
@@ -132,6 +133,11 @@ int meta_raft_transfer(struct meta_raft *r, uint64_t id, meta_raft_change_fn don
 bool meta_raft_read_lease(struct meta_raft *r, uint64_t *until_ms);
 unsigned meta_raft_lease_ms(struct meta_raft *r);
 unsigned meta_raft_election_timeout_ms(struct meta_raft *r);
+/* Logs (once per new message) the last storage error libraft met, e.g. a
+ * full disk: libraft only records it in its error message and goes on (a
+ * follower refuses the entries, a leader fails the proposals), so without
+ * this the operator sees nothing. Call it on every tick. */
+void meta_raft_log_io_error(struct meta_raft *r);
 
 /* Allocator whose buffers raft may own (snapshots). */
 void *meta_raft_malloc(size_t n);

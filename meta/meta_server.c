@@ -284,6 +284,7 @@ static void on_tick(uv_timer_t *t)
 		maybe_close_raft(ms);
 		return;
 	}
+	meta_raft_log_io_error(ms->raft);
 	check_leadership(ms);
 	meta_loop_check_held(ms, now);
 	meta_read_gate_kick(ms);
@@ -652,6 +653,7 @@ int meta_server_run(const struct meta_options *opt)
 	rc_cfg.snapshot_threshold = opt->snapshot_threshold;
 	rc_cfg.snapshot_trailing = opt->snapshot_trailing;
 	rc_cfg.join = opt->join;
+	rc_cfg.segment_size = opt->raft_segment_size;
 	rc = meta_raft_start(&rc_cfg, &rfsm, &ms->raft, &bootstrapped);
 	if (rc != 0) {
 		ms->raft = NULL;

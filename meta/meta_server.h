@@ -51,6 +51,7 @@ struct meta_options {
 	uint32_t repl_max_per_node;  /* re-replications on their way to one chunkd; 0 = 32 */
 	unsigned snapshot_threshold;
 	unsigned snapshot_trailing;
+	size_t raft_segment_size;     /* bytes of a Raft log segment file; 0 = libraft's */
 	struct gd_server_limits limits; /* of the client port (gd_server_opts) */
 };
 
