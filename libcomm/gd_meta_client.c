@@ -39,6 +39,11 @@
 #define CONNECT_TIMEOUT_MS 2000
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
+/* A chunkd retries sooner: every placement on a new leader waits for the
+ * chunkds to register (a follower that still names the dead leader sends
+ * them there, a deposed leader sends them away at once), and there are few
+ * chunkds. */
+#define BACKOFF_MAX_CHUNKD_MS 200
 #define MAX_LEADER_HOPS 4
 /* Bounded so that a Hello always fits in GD_FRAME_MAX_PB (<= 11 bytes each). */
 #define MAX_OPEN_INODES 65536u
@@ -378,6 +383,8 @@ static int reconnect_locked(struct gd_meta_client *m, const char *hint, uint64_t
 {
 	char leader[ADDR_MAX], addr[ADDR_MAX];
 	uint64_t backoff = BACKOFF_MIN_MS;
+	uint64_t backoff_max = m->role == GODFS__ROLE__ROLE_CHUNKD ? BACKOFF_MAX_CHUNKD_MS
+								   : BACKOFF_MAX_MS;
 	int last = GD_ECONN;
 
 	for (;;) {
@@ -444,7 +451,7 @@ static int reconnect_locked(struct gd_meta_client *m, const char *hint, uint64_t
 		if (left == 0)
 			return last == GD_ENOTLEADER ? GD_ETIMEDOUT : last;
 		pause_ms(m, backoff < left ? backoff : left);
-		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+		backoff = backoff * 2 > backoff_max ? backoff_max : backoff * 2;
 	}
 }
 
@@ -460,6 +467,12 @@ static int reconnect(struct gd_meta_client *m, uint64_t seen_gen, const char *hi
 	pthread_mutex_lock(&m->mu);
 	int done = m->gen != seen_gen && m->cur && !gd_conn_failed(m->cur->conn);
 	pthread_mutex_unlock(&m->mu);
+	/* Without a leader's address, the address that just failed us is tried
+	 * last: a deposed leader cut off from the majority knows no leader
+	 * and would hold our HELLO for its whole hold time (2 s) while the
+	 * others already redirect to the new one (e2e_meta_partition.sh). */
+	if (!done && hint == NULL && m->naddrs > 1)
+		m->next_addr = (m->next_addr + 1) % m->naddrs;
 	rc = done ? 0 : reconnect_locked(m, hint, deadline);
 	pthread_mutex_unlock(&m->reconnect_mu);
 	return rc;

@@ -115,7 +115,7 @@ void meta_dispatch(struct meta_server *ms, struct gd_request *req)
 	if (ms->stopping) {
 		meta_h_reply_status(ms, req, GD_ESHUTDOWN);
 	} else if (!ms->ready) {
-		if (other_leader(ms))
+		if (other_leader(ms) || !meta_loop_may_hold(ms))
 			meta_h_reply_status(ms, req, GD_ENOTLEADER);
 		else
 			meta_loop_hold(ms, req);

@@ -88,7 +88,9 @@ bool meta_h_removal_pending(struct meta_server *ms, uint64_t ino);
 uint64_t meta_h_now_ms(void);
 /* Whether the leader is still in its start grace period. */
 bool meta_h_in_grace(struct meta_server *ms);
-/* Whether chunkds may still be registering with this leader. */
+/* Whether chunkds may still be registering with this leader: fewer have
+ * registered than the FSM knows, and --node-dead-ms has not passed since it
+ * became ready. */
 bool meta_h_in_node_window(struct meta_server *ms);
 /* A session id never handed out before. */
 uint64_t meta_h_new_session_id(struct meta_server *ms);

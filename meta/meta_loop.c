@@ -21,7 +21,8 @@
  * would hold its clients here while the majority already serves them
  * elsewhere (e2e_meta_partition.sh: 5 s made them wait 5 to 6.5 s). */
 #define HOLD_TIMEOUT_MS 2000u
-/* A request parked for chunkds longer than this gets GD_ENOSERVERS. */
+/* A request parked for chunkds longer than this, once the node window is
+ * over (meta_h_in_node_window), gets GD_ENOSERVERS. */
 #define PARK_TIMEOUT_MS 10000u
 
 static void queue_push(struct meta_queue *q, struct meta_event *ev)
@@ -257,6 +258,13 @@ void meta_loop_release_held(struct meta_server *ms)
 	kick(ms);
 }
 
+bool meta_loop_may_hold(struct meta_server *ms)
+{
+	if (ms->proposer.other_leader && ms->proposer.other_leader(ms->proposer.ctx))
+		ms->deposed = false;    /* it knows a leader again */
+	return !ms->deposed;
+}
+
 void meta_loop_check_held(struct meta_server *ms, uint64_t now_ms)
 {
 	struct meta_event *ev;
@@ -268,7 +276,8 @@ void meta_loop_check_held(struct meta_server *ms, uint64_t now_ms)
 		meta_loop_release_held(ms);
 		return;
 	}
-	redirect = ms->proposer.other_leader && ms->proposer.other_leader(ms->proposer.ctx);
+	redirect = (ms->proposer.other_leader && ms->proposer.other_leader(ms->proposer.ctx)) ||
+		   !meta_loop_may_hold(ms);
 	ev = queue_take(&ms->held);
 	while (ev != NULL) {
 		struct meta_event *next = ev->next;
@@ -324,7 +333,8 @@ void meta_loop_wake(struct meta_server *ms, enum meta_wait why, uint64_t k1, uin
 		    (why != META_WAIT_NODES && (ev->k1 != k1 || ev->k2 != k2))) {
 			queue_push(&ms->parked, ev);
 		} else if (why == META_WAIT_NODES &&
-			   now - ev->nodes_since_ms >= PARK_TIMEOUT_MS) {
+			   now - ev->nodes_since_ms >= PARK_TIMEOUT_MS &&
+			   !meta_h_in_node_window(ms)) {
 			meta_h_reply_status(ms, ev->req, GD_ENOSERVERS);
 			gd_free(ev);
 		} else {

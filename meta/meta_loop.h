@@ -47,7 +47,17 @@ void meta_loop_pass_read(struct meta_server *ms, struct gd_request *req);
 void meta_loop_hold(struct meta_server *ms, struct gd_request *req);
 /* This node became a ready leader: the held requests go on the run queue. */
 void meta_loop_release_held(struct meta_server *ms);
-/* Held requests: redirected (GD_ENOTLEADER) when another node leads, or
+/* Whether a request that finds no leader here should wait for one (held,
+ * then redirected as soon as a leader is known) rather than get
+ * GD_ENOTLEADER at once. A follower in an election learns the new leader
+ * soon; a deposed leader that knows no leader (ms->deposed) is most likely
+ * cut off from the majority, which already serves the clients elsewhere:
+ * holding them there cost them the whole hold time (e2e_meta_partition.sh:
+ * 2 s more for client c1, chunkds registering too late for the new
+ * leader's node window). Clears ms->deposed once another node leads. */
+bool meta_loop_may_hold(struct meta_server *ms);
+/* Held requests: redirected (GD_ENOTLEADER) when another node leads or this
+ * one may not hold (meta_loop_may_hold), or
  * answered so after HOLD_TIMEOUT_MS. */
 void meta_loop_check_held(struct meta_server *ms, uint64_t now_ms);
 

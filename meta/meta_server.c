@@ -205,6 +205,7 @@ static void lose_leadership(struct meta_server *ms)
 	gd_info("no longer the leader (term %" PRIu64 ", now %s)", ms->leader_term,
 		meta_raft_state_name(ms->raft));
 	ms->ready = false;
+	ms->deposed = !other_leader(ms);        /* (meta_loop_may_hold) */
 	meta_read_gate_lost_leader(ms);
 	meta_loop_lost_leader(ms);
 	meta_housekeeping_lost_leader(ms);
@@ -228,6 +229,7 @@ static void barrier_done(void *arg, int status, void *result)
 	    meta_raft_term(ms->raft) != ms->leader_term)
 		return; /* the next tick tries again */
 	ms->ready = true;
+	ms->deposed = false;
 	ms->leader_since_ms = meta_server_now_ms();
 	meta_registry_clear(ms->reg);
 	meta_sessions_clear(ms->sess);

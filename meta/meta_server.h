@@ -156,6 +156,7 @@ struct meta_server {
 	struct meta_balance *balance; /* loop: where copies should be (meta_balance.h) */
 	bool ready;                   /* loop: leader and caught up (barrier applied) */
 	bool barrier_pending;         /* loop */
+	bool deposed;                 /* loop: lost leadership, no leader known since (no hold) */
 	uint64_t leader_since_ms;     /* loop: when ready was set */
 	struct meta_queue run;        /* loop: requests the loop dispatches next */
 	struct meta_queue held;       /* loop: requests waiting for a leader */
