@@ -2,7 +2,8 @@
  * GODFS_* environment > /etc/godfs/godfs-meta.conf > default), prepares the
  * data directory and runs the daemon (meta_server.c) until SIGTERM/SIGINT.
  * Only this file exits: 0 after a clean stop, 1 when the daemon cannot start
- * (bad option, data directory, port in use). */
+ * (bad option, data directory, port in use, a full disk) or stopped on an
+ * error (a leader that cannot write its log: fail-stop). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -400,7 +401,8 @@ int main(int argc, char **argv)
 	if (rc == 0)
 		status = 0;
 	else
-		fprintf(stderr, PROGRAM ": cannot start: %s (see the log above)\n", gd_strerror(rc));
+		fprintf(stderr, PROGRAM ": cannot start or stopped on an error: %s (see the log above)\n",
+			gd_strerror(rc));
 out:
 	free_peers(opt.peers, opt.n_peers);
 	gd_free(raft_listen_buf);

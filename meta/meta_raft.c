@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "gd_alloc.h"
 #include "gd_cred.h"
@@ -36,6 +36,14 @@ struct meta_raft {
 	uv_timer_t step_down_timer;
 	bool step_down_inited;
 	bool step_down_busy;      /* a transfer is asked for, until its callback */
+	/* Fail-stop of a leader that cannot write (step_down_later): if it
+	 * still leads when the hand-over ends or this bound runs out, it asks
+	 * the owner to stop (cfg->fail_stop). */
+	uv_timer_t fail_stop_timer;
+	bool fail_stop_armed;
+	bool fail_stop_called;
+	void (*fail_stop)(void *arg);
+	void *fail_stop_arg;
 	bool closing;
 	void (*closed)(void *arg);
 	void *closed_arg;
@@ -322,6 +330,32 @@ static int parse_peers_conf(const struct meta_raft_config *cfg, struct raft_conf
 	return 0;
 }
 
+/* libraft's open segment size when --raft-segment-size is not given. */
+#define DEFAULT_SEGMENT_SIZE (8u << 20)
+
+/* A voter that cannot write its log must not run (docs/durability.md "A full
+ * disk"): libraft would start, fail its first open segment and, as a leader,
+ * fail every proposal. Two segments are what libraft preallocates (the open
+ * one and the next); less free space than that refuses the start with a
+ * clear error. */
+static int check_free_space(const struct meta_raft_config *cfg)
+{
+	struct statvfs st;
+	uint64_t need = 2u * (uint64_t)(cfg->segment_size != 0 ? cfg->segment_size
+							     : DEFAULT_SEGMENT_SIZE);
+	uint64_t avail;
+
+	if (statvfs(cfg->dir, &st) != 0)
+		return 0;       /* raft_uv_init says what is wrong with the dir */
+	avail = (uint64_t)st.f_bavail * st.f_frsize;
+	if (avail >= need)
+		return 0;
+	gd_error("raft: %s has %llu bytes free, a voter needs at least %llu (two log "
+		 "segments) to write its log: free space first", cfg->dir,
+		 (unsigned long long)avail, (unsigned long long)need);
+	return GD_ENOSPC;
+}
+
 int meta_raft_start(const struct meta_raft_config *cfg, const struct meta_raft_fsm *fsm,
 		    struct meta_raft **out, bool *bootstrapped)
 {
@@ -331,6 +365,9 @@ int meta_raft_start(const struct meta_raft_config *cfg, const struct meta_raft_f
 	int rv;
 
 	*bootstrapped = false;
+	rv = check_free_space(cfg);
+	if (rv != 0)
+		return rv;
 	r = gd_calloc(1, sizeof(*r));
 	if (r == NULL)
 		return GD_ENOMEM;
@@ -386,6 +423,8 @@ int meta_raft_start(const struct meta_raft_config *cfg, const struct meta_raft_f
 	 * The lease argument (meta_raft_lease.h) is unchanged: a follower with
 	 * a leader refuses pre-votes and votes alike. */
 	raft_set_pre_vote(&r->raft, true);
+	r->fail_stop = cfg->fail_stop;
+	r->fail_stop_arg = cfg->fail_stop_arg;
 	raft_set_snapshot_threshold(&r->raft, cfg->snapshot_threshold);
 	raft_set_snapshot_trailing(&r->raft, cfg->snapshot_trailing);
 
@@ -442,6 +481,29 @@ err_after_alloc:
 	return GD_EIO;
 }
 
+/* A voter that cannot persist must not lead: if this node still leads, it
+ * asks its owner to stop (once). */
+static void fail_stop_if_leader(struct meta_raft *r, const char *why)
+{
+	if (r->closing || r->fail_stop_called || raft_state(&r->raft) != RAFT_LEADER)
+		return;
+	r->fail_stop_called = true;
+	gd_error("raft: this leader cannot write its log (%s) and is still the leader %s: "
+		 "stopping (fail-stop) so that a voter that can write takes over; free space "
+		 "in its data directory before starting it again",
+		 r->io.errmsg[0] != '\0' ? r->io.errmsg : "storage error", why);
+	if (r->fail_stop != NULL)
+		r->fail_stop(r->fail_stop_arg);
+}
+
+static void fail_stop_timer_cb(uv_timer_t *t)
+{
+	struct meta_raft *r = t->data;
+
+	r->fail_stop_armed = false;    /* a later leadership arms it again */
+	fail_stop_if_leader(r, "two election timeouts after its first write error");
+}
+
 static void step_down_done(void *arg, int status)
 {
 	struct meta_raft *r = arg;
@@ -449,6 +511,7 @@ static void step_down_done(void *arg, int status)
 	r->step_down_busy = false;
 	gd_info("raft: leadership hand-over: %s (now %s)", status == 0 ? "done" : gd_strerror(status),
 		meta_raft_state_name(r));
+	fail_stop_if_leader(r, "after the hand-over");
 }
 
 /* Runs outside libraft's callbacks: asks libraft to hand leadership to the
@@ -463,6 +526,7 @@ static void step_down_cb(uv_timer_t *t)
 	rv = meta_raft_transfer(r, 0, step_down_done, r);
 	if (rv < 0) {
 		gd_error("raft: cannot hand leadership over: %s", gd_strerror(rv));
+		fail_stop_if_leader(r, "(no hand-over possible)");
 		return;
 	}
 	if (rv == 0)
@@ -471,15 +535,26 @@ static void step_down_cb(uv_timer_t *t)
 
 /* A leader that cannot write its own log (disk full, I/O error) must not go
  * on leading: libraft 0.15 stays leader and fails every proposal, so the
- * cluster would refuse every change while two healthy voters could serve. */
+ * cluster would refuse every change while two healthy voters could serve.
+ * It hands leadership over; if it still leads when that ends (the transfer
+ * of libraft 0.15 often does not complete from a leader whose disk fails)
+ * or two election timeouts after the first error, it fail-stops
+ * (docs/durability.md "A full disk"). */
 static void step_down_later(struct meta_raft *r)
 {
-	if (r->closing || r->step_down_busy)
+	if (r->closing || r->step_down_busy || r->fail_stop_called)
 		return;
 	if (!r->step_down_inited) {
 		uv_timer_init(r->loop, &r->step_down_timer);
 		r->step_down_timer.data = r;
+		uv_timer_init(r->loop, &r->fail_stop_timer);
+		r->fail_stop_timer.data = r;
 		r->step_down_inited = true;
+	}
+	if (!r->fail_stop_armed) {
+		r->fail_stop_armed = true;
+		uv_timer_start(&r->fail_stop_timer, fail_stop_timer_cb,
+			       2u * (uint64_t)r->raft.election_timeout, 0);
 	}
 	gd_error("raft: this leader cannot write its log (%s): handing leadership over",
 		 r->io.errmsg[0] != '\0' ? r->io.errmsg : "storage error");
@@ -557,8 +632,14 @@ int meta_raft_propose(struct meta_raft *r, const void *buf, size_t len,
 static void barrier_cb(struct raft_barrier *req, int status)
 {
 	struct raft_prop *p = req->data;
+	int st = status_from_raft(status);
 
-	p->done(p->arg, status_from_raft(status), NULL);
+	if (status == RAFT_NOSPACE || status == RAFT_IOERR) {
+		/* the barrier is an entry this leader failed to write */
+		step_down_later(p->r);
+		st = GD_ENOTLEADER;
+	}
+	p->done(p->arg, st, NULL);
 	gd_free(p);
 }
 
@@ -664,8 +745,10 @@ static void close_timer_cb(uv_timer_t *t)
 	struct meta_raft *r = t->data;
 
 	uv_close((uv_handle_t *)&r->close_timer, close_timer_closed_cb);
-	if (r->step_down_inited)
+	if (r->step_down_inited) {
 		uv_close((uv_handle_t *)&r->step_down_timer, step_down_timer_closed_cb);
+		uv_close((uv_handle_t *)&r->fail_stop_timer, step_down_timer_closed_cb);
+	}
 	raft_close(&r->raft, raft_closed_cb);
 }
 

@@ -52,11 +52,18 @@ struct meta_raft_config {
 	bool join;              /* a new voter of a live cluster: never bootstrap,
 				 * wait for the leader (godfs-admin masters add) */
 	size_t segment_size;    /* log segment file size (a multiple of the block size); 0 = libraft's */
+	/* Called (on the loop, once) when this node leads but cannot write its
+	 * log and could not hand leadership over: the owner must stop the
+	 * node (fail-stop) and exit with an error. May be NULL. */
+	void (*fail_stop)(void *arg);
+	void *fail_stop_arg;
 };
 
 /* Initialises raft on cfg->loop, bootstraps a new cluster (or finds an existing
  * one: *bootstrapped false) and starts it (loading the snapshot and log).
- * Returns 0 or GD_EIO (the reason is logged). On failure nothing is left to free. */
+ * Returns 0, GD_ENOSPC (less free space in cfg->dir than two log segments: a
+ * voter that cannot write its log must not run) or GD_EIO (the reason is
+ * logged). On failure nothing is left to free. */
 int meta_raft_start(const struct meta_raft_config *cfg, const struct meta_raft_fsm *fsm,
 		    struct meta_raft **out, bool *bootstrapped);
 

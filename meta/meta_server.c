@@ -350,6 +350,16 @@ static void begin_stop(struct meta_server *ms)
 	maybe_close_raft(ms);
 }
 
+/* meta_raft's fail-stop: this leader cannot write its log and still leads
+ * (meta_raft.h); the process stops and exits with an error. */
+static void on_fail_stop(void *arg)
+{
+	struct meta_server *ms = arg;
+
+	ms->exit_status = GD_EIO;
+	begin_stop(ms);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
 	struct meta_server *ms = s->data;
@@ -656,6 +666,8 @@ int meta_server_run(const struct meta_options *opt)
 	rc_cfg.snapshot_trailing = opt->snapshot_trailing;
 	rc_cfg.join = opt->join;
 	rc_cfg.segment_size = opt->raft_segment_size;
+	rc_cfg.fail_stop = on_fail_stop;
+	rc_cfg.fail_stop_arg = ms;
 	rc = meta_raft_start(&rc_cfg, &rfsm, &ms->raft, &bootstrapped);
 	if (rc != 0) {
 		ms->raft = NULL;

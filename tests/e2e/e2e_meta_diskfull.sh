@@ -9,23 +9,19 @@
 #    serving on the two others; voter 3 says clearly in its log that its
 #    disk is full.
 # 2. Voter 3 is made leader (the others are killed in turn) and its tmpfs is
-#    filled: it must stop acknowledging (no operation the workload began
-#    after the disk filled is acknowledged by it), another voter takes over
-#    and the workload goes on without an error.
+#    filled: it must stop leading (meta_raft.c hands leadership over and,
+#    when libraft 0.15's transfer does not complete, fail-stops: it exits
+#    with an error), another voter leads within 10 s of the first write
+#    error and the workload goes on without an error. Started again with its
+#    disk still full, voter 3 refuses to start, saying why.
 # 3. The space is freed and voter 3 restarts: it catches up, serves as the
 #    leader (the others killed in turn), and a fresh mount's tree holds
 #    exactly what was acknowledged.
 #
-# KNOWN FAILURE, so NOT in make check yet (tests/e2e/e2e.inc lists it only in
-# EXTRA_DIST): step 2 fails at "voter 3 still leads 10 s after its disk
-# filled". meta_raft.c now answers a proposal that the leader's disk failed
-# with GD_ENOTLEADER (the client resends it elsewhere: no ENOSPC reaches the
-# application any more) and asks libraft for a leadership transfer, but the
-# transfer of libraft 0.15 ends without a new leader ("hand-over done (now
-# leader)" 1 s later) and the full leader keeps leading, failing most
-# proposals. Run it by hand: bash tests/e2e/e2e_meta_diskfull.sh
+# Raft segments of 64 KiB (the smallest --raft-segment-size) so that the
+# leader needs a new segment within seconds of its disk filling.
 E2E_TIMEOUT=${DISKFULL_TIMEOUT:-240}
-VOTER_ARGS=(--snapshot-threshold 256 --snapshot-trailing 64 --raft-segment-size 256K)
+VOTER_ARGS=(--snapshot-threshold 256 --snapshot-trailing 64 --raft-segment-size 64K)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
 . "$(dirname "$0")/voters.sh"
@@ -145,6 +141,27 @@ for ((k = 0; k < 100; k++)); do
 done
 [ "$LEAD" != 3 ] || e2e_fail "voter 3 still leads 10 s after its disk filled"
 e2e_log "voter $LEAD leads now; voter 3 is $(e2e_alive "${VPID[3]}" && echo alive || echo dead)"
+grep -q 'fail-stop' "$E2E_TMP/log/voter3.log" && e2e_log "voter 3: $(grep -o 'raft: this leader cannot write.*still the leader[^:]*' "$E2E_TMP/log/voter3.log" | tail -n 1)"
+# Its disk still full, voter 3 must refuse to start (it would fail its first
+# segment, and could be elected).
+kill_voter 3
+( netns_exec m3 "$GODFS_META" --data-dir "${VDIR[3]}" --listen "${VADDR[3]}" \
+	--raft-listen "${NETNS_IP[m3]}:9091" --node-id 3 --peers "$PEERS" --log-level info \
+	"${VOTER_ARGS[@]}" ) </dev/null >"$E2E_TMP/log/voter3-full.log" 2>&1 &
+p=$!
+E2E_PIDS[$p]=voter3-full
+for ((k = 0; k < 200; k++)); do
+	e2e_alive "$p" || break
+	sleep 0.1
+done
+e2e_alive "$p" && e2e_fail "voter 3 still runs 20 s after a start with its disk full"
+rc=0
+wait "$p" || rc=$?
+unset "E2E_PIDS[$p]"
+[ "$rc" -ne 0 ] || e2e_fail "voter 3 started with its disk full exited 0"
+grep -q 'free space first' "$E2E_TMP/log/voter3-full.log" ||
+	e2e_fail "voter 3 started with its disk full does not say why: $(tail -n 3 "$E2E_TMP/log/voter3-full.log")"
+e2e_log "voter 3 with its disk full: exit $rc, $(grep -o 'raft: .*free space first' "$E2E_TMP/log/voter3-full.log")"
 n=$(acked_count)
 wait_acked "$((n + 200))" 60 "after the leader's disk filled"
 
