@@ -4,7 +4,9 @@
  * A follower of libraft 0.15 that has heard from a leader refuses to vote
  * (recv_request_vote.c: "local server has a leader -> reject") until its
  * election timer runs out, at least election_timeout ms after that message
- * reached it; only a leadership transfer (disrupt_leader) bypasses this. So
+ * reached it; only a leadership transfer (disrupt_leader) bypasses this
+ * (pre-vote, which meta_raft.c turns on, does not: the same check refuses
+ * pre-votes and votes alike). So
  * if a majority of the voters (this leader included) received a message of
  * this term sent at time S, no other leader can be elected before
  * S + election_timeout, and until then this node's state is the newest
