@@ -132,6 +132,22 @@ wait_leader() {
 	done
 }
 
+# make_leader N: voter N leads. godfs-admin masters transfer N (libraft sends
+# N a TimeoutNow once its log is up to date), asked again while N catches up.
+# Not by killing the leader until the election picks N: with pre-vote, a
+# follower that never stood keeps the election timeout it drew at its start
+# (libraft 0.15 draws again only when a candidate or leader steps down), so a
+# voter that drew a long one loses nearly every election.
+make_leader() {
+	local want=$1 k
+	for ((k = 0; k < 30; k++)); do
+		wait_leader 30
+		[ "$LEAD" = "$want" ] && return 0
+		admin masters transfer "$want" >/dev/null 2>&1 || sleep 0.5
+	done
+	e2e_fail "voter $want does not lead after $k leadership transfers asked"
+}
+
 # voters_up: the three voters, the chunkds, a leader, every chunkd registered.
 voters_up() {
 	local n k
