@@ -113,7 +113,7 @@ void meta_dispatch(struct meta_server *ms, struct gd_request *req)
 	meta_h_fn h = serves(req->hdr.method) ? handlers[req->hdr.method] : NULL;
 
 	if (ms->stopping) {
-		meta_h_reply_status(ms, req, GD_ESHUTDOWN);
+		meta_h_reply_status(ms, req, meta_h_stop_status(ms));
 	} else if (!ms->ready) {
 		if (other_leader(ms) || !meta_loop_may_hold(ms))
 			meta_h_reply_status(ms, req, GD_ENOTLEADER);

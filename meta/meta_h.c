@@ -142,7 +142,7 @@ void meta_h_propose(struct meta_server *ms, Godfs__MetaEntry *e, struct gd_reque
 	p->done = done;
 	p->arg = arg;
 	if (ms->stopping) {
-		rc = GD_ESHUTDOWN;
+		rc = meta_h_stop_status(ms);
 		goto err_after_alloc;
 	}
 	len = protobuf_c_message_get_packed_size(&e->base);
@@ -241,6 +241,11 @@ bool meta_h_removal_pending(struct meta_server *ms, uint64_t ino)
 uint64_t meta_h_now_ms(void)
 {
 	return gd_net_now_ms();
+}
+
+int meta_h_stop_status(const struct meta_server *ms)
+{
+	return ms->fail_stopped ? GD_ENOTLEADER : GD_ESHUTDOWN;
 }
 
 bool meta_h_in_grace(struct meta_server *ms)

@@ -92,6 +92,12 @@ bool meta_h_in_grace(struct meta_server *ms);
  * registered than the FSM knows, and --node-dead-ms has not passed since it
  * became ready. */
 bool meta_h_in_node_window(struct meta_server *ms);
+/* What a request gets from a node that is stopping: GD_ESHUTDOWN, or
+ * GD_ENOTLEADER after a fail-stop (ms->fail_stopped: a voter whose disk
+ * failed a write; the client then asks another voter at once with the same
+ * sequence number instead of failing the call). Also off the loop once the
+ * queue is closed. */
+int meta_h_stop_status(const struct meta_server *ms);
 /* A session id never handed out before. */
 uint64_t meta_h_new_session_id(struct meta_server *ms);
 /* The connection state of req (NULL in some tests). */

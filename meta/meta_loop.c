@@ -109,9 +109,9 @@ void meta_loop_release(struct meta_server *ms)
 {
 	struct meta_busy_chunk *b;
 
-	answer_all(ms, queue_take(&ms->run), GD_ESHUTDOWN);
-	answer_all(ms, queue_take(&ms->held), GD_ESHUTDOWN);
-	answer_all(ms, queue_take(&ms->parked), GD_ESHUTDOWN);
+	answer_all(ms, queue_take(&ms->run), meta_h_stop_status(ms));
+	answer_all(ms, queue_take(&ms->held), meta_h_stop_status(ms));
+	answer_all(ms, queue_take(&ms->parked), meta_h_stop_status(ms));
 	while ((b = ms->busy) != NULL) {
 		ms->busy = b->next;
 		gd_free(b);
@@ -171,7 +171,7 @@ void meta_loop_on_request(void *ctx, struct gd_request *req)
 	if (ms->q_closed) {
 		pthread_mutex_unlock(&ms->qlock);
 		gd_free(ev);
-		refuse_off_loop(ms, req, GD_ESHUTDOWN);
+		refuse_off_loop(ms, req, meta_h_stop_status(ms));
 		return;
 	}
 	queue_push(&ms->q, ev);
@@ -301,7 +301,7 @@ void meta_loop_park(struct meta_server *ms, struct gd_request *req, enum meta_wa
 	struct meta_event *ev;
 
 	if (ms->stopping || !ms->ready) {
-		meta_h_reply_status(ms, req, ms->stopping ? GD_ESHUTDOWN : GD_ENOTLEADER);
+		meta_h_reply_status(ms, req, ms->stopping ? meta_h_stop_status(ms) : GD_ENOTLEADER);
 		return;
 	}
 	ev = event_new(req, ms->cur_arrived_ms ? ms->cur_arrived_ms : now);
@@ -356,7 +356,7 @@ void meta_loop_lost_leader(struct meta_server *ms)
 		struct meta_event *next = ev->next;
 
 		meta_h_reply_status(ms, ev->req, ev->wait == META_WAIT_NODES && ms->stopping ?
-				    GD_ESHUTDOWN : GD_ENOTLEADER);
+				    meta_h_stop_status(ms) : GD_ENOTLEADER);
 		gd_free(ev);
 		ev = next;
 	}
@@ -378,7 +378,7 @@ void meta_loop_close(struct meta_server *ms)
 	ms->q_closed = true;
 	ev = queue_take(&ms->q);
 	pthread_mutex_unlock(&ms->qlock);
-	answer_all(ms, ev, GD_ESHUTDOWN);
-	answer_all(ms, queue_take(&ms->run), GD_ESHUTDOWN);
-	answer_all(ms, queue_take(&ms->held), GD_ESHUTDOWN);
+	answer_all(ms, ev, meta_h_stop_status(ms));
+	answer_all(ms, queue_take(&ms->run), meta_h_stop_status(ms));
+	answer_all(ms, queue_take(&ms->held), meta_h_stop_status(ms));
 }

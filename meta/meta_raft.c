@@ -32,16 +32,24 @@ struct meta_raft {
 	raft_io_close_cb io_close_cb;
 	bool io_closed;
 	uv_timer_t close_timer;
-	/* Hand-over after a local write failed (step_down_later). */
-	uv_timer_t step_down_timer;
-	bool step_down_inited;
-	bool step_down_busy;      /* a transfer is asked for, until its callback */
-	/* Fail-stop of a leader that cannot write (step_down_later): if it
-	 * still leads when the hand-over ends or this bound runs out, it asks
-	 * the owner to stop (cfg->fail_stop). */
+	/* This node's disk failed a write (storage_failed): it stops
+	 * (cfg->fail_stop, from a 0 ms timer outside libraft's callbacks) and
+	 * appends nothing more meanwhile. libraft 0.15 carries on after a
+	 * failed write in ways that can make this voter's log differ from the
+	 * others': a leader (appendLeaderCb) fails only the first request of
+	 * the batch, truncates its log there and hands out the same indexes
+	 * again (a request of the failed batch then gets the result of another
+	 * entry: an O_EXCL create answered with a new directory's inode); a
+	 * follower keeps the entries it could not write in memory. Seen in
+	 * e2e_meta_diskfull.sh: a voter that went on after its disk filled
+	 * later led with 399 of 1192 entries differing from what was
+	 * acknowledged. */
 	uv_timer_t fail_stop_timer;
-	bool fail_stop_armed;
+	bool fail_stop_inited;
 	bool fail_stop_called;
+	bool write_failed;
+	char *dir;                /* the raft dir, for the free space in that message */
+	uint64_t min_free;        /* two log segments (check_free_space) */
 	void (*fail_stop)(void *arg);
 	void *fail_stop_arg;
 	bool closing;
@@ -60,6 +68,12 @@ struct meta_raft {
 	int (*io_start_orig)(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
 			     raft_io_recv_cb recv);
 	raft_io_recv_cb recv_orig;
+	int (*io_append_orig)(struct raft_io *io, struct raft_io_append *req,
+			      const struct raft_entry entries[], unsigned n, raft_io_append_cb cb);
+	int (*io_snapshot_put_orig)(struct raft_io *io, unsigned trailing,
+				    struct raft_io_snapshot_put *req,
+				    const struct raft_snapshot *snapshot,
+				    raft_io_snapshot_put_cb cb);
 	/* The one membership change or transfer in flight (libraft allows one). */
 	struct member_op *op;
 };
@@ -299,6 +313,98 @@ static void io_recv_wrap(struct raft_io *io, struct raft_message *msg)
 	r->recv_orig(io, msg);
 }
 
+static void storage_failed(struct meta_raft *r, const char *what, int status);
+
+/* One log append in flight: the request libraft gave and its callback. The
+ * uv backend only calls req->cb(req, status) on the request it was given,
+ * so it gets this wrapper's. */
+struct append_wrap {
+	struct raft_io_append req;      /* first: the backend's view */
+	struct raft_io_append *orig;
+	raft_io_append_cb orig_cb;
+	struct meta_raft *r;
+};
+
+/* An append failed: write_failed must be set before libraft sees it (it
+ * then truncates a leader's log and would give the same indexes to the
+ * next entries). Not every failed batch reaches a proposer's callback
+ * (libraft calls back only a command at the batch's first index), and a
+ * follower's is never seen above this layer. */
+static void io_append_cb_wrap(struct raft_io_append *req, int status)
+{
+	struct append_wrap *w = (struct append_wrap *)req;
+	struct meta_raft *r = w->r;
+	struct raft_io_append *orig = w->orig;
+	raft_io_append_cb cb = w->orig_cb;
+
+	gd_free(w);
+	if (status != 0 && status != RAFT_CANCELED)
+		storage_failed(r, "a log append", status);
+	cb(orig, status);
+}
+
+static int io_append_wrap(struct raft_io *io, struct raft_io_append *req,
+			  const struct raft_entry entries[], unsigned n, raft_io_append_cb cb)
+{
+	struct meta_raft *r = of_io(io);
+	struct append_wrap *w = gd_malloc(sizeof(*w));
+	int rv;
+
+	if (w == NULL)
+		return RAFT_NOMEM;
+	w->req.data = NULL;
+	w->orig = req;
+	w->orig_cb = cb;
+	w->r = r;
+	req->cb = cb;
+	rv = r->io_append_orig(io, &w->req, entries, n, io_append_cb_wrap);
+	if (rv != 0)
+		gd_free(w);
+	return rv;
+}
+
+/* A snapshot being stored, wrapped like an append (struct append_wrap). */
+struct snapshot_put_wrap {
+	struct raft_io_snapshot_put req;        /* first: the backend's view */
+	struct raft_io_snapshot_put *orig;
+	raft_io_snapshot_put_cb orig_cb;
+	struct meta_raft *r;
+};
+
+static void io_snapshot_put_cb_wrap(struct raft_io_snapshot_put *req, int status)
+{
+	struct snapshot_put_wrap *w = (struct snapshot_put_wrap *)req;
+	struct meta_raft *r = w->r;
+	struct raft_io_snapshot_put *orig = w->orig;
+	raft_io_snapshot_put_cb cb = w->orig_cb;
+
+	gd_free(w);
+	if (status != 0 && status != RAFT_CANCELED)
+		storage_failed(r, "storing a snapshot", status);
+	cb(orig, status);
+}
+
+static int io_snapshot_put_wrap(struct raft_io *io, unsigned trailing,
+				struct raft_io_snapshot_put *req,
+				const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb)
+{
+	struct meta_raft *r = of_io(io);
+	struct snapshot_put_wrap *w = gd_malloc(sizeof(*w));
+	int rv;
+
+	if (w == NULL)
+		return RAFT_NOMEM;
+	w->req.data = NULL;
+	w->orig = req;
+	w->orig_cb = cb;
+	w->r = r;
+	req->cb = cb;
+	rv = r->io_snapshot_put_orig(io, trailing, &w->req, snapshot, io_snapshot_put_cb_wrap);
+	if (rv != 0)
+		gd_free(w);
+	return rv;
+}
+
 static int io_start_wrap(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
 			 raft_io_recv_cb recv)
 {
@@ -338,17 +444,24 @@ static int parse_peers_conf(const struct meta_raft_config *cfg, struct raft_conf
  * fail every proposal. Two segments are what libraft preallocates (the open
  * one and the next); less free space than that refuses the start with a
  * clear error. */
-static int check_free_space(const struct meta_raft_config *cfg)
+/* Bytes free for this process in dir; UINT64_MAX when unknown. */
+static uint64_t free_bytes(const char *dir)
 {
 	struct statvfs st;
+
+	if (statvfs(dir, &st) != 0)
+		return UINT64_MAX;
+	return (uint64_t)st.f_bavail * st.f_frsize;
+}
+
+static int check_free_space(const struct meta_raft_config *cfg)
+{
 	uint64_t need = 2u * (uint64_t)(cfg->segment_size != 0 ? cfg->segment_size
 							     : DEFAULT_SEGMENT_SIZE);
-	uint64_t avail;
+	uint64_t avail = free_bytes(cfg->dir);
 
-	if (statvfs(cfg->dir, &st) != 0)
-		return 0;       /* raft_uv_init says what is wrong with the dir */
-	avail = (uint64_t)st.f_bavail * st.f_frsize;
-	if (avail >= need)
+	/* (unknown: raft_uv_init says what is wrong with the dir) */
+	if (avail == UINT64_MAX || avail >= need)
 		return 0;
 	gd_error("raft: %s has %llu bytes free, a voter needs at least %llu (two log "
 		 "segments) to write its log: free space first", cfg->dir,
@@ -372,6 +485,14 @@ int meta_raft_start(const struct meta_raft_config *cfg, const struct meta_raft_f
 	if (r == NULL)
 		return GD_ENOMEM;
 	r->loop = cfg->loop;
+	r->min_free = 2u * (uint64_t)(cfg->segment_size != 0 ? cfg->segment_size
+							    : DEFAULT_SEGMENT_SIZE);
+	r->dir = gd_strdup(cfg->dir);
+	if (r->dir == NULL) {
+		gd_free(r->dir);
+	gd_free(r);
+		return GD_ENOMEM;
+	}
 	r->fsm = *fsm;
 	r->rfsm.version = 1;
 	r->rfsm.data = r;
@@ -411,6 +532,10 @@ int meta_raft_start(const struct meta_raft_config *cfg, const struct meta_raft_f
 	r->io.send = io_send_wrap;
 	r->io_start_orig = r->io.start;
 	r->io.start = io_start_wrap;
+	r->io_append_orig = r->io.append;
+	r->io.append = io_append_wrap;
+	r->io_snapshot_put_orig = r->io.snapshot_put;
+	r->io.snapshot_put = io_snapshot_put_wrap;
 	meta_raft_lease_init(&r->lease);
 	/* Pre-vote (Raft thesis 9.6): a follower whose election timer ran out
 	 * first asks whether it would win, without bumping the term. Without
@@ -477,88 +602,53 @@ err_after_io:
 err_after_transport:
 	meta_raft_transport_release(&r->transport);
 err_after_alloc:
+	gd_free(r->dir);
 	gd_free(r);
 	return GD_EIO;
 }
 
-/* A voter that cannot persist must not lead: if this node still leads, it
- * asks its owner to stop (once). */
-static void fail_stop_if_leader(struct meta_raft *r, const char *why)
+static void fail_stop_cb(uv_timer_t *t)
 {
-	if (r->closing || r->fail_stop_called || raft_state(&r->raft) != RAFT_LEADER)
+	struct meta_raft *r = t->data;
+
+	if (r->closing || r->fail_stop_called)
 		return;
 	r->fail_stop_called = true;
-	gd_error("raft: this leader cannot write its log (%s) and is still the leader %s: "
-		 "stopping (fail-stop) so that a voter that can write takes over; free space "
-		 "in its data directory before starting it again",
-		 r->io.errmsg[0] != '\0' ? r->io.errmsg : "storage error", why);
 	if (r->fail_stop != NULL)
 		r->fail_stop(r->fail_stop_arg);
 }
 
-static void fail_stop_timer_cb(uv_timer_t *t)
+/* A voter that cannot write its log or snapshots must not go on, leader or
+ * follower (write_failed says why): it logs the reason once and stops
+ * (docs/durability.md "A full disk on a metadata voter"). A leader refuses
+ * every new entry from now on; the followers elect another leader once it
+ * is gone; the proposals of the failed batch are answered GD_ENOTLEADER or
+ * GD_ESHUTDOWN, and the client resends them to the next leader, which
+ * answers them once (exactly-once) whether the followers committed them or
+ * not. */
+static void storage_failed(struct meta_raft *r, const char *what, int status)
 {
-	struct meta_raft *r = t->data;
+	uint64_t avail;
 
-	r->fail_stop_armed = false;    /* a later leadership arms it again */
-	fail_stop_if_leader(r, "two election timeouts after its first write error");
-}
-
-static void step_down_done(void *arg, int status)
-{
-	struct meta_raft *r = arg;
-
-	r->step_down_busy = false;
-	gd_info("raft: leadership hand-over: %s (now %s)", status == 0 ? "done" : gd_strerror(status),
-		meta_raft_state_name(r));
-	fail_stop_if_leader(r, "after the hand-over");
-}
-
-/* Runs outside libraft's callbacks: asks libraft to hand leadership to the
- * most up-to-date voter (id 0). */
-static void step_down_cb(uv_timer_t *t)
-{
-	struct meta_raft *r = t->data;
-	int rv;
-
-	if (r->closing || r->step_down_busy || raft_state(&r->raft) != RAFT_LEADER)
+	if (r->write_failed || r->closing)
 		return;
-	rv = meta_raft_transfer(r, 0, step_down_done, r);
-	if (rv < 0) {
-		gd_error("raft: cannot hand leadership over: %s", gd_strerror(rv));
-		fail_stop_if_leader(r, "(no hand-over possible)");
-		return;
-	}
-	if (rv == 0)
-		r->step_down_busy = true;
-}
-
-/* A leader that cannot write its own log (disk full, I/O error) must not go
- * on leading: libraft 0.15 stays leader and fails every proposal, so the
- * cluster would refuse every change while two healthy voters could serve.
- * It hands leadership over; if it still leads when that ends (the transfer
- * of libraft 0.15 often does not complete from a leader whose disk fails)
- * or two election timeouts after the first error, it fail-stops
- * (docs/durability.md "A full disk"). */
-static void step_down_later(struct meta_raft *r)
-{
-	if (r->closing || r->step_down_busy || r->fail_stop_called)
-		return;
-	if (!r->step_down_inited) {
-		uv_timer_init(r->loop, &r->step_down_timer);
-		r->step_down_timer.data = r;
+	r->write_failed = true;
+	/* libraft's message may be empty (a snapshot): the free space says
+	 * whether the disk is full. */
+	avail = free_bytes(r->dir);
+	gd_error("raft: %s failed on this %s (%s%s%s; %s%llu bytes free in %s): stopping "
+		 "(fail-stop): a voter that cannot write its log must not go on; free space "
+		 "in its data directory before starting it again", what,
+		 meta_raft_state_name(r), raft_strerror(status),
+		 r->io.errmsg[0] != '\0' ? ": " : "", r->io.errmsg,
+		 avail < r->min_free ? "not enough space: " : "",
+		 avail == UINT64_MAX ? 0ull : (unsigned long long)avail, r->dir);
+	if (!r->fail_stop_inited) {
 		uv_timer_init(r->loop, &r->fail_stop_timer);
 		r->fail_stop_timer.data = r;
-		r->step_down_inited = true;
+		r->fail_stop_inited = true;
 	}
-	if (!r->fail_stop_armed) {
-		r->fail_stop_armed = true;
-		uv_timer_start(&r->fail_stop_timer, fail_stop_timer_cb,
-			       2u * (uint64_t)r->raft.election_timeout, 0);
-	}
-	gd_error("raft: this leader cannot write its log (%s): handing leadership over",
-		 r->io.errmsg[0] != '\0' ? r->io.errmsg : "storage error");
-	uv_timer_start(&r->step_down_timer, step_down_cb, 0, 0);
+	uv_timer_start(&r->fail_stop_timer, fail_stop_cb, 0, 0);
 }
 
 /* raft_apply callback: forwards the FSM's result to the proposer. */
@@ -575,14 +665,18 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 		result = NULL;
 	}
 	st = status_from_raft(status);
-	if (status == RAFT_NOSPACE || status == RAFT_IOERR) {
+	if (st != 0 && r->write_failed) {
+		/* stopping after a failed write (write_failed): the client asks
+		 * the next leader, with the same sequence number */
+		st = GD_ENOTLEADER;
+	} else if (status == RAFT_NOSPACE || status == RAFT_IOERR) {
 		/* This node's disk failed the entry; the followers may still
 		 * commit it. GD_ENOTLEADER makes the client resend it to the
 		 * next leader with the same seq, which answers it once
 		 * (exactly-once), whether it was committed or not; an ENOSPC
 		 * or EIO would reach the application for a change that may be
 		 * there. */
-		step_down_later(r);
+		storage_failed(r, "a log append", status);
 		st = GD_ENOTLEADER;
 	}
 	p->done(p->arg, st, result);
@@ -600,6 +694,8 @@ int meta_raft_propose(struct meta_raft *r, const void *buf, size_t len,
 		return GD_ESHUTDOWN;
 	if (raft_state(&r->raft) != RAFT_LEADER)
 		return GD_ENOTLEADER;
+	if (r->write_failed)
+		return GD_ENOTLEADER;   /* stopping: see write_failed */
 	if (len > UINT32_MAX - 16)
 		return GD_EINVAL;
 	p = gd_calloc(1, sizeof(*p));
@@ -636,7 +732,9 @@ static void barrier_cb(struct raft_barrier *req, int status)
 
 	if (status == RAFT_NOSPACE || status == RAFT_IOERR) {
 		/* the barrier is an entry this leader failed to write */
-		step_down_later(p->r);
+		storage_failed(p->r, "a log append", status);
+		st = GD_ENOTLEADER;
+	} else if (st != 0 && p->r->write_failed) {
 		st = GD_ENOTLEADER;
 	}
 	p->done(p->arg, st, NULL);
@@ -650,6 +748,8 @@ int meta_raft_barrier(struct meta_raft *r, meta_raft_done_fn done, void *arg)
 
 	if (r->closing)
 		return GD_ESHUTDOWN;
+	if (r->write_failed)
+		return GD_ENOTLEADER;   /* a barrier is an entry too (write_failed) */
 	p = gd_calloc(1, sizeof(*p));
 	if (p == NULL)
 		return GD_ENOMEM;
@@ -733,7 +833,7 @@ static void close_timer_closed_cb(uv_handle_t *h)
 	(void)h;
 }
 
-static void step_down_timer_closed_cb(uv_handle_t *h)
+static void fail_stop_timer_closed_cb(uv_handle_t *h)
 {
 	(void)h;
 }
@@ -745,10 +845,8 @@ static void close_timer_cb(uv_timer_t *t)
 	struct meta_raft *r = t->data;
 
 	uv_close((uv_handle_t *)&r->close_timer, close_timer_closed_cb);
-	if (r->step_down_inited) {
-		uv_close((uv_handle_t *)&r->step_down_timer, step_down_timer_closed_cb);
-		uv_close((uv_handle_t *)&r->fail_stop_timer, step_down_timer_closed_cb);
-	}
+	if (r->fail_stop_inited)
+		uv_close((uv_handle_t *)&r->fail_stop_timer, fail_stop_timer_closed_cb);
 	raft_close(&r->raft, raft_closed_cb);
 }
 
@@ -771,6 +869,7 @@ void meta_raft_free(struct meta_raft *r)
 	drop_last_result(r);
 	raft_uv_close(&r->io);
 	meta_raft_transport_release(&r->transport);
+	gd_free(r->dir);
 	gd_free(r);
 }
 
@@ -973,6 +1072,8 @@ int meta_raft_member_add(struct meta_raft *r, uint64_t id, const char *raft_addr
 	if (id == 0 || meta_raft_addr_join(raft_addr, client_addr, addr, sizeof(addr)) < 0)
 		return GD_EINVAL;
 	rc = can_change(r);
+	if (rc == 0 && r->write_failed)
+		rc = GD_ENOTLEADER;   /* a configuration is an entry too (write_failed) */
 	if (rc != 0)
 		return rc;
 	s = conf_get(r, id);
@@ -1014,6 +1115,8 @@ int meta_raft_member_remove(struct meta_raft *r, uint64_t id, meta_raft_change_f
 	int rc, rv;
 
 	rc = can_change(r);
+	if (rc == 0 && r->write_failed)
+		rc = GD_ENOTLEADER;   /* a configuration is an entry too (write_failed) */
 	if (rc != 0)
 		return rc;
 	s = conf_get(r, id);

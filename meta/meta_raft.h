@@ -52,9 +52,10 @@ struct meta_raft_config {
 	bool join;              /* a new voter of a live cluster: never bootstrap,
 				 * wait for the leader (godfs-admin masters add) */
 	size_t segment_size;    /* log segment file size (a multiple of the block size); 0 = libraft's */
-	/* Called (on the loop, once) when this node leads but cannot write its
-	 * log and could not hand leadership over: the owner must stop the
-	 * node (fail-stop) and exit with an error. May be NULL. */
+	/* Called (on the loop, outside libraft's callbacks, once) when this
+	 * node's disk failed a write (a log append or a snapshot), leader or
+	 * follower: the owner must stop the node (fail-stop) and exit with an
+	 * error (meta_raft.c, write_failed, says why). May be NULL. */
 	void (*fail_stop)(void *arg);
 	void *fail_stop_arg;
 };

@@ -38,6 +38,7 @@
 #define LOCK_FILE "lock"
 /* On a stop, proposals in flight get this long to finish before raft closes. */
 #define STOP_DRAIN_MS 3000u
+#define FAIL_STOP_DRAIN_MS 300u
 #define DEFAULT_CHUNK_SIZE (64u << 20)
 #define DEFAULT_GOAL 3u
 
@@ -350,14 +351,20 @@ static void begin_stop(struct meta_server *ms)
 	maybe_close_raft(ms);
 }
 
-/* meta_raft's fail-stop: this leader cannot write its log and still leads
- * (meta_raft.h); the process stops and exits with an error. */
+/* meta_raft's fail-stop: this voter's disk failed a write (meta_raft.h); the
+ * process stops and exits with an error. */
 static void on_fail_stop(void *arg)
 {
 	struct meta_server *ms = arg;
 
 	ms->exit_status = GD_EIO;
+	ms->fail_stopped = true;
 	begin_stop(ms);
+	/* Its proposals cannot commit here (and libraft may never answer the
+	 * ones of a failed batch): while it runs it keeps the followers from
+	 * electing another leader, so drain briefly, not STOP_DRAIN_MS. */
+	if (ms->stop_deadline_ms > meta_server_now_ms() + FAIL_STOP_DRAIN_MS)
+		ms->stop_deadline_ms = meta_server_now_ms() + FAIL_STOP_DRAIN_MS;
 }
 
 static void on_signal(uv_signal_t *s, int signum)

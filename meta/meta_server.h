@@ -173,6 +173,7 @@ struct meta_server {
 	bool stopping;                /* loop */
 	bool raft_closed;             /* loop */
 	int exit_status;              /* loop */
+	bool fail_stopped;            /* loop (read by readers after q_closed): meta_h_stop_status */
 	uint64_t leader_term;         /* loop: the Raft term in which ready was set */
 	uint64_t last_park_ms;        /* loop: when requests parked for chunkds were last woken */
 	bool raft_closing;            /* loop: meta_raft_close was called */
