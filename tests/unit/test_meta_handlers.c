@@ -9,7 +9,9 @@
  * GD_ENOTLEADER; a request needing chunkds while they register is parked and
  * put back on the run queue (not dispatched inline) by CS_REGISTER; an OPEN
  * waiting for a removal goes on after it; a lease behind another on the same
- * chunk waits for it; the gates (role, session, leadership, stop). */
+ * chunk waits for it; the gates (role, session, leadership, stop); a
+ * deposed leader answers GD_ENOTLEADER at once; the node window lasts
+ * --node-dead-ms; a fail-stop answers GD_ENOTLEADER. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -531,6 +533,12 @@ static void test_park_until_chunkds_register(void **state)
 	meta_registry_clear(h->ms.reg);
 	meta_locs_clear(h->ms.locs);
 	cs_a.node_id[0] = cs_b.node_id[0] = '\0';
+	/* the window lasts until they would be declared dead (--node-dead-ms,
+	 * 6 s here), not a fixed 3 s */
+	h->ms.leader_since_ms = meta_h_now_ms() - 4000;
+	assert_true(meta_h_in_node_window(&h->ms));
+	h->ms.leader_since_ms = meta_h_now_ms() - 6500;
+	assert_false(meta_h_in_node_window(&h->ms));
 	h->ms.leader_since_ms = meta_h_now_ms();
 	assert_true(meta_h_in_node_window(&h->ms));
 	chunk_req(h, M(CHUNK_LOCATE), ino, loc);
@@ -690,10 +698,33 @@ static void test_gates(void **state)
 	h->other_leader = true;
 	call(h, M(PING), &p.base, &h->client, tag);
 	assert_int_equal(ping_status(h, tag), GD_ENOTLEADER);
+	/* a deposed leader that knows no leader: answered at once, not held */
+	h->other_leader = false;
+	h->ms.deposed = true;
+	call(h, M(PING), &p.base, &h->client, tag);
+	assert_int_equal(ping_status(h, tag), GD_ENOTLEADER);
+	assert_int_equal(queue_len(&h->ms.held), 0);
+	/* once it has known a leader again, it holds like any follower */
+	h->other_leader = true;
+	assert_true(meta_loop_may_hold(&h->ms));
+	assert_false(h->ms.deposed);
+	h->other_leader = false;
+	call(h, M(PING), &p.base, &h->client, tag);
+	assert_null(answer(h, tag));
+	assert_int_equal(queue_len(&h->ms.held), 1);
+	h->ms.ready = true;
+	meta_loop_release_held(&h->ms);
+	meta_loop_run(&h->ms);
+	assert_int_equal(ping_status(h, tag), 0);
 	/* stopping */
 	h->ms.stopping = true;
 	call(h, M(LOOKUP), &lk.base, &h->client, tag);
 	assert_int_equal(status_of(answer(h, tag)), GD_ESHUTDOWN);
+	/* stopping after a failed write (fail-stop): the client asks another voter */
+	h->ms.fail_stopped = true;
+	call(h, M(LOOKUP), &lk.base, &h->client, tag);
+	assert_int_equal(status_of(answer(h, tag)), GD_ENOTLEADER);
+	h->ms.fail_stopped = false;
 	h->ms.stopping = false;
 	assert_int_equal(meta_dispatch_check_table(), 0);
 }
