@@ -629,18 +629,20 @@ static void fail_stop_cb(uv_timer_t *t)
 static void storage_failed(struct meta_raft *r, const char *what, int status)
 {
 	uint64_t avail;
+	bool fresh;
 
 	if (r->write_failed || r->closing)
 		return;
 	r->write_failed = true;
-	/* libraft's message may be empty (a snapshot): the free space says
-	 * whether the disk is full. */
+	/* libraft's message may be empty or older (a snapshot; what it left
+	 * while loading): the free space says whether the disk is full. */
+	fresh = r->io.errmsg[0] != '\0' && strcmp(r->io.errmsg, r->io_err_seen) != 0;
 	avail = free_bytes(r->dir);
 	gd_error("raft: %s failed on this %s (%s%s%s; %s%llu bytes free in %s): stopping "
 		 "(fail-stop): a voter that cannot write its log must not go on; free space "
 		 "in its data directory before starting it again", what,
-		 meta_raft_state_name(r), raft_strerror(status),
-		 r->io.errmsg[0] != '\0' ? ": " : "", r->io.errmsg,
+		 meta_raft_state_name(r), raft_strerror(status), fresh ? ": " : "",
+		 fresh ? r->io.errmsg : "",
 		 avail < r->min_free ? "not enough space: " : "",
 		 avail == UINT64_MAX ? 0ull : (unsigned long long)avail, r->dir);
 	if (!r->fail_stop_inited) {
