@@ -737,6 +737,13 @@ void meta_repl_scan(struct meta_server *ms, uint64_t now, bool may_order)
 			if ((l = meta_locs_get(ms->locs, c.chunk_id)) != NULL) {
 				l->why = WHY_NONE;
 				l->under_since_ms = 0;
+				/* A move's copy (the chunk is at its goal) that never
+				 * comes, its order lost with a target cut off: given up
+				 * after the same timeout as a repair, so that a drain ends
+				 * and the target is no longer asked for reports. */
+				if (l->pending != META_LOCS_NODE_NONE &&
+				    copy_ready(ms, &c, l, now, true) == WHY_NONE)
+					l->move_from = META_LOCS_NODE_NONE;
 			}
 			if (l && n_live == goal && may_order && ordered < REPL_PER_TICK &&
 			    meta_locs_n_pending(ms->locs) < REPL_MAX_PENDING && !l->trimming &&
