@@ -208,6 +208,9 @@ restore_after_kill() {
 	local i=$1 label=$2 t0 u s c b fb span lines=()
 	for c in 1 2 3 4; do lines[$c]=$(wc -l <"$E2E_TMP/log/chunkd$c.log"); done
 	R_NODE_BYTES=() R_NODE_FIRST=() R_NODE_SPAN=()
+	# what chunkd I holds: the data of its chunk files (past the header)
+	R_HELD=$(e2e_chunk_files "$i" | xargs -r stat -c %s |
+		awk -v off="$E2E_CHUNK_DATA_OFF" '{ s += $1 > off ? $1 - off : 0 } END { printf "%.0f\n", s }')
 	t0=$(date +%s%N)
 	e2e_stop "${CHUNKD_PID[$i]}" KILL
 	R_MS=
@@ -234,7 +237,7 @@ restore_after_kill() {
 		R_NODE_BYTES[$c]=$b R_NODE_FIRST[$c]=$fb R_NODE_SPAN[$c]=$span
 		R_BYTES=$((R_BYTES + b))
 	done
-	e2e_log "$label: goal restored in $R_MS ms after the kill (detection ~3 s included), $((R_BYTES / 1048576)) MiB copied, $((R_BYTES * 1000 / (R_MS > 0 ? R_MS : 1) / 1048576)) MiB/s"
+	e2e_log "$label: chunkd$i held $((R_HELD / 1048576)) MiB in $(e2e_chunk_ids "$i" | wc -l) chunks; goal restored in $R_MS ms after the kill (detection ~3 s included), $((R_BYTES / 1048576)) MiB copied, $((R_BYTES * 1000 / (R_MS > 0 ? R_MS : 1) / 1048576)) MiB/s"
 }
 declare -A R_NODE_BYTES=() R_NODE_FIRST=() R_NODE_SPAN=()
 
