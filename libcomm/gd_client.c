@@ -612,9 +612,32 @@ static int chunk_start(struct gd_client *c, const char *addr,
 	return rc;
 }
 
+/* Takes cc out of the pool after a call on it timed out: the chunkd was cut
+ * off or hung, and once it is back, TCP may sit on this connection's
+ * retransmission backoff for many seconds (a 30 s partition: about 15 s more),
+ * so that the next call on it would time out too and drop a healthy chunkd
+ * from a chain. The next call opens a new connection; calls still on this one
+ * finish as they will, and the last pool_put closes it. */
+static void pool_retire(struct gd_client *c, struct gd_cconn *cc)
+{
+	struct gd_pool_ent *e;
+
+	pthread_mutex_lock(&c->pool_mu);
+	for (e = c->pool; e; e = e->next) {
+		if (e->cur == cc) {
+			e->cur = NULL;
+			cc->retired = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->pool_mu);
+}
+
 static int chunk_wait(struct gd_client *c, struct gd_flight *f, struct gd_call_result *res)
 {
 	int rc = gd_call_wait(f->call, res);
+	if (rc == GD_ETIMEDOUT && !(res && res->resp))    /* no answer, not a chain's */
+		pool_retire(c, f->cc);
 	pool_put(c, f->cc);
 	f->call = NULL;
 	f->cc = NULL;
