@@ -74,6 +74,12 @@ struct gd_centry {
 	bool older;             /* writes through older leases too: */
 	uint64_t older_seq;     /*   the oldest of their trunc_seqs */
 	uint64_t older_end;     /*   their end; GD_WRITTEN_FREED: their chunk was freed */
+	/* leases, of ref.chunk_id: the newest version a change of this client
+	 * was acknowledged at (or a truncate sent at), and the version it told
+	 * the meta nothing was acknowledged at (ChunkFailed.unacked): an
+	 * acknowledgement at that version that comes later does not count. */
+	uint64_t acked_version;
+	uint64_t unacked_version;
 };
 
 #define GD_WRITTEN_FREED UINT64_MAX
@@ -372,6 +378,8 @@ static int cache_put(struct gd_cache *ca, uint64_t ino, uint64_t index,
 		if (copy.create && copy.prev_version != 0 && e->ref.chunk_id == copy.chunk_id &&
 		    !e->ref.create)
 			copy.create = false;
+		if (e->ref.chunk_id != copy.chunk_id)
+			e->acked_version = e->unacked_version = 0;
 		ref_clear(&e->ref);
 	}
 	e->ref = copy;
@@ -854,16 +862,63 @@ out_unlock:
 }
 
 /* A write of the leased chunk was acknowledged by its whole chain: from now
- * on every member has a copy, and a member without one lost it. */
-static void lease_acked(struct gd_client *c, uint64_t ino, uint64_t index,
+ * on every member has a copy, and a member without one lost it. False when
+ * the acknowledgement does not count: this client already told the meta
+ * that nothing was acknowledged at ref's version (lease_claim_unacked), and
+ * the new chain may have been placed afresh without it; the caller writes
+ * the piece again. */
+static bool lease_acked(struct gd_client *c, uint64_t ino, uint64_t index,
 			const struct gd_chunk_ref *ref)
+{
+	struct gd_cache *ca = &c->leases;
+	bool counts = true;
+	pthread_mutex_lock(&ca->mu);
+	struct gd_centry *e = *cache_slot(ca, ino, index);
+	if (e && e->ref.chunk_id == ref->chunk_id) {
+		if (e->unacked_version == ref->version) {
+			counts = false;
+		} else {
+			e->ref.create = false;
+			if (ref->version > e->acked_version)
+				e->acked_version = ref->version;
+		}
+	}
+	pthread_mutex_unlock(&ca->mu);
+	return counts;
+}
+
+/* A change that is not a write (a truncate of the copies) goes to the chain
+ * at ref's version: it may be acknowledged from now on, so this client can
+ * no longer say that nothing was (lease_claim_unacked). */
+static void lease_changing(struct gd_client *c, uint64_t ino, uint64_t index,
+			   const struct gd_chunk_ref *ref)
 {
 	struct gd_cache *ca = &c->leases;
 	pthread_mutex_lock(&ca->mu);
 	struct gd_centry *e = *cache_slot(ca, ino, index);
-	if (e && e->ref.chunk_id == ref->chunk_id)
-		e->ref.create = false;
+	if (e && e->ref.chunk_id == ref->chunk_id && ref->version > e->acked_version)
+		e->acked_version = ref->version;
 	pthread_mutex_unlock(&ca->mu);
+}
+
+/* Whether this client can tell the meta that no change of it at ref's
+ * version was acknowledged (ChunkFailed.unacked); when it can, from now on
+ * no acknowledgement at that version counts (lease_acked), so the claim
+ * stays true whatever comes late. The lease is exclusive: this client is the
+ * version's only writer. Caller holds lease_mu. */
+static bool lease_claim_unacked(struct gd_client *c, uint64_t ino, uint64_t index,
+				const struct gd_chunk_ref *ref)
+{
+	struct gd_cache *ca = &c->leases;
+	bool claim = false;
+	pthread_mutex_lock(&ca->mu);
+	struct gd_centry *e = *cache_slot(ca, ino, index);
+	if (e && e->ref.chunk_id == ref->chunk_id && e->acked_version < ref->version) {
+		e->unacked_version = ref->version;
+		claim = true;
+	}
+	pthread_mutex_unlock(&ca->mu);
+	return claim;
 }
 
 /* Records that the leased chunk was written up to end (bytes within the
@@ -902,6 +957,8 @@ static void lease_mark_unsynced(struct gd_client *c, uint64_t ino, uint64_t inde
 			e->dirty_seq++;
 			e->written_ms = gd_now_ms();
 			e->ref.create = false;
+			if (ref->version > e->acked_version)
+				e->acked_version = ref->version;
 		}
 		pthread_mutex_unlock(&ca->mu);
 		/* released meanwhile: keep an unusable record for fsync */
@@ -950,6 +1007,8 @@ static int lease_member_failed(struct gd_client *c, uint64_t ino, uint64_t index
 	req.version = ref->version;
 	req.failed = (char *)failed;
 	req.session_id = gd_client_session(c);
+	req.has_unacked = 1;
+	req.unacked = lease_claim_unacked(c, ino, index, ref);
 	ProtobufCMessage *resp = NULL;
 	struct gd_chunk_ref fresh;
 	int rc = gd_meta_call(c->meta, GODFS__METHOD__M_CHUNK_FAILED, &req.base,
@@ -1422,10 +1481,12 @@ int gd_client_writev(struct gd_client *c, uint64_t ino,
 			struct gd_wchunk *w = wchunk_find(wc, n_wc, p->index);
 			struct gd_call_result res = { 0 };
 			int rc = chunk_wait(c, f, &res);
-			if (rc == 0) {
+			if (rc == 0 && !lease_acked(c, ino, w->index, &w->ref)) {
+				/* acknowledged after this client told the meta that
+				 * nothing was: written again on the new chain */
+				wpiece_fail(p, GD_ESTALE, NULL);
+			} else if (rc == 0) {
 				p->done = true;
-				if (!w->wrote)
-					lease_acked(c, ino, w->index, &w->ref);
 				w->wrote = true;
 				if (p->coff + p->len > w->end)
 					w->end = p->coff + p->len;
@@ -1669,6 +1730,8 @@ static int chunk_op_sync(struct gd_client *c, uint64_t ino, uint64_t index,
 		struct gd_flight f = { 0 };
 		struct gd_call_result res = { 0 };
 		char *failed = NULL;
+		if (method == GODFS__METHOD__M_CS_TRUNCATE)
+			lease_changing(c, ino, index, ref);
 		rc = chunk_start(c, ref->chain[0], &a, &f);
 		if (rc == 0) {
 			rc = chunk_wait(c, &f, &res);

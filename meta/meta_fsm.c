@@ -974,7 +974,9 @@ err_after_alloc:
 
 /* M_CHUNK_FAILED: when the record still has the version the client wrote,
  * the leader's new chain (without the failed member) gets version + 1; a
- * repeated report answers with the record as it is. */
+ * repeated report answers with the record as it is. With lease_prev equal to
+ * the record's prev_version (a chain that never wrote, see op_write_lease),
+ * prev_version stays. */
 static int op_chunk_failed(struct op *op, const Godfs__ChunkFailed *r)
 {
 	struct meta_ns_inode *in;
@@ -1000,7 +1002,8 @@ static int op_chunk_failed(struct op *op, const Godfs__ChunkFailed *r)
 		rc = meta_ns_chunk_set_nodes(c, op->e->chain, op->e->n_chain);
 		if (rc)
 			return rc;
-		c->prev_version = c->version;
+		if (!(op->e->has_lease_prev && op->e->lease_prev == c->prev_version))
+			c->prev_version = c->version;
 		c->version++;
 	}
 	return reply_chunk(op, c, in);

@@ -184,7 +184,7 @@ static void chunk_applied(struct meta_server *ms, struct gd_request *req, struct
 		if (c->failed_node)
 			/* its copy is stale, deleted once the new chain wrote */
 			meta_locs_dropped(ms->locs, ms->reg, ch.chunk_id, ch.version,
-					  c->failed_node, ch.prev_version, now);
+					  c->failed_node, c->failed_version, now);
 	} else {
 		n = meta_locs_live(ms->locs, ms->reg, &ch, false, now, ids, META_H_CHAIN_MAX);
 	}
@@ -232,6 +232,46 @@ static bool valid_set_registered(struct meta_server *ms, const struct meta_fsm_c
 	return true;
 }
 
+/* CHUNK_FAILED of a chain that never wrote: the client named `failed` at the
+ * record's version, no other live member is known to hold that version, and
+ * the client says it got no write at it acknowledged (ChunkFailed.unacked).
+ * The lease is exclusive, so that client was the version's only writer: no
+ * write at the version was ever acknowledged to anyone, and the chunk's
+ * content is what the copies at prev_version hold (nothing when
+ * prev_version is 0: the version was created by a lease on a chunk that
+ * never had a copy). So the new chain is those copies (they move straight to
+ * the new version: lease_prev), or, with prev_version 0, a chain placed
+ * afresh that creates the chunk. Without the client's word, "no live member
+ * holds it" would prove nothing: a report made before a write reached a
+ * member, or a new leader that has not heard from it yet, does not show an
+ * acknowledged copy (docs/durability.md, "A chain that never wrote").
+ * Fills ids (not `failed`) and returns how many; *lease_prev is set. */
+static size_t chain_never_wrote(struct meta_server *ms, const struct meta_fsm_chunk *ch,
+				const char *failed, uint64_t now, const char **ids,
+				uint64_t *lease_prev)
+{
+	const char *got[META_H_CHAIN_MAX];
+	size_t k, n = 0, i;
+
+	k = meta_locs_live_prev(ms->locs, ms->reg, ch, now, got, META_H_CHAIN_MAX);
+	if (k == 0 && ch->prev_version == 0)
+		k = meta_registry_place(ms->reg, now, ch->goal ? ch->goal : 1, got,
+					META_H_CHAIN_MAX);
+	else if (k == 0)
+		return 0;       /* the content is on copies nobody live reported */
+	for (i = 0; i < k; i++)
+		if (!failed || strcmp(got[i], failed) != 0)
+			ids[n++] = got[i];
+	*lease_prev = ch->prev_version;
+	if (n)
+		gd_info("chunk %llu v%llu: %s failed before any write was acknowledged and no"
+			" live member holds it: new chain from v%llu%s",
+			(unsigned long long)ch->chunk_id, (unsigned long long)ch->version,
+			failed ? failed : "a member", (unsigned long long)ch->prev_version,
+			ch->prev_version ? "" : " (placed afresh)");
+	return n;
+}
+
 /* WRITE_LEASE and CHUNK_FAILED: the leader picks the chain (new chunk: by
  * placement; existing: its live copies, minus a failed member) and proposes
  * it; both wait for any other lease on the chunk to be applied first. */
@@ -245,6 +285,7 @@ void meta_h_data_chunk_write(struct meta_server *ms, struct gd_request *req)
 	struct chunk_call *c = NULL;
 	uint64_t now = meta_h_now_ms();
 	size_t n = 0, i;
+	bool unacked = false;
 	int rc;
 
 	c = gd_calloc(1, sizeof(*c));
@@ -265,6 +306,7 @@ void meta_h_data_chunk_write(struct meta_server *ms, struct gd_request *req)
 		c->ino = x->ino;
 		c->index = x->index;
 		c->failed_version = x->version;
+		unacked = x->has_unacked && x->unacked;
 		c->session_id = meta_h_session_of(req, x->has_session_id, x->session_id);
 		failed = node_by_address(ms, x->failed);
 		if (failed && !(c->failed_node = gd_strdup(failed)))
@@ -312,6 +354,15 @@ void meta_h_data_chunk_write(struct meta_server *ms, struct gd_request *req)
 		for (i = 0; i < k; i++)
 			if (!drop || strcmp(live[i], failed) != 0)
 				ids[n++] = live[i];
+		if (n == 0 && unacked && c->method == M(CHUNK_FAILED) &&
+		    c->failed_version == ch.version) {
+			uint64_t prev = 0;
+			n = chain_never_wrote(ms, &ch, failed, now, ids, &prev);
+			if (n) {
+				e.has_lease_prev = 1;
+				e.lease_prev = prev;
+			}
+		}
 		if (k == 0 && c->method == M(WRITE_LEASE)) {
 			/* nobody has the current version: no write at it was
 			 * acknowledged (see meta_locs.h) */

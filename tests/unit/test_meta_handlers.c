@@ -9,9 +9,10 @@
  * GD_ENOTLEADER; a request needing chunkds while they register is parked and
  * put back on the run queue (not dispatched inline) by CS_REGISTER; an OPEN
  * waiting for a removal goes on after it; a lease behind another on the same
- * chunk waits for it; the gates (role, session, leadership, stop); a
- * deposed leader answers GD_ENOTLEADER at once; the node window lasts
- * --node-dead-ms; a fail-stop answers GD_ENOTLEADER. */
+ * chunk waits for it; a member failed at a chain's first write when no live
+ * member holds the chunk (ChunkFailed.unacked); the gates (role, session,
+ * leadership, stop); a deposed leader answers GD_ENOTLEADER at once; the
+ * node window lasts --node-dead-ms; a fail-stop answers GD_ENOTLEADER. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -633,6 +634,178 @@ static void test_lease_waits_for_lease(void **state)
 	godfs__chunk_resp__free_unpacked(r2, NULL);
 }
 
+/* CHUNK_FAILED of the chunk at index 0 of ino, naming member `failed` at
+ * version; unacked: the client says no write at it was acknowledged. */
+static void chunk_failed(struct harness *h, uint64_t ino, uint64_t version, const char *failed,
+			 bool unacked, char tag[16])
+{
+	Godfs__ChunkFailed m = GODFS__CHUNK_FAILED__INIT;
+
+	m.has_ino = m.has_index = m.has_version = 1;
+	m.ino = ino;
+	m.index = 0;
+	m.version = version;
+	m.failed = (char *)failed;
+	m.has_unacked = unacked;
+	m.unacked = unacked;
+	call(h, M(CHUNK_FAILED), &m.base, &h->client, tag);
+}
+
+/* A new leader (nothing registered, no locations) past its node window;
+ * the chunkds of ids[0..n) register on conns with the report rep[i] (a
+ * (chunk, version) pair, or none when chunk is 0). */
+static void new_leader(struct harness *h, struct meta_conn *conns, const char *const *ids,
+		       const uint64_t (*rep)[2], size_t n)
+{
+	char tag[16];
+	size_t i;
+
+	meta_registry_clear(h->ms.reg);
+	meta_locs_clear(h->ms.locs);
+	for (i = 0; i < n; i++) {
+		conns[i].node_id[0] = '\0';
+		cs_register(h, &conns[i], ids[i], rep[i], rep[i][0] ? 1 : 0, tag);
+		assert_int_equal(status_of(answer(h, tag)), 0);
+	}
+	assert_false(meta_h_in_node_window(&h->ms));
+}
+
+/* The node id of a chain address "ID.test:9420". */
+static void id_of(const char *addr, char out[16])
+{
+	size_t n = strcspn(addr, ".");
+
+	assert_true(n < 16);
+	memcpy(out, addr, n);
+	out[n] = '\0';
+}
+
+/* The chain member named failed at the first write of a new chunk, with no
+ * other live member holding the chunk (their reports came before the write
+ * reached them, or after they lost the unacknowledged piece): with the
+ * client's word that nothing was acknowledged, a fresh chain without it at
+ * version 2 that still has prev_version 0 (the client creates the chunk);
+ * without it, not enough chunk servers (an acknowledged copy may exist). */
+static void test_failed_before_first_write(void **state)
+{
+	struct harness *h = *state;
+	struct meta_conn cs[3] = { { .role = -1 }, { .role = -1 }, { .role = -1 } };
+	const char *ids[3] = { "cs-a", "cs-b", "cs-c" };
+	const uint64_t none[3][2] = { { 0, 0 }, { 0, 0 }, { 0, 0 } };
+	struct meta_fsm_chunk c;
+	Godfs__ChunkResp *r;
+	uint64_t sid = hello(h), ino = 0, chunk_id;
+	char tag[16], head[16], failed_addr[64];
+	size_t i;
+
+	assert_int_equal(meta_fsm_set_default_goal(h->ms.fsm, 2), 0);
+	new_leader(h, cs, ids, none, 3);
+	assert_int_equal(do_mknod(h, "new", sid, 0, &ino), 0);
+	chunk_req(h, M(WRITE_LEASE), ino, tag);
+	r = chunk_resp(h, tag);
+	assert_int_equal(r->status, 0);
+	assert_int_equal(r->version, 1);
+	assert_int_equal(r->n_chain, 2);
+	chunk_id = r->chunk_id;
+	snprintf(failed_addr, sizeof(failed_addr), "%s", r->chain[0]);
+	id_of(r->chain[0], head);
+	godfs__chunk_resp__free_unpacked(r, NULL);
+
+	/* nobody reports a copy: no live member is known to hold v1 */
+	new_leader(h, cs, ids, none, 3);
+	chunk_failed(h, ino, 1, failed_addr, false, tag);
+	assert_int_equal(status_of(answer(h, tag)), GD_ENOSERVERS);
+	assert_int_equal(meta_fsm_chunk_get(h->ms.fsm, ino, 0, &c), 0);
+	assert_int_equal(c.version, 1);
+
+	chunk_failed(h, ino, 1, failed_addr, true, tag);
+	r = chunk_resp(h, tag);
+	assert_int_equal(r->status, 0);
+	assert_int_equal(r->chunk_id, chunk_id);
+	assert_int_equal(r->version, 2);
+	assert_int_equal(r->prev_version, 0);
+	assert_int_equal(r->n_chain, 2);
+	for (i = 0; i < r->n_chain; i++)
+		assert_string_not_equal(r->chain[i], failed_addr);
+	godfs__chunk_resp__free_unpacked(r, NULL);
+	assert_int_equal(meta_fsm_chunk_get(h->ms.fsm, ino, 0, &c), 0);
+	assert_int_equal(c.version, 2);
+	assert_int_equal(c.prev_version, 0);
+	assert_int_equal(c.n_nodes, 2);
+	for (i = 0; i < c.n_nodes; i++)
+		assert_string_not_equal(c.nodes[i], head);
+	/* a repeat of the report changes nothing */
+	chunk_failed(h, ino, 1, failed_addr, true, tag);
+	r = chunk_resp(h, tag);
+	assert_int_equal(r->version, 2);
+	godfs__chunk_resp__free_unpacked(r, NULL);
+	assert_int_equal(h->freed, h->n_replies);
+}
+
+/* The same on an existing chunk: a lease moved it to v2, its first write
+ * failed at the head, and the members report only v1 (the content, as the
+ * last acknowledged write left it). With the client's word, the new chain is
+ * the other v1 copy, and prev_version stays 1 (it moves straight to v3);
+ * without it, not enough chunk servers. */
+static void test_failed_before_first_write_prev(void **state)
+{
+	struct harness *h = *state;
+	struct meta_conn cs[3] = { { .role = -1 }, { .role = -1 }, { .role = -1 } };
+	const char *ids[3] = { "cs-a", "cs-b", "cs-c" };
+	const uint64_t none[3][2] = { { 0, 0 }, { 0, 0 }, { 0, 0 } };
+	uint64_t rep[3][2] = { { 0, 0 }, { 0, 0 }, { 0, 0 } };
+	struct meta_fsm_chunk c;
+	Godfs__ChunkResp *r;
+	uint64_t sid = hello(h), ino = 0;
+	char tag[16], a[16], b[16], failed_addr[64], other_addr[64];
+	size_t i;
+
+	assert_int_equal(meta_fsm_set_default_goal(h->ms.fsm, 2), 0);
+	new_leader(h, cs, ids, none, 3);
+	assert_int_equal(do_mknod(h, "old", sid, 0, &ino), 0);
+	chunk_req(h, M(WRITE_LEASE), ino, tag);
+	r = chunk_resp(h, tag);
+	assert_int_equal(r->version, 1);
+	assert_int_equal(r->n_chain, 2);
+	id_of(r->chain[0], a);
+	id_of(r->chain[1], b);
+	snprintf(failed_addr, sizeof(failed_addr), "%s", r->chain[0]);
+	snprintf(other_addr, sizeof(other_addr), "%s", r->chain[1]);
+	/* both members wrote v1 (acknowledged) */
+	for (i = 0; i < 3; i++) {
+		if (strcmp(ids[i], a) == 0 || strcmp(ids[i], b) == 0) {
+			rep[i][0] = r->chunk_id;
+			rep[i][1] = 1;
+		}
+	}
+	godfs__chunk_resp__free_unpacked(r, NULL);
+	/* a new lease: v2 on the same chain, whose first write never came */
+	chunk_req(h, M(WRITE_LEASE), ino, tag);
+	r = chunk_resp(h, tag);
+	assert_int_equal(r->version, 2);
+	assert_int_equal(r->prev_version, 1);
+	godfs__chunk_resp__free_unpacked(r, NULL);
+
+	new_leader(h, cs, ids, (const uint64_t (*)[2])rep, 3);
+	chunk_failed(h, ino, 2, failed_addr, false, tag);
+	assert_int_equal(status_of(answer(h, tag)), GD_ENOSERVERS);
+
+	chunk_failed(h, ino, 2, failed_addr, true, tag);
+	r = chunk_resp(h, tag);
+	assert_int_equal(r->status, 0);
+	assert_int_equal(r->version, 3);
+	assert_int_equal(r->prev_version, 1);
+	assert_int_equal(r->n_chain, 1);
+	assert_string_equal(r->chain[0], other_addr);
+	godfs__chunk_resp__free_unpacked(r, NULL);
+	assert_int_equal(meta_fsm_chunk_get(h->ms.fsm, ino, 0, &c), 0);
+	assert_int_equal(c.version, 3);
+	assert_int_equal(c.prev_version, 1);
+	assert_int_equal(c.n_nodes, 1);
+	assert_string_equal(c.nodes[0], b);
+	assert_int_equal(h->freed, h->n_replies);
+}
+
 /* The status of a PING's answer (its field 2). */
 static int ping_status(struct harness *h, const char *tag)
 {
@@ -739,6 +912,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_park_until_chunkds_register, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_waits_for_removal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease_waits_for_lease, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_before_first_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_before_first_write_prev, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gates, setup, teardown),
 	};
 
