@@ -454,6 +454,8 @@ static void pop_forward(struct pop *o)
 	rc = forward_start(p, o->next, &a, &pc, &call);
 	if (rc == 0) {
 		rc = gd_call_wait(call, &res);
+		if (rc == GD_ETIMEDOUT && !res.resp)
+			gd_conn_abort(pc->c);   /* the next forward opens a new one */
 		/* The answer names the deepest member that failed. */
 		if (o->method == GODFS__METHOD__M_CS_WRITE && res.resp)
 			named = ((const Godfs__CsWriteResp *)res.resp)->failed;
@@ -835,6 +837,8 @@ int chunkd_pipeline_replicate(struct chunkd_pipeline *p, uint64_t chunk_id,
 		a.rbuf_len = REPL_PIECE;
 		a.timeout_ms = p->peer_timeout_ms;
 		rc = gd_call(pc->c, &a, &res);
+		if (rc == GD_ETIMEDOUT && !res.resp)
+			gd_conn_abort(pc->c);
 		resp = (const Godfs__CsReadResp *)res.resp;
 		n = res.data_len;
 		if (rc == 0 && (!resp || resp->length != n || n > want))

@@ -639,6 +639,9 @@ static void pool_retire(struct gd_client *c, struct gd_cconn *cc)
 		}
 	}
 	pthread_mutex_unlock(&c->pool_mu);
+	/* what is still queued on it is never delivered (a write sent again
+	 * elsewhere must not land late) */
+	gd_conn_abort(cc->conn);
 }
 
 static int chunk_wait(struct gd_client *c, struct gd_flight *f, struct gd_call_result *res)

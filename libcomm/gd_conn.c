@@ -59,6 +59,7 @@ struct gd_conn {
 	pthread_t reader;
 	atomic_uint_fast64_t next_id;
 	atomic_int failed;
+	atomic_int aborted;          /* gd_conn_abort: reset on close */
 	atomic_int default_timeout_ms;
 	pthread_mutex_t send_lock;   /* one frame at a time on the socket */
 	int send_timeout_ms;         /* SO_SNDTIMEO last set; guarded by send_lock */
@@ -316,6 +317,7 @@ int gd_conn_open(const char *hostport, int timeout_ms, enum gd_role role,
 	gd_net_peer_name(c->fd, c->peer, sizeof(c->peer));
 	atomic_init(&c->next_id, 1);
 	atomic_init(&c->failed, 0);
+	atomic_init(&c->aborted, 0);
 	atomic_init(&c->default_timeout_ms, DEFAULT_TIMEOUT_MS);
 	/* A server that stops reading cannot hold a sender forever. */
 	(void)gd_net_set_send_timeout(c->fd, DEFAULT_TIMEOUT_MS);
@@ -339,12 +341,27 @@ err_after_alloc:
 	return rc;
 }
 
+void gd_conn_abort(struct gd_conn *c)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	if (!c || atomic_exchange(&c->aborted, 1))
+		return;
+	/* close() then sends RST and drops what is queued, in any state */
+	if (setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
+		gd_warn("%s: SO_LINGER 0: %s", c->peer, strerror(errno));
+	atomic_store(&c->failed, 1);
+	gd_debug("%s: connection given up (no answer in time)", c->peer);
+}
+
 void gd_conn_close(struct gd_conn *c)
 {
 	if (!c)
 		return;
 	atomic_store(&c->failed, 1);
-	shutdown(c->fd, SHUT_RDWR);
+	/* SHUT_WR would queue a FIN behind the requests still unsent, which a
+	 * reset (gd_conn_abort) throws away: only the reader is woken then */
+	shutdown(c->fd, atomic_load(&c->aborted) ? SHUT_RD : SHUT_RDWR);
 	pthread_join(c->reader, NULL);
 	gd_tls_free(c->tls);
 	close(c->fd);

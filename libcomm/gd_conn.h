@@ -48,6 +48,14 @@ int gd_conn_open(const char *hostport, int timeout_ms, enum gd_role role,
  * reader thread, frees. Safe to call once the caller has no calls running. */
 void gd_conn_close(struct gd_conn *c);
 
+/* Gives the connection up after a call on it got no answer in time (the
+ * peer is cut off or hung): new calls fail at once with GD_ECONN, calls in
+ * flight run to their deadlines, and gd_conn_close resets the connection
+ * (SO_LINGER 0) instead of closing it in order, so that requests still in
+ * the socket's send buffer are thrown away, never delivered once the
+ * network is back (a retry on a new connection would otherwise be the
+ * second copy). The caller still calls gd_conn_close once no call runs. */
+void gd_conn_abort(struct gd_conn *c);
 /* Whether the connection has failed (peer closed, protocol error); a failed
  * connection fails every new call at once with GD_ECONN. */
 int gd_conn_failed(const struct gd_conn *c);

@@ -159,6 +159,28 @@ static void conn_put(struct mconn *mc)
 	}
 }
 
+/* A call on mc got no answer in time: mc is given up (gd_conn_abort: the
+ * requests still queued on it are thrown away, never delivered once the
+ * meta is reachable again) and stops being the current connection, so that
+ * the retry goes on a new one. Without this, every retry during a partition
+ * queued one more copy on the old connection, and after the heal the meta
+ * got them all at once: a chunkd registered a dozen times, and a stale
+ * heartbeat was handed orders whose answer nobody waited for any more. */
+static void conn_give_up(struct gd_meta_client *m, struct mconn *mc)
+{
+	struct mconn *old = NULL;
+
+	gd_conn_abort(mc->conn);
+	pthread_mutex_lock(&m->mu);
+	if (m->cur == mc) {
+		old = m->cur;
+		m->cur = NULL;
+		m->gen++;
+	}
+	pthread_mutex_unlock(&m->mu);
+	conn_put(old);
+}
+
 /* Makes mc the current connection (taking the caller's reference). */
 static void conn_install(struct gd_meta_client *m, struct mconn *mc)
 {
@@ -352,6 +374,8 @@ static int connect_once(struct gd_meta_client *m, const char *addr, uint64_t dea
 	if (rc < 0) {
 		gd_debug("meta %s: HELLO: %s%s%s", addr, gd_strerror(rc),
 			 leader[0] ? ", leader is " : "", leader);
+		if (rc == GD_ETIMEDOUT)
+			gd_conn_abort(mc->conn);        /* no late HELLO */
 		gd_conn_close(mc->conn);
 		gd_free(mc);
 		return rc;
@@ -666,6 +690,8 @@ static int meta_call(struct gd_meta_client *m, uint16_t method, const ProtobufCM
 			.timeout_ms = left < (uint64_t)attempt_cap ? (int)left : attempt_cap,
 		};
 		rc = gd_call(mc->conn, &a, &res);
+		if (rc == GD_ETIMEDOUT && !res.resp)
+			conn_give_up(m, mc);
 		conn_put(mc);
 		if (!res.resp) {
 			if (rc != GD_ECONN && rc != GD_ETIMEDOUT)

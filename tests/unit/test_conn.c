@@ -2,7 +2,8 @@
  * flight answered out of order, deadlines, late answers, bad peers on both
  * sides, oversized responses, replies to peers that left; the handshake that
  * starts every connection (the right key, a wrong key, no key, an insecure
- * server, a peer that never finishes it) and the role it gives req->auth. */
+ * server, a peer that never finishes it) and the role it gives req->auth;
+ * a connection given up after a timeout delivers nothing still queued. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include "proto/wire.pb-c.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -766,6 +768,83 @@ static void test_stall_in_body(void **state)
 	close(st.lfd);
 }
 
+/* A peer that stops reading (a partition, a hung process): after the
+ * handshake it reads nothing until *go is set, then counts what arrives
+ * until the connection ends. Its receive buffer is as small as the system
+ * allows, so that requests sent meanwhile stay queued on the client's side. */
+struct deaf {
+	int lfd;
+	volatile int go;
+	size_t got;
+};
+
+static void *deaf_server(void *p)
+{
+	struct deaf *d = p;
+	uint8_t buf[4096];
+	int fd = accept(d->lfd, NULL, NULL);
+	ssize_t n;
+
+	if (fd < 0)
+		return NULL;
+	if (fake_server_auth(fd) == 0) {
+		while (!d->go)
+			msleep(10);
+		while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+			d->got += (size_t)n;
+	}
+	close(fd);
+	return NULL;
+}
+
+/* Calls that timed out on a peer that stopped reading, then the connection
+ * closed: how many bytes the peer gets once it reads again. */
+static size_t queued_after_close(bool abort_first)
+{
+	static uint8_t data[20000];
+	struct deaf d = { .go = 0 };
+	struct gd_call_result res;
+	struct gd_conn *c;
+	pthread_t th;
+	char addr[64];
+	int port, small = 1;
+
+	assert_int_equal(gd_net_listen("127.0.0.1:0", 1, &d.lfd, &port), 0);
+	assert_int_equal(setsockopt(d.lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	assert_int_equal(pthread_create(&th, NULL, deaf_server, &d), 0);
+	assert_int_equal(gd_conn_open(addr, 2000, GD_ROLE_CLIENT, &c), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(ping(c, (uint64_t)i, data, sizeof(data), NULL, 0, 200, &res),
+				 GD_ETIMEDOUT);
+		assert_null(res.resp);
+	}
+	if (abort_first) {
+		gd_conn_abort(c);
+		assert_true(gd_conn_failed(c));
+		assert_int_equal(ping(c, 9, NULL, 0, NULL, 0, 200, &res), GD_ECONN);
+	}
+	gd_conn_close(c);
+	d.go = 1;
+	pthread_join(th, NULL);
+	close(d.lfd);
+	return d.got;
+}
+
+/* After calls time out, a connection given up (gd_conn_abort) delivers
+ * nothing more of what was queued: the requests the peer had not taken yet
+ * are thrown away with the connection (a reset), where an orderly close
+ * delivers them all once the peer reads again (a partition that heals gets
+ * every retry of a call that went on that connection). */
+static void test_abort_drops_queued(void **state)
+{
+	(void)state;
+	size_t all = queued_after_close(false), aborted = queued_after_close(true);
+
+	assert_true(all >= 3 * 20000);
+	assert_true(aborted < 20000);
+}
+
 /* Server stop with live connections and a request still held by the handler. */
 static void test_stop_with_clients(void **state)
 {
@@ -880,6 +959,7 @@ int main(void)
 		cmocka_unit_test(test_connect_refused),
 		cmocka_unit_test(test_client_drops_bad_server),
 		cmocka_unit_test(test_stall_in_body),
+		cmocka_unit_test(test_abort_drops_queued),
 		cmocka_unit_test(test_stop_with_clients),
 		cmocka_unit_test_setup_teardown(test_auth_key, setup4, teardown),
 		cmocka_unit_test_setup_teardown(test_auth_insecure, setup0, teardown),

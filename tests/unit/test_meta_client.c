@@ -2,7 +2,8 @@
  * session, roles without a session, leader following on HELLO and on calls,
  * reconnects after a meta restart (same session, open inodes re-claimed), a
  * forgotten session replaced and the request re-sent with the new id, the
- * renew thread, no meta at all, many threads calling through a restart, and
+ * renew thread, no meta at all, a meta that answers nothing (a call that
+ * timed out gives its connection up), many threads calling through a restart, and
  * a meta that refuses our key (at start: GD_EAUTH at once; another address
  * that accepts it is used; while running: retried until the key is right). */
 #include <setjmp.h>
@@ -42,6 +43,8 @@ struct fake {
 	int nsessions;
 	uint64_t next_session;
 	int hellos, renews, calls;
+	int deaf;                      /* answers nothing (a partition): counts */
+	int deaf_hellos, deaf_calls;
 	size_t last_open_inodes;       /* of the last HELLO */
 	int last_role;
 	int last_auth_role;            /* req->auth->role of the last HELLO */
@@ -142,7 +145,12 @@ static void fake_handler(void *ctx, struct gd_request *req)
 	struct fake *f = ctx;
 
 	pthread_mutex_lock(&f->lock);
-	if (!f->leader) {
+	if (f->deaf) {
+		if (req->hdr.method == GODFS__METHOD__M_HELLO)
+			f->deaf_hellos++;
+		else if (req->hdr.method == GODFS__METHOD__M_GETATTR)
+			f->deaf_calls++;
+	} else if (!f->leader) {
 		notleader(f, req);
 	} else if (req->hdr.method == GODFS__METHOD__M_HELLO) {
 		do_hello(f, req);
@@ -402,6 +410,41 @@ static void test_no_meta(void **state)
 			 GD_EINVAL);
 }
 
+/* A meta that answers nothing (a partition, a stopped process): a call that
+ * timed out gives its connection up, so the next call does not queue its
+ * request behind the first on that connection (after a partition the meta
+ * would get every such retry at once); it reconnects instead, and is sent
+ * once the meta answers a HELLO again. */
+static void test_timeout_gives_connection_up(void **state)
+{
+	struct fake f;
+	struct gd_meta_client *m = NULL;
+	uint64_t seen = 0;
+	int rc;
+
+	(void)state;
+	fake_init(&f, 1);
+	assert_int_equal(open_client(f.addr, GODFS__ROLE__ROLE_CLIENT, 2500, &m), 0);
+	assert_int_equal(getattr(m, 7, &seen), 0);
+	pthread_mutex_lock(&f.lock);
+	f.deaf = 1;
+	pthread_mutex_unlock(&f.lock);
+	assert_int_equal(getattr(m, 7, NULL), GD_ETIMEDOUT);
+	/* no connection now: its HELLO got no answer either */
+	rc = getattr(m, 7, NULL);
+	assert_true(rc == GD_ETIMEDOUT || rc == GD_ECONN);
+	/* one GETATTR reached the meta; the second call's waited for a HELLO */
+	assert_int_equal(get_int(&f, &f.deaf_calls), 1);
+	assert_true(get_int(&f, &f.deaf_hellos) >= 1);
+	pthread_mutex_lock(&f.lock);
+	f.deaf = 0;
+	pthread_mutex_unlock(&f.lock);
+	assert_int_equal(getattr(m, 7, &seen), 0);
+	assert_int_equal(seen, gd_meta_client_session(m));
+	gd_meta_client_close(m);
+	fake_free(&f);
+}
+
 struct hammer {
 	struct gd_meta_client *m;
 	atomic_int failures;
@@ -537,6 +580,7 @@ int main(void)
 		cmocka_unit_test(test_new_session_resends),
 		cmocka_unit_test(test_renew_thread),
 		cmocka_unit_test(test_no_meta),
+		cmocka_unit_test(test_timeout_gives_connection_up),
 		cmocka_unit_test(test_threads_through_restart),
 		cmocka_unit_test(test_auth_refused_at_start),
 		cmocka_unit_test(test_auth_refused_while_running),
