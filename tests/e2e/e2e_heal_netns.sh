@@ -452,7 +452,9 @@ wait_placement 30 "after the drain"
 touch "$E2E_TMP/wstop"
 wait "$WPID" || e2e_fail "the writer failed: $(cat "$E2E_TMP/werr" 2>/dev/null)"
 read -r wslow wslow_f <"$E2E_TMP/wslow"
-e2e_log "writer: $(wc -l <"$E2E_TMP/wsums") files with fsync, none failed; the slowest took $wslow ms ($wslow_f)"
+e2e_log "writer: $(wc -l <"$E2E_TMP/wsums") files with fsync, none failed; the slowest took $wslow ms ($wslow_f);" \
+	"$(grep -c 'failed before any write was acknowledged' "$E2E_TMP/log/meta.log" || true) chains" \
+	"rebuilt after a member failed at their first write (docs/durability.md)"
 verify_all "the end"
 e2e_alive "$META_PID" || e2e_fail "the meta died"
 for i in 1 2 3 4; do e2e_alive "${CS_PID[$i]}" || e2e_fail "cs$i died"; done
