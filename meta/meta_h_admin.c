@@ -3,6 +3,7 @@
 
 #include "gd_alloc.h"
 #include "gd_status.h"
+#include "meta_drain.h"
 #include "meta_h.h"
 #include "meta_raft.h"
 #include "meta_repl.h"
@@ -42,7 +43,8 @@ void meta_h_admin_status(struct meta_server *ms, struct gd_request *req)
 		x->last_seen_ms = now >= n->last_seen_ms ? now - n->last_seen_ms : 0;
 		x->label = n->label;
 		x->has_draining = x->has_copies = x->has_copies_known = 1;
-		x->draining = n->draining;
+		/* the FSM's record, not the registry's copy refreshed each tick */
+		x->draining = meta_drain_is_draining(meta_fsm_state(ms->fsm), n->node_id);
 		x->copies = n->copies;
 		x->copies_known = n->copies_known;
 		ptrs[i++] = x;

@@ -6,6 +6,7 @@
 #include "gd_alloc.h"
 #include "gd_log.h"
 #include "gd_status.h"
+#include "meta_drain.h"
 #include "meta_h.h"
 #include "meta_locs.h"
 #include "meta_repl.h"
@@ -140,6 +141,9 @@ void meta_h_chunkd_register(struct meta_server *ms, struct gd_request *req)
 	}
 	if (conn)   /* from now on this connection speaks for the node */
 		memcpy(conn->node_id, m->node_id, strlen(m->node_id) + 1);
+	/* A draining node (the FSM's record) takes no new chain from its first
+	 * moment in the registry, not from the next tick's refresh. */
+	node->draining = meta_drain_is_draining(meta_fsm_state(ms->fsm), m->node_id);
 	r->n_drop = meta_locs_register(ms->locs, ms->fsm, ms->reg, m->node_id, m->chunks,
 				       m->n_chunks, r->drop, meta_h_now_ms(), meta_repl_confirmed, ms);
 	gd_info("chunkd %s at %s registered: %zu chunks, %zu to drop", m->node_id, m->address,
