@@ -132,6 +132,9 @@ static const char *refusal(int rc, uint32_t method)
 		return "that id or that Raft address belongs to another node";
 	case GD_ENOENT:
 		return "no node has that id";
+	case GD_E2BIG:
+		return "the cluster already has 16 members, the most the leader lease tracks: "
+		       "remove one first";
 	case GD_EINVAL:
 		return method == M(MASTERS_TRANSFER) ? "that node is not a voter"
 						     : "bad id or address (HOST:PORT, at most 255 "

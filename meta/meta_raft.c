@@ -68,6 +68,8 @@ struct meta_raft {
 	int (*io_start_orig)(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
 			     raft_io_recv_cb recv);
 	raft_io_recv_cb recv_orig;
+	uint64_t io_started_ms;         /* loop: when raft started receiving (vote quarantine) */
+	bool quarantine_logged;         /* loop: the quarantine was logged once */
 	int (*io_append_orig)(struct raft_io *io, struct raft_io_append *req,
 			      const struct raft_entry entries[], unsigned n, raft_io_append_cb cb);
 	int (*io_snapshot_put_orig)(struct raft_io *io, unsigned trailing,
@@ -303,10 +305,37 @@ static int io_send_wrap(struct raft_io *io, struct raft_io_send *req,
 	return rv;
 }
 
+/* The read lease (meta_raft_lease.h) rests on this: a voter that heard from
+ * the leader at time T votes for nobody before T + election timeout. libraft
+ * keeps "I have a leader" in memory only, so a voter that restarts would
+ * grant (pre-)votes at once, and a leader cut off from the rest could still
+ * hold a lease proven by that voter before its restart. A voter therefore
+ * ignores every vote request, pre-vote or not, for one election timeout after
+ * it starts (meta_raft_lease_vote_quarantined); a leadership transfer is an
+ * operator's order and passes. A RequestVote owns no buffers, so dropping one
+ * frees nothing; the candidate's own timer retries. */
+static bool vote_quarantined(struct meta_raft *r, const struct raft_message *msg)
+{
+	if (msg->type != RAFT_IO_REQUEST_VOTE ||
+	    !meta_raft_lease_vote_quarantined(r->io_started_ms, gd_net_now_ms(),
+					      r->raft.election_timeout,
+					      msg->request_vote.disrupt_leader))
+		return false;
+	if (!r->quarantine_logged) {
+		r->quarantine_logged = true;
+		gd_info("raft: ignoring vote requests for %u ms after the start (the leader "
+			"lease of a voter heard before the restart may rest on this one)",
+			r->raft.election_timeout);
+	}
+	return true;
+}
+
 static void io_recv_wrap(struct raft_io *io, struct raft_message *msg)
 {
 	struct meta_raft *r = of_io(io);
 
+	if (vote_quarantined(r, msg))
+		return;
 	if (msg->type == RAFT_IO_APPEND_ENTRIES_RESULT)
 		meta_raft_lease_result(&r->lease, msg->append_entries_result.term, msg->server_id,
 				       msg->append_entries_result.rejected != 0);
@@ -411,6 +440,7 @@ static int io_start_wrap(struct raft_io *io, unsigned msecs, raft_io_tick_cb tic
 	struct meta_raft *r = of_io(io);
 
 	r->recv_orig = recv;
+	r->io_started_ms = gd_net_now_ms();
 	return r->io_start_orig(io, msecs, tick, io_recv_wrap);
 }
 
@@ -1079,6 +1109,10 @@ int meta_raft_member_add(struct meta_raft *r, uint64_t id, const char *raft_addr
 	if (rc != 0)
 		return rc;
 	s = conf_get(r, id);
+	/* The lease and the quorum checks track at most this many members
+	 * (meta_raft_lease.h); a larger cluster would be counted short. */
+	if (s == NULL && r->raft.configuration.n >= META_RAFT_LEASE_PEERS_MAX)
+		return GD_E2BIG;
 	if (s != NULL && strcmp(s->address, addr) != 0)
 		return GD_EEXIST;           /* that id is another node */
 	if (s != NULL && s->role == RAFT_VOTER)
@@ -1227,6 +1261,8 @@ bool meta_raft_read_lease(struct meta_raft *r, uint64_t *until_ms)
 	if (!meta_raft_is_leader(r) || r->raft.transfer != NULL)
 		return false;
 	n = voter_ids(r, voters, META_RAFT_LEASE_PEERS_MAX);
+	if (r->raft.configuration.n > META_RAFT_LEASE_PEERS_MAX)
+		return false;   /* not every voter tracked: no majority can be proven */
 	return meta_raft_lease_valid(&r->lease, r->raft.current_term, r->raft.id, voters, n,
 				     gd_net_now_ms(), meta_raft_lease_ms(r), until_ms);
 }

@@ -173,3 +173,11 @@ bool meta_raft_lease_valid(const struct meta_raft_lease *l, uint64_t term, uint6
 	}
 	return true;
 }
+
+bool meta_raft_lease_vote_quarantined(uint64_t started_ms, uint64_t now_ms,
+				      unsigned election_timeout_ms, bool disrupt_leader)
+{
+	if (disrupt_leader)
+		return false;
+	return now_ms < started_ms || now_ms - started_ms < election_timeout_ms;
+}

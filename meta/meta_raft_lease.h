@@ -66,6 +66,15 @@ void meta_raft_lease_init(struct meta_raft_lease *l);
 /* A new term (or this node stopped leading): drops every piece of evidence. */
 void meta_raft_lease_reset(struct meta_raft_lease *l, uint64_t term);
 
+/* Whether a vote request (pre-vote or not) that reaches this voter at now_ms
+ * must be ignored: for one election timeout after the voter started, unless
+ * it is a leadership transfer (disrupt_leader). A restarted voter has
+ * forgotten the leader it heard from before (libraft keeps that in memory),
+ * and the lease of that leader may rest on it: it acts as if it had just heard
+ * from a leader. */
+bool meta_raft_lease_vote_quarantined(uint64_t started_ms, uint64_t now_ms,
+				      unsigned election_timeout_ms, bool disrupt_leader);
+
 /* No lease for the rest of term (a leadership transfer lets the target be
  * elected at once, without waiting for anyone's election timer). */
 void meta_raft_lease_revoke(struct meta_raft_lease *l, uint64_t term);

@@ -77,7 +77,7 @@ static void finish_all(struct meta_server *ms, struct meta_event *ev, int status
 		} else {
 			g->stats.refused++;
 			meta_h_reply_status(ms, req,
-					    ms->stopping ? GD_ESHUTDOWN
+					    ms->stopping ? meta_h_stop_status(ms)
 					    : status != 0 ? status : GD_ENOTLEADER);
 		}
 		ev = next;
@@ -128,7 +128,8 @@ void meta_read_gate_kick(struct meta_server *ms)
 		return;
 	}
 	if (!ms->ready || ms->stopping) {
-		finish_all(ms, list_take(&g->waiting), ms->stopping ? GD_ESHUTDOWN : GD_ENOTLEADER);
+		finish_all(ms, list_take(&g->waiting),
+			   ms->stopping ? meta_h_stop_status(ms) : GD_ENOTLEADER);
 		return;
 	}
 	b = gd_calloc(1, sizeof(*b));
@@ -188,7 +189,7 @@ void meta_read_gate_lost_leader(struct meta_server *ms)
 {
 	if (ms->gate != NULL)
 		finish_all(ms, list_take(&ms->gate->waiting),
-			   ms->stopping ? GD_ESHUTDOWN : GD_ENOTLEADER);
+			   ms->stopping ? meta_h_stop_status(ms) : GD_ENOTLEADER);
 }
 
 bool meta_read_gate_pending(const struct meta_server *ms)

@@ -50,9 +50,10 @@ bool meta_read_gate_admit(struct meta_server *ms, struct gd_request *req);
 void meta_read_gate_kick(struct meta_server *ms);
 
 /* This node stopped leading (or is stopping): the reads waiting for the next
- * barrier get GD_ENOTLEADER (GD_ESHUTDOWN when stopping). Those of the
- * barrier in flight are answered by its callback, which libraft calls when
- * it steps down or closes. */
+ * barrier get GD_ENOTLEADER (when stopping, meta_h_stop_status: GD_ESHUTDOWN,
+ * or GD_ENOTLEADER after a fail-stop, so the client asks another voter).
+ * Those of the barrier in flight are answered by its callback, which libraft
+ * calls when it steps down or closes. */
 void meta_read_gate_lost_leader(struct meta_server *ms);
 
 /* Whether a barrier of the gate is in flight (raft must not be closed under it). */

@@ -879,7 +879,7 @@ out:
 	return rc;
 }
 
-/* Version 6: draining nodes, each a node of the registry, named once. */
+/* Version 5: draining nodes, each a node of the registry, named once. */
 static void r_drains(struct rbuf *r, struct meta_ns_state *s)
 {
 	uint64_t n = r_count(r, MIN_DRAIN_BYTES), i;

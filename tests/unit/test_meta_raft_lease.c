@@ -235,6 +235,20 @@ static void test_addr_split_join(void **state)
 	assert_int_equal(meta_raft_addr_join(longa, longa, out, sizeof(out)), GD_EINVAL);
 }
 
+/* A restarted voter ignores vote requests for one election timeout (it may
+ * have proven a leader's lease before it died), except a transfer's. */
+static void test_vote_quarantine(void **state)
+{
+	(void)state;
+	assert_true(meta_raft_lease_vote_quarantined(5000, 5000, 1000, false));
+	assert_true(meta_raft_lease_vote_quarantined(5000, 5999, 1000, false));
+	assert_false(meta_raft_lease_vote_quarantined(5000, 6000, 1000, false));
+	assert_false(meta_raft_lease_vote_quarantined(5000, 9000, 1000, false));
+	assert_false(meta_raft_lease_vote_quarantined(5000, 5001, 1000, true));
+	/* a clock that went back counts as the start */
+	assert_true(meta_raft_lease_vote_quarantined(5000, 4000, 1000, false));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -247,6 +261,7 @@ int main(void)
 		cmocka_unit_test(test_new_term_and_revoke),
 		cmocka_unit_test(test_overflow_stops_evidence),
 		cmocka_unit_test(test_addr_split_join),
+		cmocka_unit_test(test_vote_quarantine),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
