@@ -114,14 +114,18 @@ alive() {
 
 port_open() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
 
+# A chunkd opens every chunk file of its data directory before it listens
+# (tens of seconds for many thousands of chunks on a cold cache): wait as long
+# as the process lives, up to 120 s.
 wait_port() {
 	local addr=$1 name=$2 prog=$3 i
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 1200; i++)); do
 		port_open "$addr" && return 0
 		alive "$name" "$prog" || die "$name exited: see $LOG/$name.log"
+		[ "$i" != 100 ] || echo "local-cluster: waiting for $name to listen on $addr (loading its data)"
 		sleep 0.1
 	done
-	die "$name does not listen on $addr after 10 s: see $LOG/$name.log"
+	die "$name does not listen on $addr after 120 s: see $LOG/$name.log"
 }
 
 # Whether the kernel lists a FUSE mount on $MNT (of any client).
