@@ -129,7 +129,7 @@ bool meta_raft_lease_valid(const struct meta_raft_lease *l, uint64_t term, uint6
 
 	if (until_ms != NULL)
 		*until_ms = 0;
-	if (l->term != term || l->revoked || n_voters == 0)
+	if (n_voters == 0 || (l->term == term && l->revoked))
 		return false;
 	for (i = 0; i < n_voters; i++) {
 		const struct meta_raft_lease_peer *p;
@@ -150,6 +150,10 @@ bool meta_raft_lease_valid(const struct meta_raft_lease *l, uint64_t term, uint6
 		return false;  /* a leader outside the configuration it leads */
 	/* A majority is n_voters / 2 + 1 voters; self is one of them. */
 	need = n_voters / 2;
+	/* the evidence must be of this term; a single voter needs none (it sends
+	 * nothing, so its lease state never even sees the term) */
+	if (need > 0 && l->term != term)
+		return false;
 	if (need > n_heard)
 		return false;
 	if (need > 0) {
