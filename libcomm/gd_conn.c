@@ -59,7 +59,7 @@ struct gd_conn {
 	pthread_t reader;
 	atomic_uint_fast64_t next_id;
 	atomic_int failed;
-	atomic_int aborted;          /* gd_conn_abort: reset on close */
+	atomic_int aborted;          /* gd_conn_abort: reset, never a FIN */
 	atomic_int default_timeout_ms;
 	pthread_mutex_t send_lock;   /* one frame at a time on the socket */
 	int send_timeout_ms;         /* SO_SNDTIMEO last set; guarded by send_lock */
@@ -112,8 +112,10 @@ static void conn_fail(struct gd_conn *c)
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
-	/* Wakes the reader if it is the sender who saw the failure. */
-	shutdown(c->fd, SHUT_RDWR);
+	/* Wakes the reader if it is the sender who saw the failure. Once
+	 * given up, only the reader: a FIN would go out behind the requests
+	 * that the reset (gd_conn_abort) is to throw away. */
+	shutdown(c->fd, atomic_load(&c->aborted) ? SHUT_RD : SHUT_RDWR);
 }
 
 /* Milliseconds from now to deadline, at least 1. */
@@ -341,16 +343,40 @@ err_after_alloc:
 	return rc;
 }
 
+/* Resets a TCP connection now, keeping the descriptor: connect() to
+ * AF_UNSPEC disconnects the socket (tcp_disconnect), which sends a RST,
+ * purges both queues and wakes whoever is blocked in recv or send on it
+ * with an error. 0, or -errno (EBUSY from the few kernels that refused
+ * it while a thread was blocked on the socket). */
+static int conn_reset_now(int fd)
+{
+	struct sockaddr sa = { .sa_family = AF_UNSPEC };
+
+	return connect(fd, &sa, sizeof(sa)) < 0 ? -errno : 0;
+}
+
 void gd_conn_abort(struct gd_conn *c)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	int rc;
 
 	if (!c || atomic_exchange(&c->aborted, 1))
 		return;
-	/* close() then sends RST and drops what is queued, in any state */
+	atomic_store(&c->failed, 1);
+	/* Should the reset below fail, close() then sends RST and drops what
+	 * is queued, in any state: later, but still never delivered. */
 	if (setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
 		gd_warn("%s: SO_LINGER 0: %s", c->peer, strerror(errno));
-	atomic_store(&c->failed, 1);
+	/* The fd itself stays open until gd_conn_close (others may be in
+	 * send or recv on it: closing it here would let the number be reused
+	 * under them). Before conn_fail, whose shutdown would queue a FIN. */
+	rc = conn_reset_now(c->fd);
+	if (rc < 0)
+		gd_warn("%s: reset: %s (what is queued goes at close)", c->peer,
+			strerror(-rc));
+	/* Every call in flight fails now, not at its deadline (a call the
+	 * reader has claimed fails there: its read sees the reset). */
+	conn_fail(c);
 	gd_debug("%s: connection given up (no answer in time)", c->peer);
 }
 

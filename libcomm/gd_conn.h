@@ -49,12 +49,13 @@ int gd_conn_open(const char *hostport, int timeout_ms, enum gd_role role,
 void gd_conn_close(struct gd_conn *c);
 
 /* Gives the connection up after a call on it got no answer in time (the
- * peer is cut off or hung): new calls fail at once with GD_ECONN, calls in
- * flight run to their deadlines, and gd_conn_close resets the connection
- * (SO_LINGER 0) instead of closing it in order, so that requests still in
- * the socket's send buffer are thrown away, never delivered once the
- * network is back (a retry on a new connection would otherwise be the
- * second copy). The caller still calls gd_conn_close once no call runs. */
+ * peer is cut off or hung): resets it at once (a RST; what is still in the
+ * socket's queues is thrown away, never delivered once the network is
+ * back, where a retry on a new connection would otherwise be the second
+ * copy), every call in flight fails now with GD_ECONN and new calls fail
+ * at once. The descriptor stays open until gd_conn_close, which the
+ * caller still calls once no call runs. Thread-safe; once per connection
+ * counts (later calls do nothing). */
 void gd_conn_abort(struct gd_conn *c);
 /* Whether the connection has failed (peer closed, protocol error); a failed
  * connection fails every new call at once with GD_ECONN. */

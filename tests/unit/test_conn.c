@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -770,35 +771,45 @@ static void test_stall_in_body(void **state)
 
 /* A peer that stops reading (a partition, a hung process): after the
  * handshake it reads nothing until *go is set, then counts what arrives
- * until the connection ends. Its receive buffer is as small as the system
- * allows, so that requests sent meanwhile stay queued on the client's side. */
+ * until the connection ends (ended: 1 by a close or a reset) or nothing
+ * came for DEAF_WAIT_MS (ended: 0, the connection still open). Its receive
+ * buffer is as small as the system allows, so that requests sent meanwhile
+ * stay queued on the client's side. */
+#define DEAF_WAIT_MS 3000
+
 struct deaf {
 	int lfd;
 	volatile int go;
 	size_t got;
+	int ended;
 };
 
 static void *deaf_server(void *p)
 {
 	struct deaf *d = p;
+	struct timeval tv = { DEAF_WAIT_MS / 1000, (DEAF_WAIT_MS % 1000) * 1000 };
 	uint8_t buf[4096];
 	int fd = accept(d->lfd, NULL, NULL);
 	ssize_t n;
 
 	if (fd < 0)
 		return NULL;
-	if (fake_server_auth(fd) == 0) {
+	if (fake_server_auth(fd) == 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0) {
 		while (!d->go)
 			msleep(10);
 		while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
 			d->got += (size_t)n;
+		d->ended = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
 	}
 	close(fd);
 	return NULL;
 }
 
 /* Calls that timed out on a peer that stopped reading, then the connection
- * closed: how many bytes the peer gets once it reads again. */
+ * closed (or, with abort_first, given up while a call on it still waits,
+ * and the peer reads again before the close): how many bytes the peer gets
+ * once it reads again. */
 static size_t queued_after_close(bool abort_first)
 {
 	static uint8_t data[20000];
@@ -820,22 +831,48 @@ static size_t queued_after_close(bool abort_first)
 		assert_null(res.resp);
 	}
 	if (abort_first) {
+		/* A call still within its deadline (5 s) when the connection is
+		 * given up: it fails at once, and what is queued goes nowhere
+		 * even though the connection is not closed yet. */
+		Godfs__Ping req = GODFS__PING__INIT;
+		struct gd_call_args a = {
+			.method = GODFS__METHOD__M_PING,
+			.req = &req.base,
+			.resp_desc = &godfs__ping__descriptor,
+			.timeout_ms = 5000,
+		};
+		struct gd_call *call;
+
+		assert_int_equal(gd_call_start(c, &a, &call), 0);
+		uint64_t t0 = gd_net_now_ms();
 		gd_conn_abort(c);
 		assert_true(gd_conn_failed(c));
+		assert_int_equal(gd_call_wait(call, &res), GD_ECONN);
+		assert_null(res.resp);
+		assert_true(gd_net_now_ms() - t0 < 1000);
 		assert_int_equal(ping(c, 9, NULL, 0, NULL, 0, 200, &res), GD_ECONN);
+		gd_conn_abort(c);    /* a second time does nothing */
+		d.go = 1;
+		pthread_join(th, NULL);
+		assert_true(d.ended);   /* reset, not left open */
+		gd_conn_close(c);
+	} else {
+		gd_conn_close(c);
+		d.go = 1;
+		pthread_join(th, NULL);
+		assert_true(d.ended);
 	}
-	gd_conn_close(c);
-	d.go = 1;
-	pthread_join(th, NULL);
 	close(d.lfd);
 	return d.got;
 }
 
 /* After calls time out, a connection given up (gd_conn_abort) delivers
- * nothing more of what was queued: the requests the peer had not taken yet
- * are thrown away with the connection (a reset), where an orderly close
- * delivers them all once the peer reads again (a partition that heals gets
- * every retry of a call that went on that connection). */
+ * nothing more of what was queued, at once: the requests the peer had not
+ * taken yet are thrown away with the connection (a reset), even while
+ * another call on it has not reached its deadline (that call fails now);
+ * where an orderly close delivers them all once the peer reads again (a
+ * partition that heals gets every retry of a call that went on that
+ * connection). The peer may still read what its own small buffer held. */
 static void test_abort_drops_queued(void **state)
 {
 	(void)state;

@@ -429,7 +429,10 @@ static void test_timeout_gives_connection_up(void **state)
 	pthread_mutex_lock(&f.lock);
 	f.deaf = 1;
 	pthread_mutex_unlock(&f.lock);
-	assert_int_equal(getattr(m, 7, NULL), GD_ETIMEDOUT);
+	/* timed out, or failed at once when a session renew on the same
+	 * connection timed out first and gave the connection up */
+	rc = getattr(m, 7, NULL);
+	assert_true(rc == GD_ETIMEDOUT || rc == GD_ECONN);
 	/* no connection now: its HELLO got no answer either */
 	rc = getattr(m, 7, NULL);
 	assert_true(rc == GD_ETIMEDOUT || rc == GD_ECONN);
