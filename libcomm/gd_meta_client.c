@@ -63,9 +63,10 @@ struct mconn {
 
 struct gd_meta_client {
 	char **addrs;                 /* normalised "host:port": the configured ones, then
-				       * those learnt from HELLO answers; guarded by
-				       * reconnect_mu once open starts */
+				       * those learnt from the last HELLO answer; guarded
+				       * by reconnect_mu once open starts */
 	size_t naddrs;
+	size_t nconf;                 /* addrs[0..nconf) are the configured ones */
 	int role;
 	char *host;
 	char *mountpoint;
@@ -226,20 +227,51 @@ static int add_addr(struct gd_meta_client *m, const char *one, int loud)
 	return 0;
 }
 
-/* Adds the voters' client addresses a leader sent in its HELLO answer, so
- * that a client given one address survives that voter's death. Bounded:
- * at most MAX_ADDRS in all, each shorter than ADDR_MAX. Caller holds
+/* Whether addrs[from..to) holds a. */
+static int addr_in(char **addrs, size_t from, size_t to, const char *a)
+{
+	for (size_t i = from; i < to; i++) {
+		if (strcmp(addrs[i], a) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Replaces the learnt addresses with the voters' client addresses a leader
+ * sent in its HELLO answer, so that a client given one address survives
+ * that voter's death, and a voter removed since is tried no more (each
+ * dead address costs a connect timeout in every reconnect pass, and would
+ * fill the list). The configured addresses always stay. An answer without
+ * a list (voters without client addresses) changes nothing. Bounded: at
+ * most MAX_ADDRS in all, each shorter than ADDR_MAX. Caller holds
  * reconnect_mu. */
 static void learn_addrs(struct gd_meta_client *m, char **metas, size_t n)
 {
+	size_t nold = m->naddrs - m->nconf;
+	char **old;
+
+	if (n == 0)
+		return;
+	old = gd_malloc((nold ? nold : 1) * sizeof(*old));
+	if (!old)
+		return;         /* the old list stays: still usable */
+	memcpy(old, m->addrs + m->nconf, nold * sizeof(*old));
+	m->naddrs = m->nconf;
 	for (size_t i = 0; i < n && m->naddrs < MAX_ADDRS; i++) {
 		size_t before = m->naddrs;
 
 		if (!metas[i] || strlen(metas[i]) >= ADDR_MAX - 16)
 			continue;
-		if (add_addr(m, metas[i], 0) == 0 && m->naddrs > before)
+		if (add_addr(m, metas[i], 0) == 0 && m->naddrs > before &&
+		    !addr_in(old, 0, nold, m->addrs[before]))
 			gd_info("meta: learnt voter %s from the leader", m->addrs[before]);
 	}
+	for (size_t i = 0; i < nold; i++) {
+		if (!addr_in(m->addrs, m->nconf, m->naddrs, old[i]))
+			gd_info("meta: %s is no voter any more (the leader's list)", old[i]);
+		gd_free(old[i]);
+	}
+	gd_free(old);
 }
 
 /* Splits "a:p,b:p" into normalised "host:port" strings (default port 9090). */
@@ -433,7 +465,12 @@ static int reconnect_locked(struct gd_meta_client *m, const char *hint, uint64_t
 					return GD_ESHUTDOWN;
 				rc = connect_once(m, addr, deadline, leader, &mc);
 				if (rc == 0) {
-					m->next_addr = idx;
+					/* its HELLO answer may have changed the list */
+					m->next_addr = idx % m->naddrs;
+					for (size_t k = 0; k < m->naddrs; k++) {
+						if (strcmp(m->addrs[k], addr) == 0)
+							m->next_addr = k;
+					}
 					if (m->auth_refused)
 						gd_info("meta %s accepts our credential", addr);
 					m->auth_refused = 0;
@@ -858,6 +895,7 @@ int gd_meta_client_open(const struct gd_meta_client_config *cfg,
 	rc = parse_addrs(m, cfg->addrs);
 	if (rc < 0)
 		goto err_after_alloc;
+	m->nconf = m->naddrs;
 
 	pthread_mutex_lock(&m->reconnect_mu);
 	rc = reconnect_locked(m, NULL, gd_net_now_ms() + (uint64_t)m->timeout_ms);

@@ -3,7 +3,8 @@
  * reconnects after a meta restart (same session, open inodes re-claimed), a
  * forgotten session replaced and the request re-sent with the new id, the
  * renew thread, no meta at all, a meta that answers nothing (a call that
- * timed out gives its connection up), many threads calling through a restart, and
+ * timed out gives its connection up), voters learnt from HELLO answers (each
+ * answer's list replaces the last), many threads calling through a restart, and
  * a meta that refuses our key (at start: GD_EAUTH at once; another address
  * that accepts it is used; while running: retried until the key is right). */
 #include <setjmp.h>
@@ -49,6 +50,8 @@ struct fake {
 	int last_role;
 	int last_auth_role;            /* req->auth->role of the last HELLO */
 	const struct gd_auth_policy *auth; /* NULL: the process's policy */
+	char metas[4][64];             /* the voters a HELLO answer lists */
+	int nmetas;
 };
 
 /* The process's key (the fakes check it through gd_cred_policy()) and the
@@ -102,6 +105,11 @@ static void do_hello(struct fake *f, struct gd_request *req)
 	r.has_status = r.has_chunk_size = r.has_session_timeout_ms = 1;
 	r.chunk_size = CHUNK;
 	r.session_timeout_ms = 300;
+	char *metas[4];
+	for (int i = 0; i < f->nmetas; i++)
+		metas[i] = f->metas[i];
+	r.n_metas = (size_t)f->nmetas;
+	r.metas = metas;
 	if (h->role == GODFS__ROLE__ROLE_CLIENT) {
 		r.has_session_id = 1;
 		if (h->session_id && known(f, h->session_id)) {
@@ -212,6 +220,27 @@ static void set_leader(struct fake *f, int leader, const char *leader_addr)
 	f->leader = leader;
 	snprintf(f->leader_addr, sizeof(f->leader_addr), "%s", leader_addr ? leader_addr : "");
 	pthread_mutex_unlock(&f->lock);
+}
+
+/* The voters f's HELLO answers list: a and b, either NULL for fewer. */
+static void set_metas(struct fake *f, const char *a, const char *b)
+{
+	pthread_mutex_lock(&f->lock);
+	f->nmetas = 0;
+	if (a)
+		snprintf(f->metas[f->nmetas++], sizeof(f->metas[0]), "%s", a);
+	if (b)
+		snprintf(f->metas[f->nmetas++], sizeof(f->metas[0]), "%s", b);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void fake_restart(struct fake *f)
+{
+	int port = f->port;
+
+	fake_stop(f);
+	msleep(50);
+	fake_start(f, port, 1);
 }
 
 static int get_int(struct fake *f, int *p)
@@ -448,6 +477,48 @@ static void test_timeout_gives_connection_up(void **state)
 	fake_free(&f);
 }
 
+/* The voters a HELLO answer lists replace those learnt before (the
+ * configured ones stay): a voter learnt from one answer and missing from a
+ * later one is tried no more, and is learnt again when listed again. */
+static void test_learnt_voters_replaced(void **state)
+{
+	struct fake a, d;
+	struct gd_meta_client *m;
+
+	(void)state;
+	fake_init(&a, 1);
+	fake_init(&d, 1);
+	set_metas(&a, a.addr, d.addr);
+	set_metas(&d, a.addr, d.addr);
+	/* Only a is configured: d is learnt, and serves once a is gone. */
+	assert_int_equal(open_client(a.addr, GODFS__ROLE__ROLE_ADMIN, 1500, &m), 0);
+	fake_stop(&a);
+	assert_int_equal(getattr(m, 1, NULL), GD_ENOSESSION); /* admin: no session */
+	assert_int_equal(get_int(&d, &d.calls), 1);
+	/* d now lists a and another voter, not itself: once connected again
+	 * to d, the client forgets it, and with a down finds nobody. */
+	set_metas(&d, a.addr, "127.0.0.1:1");
+	fake_restart(&d);
+	assert_int_equal(getattr(m, 2, NULL), GD_ENOSESSION);
+	assert_int_equal(get_int(&d, &d.calls), 2);
+	int hellos = get_int(&d, &d.hellos);
+	fake_restart(&d);
+	int rc = getattr(m, 3, NULL);
+	assert_true(rc == GD_ETIMEDOUT || rc == GD_ECONN);
+	assert_int_equal(get_int(&d, &d.hellos), hellos);  /* d not tried */
+	/* a comes back (configured, never forgotten) and lists d again. */
+	set_metas(&a, a.addr, d.addr);
+	fake_start(&a, a.port, 1);
+	assert_int_equal(getattr(m, 4, NULL), GD_ENOSESSION);
+	assert_int_equal(get_int(&a, &a.calls), 1);
+	fake_stop(&a);
+	assert_int_equal(getattr(m, 5, NULL), GD_ENOSESSION);
+	assert_int_equal(get_int(&d, &d.calls), 3);
+	gd_meta_client_close(m);
+	fake_free(&a);
+	fake_free(&d);
+}
+
 struct hammer {
 	struct gd_meta_client *m;
 	atomic_int failures;
@@ -584,6 +655,7 @@ int main(void)
 		cmocka_unit_test(test_renew_thread),
 		cmocka_unit_test(test_no_meta),
 		cmocka_unit_test(test_timeout_gives_connection_up),
+		cmocka_unit_test(test_learnt_voters_replaced),
 		cmocka_unit_test(test_threads_through_restart),
 		cmocka_unit_test(test_auth_refused_at_start),
 		cmocka_unit_test(test_auth_refused_while_running),
