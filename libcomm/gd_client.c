@@ -907,8 +907,10 @@ static void lease_changing(struct gd_client *c, uint64_t ino, uint64_t index,
 /* Whether this client can tell the meta that no change of it at ref's
  * version was acknowledged (ChunkFailed.unacked); when it can, from now on
  * no acknowledgement at that version counts (lease_acked), so the claim
- * stays true whatever comes late. The lease is exclusive: this client is the
- * version's only writer. Caller holds lease_mu. */
+ * stays true whatever comes late. The version is exclusive: the meta grants
+ * it to one session, and gives no other a write capability at it, so this
+ * client is its only writer (the meta checks that the claim comes from the
+ * session it granted the version to). Caller holds lease_mu. */
 static bool lease_claim_unacked(struct gd_client *c, uint64_t ino, uint64_t index,
 				const struct gd_chunk_ref *ref)
 {
@@ -986,7 +988,9 @@ static bool lease_newer(struct gd_client *c, uint64_t ino, uint64_t index,
 }
 
 /* Tells the meta that `failed` left the chain of the leased chunk; the lease
- * cache gets the new chain and version. Nothing is sent when the cache
+ * cache gets the new chain and version. GD_ESTALE: the meta's record left
+ * ref's version (another lease): the caller takes a new lease. Nothing is
+ * sent when the cache
  * already holds a newer version than ref (the failure was reported by
  * another write, or ref was stale): a member named from an old version is
  * not blamed at the new one. */
@@ -1694,6 +1698,17 @@ static int chunk_op_failover(struct gd_client *c, uint64_t ino, uint64_t index,
 		frc = rc;
 	else
 		frc = lease_member_failed(c, ino, index, ref, failed);
+	if (frc == GD_ESTALE && rc != GD_ESTALE) {
+		/* the meta's record moved past ref (another lease): a new lease,
+		 * as a write does (write_recover) */
+		struct gd_chunk_ref fresh;
+		frc = lease_at_least(c, ino, index, ref->chunk_id, ref->version + 1, &fresh);
+		if (frc == 0) {
+			ref_clear(ref);
+			*ref = fresh;
+		}
+		return frc;
+	}
 	if (frc)
 		return frc;
 	ref_clear(ref);

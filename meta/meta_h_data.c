@@ -10,6 +10,7 @@
 #include "gd_status.h"
 #include "meta_h.h"
 #include "meta_locs.h"
+#include "meta_sessions.h"
 
 /* A lease's capability outlives the lease by up to this (see lease_cap_ms). */
 #define LEASE_CAP_MARGIN_MS 60000u
@@ -154,7 +155,9 @@ out:
 /* ---- leases ------------------------------------------------------------------------------ */
 
 /* Finishes WRITE_LEASE and CHUNK_FAILED: the chain in addresses, the lease
- * recorded, the holders of the new version remembered. */
+ * recorded, the holders of the new version remembered. A CHUNK_FAILED that
+ * did not bump the record gets a lease only from the session that holds the
+ * record's version; any other gets GD_ESTALE. */
 static void chunk_applied(struct meta_server *ms, struct gd_request *req, struct chunk_call *c,
 			  const struct meta_fsm_result *res)
 {
@@ -162,6 +165,7 @@ static void chunk_applied(struct meta_server *ms, struct gd_request *req, struct
 	struct meta_fsm_chunk ch;
 	const char *ids[META_H_CHAIN_MAX];
 	uint64_t now = meta_h_now_ms(), until = now + ms->opt.lease_ms;
+	struct meta_sessions_grant g = { c->ino, c->index, 0, 0 };
 	size_t n = 0, i;
 	bool bumped;
 
@@ -176,6 +180,23 @@ static void chunk_applied(struct meta_server *ms, struct gd_request *req, struct
 	/* CHUNK_FAILED bumps only when the client wrote the record's version */
 	bumped = c->method == M(WRITE_LEASE) ||
 		 (c->failed_version == c->version_before && r->version == c->version_before + 1);
+	g.chunk_id = ch.chunk_id;
+	g.version = ch.version;
+	if (!bumped && !meta_sessions_holds(ms->sess, c->session_id, &g)) {
+		/* The report named a version the record left (another lease, or
+		 * this one answered before and lost): the record's version was
+		 * granted to someone else, or to nobody this leader knows. A
+		 * write capability at it would make this client a second writer
+		 * of that version, and the holder's `unacked` claim false (see
+		 * chain_never_wrote). GD_ESTALE: the client takes a new lease. */
+		gd_debug("chunk %llu: failure reported at v%llu, record at v%llu:"
+			 " a new lease is needed", (unsigned long long)ch.chunk_id,
+			 (unsigned long long)c->failed_version,
+			 (unsigned long long)ch.version);
+		meta_h_reply_status(ms, req, GD_ESTALE);
+		meta_h_msg_free(r);
+		return;
+	}
 	if (bumped) {
 		meta_locs_set(ms->locs, ch.chunk_id, ch.version, (const char *const *)ch.nodes,
 			      ch.n_nodes, until, now);
@@ -189,7 +210,7 @@ static void chunk_applied(struct meta_server *ms, struct gd_request *req, struct
 		n = meta_locs_live(ms->locs, ms->reg, &ch, false, now, ids, META_H_CHAIN_MAX);
 	}
 	if (c->session_id)
-		meta_sessions_lease(ms->sess, c->session_id, c->ino, c->index, until);
+		meta_sessions_lease(ms->sess, c->session_id, &g, until);
 	r->has_lease_ms = 1;
 	r->lease_ms = ms->opt.lease_ms;
 	reply_chain(ms, req, r, ids, n, GD_CAP_READ | GD_CAP_WRITE, lease_cap_ms(ms));
@@ -235,7 +256,10 @@ static bool valid_set_registered(struct meta_server *ms, const struct meta_fsm_c
 /* CHUNK_FAILED of a chain that never wrote: the client named `failed` at the
  * record's version, no other live member is known to hold that version, and
  * the client says it got no write at it acknowledged (ChunkFailed.unacked).
- * The lease is exclusive, so that client was the version's only writer: no
+ * The claim counts only from the session this leader granted that version
+ * to (meta_sessions_holds): a version is granted by one lease to one
+ * session, and no other gets a write capability at it (chunk_applied), so
+ * that client was the version's only writer: no
  * write at the version was ever acknowledged to anyone, and the chunk's
  * content is what the copies at prev_version hold (nothing when
  * prev_version is 0: the version was created by a lease on a chunk that
@@ -246,13 +270,21 @@ static bool valid_set_registered(struct meta_server *ms, const struct meta_fsm_c
  * member, or a new leader that has not heard from it yet, does not show an
  * acknowledged copy (docs/durability.md, "A chain that never wrote").
  * Fills ids (not `failed`) and returns how many; *lease_prev is set. */
-static size_t chain_never_wrote(struct meta_server *ms, const struct meta_fsm_chunk *ch,
-				const char *failed, uint64_t now, const char **ids,
-				uint64_t *lease_prev)
+static size_t chain_never_wrote(struct meta_server *ms, const struct chunk_call *c,
+				const struct meta_fsm_chunk *ch, const char *failed, uint64_t now,
+				const char **ids, uint64_t *lease_prev)
 {
+	const struct meta_sessions_grant g = { c->ino, c->index, ch->chunk_id, ch->version };
 	const char *got[META_H_CHAIN_MAX];
 	size_t k, n = 0, i;
 
+	if (!meta_sessions_holds(ms->sess, c->session_id, &g)) {
+		gd_info("chunk %llu v%llu: `unacked` from session %llu, which does not hold"
+			" the lease at that version: not trusted",
+			(unsigned long long)ch->chunk_id, (unsigned long long)ch->version,
+			(unsigned long long)c->session_id);
+		return 0;
+	}
 	k = meta_locs_live_prev(ms->locs, ms->reg, ch, now, got, META_H_CHAIN_MAX);
 	if (k == 0 && ch->prev_version == 0)
 		k = meta_registry_place(ms->reg, now, ch->goal ? ch->goal : 1, got,
@@ -357,7 +389,7 @@ void meta_h_data_chunk_write(struct meta_server *ms, struct gd_request *req)
 		if (n == 0 && unacked && c->method == M(CHUNK_FAILED) &&
 		    c->failed_version == ch.version) {
 			uint64_t prev = 0;
-			n = chain_never_wrote(ms, &ch, failed, now, ids, &prev);
+			n = chain_never_wrote(ms, c, &ch, failed, now, ids, &prev);
 			if (n) {
 				e.has_lease_prev = 1;
 				e.lease_prev = prev;

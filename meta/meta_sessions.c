@@ -13,8 +13,7 @@
 #define ORPHAN_PROPOSED ((void *)(uintptr_t)2)
 
 struct lease {
-	uint64_t ino;
-	uint64_t index;
+	struct meta_sessions_grant g;
 	uint64_t expire_ms;
 };
 
@@ -218,8 +217,8 @@ uint64_t meta_sessions_open_count(struct meta_sessions *s, uint64_t ino)
 	return ino ? count_get(&s->opens, ino) : 0;
 }
 
-int meta_sessions_lease(struct meta_sessions *s, uint64_t id, uint64_t ino, uint64_t index,
-			uint64_t expire_ms)
+int meta_sessions_lease(struct meta_sessions *s, uint64_t id,
+			const struct meta_sessions_grant *g, uint64_t expire_ms)
 {
 	struct sess *x = id ? meta_ns_map_get(&s->sessions, id) : NULL;
 	struct lease *l;
@@ -228,7 +227,8 @@ int meta_sessions_lease(struct meta_sessions *s, uint64_t id, uint64_t ino, uint
 	if (x == NULL)
 		return GD_ENOSESSION;
 	for (i = 0; i < x->n_leases; i++) {
-		if (x->leases[i].ino == ino && x->leases[i].index == index) {
+		if (x->leases[i].g.ino == g->ino && x->leases[i].g.index == g->index) {
+			x->leases[i].g = *g;
 			x->leases[i].expire_ms = expire_ms;
 			return 0;
 		}
@@ -244,10 +244,25 @@ int meta_sessions_lease(struct meta_sessions *s, uint64_t id, uint64_t ino, uint
 		x->cap_leases = cap;
 	}
 	l = &x->leases[x->n_leases++];
-	l->ino = ino;
-	l->index = index;
+	l->g = *g;
 	l->expire_ms = expire_ms;
 	return 0;
+}
+
+bool meta_sessions_holds(struct meta_sessions *s, uint64_t id,
+			 const struct meta_sessions_grant *g)
+{
+	struct sess *x = id ? meta_ns_map_get(&s->sessions, id) : NULL;
+	size_t i;
+
+	if (x == NULL || x->expiring)
+		return false;
+	for (i = 0; i < x->n_leases; i++) {
+		const struct lease *l = &x->leases[i];
+		if (l->g.ino == g->ino && l->g.index == g->index)
+			return l->g.chunk_id == g->chunk_id && l->g.version == g->version;
+	}
+	return false;
 }
 
 size_t meta_sessions_expire_leases(struct meta_sessions *s, uint64_t now_ms)

@@ -43,9 +43,26 @@ int meta_sessions_reclaim(struct meta_sessions *s, uint64_t id, const uint64_t *
 /* How many opens of ino all sessions hold. */
 uint64_t meta_sessions_open_count(struct meta_sessions *s, uint64_t ino);
 
-/* Records a write lease (ino, index) for the session until expire_ms. */
-int meta_sessions_lease(struct meta_sessions *s, uint64_t id, uint64_t ino, uint64_t index,
-			uint64_t expire_ms);
+/* What a write lease names: the chunk, and the version it was granted at. */
+struct meta_sessions_grant {
+	uint64_t ino;
+	uint64_t index;
+	uint64_t chunk_id;
+	uint64_t version;
+};
+
+/* Records a write lease on g's (ino, index) for the session until
+ * expire_ms, granted at g's chunk and version (a newer grant on the same
+ * (ino, index) replaces it). */
+int meta_sessions_lease(struct meta_sessions *s, uint64_t id,
+			const struct meta_sessions_grant *g, uint64_t expire_ms);
+/* Whether the session's recorded write lease on g's (ino, index) was
+ * granted at exactly g's chunk and version. A version is granted to one
+ * session only (the lease that made it), so this tells the version's only
+ * writer; a lease is forgotten once it ended (meta_sessions_expire_leases),
+ * and a new leader knows none: then the answer is false. */
+bool meta_sessions_holds(struct meta_sessions *s, uint64_t id,
+			 const struct meta_sessions_grant *g);
 /* Drops expired leases; returns how many are left. */
 size_t meta_sessions_expire_leases(struct meta_sessions *s, uint64_t now_ms);
 

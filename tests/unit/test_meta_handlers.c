@@ -10,7 +10,9 @@
  * put back on the run queue (not dispatched inline) by CS_REGISTER; an OPEN
  * waiting for a removal goes on after it; a lease behind another on the same
  * chunk waits for it; a member failed at a chain's first write when no live
- * member holds the chunk (ChunkFailed.unacked); the gates (role, session,
+ * member holds the chunk (ChunkFailed.unacked), trusted only from the
+ * session granted that version; a failure reported at an older version gets
+ * GD_ESTALE, not a lease at the record's; the gates (role, session,
  * leadership, stop); a deposed leader answers GD_ENOTLEADER at once; the
  * node window lasts --node-dead-ms; a fail-stop answers GD_ENOTLEADER. */
 #include <setjmp.h>
@@ -33,6 +35,7 @@
 #include "meta_h.h"
 #include "meta_loop.h"
 #include "meta_server.h"
+#include "meta_sessions.h"
 #include "proto/wire.pb-c.h"
 
 #define CHUNK (1u << 20)
@@ -283,8 +286,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* HELLO as a client on the harness's client connection: the session id. */
-static uint64_t hello(struct harness *h)
+/* HELLO as a client on conn: the session id. */
+static uint64_t hello_on(struct harness *h, struct meta_conn *conn)
 {
 	Godfs__Hello m = GODFS__HELLO__INIT;
 	Godfs__HelloResp *r;
@@ -295,7 +298,7 @@ static uint64_t hello(struct harness *h)
 	m.protocol = GD_PROTOCOL_VERSION;
 	m.host = "test";
 	m.mountpoint = "/mnt";
-	call(h, M(HELLO), &m.base, &h->client, tag);
+	call(h, M(HELLO), &m.base, conn, tag);
 	assert_non_null(answer(h, tag));
 	r = godfs__hello_resp__unpack(NULL, answer(h, tag)->len, answer(h, tag)->pb);
 	assert_non_null(r);
@@ -303,6 +306,12 @@ static uint64_t hello(struct harness *h)
 	id = r->session_id;
 	godfs__hello_resp__free_unpacked(r, NULL);
 	return id;
+}
+
+/* HELLO as a client on the harness's client connection: the session id. */
+static uint64_t hello(struct harness *h)
+{
+	return hello_on(h, &h->client);
 }
 
 /* MKNOD of a regular file name in the root for the session, seq req_seq
@@ -498,14 +507,20 @@ static Godfs__ChunkResp *chunk_resp(struct harness *h, const char *tag)
 	return r;
 }
 
-static void chunk_req(struct harness *h, uint32_t method, uint64_t ino, char tag[16])
+static void chunk_req_on(struct harness *h, struct meta_conn *conn, uint32_t method,
+			 uint64_t ino, char tag[16])
 {
 	Godfs__ChunkReq m = GODFS__CHUNK_REQ__INIT;
 
 	m.has_ino = m.has_index = 1;
 	m.ino = ino;
 	m.index = 0;
-	call(h, method, &m.base, &h->client, tag);
+	call(h, method, &m.base, conn, tag);
+}
+
+static void chunk_req(struct harness *h, uint32_t method, uint64_t ino, char tag[16])
+{
+	chunk_req_on(h, &h->client, method, ino, tag);
 }
 
 static void test_park_until_chunkds_register(void **state)
@@ -634,10 +649,11 @@ static void test_lease_waits_for_lease(void **state)
 	godfs__chunk_resp__free_unpacked(r2, NULL);
 }
 
-/* CHUNK_FAILED of the chunk at index 0 of ino, naming member `failed` at
- * version; unacked: the client says no write at it was acknowledged. */
-static void chunk_failed(struct harness *h, uint64_t ino, uint64_t version, const char *failed,
-			 bool unacked, char tag[16])
+/* CHUNK_FAILED on conn of the chunk at index 0 of ino, naming member
+ * `failed` at version; unacked: the client says no write at it was
+ * acknowledged. */
+static void chunk_failed_on(struct harness *h, struct meta_conn *conn, uint64_t ino,
+			    uint64_t version, const char *failed, bool unacked, char tag[16])
 {
 	Godfs__ChunkFailed m = GODFS__CHUNK_FAILED__INIT;
 
@@ -648,7 +664,13 @@ static void chunk_failed(struct harness *h, uint64_t ino, uint64_t version, cons
 	m.failed = (char *)failed;
 	m.has_unacked = unacked;
 	m.unacked = unacked;
-	call(h, M(CHUNK_FAILED), &m.base, &h->client, tag);
+	call(h, M(CHUNK_FAILED), &m.base, conn, tag);
+}
+
+static void chunk_failed(struct harness *h, uint64_t ino, uint64_t version, const char *failed,
+			 bool unacked, char tag[16])
+{
+	chunk_failed_on(h, &h->client, ino, version, failed, unacked, tag);
 }
 
 /* A new leader (nothing registered, no locations) past its node window;
@@ -806,6 +828,128 @@ static void test_failed_before_first_write_prev(void **state)
 	assert_int_equal(h->freed, h->n_replies);
 }
 
+/* `unacked` counts only from the session the version was granted to: the
+ * first write of a new chunk fails at its head and no live member holds v1
+ * (as in test_failed_before_first_write), but the claim comes from a
+ * session without a lease on the chunk, or from one whose lease is at
+ * another version: no fresh chain (the old rule: not enough chunk servers),
+ * the record stays. The holder's own claim still gets one. */
+static void test_unacked_needs_the_lease(void **state)
+{
+	struct harness *h = *state;
+	struct meta_conn cs[3] = { { .role = -1 }, { .role = -1 }, { .role = -1 } };
+	struct meta_conn other = { .role = -1 };
+	const char *ids[3] = { "cs-a", "cs-b", "cs-c" };
+	const uint64_t none[3][2] = { { 0, 0 }, { 0, 0 }, { 0, 0 } };
+	struct meta_fsm_chunk c;
+	Godfs__ChunkResp *r;
+	uint64_t sid = hello(h), sid2 = hello_on(h, &other), ino = 0;
+	char tag[16], failed_addr[64];
+
+	assert_int_not_equal(sid, sid2);
+	assert_int_equal(meta_fsm_set_default_goal(h->ms.fsm, 2), 0);
+	new_leader(h, cs, ids, none, 3);
+	assert_int_equal(do_mknod(h, "lease", sid, 0, &ino), 0);
+	/* the other session holds v1 */
+	chunk_req_on(h, &other, M(WRITE_LEASE), ino, tag);
+	r = chunk_resp(h, tag);
+	assert_int_equal(r->status, 0);
+	assert_int_equal(r->version, 1);
+	snprintf(failed_addr, sizeof(failed_addr), "%s", r->chain[0]);
+	godfs__chunk_resp__free_unpacked(r, NULL);
+
+	/* a session without a lease on the chunk */
+	new_leader(h, cs, ids, none, 3);
+	chunk_failed(h, ino, 1, failed_addr, true, tag);
+	assert_int_equal(status_of(answer(h, tag)), GD_ENOSERVERS);
+	assert_int_equal(meta_fsm_chunk_get(h->ms.fsm, ino, 0, &c), 0);
+	assert_int_equal(c.version, 1);
+
+	/* a session whose lease is at another version: this one takes v2,
+	 * the other session's lease is at v1 */
+	chunk_req(h, M(WRITE_LEASE), ino, tag);
+	r = chunk_resp(h, tag);
+	assert_int_equal(r->version, 2);
+	godfs__chunk_resp__free_unpacked(r, NULL);
+	new_leader(h, cs, ids, none, 3);
+	chunk_failed_on(h, &other, ino, 2, failed_addr, true, tag);
+	assert_int_equal(status_of(answer(h, tag)), GD_ENOSERVERS);
+	assert_int_equal(meta_fsm_chunk_get(h->ms.fsm, ino, 0, &c), 0);
+	assert_int_equal(c.version, 2);
+
+	/* the holder of v2: a fresh chain */
+	chunk_failed(h, ino, 2, failed_addr, true, tag);
+	r = chunk_resp(h, tag);
+	assert_int_equal(r->status, 0);
+	assert_int_equal(r->version, 3);
+	assert_int_equal(r->n_chain, 2);
+	godfs__chunk_resp__free_unpacked(r, NULL);
+	assert_int_equal(h->freed, h->n_replies);
+}
+
+/* A CHUNK_FAILED naming a version older than the record's (another session
+ * took a lease meanwhile) bumps nothing, and gets GD_ESTALE rather than a
+ * lease and a write capability at the record's version: that version is the
+ * other session's alone. A resend of the holder's own report still gets its
+ * lease. */
+static void test_failed_older_version(void **state)
+{
+	struct harness *h = *state;
+	struct meta_conn cs_a = { .role = -1 }, cs_b = { .role = -1 };
+	struct meta_conn other = { .role = -1 };
+	struct meta_fsm_chunk c;
+	struct meta_sessions_grant g;
+	Godfs__ChunkResp *r;
+	uint64_t sid = hello(h), sid2 = hello_on(h, &other), ino = 0, chunk_id;
+	char tag[16], failed_addr[64];
+
+	cs_register(h, &cs_a, "cs-a", NULL, 0, tag);
+	cs_register(h, &cs_b, "cs-b", NULL, 0, tag);
+	assert_int_equal(meta_fsm_set_default_goal(h->ms.fsm, 2), 0);
+	assert_int_equal(do_mknod(h, "older", sid, 0, &ino), 0);
+	chunk_req(h, M(WRITE_LEASE), ino, tag);
+	r = chunk_resp(h, tag);
+	assert_int_equal(r->version, 1);
+	chunk_id = r->chunk_id;
+	snprintf(failed_addr, sizeof(failed_addr), "%s", r->chain[1]);
+	godfs__chunk_resp__free_unpacked(r, NULL);
+	chunk_req_on(h, &other, M(WRITE_LEASE), ino, tag);
+	r = chunk_resp(h, tag);
+	assert_int_equal(r->version, 2);
+	godfs__chunk_resp__free_unpacked(r, NULL);
+
+	/* the first session still writes at v1 and reports a member failed */
+	chunk_failed(h, ino, 1, failed_addr, false, tag);
+	r = chunk_resp(h, tag);
+	assert_int_equal(r->status, GD_ESTALE);
+	assert_false(r->has_cap);
+	assert_int_equal(r->n_chain, 0);
+	godfs__chunk_resp__free_unpacked(r, NULL);
+	assert_int_equal(meta_fsm_chunk_get(h->ms.fsm, ino, 0, &c), 0);
+	assert_int_equal(c.version, 2);
+	g = (struct meta_sessions_grant){ ino, 0, chunk_id, 2 };
+	assert_false(meta_sessions_holds(h->ms.sess, sid, &g));
+	assert_true(meta_sessions_holds(h->ms.sess, sid2, &g));
+	/* so is an `unacked` claim at v1 */
+	chunk_failed(h, ino, 1, failed_addr, true, tag);
+	assert_int_equal(status_of(answer(h, tag)), GD_ESTALE);
+
+	/* the holder of v2 reports it, then resends (the answer was lost) */
+	chunk_failed_on(h, &other, ino, 2, failed_addr, false, tag);
+	r = chunk_resp(h, tag);
+	assert_int_equal(r->status, 0);
+	assert_int_equal(r->version, 3);
+	godfs__chunk_resp__free_unpacked(r, NULL);
+	chunk_failed_on(h, &other, ino, 2, failed_addr, false, tag);
+	r = chunk_resp(h, tag);
+	assert_int_equal(r->status, 0);
+	assert_int_equal(r->version, 3);
+	assert_true(r->has_lease_ms);
+	assert_int_not_equal(r->n_chain, 0);
+	godfs__chunk_resp__free_unpacked(r, NULL);
+	assert_int_equal(h->freed, h->n_replies);
+}
+
 /* The status of a PING's answer (its field 2). */
 static int ping_status(struct harness *h, const char *tag)
 {
@@ -914,6 +1058,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lease_waits_for_lease, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_before_first_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_before_first_write_prev, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unacked_needs_the_lease, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_older_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gates, setup, teardown),
 	};
 

@@ -1,6 +1,7 @@
 /* meta_sessions: a session is bound to the connection that created or
  * reclaimed it (meta_sessions_check, with the session a request names read
- * through the method table as meta_dispatch does). */
+ * through the method table as meta_dispatch does); a write lease is held at
+ * the version it was granted at (meta_sessions_holds). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -65,10 +66,57 @@ static void test_bound(void **state)
 	meta_sessions_free(s);
 }
 
+/* A session holds a lease at the chunk and version it was granted at only:
+ * not at another version or chunk, not on another index, not another
+ * session's, not once it ended, not once the session is being expired. */
+static void test_lease_holds(void **state)
+{
+	struct meta_sessions *s;
+	struct meta_sessions_grant g = { 7, 0, 1000, 3 }, x;
+	uint64_t ids[2];
+
+	(void)state;
+	assert_int_equal(meta_sessions_new(&s), 0);
+	assert_int_equal(meta_sessions_add(s, 100, 0), 0);
+	assert_int_equal(meta_sessions_add(s, 200, 0), 0);
+	assert_false(meta_sessions_holds(s, 100, &g));
+	assert_int_equal(meta_sessions_lease(s, 100, &g, 5000), 0);
+	assert_true(meta_sessions_holds(s, 100, &g));
+	assert_false(meta_sessions_holds(s, 200, &g));
+	assert_false(meta_sessions_holds(s, 0, &g));
+	x = g;
+	x.version = 2;
+	assert_false(meta_sessions_holds(s, 100, &x));
+	x = g;
+	x.chunk_id = 1001;
+	assert_false(meta_sessions_holds(s, 100, &x));
+	x = g;
+	x.index = 1;
+	assert_false(meta_sessions_holds(s, 100, &x));
+	/* a newer grant on the same chunk replaces the older */
+	x = g;
+	x.version = 4;
+	assert_int_equal(meta_sessions_lease(s, 100, &x, 6000), 0);
+	assert_true(meta_sessions_holds(s, 100, &x));
+	assert_false(meta_sessions_holds(s, 100, &g));
+	/* ended */
+	assert_int_equal(meta_sessions_expire_leases(s, 5999), 1);
+	assert_true(meta_sessions_holds(s, 100, &x));
+	assert_int_equal(meta_sessions_expire_leases(s, 6000), 0);
+	assert_false(meta_sessions_holds(s, 100, &x));
+	/* a session being expired holds nothing */
+	assert_int_equal(meta_sessions_lease(s, 200, &g, 9000), 0);
+	assert_true(meta_sessions_holds(s, 200, &g));
+	assert_int_equal(meta_sessions_take_expired(s, 100000, 1000, ids, 2), 2);
+	assert_false(meta_sessions_holds(s, 200, &g));
+	meta_sessions_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bound),
+		cmocka_unit_test(test_lease_holds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
