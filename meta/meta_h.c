@@ -325,3 +325,12 @@ void meta_h_msg_free(void *m)
 	if (m)
 		protobuf_c_message_free_unpacked(m, &gd_pb_allocator);
 }
+
+struct meta_h_id_arg *meta_h_id_arg_new(uint64_t id)
+{
+	struct meta_h_id_arg *a = gd_malloc(sizeof(*a));
+
+	if (a)
+		a->id = id;
+	return a;
+}

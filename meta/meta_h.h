@@ -98,6 +98,14 @@ bool meta_h_in_node_window(struct meta_server *ms);
  * sequence number instead of failing the call). Also off the loop once the
  * queue is closed. */
 int meta_h_stop_status(const struct meta_server *ms);
+/* The argument of a background proposal's done callback (session expiry,
+ * orphan purge, a chunk's node set): one id, session, inode or chunk;
+ * gd_malloc'ed (NULL when out of memory), freed by the callback. */
+struct meta_h_id_arg {
+	uint64_t id;
+};
+struct meta_h_id_arg *meta_h_id_arg_new(uint64_t id);
+
 /* A session id never handed out before. */
 uint64_t meta_h_new_session_id(struct meta_server *ms);
 /* The connection state of req (NULL in some tests). */

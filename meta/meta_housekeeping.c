@@ -18,23 +18,10 @@
 
 /* ---- session expiry and orphan purge ------------------------------------------------- */
 
-struct bg_arg {
-	uint64_t id;            /* session id, inode or chunk id */
-};
-
-static struct bg_arg *bg_arg_new(uint64_t id)
-{
-	struct bg_arg *a = gd_malloc(sizeof(*a));
-
-	if (a)
-		a->id = id;
-	return a;
-}
-
 static void expire_done(struct meta_server *ms, struct gd_request *req, int status,
 			struct meta_fsm_result *res, void *arg)
 {
-	struct bg_arg *a = arg;
+	struct meta_h_id_arg *a = arg;
 
 	if (status == 0 && res && (res->status == 0 || res->status == GD_ENOSESSION)) {
 		gd_info("session %llu expired", (unsigned long long)a->id);
@@ -52,7 +39,7 @@ static void expire_done(struct meta_server *ms, struct gd_request *req, int stat
 static void purge_done(struct meta_server *ms, struct gd_request *req, int status,
 		       struct meta_fsm_result *res, void *arg)
 {
-	struct bg_arg *a = arg;
+	struct meta_h_id_arg *a = arg;
 
 	if (status == 0 && res && (res->status == 0 || res->status == GD_ENOENT)) {
 		gd_debug("orphan inode %llu purged", (unsigned long long)a->id);
@@ -75,7 +62,7 @@ static void expire_sessions(struct meta_server *ms, uint64_t now)
 
 	for (i = 0; i < n; i++) {
 		Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
-		struct bg_arg *a = bg_arg_new(ids[i]);
+		struct meta_h_id_arg *a = meta_h_id_arg_new(ids[i]);
 		if (!a) {
 			meta_sessions_unmark(ms->sess, ids[i]);
 			continue;
@@ -94,7 +81,7 @@ static void purge_orphans(struct meta_server *ms)
 
 	for (i = 0; i < n; i++) {
 		Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
-		struct bg_arg *a = bg_arg_new(inos[i]);
+		struct meta_h_id_arg *a = meta_h_id_arg_new(inos[i]);
 		if (!a) {
 			meta_sessions_orphan_unmark(ms->sess, inos[i]);
 			continue;

@@ -228,23 +228,10 @@ void meta_repl_replicated(struct meta_server *ms, const char *node_id,
 
 /* ---- proposals of the scan ------------------------------------------------------------ */
 
-struct bg_arg {
-	uint64_t id;            /* session id, inode or chunk id */
-};
-
-static struct bg_arg *bg_arg_new(uint64_t id)
-{
-	struct bg_arg *a = gd_malloc(sizeof(*a));
-
-	if (a)
-		a->id = id;
-	return a;
-}
-
 static void chunk_nodes_done(struct meta_server *ms, struct gd_request *req, int status,
 			     struct meta_fsm_result *res, void *arg)
 {
-	struct bg_arg *a = arg;
+	struct meta_h_id_arg *a = arg;
 
 	if (status == 0 && res && res->status != 0)
 		gd_debug("chunk %llu: new valid set not recorded: %s",
@@ -262,7 +249,7 @@ static void propose_valid_set(struct meta_server *ms, const struct meta_fsm_chun
 	char *chain[META_LOCS_CHAIN_MAX + 1];
 	uint8_t buf[32];
 	size_t i, n = 0;
-	struct bg_arg *a;
+	struct meta_h_id_arg *a;
 
 	for (i = 0; i < c->n_nodes && n < META_LOCS_CHAIN_MAX; i++)
 		if (!meta_registry_is_bad(ms->reg, c->chunk_id, c->nodes[i]) &&
@@ -281,7 +268,7 @@ static void propose_valid_set(struct meta_server *ms, const struct meta_fsm_chun
 	e.request.len = godfs__chunk_report__pack(&cr, buf);
 	e.n_chain = n;
 	e.chain = chain;
-	a = bg_arg_new(c->chunk_id);
+	a = meta_h_id_arg_new(c->chunk_id);
 	if (!a)
 		return;
 	gd_info("chunk %llu v%llu: copy on %s confirmed", (unsigned long long)c->chunk_id,

@@ -22,6 +22,7 @@
 #include "gd_meta_client.h"
 #include "gd_status.h"
 #include "godfs_admin_chunks.h"
+#include "godfs_admin_fmt.h"
 #include "godfs_admin_masters.h"
 #include "godfs_admin_nodes.h"
 #include "godfs_admin_token.h"

@@ -2,7 +2,7 @@
 #include "godfs_admin_chunks.h"
 
 #include "gd_status.h"
-#include "godfs_admin_token.h"   /* admin_json_str */
+#include "godfs_admin_fmt.h"
 #include "proto/wire.pb-c.h"
 
 #include <inttypes.h>
@@ -19,24 +19,6 @@ void admin_chunks_usage(FILE *f)
 		"  chunks [--json]     chunks by live copies left (0, 1, 2, ... under goal,\n"
 		"                      at goal, over goal), the copies being made, bytes\n"
 		"                      done and to do, the rate and an ETA\n");
-}
-
-/* A byte count for humans: 1023 B, 1.5 KiB, 80.0 GiB. */
-static const char *chunks_bytes(uint64_t n, char *buf, size_t len)
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	double v = (double)n;
-	size_t u = 0;
-
-	while (v >= 1024.0 && u + 1 < sizeof(unit) / sizeof(unit[0])) {
-		v /= 1024.0;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%" PRIu64 " B", n);
-	else
-		snprintf(buf, len, "%.1f %s", v, unit[u]);
-	return buf;
 }
 
 /* A duration for humans: 42 s, 3 min 20 s, 2 h 5 min. */
@@ -98,14 +80,14 @@ static void chunks_human(const Godfs__AdminStatusResp *s, const Godfs__ReplProgr
 			       i == 1 ? "y  " : "ies", p->under_by_live[i],
 			       i == 0 ? " (lost until a chunkd holding them returns)" : "");
 	printf("to copy           %" PRIu64 " copies, %s\n", p->copies_todo,
-	       chunks_bytes(p->bytes_todo, b1, sizeof(b1)));
+	       admin_bytes(p->bytes_todo, b1, sizeof(b1)));
 	printf("copying           %" PRIu64 " copies, %s (at most %u per chunkd)\n",
-	       p->pending, chunks_bytes(p->pending_bytes, b2, sizeof(b2)), p->max_per_node);
+	       p->pending, admin_bytes(p->pending_bytes, b2, sizeof(b2)), p->max_per_node);
 	printf("done              %" PRIu64 " copies, %s, %" PRIu64
 	       " failed (since this leader started)\n", p->copies_done,
-	       chunks_bytes(p->bytes_done, b3, sizeof(b3)), p->failed);
+	       admin_bytes(p->bytes_done, b3, sizeof(b3)), p->failed);
 	printf("rate              %s/s, %.1f copies/s (last 10 s)\n",
-	       chunks_bytes(p->rate_bps, b1, sizeof(b1)), (double)p->rate_mcps / 1000.0);
+	       admin_bytes(p->rate_bps, b1, sizeof(b1)), (double)p->rate_mcps / 1000.0);
 	if (p->has_eta_s)
 		printf("eta               %s\n", p->eta_s == 0 ? "done"
 		       : chunks_duration(p->eta_s, b2, sizeof(b2)));

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "gd_status.h"
-#include "godfs_admin_token.h"
+#include "godfs_admin_fmt.h"
 #include "proto/wire.pb-c.h"
 
 void admin_masters_usage(FILE *f)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gd_status.h"
+#include "godfs_admin_fmt.h"
 #include "proto/wire.pb-c.h"
 
 void admin_nodes_usage(FILE *f)

@@ -29,8 +29,4 @@ int admin_placement_run(struct gd_meta_client *m, int json);
 /* The usage lines of these commands. */
 void admin_nodes_usage(FILE *f);
 
-/* godfs_admin.c: a byte count for humans, and a JSON string. */
-const char *admin_bytes(uint64_t n, char *buf, size_t len);
-void admin_json_str(const char *s);
-
 #endif

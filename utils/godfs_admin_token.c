@@ -12,6 +12,7 @@
 #include "gd_auth.h"
 #include "gd_cred.h"
 #include "gd_status.h"
+#include "godfs_admin_fmt.h"
 #include "proto/wire.pb-c.h"
 
 #define TOKEN_ROOT_INO 1

@@ -21,10 +21,6 @@ int admin_token_check_args(int argc, char **argv);
 /* Runs the subcommand: the exit status (0, 1 an error from the cluster,
  * 2 a usage error). json: --json was given before "token". */
 int admin_token_run(struct gd_meta_client *m, int json, int argc, char **argv);
-/* Prints s as a JSON string (quotes included), escaping what JSON requires
- * (godfs_admin.c). */
-void admin_json_str(const char *s);
-
 /* The usage lines of the token commands. */
 void admin_token_usage(FILE *f);
 
