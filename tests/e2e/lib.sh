@@ -83,13 +83,25 @@ E2E_AFTER_EXIT=()           # extra cleanup commands, run once every process is 
 
 # ---------------------------------------------------------------- ports
 
-# Prints N distinct TCP ports that no socket on this host uses.
+# Prints N distinct TCP ports that no socket on this host uses, below the
+# kernel's ephemeral range (ip_local_port_range): a test that kills a daemon
+# and starts it again needs its port back, and while it is down any outgoing
+# connection (a mount reconnecting, another test) may take a free ephemeral
+# port, that one included (e2e_read_eio once failed so: "Address already in
+# use" on a chunkd's restart).
 e2e_free_ports() {
-	local n=$1 used p out=()
+	local n=$1 used p out=() lo=32768 span
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+	span=$((lo - 10000))
+	[ "$span" -ge 4096 ] || span=0       # an odd range: the old choice below
 	used=" $(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk 'NR > 1 { split($2, a, ":"); print a[2] }' |
 		while read -r h; do [ -n "$h" ] && echo $((16#$h)); done | tr '\n' ' ') "
 	while [ "${#out[@]}" -lt "$n" ]; do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		if [ "$span" -gt 0 ]; then
+			p=$((10000 + (RANDOM * 32768 + RANDOM) % span))
+		else
+			p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		fi
 		case "$used" in *" $p "*) continue ;; esac
 		used="$used$p "
 		out+=("$p")
