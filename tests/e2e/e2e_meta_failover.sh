@@ -9,7 +9,7 @@
 # EEXIST or ENOENT on an operation that must succeed is a resend applied
 # twice, across a leader change).
 #
-# KILLS times (default 20): at a random moment the current leader gets
+# KILLS times (default 10; the long run does 100): at a random moment the current leader gets
 # kill -9; the time from the kill to the first operation that began after it
 # and was acknowledged is measured, and the time to a new leader ready
 # (its "leader of term" line); the dead voter then restarts on its data dir,
@@ -24,7 +24,7 @@ E2E_TIMEOUT=${FAILOVER_TIMEOUT:-240}
 . "$(dirname "$0")/netns.sh"
 . "$(dirname "$0")/voters.sh"
 
-KILLS=${FAILOVER_KILLS:-20}
+KILLS=${FAILOVER_KILLS:-10}
 MAX_PAUSE_MS=${FAILOVER_MAX_PAUSE_MS:-5000}
 
 voters_hosts 2

@@ -24,7 +24,7 @@ META_ARGS=(--chunk-size 1M --node-dead-ms 3000 --grace-ms 1000 --lease-ms 3000)
 
 N2=${E2E_REREPL_N2:-60}          # goal-2 files (one chunk each)
 N3=${E2E_REREPL_N3:-120}         # goal-3 files
-BIG_MIB=${E2E_REREPL_BIG_MIB:-128}
+BIG_MIB=${E2E_REREPL_BIG_MIB:-64}
 RATE=${E2E_REREPL_RATE:-16M}
 RATE_B=$((${RATE%M} * 1024 * 1024))
 ADMIN=("$GODFS_ADMIN" --meta "$META_ADDR")
