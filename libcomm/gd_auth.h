@@ -70,6 +70,10 @@ enum gd_role {
 
 /* Token flags. */
 #define GD_TOKEN_READ_ONLY 1u
+/* An API key of the REST gateway (gd_apikey.h): a token whose table entry
+ * also holds the uid/gid the meta forces on every request of its sessions. */
+#define GD_TOKEN_APIKEY 2u
+#define GD_TOKEN_FLAGS_KNOWN (GD_TOKEN_READ_ONLY | GD_TOKEN_APIKEY)
 
 struct gd_key {
 	uint8_t id[GD_KEY_ID_LEN];
