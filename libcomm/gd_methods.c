@@ -73,6 +73,8 @@ static const struct gd_method methods[GD_METHOD_ID_MAX + 1] = {
 	ROW(TOKEN_CREATE, token_create, token_resp, META, ADMIN, MUT),
 	ROW(TOKEN_LIST, token_list, token_list_resp, META, ADMIN, 0),
 	ROW(TOKEN_REVOKE, token_revoke, token_resp, META, ADMIN, MUT),
+	/* the gateway checks an API key's secret against its fields */
+	ROW(TOKEN_GET, token_get, token_resp, META, ADMIN | GATEWAY, 0),
 	ROW(MASTERS_LIST, masters_list, masters_resp, META, ADMIN, 0),
 	ROW(MASTERS_ADD, masters_add, masters_resp, META, ADMIN, MUT),
 	ROW(MASTERS_REMOVE, masters_remove, masters_resp, META, ADMIN, MUT),

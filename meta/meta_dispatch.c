@@ -50,6 +50,7 @@ static const meta_h_fn handlers[GD_METHOD_ID_MAX + 1] = {
 	[M(TOKEN_CREATE)] = meta_h_token_admin,
 	[M(TOKEN_LIST)] = meta_h_token_admin,
 	[M(TOKEN_REVOKE)] = meta_h_token_admin,
+	[M(TOKEN_GET)] = meta_h_token_admin,
 	[M(MASTERS_LIST)] = meta_h_masters_list,
 	[M(MASTERS_ADD)] = meta_h_masters_add,
 	[M(MASTERS_REMOVE)] = meta_h_masters_remove,

@@ -1481,6 +1481,8 @@ static int query_method(struct op *op, uint32_t method, const ProtobufCMessage *
 		return op_open(op, (const Godfs__Open *)req, false);
 	case M(TOKEN_LIST):
 		return meta_token_list(op->st, op->res);
+	case M(TOKEN_GET):
+		return meta_token_get(op->st, (const Godfs__TokenGet *)req, op->res);
 	default:
 		return GD_ENOTSUP;
 	}
@@ -1616,7 +1618,10 @@ int meta_fsm_apply(struct meta_fsm *f, const void *entry, size_t len,
 		op.now_sec = e->has_now_sec ? e->now_sec : 0;
 		op.now_nsec = e->has_now_nsec && e->now_nsec < 1000000000u ? e->now_nsec : 0;
 		op.res = res;
-		status = apply_method(&op, e->method, req);
+		/* an API-key session: its owner forced, its chown bounded */
+		status = meta_token_apply_identity(e, e->method, req);
+		if (status == 0)
+			status = apply_method(&op, e->method, req);
 		if (e->method == M(TOKEN_CREATE) || e->method == M(TOKEN_REVOKE))
 			f->tokens_gen++;
 		finish(res, status);

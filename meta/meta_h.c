@@ -2,6 +2,7 @@
  * proposals through its proposer, parking through the loop's queues, and
  * the few helpers several handler areas share. Loop thread only. */
 #include "meta_h.h"
+#include "meta_h_token.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -182,10 +183,12 @@ void meta_h_propose_req(struct meta_server *ms, struct gd_request *req, Godfs__M
 		e->has_session_id = 1;
 		e->session_id = session_id;
 	}
-	if (conn && conn->role == GODFS__ROLE__ROLE_CLIENT && conn->session_id) {
+	if (conn && (conn->role == GODFS__ROLE__ROLE_CLIENT ||
+		     conn->role == GODFS__ROLE__ROLE_GATEWAY) && conn->session_id) {
 		e->has_req_session = 1;
 		e->req_session = conn->session_id;
 	}
+	meta_h_token_mark(ms, req, e);
 	meta_h_propose(ms, e, req, done, arg);
 }
 

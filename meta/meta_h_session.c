@@ -95,7 +95,7 @@ static void hello_done(struct meta_server *ms, struct gd_request *req, int statu
 	}
 	reclaim(ms, req, c->session_id, c->hello);
 	if (conn) {
-		conn->role = GODFS__ROLE__ROLE_CLIENT;
+		conn->role = c->hello->has_role ? (int)c->hello->role : GODFS__ROLE__ROLE_CLIENT;
 		conn->session_id = c->session_id;
 	}
 	gd_info("session %llu: %s %s (%s)", (unsigned long long)c->session_id,
@@ -132,7 +132,7 @@ void meta_h_session_hello(struct meta_server *ms, struct gd_request *req)
 		meta_h_reply_status(ms, req, GD_EPROTO);
 		return;
 	}
-	if (role < GODFS__ROLE__ROLE_CLIENT || role > GODFS__ROLE__ROLE_PEER) {
+	if (role < GODFS__ROLE__ROLE_CLIENT || role > GODFS__ROLE__ROLE_GATEWAY) {
 		meta_h_reply_status(ms, req, GD_EINVAL);
 		return;
 	}
@@ -144,7 +144,9 @@ void meta_h_session_hello(struct meta_server *ms, struct gd_request *req)
 		meta_h_reply_status(ms, req, GD_EPERM);
 		return;
 	}
-	if (role != GODFS__ROLE__ROLE_CLIENT) {
+	/* A gateway (the cluster key, role gateway) holds a session like a
+	 * mount: its own, for what it stages (docs/gateway.md). */
+	if (role != GODFS__ROLE__ROLE_CLIENT && role != GODFS__ROLE__ROLE_GATEWAY) {
 		if (conn) {
 			conn->role = role;
 			conn->session_id = 0;

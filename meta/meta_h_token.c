@@ -93,6 +93,21 @@ bool meta_h_token_admit(struct meta_server *ms, struct gd_request *req)
 	return true;
 }
 
+void meta_h_token_mark(struct meta_server *ms, struct gd_request *req, Godfs__MetaEntry *e)
+{
+	uint32_t uid, gid;
+
+	if (!req || !req->auth || req->auth->kind != GD_AUTH_TOKEN ||
+	    !(req->auth->token.flags & GD_TOKEN_APIKEY))
+		return;
+	/* meta_h_token_admit passed this request: the key is in the table */
+	if (!meta_token_identity(meta_fsm_state(ms->fsm), req->auth->token.id, &uid, &gid))
+		return;
+	e->has_as_uid = e->has_as_gid = 1;
+	e->as_uid = uid;
+	e->as_gid = gid;
+}
+
 /* ---- admin ------------------------------------------------------------------------------ */
 
 /* The leader answers TOKEN_CREATE with the token's fields and the id of its
@@ -128,10 +143,12 @@ static void create_applied(struct meta_server *ms, struct gd_request *req, int s
 	r->has_key_id = 1;
 	r->key_id.data = (uint8_t *)kr->key[0].id;
 	r->key_id.len = sizeof(kr->key[0].id);
-	gd_info("%s: token %llu created for inode %llu%s, expires %llu, \"%s\"", req->peer,
+	gd_info("%s: %s %llu created for inode %llu%s, expires %llu, uid %u gid %u, \"%s\"",
+		req->peer, (r->token->flags & GD_TOKEN_APIKEY) ? "API key" : "token",
 		(unsigned long long)r->token->id, (unsigned long long)r->token->subtree,
 		(r->token->flags & GD_TOKEN_READ_ONLY) ? " (read-only)" : "",
-		(unsigned long long)r->token->expires, r->token->name ? r->token->name : "");
+		(unsigned long long)r->token->expires, r->token->uid, r->token->gid,
+		r->token->name ? r->token->name : "");
 	meta_h_reply(ms, req, &r->base);
 	/* the unpacked message must not free the keyring's bytes */
 	r->key_id.data = NULL;
@@ -164,10 +181,11 @@ void meta_h_token_admin(struct meta_server *ms, struct gd_request *req)
 	struct meta_fsm_result res;
 	const struct gd_keyring *kr;
 
-	/* Admin only: the method table says so, and gd_server checked the
-	 * role the handshake proved. */
+	/* Admin only (TOKEN_GET: also the gateway): the method table says so,
+	 * and gd_server checked the role the handshake proved. */
 	switch (req->hdr.method) {
 	case M(TOKEN_LIST):
+	case M(TOKEN_GET):
 		meta_fsm_query_msg(ms->fsm, req->hdr.method, req->msg, &res);
 		if (res.resp)
 			meta_h_reply_packed(ms, req, res.resp, res.resp_len);

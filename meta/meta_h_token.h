@@ -13,6 +13,7 @@
 
 #include "gd_server.h"
 #include "meta_server.h"
+#include "proto/fsm.pb-c.h"
 
 /* The gate of a request on a token connection (req->auth kind token): true
  * when it may go on to its handler; false when it was answered (token no
@@ -20,7 +21,13 @@
  * method not open to tokens: one rate-limited log line). Requests of other
  * connections pass. */
 bool meta_h_token_admit(struct meta_server *ms, struct gd_request *req);
-/* M_TOKEN_CREATE, M_TOKEN_LIST, M_TOKEN_REVOKE (admin role only). */
+/* An entry proposed for a request of an API-key session (GD_TOKEN_APIKEY)
+ * carries the key's uid/gid from the table (fsm.proto as_uid/as_gid): the
+ * FSM forces them whatever the request says (meta_token_apply_identity).
+ * Other requests: e unchanged. */
+void meta_h_token_mark(struct meta_server *ms, struct gd_request *req, Godfs__MetaEntry *e);
+/* M_TOKEN_CREATE, M_TOKEN_LIST, M_TOKEN_REVOKE (admin role only), M_TOKEN_GET
+ * (admin, gateway). */
 void meta_h_token_admin(struct meta_server *ms, struct gd_request *req);
 
 #endif

@@ -228,6 +228,8 @@ struct meta_ns_token {
 	uint64_t expires;       /* Unix seconds, 0 = never */
 	int64_t created;        /* the leader's clock when it was created */
 	uint32_t flags;         /* GD_TOKEN_* */
+	uint32_t uid, gid;      /* GD_TOKEN_APIKEY: the identity forced on its
+				 * requests (meta_token_identity); 0 otherwise */
 	bool revoked;
 	char *name;             /* operator's comment, never NULL */
 };

@@ -15,10 +15,11 @@
 /* Version 2 added the recorded answers of client sessions (exactly-once)
  * after the node registry, version 3 the truncate counts of the inodes after
  * those, version 4 the client tokens after those and the way up (parent) of
- * non-directories, version 5 the draining chunkds after those; version 1 to 4
- * snapshots still load (counts 0, no tokens,
- * ways up rebuilt from the directory entries, no node draining). */
-#define SNAP_VERSION 5u
+ * non-directories, version 5 the draining chunkds after those, version 6 the
+ * uid and gid of each token (API keys); version 1 to 5 snapshots still load
+ * (counts 0, no tokens, ways up rebuilt from the directory entries, no node
+ * draining, tokens without an identity and without the API-key flag). */
+#define SNAP_VERSION 6u
 #define SNAP_VERSION_MIN 1u
 #define SNAP_HEADER 24
 #define SNAP_TRAILER 8
@@ -243,6 +244,8 @@ static void w_tokens(struct wbuf *w, const struct meta_ns_state *s)
 		w_u32(w, t->flags);
 		w_u8(w, t->revoked);
 		w_str(w, t->name);
+		w_u32(w, t->uid);     /* version 6 */
+		w_u32(w, t->gid);
 	}
 }
 
@@ -728,8 +731,14 @@ static void r_tokens(struct rbuf *r, struct meta_ns_state *s)
 		revoked = r_u8(r);
 		t.revoked = revoked;
 		t.name = r_str(r, 0, META_NS_TOKEN_NAME_MAX);
+		t.uid = t.gid = 0;
+		if (r->version >= 6) {
+			t.uid = r_u32(r);
+			t.gid = r_u32(r);
+		}
 		if (!r->err && (t.id == 0 || t.id >= next || t.subtree == 0 || revoked > 1 ||
-				(t.flags & ~GD_TOKEN_READ_ONLY)))
+				(t.flags & ~(r->version >= 6 ? GD_TOKEN_FLAGS_KNOWN : GD_TOKEN_READ_ONLY)) ||
+				(!(t.flags & GD_TOKEN_APIKEY) && (t.uid || t.gid))))
 			r->err = GD_EPROTO;
 		if (!r->err) {
 			rc = meta_ns_token_add(s, &t);

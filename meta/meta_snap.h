@@ -1,6 +1,6 @@
 /* Snapshot serialisation of the meta FSM's state (struct meta_ns_state).
  *
- * Format (little endian), version 5:
+ * Format (little endian), version 6:
  *   header  "GDFSSNAP", u32 format version, u32 reserved (0), u64 body length
  *   body    counters, inodes in inode-number order (attributes, symlink
  *           target, xattrs, chunk table, directory entries in cookie order),
@@ -12,14 +12,16 @@
  *           at least once, in inode order, u64 ino, u64 trunc_seq,
  *           u64 trunc_size; then (version 4) the client tokens: u64 next token
  *           id, u64 count, per token in id order u64 id, u64 subtree,
- *           u64 expires, u64 created, u32 flags, u8 revoked, blob name; then
+ *           u64 expires, u64 created, u32 flags, u8 revoked, blob name
+ *           (version 6: then u32 uid, u32 gid, the identity of an API key); then
  *           (version 5) the draining chunkds: u64 count, per node in id
  *           order blob node id.
  *           Version 4 also keeps the way up (parent) of non-directories in
  *           the inode record (0 before: rebuilt from the entries on load)
  *   trailer u64 FNV-1a 64 of header + body
  * Versions 1 (no recorded answers: sessions start empty), 2 (no truncate
- * counts: all 0), 3 (no tokens) and 4 (no draining chunkds) still load. A
+ * counts: all 0), 3 (no tokens), 4 (no draining chunkds) and 5 (tokens
+ * without uid/gid, no API keys) still load. A
  * snapshot is always written in the newest
  * version, which an older meta cannot load: upgrade every voter together.
  * The same state always gives the same bytes, so snapshot(restore(s)) == s.

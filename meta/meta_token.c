@@ -8,6 +8,8 @@
 #include "gd_auth.h"
 #include "gd_status.h"
 
+#define M(name) GODFS__METHOD__M_##name
+
 /* Packs m into res->resp (res->out_of_memory when it cannot). */
 static int pack(struct meta_fsm_result *res, const ProtobufCMessage *m)
 {
@@ -37,6 +39,11 @@ static void fill_info(Godfs__TokenInfo *i, const struct meta_ns_token *t)
 	i->created = t->created;
 	i->revoked = t->revoked;
 	i->name = t->name;
+	if (t->flags & GD_TOKEN_APIKEY) {
+		i->has_uid = i->has_gid = 1;
+		i->uid = t->uid;
+		i->gid = t->gid;
+	}
 }
 
 static int reply_token(struct meta_fsm_result *res, const struct meta_ns_token *t)
@@ -67,10 +74,15 @@ int meta_token_create(struct meta_ns_state *st, const Godfs__TokenCreate *r, int
 	memset(&t, 0, sizeof(t));
 	t.flags = r->has_flags ? r->flags : 0;
 	t.expires = r->has_expires ? r->expires : 0;
-	if ((t.flags & ~GD_TOKEN_READ_ONLY) ||
+	if ((t.flags & ~GD_TOKEN_FLAGS_KNOWN) ||
 	    (t.expires && (now_sec < 0 || t.expires <= (uint64_t)now_sec)) ||
 	    (r->name && strlen(r->name) > META_NS_TOKEN_NAME_MAX))
 		return GD_EINVAL;
+	/* an identity means something only for an API key */
+	if (!(t.flags & GD_TOKEN_APIKEY) && ((r->has_uid && r->uid) || (r->has_gid && r->gid)))
+		return GD_EINVAL;
+	t.uid = r->has_uid ? r->uid : 0;
+	t.gid = r->has_gid ? r->gid : 0;
 	if (st->n_tokens >= META_NS_TOKENS_MAX)
 		return GD_ENOSPC;
 	t.id = st->next_token_id;
@@ -125,6 +137,59 @@ out:
 	gd_free(infos);
 	gd_free(ptrs);
 	return rc;
+}
+
+int meta_token_get(const struct meta_ns_state *st, const Godfs__TokenGet *r,
+		   struct meta_fsm_result *res)
+{
+	const struct meta_ns_token *t;
+
+	if (!r->has_id || r->id == 0)
+		return GD_EINVAL;
+	t = meta_ns_token_find(st, r->id);
+	if (!t)
+		return GD_ENOENT;
+	return reply_token(res, t);
+}
+
+bool meta_token_identity(const struct meta_ns_state *st, uint64_t id, uint32_t *uid,
+			 uint32_t *gid)
+{
+	const struct meta_ns_token *t = meta_ns_token_find(st, id);
+
+	if (!t || !(t->flags & GD_TOKEN_APIKEY))
+		return false;
+	*uid = t->uid;
+	*gid = t->gid;
+	return true;
+}
+
+int meta_token_apply_identity(const Godfs__MetaEntry *e, uint32_t method, ProtobufCMessage *req)
+{
+	if (!e->has_as_uid || !e->has_as_gid || !req)
+		return 0;
+	switch (method) {
+	case M(MKNOD): case M(MKDIR): case M(SYMLINK): {
+		Godfs__Mknod *m = (Godfs__Mknod *)req;
+		m->has_uid = m->has_gid = 1;
+		m->uid = e->as_uid;
+		m->gid = e->as_gid;
+		return 0;
+	}
+	case M(SETATTR): {
+		const Godfs__SetAttr *a = (const Godfs__SetAttr *)req;
+		uint32_t v = a->has_valid ? a->valid : 0;
+		if (e->as_uid == 0)
+			return 0;    /* root inside its subtree, like a token mount */
+		if ((v & GODFS__SET_ATTR_BITS__SA_UID) && a->uid != e->as_uid)
+			return GD_EPERM;
+		if ((v & GODFS__SET_ATTR_BITS__SA_GID) && a->gid != e->as_gid)
+			return GD_EPERM;
+		return 0;
+	}
+	default:
+		return 0;
+	}
 }
 
 int meta_token_valid(const struct meta_ns_state *st, uint64_t id, uint64_t subtree,

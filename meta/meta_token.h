@@ -14,14 +14,17 @@
 #ifndef META_TOKEN_H
 #define META_TOKEN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "meta_fsm.h"
 #include "meta_ns.h"
+#include "proto/fsm.pb-c.h"
 #include "proto/wire.pb-c.h"
 
 /* TOKEN_CREATE: checks the request (subtree an existing directory, known
- * flags only, name <= 255 bytes, expiry 0 or after now_sec), adds the token
+ * flags only, name <= 255 bytes, expiry 0 or after now_sec, uid/gid only
+ * for an API key), adds the token
  * with the next id and created = now_sec, and packs a TokenResp with its
  * fields into res. 0 or GD_ENOENT, GD_ENOTDIR, GD_EINVAL, GD_ENOSPC (table
  * full), GD_ENOMEM (state unchanged). */
@@ -33,6 +36,23 @@ int meta_token_revoke(struct meta_ns_state *st, const Godfs__TokenRevoke *r,
 		      struct meta_fsm_result *res);
 /* TOKEN_LIST: every token in id order into a TokenListResp. 0 or GD_ENOMEM. */
 int meta_token_list(const struct meta_ns_state *st, struct meta_fsm_result *res);
+
+/* TOKEN_GET: one token's fields into a TokenResp. 0, GD_EINVAL (no id) or
+ * GD_ENOENT. */
+int meta_token_get(const struct meta_ns_state *st, const Godfs__TokenGet *r,
+		   struct meta_fsm_result *res);
+
+/* The uid/gid of API key id (GD_TOKEN_APIKEY): true and *uid, *gid; false
+ * for an unknown id or a plain token (no identity is forced on those). */
+bool meta_token_identity(const struct meta_ns_state *st, uint64_t id, uint32_t *uid,
+			 uint32_t *gid);
+
+/* Apply-time rule of an entry proposed for an API-key session (as_uid and
+ * as_gid set, fsm.proto): MKNOD/MKDIR/SYMLINK get the key's uid/gid as the
+ * new inode's owner, whatever req says (req is changed); a SETATTR that
+ * changes owner or group to anything but the key's own is GD_EPERM unless
+ * the key's uid is 0. 0 for every other entry. */
+int meta_token_apply_identity(const Godfs__MetaEntry *e, uint32_t method, ProtobufCMessage *req);
 
 /* Whether a connection that proved token t (its public fields) may still act:
  * the token is in the table with the same fields, not revoked, not expired at

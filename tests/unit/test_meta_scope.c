@@ -3,7 +3,7 @@
  * (links, unlinks, renames), every method a forged request can use, and the
  * token table of the FSM (meta/meta_token.c): create, revoke, list, the
  * validity check, determinism, snapshots (format 4, and older formats whose
- * ways up are rebuilt on load). */
+ * ways up are rebuilt on load), API keys (identity, TOKEN_GET, format 6). */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -48,10 +48,11 @@ static uint8_t *pack_msg(const ProtobufCMessage *m, size_t *len)
 	return b;
 }
 
-/* Applies method(req) at NOW (logged for replay when lg is set); returns the
+/* Applies method(req) at NOW (logged for replay when lg is set), as an
+ * API-key session with identity as[0], as[1] when as is set; returns the
  * status, res (may be NULL) gets the result. */
-static int apply(struct meta_fsm *f, struct log *lg, uint32_t method, const ProtobufCMessage *req,
-		 struct meta_fsm_result *out)
+static int apply_as(struct meta_fsm *f, struct log *lg, uint32_t method,
+		    const ProtobufCMessage *req, const uint32_t *as, struct meta_fsm_result *out)
 {
 	Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
 	struct meta_fsm_result res;
@@ -60,6 +61,11 @@ static int apply(struct meta_fsm *f, struct log *lg, uint32_t method, const Prot
 	int st;
 
 	rb = pack_msg(req, &rl);
+	if (as) {
+		e.has_as_uid = e.has_as_gid = 1;
+		e.as_uid = as[0];
+		e.as_gid = as[1];
+	}
 	e.has_method = e.has_request = e.has_now_sec = 1;
 	e.method = method;
 	e.request.data = rb;
@@ -81,6 +87,12 @@ static int apply(struct meta_fsm *f, struct log *lg, uint32_t method, const Prot
 	else
 		meta_fsm_result_release(&res);
 	return st;
+}
+
+static int apply(struct meta_fsm *f, struct log *lg, uint32_t method, const ProtobufCMessage *req,
+		 struct meta_fsm_result *out)
+{
+	return apply_as(f, lg, method, req, NULL, out);
 }
 
 static void log_free(struct log *lg)
@@ -685,6 +697,162 @@ static void test_tokens_fsm(void **state)
 	meta_fsm_free(f);
 }
 
+static Godfs__TokenInfo *token_get(struct meta_fsm *f, uint64_t id, int *status)
+{
+	Godfs__TokenGet r = GODFS__TOKEN_GET__INIT;
+	struct meta_fsm_result res;
+	Godfs__TokenResp *t;
+	Godfs__TokenInfo *i = NULL;
+	uint8_t buf[16];
+	size_t n;
+
+	r.has_id = 1;
+	r.id = id;
+	n = protobuf_c_message_pack(&r.base, buf);
+	assert_int_equal(meta_fsm_query(f, M(TOKEN_GET), buf, n, &res), 0);
+	*status = res.status;
+	if (res.status == 0) {
+		t = godfs__token_resp__unpack(NULL, res.resp_len, res.resp);
+		assert_non_null(t);
+		i = t->token;
+		t->token = NULL;
+		godfs__token_resp__free_unpacked(t, NULL);
+	}
+	meta_fsm_result_release(&res);
+	return i;
+}
+
+static Godfs__Attr *getattr(struct meta_fsm *f, uint64_t ino)
+{
+	Godfs__InodeReq r = GODFS__INODE_REQ__INIT;
+	struct meta_fsm_result res;
+	Godfs__AttrResp *a;
+	Godfs__Attr *attr;
+	uint8_t buf[32];
+	size_t n;
+
+	r.has_ino = 1;
+	r.ino = ino;
+	n = protobuf_c_message_pack(&r.base, buf);
+	assert_int_equal(meta_fsm_query(f, M(GETATTR), buf, n, &res), 0);
+	assert_int_equal(res.status, 0);
+	a = godfs__attr_resp__unpack(NULL, res.resp_len, res.resp);
+	assert_non_null(a);
+	attr = a->attr;
+	a->attr = NULL;
+	godfs__attr_resp__free_unpacked(a, NULL);
+	meta_fsm_result_release(&res);
+	return attr;
+}
+
+/* API keys: tokens with an identity. Created with uid/gid (a plain token
+ * with one is refused), fetched by id (TOKEN_GET), kept by snapshots; an
+ * entry of an API-key session creates as the key's owner whatever the
+ * request says, and a non-root key may chown only to itself. */
+static void test_apikeys_fsm(void **state)
+{
+	Godfs__TokenCreate r = GODFS__TOKEN_CREATE__INIT;
+	Godfs__Mknod mr = GODFS__MKNOD__INIT;
+	Godfs__SetAttr sa = GODFS__SET_ATTR__INIT;
+	struct meta_fsm_result res;
+	struct meta_fsm *f, *g;
+	Godfs__TokenInfo *i;
+	Godfs__Attr *attr;
+	const uint32_t as[2] = { 1000, 100 }, as_root[2] = { 0, 0 };
+	uint32_t uid, gid;
+	uint64_t proj, x;
+	int st;
+
+	(void)state;
+	assert_int_equal(meta_fsm_new(1u << 20, &f), 0);
+	proj = mk(f, NULL, M(MKDIR), ROOT, "proj");
+	/* a plain token (1) cannot carry an identity */
+	r.has_subtree = r.has_uid = r.has_gid = r.has_flags = 1;
+	r.subtree = proj;
+	r.uid = 1000;
+	r.gid = 100;
+	r.flags = GD_TOKEN_READ_ONLY;
+	assert_int_equal(apply(f, NULL, M(TOKEN_CREATE), &r.base, NULL), GD_EINVAL);
+	assert_int_equal(create(f, NULL, proj, 0, 0, "plain", NULL), 0);
+	r.flags = GD_TOKEN_APIKEY;
+	r.name = (char *)"web";
+	assert_int_equal(apply(f, NULL, M(TOKEN_CREATE), &r.base, &res), 0);
+	meta_fsm_result_release(&res);
+	i = token_get(f, 2, &st);
+	assert_int_equal(st, 0);
+	assert_int_equal(i->flags, GD_TOKEN_APIKEY);
+	assert_true(i->has_uid && i->has_gid);
+	assert_int_equal(i->uid, 1000);
+	assert_int_equal(i->gid, 100);
+	assert_int_equal(i->subtree, proj);
+	assert_string_equal(i->name, "web");
+	godfs__token_info__free_unpacked(i, NULL);
+	i = token_get(f, 1, &st);
+	assert_false(i->has_uid);      /* a plain token shows no identity */
+	godfs__token_info__free_unpacked(i, NULL);
+	assert_null(token_get(f, 3, &st));
+	assert_int_equal(st, GD_ENOENT);
+	assert_null(token_get(f, 0, &st));
+	assert_int_equal(st, GD_EINVAL);
+	assert_true(meta_token_identity(meta_fsm_state(f), 2, &uid, &gid));
+	assert_int_equal(uid, 1000);
+	assert_int_equal(gid, 100);
+	assert_false(meta_token_identity(meta_fsm_state(f), 1, &uid, &gid));
+	assert_false(meta_token_identity(meta_fsm_state(f), 9, &uid, &gid));
+
+	/* the key's session asks for root's file: it gets its own */
+	mr.has_parent = mr.has_mode = mr.has_uid = mr.has_gid = 1;
+	mr.parent = proj;
+	mr.name = (char *)"x";
+	mr.mode = S_IFREG | 0644;
+	mr.uid = 0;
+	mr.gid = 0;
+	assert_int_equal(apply_as(f, NULL, M(MKNOD), &mr.base, as, &res), 0);
+	x = ino_of(&res);
+	meta_fsm_result_release(&res);
+	attr = getattr(f, x);
+	assert_int_equal(attr->uid, 1000);
+	assert_int_equal(attr->gid, 100);
+	godfs__attr__free_unpacked(attr, NULL);
+	/* chown: to someone else refused, to itself fine; a root key may */
+	sa.has_ino = sa.has_valid = sa.has_uid = 1;
+	sa.ino = x;
+	sa.valid = GODFS__SET_ATTR_BITS__SA_UID;
+	sa.uid = 0;
+	assert_int_equal(apply_as(f, NULL, M(SETATTR), &sa.base, as, NULL), GD_EPERM);
+	sa.valid = GODFS__SET_ATTR_BITS__SA_GID;
+	sa.has_gid = 1;
+	sa.gid = 0;
+	assert_int_equal(apply_as(f, NULL, M(SETATTR), &sa.base, as, NULL), GD_EPERM);
+	sa.gid = 100;
+	assert_int_equal(apply_as(f, NULL, M(SETATTR), &sa.base, as, NULL), 0);
+	sa.valid = GODFS__SET_ATTR_BITS__SA_UID;
+	sa.uid = 1000;
+	assert_int_equal(apply_as(f, NULL, M(SETATTR), &sa.base, as, NULL), 0);
+	sa.uid = 7;
+	assert_int_equal(apply_as(f, NULL, M(SETATTR), &sa.base, as_root, NULL), 0);
+	attr = getattr(f, x);
+	assert_int_equal(attr->uid, 7);
+	godfs__attr__free_unpacked(attr, NULL);
+	/* without an identity the request's owner stands (a mount) */
+	mr.name = (char *)"y";
+	mr.uid = 5;
+	assert_int_equal(apply(f, NULL, M(MKNOD), &mr.base, &res), 0);
+	x = ino_of(&res);
+	meta_fsm_result_release(&res);
+	attr = getattr(f, x);
+	assert_int_equal(attr->uid, 5);
+	godfs__attr__free_unpacked(attr, NULL);
+
+	/* snapshots keep the identity */
+	g = roundtrip(f);
+	assert_true(meta_token_identity(meta_fsm_state(g), 2, &uid, &gid));
+	assert_int_equal(uid, 1000);
+	assert_int_equal(gid, 100);
+	meta_fsm_free(g);
+	meta_fsm_free(f);
+}
+
 /* Re-signs a forged snapshot (trailer checksum). */
 static void resign(uint8_t *p, size_t n)
 {
@@ -782,6 +950,52 @@ static void test_snapshot_formats(void **state)
 	meta_fsm_free(f);
 }
 
+/* A format 5 snapshot (tokens without uid/gid) loads; one that claims an
+ * API key is refused (format 5 had none). */
+static void test_snapshot_v5_tokens(void **state)
+{
+	struct meta_fsm *f, *g;
+	const char *why;
+	uint64_t proj;
+	uint8_t *v5;
+	void *buf;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(meta_fsm_new(1u << 20, &f), 0);
+	proj = mk(f, NULL, M(MKDIR), ROOT, "proj");
+	assert_int_equal(create(f, NULL, proj, GD_TOKEN_READ_ONLY, 0, "", NULL), 0);
+	assert_int_equal(meta_fsm_snapshot(f, &buf, &n), 0);
+	/* the end: ... flags, revoked, name "", uid, gid | drain count | trailer */
+	v5 = malloc(n);
+	assert_non_null(v5);
+	memcpy(v5, buf, n);
+	assert_int_equal(get_u64(v5 + n - 8 - 8), 0);          /* no draining */
+	assert_int_equal(get_u64(v5 + n - 8 - 8 - 8), 0);      /* uid, gid 0 */
+	memmove(v5 + n - 8 - 8 - 8, v5 + n - 8 - 8, 16);
+	v5[8] = 5;
+	put_u64(v5 + 16, n - 8 - 24 - 8);
+	resign(v5, n - 8);
+	assert_int_equal(meta_fsm_new(1u << 20, &g), 0);
+	assert_int_equal(meta_fsm_restore(g, v5, n - 8), 0);
+	assert_int_equal(meta_token_valid(meta_fsm_state(g), 1, proj, 0, GD_TOKEN_READ_ONLY, NOW,
+					  &why), 0);
+	meta_fsm_free(g);
+	/* an API-key flag in format 5: refused */
+	{
+		uint8_t *flags = v5 + n - 8 - 8 - 8 - 4 - 1 - 4;   /* name blob: u32 length 0 */
+		assert_int_equal(flags[0], GD_TOKEN_READ_ONLY);
+		flags[0] |= GD_TOKEN_APIKEY;
+		resign(v5, n - 8);
+		assert_int_equal(meta_fsm_new(1u << 20, &g), 0);
+		assert_int_equal(meta_fsm_restore(g, v5, n - 8), GD_EPROTO);
+		meta_fsm_free(g);
+	}
+	free(v5);
+	raft_free(buf);
+	meta_fsm_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -791,6 +1005,8 @@ int main(void)
 		cmocka_unit_test(test_reclaimable),
 		cmocka_unit_test(test_inside_depth),
 		cmocka_unit_test(test_tokens_fsm),
+		cmocka_unit_test(test_apikeys_fsm),
+		cmocka_unit_test(test_snapshot_v5_tokens),
 		cmocka_unit_test(test_snapshot_formats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -155,6 +155,13 @@ static void test_roles(void **state)
 		assert_false(gd_method_allowed(m, GD_ROLE_PEER));
 		assert_false(gd_method_allowed(m, GD_ROLE_CHUNKD));
 	}
+	/* an API key's fields: the admin and the gateway, never a client (a
+	 * token holder would learn other keys' scopes) */
+	m = gd_method_get(GODFS__METHOD__M_TOKEN_GET);
+	assert_int_equal(m->roles, GD_ROLE_BIT(GD_ROLE_ADMIN) | GD_ROLE_BIT(GD_ROLE_GATEWAY));
+	assert_false(m->flags & GD_METHOD_MUTATES);
+	assert_int_equal(gd_method_get(GODFS__METHOD__M_TOKEN_CREATE)->roles,
+			 GD_ROLE_BIT(GD_ROLE_ADMIN));
 	/* godfs-admin looks up paths and sets goals; it creates nothing */
 	assert_true(gd_method_allowed(gd_method_get(GODFS__METHOD__M_LOOKUP), GD_ROLE_ADMIN));
 	assert_true(gd_method_allowed(gd_method_get(GODFS__METHOD__M_GETATTR), GD_ROLE_ADMIN));
