@@ -100,19 +100,26 @@ int gd_apikey_parse(const char *s, size_t len, struct gd_apikey *out)
 }
 
 int gd_apikey_verify(const struct gd_keyring *kr, const struct gd_token *t,
-		     const uint8_t secret[GD_KEY_LEN])
+		     const uint8_t secret[GD_KEY_LEN], int *key_index)
 {
-	int match = 0;
+	int match = 0, which = 0;
 
 	if (!kr || !t || !secret)
 		return GD_EAUTH;
 	for (int i = 0; i < kr->n && i < GD_KEYRING_MAX; i++) {
 		struct gd_token d = *t;
 
+		int eq;
+
 		gd_token_derive(&kr->key[i], &d);
-		match |= gd_mac_equal(d.secret, secret, GD_KEY_LEN);
+		eq = gd_mac_equal(d.secret, secret, GD_KEY_LEN);
+		/* no early exit: every key costs the same */
+		which |= (eq && !match) ? i : 0;
+		match |= eq;
 		memset(d.secret, 0, sizeof(d.secret));
 	}
+	if (key_index)
+		*key_index = which;
 	return match ? 0 : GD_EAUTH;
 }
 

@@ -54,9 +54,10 @@ int gd_apikey_parse(const char *s, size_t len, struct gd_apikey *out);
  * subtree, expires, flags of t; key_id and secret of t are ignored) under
  * one of the keys of kr. Every key is tried, each comparison in constant
  * time, so the time does not tell which key matched or how much of the
- * secret did. 0 or GD_EAUTH (also for an empty ring). */
+ * secret did. 0 and *key_index (may be NULL) = the matching key of kr (a
+ * token presents its key's id), or GD_EAUTH (also for an empty ring). */
 int gd_apikey_verify(const struct gd_keyring *kr, const struct gd_token *t,
-		     const uint8_t secret[GD_KEY_LEN]);
+		     const uint8_t secret[GD_KEY_LEN], int *key_index);
 
 /* The method a presigned URL is signed for: "GET" for GET and HEAD, "PUT"
  * for PUT, NULL for any other method (no presigned URL covers it). */

@@ -127,6 +127,8 @@ struct gd_client {
 	struct gd_meta_client *meta;
 	uint64_t chunk_size;
 	int chunk_timeout_ms;
+	struct gd_cred cred;       /* set at open, read-only after */
+	bool own_cred;             /* cred was given: else gd_cred_self() */
 	char *host;
 	struct gd_cache locs;      /* for reading */
 	struct gd_cache leases;    /* for writing */
@@ -542,7 +544,8 @@ static int pool_get(struct gd_client *c, const char *addr, struct gd_cconn **out
 	}
 
 	struct gd_conn *conn = NULL;
-	rc = gd_conn_open(addr, GD_CONNECT_MS, GD_ROLE_CLIENT, &conn);
+	rc = gd_conn_open_cred(addr, GD_CONNECT_MS, c->own_cred ? &c->cred : NULL, GD_ROLE_CLIENT,
+			       &conn);
 	if (rc == 0) {
 		rc = chunkd_hello(c, conn);
 		if (rc == GD_ENOTSUP)
@@ -665,6 +668,10 @@ int gd_client_open(const struct gd_client_config *cfg, struct gd_client **out)
 	if (!c)
 		return GD_ENOMEM;
 	c->chunk_timeout_ms = cfg->chunk_timeout_ms > 0 ? cfg->chunk_timeout_ms : 10000;
+	if (cfg->cred) {
+		c->cred = *cfg->cred;
+		c->own_cred = true;
+	}
 	c->host = gd_strdup(cfg->host ? cfg->host : "localhost");
 	if (!c->host) {
 		rc = GD_ENOMEM;
@@ -678,6 +685,7 @@ int gd_client_open(const struct gd_client_config *cfg, struct gd_client **out)
 		.timeout_ms = cfg->meta_timeout_ms,
 		.open_inodes = cfg->open_inodes,
 		.open_inodes_ctx = cfg->open_inodes_ctx,
+		.cred = cfg->cred,
 	};
 	rc = gd_meta_client_open(&mc, &c->meta);
 	if (rc)

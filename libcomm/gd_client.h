@@ -31,6 +31,10 @@ struct gd_client_config {
 	int role;                 /* GODFS__ROLE__ROLE_CLIENT unless set */
 	gd_open_inodes_fn open_inodes; /* inodes open in this process, may be NULL */
 	void *open_inodes_ctx;
+	/* What the meta session and every chunkd connection present; NULL =
+	 * the process's (gd_cred_self()). Copied; the keys or token it points
+	 * to must outlive the client (the gateway: one client per API key). */
+	const struct gd_cred *cred;
 };
 
 /* POSIX attributes as the meta sends them (wire.proto Attr), in plain C. */

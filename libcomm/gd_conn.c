@@ -278,6 +278,12 @@ static void *reader_main(void *arg)
 int gd_conn_open(const char *hostport, int timeout_ms, enum gd_role role,
 		 struct gd_conn **out)
 {
+	return gd_conn_open_cred(hostport, timeout_ms, NULL, role, out);
+}
+
+int gd_conn_open_cred(const char *hostport, int timeout_ms, const struct gd_cred *cred,
+		      enum gd_role role, struct gd_conn **out)
+{
 	int budget = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS;
 	uint64_t deadline = gd_net_now_ms() + (uint64_t)budget, now;
 	struct gd_auth_result res;
@@ -294,7 +300,7 @@ int gd_conn_open(const char *hostport, int timeout_ms, enum gd_role role,
 		goto err_after_alloc;
 	/* The handshake gets what the connect left of the deadline. */
 	now = gd_net_now_ms();
-	rc = gd_auth_client_ex(c->fd, gd_cred_self(), role,
+	rc = gd_auth_client_ex(c->fd, cred ? cred : gd_cred_self(), role,
 			       now < deadline ? (int)(deadline - now) : 1, &res);
 	if (rc == 0 && gd_cred_tls() && !(res.flags & GD_AUTH_F_TLS)) {
 		/* The handshake's MAC covers the flags: this is the daemon's

@@ -43,6 +43,11 @@ struct gd_call_result {
  * of this version. */
 int gd_conn_open(const char *hostport, int timeout_ms, enum gd_role role,
 		 struct gd_conn **out);
+/* The same with an explicit credential (NULL = gd_cred_self()): a program
+ * that holds connections for several principals (the gateway, one session
+ * per API key). cred and what it points to must outlive the connection. */
+int gd_conn_open_cred(const char *hostport, int timeout_ms, const struct gd_cred *cred,
+		      enum gd_role role, struct gd_conn **out);
 
 /* Closes the socket, fails every pending call with GD_ECONN, waits for the
  * reader thread, frees. Safe to call once the caller has no calls running. */

@@ -68,6 +68,8 @@ struct gd_meta_client {
 	size_t naddrs;
 	size_t nconf;                 /* addrs[0..nconf) are the configured ones */
 	int role;
+	struct gd_cred cred;          /* what connections present (set at open) */
+	bool own_cred;                /* cred was given: else gd_cred_self() */
 	char *host;
 	char *mountpoint;
 	int timeout_ms;
@@ -395,7 +397,8 @@ static int connect_once(struct gd_meta_client *m, const char *addr, uint64_t dea
 	if (!mc)
 		return GD_ENOMEM;
 	snprintf(mc->addr, sizeof(mc->addr), "%s", addr);
-	rc = gd_conn_open(addr, ct, (enum gd_role)m->role, &mc->conn);
+	rc = gd_conn_open_cred(addr, ct, m->own_cred ? &m->cred : NULL, (enum gd_role)m->role,
+			       &mc->conn);
 	if (rc < 0) {
 		gd_debug("meta %s: connect: %s", addr, gd_strerror(rc));
 		gd_free(mc);
@@ -883,6 +886,10 @@ int gd_meta_client_open(const struct gd_meta_client_config *cfg,
 	atomic_init(&m->session_timeout_ms, DEFAULT_SESSION_TIMEOUT_MS);
 	atomic_init(&m->stopping, 0);
 	m->role = cfg->role;
+	if (cfg->cred) {
+		m->cred = *cfg->cred;
+		m->own_cred = true;
+	}
 	m->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
 	m->open_inodes = cfg->open_inodes;
 	m->open_inodes_ctx = cfg->open_inodes_ctx;

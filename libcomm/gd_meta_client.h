@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gd_auth.h"
+
 struct gd_meta_client;
 
 /* Fills *ino (capacity max) with the inodes this process has open, for
@@ -28,10 +30,14 @@ struct gd_meta_client_config {
 	int timeout_ms;           /* per call, including retries; 0 = 30 s */
 	gd_open_inodes_fn open_inodes;
 	void *open_inodes_ctx;
+	/* What every connection of this client presents; NULL = the process's
+	 * (gd_cred_self()). Copied; what it points to (keys, token) must
+	 * outlive the client. */
+	const struct gd_cred *cred;
 };
 
 /* Connects to a meta (the leader), says HELLO, starts the renew thread.
- * Every connection proves this process's credential (gd_cred_self()) with
+ * Every connection proves cfg->cred (default: gd_cred_self()) with
  * role cfg->role. Returns 0 or the last error (GD_ECONN, GD_ETIMEDOUT), or
  * GD_EAUTH at once when a meta refused our credential and none accepted it
  * (logged once, gd_cred_log_refused). Later, a refusal is retried with

@@ -127,6 +127,7 @@ static void test_verify(void **state)
 {
 	struct gd_keyring kr, other, rotated;
 	struct gd_token t, f;
+	int which = -1;
 
 	(void)state;
 	ring_new(&kr, 1);
@@ -135,31 +136,34 @@ static void test_verify(void **state)
 	f = t;
 	memset(f.secret, 0, sizeof(f.secret));   /* verify ignores them */
 	memset(f.key_id, 0, sizeof(f.key_id));
-	assert_int_equal(gd_apikey_verify(&kr, &f, t.secret), 0);
-	assert_int_equal(gd_apikey_verify(&other, &f, t.secret), GD_EAUTH);
+	assert_int_equal(gd_apikey_verify(&kr, &f, t.secret, NULL), 0);
+	assert_int_equal(gd_apikey_verify(&other, &f, t.secret, NULL), GD_EAUTH);
 	/* the key moved to the second line of a rotated ring: still good */
 	rotated = other;
 	rotated.key[1] = kr.key[0];
-	assert_int_equal(gd_apikey_verify(&rotated, &f, t.secret), 0);
+	assert_int_equal(gd_apikey_verify(&rotated, &f, t.secret, &which), 0);
+	assert_int_equal(which, 1);
+	assert_int_equal(gd_apikey_verify(&kr, &f, t.secret, &which), 0);
+	assert_int_equal(which, 0);
 	/* every field is covered */
 	f.id++;
-	assert_int_equal(gd_apikey_verify(&kr, &f, t.secret), GD_EAUTH);
+	assert_int_equal(gd_apikey_verify(&kr, &f, t.secret, NULL), GD_EAUTH);
 	f = t;
 	f.subtree = 1;
-	assert_int_equal(gd_apikey_verify(&kr, &f, t.secret), GD_EAUTH);
+	assert_int_equal(gd_apikey_verify(&kr, &f, t.secret, NULL), GD_EAUTH);
 	f = t;
 	f.flags &= ~GD_TOKEN_READ_ONLY;
-	assert_int_equal(gd_apikey_verify(&kr, &f, t.secret), GD_EAUTH);
+	assert_int_equal(gd_apikey_verify(&kr, &f, t.secret, NULL), GD_EAUTH);
 	f = t;
 	f.expires = 1;
-	assert_int_equal(gd_apikey_verify(&kr, &f, t.secret), GD_EAUTH);
+	assert_int_equal(gd_apikey_verify(&kr, &f, t.secret, NULL), GD_EAUTH);
 	/* one flipped bit of the secret */
 	f = t;
 	f.secret[31] ^= 1;
-	assert_int_equal(gd_apikey_verify(&kr, &t, f.secret), GD_EAUTH);
+	assert_int_equal(gd_apikey_verify(&kr, &t, f.secret, NULL), GD_EAUTH);
 	/* an empty ring verifies nothing */
 	memset(&other, 0, sizeof(other));
-	assert_int_equal(gd_apikey_verify(&other, &t, t.secret), GD_EAUTH);
+	assert_int_equal(gd_apikey_verify(&other, &t, t.secret, NULL), GD_EAUTH);
 }
 
 static void test_presign(void **state)
