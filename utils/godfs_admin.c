@@ -7,6 +7,7 @@
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] placement [--json] (the same)
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] goal PATH [N]
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] token ... (godfs_admin_token.h)
+ *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] apikey ... (godfs_admin_apikey.h)
  *   godfs-admin [--meta HOST:PORT[,...]] [--timeout SEC] masters ... (godfs_admin_masters.h)
  *   godfs-admin key generate PATH
  *
@@ -26,6 +27,7 @@
 #include "godfs_admin_masters.h"
 #include "godfs_admin_nodes.h"
 #include "godfs_admin_token.h"
+#include "godfs_admin_apikey.h"
 #include "proto/wire.pb-c.h"
 
 #include <errno.h>
@@ -71,6 +73,7 @@ static void admin_usage(FILE *f)
 	admin_nodes_usage(f);
 	admin_chunks_usage(f);
 	admin_token_usage(f);
+	admin_apikey_usage(f);
 	admin_masters_usage(f);
 	fprintf(f,
 		"options:\n"
@@ -476,10 +479,11 @@ int main(int argc, char **argv)
 
 	gd_log_init("godfs-admin", "error");
 	gd_config_init(&cfg);
-	/* `token` has options of its own: the general options are the ones
-	 * before it (getopt must not see --subtree...). */
+	/* `token` and `apikey` have options of their own: the general options
+	 * are the ones before it (getopt must not see --subtree...). */
 	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "token") == 0 && strcmp(argv[i - 1], "-m") != 0 &&
+		if ((strcmp(argv[i], "token") == 0 || strcmp(argv[i], "apikey") == 0) &&
+		    strcmp(argv[i - 1], "-m") != 0 &&
 		    strcmp(argv[i - 1], "--meta") != 0 && strcmp(argv[i - 1], "-t") != 0 &&
 		    strcmp(argv[i - 1], "--timeout") != 0 && strcmp(argv[i - 1], "--key-file") != 0) {
 			argc = i + 1;
@@ -532,6 +536,10 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "token") == 0) {
 		nargs = full_argc - optind - 1;
 		if (admin_token_check_args(nargs, argv + optind + 1))
+			goto out_release;
+	} else if (strcmp(cmd, "apikey") == 0) {
+		nargs = full_argc - optind - 1;
+		if (admin_apikey_check_args(nargs, argv + optind + 1))
 			goto out_release;
 	} else if (strcmp(cmd, "masters") == 0) {
 		if (admin_masters_check_args(nargs, argv + optind + 1))
@@ -596,6 +604,8 @@ int main(int argc, char **argv)
 		ret = admin_placement_run(a.meta, a.json);
 	else if (strcmp(cmd, "token") == 0)
 		ret = admin_token_run(a.meta, a.json, nargs, argv + optind + 1);
+	else if (strcmp(cmd, "apikey") == 0)
+		ret = admin_apikey_run(a.meta, a.json, nargs, argv + optind + 1);
 	else if (strcmp(cmd, "masters") == 0)
 		ret = admin_masters_run(a.meta, a.json, nargs, argv + optind + 1);
 	else

@@ -180,9 +180,7 @@ usage:
 	return 2;
 }
 
-/* The directory inode of path, walked from the root with LOOKUPs ("." skipped,
- * ".." refused: the path must name the directory plainly). */
-static int resolve_dir(struct gd_meta_client *m, const char *path, uint64_t *ino)
+int admin_token_resolve_dir(struct gd_meta_client *m, const char *path, uint64_t *ino)
 {
 	char *copy = gd_strdup(path), *save = NULL, *name;
 	uint64_t cur = TOKEN_ROOT_INO;
@@ -251,7 +249,7 @@ static int cmd_create(struct gd_meta_client *m, int json, int argc, char **argv)
 			"the token's secret is derived from it here, never sent by the meta\n");
 		return 1;
 	}
-	rc = resolve_dir(m, c.subtree, &subtree);
+	rc = admin_token_resolve_dir(m, c.subtree, &subtree);
 	if (rc)
 		return fail(c.subtree, rc);
 	req.has_subtree = 1;
@@ -336,7 +334,7 @@ static int cmd_list(struct gd_meta_client *m, int json, int argc, char **argv)
 	const Godfs__TokenListResp *r;
 	uint64_t now = (uint64_t)time(NULL);
 	char b1[40], b2[40];
-	size_t i;
+	size_t i, shown = 0;
 	int rc;
 
 	for (i = 1; i < (size_t)argc; i++)
@@ -359,10 +357,12 @@ static int cmd_list(struct gd_meta_client *m, int json, int argc, char **argv)
 		bool ro = t->flags & GD_TOKEN_READ_ONLY;
 		const char *state = t->revoked ? "revoked" :
 				    (t->expires && t->expires <= now) ? "expired" : "valid";
+		if (t->flags & GD_TOKEN_APIKEY)
+			continue;    /* `apikey list` shows those */
 		if (json) {
 			printf("%s{\"id\": %" PRIu64 ", \"subtree\": %" PRIu64 ", \"read_only\": %s, "
 			       "\"expires\": %" PRIu64 ", \"created\": %" PRId64 ", \"state\": \"%s\", "
-			       "\"name\": ", i ? ", " : "", t->id, t->subtree, ro ? "true" : "false",
+			       "\"name\": ", shown++ ? ", " : "", t->id, t->subtree, ro ? "true" : "false",
 			       t->expires, t->created, state);
 			admin_json_str(t->name);
 			printf("}");

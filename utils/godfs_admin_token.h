@@ -3,7 +3,7 @@
  *
  *   token create --subtree PATH [--read-only] [--expires 30d|12h|DATE|never]
  *                [--name TEXT] [-o FILE] [--json]
- *   token list [--json]
+ *   token list [--json]          (API keys are not listed: `apikey list`)
  *   token revoke ID
  *
  * Runs on an admin session that godfs_admin.c opened. */
@@ -28,5 +28,9 @@ void admin_token_usage(FILE *f);
  * "30d"), or a local date "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM[:SS]". *out gets
  * Unix seconds. 0, or GD_EINVAL (also for a time not in the future). */
 int admin_token_parse_expires(const char *s, time_t now, uint64_t *out);
+
+/* The directory inode of path, walked from the root with LOOKUPs ("." skipped,
+ * ".." refused: the path must name the directory plainly). 0 or GD_E*. */
+int admin_token_resolve_dir(struct gd_meta_client *m, const char *path, uint64_t *ino);
 
 #endif
