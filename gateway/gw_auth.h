@@ -30,7 +30,7 @@
 
 #define GW_AUTH_DEFAULT_CACHE_MS 1000
 #define GW_AUTH_DEFAULT_CACHE_MAX 4096
-#define GW_SUBTREE_PATH_MAX 1024
+#define GW_SUBTREE_PATH_MAX 4097     /* PATH_MAX + 1 */
 
 /* An API key's public fields as the meta keeps them (TokenInfo). */
 struct gw_key_info {
