@@ -16,6 +16,7 @@
 #include "gd_cred.h"
 #include "gd_log.h"
 #include "gd_net.h"
+#include "gd_server_metrics.h"
 #include "gd_status.h"
 #include "gd_tls.h"
 #include "proto/wire.pb-c.h"
@@ -95,6 +96,7 @@ struct request_box {
 	struct gd_request pub;
 	atomic_int replied;
 	size_t bytes;                  /* counted in s->req_bytes */
+	uint64_t t0_ns;                /* read whole (gd_server_metrics.h) */
 };
 
 struct gd_server {
@@ -532,6 +534,8 @@ static int read_request(struct gd_sconn *sc, const struct gd_frame_hdr *hdr,
 		rc = alloc_failed ? GD_ENOMEM : GD_EPROTO;
 		goto err_after_alloc;
 	}
+	gd_server_metrics_received(GD_FRAME_HDR_LEN + (size_t)hdr->pb_len + hdr->data_len);
+	rb->t0_ns = gd_server_metrics_now_ns();
 	rb->pub.method = m;
 	rb->pub.msg = msg;
 	rb->pub.conn = sc;
@@ -1406,6 +1410,9 @@ int gd_reply_packed(struct gd_request *req, const uint8_t *pb, size_t pb_len,
 	else
 		rc = send_or_queue(sc, iov, 3, sizeof(hdrbuf) + pb_len + data_len, req->peer);
 	pthread_mutex_unlock(&sc->send_lock);
+	if (rc == 0)
+		gd_server_metrics_replied(req->hdr.method, pb, pb_len,
+					  sizeof(hdrbuf) + pb_len + data_len, rb->t0_ns);
 	return rc;
 }
 
