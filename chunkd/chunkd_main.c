@@ -6,6 +6,7 @@
  * (registration, heartbeats, orders) and waits for SIGTERM or SIGINT; then it
  * stops everything in reverse order and exits 0. */
 #include "chunkd_meta.h"
+#include "chunkd_metrics.h"
 #include "chunkd_pipeline.h"
 #include "chunkd_rate.h"
 #include "chunkd_rpc_client.h"
@@ -74,6 +75,8 @@ static void usage(FILE *f)
 		"                           per second (default 0 = no limit)\n"
 		"  --cap-skew-ms N          clock skew allowed when checking the expiry of\n"
 		"                           chunk capabilities (default 30000; nodes need NTP)\n"
+		"  --metrics-listen HOST:PORT  serve /metrics (HTTP, read-only; keep it on a\n"
+		"                           private address) (default: off)\n"
 		"  --log-level LEVEL        error, warn, info (default) or debug\n"
 		"  --config FILE            configuration file (default /etc/godfs/" PROGRAM
 		".conf)\n"
@@ -154,6 +157,7 @@ int main(int argc, char **argv)
 		{ "scrub-delay-ms", required_argument, NULL, 'S' },
 		{ "cap-skew-ms", required_argument, NULL, 'K' },
 		{ "repl-rate-limit", required_argument, NULL, 'R' },
+		{ "metrics-listen", required_argument, NULL, 'M' },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
@@ -166,6 +170,7 @@ int main(int argc, char **argv)
 	struct chunkd_store *store = NULL;
 	struct chunkd_pipeline *pipe = NULL;
 	struct gd_server *server = NULL;
+	struct gd_http *http = NULL;
 	struct chunkd_scrub *scrub = NULL;
 	struct chunkd_rpc rpc;
 	struct gd_config cfg;
@@ -327,6 +332,9 @@ int main(int argc, char **argv)
 		.auth = &auth,  /* outlives the server: both live until main returns */
 		.auth_timeout_ms = gd_cred_auth_timeout_ms(),
 	};
+	rc = chunkd_metrics_start(store, gd_config_get(&cfg, "metrics-listen", NULL, NULL), &http);
+	if (rc < 0)
+		goto out_pipe;   /* gd_http said why */
 	rc = gd_server_start(&sc, &server);
 	if (rc < 0)
 		goto out_pipe;   /* gd_server said why */
@@ -363,6 +371,8 @@ out_server:
 	/* The scrubber reads the store and reports through the meta thread. */
 	chunkd_scrub_stop(scrub);
 out_pipe:
+	/* It reads the store. */
+	gd_http_stop(http);
 	/* The meta thread's orders use the pipeline: stop it first. */
 	chunkd_meta_destroy(meta);
 	meta = NULL;

@@ -1,5 +1,7 @@
 #include "chunkd_pipeline.h"
 
+#include "chunkd_metrics.h"
+
 #include "gd_alloc.h"
 #include "gd_conn.h"
 #include "gd_cred.h"
@@ -652,6 +654,8 @@ void chunkd_pipeline_write_async(struct chunkd_pipeline *p, const Godfs__CsWrite
 			o->local = chunkd_store_write(p->store, w->chunk_id, w->version, from,
 						      w->chunk_size, w->offset, data, len);
 	}
+	if (o->local == 0)
+		chunkd_metrics_written(len);
 	pop_step_done(o);
 }
 
@@ -867,6 +871,7 @@ int chunkd_pipeline_replicate(struct chunkd_pipeline *p, uint64_t chunk_id,
 			rc = chunkd_store_import_write(imp, off, buf, n);
 			if (rc)
 				goto out_abort;
+			chunkd_metrics_replicated(n);
 		}
 		off += n;
 		if (off >= limit || n < want)

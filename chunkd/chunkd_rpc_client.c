@@ -1,5 +1,7 @@
 #include "chunkd_rpc_client.h"
 
+#include "chunkd_metrics.h"
+
 #include "gd_alloc.h"
 #include "gd_cap.h"
 #include "gd_frame.h"
@@ -184,6 +186,8 @@ static int handle_read(struct chunkd_rpc *rpc, struct gd_request *req)
 			rc = chunkd_store_read(rpc->store, q->chunk_id, q->version, q->offset,
 					       len, buf, &got);
 	}
+	if (rc == 0)
+		chunkd_metrics_read(got);
 	if (rc)
 		gd_debug("%s: CS_READ %016" PRIx64 " v%" PRIu64 " @%u+%u: %s", req->peer,
 			 q->chunk_id, q->version, q->offset, q->length, gd_strerror(rc));

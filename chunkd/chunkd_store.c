@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,11 @@
 struct data_dir {
 	char *path;
 	dev_t dev;
+	uint64_t nchunks;               /* store->mu: copies in it */
+	/* failed reads, writes, fsyncs, truncates (EIO, EROFS) and bad
+	 * checksums found, for the metrics (chunkd_store_dir_stats) */
+	atomic_uint_fast64_t io_errors;
+	atomic_uint_fast64_t checksum_errors;
 };
 
 /* One chunk id in the index. Lock order: rw, then fd_mu, then store->mu. */
@@ -55,6 +61,7 @@ struct chunk {
 	/* Written under rw (write) and store->mu; read under either. */
 	int exists;
 	uint64_t version;
+	int counted_dir;                /* store->mu: the dir whose nchunks counts it */
 	/* rw */
 	int dir;
 	uint64_t data_len;
@@ -486,6 +493,26 @@ static void chunk_put(struct chunkd_store *s, struct chunk *c)
 		chunk_free(c);
 }
 
+/* Moves the copy's count to the dir it is in now (store->mu held, c->exists
+ * still the old state). */
+static void count_in_dir(struct chunkd_store *s, struct chunk *c, int exists)
+{
+	if (c->exists)
+		s->dirs[c->counted_dir].nchunks--;
+	if (exists) {
+		s->dirs[c->dir].nchunks++;
+		c->counted_dir = c->dir;
+	}
+}
+
+/* An I/O error of the copy's data dir, counted (rc of a read, write, fsync
+ * or truncate of c; rw held). */
+static void count_io_error(struct chunkd_store *s, const struct chunk *c, int rc)
+{
+	if ((rc == GD_EIO || rc == GD_EROFS) && c->exists)
+		atomic_fetch_add(&s->dirs[c->dir].io_errors, 1);
+}
+
 /* Records whether a copy exists and its version (rw held for writing). */
 static void chunk_set_state(struct chunkd_store *s, struct chunk *c, int exists,
 			    uint64_t version)
@@ -495,6 +522,7 @@ static void chunk_set_state(struct chunkd_store *s, struct chunk *c, int exists,
 		s->count++;
 	else if (!exists && c->exists)
 		s->count--;
+	count_in_dir(s, c, exists);
 	c->exists = exists;
 	c->version = version;
 	if (!exists)
@@ -650,6 +678,7 @@ static void note_bad(struct chunkd_store *s, struct chunk *c, uint64_t b, const 
 	pthread_mutex_unlock(&s->mu);
 	if (!first)
 		return;
+	atomic_fetch_add(&s->dirs[c->dir].checksum_errors, 1);
 	gd_error("chunk %016" PRIx64 " v%" PRIu64 ": block %" PRIu64 " (data bytes %" PRIu64
 		 "..%" PRIu64 ") does not match its checksum (%s): reported, the copy is kept",
 		 c->id, version, b, b * BS, b * BS + BS - 1, why);
@@ -1023,6 +1052,7 @@ int chunkd_store_write(struct chunkd_store *s, uint64_t chunk_id, uint64_t versi
 	if (rc == GD_ECORRUPT)
 		note_bad(s, c, bad_b, "before a partial write");
 out:
+	count_io_error(s, c, rc);
 	chunk_unlock_w(s, c);
 	return rc;
 }
@@ -1142,6 +1172,7 @@ int chunkd_store_read(struct chunkd_store *s, uint64_t chunk_id, uint64_t versio
 	else if (rc == GD_ECORRUPT)
 		note_bad(s, c, bad_b, "on read");
 out:
+	count_io_error(s, c, rc);
 	pthread_rwlock_unlock(&c->rw);
 	chunk_put(s, c);
 	return rc;
@@ -1174,6 +1205,7 @@ int chunkd_store_fsync(struct chunkd_store *s, uint64_t chunk_id, uint64_t versi
 	if (rc)
 		gd_error("chunk %016" PRIx64 ": fsync failed: %s", chunk_id, gd_strerror(rc));
 out:
+	count_io_error(s, c, rc);
 	chunk_unlock_w(s, c);
 	return rc;
 }
@@ -1267,6 +1299,7 @@ int chunkd_store_truncate(struct chunkd_store *s, uint64_t chunk_id, uint64_t ve
 			 length, gd_strerror(rc));
 	}
 out:
+	count_io_error(s, c, rc);
 	chunk_unlock_w(s, c);
 	return rc;
 }
@@ -1412,6 +1445,31 @@ void chunkd_store_space(struct chunkd_store *s, uint64_t *total, uint64_t *free_
 		*total += (uint64_t)sv.f_blocks * sv.f_frsize;
 		*free_bytes += (uint64_t)sv.f_bavail * sv.f_frsize;
 	}
+}
+
+size_t chunkd_store_ndirs(const struct chunkd_store *s)
+{
+	return (size_t)s->ndirs;
+}
+
+void chunkd_store_dir_stats(struct chunkd_store *s, size_t i, struct chunkd_store_dir_stats *out)
+{
+	struct statvfs sv;
+
+	memset(out, 0, sizeof(*out));
+	if (i >= (size_t)s->ndirs)
+		return;
+	out->path = s->dirs[i].path;
+	if (statvfs(s->dirs[i].path, &sv) == 0) {
+		out->total = (uint64_t)sv.f_blocks * sv.f_frsize;
+		out->free = (uint64_t)sv.f_bavail * sv.f_frsize;
+	}
+	out->full = out->free < s->reserve;
+	pthread_mutex_lock(&s->mu);
+	out->chunks = s->dirs[i].nchunks;
+	pthread_mutex_unlock(&s->mu);
+	out->io_errors = atomic_load(&s->dirs[i].io_errors);
+	out->checksum_errors = atomic_load(&s->dirs[i].checksum_errors);
 }
 
 const char *chunkd_store_node_id(const struct chunkd_store *s)
@@ -1945,6 +2003,7 @@ static int scan_file(struct chunkd_store *s, int dir, const char *leaf, const ch
 	pthread_mutex_lock(&s->mu);
 	if (!c->exists)
 		s->count++;
+	count_in_dir(s, c, 1);
 	c->exists = 1;
 	c->version = version;
 	c->open_on_disk = state == HDR_STATE_OPEN;

@@ -136,6 +136,19 @@ uint64_t chunkd_store_count(struct chunkd_store *s);
 /* Total and free bytes over the data dirs (each file system counted once). */
 void chunkd_store_space(struct chunkd_store *s, uint64_t *total, uint64_t *free_bytes);
 
+/* One data dir, for the metrics (chunkd_metrics.h). */
+struct chunkd_store_dir_stats {
+	const char *path;           /* owned by the store */
+	uint64_t total, free;       /* its file system (free: for this user) */
+	uint64_t chunks;            /* copies in it */
+	uint64_t io_errors;         /* reads, writes, fsyncs, truncates failed with EIO/EROFS */
+	uint64_t checksum_errors;   /* blocks found not matching their checksum */
+	int full;                   /* free is below the reserve: new data is refused */
+};
+size_t chunkd_store_ndirs(const struct chunkd_store *s);
+/* Thread-safe; i < chunkd_store_ndirs (else *out is zeroed). */
+void chunkd_store_dir_stats(struct chunkd_store *s, size_t i, struct chunkd_store_dir_stats *out);
+
 /* A copy pulled from a peer: written to a temp file, then fsynced and renamed
  * into place by commit. Pieces come in order at block-aligned offsets; blocks
  * of zeros are left as holes. */

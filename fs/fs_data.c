@@ -147,6 +147,7 @@ struct fs_data {
 	struct fs_itable *it;
 	struct fs_data_config cfg;
 	atomic_size_t mem;       /* bytes of write buffers and read-ahead slots */
+	atomic_size_t ra_mem;    /* of those, read-ahead slots (fs_data_mem) */
 
 	pthread_mutex_t mu;      /* guards the queue and stopping */
 	pthread_cond_t cv;
@@ -213,6 +214,7 @@ static void file_unref(struct fs_data *d, struct fs_file *f)
 		if (f->slots[i].buf) {
 			pool_put(&d->rpool, f->slots[i].buf);
 			atomic_fetch_sub(&d->mem, d->cfg.ra_block);
+			atomic_fetch_sub(&d->ra_mem, d->cfg.ra_block);
 		}
 	pthread_mutex_destroy(&f->mu);
 	pthread_cond_destroy(&f->cv);
@@ -809,6 +811,7 @@ static void schedule(struct fs_data *d, struct fs_file *f, uint64_t from, uint64
 			if (!s->buf)
 				return;
 			atomic_fetch_add(&d->mem, rab);
+			atomic_fetch_add(&d->ra_mem, rab);
 		}
 		struct fs_job *j = gd_calloc(1, sizeof(*j));
 		if (!j)
@@ -1050,6 +1053,7 @@ int fs_data_new(struct gd_client *gc, struct fs_itable *it, const struct fs_data
 	if (!d->cfg.flush_ms)
 		d->cfg.flush_ms = 1000;
 	atomic_init(&d->mem, 0);
+	atomic_init(&d->ra_mem, 0);
 	pool_init(&d->wpool, d->cfg.wbuf_size);
 	pool_init(&d->rpool, d->cfg.ra_block);
 	pthread_mutex_init(&d->mu, NULL);
@@ -1099,4 +1103,12 @@ void fs_data_free(struct fs_data *d)
 		file_unref(d, d->files);
 	}
 	data_teardown(d);
+}
+
+void fs_data_mem(struct fs_data *d, size_t *wbuf, size_t *ra)
+{
+	size_t mem = atomic_load(&d->mem);
+
+	*ra = atomic_load(&d->ra_mem);
+	*wbuf = mem > *ra ? mem - *ra : 0;
 }

@@ -82,4 +82,7 @@ void fs_data_released(struct fs_data *d, struct fs_inode *in);
  * uncommitted writes replace the meta's. */
 void fs_data_attr_overlay(struct fs_inode *in, struct gd_attr *a);
 
+/* Bytes held now by write buffers and by read-ahead slots (any thread). */
+void fs_data_mem(struct fs_data *d, size_t *wbuf, size_t *ra);
+
 #endif

@@ -234,3 +234,15 @@ void fs_inode_set_attr(struct fs_inode *in, const struct gd_attr *a)
 		in->size = a->size;
 	pthread_mutex_unlock(&in->mu);
 }
+
+size_t fs_itable_count(struct fs_itable *t)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < FS_SHARDS; i++) {
+		pthread_mutex_lock(&t->shards[i].mu);
+		n += t->shards[i].count;
+		pthread_mutex_unlock(&t->shards[i].mu);
+	}
+	return n;
+}

@@ -73,6 +73,8 @@ uint32_t fs_inode_closed(struct fs_itable *t, struct fs_inode *in);
 
 /* Fills ino (capacity max) with one entry per open handle; returns how many. */
 size_t fs_itable_open_inodes(struct fs_itable *t, uint64_t *ino, size_t max);
+/* Inodes in the table (the mount's metrics; locks each shard in turn). */
+size_t fs_itable_count(struct fs_itable *t);
 
 /* Calls fn on every entry, with that entry's shard locked (fn may lock the
  * inode's mu, never a shard). */

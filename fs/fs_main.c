@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fs_meta.h"
+#include "fs_metrics.h"
 #include "fs_ops.h"
 #include "gd_alloc.h"
 #include "gd_config.h"
@@ -55,7 +56,8 @@ static void usage(FILE *out)
 		"                " GD_CRED_DEFAULT_KEY_FILE "),\n"
 		"                token_file=PATH (a client token instead of the key),\n"
 		"                insecure (for a cluster whose daemons run with --insecure),\n"
-		"                tls (TLS on every connection: the cluster runs with --tls);\n"
+		"                tls (TLS on every connection: the cluster runs with --tls),\n"
+		"                metrics_listen=HOST:PORT (Prometheus /metrics, default off);\n"
 		"                defaults, _netdev, noauto, user... are ignored\n"
 		"  -h, --help    this text;  -V, --version  the version\n");
 }
@@ -103,7 +105,7 @@ static int is_ignored_opt(const char *o)
 static const char *const own_opts[] = {
 	"attr_timeout", "entry_timeout", "log_level", "log_file", "meta_timeout",
 	"write_buffer", "readahead", "io_threads", "goal", "read_ahead_kb",
-	"key_file", "token_file",
+	"key_file", "token_file", "metrics_listen",
 };
 
 /* Sorts one -o list into kernel options, own options and ignored ones. */
@@ -407,6 +409,8 @@ int main(int argc, char **argv)
 	struct fs_mount m;
 	struct gd_client *gc = NULL;
 	struct fuse_session *se = NULL;
+	struct gd_http *http = NULL;
+	const struct fuse_lowlevel_ops *ops = &fs_ops;
 	char *addrs = NULL;
 	const char *subdir = "";
 	int notify_fd = -1;
@@ -521,6 +525,12 @@ int main(int argc, char **argv)
 		dc.ra_window = 1;
 	if (fs_data_new(gc, m.it, &dc, &m.data))
 		goto out_client;
+	const char *metrics_listen = gd_config_get(&cfg, "metrics-listen", NULL, NULL);
+	if (metrics_listen && *metrics_listen) {
+		if (fs_metrics_start(&m, metrics_listen, &http))
+			goto out_data;
+		ops = fs_metrics_ops(&fs_ops);
+	}
 
 	/* libfuse's own options: name, type, permissions, kernel flags. */
 	char fsname[OPTS_MAX];
@@ -535,7 +545,7 @@ int main(int argc, char **argv)
 		 a.kernel_opts[0] ? "," : "", a.kernel_opts);
 	char *fargv[] = { argv[0], "-o", fopts, NULL };
 	struct fuse_args fa = FUSE_ARGS_INIT(3, fargv);
-	se = fuse_session_new(&fa, &fs_ops, sizeof(fs_ops), &m);
+	se = fuse_session_new(&fa, ops, sizeof(*ops), &m);
 	atomic_store(&m.se, se);
 	fuse_opt_free_args(&fa);
 	if (!se) {
@@ -580,6 +590,7 @@ out_signals:
 out_session:
 	fuse_session_destroy(se);
 out_data:
+	gd_http_stop(http);
 	fs_data_free(m.data);
 out_client:
 	gd_client_close(gc);

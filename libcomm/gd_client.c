@@ -2181,3 +2181,13 @@ void gd_client_invalidate(struct gd_client *c, uint64_t ino)
 {
 	cache_drop_ino(&c->locs, ino, 0, false);
 }
+
+size_t gd_client_location_cache_entries(struct gd_client *c)
+{
+	size_t n;
+
+	pthread_mutex_lock(&c->locs.mu);
+	n = c->locs.count;
+	pthread_mutex_unlock(&c->locs.mu);
+	return n;
+}

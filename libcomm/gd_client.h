@@ -117,6 +117,8 @@ void gd_client_release(struct gd_client *c, uint64_t ino);
  * leases, and what it wrote through them, are forgotten. */
 void gd_client_truncated(struct gd_client *c, uint64_t ino);
 
+/* Chunk locations cached for reading (the mount's metrics). */
+size_t gd_client_location_cache_entries(struct gd_client *c);
 /* Forgets cached chunk locations of an inode (after another client changed it). */
 void gd_client_invalidate(struct gd_client *c, uint64_t ino);
 

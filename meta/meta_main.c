@@ -51,6 +51,7 @@ static const struct option meta_opts[] = {
 	{ "repl-max-per-node", required_argument, NULL, 1009 },
 	{ "rebalance-threshold", required_argument, NULL, 1020 },
 	{ "rebalance-rate", required_argument, NULL, 1021 },
+	{ "metrics-listen", required_argument, NULL, 1030 },
 	{ "log-level", required_argument, NULL, 'L' },
 	{ "config", required_argument, NULL, 'C' },
 	{ "help", no_argument, NULL, 'h' },
@@ -92,6 +93,8 @@ static void meta_usage(FILE *f)
 		"  --repl-max-per-node N       re-replication copies on their way to one chunkd\n"
 		"                              at most (default 32; its rate limit is the\n"
 		"                              chunkd's --repl-rate-limit)\n"
+		"  --metrics-listen HOST:PORT  serve /metrics, /status (HTTP, read-only; keep it\n"
+		"                              on a private address) (default: off)\n"
 		"  --log-level LEVEL           error, warn, info (default) or debug\n"
 		"  --config FILE               configuration file (default /etc/godfs/" PROGRAM ".conf)\n"
 		GD_SERVER_OPTS_USAGE
@@ -335,6 +338,15 @@ static int read_options(struct gd_config *cfg, struct meta_options *opt, char **
 
 		if (gd_parse_hostport(opt->listen, -1, host, sizeof(host), &port) < 0) {
 			fprintf(stderr, PROGRAM ": --listen \"%s\" is not HOST:PORT\n", opt->listen);
+			return GD_EINVAL;
+		}
+		opt->metrics_listen = gd_config_get(cfg, "metrics-listen", NULL, NULL);
+		if (opt->metrics_listen != NULL && opt->metrics_listen[0] == '\0')
+			opt->metrics_listen = NULL;
+		if (opt->metrics_listen != NULL &&
+		    gd_parse_hostport(opt->metrics_listen, -1, host, sizeof(host), &port) < 0) {
+			fprintf(stderr, PROGRAM ": --metrics-listen \"%s\" is not HOST:PORT\n",
+				opt->metrics_listen);
 			return GD_EINVAL;
 		}
 		if (gd_parse_hostport(opt->raft_listen, -1, host, sizeof(host), &port) < 0 ||

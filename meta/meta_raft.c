@@ -13,7 +13,9 @@
 #include "gd_cred.h"
 #include "gd_log.h"
 #include "gd_net.h"
+#include "gd_server_metrics.h"
 #include "gd_status.h"
+#include "meta_metrics.h"
 #include "meta_raft_addr.h"
 #include "meta_raft_lease.h"
 #include "meta_raft_transport.h"
@@ -111,6 +113,7 @@ struct raft_prop {
 	struct meta_raft *r;
 	meta_raft_done_fn done;
 	void *arg;
+	uint64_t t0_ns;         /* proposed (godfs_raft_commit_duration_seconds) */
 };
 
 void *meta_raft_malloc(size_t n)
@@ -693,6 +696,7 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 	if (status == 0) {
 		if (result == r->last_result)
 			r->last_result = NULL;
+		meta_metrics_committed(gd_server_metrics_now_ns() - p->t0_ns);
 	} else {
 		result = NULL;
 	}
@@ -747,6 +751,7 @@ int meta_raft_propose(struct meta_raft *r, const void *buf, size_t len,
 	p->r = r;
 	p->done = done;
 	p->arg = arg;
+	p->t0_ns = gd_server_metrics_now_ns();
 	p->u.apply.data = p;
 	rv = raft_apply(&r->raft, &p->u.apply, &b, 1, apply_cb);
 	if (rv != 0) {
@@ -829,6 +834,11 @@ uint64_t meta_raft_last_index(struct meta_raft *r)
 uint64_t meta_raft_last_applied(struct meta_raft *r)
 {
 	return raft_last_applied(&r->raft);
+}
+
+uint64_t meta_raft_commit_index(struct meta_raft *r)
+{
+	return r->raft.commit_index;
 }
 
 uint64_t meta_raft_term(struct meta_raft *r)

@@ -87,6 +87,8 @@ bool meta_raft_is_leader(struct meta_raft *r);
 uint64_t meta_raft_leader_id(struct meta_raft *r);
 uint64_t meta_raft_last_index(struct meta_raft *r);
 uint64_t meta_raft_last_applied(struct meta_raft *r);
+/* The highest index known committed. */
+uint64_t meta_raft_commit_index(struct meta_raft *r);
 uint64_t meta_raft_term(struct meta_raft *r);
 /* "leader", "follower", "candidate" or "unavailable". */
 const char *meta_raft_state_name(struct meta_raft *r);

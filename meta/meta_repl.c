@@ -108,6 +108,11 @@ void meta_repl_leader_start(struct meta_server *ms, uint64_t now_ms)
 	ms->repl->repl_after_ms = now_ms + ms->opt.lease_ms + LEASE_DRAIN_MS;
 }
 
+const struct meta_repl_census *meta_repl_census(const struct meta_repl *r)
+{
+	return &r->census;
+}
+
 uint64_t meta_repl_under_goal(const struct meta_repl *r)
 {
 	return r->under_goal;

@@ -27,6 +27,7 @@
 #include "proto/wire.pb-c.h"
 
 struct meta_repl;
+struct meta_repl_census;
 
 int meta_repl_new(struct meta_repl **out);
 void meta_repl_free(struct meta_repl *r);
@@ -59,6 +60,9 @@ void meta_repl_confirmed(void *arg, const struct meta_fsm_chunk *c, const char *
 void meta_repl_replicated(struct meta_server *ms, const char *node_id,
 			  const Godfs__CsReplicated *r);
 
+/* The census of the last complete scan pass (zeros before the first one
+ * ends); valid until the next tick. */
+const struct meta_repl_census *meta_repl_census(const struct meta_repl *r);
 /* Under-goal chunks counted by the last complete scan pass. */
 uint64_t meta_repl_under_goal(const struct meta_repl *r);
 /* Fills the re-replication fields of an AdminStatusResp (repl_*,

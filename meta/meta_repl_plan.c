@@ -85,6 +85,7 @@ size_t meta_repl_plan_left(const struct meta_repl_plan *p)
 void meta_repl_census_add(struct meta_repl_census *c, uint32_t live, uint32_t goal,
 			  uint64_t bytes)
 {
+	c->by_live[live < META_REPL_COPIES ? live : META_REPL_COPIES - 1]++;
 	if (live > goal) {
 		c->over_goal++;
 		return;

@@ -61,7 +61,10 @@ size_t meta_repl_plan_left(const struct meta_repl_plan *p);
 
 #define META_REPL_HIST 8    /* chunks under goal by live copies 0..7 (7 = 7 or more) */
 
+#define META_REPL_COPIES 5  /* every chunk by live copies 0..4 (4 = 4 or more) */
+
 struct meta_repl_census {
+	uint64_t by_live[META_REPL_COPIES]; /* every chunk, at goal or not */
 	uint64_t under_by_live[META_REPL_HIST];
 	uint64_t under_goal;
 	uint64_t at_goal;

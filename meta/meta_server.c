@@ -26,6 +26,7 @@
 #include "meta_dispatch.h"
 #include "meta_housekeeping.h"
 #include "meta_loop.h"
+#include "meta_metrics.h"
 #include "meta_ns.h"
 #include "meta_read_gate.h"
 #include "meta_token_gate.h"
@@ -293,6 +294,7 @@ static void on_tick(uv_timer_t *t)
 	meta_read_gate_kick(ms);
 	if (ms->ready)
 		meta_housekeeping_tick(ms, now);
+	meta_metrics_publish(ms, now);
 	if (now - ms->last_slow_tick_ms >= SLOW_TICK_MS) {
 		ms->last_slow_tick_ms = now;
 		if (ms->parked.head != NULL && now - ms->last_park_ms >= SLOW_TICK_MS)
@@ -555,6 +557,7 @@ static int lock_data_dir(const char *dir, int *fd_out)
  * set-up server. */
 static void release(struct meta_server *ms)
 {
+	meta_metrics_stop(ms);
 	meta_loop_release(ms);
 	if (ms->fsm != NULL)
 		meta_fsm_free(ms->fsm);
@@ -705,6 +708,11 @@ int meta_server_run(const struct meta_options *opt)
 	scfg.auth = &ms->auth;
 	scfg.auth_timeout_ms = gd_cred_auth_timeout_ms();
 	scfg.serves = GD_SERVE_META;
+	rc = meta_metrics_start(ms, opt->metrics_listen);
+	if (rc != 0) {
+		gd_error("cannot serve metrics on %s", opt->metrics_listen);
+		goto err_after_raft;
+	}
 	rc = gd_server_start(&scfg, &ms->srv);
 	if (rc != 0) {
 		gd_error("cannot listen on %s", opt->listen);

@@ -53,6 +53,7 @@ struct meta_options {
 	unsigned snapshot_trailing;
 	size_t raft_segment_size;     /* bytes of a Raft log segment file; 0 = libraft's */
 	struct gd_server_limits limits; /* of the client port (gd_server_opts) */
+	const char *metrics_listen;  /* /metrics, /status (meta_metrics.h); NULL = none */
 };
 
 /* Per-connection state: created by the reader thread on the first request,
