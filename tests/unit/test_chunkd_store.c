@@ -175,6 +175,23 @@ static void test_round_trip(void **state)
 	free(data);
 }
 
+/* The metrics' view of the data dirs (chunkd_store_dir_stats), summed. */
+static struct chunkd_store_dir_stats dirs_sum(struct chunkd_store *s)
+{
+	struct chunkd_store_dir_stats st, sum = { 0 };
+
+	assert_true(chunkd_store_ndirs(s) >= 1);
+	for (size_t i = 0; i < chunkd_store_ndirs(s); i++) {
+		chunkd_store_dir_stats(s, i, &st);
+		assert_non_null(st.path);
+		assert_true(st.total > 0 && st.free <= st.total);
+		sum.chunks += st.chunks;
+		sum.io_errors += st.io_errors;
+		sum.checksum_errors += st.checksum_errors;
+	}
+	return sum;
+}
+
 static void test_corrupt_bit(void **state)
 {
 	struct fixture *f = *state;
@@ -210,6 +227,9 @@ static void test_corrupt_bit(void **state)
 	assert_int_equal(f->corrupt_id, id);
 	assert_int_equal(f->corrupt_ver, 7);
 	assert_int_equal(f->corrupt_block, 4);
+	assert_int_equal(dirs_sum(f->s).checksum_errors, 1);
+	assert_int_equal(dirs_sum(f->s).chunks, 1);
+	assert_int_equal(dirs_sum(f->s).io_errors, 0);
 
 	/* The copy stays (block-level, not copy-level): its other blocks read on,
 	 * the bad one keeps failing and is reported once. */
@@ -242,6 +262,11 @@ static void test_corrupt_bit(void **state)
 	assert_int_equal(chunkd_store_import_commit(imp, CHUNKD_MAX_CHUNK), 0);
 	assert_int_equal(chunkd_store_read(f->s, id, 7, 0, 1 * MiB, buf, &got), 0);
 	assert_memory_equal(buf, data, 1 * MiB);
+	/* each bad block counted once; the copy replaced, still one; deleted, none */
+	assert_int_equal(dirs_sum(f->s).checksum_errors, 2);
+	assert_int_equal(dirs_sum(f->s).chunks, 1);
+	assert_int_equal(chunkd_store_delete(f->s, id, 0), 0);
+	assert_int_equal(dirs_sum(f->s).chunks, 0);
 	free(data);
 	free(buf);
 }
