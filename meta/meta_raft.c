@@ -1017,8 +1017,10 @@ size_t meta_raft_members(struct meta_raft *r, struct meta_raft_member *out, size
 			for (size_t j = 0; j < META_RAFT_LEASE_PEERS_MAX; j++) {
 				const struct meta_raft_lease_peer *p = &r->lease.peers[j];
 
-				if (p->id == s->id && p->heard_ms != 0 && p->heard_ms <= now)
+				if (p->id == s->id && p->heard_ms != 0 && p->heard_ms <= now) {
 					m->heard_ago_ms = now - p->heard_ms;
+					m->heard = true;
+				}
 			}
 		}
 		n++;

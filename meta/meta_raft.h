@@ -117,6 +117,7 @@ struct meta_raft_member {
 	bool has_match;          /* on the leader: */
 	uint64_t match_index;    /*   the last entry known to be on it */
 	uint64_t heard_ago_ms;   /*   since its last answer of this term (0 = none yet or self) */
+	bool heard;              /*   heard_ago_ms is set: it answered in this term */
 };
 
 /* Fills out (capacity max) with the configuration; returns how many. */
