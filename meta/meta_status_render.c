@@ -449,6 +449,15 @@ static void html_chunks(struct out *o, const struct meta_status_snap *s)
 			s->over_goal);
 	}
 	out_str(o, "</table>\n");
+	if (s->census_known) {
+		out_str(o, "<h3>Chunks by live copies</h3>\n<table id=\"by-live\"><tr>");
+		for (size_t i = 0; i < META_STATUS_BY_LIVE; i++)
+			out_fmt(o, "<th>%zu%s</th>", i, i + 1 == META_STATUS_BY_LIVE ? "+" : "");
+		out_str(o, "</tr><tr>");
+		for (size_t i = 0; i < META_STATUS_BY_LIVE; i++)
+			out_fmt(o, "<td class=\"num\">%" PRIu64 "</td>", s->by_live[i]);
+		out_str(o, "</tr></table>\n");
+	}
 	if (s->census_known && s->under_goal) {
 		out_str(o, "<h3>Chunks under goal by live copies</h3>\n<table><tr>");
 		for (size_t i = 0; i < META_STATUS_COPIES_MAX; i++)
@@ -635,6 +644,9 @@ int meta_status_render_json(const struct meta_status_snap *s, char **body, size_
 		out_str(&o, "\"under_goal_by_live_copies\":[");
 		for (size_t i = 0; i < META_STATUS_COPIES_MAX; i++)
 			out_fmt(&o, "%s%" PRIu64, i ? "," : "", s->under_by_live[i]);
+		out_str(&o, "],\"by_live_copies\":[");
+		for (size_t i = 0; i < META_STATUS_BY_LIVE; i++)
+			out_fmt(&o, "%s%" PRIu64, i ? "," : "", s->by_live[i]);
 		out_str(&o, "],");
 		json_u64(&o, "scan_age_ms", s->census_age_ms, false);
 		out_str(&o, "}");

@@ -75,6 +75,8 @@ static struct meta_status_snap *leader_snap(void)
 	s->sessions = 2;
 	s->census_known = true;
 	s->under_by_live[1] = 5;
+	s->by_live[1] = 5;
+	s->by_live[3] = 25;
 	s->under_goal = 5;
 	s->at_goal = 25;
 	s->copies_todo = 5;
@@ -210,7 +212,12 @@ static void test_under_goal(void **state)
 	assert_non_null(strstr(page, "<td class=\"num\" id=\"eta\">unknown (nothing moving)</td>"));
 	json = json_of(s);
 	assert_non_null(strstr(json, "\"chunks\":{\"at_goal\":25,\"under_goal\":5,\"missing\":0,"
-				     "\"over_goal\":0,\"under_goal_by_live_copies\":[0,5,0,0,0,0,0,0]"));
+				     "\"over_goal\":0,\"under_goal_by_live_copies\":[0,5,0,0,0,0,0,0],"
+				     "\"by_live_copies\":[0,5,0,25,0]"));
+	/* every chunk by live copies: 5 with 1 (under goal 3), 25 with 3 */
+	assert_non_null(strstr(page, "<table id=\"by-live\"><tr><th>0</th><th>1</th><th>2</th><th>3</th>"
+				     "<th>4+</th></tr><tr><td class=\"num\">0</td><td class=\"num\">5</td>"
+				     "<td class=\"num\">0</td><td class=\"num\">25</td>"));
 	assert_non_null(strstr(json, "\"eta_seconds\":null"));
 	free(page);
 	free(json);
