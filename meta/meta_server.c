@@ -29,6 +29,7 @@
 #include "meta_metrics.h"
 #include "meta_ns.h"
 #include "meta_read_gate.h"
+#include "meta_status.h"
 #include "meta_token_gate.h"
 
 #define TICK_MS 100u
@@ -295,6 +296,8 @@ static void on_tick(uv_timer_t *t)
 	if (ms->ready)
 		meta_housekeeping_tick(ms, now);
 	meta_metrics_publish(ms, now);
+	if (ms->status != NULL)
+		meta_status_tick(ms->status, ms, now);
 	if (now - ms->last_slow_tick_ms >= SLOW_TICK_MS) {
 		ms->last_slow_tick_ms = now;
 		if (ms->parked.head != NULL && now - ms->last_park_ms >= SLOW_TICK_MS)
@@ -558,6 +561,8 @@ static int lock_data_dir(const char *dir, int *fd_out)
 static void release(struct meta_server *ms)
 {
 	meta_metrics_stop(ms);
+	meta_status_free(ms->status);   /* its listener is stopped */
+	ms->status = NULL;
 	meta_loop_release(ms);
 	if (ms->fsm != NULL)
 		meta_fsm_free(ms->fsm);
@@ -712,6 +717,13 @@ int meta_server_run(const struct meta_options *opt)
 	if (rc != 0) {
 		gd_error("cannot serve metrics on %s", opt->metrics_listen);
 		goto err_after_raft;
+	}
+	if (meta_metrics_http(ms) != NULL) {
+		rc = meta_status_serve(ms, meta_metrics_http(ms));
+		if (rc != 0) {
+			gd_error("cannot serve the status page: %s", gd_strerror(rc));
+			goto err_after_raft;
+		}
 	}
 	rc = gd_server_start(&scfg, &ms->srv);
 	if (rc != 0) {

@@ -123,6 +123,7 @@ struct meta_replier {
 
 struct meta_repl;
 struct meta_balance;
+struct meta_status;
 
 /* A (ino, chunk index) whose lease or failure report is in flight: another
  * one on the same chunk parks behind it (META_WAIT_CHUNK). */
@@ -182,6 +183,8 @@ struct meta_server {
 	struct meta_read_gate *gate;  /* loop: reads waiting for the lease or a barrier
 				       * (NULL in unit tests: no gate) */
 	char leader_addr_buf[256];    /* loop: the leader's client address, for redirects */
+	struct meta_status *status;   /* loop: the status page's snapshots (meta_status.h);
+				       * NULL without --metrics-listen */
 };
 
 /* Runs the daemon until SIGTERM/SIGINT. Returns 0 after a clean stop, or a

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "gd_alloc.h"
+#include "gd_http.h"
 #include "gd_net.h"
 #include "gd_status.h"
 #include "meta_drain.h"
@@ -15,11 +16,14 @@
 #include "meta_raft.h"
 #include "meta_registry.h"
 #include "meta_repl.h"
+#include "meta_repl_plan.h"
 #include "meta_sessions.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0.1.0"
 #endif
+
+_Static_assert(META_STATUS_BY_LIVE == META_REPL_COPIES, "the census's last bucket is 4+");
 
 /* A published snapshot and the renders still reading it. */
 struct held {
@@ -84,6 +88,10 @@ static void collect_raft(struct meta_server *ms, struct meta_status_snap *s)
 		m->id = mem[i].id;
 		copy_str(m->raft_addr, sizeof(m->raft_addr), mem[i].raft_addr);
 		copy_str(m->client_addr, sizeof(m->client_addr), mem[i].client_addr);
+		/* a voter bootstrapped alone has no client address in the
+		 * configuration: this node knows its own */
+		if (m->client_addr[0] == '\0' && mem[i].id == ms->opt.node_id)
+			copy_str(m->client_addr, sizeof(m->client_addr), ms->opt.listen);
 		copy_str(m->role, sizeof(m->role), mem[i].role);
 		m->leader = mem[i].leader;
 		m->self = mem[i].id == ms->opt.node_id;
@@ -163,6 +171,7 @@ static int collect_nodes(struct meta_server *ms, struct meta_status_snap *s, uin
 static void collect_chunks(struct meta_server *ms, struct meta_status_snap *s)
 {
 	Godfs__AdminStatusResp r = GODFS__ADMIN_STATUS_RESP__INIT;
+	const struct meta_repl_census *census;
 	const Godfs__ReplProgress *p;
 
 	s->sessions = meta_sessions_count(ms->sess);
@@ -178,6 +187,9 @@ static void collect_chunks(struct meta_server *ms, struct meta_status_snap *s)
 	/* the census's last entry counts that many copies or more */
 	for (size_t i = META_STATUS_COPIES_MAX; i < p->n_under_by_live; i++)
 		s->under_by_live[META_STATUS_COPIES_MAX - 1] += p->under_by_live[i];
+	census = meta_repl_census(ms->repl);
+	for (size_t i = 0; i < META_REPL_COPIES && i < META_STATUS_BY_LIVE; i++)
+		s->by_live[i] = census->by_live[i];
 	s->under_goal = meta_repl_under_goal(ms->repl);
 	s->at_goal = p->at_goal;
 	s->over_goal = p->over_goal;
@@ -261,5 +273,37 @@ int meta_status_page(struct meta_status *st, bool json, char **body, size_t *len
 	pthread_mutex_lock(&st->lock);
 	held_put_locked(h);
 	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+/* gd_http's handler of both pages (listener thread); ctx: the struct
+ * meta_status. */
+static void http_page(void *ctx, const char *path, const char *query, struct gd_http_reply *out)
+{
+	static const char not_yet[] = "no status yet: the meta takes its first snapshot within a second\n";
+	bool json = strcmp(path, "/status.json") == 0;
+	int rc;
+
+	(void)query;
+	rc = meta_status_page(ctx, json, &out->body, &out->len);
+	if (rc == 0) {
+		out->status = 200;
+		out->content_type = json ? "application/json" : "text/html; charset=utf-8";
+		return;
+	}
+	out->status = 503;
+	out->content_type = "text/plain; charset=utf-8";
+	out->body = gd_strdup(rc == GD_EAGAIN ? not_yet : "out of memory\n");
+	out->len = out->body ? strlen(out->body) : 0;
+}
+
+int meta_status_serve(struct meta_server *ms, struct gd_http *h)
+{
+	int rc = meta_status_new(&ms->status);
+
+	if (rc == 0)
+		rc = gd_http_route(h, "/status", http_page, ms->status);
+	if (rc == 0)
+		rc = gd_http_route(h, "/status.json", http_page, ms->status);
 	return rc;
 }

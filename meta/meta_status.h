@@ -36,6 +36,12 @@ void meta_status_tick(struct meta_status *st, struct meta_server *ms, uint64_t n
  * or GD_ENOMEM. */
 int meta_status_collect(struct meta_server *ms, struct meta_status_snap **out);
 
+/* Serves /status and /status.json on the meta's listener h (loop thread,
+ * at start-up): creates ms->status, whose snapshots meta_server's tick then
+ * takes. 0 or GD_ENOMEM / the error of gd_http_route. */
+struct gd_http;
+int meta_status_serve(struct meta_server *ms, struct gd_http *h);
+
 /* Any thread: the last snapshot rendered as the HTML page (json false) or
  * as JSON: 0 with *body (gd_malloc'd, the caller frees it) and *len;
  * GD_EAGAIN when no snapshot was published yet (the loop has not ticked);

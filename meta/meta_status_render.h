@@ -17,7 +17,7 @@
 #define META_STATUS_MEMBERS_MAX 16   /* the Raft configuration holds 16 voters at most */
 #define META_STATUS_ADDR_MAX 256     /* bytes of an address, NUL included */
 #define META_STATUS_COPIES_MAX 8     /* chunks under goal by live copies: 0..7 (7 = 7 or more) */
-#define META_STATUS_BY_LIVE 5        /* every chunk by live copies: 0..4 (4 = 4 or more) */
+#define META_STATUS_BY_LIVE 5        /* every chunk by live copies: 0..4 (4 = 4 or more; META_REPL_COPIES) */
 #define META_STATUS_UNKNOWN UINT64_MAX /* a figure this node does not know */
 
 /* One Raft member. */
