@@ -480,9 +480,11 @@ static void html_chunks(struct out *o, const struct meta_status_snap *s)
 			s->copies_pending);
 		out_fmt(o, "<tr><th>Rate</th><td class=\"num\">%s/s</td></tr>\n",
 			fmt_bytes(s->rate_bps, b1, sizeof(b1)));
-		if (s->eta_s == META_STATUS_UNKNOWN)
+		if (s->copies_todo == 0 && s->copies_pending == 0)
+			out_str(o, "<tr><th>ETA</th><td class=\"num\" id=\"eta\">done</td></tr>\n");
+		else if (s->eta_s == META_STATUS_UNKNOWN)
 			out_fmt(o, "<tr><th>ETA</th><td class=\"num\" id=\"eta\">%s</td></tr>\n",
-				s->copies_todo ? "unknown (nothing moving)" : "-");
+				"unknown (nothing moving)");
 		else
 			out_fmt(o, "<tr><th>ETA</th><td class=\"num\" id=\"eta\">%s</td></tr>\n",
 				fmt_ms(s->eta_s * 1000, b2, sizeof(b2)));

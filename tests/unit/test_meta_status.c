@@ -247,6 +247,11 @@ static void test_healthy(void **state)
 	s->under_goal = 0;
 	page = html_of(s);
 	assert_non_null(strstr(page, "id=\"healthy\">Healthy"));
+	s->copies_todo = 0;
+	s->eta_s = 0;
+	free(page);
+	page = html_of(s);
+	assert_non_null(strstr(page, "<td class=\"num\" id=\"eta\">done</td>"));
 	assert_null(strstr(page, "banner crit"));
 	assert_null(strstr(page, "banner warn"));
 	assert_non_null(strstr(page, "<meta http-equiv=\"refresh\" content=\"5\">"));
