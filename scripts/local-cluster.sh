@@ -18,11 +18,14 @@
 # GODFS_LOCAL_MNT (default /mnt/godfs), GODFS_LOCAL_BIN (directory holding the
 # programs; default: the installed ones, else build/release of this checkout),
 # GODFS_LOCAL_META_PORT (default 9090), GODFS_LOCAL_CHUNKD_PORT (default
-# 8000), GODFS_LOCAL_ETC_KEY (default /etc/godfs/cluster.key), so that a second
-# cluster can run beside the first (tests).
+# 8000), GODFS_LOCAL_METRICS_PORT (default 9100), GODFS_LOCAL_ETC_KEY (default
+# /etc/godfs/cluster.key), so that a second cluster can run beside the first (tests).
 # Ports: meta 127.0.0.1:9090 (Raft 9091); with --voters N, voter i on
 # 9090 + 2(i-1) (Raft one above: 9090/9091, 9092/9093, 9094/9095...);
-# chunkds 127.0.0.1:8000, 8001, 8002.
+# chunkds 127.0.0.1:8000, 8001, 8002. Metrics and status listeners
+# (docs/observability.md; observability/prometheus.yml scrapes them): voter i
+# on 127.0.0.1:9100 + (i-1) (/metrics, /status), chunkds 9110, 9111, 9112,
+# the mount 9120.
 #
 # The cluster key (docs/security.md): the first 'up' creates $STATE/cluster.key
 # (mode 0600), and every program of the cluster is started with it. So that
@@ -41,6 +44,7 @@ ETC_KEY=${GODFS_LOCAL_ETC_KEY:-/etc/godfs/cluster.key}
 META_PORT=${GODFS_LOCAL_META_PORT:-9090}
 CHUNKD_PORT=${GODFS_LOCAL_CHUNKD_PORT:-8000}
 CHUNKD_PORTS=("$CHUNKD_PORT" $((CHUNKD_PORT + 1)) $((CHUNKD_PORT + 2)))
+METRICS_PORT=${GODFS_LOCAL_METRICS_PORT:-9100}
 top=$(cd "$(dirname "$0")/.." && pwd)
 
 die() { echo "local-cluster: $*" >&2; exit 1; }
@@ -270,6 +274,7 @@ summary() {
   godfs-chunkd  127.0.0.1:${CHUNKD_PORTS[2]}  data $STATE/chunkd3
   mount.godfs   $META_ADDR -> $MNT (replication goal 3)
   cluster key   $KEY$(etc_key_ours && echo " (copy in $ETC_KEY)")
+  status page   http://127.0.0.1:$METRICS_PORT/status (metrics: /metrics on 127.0.0.1:$METRICS_PORT-$((METRICS_PORT + 20)); observability/prometheus.yml)
   logs          $LOG/   PIDs $RUN/
 $st
 Try:  echo hello > $MNT/hello && cat $MNT/hello;  godfs-admin$admin_flag status;  godfs-admin$admin_flag nodes$( [ "$VOTERS" = 1 ] || echo ";  godfs-admin$admin_flag masters list")
@@ -323,7 +328,8 @@ cmd_up() {
 		[ "$VOTERS" = 1 ] || peers=(--peers "$PEERS")
 		start "$name" "$meta" --data-dir "$STATE/$name" --listen "${META_CLIENT[$i]}" \
 			--raft-listen "${META_RAFT[$i]}" --node-id $((i + 1)) --default-goal 3 \
-			--key-file "$KEY" "${peers[@]+"${peers[@]}"}"
+			--key-file "$KEY" --metrics-listen "127.0.0.1:$((METRICS_PORT + i))" \
+			"${peers[@]+"${peers[@]}"}"
 		wait_port "${META_CLIENT[$i]}" "$name" godfs-meta
 		say "started $name (pid $(<"$RUN/$name.pid"))"
 	done
@@ -335,7 +341,8 @@ cmd_up() {
 		fi
 		port_open "$addr" && die "$addr is taken by a process this script did not start"
 		start "chunkd$i" "$chunkd" --data-dir "$STATE/chunkd$i" --listen "$addr" \
-			--meta "$META_ADDR" --key-file "$KEY"
+			--meta "$META_ADDR" --key-file "$KEY" \
+			--metrics-listen "127.0.0.1:$((METRICS_PORT + 9 + i))"
 		wait_port "$addr" "chunkd$i" godfs-chunkd
 		say "started chunkd$i (pid $(<"$RUN/chunkd$i.pid"))"
 	done
@@ -353,7 +360,8 @@ cmd_up() {
 		clean_stale_mount
 		[ -d "$MNT" ] || mkdir -p "$MNT"
 		mountpoint -q "$MNT" && die "$MNT is already a mount point of something else: unmount it first"
-		start mount "$mountp" "$META_ADDR" "$MNT" -f -o "key_file=$KEY"
+		start mount "$mountp" "$META_ADDR" "$MNT" -f \
+			-o "key_file=$KEY,metrics_listen=127.0.0.1:$((METRICS_PORT + 20))"
 		for ((i = 0; i < 200; i++)); do
 			mounted && mount_answers && break
 			alive mount mount.godfs || die "mount.godfs exited: see $LOG/mount.log"
