@@ -262,6 +262,58 @@ void meta_acl_chmod(struct meta_ns_inode *in, uint32_t mode)
 		meta_ns_xattr_remove(in, META_ACL_ACCESS);
 }
 
+/* Walks the entries in their sorted order like the kernel: the first that
+ * names the caller decides, through the mask for all but owner and other;
+ * among groups, one granting want is enough, and a matching group that
+ * grants less stops the walk before "other". */
+int meta_acl_permission(const struct meta_ns_inode *in, uint32_t uid, uint32_t gid,
+			uint32_t want)
+{
+	const struct meta_ns_xattr *x = meta_ns_xattr_find(in, META_ACL_ACCESS);
+	bool found = false;
+	size_t i, n;
+
+	if (!x || meta_acl_check(x->value, x->len) != 0)
+		return GD_ENODATA;
+	want &= PERM_BITS;
+	n = n_entries(x->len);
+	for (i = 0; i < n; i++) {
+		struct ent e = entry_get(x->value, i);
+		bool match = false;
+
+		switch (e.tag) {
+		case META_ACL_USER_OBJ:
+			if (in->uid == uid)
+				return (e.perm & want) == want ? 0 : GD_EACCES;
+			break;
+		case META_ACL_USER:
+			match = e.id == uid;
+			break;
+		case META_ACL_GROUP_OBJ:
+		case META_ACL_GROUP:
+			if ((e.tag == META_ACL_GROUP_OBJ ? in->gid : e.id) == gid) {
+				found = true;
+				match = (e.perm & want) == want;
+			}
+			break;
+		case META_ACL_OTHER:
+			if (found)
+				return GD_EACCES;
+			return (e.perm & want) == want ? 0 : GD_EACCES;
+		default:        /* the mask: applied below */
+			break;
+		}
+		if (match) {
+			size_t m = find_tag(x->value, x->len, META_ACL_MASK);
+			uint16_t perm = e.perm;
+			if (m < n)
+				perm &= entry_get(x->value, m).perm;
+			return (perm & want) == want ? 0 : GD_EACCES;
+		}
+	}
+	return GD_EACCES;       /* not reached: meta_acl_check wants an "other" entry */
+}
+
 int meta_acl_inherit(struct meta_ns_inode *in, const struct meta_ns_inode *parent,
 		     uint32_t umask)
 {

@@ -73,6 +73,17 @@ int meta_acl_set(struct meta_ns_inode *in, const char *name, const void *value, 
  * godfs handled ACLs, is removed). Cannot fail. */
 void meta_acl_chmod(struct meta_ns_inode *in, uint32_t mode);
 
+/* The kernel's posix_acl_permission() on in's access ACL: whether uid/gid
+ * (no supplementary groups) gets every bit of want (07: r 4, w 2, x 1). The
+ * owner is decided by the entry matching in->uid, the owning group by
+ * in->gid; a named user's, the owning group's and a named group's entry
+ * count only through the mask; a caller in a group entry that does not grant
+ * want is refused rather than judged by "other". 0 or GD_EACCES;
+ * GD_ENODATA when in has no access ACL, or one meta_acl_check refuses (one
+ * stored before godfs handled ACLs): the mode bits decide then. */
+int meta_acl_permission(const struct meta_ns_inode *in, uint32_t uid, uint32_t gid,
+			uint32_t want);
+
 /* At create: in is new (type and requested permission bits in in->mode, no
  * xattrs yet), parent its directory. With a default ACL on parent, in gets
  * its ACLs and mode from it; without one, umask (0 for none) clears mode

@@ -20,6 +20,7 @@
 #include "gd_status.h"
 #include "meta_acl.h"
 #include "meta_ns.h"
+#include "meta_perm.h"
 #include "meta_snap.h"
 #include "meta_drain.h"
 #include "meta_token.h"
@@ -1620,6 +1621,8 @@ int meta_fsm_apply(struct meta_fsm *f, const void *entry, size_t len,
 		op.res = res;
 		/* an API-key session: its owner forced, its chown bounded */
 		status = meta_token_apply_identity(e, e->method, req);
+		if (status == 0 && e->has_as_uid && e->has_as_gid)
+			meta_perm_apply(&f->st, e->as_uid, e->as_gid, e->method, req);
 		if (status == 0)
 			status = apply_method(&op, e->method, req);
 		if (e->method == M(TOKEN_CREATE) || e->method == M(TOKEN_REVOKE))

@@ -12,6 +12,7 @@
 #include "gd_log.h"
 #include "gd_status.h"
 #include "meta_h.h"
+#include "meta_perm.h"
 #include "meta_scope.h"
 #include "meta_token.h"
 
@@ -61,6 +62,39 @@ static void refuse(struct meta_server *ms, struct gd_request *req, int status, c
 	meta_h_reply_status(ms, req, status);
 }
 
+/* An API key's session has no kernel in front of it: the meta checks mode
+ * bits and ACLs as the key's uid/gid (meta_perm.h). */
+static bool key_admit(struct meta_server *ms, struct gd_request *req,
+		      const struct meta_ns_state *st, const struct gd_token *t)
+{
+	struct meta_perm_who who = { .root = t->subtree };
+	const char *why = NULL;
+	uint64_t bad = 0;
+	int rc;
+
+	if (!meta_token_identity(st, t->id, &who.uid, &who.gid)) {
+		/* meta_token_valid passed: the key is in the table */
+		refuse(ms, req, GD_EAUTH, "API key without an identity", 0);
+		return false;
+	}
+	rc = meta_perm_check(st, &who, req->hdr.method, req->msg, &why, &bad);
+	if (rc == 0)
+		return true;
+	if (rc == GD_EACCES || (rc == GD_EPERM && bad)) {
+		/* a file system's everyday answer, as on a mount: no warning */
+		gd_debug("%s: API key %llu (uid %u gid %u): %s of inode %llu: %s: %s", req->peer,
+			 (unsigned long long)t->id, who.uid, who.gid,
+			 gd_method_name(req->hdr.method), (unsigned long long)bad, why,
+			 gd_strerror(rc));
+		meta_h_reply_status(ms, req, rc);
+	} else if (rc == GD_ENOENT || rc == GD_ENODATA) {
+		meta_h_reply_status(ms, req, rc);   /* as for anyone */
+	} else {
+		refuse(ms, req, rc, why, bad);      /* a method without a rule, a bad message */
+	}
+	return false;
+}
+
 bool meta_h_token_admit(struct meta_server *ms, struct gd_request *req)
 {
 	const struct meta_ns_state *st;
@@ -90,6 +124,8 @@ bool meta_h_token_admit(struct meta_server *ms, struct gd_request *req)
 		refuse(ms, req, rc, why, bad);
 		return false;
 	}
+	if (t->flags & GD_TOKEN_APIKEY)
+		return key_admit(ms, req, st, t);
 	return true;
 }
 

@@ -3,7 +3,10 @@
  * token connection passes before any handler sees it (meta_dispatch.c): the
  * token must still be valid in the replicated table (a revoke stops it at the
  * next request, not at the next reconnect) and the request must stay inside
- * the token's subtree and, for a read-only token, not write (meta_scope.h).
+ * the token's subtree and, for a read-only token, not write (meta_scope.h);
+ * a request of an API key's session must also be allowed to the key's
+ * uid/gid by mode bits and ACLs (meta_perm.h), as the kernel allows a
+ * mount's.
  *
  * Loop thread only, like every handler (meta_h.h). */
 #ifndef META_H_TOKEN_H
@@ -18,8 +21,8 @@
 /* The gate of a request on a token connection (req->auth kind token): true
  * when it may go on to its handler; false when it was answered (token no
  * longer valid, inode outside its subtree, write with a read-only token,
- * method not open to tokens: one rate-limited log line). Requests of other
- * connections pass. */
+ * method not open to tokens, an API key's uid/gid without the permission:
+ * one rate-limited log line). Requests of other connections pass. */
 bool meta_h_token_admit(struct meta_server *ms, struct gd_request *req);
 /* An entry proposed for a request of an API-key session (GD_TOKEN_APIKEY)
  * carries the key's uid/gid from the table (fsm.proto as_uid/as_gid): the

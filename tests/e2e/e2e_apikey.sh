@@ -9,6 +9,10 @@
 #   for root, and it cannot chown to another uid (EPERM);
 # - a read-only key: refused by gw_auth on PUT, and by the meta (EROFS) when
 #   the gateway gets the method wrong;
+# - the meta checks mode bits and ACLs as the key's uid/gid (meta_perm.h):
+#   uid 1000 cannot read a root 0600 file, create in a root 0755 directory,
+#   or unlink another's file in a sticky directory, and can in the directory
+#   it owns or one whose ACL names it; a uid-0 key can do all of it;
 # - presigned URLs made by godfs-admin and signed offline with Python from
 #   the Bearer string (the docs' recipe) work; expired, or a GET URL used for
 #   PUT, are refused;
@@ -23,8 +27,16 @@ admin() { "$GODFS_ADMIN" --meta "$META_ADDR" "$@"; }
 probe() { "$PROBE" "$META_ADDR" "$GODFS_KEY_FILE" "$@" 2>>"$E2E_TMP/log/probe.log"; }
 e2e_cluster_up
 
-mkdir -p "$MNT/proj/sub" "$MNT/other"
+mkdir -p "$MNT/proj/sub" "$MNT/other" "$MNT/proj/shared" "$MNT/proj/tmp"
 echo inside >"$MNT/proj/sub/f"
+# the key (uid 1000) owns its subtree's root, as a deployment would set it up
+chown 1000:100 "$MNT/proj"
+echo private >"$MNT/proj/sub/secret"
+chmod 0600 "$MNT/proj/sub/secret"
+setfacl -m u:1000:rwx "$MNT/proj/shared" || e2e_fail "setfacl on the mount"
+chmod 1777 "$MNT/proj/tmp"
+echo theirs >"$MNT/proj/tmp/theirs"
+chown 2000:2000 "$MNT/proj/tmp/theirs"
 echo secret >"$MNT/other/s"
 proj_ino=$(stat -c %i "$MNT/proj")
 out_ino=$(stat -c %i "$MNT/other/s")
@@ -55,7 +67,7 @@ rc=0; admin apikey revoke "$tok_id" >/dev/null 2>&1 || rc=$?
 
 e2e_log "the key's session: its subtree, its owner"
 out=$(probe "Bearer $RW" stat /) || e2e_fail "probe stat /"
-[ "$out" = "ok $proj_ino 0 0" ] || e2e_fail "the key's root is not /proj: $out"
+[ "$out" = "ok $proj_ino 1000 100" ] || e2e_fail "the key's root is not /proj: $out"
 [ "$(probe "Bearer $RW" get /sub/f)" = "ok inside" ] || e2e_fail "get /sub/f through the key"
 out=$(probe "Bearer $RW" put /new.txt hello) || e2e_fail "probe put"
 [ "$out" = "ok 1000 100" ] || e2e_fail "the meta did not force the key's owner: $out"
@@ -74,6 +86,35 @@ out=$(probe "Bearer ${RW%?}$other" stat /)
 [[ $out == "refused EAUTH"* ]] || e2e_fail "a wrong secret: $out"
 out=$(probe "Bearer gdk_9999_${RW##*_}" stat /)
 [[ $out == "refused EAUTH"* ]] || e2e_fail "an unknown id: $out"
+
+e2e_log "mode bits and ACLs, as the key's uid/gid"
+ROOTKEY=$(admin apikey create --subtree /proj --name root) || e2e_fail "apikey create (uid 0)"
+out=$(probe "Bearer $RW" get /sub/secret)
+[[ $out == "refused EACCES"* ]] || e2e_fail "uid 1000 read a root 0600 file: $out"
+[ "$(probe "Bearer $ROOTKEY" get /sub/secret)" = "ok private" ] || e2e_fail "uid 0 key get"
+out=$(probe "Bearer $RW" put /sub/x.txt no)
+[[ $out == "refused EACCES"* ]] || e2e_fail "uid 1000 created in a root 0755 directory: $out"
+out=$(probe "Bearer $RW" mkdir /sub/d)
+[[ $out == "refused EACCES"* ]] || e2e_fail "uid 1000 made a directory in a root 0755 one: $out"
+[ ! -e "$MNT/proj/sub/x.txt" ] && [ ! -e "$MNT/proj/sub/d" ] || e2e_fail "created anyway"
+[ "$(probe "Bearer $ROOTKEY" put /sub/x.txt yes)" = "ok 0 0" ] || e2e_fail "uid 0 key put"
+[ "$(probe "Bearer $RW" mkdir /mine)" = ok ] || e2e_fail "mkdir in the directory it owns"
+[ "$(stat -c '%u %g' "$MNT/proj/mine")" = "1000 100" ] || e2e_fail "owner of /proj/mine"
+[ "$(probe "Bearer $RW" put /mine/f.txt a)" = "ok 1000 100" ] || e2e_fail "put in its directory"
+[ "$(probe "Bearer $RW" put /shared/f.txt b)" = "ok 1000 100" ] ||
+	e2e_fail "put in a root directory whose ACL names uid 1000"
+[ "$(cat "$MNT/proj/shared/f.txt")" = b ] || e2e_fail "shared/f.txt"
+setfacl -m u:1000:r-x "$MNT/proj/shared"
+out=$(probe "Bearer $RW" put /shared/g.txt c)
+[[ $out == "refused EACCES"* ]] || e2e_fail "the ACL entry made read-only still lets it create: $out"
+out=$(probe "Bearer $RW" rm /tmp/theirs)
+[[ $out == "refused EPERM"* ]] || e2e_fail "uid 1000 unlinked uid 2000's file in a sticky directory: $out"
+[ -e "$MNT/proj/tmp/theirs" ] || e2e_fail "tmp/theirs is gone"
+[ "$(probe "Bearer $RW" put /tmp/mine.txt m)" = "ok 1000 100" ] || e2e_fail "put in /tmp"
+[ "$(probe "Bearer $RW" rm /tmp/mine.txt)" = ok ] || e2e_fail "rm of its own file in /tmp"
+[ "$(probe "Bearer $ROOTKEY" rm /tmp/theirs)" = ok ] || e2e_fail "uid 0 key rm in /tmp"
+out=$(probe "Bearer $ROOTKEY" stat /tmp/theirs)   # the mount's kernel may have it cached
+[[ $out == "refused ENOENT"* ]] || e2e_fail "tmp/theirs is still there: $out"
 
 e2e_log "a read-only key"
 [ "$(probe "Bearer $RO" get /new.txt)" = "ok hello" ] || e2e_fail "read-only key cannot read"

@@ -15,17 +15,20 @@
  *   put PATH TEXT     creates PATH asking for owner 0:0, writes TEXT;
  *                     prints "ok UID GID" (the owner the meta recorded)
  *   chown PATH UID    SETATTR of the owner; "ok"
+ *   mkdir PATH        MKDIR (mode 0755); "ok"
+ *   rm PATH           UNLINK; "ok"
  *   getattr INO       GETATTR of a raw inode number (a forged request)
  *   watch PATH MS     stat every 100 ms for at most MS ms until refused:
  *                     prints "refused at T STATUS" (T: Unix time in ms; one
  *                     gw_auth and one session all along, as in a gateway)
- * The method told to gw_auth is PUT for put and chown, else GET; the
- * environment variable PROBE_METHOD overrides it (a gateway that gets it
- * wrong: the meta must still refuse).
+ * The method told to gw_auth is GET for stat, get, getattr and watch, else
+ * PUT; the environment variable PROBE_METHOD overrides it (a gateway that
+ * gets it wrong: the meta must still refuse).
  * A refusal prints "refused STATUS: why" (STATUS EAUTH, EPERM, EACCES,
  * EROFS...). Exit 0 when the command ran (ok or refused), 1 when it could
  * not (no meta...), 2 for a usage error. */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,6 +229,43 @@ static int cmd_getattr(struct gd_client *c, const char *ino)
 	return 0;
 }
 
+/* MKDIR or UNLINK of path: the name operations of the gateway's fs/mkdir and
+ * delete, to show the meta's permission checks on a key's session. */
+static int cmd_name(struct gd_client *c, uint64_t root, const char *path, bool mkdir)
+{
+	struct gd_meta_client *m = gd_client_meta(c);
+	ProtobufCMessage *resp = NULL;
+	const char *name;
+	uint64_t parent;
+	int rc = split(m, root, path, &parent, &name);
+
+	if (rc)
+		return refused(rc, "lookup of the parent");
+	if (mkdir) {
+		Godfs__Mknod req = GODFS__MKNOD__INIT;
+		req.has_parent = req.has_mode = 1;
+		req.parent = parent;
+		req.name = (char *)name;
+		req.mode = 040755;
+		rc = gd_meta_call(m, GODFS__METHOD__M_MKDIR, &req.base,
+				  &godfs__attr_resp__descriptor, &resp);
+	} else {
+		Godfs__NameReq req = GODFS__NAME_REQ__INIT;
+		req.has_parent = req.has_session_id = 1;
+		req.parent = parent;
+		req.name = (char *)name;
+		req.session_id = gd_client_session(c);
+		rc = gd_meta_call(m, GODFS__METHOD__M_UNLINK, &req.base,
+				  &godfs__status_resp__descriptor, &resp);
+	}
+	if (resp)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	if (rc)
+		return refused(rc, mkdir ? "mkdir" : "unlink");
+	printf("ok\n");
+	return 0;
+}
+
 static uint64_t wall_ms(void)
 {
 	struct timespec ts;
@@ -281,7 +321,8 @@ int main(int argc, char **argv)
 	gd_cred_set(&keys, NULL, false);
 	if (presign_parts(argv[3], &q_id, &q_exp, &q_sig) != 0)
 		authz = argv[3];
-	method = strcmp(cmd, "put") == 0 || strcmp(cmd, "chown") == 0 ? "PUT" : "GET";
+	method = strcmp(cmd, "get") == 0 || strcmp(cmd, "stat") == 0 ||
+		 strcmp(cmd, "getattr") == 0 || strcmp(cmd, "watch") == 0 ? "GET" : "PUT";
 	if (getenv("PROBE_METHOD"))
 		method = getenv("PROBE_METHOD");
 
@@ -326,6 +367,8 @@ int main(int argc, char **argv)
 		ret = cmd_put(c, p.subtree, path, argv[6]);
 	} else if (strcmp(cmd, "chown") == 0 && argc == 7) {
 		ret = cmd_chown(c, p.subtree, path, argv[6]);
+	} else if (strcmp(cmd, "mkdir") == 0 || strcmp(cmd, "rm") == 0) {
+		ret = cmd_name(c, p.subtree, path, strcmp(cmd, "mkdir") == 0);
 	} else if (strcmp(cmd, "getattr") == 0) {
 		ret = cmd_getattr(c, path);
 	} else if (strcmp(cmd, "watch") == 0 && argc == 7) {
