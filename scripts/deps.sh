@@ -11,13 +11,14 @@ liburing-dev
 libraft-dev libuv1-dev
 libprotobuf-c-dev protobuf-c-compiler
 libxxhash-dev
-libmicrohttpd-dev
+libmicrohttpd-dev libjansson-dev
 libcmocka-dev
 libgnutls28-dev
 attr acl rsync psmisc procps util-linux tar diffutils coreutils findutils
 iproute2 nftables
 python3
 prometheus chromium
+curl wget
 "
 
 # Debian's prometheus package (wanted for promtool and for the Prometheus

@@ -42,6 +42,7 @@ GODFS_META=$GODFS_BUILDDIR/meta/godfs-meta
 GODFS_CHUNKD=$GODFS_BUILDDIR/chunkd/godfs-chunkd
 GODFS_MOUNT=$GODFS_BUILDDIR/fs/mount.godfs
 GODFS_ADMIN=$GODFS_BUILDDIR/utils/godfs-admin
+GODFS_GATEWAY=$GODFS_BUILDDIR/gateway/godfs-gateway
 
 # Chunk file layout (chunkd/chunkd_store.h): 4 KiB header, 8 KiB checksum
 # table, then the data.
@@ -240,6 +241,21 @@ e2e_umount() {
 e2e_remount() {
 	e2e_umount "$MNT"
 	e2e_mount "$MNT"
+}
+
+# e2e_start_gateway [extra options]: a godfs-gateway on a free port, its
+# access log in $E2E_TMP/log/gateway-access.log; sets GW_PORT, GW_URL
+# (http://127.0.0.1:PORT) and GW_PID. A test that wants several calls it
+# again (each call's values replace the previous ones).
+e2e_start_gateway() {
+	read -r GW_PORT <<<"$(e2e_free_ports 1)"
+	GW_URL=http://127.0.0.1:$GW_PORT
+	"$GODFS_GATEWAY" --meta "$META_ADDR" --listen "127.0.0.1:$GW_PORT" --log-level info \
+		--access-log "$E2E_TMP/log/gateway-access.log" "$@" </dev/null \
+		>>"$E2E_TMP/log/gateway.log" 2>&1 &
+	GW_PID=$!
+	E2E_PIDS[$GW_PID]=gateway
+	e2e_wait_port "$GW_PORT" gateway "$GW_PID"
 }
 
 # e2e_cluster_up [N]: the whole cluster: 1 meta, N chunkds (3 by default),

@@ -1,0 +1,62 @@
+/* The route table (see gw_route.h). Handlers live in one file per area:
+ * gw_health.c, gw_fs.c (namespace), gw_content.c (GET/HEAD), gw_put.c (PUT),
+ * gw_multipart.c (multipart uploads), gw_presign.c. */
+#include "gw_route.h"
+
+#include <string.h>
+
+#include "gw_health.h"
+
+static const struct gw_route routes[] = {
+	{ "GET", "/v1/health", GW_ROUTE_PUBLIC, "health", NULL, NULL, gw_health_live },
+	{ "GET", "/v1/ready", GW_ROUTE_PUBLIC, "ready", NULL, NULL, gw_health_ready },
+	/* multipart uploads (gw_multipart.h) and POST /v1/presign go here */
+};
+
+static bool path_matches(const struct gw_route *rt, const char *path)
+{
+	if (rt->flags & GW_ROUTE_PREFIX)
+		return strncmp(path, rt->path, strlen(rt->path)) == 0;
+	return strcmp(path, rt->path) == 0;
+}
+
+static bool method_matches(const struct gw_route *rt, const char *method)
+{
+	return strcmp(rt->method, method) == 0 ||
+	       (strcmp(method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0);
+}
+
+static void allow_add(char *allow, size_t len, const char *method)
+{
+	if (len == 0 || strstr(allow, method))
+		return;
+	size_t used = strlen(allow);
+	const char *sep = used ? ", " : "";
+	if (used + strlen(sep) + strlen(method) + 1 > len)
+		return;
+	strcat(allow, sep);
+	strcat(allow, method);
+}
+
+const struct gw_route *gw_route_find(const char *method, const char *path, bool *path_known,
+				     char *allow, size_t allow_len)
+{
+	const struct gw_route *head_fallback = NULL;
+	*path_known = false;
+	if (allow_len)
+		allow[0] = '\0';
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		const struct gw_route *rt = &routes[i];
+		if (!path_matches(rt, path))
+			continue;
+		*path_known = true;
+		allow_add(allow, allow_len, rt->method);
+		if (strcmp(rt->method, "GET") == 0)
+			allow_add(allow, allow_len, "HEAD");
+		if (strcmp(rt->method, method) == 0)
+			return rt;
+		if (!head_fallback && method_matches(rt, method))
+			head_fallback = rt;
+	}
+	return head_fallback;
+}
