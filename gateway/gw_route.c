@@ -5,11 +5,25 @@
 
 #include <string.h>
 
+#include "gw_content.h"
+#include "gw_fs.h"
 #include "gw_health.h"
 
 static const struct gw_route routes[] = {
 	{ "GET", "/v1/health", GW_ROUTE_PUBLIC, "health", NULL, NULL, gw_health_live },
 	{ "GET", "/v1/ready", GW_ROUTE_PUBLIC, "ready", NULL, NULL, gw_health_ready },
+	{ "GET", "/v1/fs/stat", 0, "fs_stat", NULL, NULL, gw_fs_stat },
+	{ "GET", "/v1/fs/list", 0, "fs_list", NULL, NULL, gw_fs_list },
+	{ "POST", "/v1/fs/mkdir", GW_ROUTE_BODY_JSON | GW_ROUTE_WRITES, "fs_mkdir", NULL, NULL,
+	  gw_fs_mkdir },
+	{ "POST", "/v1/fs/file", GW_ROUTE_BODY_JSON | GW_ROUTE_WRITES, "fs_file", NULL, NULL,
+	  gw_fs_file },
+	{ "DELETE", "/v1/fs", GW_ROUTE_WRITES, "fs_delete", NULL, NULL, gw_fs_delete },
+	{ "POST", "/v1/fs/rename", GW_ROUTE_BODY_JSON | GW_ROUTE_WRITES, "fs_rename", NULL,
+	  NULL, gw_fs_rename },
+	{ "GET", "/v1/fs/content", 0, "fs_content", NULL, NULL, gw_content_get },
+	{ "PUT", "/v1/fs/content", GW_ROUTE_BODY_STREAM | GW_ROUTE_WRITES, "fs_content_put",
+	  gw_put_begin, gw_put_body, gw_put_finish },
 	/* multipart uploads (gw_multipart.h) and POST /v1/presign go here */
 };
 

@@ -1,0 +1,312 @@
+/* PUT /v1/fs/content: create or replace a file atomically (see
+ * gw_content.h and docs/gateway.md).
+ *
+ * The body goes to a temporary file in the target's directory, named
+ * GW_PUT_PREFIX<gateway instance>.<sequence> (hidden; the janitor removes
+ * those nobody finished, gw_janitor.c), created exclusively and opened for
+ * the session. The connection's thread copies the body into one buffer
+ * while a writer thread sends the other to the chunkds (gd_client_write:
+ * every copy of the chain acknowledges), so that receiving and writing
+ * overlap with two buffers of memory. At the end: fsync (every copy on
+ * disk, size and mtime committed), the preconditions once more, then one
+ * RENAME over the target (RENAME_NOREPLACE for If-None-Match: *): readers
+ * see the old file or the new one, never a part. Whatever fails before the
+ * rename (the client goes away, the body is too long or short, a chunkd
+ * dies beyond repair), the temp file is removed when the request ends and
+ * the target is untouched. */
+#include "gw_content.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "../fs/fs_meta.h"
+#include "gd_alloc.h"
+#include "gd_log.h"
+#include "gd_status.h"
+#include "gw.h"
+#include "gw_error.h"
+#include "gw_fs.h"
+#include "gw_path.h"
+#include "gw_put.h"
+#include "gw_range.h"
+#include "gw_req.h"
+#include "proto/wire.pb-c.h"
+
+#define PUT_BUF (8u << 20)
+#define RENAME_NOREPLACE_FLAG 1u
+
+struct put {
+	struct gw_req *r;                /* for logging only while it lives */
+	struct gd_client *c;
+	uint64_t parent;                 /* the target's directory */
+	char name[GW_NAME_MAX + 1];      /* the target's name */
+	char tmp[GW_NAME_MAX + 1];       /* the temp file's name */
+	uint64_t ino;                    /* the temp file (0: not created) */
+	bool renamed;                    /* the temp file became the target */
+	uint64_t received;               /* body bytes taken */
+	uint64_t expected;               /* Content-Length, or UINT64_MAX */
+	char *fill;                      /* the buffer being filled */
+	size_t fill_len;
+
+	pthread_mutex_t mu;              /* guards the writer's fields */
+	pthread_cond_t cv;
+	pthread_t writer;
+	bool writer_started;
+	char *wbuf;                      /* being written (NULL: writer idle) */
+	size_t wlen;
+	uint64_t woff;
+	int werr;                        /* first write error */
+	bool stop;
+	char *spare;                     /* the buffer not in use */
+};
+
+static void *writer_main(void *arg)
+{
+	struct put *p = arg;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->stop && !p->wbuf)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (!p->wbuf)
+			break;
+		char *buf = p->wbuf;
+		size_t len = p->wlen;
+		uint64_t off = p->woff;
+		bool skip = p->werr != 0;
+		pthread_mutex_unlock(&p->mu);
+		int rc = skip ? 0 : gd_client_write(p->c, p->ino, off, buf, len);
+		pthread_mutex_lock(&p->mu);
+		if (rc < 0 && !p->werr)
+			p->werr = rc;
+		p->spare = buf;
+		p->wbuf = NULL;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Hands the filled buffer to the writer (waiting for it to be idle) and
+ * takes the spare one. Returns the first write error so far. */
+static int send_fill(struct put *p)
+{
+	pthread_mutex_lock(&p->mu);
+	while (p->wbuf)
+		pthread_cond_wait(&p->cv, &p->mu);
+	int rc = p->werr;
+	if (p->fill_len && !rc) {
+		p->wbuf = p->fill;
+		p->wlen = p->fill_len;
+		p->woff = p->received - p->fill_len;
+		p->fill = p->spare;
+		p->spare = NULL;
+		p->fill_len = 0;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+/* Waits until nothing is being written; the first write error. */
+static int drain(struct put *p)
+{
+	pthread_mutex_lock(&p->mu);
+	while (p->wbuf)
+		pthread_cond_wait(&p->cv, &p->mu);
+	int rc = p->werr;
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+static void put_free(struct gw_req *r, bool completed)
+{
+	struct put *p = r->state;
+	if (p->writer_started) {
+		pthread_mutex_lock(&p->mu);
+		p->stop = true;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		pthread_join(p->writer, NULL);
+	}
+	if (p->ino) {
+		struct gd_meta_client *m = gd_client_meta(p->c);
+		uint64_t session = gd_client_session(p->c);
+		if (!p->renamed) {
+			int rc = fs_meta_remove(m, GODFS__METHOD__M_UNLINK, p->parent, p->tmp, session);
+			if (rc && rc != GD_ENOENT)
+				gd_warn("PUT: cannot remove the temporary file %s (inode %" PRIu64
+					"): %s; the janitor will", p->tmp, p->ino, gd_strerror(rc));
+			else
+				gd_info("PUT of %s %s: temporary file removed, the target is "
+					"untouched", p->name,
+					completed ? "failed" : "abandoned by the client");
+		}
+		gd_client_release(p->c, p->ino);
+		fs_meta_release(m, p->ino, session);
+	}
+	gd_free(p->fill);
+	gd_free(p->spare);
+	gd_free(p->wbuf);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	gd_free(p);
+	r->state = NULL;
+}
+
+/* The preconditions of a PUT against the target as it is now. */
+static int check_target(struct gw_req *r, struct put *p, const char *path, bool *exists)
+{
+	struct gd_attr a;
+	char etag[GW_ETAG_MAX] = "";
+	int rc = fs_meta_lookup(gd_client_meta(p->c), p->parent, p->name, &a);
+	if (rc && rc != GD_ENOENT)
+		return gw_reply_status(r, rc, path), GD_EIO;
+	*exists = rc == 0;
+	if (*exists && S_ISDIR(a.mode))
+		return gw_reply_error(r, 409, GW_IS_DIRECTORY, "%s is a directory", path),
+		       GD_EISDIR;
+	if (*exists && !S_ISREG(a.mode))
+		return gw_reply_error(r, 409, GW_BAD_REQUEST, "%s is not a regular file", path),
+		       GD_EINVAL;
+	if (*exists)
+		gw_content_etag(&a, etag, sizeof(etag));
+	struct gw_cond_in ci = {
+		.if_match = gw_req_header(r, "If-Match"),
+		.if_none_match = gw_req_header(r, "If-None-Match"),
+		.if_unmodified_since = gw_req_header(r, "If-Unmodified-Since"),
+		.exists = *exists, .etag = etag, .mtime = *exists ? a.mtime.tv_sec : 0,
+	};
+	if (gw_cond_eval(&ci) != GW_COND_GO)
+		return gw_reply_error(r, 412, GW_PRECONDITION_FAILED,
+				      "%s does not match the request's preconditions", path),
+		       GD_EEXIST;
+	return 0;
+}
+
+int gw_put_begin(struct gw_req *r)
+{
+	const char *path, *cl = gw_req_header(r, "Content-Length");
+	struct gd_attr a;
+	bool exists;
+	if (gw_path_take(r, "path", gw_req_arg(r, "path"), &path))
+		return 0;
+	uint64_t expected = UINT64_MAX;
+	if (cl) {
+		char *end;
+		expected = strtoull(cl, &end, 10);
+		if (end == cl || *end)
+			return gw_reply_error(r, 400, GW_BAD_REQUEST, "bad Content-Length");
+	}
+	if (r->gw->opt.max_upload && expected != UINT64_MAX && expected > r->gw->opt.max_upload)
+		return gw_reply_error(r, 413, GW_PAYLOAD_TOO_LARGE,
+				      "uploads are limited to %" PRIu64 " bytes",
+				      r->gw->opt.max_upload);
+	struct put *p = gd_calloc(1, sizeof(*p));
+	if (!p)
+		return GD_ENOMEM;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	p->r = r;
+	p->c = r->client;
+	p->expected = expected;
+	r->state = p;
+	r->state_free = put_free;
+	int rc = gw_path_resolve_parent(gd_client_meta(p->c), r->principal.subtree, path, &a,
+					p->name);
+	if (rc == GD_EINVAL)
+		return gw_reply_error(r, 409, GW_IS_DIRECTORY, "/ is a directory");
+	if (rc)
+		return gw_reply_status(r, rc, path);
+	p->parent = a.ino;
+	if (check_target(r, p, path, &exists))
+		return 0;
+	snprintf(p->tmp, sizeof(p->tmp), GW_PUT_PREFIX "%016" PRIx64 ".%lx", r->gw->instance,
+		 (unsigned long)atomic_fetch_add(&r->gw->put_seq, 1));
+	struct fs_meta_mknod mk = {
+		.parent = p->parent, .name = p->tmp, .mode = S_IFREG | 0666, .umask = 022,
+		.uid = r->principal.uid, .gid = r->principal.gid, .exclusive = 1,
+		.session_id = gd_client_session(p->c),
+	};
+	rc = fs_meta_mknod(gd_client_meta(p->c), GODFS__METHOD__M_MKNOD, &mk, &a);
+	if (rc)
+		return gw_reply_status(r, rc, path);
+	p->ino = a.ino;
+	p->fill = gd_malloc(PUT_BUF);
+	p->spare = gd_malloc(PUT_BUF);
+	if (!p->fill || !p->spare)
+		return GD_ENOMEM;
+	if (pthread_create(&p->writer, NULL, writer_main, p) != 0)
+		return GD_ENOMEM;
+	p->writer_started = true;
+	return 0;
+}
+
+int gw_put_body(struct gw_req *r, const char *data, size_t len)
+{
+	struct put *p = r->state;
+	uint64_t max = r->gw->opt.max_upload;
+	if ((max && p->received + len > max) ||
+	    (p->expected != UINT64_MAX && p->received + len > p->expected))
+		return gw_reply_error(r, 413, GW_PAYLOAD_TOO_LARGE,
+				      "the body is longer than %" PRIu64 " bytes",
+				      max ? max : p->expected);
+	while (len) {
+		size_t n = PUT_BUF - p->fill_len;
+		if (n > len)
+			n = len;
+		memcpy(p->fill + p->fill_len, data, n);
+		p->fill_len += n;
+		p->received += n;
+		data += n;
+		len -= n;
+		if (p->fill_len == PUT_BUF) {
+			int rc = send_fill(p);
+			if (rc)
+				return gw_reply_status(r, rc, "PUT: writing the data");
+		}
+	}
+	return 0;
+}
+
+int gw_put_finish(struct gw_req *r)
+{
+	struct put *p = r->state;
+	const char *path = gw_req_arg(r, "path");
+	struct gd_attr a;
+	bool exists;
+	char etag[GW_ETAG_MAX];
+	if (p->expected != UINT64_MAX && p->received != p->expected)
+		return gw_reply_error(r, 400, GW_BAD_REQUEST,
+				      "the body has %" PRIu64 " bytes, Content-Length said %" PRIu64,
+				      p->received, p->expected);
+	int rc = send_fill(p);
+	if (rc == 0)
+		rc = drain(p);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (rc == 0)
+		rc = gd_client_fsync(p->c, p->ino, p->received, &now, &a);
+	if (rc)
+		return gw_reply_status(r, rc, "PUT: writing the data");
+	/* the target may have changed while the body came */
+	if (check_target(r, p, path, &exists))
+		return 0;
+	const char *inm = gw_req_header(r, "If-None-Match");
+	bool create_only = inm && strcmp(inm, "*") == 0;
+	rc = fs_meta_rename(gd_client_meta(p->c), p->parent, p->tmp, p->parent, p->name,
+			    create_only ? RENAME_NOREPLACE_FLAG : 0, gd_client_session(p->c));
+	if (rc == GD_EEXIST && create_only)
+		return gw_reply_error(r, 412, GW_PRECONDITION_FAILED, "%s exists", path);
+	if (rc)
+		return gw_reply_status(r, rc, path);
+	p->renamed = true;
+	gw_content_etag(&a, etag, sizeof(etag));
+	gw_reply_header(r, "ETag", etag);
+	return gw_reply_json(r, exists ? 200 : 201, gw_fs_attr_json(path, &a));
+}
