@@ -4,6 +4,7 @@
  * session, starts the HTTP server and waits for SIGTERM/SIGINT. */
 #include "gw.h"
 #include "gw_accesslog.h"
+#include "gw_janitor.h"
 #include "gw_ratelimit.h"
 #include "gw_server.h"
 
@@ -49,6 +50,8 @@ static void usage(FILE *f)
 		"  --header-limit BYTES     request line + headers (default 64K; more is 431)\n"
 		"  --put-stale S            temporary files of PUTs older than S seconds that\n"
 		"                           no gateway writes any more are removed (default 86400)\n"
+		"  --janitor-interval S     how often the janitor looks for them (default 3600;\n"
+		"                           0 = never)\n"
 		"  --log-level LEVEL        error, warn, info (default) or debug\n"
 		"  --config FILE            configuration file (default /etc/godfs/" PROGRAM
 		".conf)\n"
@@ -132,6 +135,7 @@ int main(int argc, char **argv)
 		{ "conn-timeout", required_argument, NULL, 't' },
 		{ "header-limit", required_argument, NULL, 'H' },
 		{ "put-stale", required_argument, NULL, 's' },
+		{ "janitor-interval", required_argument, NULL, 'J' },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
@@ -142,6 +146,8 @@ int main(int argc, char **argv)
 	const char *config_path = NULL, *level;
 	struct gw gw = { 0 };
 	struct gw_server *server = NULL;
+	struct gw_janitor *janitor = NULL;
+	uint64_t janitor_s = 0;
 	sigset_t sigs;
 	int c, sig = 0, ret = 1, rc;
 	char host[256], cred[200];
@@ -176,7 +182,8 @@ int main(int argc, char **argv)
 		ret = 2;
 		goto out_config;
 	}
-	if (read_options(&cfg, &gw) < 0) {
+	if (read_options(&cfg, &gw) < 0 ||
+	    gd_config_get_u64(&cfg, "janitor-interval", NULL, 3600, &janitor_s) < 0) {
 		ret = 2;
 		goto out_config;
 	}
@@ -222,6 +229,8 @@ int main(int argc, char **argv)
 		goto out_log;
 	if (gw_server_start(&gw, &server) < 0)
 		goto out_rl;
+	if (janitor_s && gw_janitor_start(&gw, janitor_s, gw.opt.put_stale_s, &janitor) < 0)
+		goto out_server;
 	gd_cred_describe(cred, sizeof(cred));
 	gd_info("serving HTTP%s on %s, meta %s, session %" PRIu64 ", presenting %s",
 		gw.opt.tls_cert ? "S" : "", gw.opt.listen, ccfg.meta_addrs,
@@ -234,6 +243,8 @@ int main(int argc, char **argv)
 	gd_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	ret = 0;
 
+	gw_janitor_stop(janitor);
+out_server:
 	gw_server_stop(server);
 out_rl:
 	gw_ratelimit_free(gw.rl);

@@ -42,7 +42,6 @@
 #define RENAME_NOREPLACE_FLAG 1u
 
 struct put {
-	struct gw_req *r;                /* for logging only while it lives */
 	struct gd_client *c;
 	uint64_t parent;                 /* the target's directory */
 	char name[GW_NAME_MAX + 1];      /* the target's name */
@@ -140,11 +139,12 @@ static void put_free(struct gw_req *r, bool completed)
 		if (!p->renamed) {
 			int rc = fs_meta_remove(m, GODFS__METHOD__M_UNLINK, p->parent, p->tmp, session);
 			if (rc && rc != GD_ENOENT)
-				gd_warn("PUT: cannot remove the temporary file %s (inode %" PRIu64
-					"): %s; the janitor will", p->tmp, p->ino, gd_strerror(rc));
+				gd_warn("req=%s: PUT: cannot remove the temporary file %s (inode %"
+					PRIu64 "): %s; the janitor will", r->request_id, p->tmp,
+					p->ino, gd_strerror(rc));
 			else
-				gd_info("PUT of %s %s: temporary file removed, the target is "
-					"untouched", p->name,
+				gd_info("req=%s: PUT of %s %s: temporary file removed, the target "
+					"is untouched", r->request_id, p->name,
 					completed ? "failed" : "abandoned by the client");
 		}
 		gd_client_release(p->c, p->ino);
@@ -212,7 +212,6 @@ int gw_put_begin(struct gw_req *r)
 		return GD_ENOMEM;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
-	p->r = r;
 	p->c = r->client;
 	p->expected = expected;
 	r->state = p;

@@ -138,6 +138,14 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ------------------------------------------------------------------ pipeline */
 
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *value)
+{
+	size_t *total = cls;
+	*total += strlen(key) + (value ? strlen(value) : 0) + 4;   /* ": " and CRLF */
+	return MHD_YES;
+}
+
 /* The first call: everything that needs only the headers. Answers (and
  * returns) as soon as the request cannot go on. */
 static void on_headers(struct gw_req *r, const char *url, const char *method)
@@ -157,6 +165,16 @@ static void on_headers(struct gw_req *r, const char *url, const char *method)
 	}
 	if (!r->raw_uri || !r->url) {
 		gw_reply_error(r, 500, GW_INTERNAL, "out of memory");
+		return;
+	}
+	/* MHD's pool is twice the limit (room for the body's read buffer): the
+	 * limit itself is checked here */
+	size_t hbytes = strlen(r->raw_uri);
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_header, &hbytes);
+	if (hbytes > r->gw->opt.header_mem / 2) {
+		gw_reply_error(r, 431, GW_BAD_REQUEST,
+			       "the request line and headers exceed %u bytes",
+			       r->gw->opt.header_mem / 2);
 		return;
 	}
 	if (gw_query_parse(r->raw_uri, r->args, &r->nargs, why, sizeof(why)) != 0) {
@@ -385,10 +403,10 @@ int gw_server_start(struct gw *gw, struct gw_server **out)
 	};
 	s->mhd = MHD_start_daemon(
 		flags, (uint16_t)port, NULL, NULL, on_access, s,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 		MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 		MHD_OPTION_URI_LOG_CALLBACK, uri_log, s,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)gw->opt.max_connections,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)gw->opt.max_per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)gw->opt.conn_timeout_s,

@@ -88,4 +88,169 @@ grep -q '"code":"name_too_long"' <<<"$(req "$GW_URL/v1/fs/stat?path=/$long")" ||
 	e2e_fail "a 256-byte name is not name_too_long"
 out=$(req "$GW_URL/v1/fs/stat?path=/d1/..%2F..%2Fetc"); expect "encoded traversal" 400 "$out"
 
+e2e_log "content: GET and HEAD of a 20 MiB file (3 read buffers), byte for byte"
+C=$GW_URL/v1/fs/content
+head -c $((20 << 20)) /dev/urandom >"$E2E_TMP/big"
+cp "$E2E_TMP/big" "$MNT/d1/big"
+curl -sS -f -o "$E2E_TMP/got" "$C?path=/d1/big" || e2e_fail "GET /d1/big"
+cmp "$E2E_TMP/big" "$E2E_TMP/got" || e2e_fail "GET /d1/big: bytes differ"
+hdrs=$(curl -sS -f -I "$C?path=/d1/big") || e2e_fail "HEAD /d1/big"
+grep -qi "^content-length: $((20 << 20))" <<<"$hdrs" || e2e_fail "HEAD: no Content-Length: $hdrs"
+etag=$(sed -n 's/^etag: \(".*"\)\r$/\1/ip' <<<"$hdrs")
+lastmod=$(sed -n 's/^last-modified: \(.*\)\r$/\1/ip' <<<"$hdrs")
+[ -n "$etag" ] && [ -n "$lastmod" ] || e2e_fail "HEAD: no ETag or Last-Modified: $hdrs"
+grep -qi '^accept-ranges: bytes' <<<"$hdrs" || e2e_fail "HEAD: no Accept-Ranges"
+out=$(req "$C?path=/d1"); expect "GET a directory" 409 "$out"
+out=$(req "$C?path=/d1/none"); expect "GET missing" 404 "$out"
+
+e2e_log "ranges: single, suffix, open, multiple (multipart/byteranges), bogus -> 416"
+code=$(curl -sS -o "$E2E_TMP/r1" -w '%{http_code}' -r 1000-1999 "$C?path=/d1/big")
+[ "$code" = 206 ] || e2e_fail "Range 1000-1999: $code"
+cmp "$E2E_TMP/r1" <(tail -c +1001 "$E2E_TMP/big" | head -c 1000) || e2e_fail "Range 1000-1999: bytes"
+code=$(curl -sS -o "$E2E_TMP/r2" -w '%{http_code}' -H 'Range: bytes=-4096' "$C?path=/d1/big")
+[ "$code" = 206 ] && cmp "$E2E_TMP/r2" <(tail -c 4096 "$E2E_TMP/big") || e2e_fail "suffix range ($code)"
+code=$(curl -sS -o "$E2E_TMP/r3" -w '%{http_code}' -H "Range: bytes=$((12 << 20))-" "$C?path=/d1/big")
+[ "$code" = 206 ] && cmp "$E2E_TMP/r3" <(tail -c +$(((12 << 20) + 1)) "$E2E_TMP/big") ||
+	e2e_fail "open range across read buffers ($code)"
+curl -sS -D "$E2E_TMP/mh" -o "$E2E_TMP/mr" -H 'Range: bytes=0-9,100-199,-5' "$C?path=/d1/big"
+grep -qi '^HTTP/1.1 206' "$E2E_TMP/mh" || e2e_fail "multi-range status: $(cat "$E2E_TMP/mh")"
+python3 - "$E2E_TMP/mh" "$E2E_TMP/mr" "$E2E_TMP/big" <<'PY' || e2e_fail "multipart/byteranges body (above)"
+import email, sys
+hdrs = open(sys.argv[1], "rb").read().decode()
+ctype = [l.split(":", 1)[1].strip() for l in hdrs.split("\r\n") if l.lower().startswith("content-type:")][0]
+assert ctype.startswith("multipart/byteranges; boundary="), ctype
+msg = email.message_from_bytes(b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + open(sys.argv[2], "rb").read())
+big = open(sys.argv[3], "rb").read()
+parts = msg.get_payload()
+want = [(0, 9), (100, 199), (len(big) - 5, len(big) - 1)]
+assert len(parts) == 3, len(parts)
+for p, (a, b) in zip(parts, want):
+    assert p["Content-Range"] == "bytes %d-%d/%d" % (a, b, len(big)), p["Content-Range"]
+    assert p.get_payload(decode=True) == big[a:b + 1], "part %d-%d" % (a, b)
+PY
+for r in 'bytes=999999999-' 'bytes=5-2' 'bytes=abc' \
+	"bytes=$(seq -s, 1 17 | sed 's/\([0-9]*\)/\1-\1/g')"; do
+	hdrs=$(curl -sS -D - -o /dev/null -H "Range: $r" "$C?path=/d1/big")
+	grep -q '^HTTP/1.1 416' <<<"$hdrs" || e2e_fail "Range: $r: not 416: $hdrs"
+	grep -qi "^content-range: bytes \*/$((20 << 20))" <<<"$hdrs" || e2e_fail "416 without Content-Range */size"
+done
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H 'Range: items=1-2' "$C?path=/d1/big")
+[ "$code" = 200 ] || e2e_fail "a Range of another unit is ignored: $code"
+
+e2e_log "conditionals: If-None-Match / If-Modified-Since -> 304, If-Match -> 412, If-Range"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$C?path=/d1/big")
+[ "$code" = 304 ] || e2e_fail "If-None-Match: $code"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H "If-None-Match: \"x\", W/$etag" "$C?path=/d1/big")
+[ "$code" = 304 ] || e2e_fail "If-None-Match with a weak tag in a list: $code"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H "If-Modified-Since: $lastmod" "$C?path=/d1/big")
+[ "$code" = 304 ] || e2e_fail "If-Modified-Since: $code"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H 'If-Match: "nope"' "$C?path=/d1/big")
+[ "$code" = 412 ] || e2e_fail "If-Match mismatch: $code"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H "If-Match: $etag" -r 0-0 "$C?path=/d1/big")
+[ "$code" = 206 ] || e2e_fail "If-Match match: $code"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H "If-Range: $etag" -r 0-9 "$C?path=/d1/big")
+[ "$code" = 206 ] || e2e_fail "If-Range matching: $code"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H 'If-Range: "old"' -r 0-9 "$C?path=/d1/big")
+[ "$code" = 200 ] || e2e_fail "If-Range stale: $code"
+
+e2e_log "PUT: create, replace (shorter: no old trailing bytes), If-None-Match: *, If-Match"
+head -c 3000000 /dev/urandom >"$E2E_TMP/p1"
+out=$(req -T "$E2E_TMP/p1" "$C?path=/d1/put1"); expect "PUT create" 201 "$out"
+cmp "$E2E_TMP/p1" "$MNT/d1/put1" || e2e_fail "PUT create: bytes differ in the mount"
+echo short >"$E2E_TMP/p2"
+out=$(req -T "$E2E_TMP/p2" "$C?path=/d1/put1"); expect "PUT replace" 200 "$out"
+cmp "$E2E_TMP/p2" "$MNT/d1/put1" || e2e_fail "PUT replace: old trailing bytes or wrong bytes"
+out=$(req -T "$E2E_TMP/p1" -H 'If-None-Match: *' "$C?path=/d1/put1"); expect "PUT create-only over a file" 412 "$out"
+out=$(req -T "$E2E_TMP/p1" -H 'If-Match: "stale"' "$C?path=/d1/put1"); expect "PUT If-Match stale" 412 "$out"
+cmp "$E2E_TMP/p2" "$MNT/d1/put1" || e2e_fail "a refused PUT changed the file"
+et=$(curl -sS -I "$C?path=/d1/put1" | sed -n 's/^etag: \(".*"\)\r$/\1/ip')
+out=$(req -T "$E2E_TMP/p1" -H "If-Match: $et" "$C?path=/d1/put1"); expect "PUT If-Match current" 200 "$out"
+cmp "$E2E_TMP/p1" "$MNT/d1/put1" || e2e_fail "PUT If-Match: bytes"
+out=$(req -T /dev/null "$C?path=/d1/zero"); expect "PUT empty" 201 "$out"
+[ -f "$MNT/d1/zero" ] && [ ! -s "$MNT/d1/zero" ] || e2e_fail "empty PUT"
+out=$(req -T "$E2E_TMP/p2" "$C?path=/d1"); expect "PUT over a directory" 409 "$out"
+out=$(req -T "$E2E_TMP/p2" "$C?path=/nodir/x"); expect "PUT without parent" 404 "$out"
+ls -A "$MNT/d1" | grep -q godfs-put && e2e_fail "a temp file is left: $(ls -A "$MNT/d1")"
+
+e2e_log "PUT cut short: the client goes away mid-body, a body shorter than Content-Length"
+python3 - "$GW_PORT" <<'PY' || e2e_fail "raw PUT (above)"
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"PUT /v1/fs/content?path=/d1/put1 HTTP/1.1\r\nHost: x\r\nContent-Length: 20000000\r\n\r\n")
+s.sendall(b"x" * 9000000)   # a whole write buffer and more: data reached the chunkds
+s.close()
+PY
+ok=
+for ((i = 0; i < 50; i++)); do
+	grep -q "put1.*client-gone" "$E2E_TMP/log/gateway-access.log" 2>/dev/null && ok=1 && break
+	sleep 0.1
+done
+[ -n "$ok" ] || e2e_fail "the aborted PUT is not in the access log as client-gone"
+sleep 0.3
+cmp "$E2E_TMP/p1" "$MNT/d1/put1" || e2e_fail "an aborted PUT changed the target"
+ls -A "$MNT/d1" | grep -q godfs-put && e2e_fail "an aborted PUT left its temp file: $(ls -A "$MNT/d1")"
+code=$(curl -sS -o /dev/null -w '%{http_code}' "$GW_URL/v1/health")
+[ "$code" = 200 ] || e2e_fail "the gateway does not serve after an aborted PUT: $code"
+
+e2e_log "huge headers -> 431, slow header sender dropped"
+big=$(head -c 100000 /dev/zero | tr '\0' a)
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H "X-Big: $big" "$GW_URL/v1/health" || true)
+case "$code" in 431 | 413 | 400) ;; *) e2e_fail "a 100 KB header: $code, not 431" ;; esac
+
+e2e_log "wget -c resumes a download; 8 concurrent GETs"
+head -c $((5 << 20)) "$E2E_TMP/big" >"$E2E_TMP/wget.out"
+wget -q -c -O "$E2E_TMP/wget.out" "$C?path=/d1/big" || e2e_fail "wget -c"
+cmp "$E2E_TMP/big" "$E2E_TMP/wget.out" || e2e_fail "wget -c: bytes differ"
+grep -q 'GET /v1/fs/content "/d1/big" 206' "$E2E_TMP/log/gateway-access.log" ||
+	e2e_fail "wget -c did not resume with a Range (access log)"
+pids=()
+for i in 1 2 3 4 5 6 7 8; do
+	curl -sS -f -o "$E2E_TMP/c$i" "$C?path=/d1/big" & pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || e2e_fail "a concurrent GET failed"; done
+for i in 1 2 3 4 5 6 7 8; do cmp -s "$E2E_TMP/big" "$E2E_TMP/c$i" || e2e_fail "concurrent GET $i differs"; done
+
+e2e_log "a chunkd killed during a PUT: success or a clear error, never a half-written file"
+head -c $((48 << 20)) /dev/urandom >"$E2E_TMP/p3"
+curl -sS -o "$E2E_TMP/kill.out" -w '%{http_code}' --limit-rate 24M -T "$E2E_TMP/p3" \
+	"$C?path=/d1/put1" >"$E2E_TMP/kill.code" 2>&1 &
+cpid=$!
+sleep 0.7
+kill -9 "${CHUNKD_PID[2]}"
+wait "$cpid" || true
+code=$(tail -c 3 "$E2E_TMP/kill.code")
+e2e_log "PUT during the kill: HTTP $code $(head -c 300 "$E2E_TMP/kill.out")"
+case "$code" in
+200) cmp "$E2E_TMP/p3" "$MNT/d1/put1" || e2e_fail "PUT said 200 but the bytes differ" ;;
+5??) cmp "$E2E_TMP/p1" "$MNT/d1/put1" || e2e_fail "PUT failed ($code) but the target changed"
+	grep -q '"code"' "$E2E_TMP/kill.out" || e2e_fail "PUT failed without a JSON error" ;;
+*) e2e_fail "PUT during a chunkd kill: HTTP $code" ;;
+esac
+ls -A "$MNT/d1" | grep -q godfs-put && e2e_fail "the PUT left its temp file"
+curl -sS -f -o "$E2E_TMP/got" "$C?path=/d1/put1" || e2e_fail "GET after the chunkd kill"
+cmp "$MNT/d1/put1" "$E2E_TMP/got" || e2e_fail "GET after the chunkd kill differs from the mount"
+
+e2e_log "a second gateway: the janitor removes stale PUT temp files only; a stalled client is dropped"
+touch -d '-300 seconds' "$MNT/d1/.godfs-put.00000000000000aa.1"
+touch "$MNT/d1/.godfs-put.00000000000000aa.2" "$MNT/d1/.godfs-putative"
+GW1_URL=$GW_URL
+e2e_start_gateway --janitor-interval 1 --put-stale 120 --conn-timeout 2
+for ((i = 0; i < 50; i++)); do
+	[ -e "$MNT/d1/.godfs-put.00000000000000aa.1" ] || break
+	sleep 0.1
+done
+[ ! -e "$MNT/d1/.godfs-put.00000000000000aa.1" ] || e2e_fail "the janitor did not remove a stale temp file"
+[ -e "$MNT/d1/.godfs-put.00000000000000aa.2" ] && [ -e "$MNT/d1/.godfs-putative" ] ||
+	e2e_fail "the janitor removed a fresh temp file or another file"
+python3 - "$GW_PORT" <<'PY' || e2e_fail "a client that stalls in its headers is not dropped (above)"
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n")
+s.settimeout(6)
+t = time.time()
+assert s.recv(100) == b"", "got an answer to half a request"
+assert time.time() - t < 5, "not dropped within 5 s (--conn-timeout 2)"
+PY
+[ "$(curl -sS "$GW1_URL/v1/health")" = '{"status":"ok"}' ] || e2e_fail "the first gateway stopped serving"
+
 e2e_log "ok"
