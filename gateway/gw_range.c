@@ -88,7 +88,6 @@ int gw_range_parse(const char *hdr, uint64_t size, struct gw_range *out, size_t 
 	return *n ? 1 : -1;
 }
 
-static const char *const wdays[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
 				      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 
@@ -96,9 +95,9 @@ void gw_http_date(time_t t, char out[GW_HTTP_DATE_LEN])
 {
 	struct tm tm;
 	gmtime_r(&t, &tm);
-	snprintf(out, GW_HTTP_DATE_LEN, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-		 wdays[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
-		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	/* the daemons never call setlocale: %a and %b are the C locale's English */
+	if (strftime(out, GW_HTTP_DATE_LEN, "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
+		out[0] = '\0';
 }
 
 int gw_http_date_parse(const char *s, time_t *t)
