@@ -28,6 +28,7 @@ struct gw_options {
 	unsigned conn_timeout_s;     /* an idle connection is closed after this */
 	unsigned header_mem;         /* bytes MHD may use for a request's headers */
 	uint64_t put_stale_s;        /* temp files of PUTs older than this are removed */
+	uint64_t read_ahead_mem;     /* bytes all downloads may hold ahead of the network */
 };
 
 struct gw {
@@ -40,6 +41,7 @@ struct gw {
 	uint64_t instance;           /* random, names this process's temp files */
 	atomic_ulong put_seq;        /* numbers this process's temp files */
 	atomic_int in_flight;        /* requests being served */
+	atomic_ullong read_ahead_used; /* bytes of read-ahead buffers held (gw_content.c) */
 };
 
 #endif

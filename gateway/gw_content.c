@@ -3,10 +3,11 @@
  * The body is a list of pieces: literal text (the part headers of a
  * multipart/byteranges body) and file ranges. MHD pulls it through
  * body_read() on the connection's thread; the file bytes come from two
- * buffers that a reader thread fills in order (gd_client_read keeps
- * several chunkd reads of one buffer in flight), so that the network and
- * the cluster work at the same time and memory stays at two buffers per
- * response whatever the size. Bodies that fit one buffer are read on the
+ * buffers that GW_READ_THREADS reader threads fill in order (each
+ * gd_client_read keeps 8 chunkd reads in flight; several readers keep more,
+ * as the mount's read-ahead workers do), so that the network and
+ * the cluster work at the same time and memory stays at GW_READ_BUFS
+ * buffers per response whatever the size. Bodies that fit one buffer are read on the
  * connection's thread, without a reader. */
 #include "gw_content.h"
 
@@ -40,40 +41,43 @@ struct piece {
 	uint64_t off, len;       /* file range, or text length */
 };
 
-enum { BUF_EMPTY = 0, BUF_READY };
+enum { BUF_EMPTY = 0, BUF_LOADING, BUF_READY };
 
 struct rbuf {
-	int state;
+	int state;               /* guarded by body.mu */
 	int status;              /* of the read: 0 or GD_E* */
 	size_t piece;            /* the piece these bytes belong to */
-	uint64_t off;            /* file offset of data[0] */
+	uint64_t off;            /* offset of data[0] in the piece */
 	size_t len;
 	char *data;
 };
 
 struct body {
+	struct gw *gw;
+	uint64_t reserved;       /* bytes of gw->read_ahead_used this body holds */
 	struct gd_client *c;
 	uint64_t ino, size;      /* the file's size when the answer began */
 	struct piece *pieces;
 	size_t npieces;
 	size_t block;            /* bytes per buffer */
+	unsigned nbufs;          /* GW_READ_BUFS, or 1 without readers */
 
 	/* consumer (MHD's thread) */
 	size_t cur_piece;
 	uint64_t cur_off;        /* bytes of cur_piece sent */
 	uint64_t pos;            /* body bytes sent */
-	unsigned cur_buf;        /* the buffer to take file bytes from next */
+	uint64_t cur_seq;        /* the block to take next: bufs[cur_seq % nbufs] */
 
-	/* reader: next range to read, guarded by mu */
+	/* readers: they claim blocks in order, guarded by mu */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct rbuf bufs[2];
+	struct rbuf bufs[GW_READ_BUFS];
 	size_t rd_piece;
 	uint64_t rd_off;
-	unsigned rd_buf;
-	bool stop;               /* the answer is over: the reader ends */
-	bool threaded;
-	pthread_t thread;
+	uint64_t rd_seq;         /* the next block a reader claims */
+	bool stop;               /* the answer is over (or failed): readers end */
+	unsigned nthreads;
+	pthread_t threads[GW_READ_THREADS];
 };
 
 /* Advances (piece, off) past empty and literal pieces to the next file
@@ -88,19 +92,14 @@ static bool next_file_piece(const struct body *b, size_t *piece, uint64_t *off)
 	return *piece < b->npieces;
 }
 
-/* Reads the next block into buffer i (unlocked: i is EMPTY and only the
- * reader touches an EMPTY buffer). */
-static void fill(struct body *b, struct rbuf *rb, size_t piece, uint64_t off)
+/* Reads rb's block (piece, off, len set); only its claimer touches it. */
+static void fill(struct body *b, struct rbuf *rb)
 {
-	const struct piece *p = &b->pieces[piece];
-	uint64_t want = p->len - off;
-	rb->piece = piece;
-	rb->off = off;
-	rb->len = (size_t)(want < b->block ? want : b->block);
-	rb->status = 0;
+	const struct piece *p = &b->pieces[rb->piece];
 	size_t got = 0;
+	rb->status = 0;
 	while (got < rb->len) {
-		ssize_t n = gd_client_read(b->c, b->ino, p->off + off + got, rb->data + got,
+		ssize_t n = gd_client_read(b->c, b->ino, p->off + rb->off + got, rb->data + got,
 					   rb->len - got, b->size);
 		if (n <= 0) {
 			/* short: the file shrank under the download */
@@ -111,41 +110,60 @@ static void fill(struct body *b, struct rbuf *rb, size_t piece, uint64_t off)
 	}
 }
 
+/* Claims the next block into rb (mu held); false when none is left. */
+static bool claim(struct body *b, struct rbuf *rb)
+{
+	if (!next_file_piece(b, &b->rd_piece, &b->rd_off))
+		return false;
+	uint64_t want = b->pieces[b->rd_piece].len - b->rd_off;
+	rb->piece = b->rd_piece;
+	rb->off = b->rd_off;
+	rb->len = (size_t)(want < b->block ? want : b->block);
+	b->rd_off += rb->len;
+	b->rd_seq++;
+	return true;
+}
+
+/* A reader: several run at once, each filling the next free buffer, so
+ * that more chunkd reads are in flight than one gd_client_read keeps. */
 static void *reader_main(void *arg)
 {
 	struct body *b = arg;
 	pthread_mutex_lock(&b->mu);
 	for (;;) {
-		struct rbuf *rb = &b->bufs[b->rd_buf];
-		while (!b->stop && rb->state != BUF_EMPTY)
+		struct rbuf *rb = &b->bufs[b->rd_seq % b->nbufs];
+		while (!b->stop && rb->state != BUF_EMPTY) {
 			pthread_cond_wait(&b->cv, &b->mu);
-		if (b->stop || !next_file_piece(b, &b->rd_piece, &b->rd_off))
+			rb = &b->bufs[b->rd_seq % b->nbufs];
+		}
+		if (b->stop || !claim(b, rb))
 			break;
-		size_t piece = b->rd_piece;
-		uint64_t off = b->rd_off;
+		rb->state = BUF_LOADING;
 		pthread_mutex_unlock(&b->mu);
-		fill(b, rb, piece, off);
+		fill(b, rb);
 		pthread_mutex_lock(&b->mu);
-		b->rd_off += rb->len;
 		rb->state = BUF_READY;
-		b->rd_buf ^= 1;
-		pthread_cond_broadcast(&b->cv);
 		if (rb->status)
-			break;
+			b->stop = true;
+		pthread_cond_broadcast(&b->cv);
 	}
 	pthread_mutex_unlock(&b->mu);
 	return NULL;
 }
 
-/* The buffer holding file bytes at (piece, off), waiting for the reader. */
+/* The buffer holding the next file bytes (at (piece, off)). */
 static struct rbuf *take(struct body *b, size_t piece, uint64_t off)
 {
-	struct rbuf *rb = &b->bufs[b->cur_buf];
-	if (!b->threaded) {
+	struct rbuf *rb = &b->bufs[b->cur_seq % b->nbufs];
+	if (!b->nthreads) {
 		if (rb->state == BUF_READY && rb->piece == piece && off >= rb->off &&
 		    off < rb->off + rb->len)
 			return rb;
-		fill(b, rb, piece, off);
+		uint64_t want = b->pieces[piece].len - off;
+		rb->piece = piece;
+		rb->off = off;
+		rb->len = (size_t)(want < b->block ? want : b->block);
+		fill(b, rb);
 		rb->state = BUF_READY;
 		return rb;
 	}
@@ -158,11 +176,11 @@ static struct rbuf *take(struct body *b, size_t piece, uint64_t off)
 
 static void give_back(struct body *b, struct rbuf *rb)
 {
-	if (!b->threaded)
+	if (!b->nthreads)
 		return;
 	pthread_mutex_lock(&b->mu);
 	rb->state = BUF_EMPTY;
-	b->cur_buf ^= 1;
+	b->cur_seq++;
 	pthread_cond_broadcast(&b->cv);
 	pthread_mutex_unlock(&b->mu);
 }
@@ -214,18 +232,18 @@ static ssize_t body_read(void *cls, uint64_t pos, char *out, size_t max)
 static void body_free(void *cls)
 {
 	struct body *b = cls;
-	if (b->threaded) {
-		pthread_mutex_lock(&b->mu);
-		b->stop = true;
-		pthread_cond_broadcast(&b->cv);
-		pthread_mutex_unlock(&b->mu);
-		pthread_join(b->thread, NULL);
-	}
+	pthread_mutex_lock(&b->mu);
+	b->stop = true;
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+	for (unsigned i = 0; i < b->nthreads; i++)
+		pthread_join(b->threads[i], NULL);
 	for (size_t i = 0; i < b->npieces; i++)
 		gd_free(b->pieces[i].text);
 	gd_free(b->pieces);
-	gd_free(b->bufs[0].data);
-	gd_free(b->bufs[1].data);
+	for (unsigned i = 0; i < GW_READ_BUFS; i++)
+		gd_free(b->bufs[i].data);
+	atomic_fetch_sub(&b->gw->read_ahead_used, b->reserved);
 	pthread_cond_destroy(&b->cv);
 	pthread_mutex_destroy(&b->mu);
 	gd_free(b);
@@ -244,6 +262,7 @@ static struct body *body_new(struct gw_req *r, const struct gd_attr *a, struct p
 	}
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_cond_init(&b->cv, NULL);
+	b->gw = r->gw;
 	b->c = r->client;
 	b->ino = a->ino;
 	b->size = a->size;
@@ -256,14 +275,30 @@ static struct body *body_new(struct gw_req *r, const struct gd_attr *a, struct p
 	if (head || file_bytes == 0)
 		return b;
 	b->block = file_bytes < GW_READ_BLOCK ? (size_t)file_bytes : GW_READ_BLOCK;
-	b->threaded = file_bytes > GW_READ_BLOCK;
-	b->bufs[0].data = gd_malloc(b->block);
-	b->bufs[1].data = b->threaded ? gd_malloc(b->block) : NULL;
-	if (!b->bufs[0].data || (b->threaded && !b->bufs[1].data) ||
-	    (b->threaded && pthread_create(&b->thread, NULL, reader_main, b) != 0)) {
-		b->threaded = false;
-		body_free(b);
-		return NULL;
+	b->nbufs = file_bytes > GW_READ_BLOCK ? GW_READ_BUFS : 1;
+	if (b->nbufs > 1) {
+		uint64_t want = (uint64_t)b->nbufs * b->block;
+		uint64_t used = atomic_fetch_add(&b->gw->read_ahead_used, want);
+		if (used + want <= b->gw->opt.read_ahead_mem) {
+			b->reserved = want;
+		} else {
+			atomic_fetch_sub(&b->gw->read_ahead_used, want);
+			b->nbufs = 1;
+			b->block = GW_READ_SMALL;
+		}
+	}
+	for (unsigned i = 0; i < b->nbufs; i++) {
+		if (!(b->bufs[i].data = gd_malloc(b->block))) {
+			body_free(b);
+			return NULL;
+		}
+	}
+	for (unsigned i = 0; b->nbufs > 1 && i < GW_READ_THREADS; i++) {
+		if (pthread_create(&b->threads[i], NULL, reader_main, b) != 0) {
+			body_free(b);
+			return NULL;
+		}
+		b->nthreads++;
 	}
 	return b;
 }

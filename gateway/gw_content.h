@@ -4,8 +4,12 @@
  *                                   206 multipart/byteranges), If-Range
  *   PUT /v1/fs/content?path=        upload that creates or replaces the
  *                                   file atomically (gw_put.c)
- * A download streams with bounded memory: a reader thread per response
- * fills one GW_READ_BLOCK buffer while MHD sends the other. */
+ * A download streams with bounded memory: GW_READ_THREADS readers per
+ * response fill GW_READ_BUFS buffers of GW_READ_BLOCK bytes ahead of what
+ * MHD sends, as long as all downloads together hold at most
+ * --read-ahead-mem; past that a download reads GW_READ_SMALL bytes at a
+ * time on its connection's thread (slower, but memory stays bounded by
+ * connections x 1 MiB). */
 #ifndef GW_CONTENT_H
 #define GW_CONTENT_H
 
@@ -16,7 +20,10 @@
 struct gw_req;
 
 #define GW_ETAG_MAX 64
-#define GW_READ_BLOCK (8u << 20)
+#define GW_READ_BLOCK (4u << 20)  /* bytes per read buffer of a download */
+#define GW_READ_BUFS 6             /* buffers per download (memory: 24 MiB) */
+#define GW_READ_THREADS 3          /* readers filling them */
+#define GW_READ_SMALL (1u << 20)   /* the one buffer of a download over --read-ahead-mem */
 
 /* The strong ETag of a file: "<ino hex>-<size hex>-<mtime ns hex>", quoted.
  * Any write changes size or mtime (the mtime in ns, committed at each

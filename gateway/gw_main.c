@@ -42,6 +42,8 @@ static void usage(FILE *f)
 		"  --rate-limit RPS         requests per second per API key (or per client\n"
 		"                           address without one); default 0 = no limit\n"
 		"  --rate-burst N           requests allowed at once above the rate (default 20)\n"
+		"  --read-ahead-mem BYTES   read-ahead of all downloads together (default 512M);\n"
+		"                           beyond it a download reads 1 MiB at a time\n"
 		"  --max-upload BYTES       largest PUT body (default 0 = no limit)\n"
 		"  --max-connections N      open HTTP connections (default 1024)\n"
 		"  --max-connections-per-ip N  from one client address (default 256)\n"
@@ -102,7 +104,8 @@ static int read_options(const struct gd_config *cfg, struct gw *gw)
 	    gd_config_get_int(cfg, "max-connections-per-ip", NULL, 256, 1, 65536, &max_ip) < 0 ||
 	    gd_config_get_int(cfg, "conn-timeout", NULL, 60, 1, 86400, &timeout_s) < 0 ||
 	    gd_config_get_u64(cfg, "header-limit", NULL, 64 << 10, &header) < 0 ||
-	    gd_config_get_u64(cfg, "put-stale", NULL, 86400, &stale) < 0)
+	    gd_config_get_u64(cfg, "put-stale", NULL, 86400, &stale) < 0 ||
+	    gd_config_get_u64(cfg, "read-ahead-mem", NULL, 512u << 20, &o->read_ahead_mem) < 0)
 		return GD_EINVAL;
 	if (header < 4096 || header > (16u << 20)) {
 		gd_error("--header-limit %" PRIu64 ": from 4K to 16M", header);
@@ -130,6 +133,7 @@ int main(int argc, char **argv)
 		{ "rate-limit", required_argument, NULL, 'r' },
 		{ "rate-burst", required_argument, NULL, 'b' },
 		{ "max-upload", required_argument, NULL, 'u' },
+		{ "read-ahead-mem", required_argument, NULL, 'R' },
 		{ "max-connections", required_argument, NULL, 'n' },
 		{ "max-connections-per-ip", required_argument, NULL, 'i' },
 		{ "conn-timeout", required_argument, NULL, 't' },

@@ -5,11 +5,11 @@
  * GW_PUT_PREFIX<gateway instance>.<sequence> (hidden; the janitor removes
  * those nobody finished, gw_janitor.c), created exclusively and opened for
  * the session. The connection's thread copies the body into one buffer
- * while a writer thread sends the other to the chunkds (gd_client_write:
- * every copy of the chain acknowledges), so that receiving and writing
- * overlap with two buffers of memory. At the end: fsync (every copy on
- * disk, size and mtime committed), the preconditions once more, then one
- * RENAME over the target (RENAME_NOREPLACE for If-None-Match: *): readers
+ * while PUT_WRITERS writer threads send the filled ones to the chunkds
+ * (gd_client_write: every copy of the chain acknowledges), so that
+ * receiving and writing overlap with PUT_BUFS buffers of memory. At the
+ * end: fsync (every copy on disk, size and mtime committed), the
+ * preconditions once more, then one RENAME over the target (RENAME_NOREPLACE for If-None-Match: *): readers
  * see the old file or the new one, never a part. Whatever fails before the
  * rename (the client goes away, the body is too long or short, a chunkd
  * dies beyond repair), the temp file is removed when the request ends and
@@ -38,8 +38,16 @@
 #include "gw_req.h"
 #include "proto/wire.pb-c.h"
 
-#define PUT_BUF (8u << 20)
+#define PUT_BUF (4u << 20)       /* bytes per buffer */
+#define PUT_BUFS 4                /* buffers per PUT (memory: 16 MiB) */
+#define PUT_WRITERS 3             /* writer threads per PUT */
 #define RENAME_NOREPLACE_FLAG 1u
+
+struct put_job {
+	char *buf;
+	size_t len;
+	uint64_t off;
+};
 
 struct put {
 	struct gd_client *c;
@@ -50,73 +58,79 @@ struct put {
 	bool renamed;                    /* the temp file became the target */
 	uint64_t received;               /* body bytes taken */
 	uint64_t expected;               /* Content-Length, or UINT64_MAX */
-	char *fill;                      /* the buffer being filled */
+	char *fill;                      /* the buffer being filled (connection thread) */
 	size_t fill_len;
 
-	pthread_mutex_t mu;              /* guards the writer's fields */
+	pthread_mutex_t mu;              /* guards what follows */
 	pthread_cond_t cv;
-	pthread_t writer;
-	bool writer_started;
-	char *wbuf;                      /* being written (NULL: writer idle) */
-	size_t wlen;
-	uint64_t woff;
+	pthread_t writers[PUT_WRITERS];
+	unsigned nwriters;
+	char *free_bufs[PUT_BUFS];       /* buffers not in use */
+	unsigned nfree;
+	struct put_job jobs[PUT_BUFS];   /* filled, waiting for a writer (FIFO) */
+	unsigned jhead, njobs;
+	unsigned active;                 /* jobs being written */
 	int werr;                        /* first write error */
 	bool stop;
-	char *spare;                     /* the buffer not in use */
 };
 
+/* A writer: several per PUT write different buffers at once (different
+ * offsets of the file: gd_client is thread-safe), as the mount's workers do. */
 static void *writer_main(void *arg)
 {
 	struct put *p = arg;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->stop && !p->wbuf)
+		while (!p->stop && !p->njobs)
 			pthread_cond_wait(&p->cv, &p->mu);
-		if (!p->wbuf)
+		if (!p->njobs)
 			break;
-		char *buf = p->wbuf;
-		size_t len = p->wlen;
-		uint64_t off = p->woff;
+		struct put_job j = p->jobs[p->jhead];
+		p->jhead = (p->jhead + 1) % PUT_BUFS;
+		p->njobs--;
+		p->active++;
 		bool skip = p->werr != 0;
 		pthread_mutex_unlock(&p->mu);
-		int rc = skip ? 0 : gd_client_write(p->c, p->ino, off, buf, len);
+		int rc = skip ? 0 : gd_client_write(p->c, p->ino, j.off, j.buf, j.len);
 		pthread_mutex_lock(&p->mu);
 		if (rc < 0 && !p->werr)
 			p->werr = rc;
-		p->spare = buf;
-		p->wbuf = NULL;
+		p->active--;
+		p->free_bufs[p->nfree++] = j.buf;
 		pthread_cond_broadcast(&p->cv);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }
 
-/* Hands the filled buffer to the writer (waiting for it to be idle) and
- * takes the spare one. Returns the first write error so far. */
+/* Queues the filled buffer for the writers and takes a free one (waiting
+ * for one). Returns the first write error so far. */
 static int send_fill(struct put *p)
 {
 	pthread_mutex_lock(&p->mu);
-	while (p->wbuf)
-		pthread_cond_wait(&p->cv, &p->mu);
 	int rc = p->werr;
 	if (p->fill_len && !rc) {
-		p->wbuf = p->fill;
-		p->wlen = p->fill_len;
-		p->woff = p->received - p->fill_len;
-		p->fill = p->spare;
-		p->spare = NULL;
+		p->jobs[(p->jhead + p->njobs) % PUT_BUFS] =
+			(struct put_job){ p->fill, p->fill_len, p->received - p->fill_len };
+		p->njobs++;
+		p->fill = NULL;
 		p->fill_len = 0;
 		pthread_cond_broadcast(&p->cv);
+		while (!p->nfree && !p->werr)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->nfree)
+			p->fill = p->free_bufs[--p->nfree];
+		rc = p->werr;
 	}
 	pthread_mutex_unlock(&p->mu);
 	return rc;
 }
 
-/* Waits until nothing is being written; the first write error. */
+/* Waits until nothing is queued or being written; the first write error. */
 static int drain(struct put *p)
 {
 	pthread_mutex_lock(&p->mu);
-	while (p->wbuf)
+	while (p->njobs || p->active)
 		pthread_cond_wait(&p->cv, &p->mu);
 	int rc = p->werr;
 	pthread_mutex_unlock(&p->mu);
@@ -126,13 +140,13 @@ static int drain(struct put *p)
 static void put_free(struct gw_req *r, bool completed)
 {
 	struct put *p = r->state;
-	if (p->writer_started) {
-		pthread_mutex_lock(&p->mu);
-		p->stop = true;
-		pthread_cond_broadcast(&p->cv);
-		pthread_mutex_unlock(&p->mu);
-		pthread_join(p->writer, NULL);
-	}
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	p->werr = p->werr ? p->werr : GD_ESHUTDOWN;   /* queued jobs are dropped */
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	for (unsigned i = 0; i < p->nwriters; i++)
+		pthread_join(p->writers[i], NULL);
 	if (p->ino) {
 		struct gd_meta_client *m = gd_client_meta(p->c);
 		uint64_t session = gd_client_session(p->c);
@@ -151,8 +165,10 @@ static void put_free(struct gw_req *r, bool completed)
 		fs_meta_release(m, p->ino, session);
 	}
 	gd_free(p->fill);
-	gd_free(p->spare);
-	gd_free(p->wbuf);
+	for (unsigned i = 0; i < p->nfree; i++)
+		gd_free(p->free_bufs[i]);
+	for (unsigned i = 0; i < p->njobs; i++)
+		gd_free(p->jobs[(p->jhead + i) % PUT_BUFS].buf);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	gd_free(p);
@@ -236,13 +252,18 @@ int gw_put_begin(struct gw_req *r)
 	if (rc)
 		return gw_reply_status(r, rc, path);
 	p->ino = a.ino;
-	p->fill = gd_malloc(PUT_BUF);
-	p->spare = gd_malloc(PUT_BUF);
-	if (!p->fill || !p->spare)
+	if (!(p->fill = gd_malloc(PUT_BUF)))
 		return GD_ENOMEM;
-	if (pthread_create(&p->writer, NULL, writer_main, p) != 0)
-		return GD_ENOMEM;
-	p->writer_started = true;
+	for (unsigned i = 1; i < PUT_BUFS; i++) {
+		if (!(p->free_bufs[p->nfree] = gd_malloc(PUT_BUF)))
+			return GD_ENOMEM;
+		p->nfree++;
+	}
+	for (unsigned i = 0; i < PUT_WRITERS; i++) {
+		if (pthread_create(&p->writers[i], NULL, writer_main, p) != 0)
+			return GD_ENOMEM;
+		p->nwriters++;
+	}
 	return 0;
 }
 

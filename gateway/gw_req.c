@@ -123,6 +123,10 @@ static int queue(struct gw_req *r, int status, struct MHD_Response *resp)
 	gw_cors_apply(r, resp);
 	r->responded = true;
 	r->status = status;
+	if (r->in_body) {
+		r->deferred = resp;   /* gw_server.c queues it at the end of the body */
+		return 0;
+	}
 	enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	if (ok != MHD_YES) {

@@ -22,7 +22,11 @@
  * client went away.
  *
  * Exactly one answer per request: the gw_reply_* helpers queue it (the
- * second returns GD_EBUSY and is logged as a bug). */
+ * second returns GD_EBUSY and is logged as a bug). MHD takes an answer
+ * only before the body or after all of it: one made while the body comes
+ * (a PUT that fails) waits until the body ends, the rest of the body being
+ * read and dropped, up to GW_DRAIN_MAX bytes; past that the connection is
+ * closed without an answer. */
 #ifndef GW_REQ_H
 #define GW_REQ_H
 
@@ -44,6 +48,7 @@ struct gd_client;
 #define GW_JSON_BODY_MAX (1u << 20) /* a JSON body larger than this is 413 */
 #define GW_MAX_ARGS 32            /* query arguments per request */
 #define GW_MAX_RESP_HEADERS 16    /* headers a handler adds to its answer */
+#define GW_DRAIN_MAX (16u << 20)  /* body bytes read and dropped after a mid-body answer */
 
 struct gw_arg {
 	char *name;              /* decoded, NUL-terminated */
@@ -86,7 +91,11 @@ struct gw_req {
 	/* the answer */
 	struct gw_hdr hdrs[GW_MAX_RESP_HEADERS]; /* added by the handler, sent with it */
 	size_t nhdrs;
-	bool responded;                    /* an answer is queued */
+	bool responded;                    /* an answer is queued (or deferred) */
+	bool in_body;                      /* between the first body piece and the end */
+	struct MHD_Response *deferred;     /* an answer made mid-body: MHD takes it
+					    * only at the end of the body */
+	uint64_t drained;                  /* body bytes dropped after it */
 	bool headers_done;                 /* the first access call happened */
 	int status;                        /* HTTP status of the answer */
 	const char *error_code;            /* its JSON error code, for the log */

@@ -112,6 +112,8 @@ static void req_free(struct gw_req *r, bool completed)
 		gd_free(r->hdrs[i].name);
 		gd_free(r->hdrs[i].value);
 	}
+	if (r->deferred)
+		MHD_destroy_response(r->deferred);
 	json_decref(r->json);
 	gd_free(r->body);
 	gd_free(r->raw_uri);
@@ -239,8 +241,19 @@ static void on_headers(struct gw_req *r, const char *url, const char *method)
 static bool on_body(struct gw_req *r, const char *data, size_t len)
 {
 	r->received_bytes += len;
+	r->in_body = true;
+	if (r->deferred) {
+		r->drained += len;
+		if (r->drained > GW_DRAIN_MAX) {
+			gd_info("req=%s: %s %s: more than %u body bytes after the answer %d: "
+				"closing the connection", r->request_id, r->method, r->url,
+				GW_DRAIN_MAX, r->status);
+			return false;
+		}
+		return true;
+	}
 	if (r->responded || !r->route)
-		return true;   /* answered already: the rest is read and dropped */
+		return true;   /* answered before the body: MHD drops the rest */
 	if (r->route->flags & GW_ROUTE_BODY_JSON) {
 		if (r->body_len + len > GW_JSON_BODY_MAX) {
 			gw_reply_error(r, 413, GW_PAYLOAD_TOO_LARGE,
@@ -276,6 +289,16 @@ static bool on_body(struct gw_req *r, const char *data, size_t len)
 /* The end of the request: parse the JSON body and run finish. */
 static void on_end(struct gw_req *r)
 {
+	r->in_body = false;
+	if (r->deferred) {
+		struct MHD_Response *resp = r->deferred;
+		r->deferred = NULL;
+		if (MHD_queue_response(r->conn, (unsigned)r->status, resp) != MHD_YES)
+			gd_warn("req=%s: MHD refused the answer %d at the end of the body",
+				r->request_id, r->status);
+		MHD_destroy_response(resp);
+		return;
+	}
 	if (r->responded)
 		return;
 	if (r->route->flags & GW_ROUTE_BODY_JSON) {

@@ -17,6 +17,16 @@ e2e_start_gateway
 req() { curl -sS -w '\n%{http_code}' "$@"; }
 code_of() { tail -n1 <<<"$1"; }
 body_of() { sed '$d' <<<"$1"; }
+# no_temp WHAT: within 3 s no temp file of this test's gateways is left in /d1
+# (a PUT's temp file goes when its request ends, just after the answer)
+no_temp() {
+	local i
+	for ((i = 0; i < 30; i++)); do
+		ls -A "$MNT/d1" | grep -q 'godfs-put\.[0-9a-f]\{16\}\.' || return 0
+		sleep 0.1
+	done
+	e2e_fail "$1 left its temp file: $(ls -A "$MNT/d1" | grep godfs-put)"
+}
 expect() { # expect WHAT WANT_CODE OUTPUT
 	[ "$(code_of "$3")" = "$2" ] || e2e_fail "$1: HTTP $(code_of "$3"), not $2: $(body_of "$3")"
 }
@@ -170,7 +180,7 @@ out=$(req -T /dev/null "$C?path=/d1/zero"); expect "PUT empty" 201 "$out"
 [ -f "$MNT/d1/zero" ] && [ ! -s "$MNT/d1/zero" ] || e2e_fail "empty PUT"
 out=$(req -T "$E2E_TMP/p2" "$C?path=/d1"); expect "PUT over a directory" 409 "$out"
 out=$(req -T "$E2E_TMP/p2" "$C?path=/nodir/x"); expect "PUT without parent" 404 "$out"
-ls -A "$MNT/d1" | grep -q godfs-put && e2e_fail "a temp file is left: $(ls -A "$MNT/d1")"
+no_temp "PUT"
 
 e2e_log "PUT cut short: the client goes away mid-body, a body shorter than Content-Length"
 python3 - "$GW_PORT" <<'PY' || e2e_fail "raw PUT (above)"
@@ -188,7 +198,7 @@ done
 [ -n "$ok" ] || e2e_fail "the aborted PUT is not in the access log as client-gone"
 sleep 0.3
 cmp "$E2E_TMP/p1" "$MNT/d1/put1" || e2e_fail "an aborted PUT changed the target"
-ls -A "$MNT/d1" | grep -q godfs-put && e2e_fail "an aborted PUT left its temp file: $(ls -A "$MNT/d1")"
+no_temp "an aborted PUT"
 code=$(curl -sS -o /dev/null -w '%{http_code}' "$GW_URL/v1/health")
 [ "$code" = 200 ] || e2e_fail "the gateway does not serve after an aborted PUT: $code"
 
@@ -226,7 +236,7 @@ case "$code" in
 	grep -q '"code"' "$E2E_TMP/kill.out" || e2e_fail "PUT failed without a JSON error" ;;
 *) e2e_fail "PUT during a chunkd kill: HTTP $code" ;;
 esac
-ls -A "$MNT/d1" | grep -q godfs-put && e2e_fail "the PUT left its temp file"
+no_temp "the PUT during a chunkd kill"
 curl -sS -f -o "$E2E_TMP/got" "$C?path=/d1/put1" || e2e_fail "GET after the chunkd kill"
 cmp "$MNT/d1/put1" "$E2E_TMP/got" || e2e_fail "GET after the chunkd kill differs from the mount"
 
@@ -234,7 +244,8 @@ e2e_log "a second gateway: the janitor removes stale PUT temp files only; a stal
 touch -d '-300 seconds' "$MNT/d1/.godfs-put.00000000000000aa.1"
 touch "$MNT/d1/.godfs-put.00000000000000aa.2" "$MNT/d1/.godfs-putative"
 GW1_URL=$GW_URL
-e2e_start_gateway --janitor-interval 1 --put-stale 120 --conn-timeout 2
+e2e_start_gateway --janitor-interval 1 --put-stale 120 --conn-timeout 2 --read-ahead-mem 1 \
+	--max-upload 1M --cors-origins 'https://app.example, https://b.example' --rate-limit 2 --rate-burst 40
 for ((i = 0; i < 50; i++)); do
 	[ -e "$MNT/d1/.godfs-put.00000000000000aa.1" ] || break
 	sleep 0.1
@@ -242,6 +253,7 @@ done
 [ ! -e "$MNT/d1/.godfs-put.00000000000000aa.1" ] || e2e_fail "the janitor did not remove a stale temp file"
 [ -e "$MNT/d1/.godfs-put.00000000000000aa.2" ] && [ -e "$MNT/d1/.godfs-putative" ] ||
 	e2e_fail "the janitor removed a fresh temp file or another file"
+rm -f "$MNT/d1/.godfs-put.00000000000000aa.2" "$MNT/d1/.godfs-putative"
 python3 - "$GW_PORT" <<'PY' || e2e_fail "a client that stalls in its headers is not dropped (above)"
 import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
@@ -252,5 +264,51 @@ assert s.recv(100) == b"", "got an answer to half a request"
 assert time.time() - t < 5, "not dropped within 5 s (--conn-timeout 2)"
 PY
 [ "$(curl -sS "$GW1_URL/v1/health")" = '{"status":"ok"}' ] || e2e_fail "the first gateway stopped serving"
+
+e2e_log "over --read-ahead-mem: a download reads on its own, bytes still right; --max-upload -> 413"
+curl -sS -f -o "$E2E_TMP/got" "$GW_URL/v1/fs/content?path=/d1/big" || e2e_fail "GET (no read-ahead)"
+cmp "$E2E_TMP/big" "$E2E_TMP/got" || e2e_fail "GET without read-ahead: bytes differ"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -r 5000000-5000099,1-2 "$GW_URL/v1/fs/content?path=/d1/big")
+[ "$code" = 206 ] || e2e_fail "multi-range without read-ahead: $code"
+out=$(req -T "$E2E_TMP/p1" "$GW_URL/v1/fs/content?path=/d1/toolarge"); expect "PUT over --max-upload" 413 "$out"
+out=$(head -c 2000000 /dev/zero | req -T - "$GW_URL/v1/fs/content?path=/d1/toolarge")
+expect "chunked PUT over --max-upload" 413 "$out"
+[ ! -e "$MNT/d1/toolarge" ] || e2e_fail "a refused PUT created its target"
+no_temp "a refused PUT"
+
+e2e_log "CORS: allowed origin echoed, preflight, other origins get nothing"
+hdrs=$(curl -sS -D - -o /dev/null -H 'Origin: https://b.example' "$GW_URL/v1/health")
+grep -qi '^access-control-allow-origin: https://b.example' <<<"$hdrs" || e2e_fail "CORS: $hdrs"
+grep -qi '^vary: origin' <<<"$hdrs" || e2e_fail "CORS without Vary: Origin"
+hdrs=$(curl -sS -D - -o /dev/null -H 'Origin: https://evil.example' "$GW_URL/v1/health")
+grep -qi '^access-control' <<<"$hdrs" && e2e_fail "CORS headers for an origin not allowed: $hdrs"
+hdrs=$(curl -sS -D - -o /dev/null -X OPTIONS -H 'Origin: https://app.example' \
+	-H 'Access-Control-Request-Method: PUT' "$GW_URL/v1/fs/content")
+grep -q '^HTTP/1.1 204' <<<"$hdrs" && grep -qi '^access-control-allow-methods:.*PUT' <<<"$hdrs" ||
+	e2e_fail "preflight: $hdrs"
+
+e2e_log "rate limit: 429 with Retry-After once the burst is spent"
+got429=
+for ((i = 0; i < 60; i++)); do
+	hdrs=$(curl -sS -D - -o /dev/null "$GW_URL/v1/fs/stat?path=/")
+	if grep -q '^HTTP/1.1 429' <<<"$hdrs"; then got429=1; break; fi
+done
+[ -n "$got429" ] || e2e_fail "no 429 after 60 requests at --rate-limit 2 --rate-burst 40"
+grep -qi '^retry-after: [0-9]' <<<"$hdrs" || e2e_fail "429 without Retry-After: $hdrs"
+[ "$(curl -sS -o /dev/null -w '%{http_code}' "$GW_URL/v1/health")" = 200 ] ||
+	e2e_fail "health is rate limited"
+
+e2e_log "HTTPS (--tls-cert/--tls-key)"
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 \
+	-addext subjectAltName=IP:127.0.0.1 -keyout "$E2E_TMP/gw.key" -out "$E2E_TMP/gw.crt" 2>/dev/null ||
+	e2e_fail "openssl req"
+e2e_start_gateway --tls-cert "$E2E_TMP/gw.crt" --tls-key "$E2E_TMP/gw.key"
+out=$(curl -sS --cacert "$E2E_TMP/gw.crt" "https://127.0.0.1:$GW_PORT/v1/fs/stat?path=/d1/f1") ||
+	e2e_fail "HTTPS stat: $out"
+grep -q '"size":6' <<<"$out" || e2e_fail "HTTPS stat: $out"
+curl -sS --cacert "$E2E_TMP/gw.crt" -o "$E2E_TMP/got" "https://127.0.0.1:$GW_PORT/v1/fs/content?path=/d1/big" &&
+	cmp "$E2E_TMP/big" "$E2E_TMP/got" || e2e_fail "HTTPS GET: bytes differ"
+code=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GW_PORT/v1/health" 2>/dev/null || true)
+[ "$code" != 200 ] || e2e_fail "the HTTPS gateway answered plain HTTP"
 
 e2e_log "ok"
