@@ -51,6 +51,8 @@ for ((i = 0; i < 100; i++)); do
 	sleep 0.2
 done
 mountpoint -q "$MNT" || { log "the mount is not up"; exit 1; }
+"$B/utils/godfs-admin" --meta $META apikey create --subtree / --name bench -o "$D/api.key" >/dev/null
+AUTH="Authorization: Bearer $(cat "$D/api.key")"
 
 bytes=$(numfmt --from=iec "$SIZE")
 src=/dev/shm/godfs-gwbench.src
@@ -68,7 +70,7 @@ t0=$(now); dd if="$src" of="$MNT/w" bs=4M conv=fsync status=none; t1=$(now)
 w_mount=$(mibs "$(elapsed "$t0" "$t1")")
 log "gateway: PUT (curl -T), load $(load)"
 t0=$(now)
-code=$(curl -sS -o /dev/null -w '%{http_code}' -T "$src" "$GW/v1/fs/content?path=/p")
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H "$AUTH" -T "$src" "$GW/v1/fs/content?path=/p")
 t1=$(now)
 [ "$code" = 201 ] || { log "PUT: HTTP $code"; exit 1; }
 w_gw=$(mibs "$(elapsed "$t0" "$t1")")
@@ -81,7 +83,7 @@ r_mount=$(mibs "$(elapsed "$t0" "$t1")")
 drop
 log "gateway: cold GET (curl -o /dev/null), load $(load)"
 t0=$(now)
-code=$(curl -sS -o /dev/null -w '%{http_code}' "$GW/v1/fs/content?path=/p")
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H "$AUTH" "$GW/v1/fs/content?path=/p")
 t1=$(now)
 [ "$code" = 200 ] || { log "GET: HTTP $code"; exit 1; }
 r_gw=$(mibs "$(elapsed "$t0" "$t1")")
@@ -91,7 +93,8 @@ rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$gwpid/status"; }
 rss0=$(rss)
 cpids=()
 for ((i = 0; i < CLIENTS; i++)); do
-	curl -s -o /dev/null --max-time "$SECONDS_RSS" "$GW/v1/fs/content?path=/p" & cpids+=($!)
+	curl -s -o /dev/null --max-time "$SECONDS_RSS" -H "$AUTH" "$GW/v1/fs/content?path=/p" &
+	cpids+=($!)
 done
 samples=()
 end=$(($(date +%s) + SECONDS_RSS))

@@ -11,6 +11,9 @@
 #include <stdio.h>
 
 struct gd_client;
+struct gd_meta_client;
+struct gw_auth;
+struct gw_sessions;
 struct gw_ratelimit;
 struct gw_janitor;
 
@@ -29,11 +32,16 @@ struct gw_options {
 	unsigned header_mem;         /* bytes MHD may use for a request's headers */
 	uint64_t put_stale_s;        /* temp files of PUTs older than this are removed */
 	uint64_t read_ahead_mem;     /* bytes all downloads may hold ahead of the network */
+	unsigned max_sessions;       /* API-key sessions open at once */
 };
 
 struct gw {
 	struct gw_options opt;
-	struct gd_client *client;    /* the gateway's own session (cluster key) */
+	struct gd_client *client;    /* the gateway's own session (cluster key): readiness,
+				      * the janitor; every request with --insecure */
+	struct gd_meta_client *keys_meta; /* role gateway: TOKEN_GET of API keys */
+	struct gw_auth *auth;        /* API keys and presigned URLs; NULL with --insecure */
+	struct gw_sessions *sessions; /* one client session per API key */
 	uint32_t chunk_size;
 	struct gw_ratelimit *rl;     /* NULL when off */
 	FILE *access_log;            /* NULL when off; lines written whole under log_mu */

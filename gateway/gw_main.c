@@ -4,15 +4,18 @@
  * session, starts the HTTP server and waits for SIGTERM/SIGINT. */
 #include "gw.h"
 #include "gw_accesslog.h"
+#include "gw_auth.h"
 #include "gw_janitor.h"
 #include "gw_ratelimit.h"
 #include "gw_server.h"
+#include "gw_sessions.h"
 
 #include "gd_alloc.h"
 #include "gd_client.h"
 #include "gd_config.h"
 #include "gd_cred.h"
 #include "gd_log.h"
+#include "gd_meta_client.h"
 #include "gd_status.h"
 #include "proto/wire.pb-c.h"
 
@@ -44,6 +47,7 @@ static void usage(FILE *f)
 		"  --rate-burst N           requests allowed at once above the rate (default 20)\n"
 		"  --read-ahead-mem BYTES   read-ahead of all downloads together (default 512M);\n"
 		"                           beyond it a download reads 1 MiB at a time\n"
+		"  --max-sessions N         API keys with an open session at once (default 256)\n"
 		"  --max-upload BYTES       largest PUT body (default 0 = no limit)\n"
 		"  --max-connections N      open HTTP connections (default 1024)\n"
 		"  --max-connections-per-ip N  from one client address (default 256)\n"
@@ -82,7 +86,7 @@ static int get_double(const struct gd_config *cfg, const char *name, double def,
 static int read_options(const struct gd_config *cfg, struct gw *gw)
 {
 	struct gw_options *o = &gw->opt;
-	long max_conn, max_ip, timeout_s;
+	long max_conn, max_ip, timeout_s, max_sessions;
 	uint64_t header, stale;
 	o->listen = gd_config_get(cfg, "listen", NULL, DEFAULT_LISTEN);
 	o->tls_cert = gd_config_get(cfg, "tls-cert", NULL, NULL);
@@ -103,6 +107,8 @@ static int read_options(const struct gd_config *cfg, struct gw *gw)
 	    gd_config_get_int(cfg, "max-connections", NULL, 1024, 1, 65536, &max_conn) < 0 ||
 	    gd_config_get_int(cfg, "max-connections-per-ip", NULL, 256, 1, 65536, &max_ip) < 0 ||
 	    gd_config_get_int(cfg, "conn-timeout", NULL, 60, 1, 86400, &timeout_s) < 0 ||
+	    gd_config_get_int(cfg, "max-sessions", NULL, GW_SESSIONS_DEFAULT_MAX, 1, 65536,
+			      &max_sessions) < 0 ||
 	    gd_config_get_u64(cfg, "header-limit", NULL, 64 << 10, &header) < 0 ||
 	    gd_config_get_u64(cfg, "put-stale", NULL, 86400, &stale) < 0 ||
 	    gd_config_get_u64(cfg, "read-ahead-mem", NULL, 512u << 20, &o->read_ahead_mem) < 0)
@@ -112,6 +118,7 @@ static int read_options(const struct gd_config *cfg, struct gw *gw)
 		return GD_EINVAL;
 	}
 	o->max_connections = (unsigned)max_conn;
+	o->max_sessions = (unsigned)max_sessions;
 	o->max_per_ip = (unsigned)max_ip;
 	o->conn_timeout_s = (unsigned)timeout_s;
 	/* MHD keeps the request's headers and its read buffer in one pool of
@@ -133,6 +140,7 @@ int main(int argc, char **argv)
 		{ "rate-limit", required_argument, NULL, 'r' },
 		{ "rate-burst", required_argument, NULL, 'b' },
 		{ "max-upload", required_argument, NULL, 'u' },
+		{ "max-sessions", required_argument, NULL, 'S' },
 		{ "read-ahead-mem", required_argument, NULL, 'R' },
 		{ "max-connections", required_argument, NULL, 'n' },
 		{ "max-connections-per-ip", required_argument, NULL, 'i' },
@@ -226,8 +234,33 @@ int main(int argc, char **argv)
 		goto out_config;
 	}
 	gw.chunk_size = (uint32_t)gd_client_chunk_size(gw.client);
+	if (!gd_cred_insecure()) {
+		/* API keys: their fields come from the meta (TOKEN_GET, role
+		 * gateway), each key's requests go through a session of its own */
+		struct gd_meta_client_config mc = {
+			.addrs = ccfg.meta_addrs, .role = GODFS__ROLE__ROLE_GATEWAY,
+			.host = host, .mountpoint = "godfs-gateway keys",
+		};
+		rc = gd_meta_client_open(&mc, &gw.keys_meta);
+		if (rc < 0) {
+			gd_error("cannot open the key session at the meta %s: %s",
+				 ccfg.meta_addrs, gd_strerror(rc));
+			goto out_client;
+		}
+		struct gw_auth_config ac = { .keys = gd_cred_keys(), .fetch = gw_auth_fetch_meta,
+					     .fetch_ctx = gw.keys_meta };
+		struct gw_sessions_config sc = { .meta_addrs = ccfg.meta_addrs, .host = host,
+						 .max_sessions = gw.opt.max_sessions };
+		if (gw_auth_new(&ac, &gw.auth) < 0 || gw_sessions_new(&sc, &gw.sessions) < 0) {
+			gd_error("cannot set up API keys: out of memory");
+			goto out_auth;
+		}
+	} else {
+		gd_warn("--insecure: no API keys; every request acts through the gateway's own "
+			"session, as root over the whole tree, without a credential");
+	}
 	if (gw_accesslog_open(&gw, gw.opt.access_log) < 0)
-		goto out_client;
+		goto out_auth;
 	if (gw.opt.rate_limit > 0 &&
 	    gw_ratelimit_new(gw.opt.rate_limit, gw.opt.rate_burst, &gw.rl) < 0)
 		goto out_log;
@@ -254,6 +287,12 @@ out_rl:
 	gw_ratelimit_free(gw.rl);
 out_log:
 	gw_accesslog_close(&gw);
+out_auth:
+	if (gw.sessions)
+		gw_sessions_free(gw.sessions);
+	gw_auth_free(gw.auth);
+	if (gw.keys_meta)
+		gd_meta_client_close(gw.keys_meta);
 out_client:
 	gd_client_close(gw.client);
 out_config:

@@ -11,7 +11,9 @@
 #include "gd_alloc.h"
 #include "gd_log.h"
 #include "gd_status.h"
+#include "gw.h"
 #include "gw_cors.h"
+#include "gw_sessions.h"
 #include "gw_error.h"
 
 uint64_t gw_now_ns(void)
@@ -184,6 +186,12 @@ int gw_reply_error(struct gw_req *r, int status, const char *code, const char *f
 int gw_reply_status(struct gw_req *r, int status, const char *what)
 {
 	struct gw_error e = gw_error_from_status(status);
+	if (status == GD_EAUTH && r->principal.key_id && r->gw->auth) {
+		/* the meta refused the key's session: revoked or expired; the
+		 * next request fetches the key again and opens a fresh session */
+		gw_auth_forget(r->gw->auth, r->principal.key_id);
+		gw_sessions_drop(r->gw->sessions, r->principal.key_id);
+	}
 	if (e.http >= 500 && e.http != 503 && e.http != 504 && e.http != 507) {
 		/* the details help the operator, not the caller */
 		gd_error("req=%s: %s: %s", r->request_id, what, gd_strerror(status));

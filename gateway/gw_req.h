@@ -38,7 +38,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "gw_auth_shim.h"
+#include "gw_auth.h"
 
 struct gw;
 struct gw_route;
@@ -78,6 +78,7 @@ struct gw_req {
 	struct gw_principal principal;
 	bool authenticated;
 	struct gd_client *client;
+	bool session_held;                 /* client is from gw_session_get: put back at the end */
 
 	/* JSON bodies (GW_ROUTE_BODY_JSON) */
 	char *body;

@@ -8,6 +8,7 @@
 #include "gw_content.h"
 #include "gw_fs.h"
 #include "gw_health.h"
+#include "gw_presign.h"
 
 static const struct gw_route routes[] = {
 	{ "GET", "/v1/health", GW_ROUTE_PUBLIC, "health", NULL, NULL, gw_health_live },
@@ -24,7 +25,8 @@ static const struct gw_route routes[] = {
 	{ "GET", "/v1/fs/content", 0, "fs_content", NULL, NULL, gw_content_get },
 	{ "PUT", "/v1/fs/content", GW_ROUTE_BODY_STREAM | GW_ROUTE_WRITES, "fs_content_put",
 	  gw_put_begin, gw_put_body, gw_put_finish },
-	/* multipart uploads (gw_multipart.h) and POST /v1/presign go here */
+	{ "POST", "/v1/presign", GW_ROUTE_BODY_JSON, "presign", NULL, NULL, gw_presign },
+	/* multipart uploads (gw_multipart.h) go here */
 };
 
 static bool path_matches(const struct gw_route *rt, const char *path)

@@ -25,12 +25,14 @@
 #include "gd_log.h"
 #include "gd_status.h"
 #include "gw_accesslog.h"
+#include "gw_auth.h"
 #include "gw_cors.h"
 #include "gw_error.h"
 #include "gw_query.h"
 #include "gw_ratelimit.h"
 #include "gw_req.h"
 #include "gw_route.h"
+#include "gw_sessions.h"
 
 #define GW_TLS_FILE_MAX (1u << 20)
 
@@ -71,18 +73,57 @@ static void request_id_set(struct gw_req *r)
 
 /* ---------------------------------------------------------- authentication */
 
-/* TEMPORARY (issue 9: until gateway/gw_auth.h and gw_sessions.h are merged):
- * every request acts through the gateway's own cluster-key session, as
- * root over the whole tree. This is the ONE function to switch to
- * gw_auth_resolve() + gw_session_get() (and the matching gw_session_put in
- * req_free): 401/403 answers go here. Returns 0, or GD_EAUTH / GD_EPERM
- * after answering. */
+/* Who the request acts for (docs/security.md "API keys"): the Bearer key or
+ * presigned URL resolved by gw_auth, and that key's own client session, so
+ * that the meta checks every call as for a token mount. With --insecure
+ * (no cluster key, no API keys) every request acts through the gateway's
+ * own session. Returns 0, or a GD_E* code after answering (401, 403, 503). */
 static int gw_req_authenticate(struct gw_req *r)
 {
-	r->principal = (struct gw_principal){ .key_id = 0, .uid = 0, .gid = 0, .subtree = 1 };
-	snprintf(r->principal.subtree_path, sizeof(r->principal.subtree_path), "/");
-	r->client = r->gw->client;
+	struct gw *gw = r->gw;
+	char why[200] = "";
+	int rc, err = 0;
+	if (!gw->auth) {
+		r->principal = (struct gw_principal){ .subtree = 1 };
+		r->client = gw->client;
+		r->authenticated = true;
+		return 0;
+	}
+	const char *path = gw_req_arg(r, "path");
+	rc = gw_auth_resolve(gw->auth, gw_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION), r->method,
+			     path ? path : "", gw_req_arg(r, "godfs_key"),
+			     gw_req_arg(r, "godfs_exp"), gw_req_arg(r, "godfs_sig"), &r->principal,
+			     why, sizeof(why));
+	if (rc == GD_EAUTH) {
+		gw_reply_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"godfs\"");
+		gw_reply_error(r, 401, GW_UNAUTHORIZED, "%s", why[0] ? why : "no valid credential");
+		return rc;
+	}
+	if (rc == GD_EPERM) {
+		gw_reply_error(r, 403, GW_FORBIDDEN, "%s", why[0] ? why : "not allowed");
+		return rc;
+	}
+	if (rc) {
+		gw_reply_status(r, rc, "checking the API key at the meta");
+		return rc;
+	}
 	r->authenticated = true;
+	r->client = gw_session_get_ex(gw->sessions, &r->principal, &err);
+	if (!r->client) {
+		if (err == GD_EAUTH) {
+			/* revoked or expired since the fields were cached */
+			gw_auth_forget(gw->auth, r->principal.key_id);
+			gw_reply_error(r, 401, GW_UNAUTHORIZED, "the meta refused API key %" PRIu64,
+				       r->principal.key_id);
+		} else if (err == GD_EBUSY) {
+			gw_reply_error(r, 503, GW_UNAVAILABLE,
+				       "every API-key session is in use (--max-sessions)");
+		} else {
+			gw_reply_status(r, err ? err : GD_EIO, "opening the API key's session");
+		}
+		return err ? err : GD_EIO;
+	}
+	r->session_held = true;
 	return 0;
 }
 
@@ -107,6 +148,8 @@ static void req_free(struct gw_req *r, bool completed)
 {
 	if (r->state_free)
 		r->state_free(r, completed);
+	if (r->session_held)
+		gw_session_put(r->gw->sessions, r->client);
 	gw_query_free(r->args, r->nargs);
 	for (size_t i = 0; i < r->nhdrs; i++) {
 		gd_free(r->hdrs[i].name);

@@ -12,6 +12,13 @@ for i in 1 2 3; do e2e_start_chunkd "$i"; done
 e2e_wait_nodes 3
 e2e_mount "$MNT" "" "entry_timeout=0,attr_timeout=0"
 e2e_start_gateway
+# an API key for the whole tree; every curl and wget below presents it
+# unless it runs as `command curl`
+"$GODFS_ADMIN" --meta "$META_ADDR" apikey create --subtree / --name e2e-root \
+	-o "$E2E_TMP/root.key" >/dev/null || e2e_fail "apikey create"
+KEY=$(cat "$E2E_TMP/root.key")
+curl() { command curl -H "Authorization: Bearer $KEY" "$@"; }
+wget() { command wget --header "Authorization: Bearer $KEY" "$@"; }
 
 # curl -s with the status code on the last line
 req() { curl -sS -w '\n%{http_code}' "$@"; }
@@ -183,10 +190,11 @@ out=$(req -T "$E2E_TMP/p2" "$C?path=/nodir/x"); expect "PUT without parent" 404 
 no_temp "PUT"
 
 e2e_log "PUT cut short: the client goes away mid-body, a body shorter than Content-Length"
-python3 - "$GW_PORT" <<'PY' || e2e_fail "raw PUT (above)"
+python3 - "$GW_PORT" "$KEY" <<'PY' || e2e_fail "raw PUT (above)"
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.sendall(b"PUT /v1/fs/content?path=/d1/put1 HTTP/1.1\r\nHost: x\r\nContent-Length: 20000000\r\n\r\n")
+s.sendall(b"PUT /v1/fs/content?path=/d1/put1 HTTP/1.1\r\nHost: x\r\nContent-Length: 20000000\r\n"
+          b"Authorization: Bearer " + sys.argv[2].encode() + b"\r\n\r\n")
 s.sendall(b"x" * 9000000)   # a whole write buffer and more: data reached the chunkds
 s.close()
 PY
@@ -310,5 +318,52 @@ curl -sS --cacert "$E2E_TMP/gw.crt" -o "$E2E_TMP/got" "https://127.0.0.1:$GW_POR
 	cmp "$E2E_TMP/big" "$E2E_TMP/got" || e2e_fail "HTTPS GET: bytes differ"
 code=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GW_PORT/v1/health" 2>/dev/null || true)
 [ "$code" != 200 ] || e2e_fail "the HTTPS gateway answered plain HTTP"
+
+e2e_log "API keys: none or a wrong one 401, read-only 403 on writes, a subtree key sees its subtree as /"
+first=$GW1_URL
+code=$(command curl -sS -o /dev/null -w '%{http_code}' "$first/v1/fs/stat?path=/")
+[ "$code" = 401 ] || e2e_fail "no credential: $code"
+bad=${KEY%?}0; [ "$bad" != "$KEY" ] || bad=${KEY%?}1
+code=$(command curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $bad" "$first/v1/fs/stat?path=/")
+[ "$code" = 401 ] || e2e_fail "a wrong secret: $code"
+"$GODFS_ADMIN" --meta "$META_ADDR" apikey create --subtree /d1 --read-only -o "$E2E_TMP/ro.key" >/dev/null ||
+	e2e_fail "apikey create --read-only"
+RO=$(cat "$E2E_TMP/ro.key")
+out=$(command curl -sS -H "Authorization: Bearer $RO" "$first/v1/fs/stat?path=/f1")
+grep -q '"size":6' <<<"$out" || e2e_fail "a /d1 key does not see /d1/f1 as /f1: $out"
+code=$(command curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $RO" -T "$E2E_TMP/p2" "$first/v1/fs/content?path=/ro-put")
+[ "$code" = 403 ] || e2e_fail "PUT with a read-only key: $code"
+code=$(command curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $RO" -X POST -d '{"path":"/x"}' "$first/v1/fs/mkdir")
+[ "$code" = 403 ] || e2e_fail "mkdir with a read-only key: $code"
+[ ! -e "$MNT/d1/ro-put" ] && [ ! -e "$MNT/d1/x" ] || e2e_fail "a read-only key wrote"
+
+e2e_log "POST /v1/presign: GET and PUT URLs work without a header; a GET URL for PUT 403, expired 401"
+out=$(curl -sS -X POST -d '{"path":"/d1/big","method":"GET","expires_in":60}' "$first/v1/presign")
+url=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])' <<<"$out") || e2e_fail "presign: $out"
+command curl -sS -f -o "$E2E_TMP/got" "$first$url" || e2e_fail "GET through a presigned URL"
+cmp "$E2E_TMP/big" "$E2E_TMP/got" || e2e_fail "presigned GET: bytes differ"
+code=$(command curl -sS -o /dev/null -w '%{http_code}' -T "$E2E_TMP/p2" "$first$url")
+[ "$code" = 403 ] || e2e_fail "a GET URL used for PUT: $code"
+out=$(curl -sS -X POST -d '{"path":"/d1/presigned-put","method":"PUT"}' "$first/v1/presign")
+url=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])' <<<"$out") || e2e_fail "presign PUT: $out"
+code=$(command curl -sS -o /dev/null -w '%{http_code}' -T "$E2E_TMP/p2" "$first$url")
+[ "$code" = 201 ] && cmp "$E2E_TMP/p2" "$MNT/d1/presigned-put" || e2e_fail "PUT through a presigned URL: $code"
+out=$(command curl -sS -H "Authorization: Bearer $RO" -X POST -d '{"path":"/f1","method":"PUT"}' "$first/v1/presign")
+grep -q '"status":403' <<<"$out" || e2e_fail "a PUT URL for a read-only key: $out"
+out=$(curl -sS -X POST -d '{"path":"/d1/big","expires_in":1}' "$first/v1/presign")
+url=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])' <<<"$out")
+sleep 2.2
+code=$(command curl -sS -o /dev/null -w '%{http_code}' "$first$url")
+[ "$code" = 401 ] || e2e_fail "an expired presigned URL: $code"
+
+e2e_log "a revoked key is refused within 3 s"
+ro_id=$(cut -d_ -f2 <<<"$RO")
+"$GODFS_ADMIN" --meta "$META_ADDR" apikey revoke "$ro_id" >/dev/null || e2e_fail "apikey revoke"
+for ((i = 0; i < 30; i++)); do
+	code=$(command curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $RO" "$first/v1/fs/stat?path=/f1")
+	[ "$code" = 401 ] && break
+	sleep 0.1
+done
+[ "$code" = 401 ] || e2e_fail "a revoked key still works: $code"
 
 e2e_log "ok"
