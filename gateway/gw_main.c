@@ -6,6 +6,7 @@
 #include "gw_accesslog.h"
 #include "gw_auth.h"
 #include "gw_janitor.h"
+#include "gw_metrics.h"
 #include "gw_ratelimit.h"
 #include "gw_server.h"
 #include "gw_sessions.h"
@@ -16,6 +17,7 @@
 #include "gd_cred.h"
 #include "gd_log.h"
 #include "gd_meta_client.h"
+#include "gd_metrics_serve.h"
 #include "gd_status.h"
 #include "proto/wire.pb-c.h"
 
@@ -58,6 +60,8 @@ static void usage(FILE *f)
 		"                           no gateway writes any more are removed (default 86400)\n"
 		"  --janitor-interval S     how often the janitor looks for them (default 3600;\n"
 		"                           0 = never)\n"
+		"  --metrics-listen HOST:PORT  serve /metrics (HTTP, read-only, no credential:\n"
+		"                           keep it on a private address, e.g. 127.0.0.1:9103)\n"
 		"  --log-level LEVEL        error, warn, info (default) or debug\n"
 		"  --config FILE            configuration file (default /etc/godfs/" PROGRAM
 		".conf)\n"
@@ -148,6 +152,7 @@ int main(int argc, char **argv)
 		{ "header-limit", required_argument, NULL, 'H' },
 		{ "put-stale", required_argument, NULL, 's' },
 		{ "janitor-interval", required_argument, NULL, 'J' },
+		{ "metrics-listen", required_argument, NULL, 'P' },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
@@ -159,6 +164,8 @@ int main(int argc, char **argv)
 	struct gw gw = { 0 };
 	struct gw_server *server = NULL;
 	struct gw_janitor *janitor = NULL;
+	struct gd_http *metrics_http = NULL;
+	const char *metrics_listen;
 	uint64_t janitor_s = 0;
 	sigset_t sigs;
 	int c, sig = 0, ret = 1, rc;
@@ -264,8 +271,12 @@ int main(int argc, char **argv)
 	if (gw.opt.rate_limit > 0 &&
 	    gw_ratelimit_new(gw.opt.rate_limit, gw.opt.rate_burst, &gw.rl) < 0)
 		goto out_log;
+	gw_metrics_init(&gw);
+	metrics_listen = gd_config_get(&cfg, "metrics-listen", NULL, NULL);
+	if (metrics_listen && *metrics_listen && gd_metrics_serve(metrics_listen, &metrics_http) < 0)
+		goto out_rl;   /* gd_metrics_serve said why */
 	if (gw_server_start(&gw, &server) < 0)
-		goto out_rl;
+		goto out_metrics;
 	if (janitor_s && gw_janitor_start(&gw, janitor_s, gw.opt.put_stale_s, &janitor) < 0)
 		goto out_server;
 	gd_cred_describe(cred, sizeof(cred));
@@ -283,6 +294,9 @@ int main(int argc, char **argv)
 	gw_janitor_stop(janitor);
 out_server:
 	gw_server_stop(server);
+out_metrics:
+	if (metrics_http)
+		gd_http_stop(metrics_http);
 out_rl:
 	gw_ratelimit_free(gw.rl);
 out_log:

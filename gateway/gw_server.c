@@ -28,6 +28,7 @@
 #include "gw_auth.h"
 #include "gw_cors.h"
 #include "gw_error.h"
+#include "gw_metrics.h"
 #include "gw_query.h"
 #include "gw_ratelimit.h"
 #include "gw_req.h"
@@ -141,6 +142,7 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 	r->raw_uri = gd_strdup(uri ? uri : "");
 	r->status = 0;
 	atomic_fetch_add(&s->gw->in_flight, 1);
+	gw_metrics_request_begin();
 	return r;
 }
 
@@ -178,6 +180,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			   toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutdown" :
 			   "client-gone");
 	atomic_fetch_sub(&s->gw->in_flight, 1);
+	gw_metrics_request_end(r);
 	req_free(r, ok);
 }
 
@@ -257,6 +260,7 @@ static void on_headers(struct gw_req *r, const char *url, const char *method)
 			char ra[16];
 			snprintf(ra, sizeof(ra), "%u", retry);
 			gw_reply_header(r, "Retry-After", ra);
+			gw_metrics_rate_limited();
 			gw_reply_error(r, 429, GW_RATE_LIMITED, "rate limit exceeded");
 			return;
 		}

@@ -252,7 +252,8 @@ e2e_log "a second gateway: the janitor removes stale PUT temp files only; a stal
 touch -d '-300 seconds' "$MNT/d1/.godfs-put.00000000000000aa.1"
 touch "$MNT/d1/.godfs-put.00000000000000aa.2" "$MNT/d1/.godfs-putative"
 GW1_URL=$GW_URL
-e2e_start_gateway --janitor-interval 1 --put-stale 120 --conn-timeout 2 --read-ahead-mem 1 \
+read -r MPORT <<<"$(e2e_free_ports 1)"
+e2e_start_gateway --metrics-listen "127.0.0.1:$MPORT" --janitor-interval 1 --put-stale 120 --conn-timeout 2 --read-ahead-mem 1 \
 	--max-upload 1M --cors-origins 'https://app.example, https://b.example' --rate-limit 2 --rate-burst 40
 for ((i = 0; i < 50; i++)); do
 	[ -e "$MNT/d1/.godfs-put.00000000000000aa.1" ] || break
@@ -305,6 +306,18 @@ done
 grep -qi '^retry-after: [0-9]' <<<"$hdrs" || e2e_fail "429 without Retry-After: $hdrs"
 [ "$(curl -sS -o /dev/null -w '%{http_code}' "$GW_URL/v1/health")" = 200 ] ||
 	e2e_fail "health is rate limited"
+
+e2e_log "metrics: godfs_gateway_* on --metrics-listen follow the requests"
+m=$(command curl -sS "http://127.0.0.1:$MPORT/metrics") || e2e_fail "scrape /metrics"
+grep -q '^godfs_gateway_http_requests_total{method="GET",route="fs_content",code="206"} [1-9]' <<<"$m" ||
+	e2e_fail "no GET fs_content 206 counted: $(grep godfs_gateway_http_requests_total <<<"$m")"
+grep -q '^godfs_gateway_http_requests_total{method="PUT",route="fs_content_put",code="413"} [1-9]' <<<"$m" ||
+	e2e_fail "no PUT 413 counted"
+grep -q '^godfs_gateway_rate_limited_total [1-9]' <<<"$m" || e2e_fail "no rate-limited request counted"
+grep -q '^godfs_gateway_sessions 1$' <<<"$m" || e2e_fail "sessions gauge: $(grep godfs_gateway_sessions <<<"$m")"
+grep -q '^godfs_gateway_http_sent_bytes_total [1-9]' <<<"$m" || e2e_fail "sent bytes not counted"
+grep -q '^godfs_gateway_http_request_duration_seconds_count{method="GET",route="fs_content"} [1-9]' <<<"$m" ||
+	e2e_fail "no duration histogram"
 
 e2e_log "HTTPS (--tls-cert/--tls-key)"
 openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 \
