@@ -257,7 +257,7 @@ static void *reader_main(void *arg)
 			gd_warn("%s: dropping connection: %s", c->peer, why);
 			break;
 		}
-		if (hdr.kind == GD_KIND_REQUEST) {
+		if (gd_frame_kind(&hdr) == GD_KIND_REQUEST) {
 			gd_warn("%s: dropping connection: a request on a client connection",
 				c->peer);
 			break;
@@ -430,9 +430,10 @@ int gd_call_start(struct gd_conn *c, const struct gd_call_args *a, struct gd_cal
 	uint8_t hdrbuf[GD_FRAME_HDR_LEN];
 	uint8_t small[SMALL_PB];
 	uint8_t *pb = small;
+	uint8_t trace[GD_FRAME_TRACE_MAX];
 	struct gd_frame_hdr hdr;
-	struct iovec iov[3];
-	size_t pb_len;
+	struct iovec iov[4];
+	size_t pb_len, trace_len;
 	int timeout, rc;
 
 	if (!c || !a || !a->req || !a->resp_desc || !out ||
@@ -444,6 +445,11 @@ int gd_call_start(struct gd_conn *c, const struct gd_call_args *a, struct gd_cal
 	pb_len = protobuf_c_message_get_packed_size(a->req);
 	if (pb_len > GD_FRAME_MAX_PB)
 		return GD_EINVAL;
+	/* The calling thread's request id goes with the request (gd_trace.h);
+	 * a message at the very limit goes without it rather than not at all. */
+	trace_len = gd_frame_trace_put(gd_trace_get(), trace);
+	if (pb_len + trace_len > GD_FRAME_MAX_PB)
+		trace_len = 0;
 
 	call = gd_calloc(1, sizeof(*call));
 	if (!call)
@@ -483,18 +489,20 @@ int gd_call_start(struct gd_conn *c, const struct gd_call_args *a, struct gd_cal
 	pthread_mutex_unlock(&c->lock);
 
 	hdr.magic_version = GD_FRAME_MAGIC_VERSION;
-	hdr.kind = GD_KIND_REQUEST;
+	hdr.kind = GD_KIND_REQUEST | (trace_len ? GD_FRAME_F_TRACE : 0);
 	hdr.method = a->method;
 	hdr.request_id = call->id;
-	hdr.pb_len = (uint32_t)pb_len;
+	hdr.pb_len = (uint32_t)(trace_len + pb_len);
 	hdr.data_len = (uint32_t)a->data_len;
 	gd_frame_encode_hdr(&hdr, hdrbuf);
 	iov[0].iov_base = hdrbuf;
 	iov[0].iov_len = sizeof(hdrbuf);
-	iov[1].iov_base = pb;
-	iov[1].iov_len = pb_len;
-	iov[2].iov_base = (void *)a->data;
-	iov[2].iov_len = a->data_len;
+	iov[1].iov_base = trace;
+	iov[1].iov_len = trace_len;
+	iov[2].iov_base = pb;
+	iov[2].iov_len = pb_len;
+	iov[3].iov_base = (void *)a->data;
+	iov[3].iov_len = a->data_len;
 	pthread_mutex_lock(&c->send_lock);
 	/* A peer that stopped reading (SIGSTOP, a partition) fills the socket
 	 * buffer: the send gives up by the call's deadline too, not by the
@@ -506,7 +514,7 @@ int gd_call_start(struct gd_conn *c, const struct gd_call_args *a, struct gd_cal
 		(void)gd_net_set_send_timeout(c->fd, budget);
 		c->send_timeout_ms = budget;
 	}
-	rc = c->tls ? gd_tls_writev_full(c->tls, iov, 3) : gd_net_writev_full(c->fd, iov, 3);
+	rc = c->tls ? gd_tls_writev_full(c->tls, iov, 4) : gd_net_writev_full(c->fd, iov, 4);
 	pthread_mutex_unlock(&c->send_lock);
 	if (rc < 0) {
 		/* A frame may be half out: the stream cannot be trusted any more. */

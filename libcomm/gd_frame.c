@@ -65,6 +65,7 @@ int gd_frame_decode_hdr(const uint8_t *buf, size_t len, struct gd_frame_hdr *hdr
 {
 	const char *reason = NULL;
 	struct gd_frame_hdr h;
+	unsigned kind, flags;
 
 	if (len < GD_FRAME_HDR_LEN)
 		return GD_EAGAIN;
@@ -74,19 +75,27 @@ int gd_frame_decode_hdr(const uint8_t *buf, size_t len, struct gd_frame_hdr *hdr
 	h.request_id = get_u64(buf + 8);
 	h.pb_len = get_u32(buf + 16);
 	h.data_len = get_u32(buf + 20);
+	kind = h.kind & GD_FRAME_KIND_MASK;
+	flags = h.kind & ~GD_FRAME_KIND_MASK;
 
 	if ((h.magic_version & 0xffffff00u) != GD_FRAME_MAGIC)
 		reason = "bad magic (not a godfs peer)";
 	else if ((h.magic_version & 0xffu) != GD_PROTOCOL_VERSION)
 		reason = "unsupported protocol version";
-	else if (h.kind < GD_KIND_REQUEST || h.kind > GD_KIND_PUSH)
+	else if (kind < GD_KIND_REQUEST || kind > GD_KIND_PUSH)
 		reason = "bad frame kind";
+	else if (flags & ~GD_FRAME_F_TRACE)
+		reason = "unknown frame flag";
+	else if ((flags & GD_FRAME_F_TRACE) && kind != GD_KIND_REQUEST)
+		reason = "trace id flag on a frame that is not a request";
 	else if (!gd_frame_method_known(h.method))
 		reason = "unknown method";
 	else if (h.pb_len > GD_FRAME_MAX_PB)
 		reason = "protobuf part longer than 1 MiB";
 	else if (h.data_len > GD_FRAME_MAX_DATA)
 		reason = "data part longer than 8 MiB";
+	else if ((flags & GD_FRAME_F_TRACE) && h.pb_len < 2)
+		reason = "trace id flag with no room for an id";
 
 	if (reason) {
 		if (why)
@@ -94,5 +103,45 @@ int gd_frame_decode_hdr(const uint8_t *buf, size_t len, struct gd_frame_hdr *hdr
 		return GD_EPROTO;
 	}
 	*hdr = h;
+	return 0;
+}
+
+size_t gd_frame_trace_put(const char *id, uint8_t out[GD_FRAME_TRACE_MAX])
+{
+	size_t n = id ? strnlen(id, GD_TRACE_MAX + 1) : 0;
+
+	if (!gd_trace_valid(id, n))
+		return 0;
+	out[0] = (uint8_t)n;
+	memcpy(out + 1, id, n);
+	return 1 + n;
+}
+
+int gd_frame_trace_take(const struct gd_frame_hdr *hdr, const uint8_t *pb,
+			char id[GD_TRACE_MAX + 1], size_t *skip, const char **why)
+{
+	const char *reason = NULL;
+	size_t n;
+
+	id[0] = '\0';
+	*skip = 0;
+	if (!(hdr->kind & GD_FRAME_F_TRACE))
+		return 0;
+	/* gd_frame_decode_hdr made sure of pb_len >= 2 */
+	n = pb[0];
+	if (n == 0 || n > GD_TRACE_MAX)
+		reason = "trace id length not in 1..64";
+	else if (1 + n > hdr->pb_len)
+		reason = "trace id longer than the protobuf part";
+	else if (!gd_trace_valid((const char *)pb + 1, n))
+		reason = "trace id with a character outside [A-Za-z0-9._:-]";
+	if (reason) {
+		if (why)
+			*why = reason;
+		return GD_EPROTO;
+	}
+	memcpy(id, pb + 1, n);
+	id[n] = '\0';
+	*skip = 1 + n;
 	return 0;
 }

@@ -19,10 +19,12 @@
 #include "gd_server_metrics.h"
 #include "gd_status.h"
 #include "gd_tls.h"
+#include "gd_trace.h"
 #include "proto/wire.pb-c.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -330,10 +332,18 @@ static void unadmit(struct gd_sconn *sc, size_t bytes)
 	pthread_mutex_unlock(&s->rq_lock);
 }
 
+/* Runs the handler with the request's trace id as the thread's. */
+static void handle(struct gd_server *s, struct request_box *rb)
+{
+	gd_trace_set(rb->pub.trace);
+	s->cfg.handler(s->cfg.ctx, &rb->pub);
+	gd_trace_set(NULL);
+}
+
 static void dispatch(struct gd_server *s, struct request_box *rb)
 {
 	if (s->nworkers == 0) {
-		s->cfg.handler(s->cfg.ctx, &rb->pub);
+		handle(s, rb);
 		return;
 	}
 	pthread_mutex_lock(&s->qlock);
@@ -366,7 +376,7 @@ static void *worker_main(void *arg)
 		s->qlen--;
 		pthread_cond_signal(&s->q_nonfull);
 		pthread_mutex_unlock(&s->qlock);
-		s->cfg.handler(s->cfg.ctx, &rb->pub);
+		handle(s, rb);
 	}
 	return NULL;
 }
@@ -476,7 +486,7 @@ static int read_request(struct gd_sconn *sc, const struct gd_frame_hdr *hdr,
 	struct request_box *rb;
 	struct iovec iov[2];
 	uint64_t deadline;
-	size_t total, got = 0;
+	size_t total, got = 0, skip;
 	uint8_t *pb;
 	int rc;
 
@@ -523,7 +533,10 @@ static int read_request(struct gd_sconn *sc, const struct gd_frame_hdr *hdr,
 		rc = GD_EPROTO;
 		goto err_after_alloc;
 	}
-	msg = protobuf_c_message_unpack(m->req, &alloc, hdr->pb_len, pb);
+	rc = gd_frame_trace_take(hdr, pb, rb->pub.trace, &skip, why);
+	if (rc < 0)
+		goto err_after_alloc;
+	msg = protobuf_c_message_unpack(m->req, &alloc, hdr->pb_len - skip, pb + skip);
 	if (!msg) {
 		if (alloc_failed)
 			snprintf(whybuf, whylen, "out of memory decoding %s", m->name);
@@ -540,7 +553,9 @@ static int read_request(struct gd_sconn *sc, const struct gd_frame_hdr *hdr,
 	rb->pub.msg = msg;
 	rb->pub.conn = sc;
 	rb->pub.hdr = *hdr;
-	rb->pub.pb = pb;
+	rb->pub.hdr.kind = gd_frame_kind(hdr);
+	rb->pub.hdr.pb_len = hdr->pb_len - (uint32_t)skip;
+	rb->pub.pb = pb + skip;
 	rb->pub.data = hdr->data_len ? pb + hdr->pb_len : NULL;
 	rb->pub.peer = sc->peer;
 	rb->pub.auth = &sc->auth;
@@ -549,11 +564,18 @@ static int read_request(struct gd_sconn *sc, const struct gd_frame_hdr *hdr,
 	pthread_mutex_unlock(&sc->ctx_lock);
 	atomic_init(&rb->replied, 0);
 	sconn_get(sc);
+	/* The reader's own lines about this request carry its id too. */
+	if (rb->pub.trace[0]) {
+		gd_trace_set(rb->pub.trace);
+		gd_debug("%s: %s request %" PRIu64 " (%u + %u bytes)", sc->peer, m->name,
+			 hdr->request_id, rb->pub.hdr.pb_len, hdr->data_len);
+	}
 	rc = vet(s, &rb->pub, &refused);
 	if (rc)
 		refuse(s, &rb->pub, rc, refused);
 	else
 		dispatch(s, rb);
+	gd_trace_set(NULL);
 	return 0;
 
 err_after_alloc:
@@ -678,7 +700,7 @@ static void *reader_main(void *arg)
 			break;
 		}
 		rc = gd_frame_decode_hdr(buf, sizeof(buf), &hdr, &why);
-		if (rc == 0 && hdr.kind != GD_KIND_REQUEST) {
+		if (rc == 0 && gd_frame_kind(&hdr) != GD_KIND_REQUEST) {
 			why = "frame is not a request";
 			rc = GD_EPROTO;
 		}

@@ -28,13 +28,20 @@
  * (gd_methods.h), and the handler sees only requests this daemon serves, for
  * which the caller's role is allowed and whose bulk data (if any) the method
  * carries; any other is answered with an error status (GD_ENOTSUP, GD_EPERM,
- * GD_EPROTO) and a log line (rate-limited), and the connection stays. */
+ * GD_EPROTO) and a log line (rate-limited), and the connection stays.
+ *
+ * Request ids (gd_trace.h): a request that came with one is handed to the
+ * handler with it in req->trace and as the thread's id, so the handler's log
+ * lines and the requests it sends on carry it; at debug level each such
+ * request is logged once on arrival (peer, method), so that its id can be
+ * found in the log of every daemon it reached. A malformed id is a bad frame. */
 #ifndef GD_SERVER_H
 #define GD_SERVER_H
 
 #include "gd_auth.h"
 #include "gd_frame.h"
 #include "gd_methods.h"
+#include "gd_trace.h"
 
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
@@ -59,6 +66,12 @@ struct gd_request {
 	/* The request decoded as method->req; owned by the request (freed by
 	 * gd_request_free): handlers read it, never free it. */
 	ProtobufCMessage *msg;
+	/* The trace id the request came with (gd_trace.h), "" when none. hdr
+	 * and pb above are the request's without it (kind without
+	 * GD_FRAME_F_TRACE, pb_len and pb those of the protobuf alone). The
+	 * server sets it as the thread's id while the handler runs; a handler
+	 * that finishes the request elsewhere sets it there (gd_trace_set). */
+	char trace[GD_TRACE_MAX + 1];
 };
 
 typedef void (*gd_server_handler_fn)(void *ctx, struct gd_request *req);

@@ -153,16 +153,48 @@ static void unpack_entry(const uint8_t *pb, size_t len)
 	godfs__meta_entry__free_unpacked(e, NULL);
 }
 
+/* A request's trace prefix (GD_FRAME_F_TRACE), as gd_server splits it off:
+ * a taken id is valid and exactly as long as the prefix says; a refusal has
+ * a reason. Returns the bytes to skip, or -1 when the request is refused. */
+static long trace_prefix(const struct gd_frame_hdr *h, const uint8_t *pb, size_t len)
+{
+	struct gd_frame_hdr whole = *h;
+	char id[GD_TRACE_MAX + 1];
+	const char *why = NULL;
+	size_t skip = 0;
+
+	if (!(h->kind & GD_FRAME_F_TRACE))
+		return 0;
+	/* gd_server reads the whole pb part first; a torn one is judged on
+	 * what is there (decode_hdr made sure of at least 2 bytes in a frame) */
+	if (len < 2)
+		return -1;
+	whole.pb_len = (uint32_t)len;
+	if (gd_frame_trace_take(&whole, pb, id, &skip, &why) != 0) {
+		FUZZ_CHECK(why != NULL && why[0] != '\0');
+		FUZZ_CHECK(id[0] == '\0' && skip == 0);
+		return -1;
+	}
+	FUZZ_CHECK(gd_trace_valid(id, strlen(id)));
+	FUZZ_CHECK(skip == 1 + strlen(id) && skip <= len && pb[0] == strlen(id));
+	return (long)skip;
+}
+
 /* One frame's protobuf part (pb_len bytes, or fewer when the input ends). */
 static void frame_body(const struct gd_frame_hdr *h, const uint8_t *pb, size_t len)
 {
 	ProtobufCMessage *m = NULL;
+	long skip = trace_prefix(h, pb, len);
 
-	if (h->kind == GD_KIND_REQUEST) {
+	if (skip < 0)
+		return;
+	pb += skip;
+	len -= (size_t)skip;
+	if (gd_frame_kind(h) == GD_KIND_REQUEST) {
 		m = unpack_as(req_desc(h->method), pb, len);
 		if (m)
 			read_request_fields(h->method, m);
-	} else if (h->kind == GD_KIND_RESPONSE) {
+	} else if (gd_frame_kind(h) == GD_KIND_RESPONSE) {
 		m = unpack_as(resp_desc(h->method), pb, len);
 		if (m) {
 			int st = gd_msg_status(m);
@@ -199,7 +231,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		FUZZ_CHECK(h.magic_version == GD_FRAME_MAGIC_VERSION);
-		FUZZ_CHECK(h.kind >= GD_KIND_REQUEST && h.kind <= GD_KIND_PUSH);
+		FUZZ_CHECK(gd_frame_kind(&h) >= GD_KIND_REQUEST && gd_frame_kind(&h) <= GD_KIND_PUSH);
+		/* the one flag, on requests only, with room for an id */
+		FUZZ_CHECK((h.kind & ~GD_FRAME_KIND_MASK) == 0 ||
+			   (h.kind == (GD_KIND_REQUEST | GD_FRAME_F_TRACE) && h.pb_len >= 2));
 		FUZZ_CHECK(gd_frame_method_known(h.method));
 		FUZZ_CHECK(gd_method_get(h.method) != NULL);
 		FUZZ_CHECK(h.pb_len <= GD_FRAME_MAX_PB);

@@ -103,6 +103,29 @@ seeds["bad_method"] = frame(REQ, 9999, fv(1, 1))
 seeds["torn_header"] = frame(REQ, M["PING"], fv(1, 1))[:17]
 seeds["bad_pb"] = frame(REQ, M["LOOKUP"], b"\x12\xff\xff\xff\xff\x0f")  # string longer than the frame
 seeds["http_get"] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+# Request ids (GD_FRAME_F_TRACE): u8 n, n bytes of id, then the protobuf, all in pb_len
+TRACE = 0x0100
+
+
+def traced(kind, method, tid, pb=b"", data=b"", **kw):
+    if isinstance(tid, str):
+        tid = tid.encode()
+    return frame(kind | TRACE, method, bytes([len(tid)]) + tid + pb, data, **kw)
+
+
+seeds["trace_ping"] = traced(REQ, M["PING"], "gw-0f3a9c", fv(1, 0xDEADBEEF))
+seeds["trace_cs_write"] = traced(REQ, M["CS_WRITE"], "op.42:x_y-Z", fv(1, 7) + fv(2, 1) + fv(4, 0) +
+                                 fb(5, "127.0.0.1:9422"), b"\xab" * 64)
+seeds["trace_longest_only"] = traced(REQ, M["STATFS"], "L" * 64)
+seeds["trace_stream"] = (seeds["trace_ping"] + seeds["ping"] +
+                         traced(REQ, M["LOOKUP"], "t2", fv(1, 1) + fb(2, "etc")))
+seeds["trace_bad_resp"] = traced(RESP, M["PING"], "r", fv(1, 0))
+seeds["trace_bad_flag"] = frame(REQ | 0x0200, M["PING"], fv(1, 1))
+seeds["trace_bad_zero"] = frame(REQ | TRACE, M["PING"], b"\x00" + fv(1, 1))
+seeds["trace_bad_long"] = frame(REQ | TRACE, M["PING"], b"\x41" + b"a" * 65 + fv(1, 1))
+seeds["trace_bad_past"] = frame(REQ | TRACE, M["PING"], b"\x09abc")
+seeds["trace_bad_char"] = traced(REQ, M["PING"], "a b\n", fv(1, 1))
+seeds["trace_no_room"] = frame(REQ | TRACE, M["PING"], b"\x01")
 # Raft entries (the FSM's decoding path): MetaEntry{method, request, time, chain, node}
 seeds["meta_entry_mkdir"] = fv(1, M["MKDIR"]) + fb(2, fv(1, 1) + fb(2, "d") + fv(3, 0o40755)) + fv(3, 1764633600) + fv(4, 5)
 seeds["meta_entry_lease"] = fv(1, M["WRITE_LEASE"]) + fb(2, fv(1, 5) + fv(2, 0)) + fv(5, 42) + fb(6, "cs-a") + fb(6, "cs-b")
