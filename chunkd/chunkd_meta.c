@@ -15,6 +15,7 @@
 #include "gd_log.h"
 #include "gd_meta_client.h"
 #include "gd_status.h"
+#include "gd_trace.h"
 #include "proto/wire.pb-c.h"
 
 #include <errno.h>
@@ -237,11 +238,16 @@ static void repl_done_push(struct chunkd_meta *m, const struct order *o, int rc,
 	pthread_mutex_unlock(&m->mu);
 }
 
-/* Runs one order (no lock held). */
+/* Runs one order (no lock held), under a new trace id: what it logs here
+ * and what the source chunkd does for a replication share it. */
 static void order_run(struct chunkd_meta *m, const struct order *o)
 {
+	char id[GD_TRACE_GEN_LEN + 1];
 	uint64_t copied = 0;
 	int rc;
+
+	gd_trace_generate(id);
+	gd_trace_set(id);
 
 	switch (o->kind) {
 	case ORDER_DELETE:
@@ -312,6 +318,7 @@ static void *order_main(void *arg)
 		m->running.next = NULL;
 		pthread_mutex_unlock(&m->mu);
 		order_run(m, o);
+		gd_trace_set(NULL);
 		gd_free(o->source);
 		gd_free(o);
 		pthread_mutex_lock(&m->mu);

@@ -9,6 +9,7 @@
 #include "gd_log.h"
 #include "gd_net.h"
 #include "gd_status.h"
+#include "gd_trace.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -381,6 +382,9 @@ struct pop {
 	chunkd_pipeline_done_fn done;
 	void *arg;
 	struct pop *qnext;             /* in p->fq; guarded by p->fmu */
+	/* The request's trace id, "" when none: the forward may run on a
+	 * forwarder thread, and the next member must get it too. */
+	char trace[GD_TRACE_MAX + 1];
 };
 
 /* A pipelined operation with one step (local) or two (local and the rest of
@@ -401,6 +405,7 @@ static struct pop *pop_new(struct chunkd_pipeline *p, uint16_t method, uint64_t 
 	o->version = version;
 	o->done = done;
 	o->arg = arg;
+	gd_trace_save(o->trace);
 	atomic_init(&o->pending, n_chain > 0 ? 2 : 1);
 	return o;
 }
@@ -444,8 +449,12 @@ static void pop_forward(struct pop *o)
 	struct pconn *pc = NULL;
 	struct gd_call *call = NULL;
 	const char *named = NULL;
+	char outer[GD_TRACE_MAX + 1];
 	int rc;
 
+	/* here or on a forwarder thread: the request's id either way */
+	gd_trace_save(outer);
+	gd_trace_set(o->trace);
 	a.method = o->method;
 	a.req = o->method == GODFS__METHOD__M_CS_WRITE ? &o->fwd.w.base : &o->fwd.op.base;
 	a.data = o->data;
@@ -470,6 +479,7 @@ static void pop_forward(struct pop *o)
 		o->down = downstream_status(rc, NULL, o->next, &o->down_failed);
 	}
 	pop_step_done(o);
+	gd_trace_set(outer);
 }
 
 /* A forwarder thread: takes one forward at a time until the pipeline stops. */

@@ -15,6 +15,7 @@
 #include "gd_log.h"
 #include "gd_net.h"
 #include "gd_status.h"
+#include "gd_trace.h"
 #include "meta_loop.h"
 
 /* One proposal in flight: who asked, and who answers. */
@@ -23,6 +24,7 @@ struct meta_prop {
 	struct gd_request *req;
 	meta_applied_fn done;
 	void *arg;
+	char trace[GD_TRACE_MAX + 1]; /* the id it was proposed under, "" when none */
 };
 
 /* ---- answers ------------------------------------------------------------------------------ */
@@ -98,7 +100,11 @@ static void prop_done(void *arg, int status, void *result)
 	struct meta_prop *p = arg;
 	struct meta_server *ms = p->ms;
 	struct meta_fsm_result *res = result;
+	char outer[GD_TRACE_MAX + 1];
 
+	/* The answer logs under the id of the request that proposed it. */
+	gd_trace_save(outer);
+	gd_trace_set(p->trace);
 	ms->in_flight--;
 	if (status == 0 && res == NULL)
 		status = GD_ENOMEM; /* applied, but the answer could not be kept */
@@ -117,6 +123,7 @@ static void prop_done(void *arg, int status, void *result)
 	gd_free(p);
 	if (ms->proposer.settled)
 		ms->proposer.settled(ms->proposer.ctx);
+	gd_trace_set(outer);
 }
 
 void meta_h_propose(struct meta_server *ms, Godfs__MetaEntry *e, struct gd_request *req,
@@ -142,6 +149,7 @@ void meta_h_propose(struct meta_server *ms, Godfs__MetaEntry *e, struct gd_reque
 	p->req = req;
 	p->done = done;
 	p->arg = arg;
+	gd_trace_save(p->trace);
 	if (ms->stopping) {
 		rc = meta_h_stop_status(ms);
 		goto err_after_alloc;

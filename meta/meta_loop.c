@@ -10,6 +10,7 @@
 #include "gd_alloc.h"
 #include "gd_log.h"
 #include "gd_status.h"
+#include "gd_trace.h"
 #include "meta_balance.h"
 #include "meta_dispatch.h"
 #include "meta_h.h"
@@ -215,7 +216,11 @@ void meta_loop_run(struct meta_server *ms)
 		ms->cur_nodes_since_ms = ev->nodes_since_ms;
 		ms->cur_read_passed = ev->read_passed;
 		gd_free(ev);
+		/* Every turn of a request through the gates (first, after a
+		 * hold, a park or the read gate) logs under its id. */
+		gd_trace_set(req->trace);
 		meta_dispatch(ms, req);
+		gd_trace_set(NULL);
 		ms->cur_arrived_ms = 0;
 		ms->cur_nodes_since_ms = 0;
 		ms->cur_read_passed = false;
