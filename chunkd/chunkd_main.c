@@ -19,6 +19,7 @@
 #include "gd_cred.h"
 #include "gd_label.h"
 #include "gd_log.h"
+#include "gd_log_opts.h"
 #include "gd_server.h"
 #include "gd_server_opts.h"
 #include "gd_status.h"
@@ -78,6 +79,7 @@ static void usage(FILE *f)
 		"  --metrics-listen HOST:PORT  serve /metrics (HTTP, read-only; keep it on a\n"
 		"                           private address) (default: off)\n"
 		"  --log-level LEVEL        error, warn, info (default) or debug\n"
+		GD_LOG_OPTS_USAGE
 		"  --config FILE            configuration file (default /etc/godfs/" PROGRAM
 		".conf)\n"
 		GD_SERVER_OPTS_USAGE
@@ -159,6 +161,7 @@ int main(int argc, char **argv)
 		{ "repl-rate-limit", required_argument, NULL, 'R' },
 		{ "metrics-listen", required_argument, NULL, 'M' },
 		{ "log-level", required_argument, NULL, 'v' },
+		GD_LOG_OPTS_LONGOPTS,
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		GD_SERVER_OPTS_LONGOPTS,
@@ -174,7 +177,7 @@ int main(int argc, char **argv)
 	struct chunkd_scrub *scrub = NULL;
 	struct chunkd_rpc rpc;
 	struct gd_config cfg;
-	const char *config_path = NULL, *data_dirs, *listen, *meta_addrs, *label, *level;
+	const char *config_path = NULL, *data_dirs, *listen, *meta_addrs, *label;
 	struct gd_label parsed_label;
 	char advertise[ADDR_LEN];
 	long heartbeat_ms, workers, scrub_delay_ms, cap_skew_ms;
@@ -213,9 +216,7 @@ int main(int argc, char **argv)
 	}
 	if (gd_config_load(&cfg, PROGRAM, config_path) < 0)
 		goto out_config;
-	level = gd_config_get(&cfg, "log-level", NULL, "info");
-	if (gd_log_init(PROGRAM, level) < 0) {
-		gd_error("--log-level %s: use error, warn, info or debug", level);
+	if (gd_log_opts_read(&cfg, PROGRAM, "info") < 0) {
 		ret = 2;
 		goto out_config;
 	}

@@ -21,6 +21,7 @@
 #include "gd_config.h"
 #include "gd_cred.h"
 #include "gd_log.h"
+#include "gd_log_opts.h"
 #include "gd_status.h"
 #include "proto/wire.pb-c.h"
 
@@ -50,6 +51,7 @@ static void usage(FILE *out)
 		"                allow_other, noallow_other, default_permissions,\n"
 		"                no_default_permissions, attr_timeout=SEC, entry_timeout=SEC,\n"
 		"                log_level=error|warn|info|debug, log_file=PATH,\n"
+		"                log_format=text|json,\n"
 		"                meta_timeout=MS, write_buffer=SIZE, readahead=SIZE,\n"
 		"                io_threads=N, read_ahead_kb=KB,\n"
 		"                key_file=PATH (the cluster key, default\n"
@@ -106,6 +108,7 @@ static const char *const own_opts[] = {
 	"attr_timeout", "entry_timeout", "log_level", "log_file", "meta_timeout",
 	"write_buffer", "readahead", "io_threads", "goal", "read_ahead_kb",
 	"key_file", "token_file", "metrics_listen",
+	"log_format",
 };
 
 /* Sorts one -o list into kernel options, own options and ignored ones. */
@@ -427,11 +430,8 @@ int main(int argc, char **argv)
 	}
 	if (gd_config_load(&cfg, "mount.godfs", NULL) < 0)
 		goto out_cfg;
-	const char *level = gd_config_get(&cfg, "log-level", NULL, "info");
-	if (gd_log_init("mount.godfs", level) != 0) {
-		fprintf(stderr, "mount.godfs: unknown log level '%s'\n", level);
+	if (gd_log_opts_read(&cfg, "mount.godfs", "info") < 0)
 		goto out_cfg;
-	}
 	const char *log_file = gd_config_get(&cfg, "log-file", NULL, NULL);
 	long meta_timeout = 0, io_threads = 0, ra_kb = 0;
 	uint64_t wbuf = 0, ra = 0;

@@ -18,6 +18,7 @@
 #include "gd_config.h"
 #include "gd_cred.h"
 #include "gd_log.h"
+#include "gd_log_opts.h"
 #include "gd_server_opts.h"
 #include "gd_status.h"
 #include "meta_ns.h"
@@ -53,6 +54,7 @@ static const struct option meta_opts[] = {
 	{ "rebalance-rate", required_argument, NULL, 1021 },
 	{ "metrics-listen", required_argument, NULL, 1030 },
 	{ "log-level", required_argument, NULL, 'L' },
+	GD_LOG_OPTS_LONGOPTS,
 	{ "config", required_argument, NULL, 'C' },
 	{ "help", no_argument, NULL, 'h' },
 	GD_SERVER_OPTS_LONGOPTS,
@@ -96,6 +98,7 @@ static void meta_usage(FILE *f)
 		"  --metrics-listen HOST:PORT  serve /metrics, /status (HTTP, read-only; keep it\n"
 		"                              on a private address) (default: off)\n"
 		"  --log-level LEVEL           error, warn, info (default) or debug\n"
+		"  --log-format FORMAT         text (default) or json: one JSON object a line\n"
 		"  --config FILE               configuration file (default /etc/godfs/" PROGRAM ".conf)\n"
 		GD_SERVER_OPTS_USAGE
 		"authentication (docs/security.md):\n"
@@ -391,10 +394,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROGRAM ": cannot read the configuration file\n");
 		goto out;
 	}
-	if (gd_log_init(PROGRAM, gd_config_get(&cfg, "log-level", NULL, "info")) < 0) {
-		fprintf(stderr, PROGRAM ": --log-level must be error, warn, info or debug\n");
+	if (gd_log_opts_read(&cfg, PROGRAM, "info") < 0)
 		goto out;
-	}
 	/* Before anything listens: no key, no daemon (unless --insecure). */
 	if (gd_cred_setup(&cfg, GD_CRED_DAEMON) < 0) {
 		fprintf(stderr, PROGRAM ": not started: see the message above\n");
