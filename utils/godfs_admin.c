@@ -20,8 +20,10 @@
 #include "gd_config.h"
 #include "gd_cred.h"
 #include "gd_log.h"
+#include "gd_log_opts.h"
 #include "gd_meta_client.h"
 #include "gd_status.h"
+#include "gd_trace.h"
 #include "godfs_admin_chunks.h"
 #include "godfs_admin_fmt.h"
 #include "godfs_admin_masters.h"
@@ -60,7 +62,8 @@ static void admin_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: godfs-admin [--meta HOST:PORT[,HOST:PORT...]] [--timeout SEC]\n"
-		"                   [--key-file PATH] [--insecure] COMMAND\n"
+		"                   [--key-file PATH] [--insecure] [--request-id ID]\n"
+		"                   [--log-format text|json] COMMAND\n"
 		"commands:\n"
 		"  status [--json]     the meta: leader, Raft index and term, inodes, chunks,\n"
 		"                      sessions, chunks under their goal and why, copies\n"
@@ -77,6 +80,9 @@ static void admin_usage(FILE *f)
 	admin_masters_usage(f);
 	fprintf(f,
 		"options:\n"
+		"  --request-id ID          send ID (1..64 of A-Z a-z 0-9 . _ : -) with every\n"
+		"                           request, to find them in the daemons' logs\n"
+		GD_LOG_OPTS_USAGE
 		GD_CRED_USAGE_CLIENT
 		"The meta address also comes from GODFS_META or meta = ... in\n"
 		"/etc/godfs/godfs-admin.conf (default " ADMIN_DEFAULT_META "), the key file\n"
@@ -424,6 +430,25 @@ out_free:
 	return ret;
 }
 
+/* --request-id (env GODFS_REQUEST_ID): every request of this run carries
+ * the id (gd_trace.h), so that an operator finds what each daemon did for
+ * it with one grep. An id the daemons would not take is refused here, not
+ * replaced: the operator would grep for the wrong one. */
+static int admin_request_id(const struct gd_config *cfg)
+{
+	const char *id = gd_config_get(cfg, "request-id", NULL, NULL);
+
+	if (!id)
+		return 0;
+	if (!gd_trace_valid(id, strlen(id))) {
+		fprintf(stderr, "godfs-admin: --request-id \"%s\": use 1..%d characters of "
+			"A-Z a-z 0-9 . _ : -\n", id, GD_TRACE_MAX);
+		return GD_EINVAL;
+	}
+	gd_trace_set(id);
+	return 0;
+}
+
 /* `key generate PATH`: a new cluster key file; its directory is made when
  * missing (a fresh /etc/godfs). An existing file is never overwritten. */
 static int admin_cmd_key_generate(const char *path)
@@ -463,6 +488,8 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "placement", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "request-id", required_argument, NULL, 'R' },
+		GD_LOG_OPTS_LONGOPTS,
 		GD_CRED_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -485,7 +512,9 @@ int main(int argc, char **argv)
 		if ((strcmp(argv[i], "token") == 0 || strcmp(argv[i], "apikey") == 0) &&
 		    strcmp(argv[i - 1], "-m") != 0 &&
 		    strcmp(argv[i - 1], "--meta") != 0 && strcmp(argv[i - 1], "-t") != 0 &&
-		    strcmp(argv[i - 1], "--timeout") != 0 && strcmp(argv[i - 1], "--key-file") != 0) {
+		    strcmp(argv[i - 1], "--timeout") != 0 && strcmp(argv[i - 1], "--key-file") != 0 &&
+		    strcmp(argv[i - 1], "--request-id") != 0 &&
+		    strcmp(argv[i - 1], "--log-format") != 0) {
 			argc = i + 1;
 			break;
 		}
@@ -506,6 +535,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (gd_config_load(&cfg, "godfs-admin", NULL) < 0)
+		goto out_release;
+	if (gd_log_opts_read(&cfg, "godfs-admin", "error") < 0 || admin_request_id(&cfg) < 0)
 		goto out_release;
 	a.addrs = gd_config_get(&cfg, "meta", NULL, ADMIN_DEFAULT_META);
 	if (gd_config_get_bool(&cfg, "json", NULL, 0, &a.json) < 0)

@@ -1,0 +1,89 @@
+#!/bin/bash
+# Request ids across daemons and the log formats (docs/observability.md,
+# "Logs and request ids"): `godfs-admin --request-id ID status` reaches the
+# meta, and its log has a line with the id; a file written under an id
+# (tests/tools/godfs_put: one chunk, goal 3) leaves the id in the meta's log
+# and in the log of each chunkd of the chain (the head got it from the
+# client, the other two only through the pipeline's forwards); a chunkd run
+# with --log-format json (and one with GODFS_LOG_FORMAT=json) writes only
+# lines that parse as JSON with every field, the id in "req"; a text log has
+# the one line format; an id the daemons would not take is refused by
+# godfs-admin.
+E2E_TIMEOUT=120
+META_ARGS=(--chunk-size 1048576 --log-level debug)
+. "$(dirname "$0")/lib.sh"
+PUT=$GODFS_BUILDDIR/tests/tools/godfs_put
+[ -x "$PUT" ] || e2e_fail "$PUT is not built (make check builds it)"
+
+e2e_start_meta
+e2e_start_chunkd 1 --log-level debug --log-format json
+GODFS_LOG_FORMAT=json e2e_start_chunkd 2 --log-level debug
+e2e_start_chunkd 3 --log-level debug
+e2e_wait_nodes 3
+
+# Lines of a log that carry id (text: " req=ID" at the end; JSON: "req":"ID").
+with_id() { grep -E "( req=$2\$|\"req\":\"$2\")" "$1" || true; }
+
+# ---- godfs-admin --request-id: a call that reaches the meta
+AID=admin-$RANDOM.$$
+"$GODFS_ADMIN" --meta "$META_ADDR" --request-id "$AID" status >/dev/null ||
+	e2e_fail "godfs-admin --request-id $AID status failed"
+line=$(with_id "$E2E_TMP/log/meta.log" "$AID" | grep -m1 'ADMIN_STATUS request' || true)
+[ -n "$line" ] || e2e_fail "the meta's log has no ADMIN_STATUS line with req=$AID"
+# the one text format: UTC time with ms, program[pid], level, file:line, message, req=
+echo "$line" | grep -qE "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z godfs-meta\[$META_PID\] debug [a-z_]+\.c:[0-9]+: .* req=$AID\$" ||
+	e2e_fail "not the text line format: $line"
+e2e_log "meta: $line"
+
+# a bad id is refused by godfs-admin, not silently replaced
+rc=0
+"$GODFS_ADMIN" --meta "$META_ADDR" --request-id 'no good' status >/dev/null 2>"$E2E_TMP/bad.err" || rc=$?
+[ "$rc" = 2 ] && grep -q 'request-id' "$E2E_TMP/bad.err" ||
+	e2e_fail "godfs-admin --request-id 'no good': exit $rc, $(cat "$E2E_TMP/bad.err")"
+
+# ---- a write under an id: the meta, then every chunkd of the chain
+PID_=put-$RANDOM-$$
+"$PUT" "$META_ADDR" "$PID_" traced 512K || e2e_fail "godfs_put under $PID_ failed"
+n=$(with_id "$E2E_TMP/log/meta.log" "$PID_" | wc -l)
+for m in MKNOD WRITE_LEASE WRITE_COMMIT; do
+	with_id "$E2E_TMP/log/meta.log" "$PID_" | grep -q "$m request" ||
+		e2e_fail "the meta's log has no $m line with req=$PID_"
+done
+e2e_log "meta: $n lines with req=$PID_ (MKNOD, WRITE_LEASE, WRITE_COMMIT among them)"
+for i in 1 2 3; do
+	log=$E2E_TMP/log/chunkd$i.log
+	with_id "$log" "$PID_" | grep -q 'CS_WRITE request' ||
+		e2e_fail "chunkd$i logged no CS_WRITE with the id $PID_: $(tail -n 5 "$log")"
+	with_id "$log" "$PID_" | grep -q 'CS_FSYNC request' ||
+		e2e_fail "chunkd$i logged no CS_FSYNC with the id $PID_"
+done
+e2e_log "chunkd 1, 2, 3: CS_WRITE and CS_FSYNC lines with req=$PID_ (one chunk: two of them had it only from a forward)"
+
+# ---- JSON logs: every line parses, with every field; the id in "req"
+for i in 1 2; do
+	python3 - "$E2E_TMP/log/chunkd$i.log" "$PID_" "${CHUNKD_PID[$i]}" <<'EOF' || e2e_fail "chunkd$i: JSON log lines"
+import json, sys
+path, rid, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
+n = with_id = 0
+with open(path, encoding="utf-8") as f:
+    for line in f:
+        if not line.strip():
+            continue
+        o = json.loads(line)            # every line is one object
+        for k in ("ts", "prog", "pid", "level", "src", "msg"):
+            assert k in o, (k, line)
+        assert o["prog"] == "godfs-chunkd" and o["pid"] == pid, (pid, line)
+        assert o["level"] in ("error", "warn", "info", "debug"), line
+        assert o["ts"].endswith("Z") and len(o["ts"]) == 24, line
+        n += 1
+        with_id += o.get("req") == rid
+assert n > 10 and with_id >= 2, (n, with_id)
+print("%s: %d JSON lines, %d with req=%s" % (path.rsplit("/", 1)[1], n, with_id, rid))
+EOF
+done
+e2e_log "chunkd1 (--log-format json) and chunkd2 (GODFS_LOG_FORMAT=json): JSON lines parse"
+
+# text stays text where it was not asked for
+head -n 1 "$E2E_TMP/log/chunkd3.log" | grep -qE "^[0-9-]{10}T[0-9:.]{12}Z godfs-chunkd\[${CHUNKD_PID[3]}\] " ||
+	e2e_fail "chunkd3's log is not text: $(head -n 1 "$E2E_TMP/log/chunkd3.log")"
+e2e_log "request ids followed through the meta and a chain of three chunkds"
