@@ -8,9 +8,10 @@
 # with --log-format json, one with GODFS_LOG_FORMAT=json and a mount with
 # -o log_format=json write only lines that parse as JSON with every field
 # (the id in "req"); a text log has the one line format; an id the daemons
-# would not take is refused by godfs-admin.
+# would not take is refused by godfs-admin; a replication order runs under
+# an id of its own, which the source chunkd logs with the reads it serves.
 E2E_TIMEOUT=120
-META_ARGS=(--chunk-size 1048576 --log-level debug)
+META_ARGS=(--chunk-size 1048576 --lease-ms 2000 --grace-ms 1000 --log-level debug)
 . "$(dirname "$0")/lib.sh"
 PUT=$GODFS_BUILDDIR/tests/tools/godfs_put
 [ -x "$PUT" ] || e2e_fail "$PUT is not built (make check builds it)"
@@ -58,6 +59,24 @@ for i in 1 2 3; do
 		e2e_fail "chunkd$i logged no CS_FSYNC with the id $PID_"
 done
 e2e_log "chunkd 1, 2, 3: CS_WRITE and CS_FSYNC lines with req=$PID_ (one chunk: two of them had it only from a forward)"
+
+# ---- a replication order: the copying chunkd and its source share an id
+e2e_more_chunkds 4
+e2e_start_chunkd 4 --log-level debug
+e2e_wait_nodes 4
+"$GODFS_ADMIN" --meta "$META_ADDR" goal /traced 4 >/dev/null || e2e_fail "goal /traced 4"
+line=
+for ((t = 0; t < 200; t++)); do
+	line=$(grep -m1 'replicated from' "$E2E_TMP/log/chunkd4.log" || true)
+	[ -n "$line" ] && break
+	sleep 0.1
+done
+[ -n "$line" ] || e2e_fail "chunkd4 made no copy in 20 s: $(tail -n 5 "$E2E_TMP/log/chunkd4.log")"
+RID=$(echo "$line" | sed -n 's/.* req=\([0-9a-f]\{16\}\)$/\1/p')
+[ -n "$RID" ] || e2e_fail "the copy's line has no generated id: $line"
+src=$(cat "$E2E_TMP"/log/chunkd[123].log | with_id /dev/stdin "$RID" | grep -c 'CS_READ request' || true)
+((src >= 1)) || e2e_fail "no source chunkd logged a CS_READ with the copy's id $RID"
+e2e_log "chunkd4: $line; $src CS_READ line(s) with req=$RID at the source"
 
 # ---- JSON logs: every line parses, with every field; the id in "req"
 # json_log LOG PROG PID ID MIN_WITH_ID
