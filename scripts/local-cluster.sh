@@ -1,7 +1,7 @@
 #!/bin/bash
 # A local godfs cluster on this host: 1 godfs-meta (or 3 or 5 voters), 3
-# godfs-chunkd and a FUSE mount, each daemon with its own data directory under
-# one state directory.
+# godfs-chunkd, a FUSE mount and the REST gateway, each daemon with its own
+# data directory under one state directory.
 #
 #   ./scripts/local-cluster.sh up [--voters 1|3|5]
 #                                       start what is not running, mount /mnt/godfs
@@ -18,14 +18,18 @@
 # GODFS_LOCAL_MNT (default /mnt/godfs), GODFS_LOCAL_BIN (directory holding the
 # programs; default: the installed ones, else build/release of this checkout),
 # GODFS_LOCAL_META_PORT (default 9090), GODFS_LOCAL_CHUNKD_PORT (default
-# 8000), GODFS_LOCAL_METRICS_PORT (default 9100), GODFS_LOCAL_ETC_KEY (default
+# 8000), GODFS_LOCAL_METRICS_PORT (default 9100), GODFS_LOCAL_GATEWAY_PORT
+# (default 8080), GODFS_LOCAL_ETC_KEY (default
 # /etc/godfs/cluster.key), so that a second cluster can run beside the first (tests).
 # Ports: meta 127.0.0.1:9090 (Raft 9091); with --voters N, voter i on
 # 9090 + 2(i-1) (Raft one above: 9090/9091, 9092/9093, 9094/9095...);
 # chunkds 127.0.0.1:8000, 8001, 8002. Metrics and status listeners
 # (docs/observability.md; observability/prometheus.yml scrapes them): voter i
 # on 127.0.0.1:9100 + (i-1) (/metrics, /status), chunkds 9110, 9111, 9112,
-# the mount 9120.
+# the mount 9120, the gateway 9130. The gateway (docs/gateway.md) serves
+# 127.0.0.1:8080 with the cluster's key; the first 'up' also creates an API key
+# for the whole tree in $STATE/gateway.key (mode 0600), which the summary's
+# curl line uses.
 #
 # The cluster key (docs/security.md): the first 'up' creates $STATE/cluster.key
 # (mode 0600), and every program of the cluster is started with it. So that
@@ -45,6 +49,8 @@ META_PORT=${GODFS_LOCAL_META_PORT:-9090}
 CHUNKD_PORT=${GODFS_LOCAL_CHUNKD_PORT:-8000}
 CHUNKD_PORTS=("$CHUNKD_PORT" $((CHUNKD_PORT + 1)) $((CHUNKD_PORT + 2)))
 METRICS_PORT=${GODFS_LOCAL_METRICS_PORT:-9100}
+GATEWAY_PORT=${GODFS_LOCAL_GATEWAY_PORT:-8080}
+GATEWAY_KEY=$STATE/gateway.key
 top=$(cd "$(dirname "$0")/.." && pwd)
 
 die() { echo "local-cluster: $*" >&2; exit 1; }
@@ -194,14 +200,18 @@ all_up() {
 	local i name
 	for name in "${META_NAMES[@]}"; do alive "$name" godfs-meta || return 1; done
 	for i in 1 2 3; do alive "chunkd$i" godfs-chunkd || return 1; done
-	mounted
+	mounted || return 1
+	alive gateway godfs-gateway
 }
 
 # Prints what runs; returns 0 when everything runs and is mounted, else 3.
 cmd_status() {
 	local name prog pid exe rc=0
-	for name in "${META_NAMES[@]}" chunkd1 chunkd2 chunkd3 mount; do
-		case $name in meta*) prog=godfs-meta ;; mount) prog=mount.godfs ;; *) prog=godfs-chunkd ;; esac
+	for name in "${META_NAMES[@]}" chunkd1 chunkd2 chunkd3 mount gateway; do
+		case $name in
+		meta*) prog=godfs-meta ;; mount) prog=mount.godfs ;; gateway) prog=godfs-gateway ;;
+		*) prog=godfs-chunkd ;;
+		esac
 		if alive "$name" "$prog"; then
 			pid=$(<"$RUN/$name.pid")
 			printf '  %-8s running, pid %s, log %s' "$name" "$pid" "$LOG/$name.log"
@@ -273,11 +283,13 @@ summary() {
   godfs-chunkd  127.0.0.1:${CHUNKD_PORTS[1]}  data $STATE/chunkd2
   godfs-chunkd  127.0.0.1:${CHUNKD_PORTS[2]}  data $STATE/chunkd3
   mount.godfs   $META_ADDR -> $MNT (replication goal 3)
+  godfs-gateway http://127.0.0.1:$GATEWAY_PORT/v1/  API key $GATEWAY_KEY (whole tree; access log $LOG/gateway-access.log)
   cluster key   $KEY$(etc_key_ours && echo " (copy in $ETC_KEY)")
-  status page   http://127.0.0.1:$METRICS_PORT/status (metrics: /metrics on 127.0.0.1:$METRICS_PORT-$((METRICS_PORT + 20)); observability/prometheus.yml)
+  status page   http://127.0.0.1:$METRICS_PORT/status (metrics: /metrics on 127.0.0.1:$METRICS_PORT-$((METRICS_PORT + 30)); observability/prometheus.yml)
   logs          $LOG/   PIDs $RUN/
 $st
 Try:  echo hello > $MNT/hello && cat $MNT/hello;  godfs-admin$admin_flag status;  godfs-admin$admin_flag nodes$( [ "$VOTERS" = 1 ] || echo ";  godfs-admin$admin_flag masters list")
+      curl -H "Authorization: Bearer \$(cat $GATEWAY_KEY)" "http://127.0.0.1:$GATEWAY_PORT/v1/fs/content?path=/hello"
 Stop: $0 down      (data stays in $STATE; '$0 purge' deletes it)
 TXT
 }
@@ -305,10 +317,11 @@ cmd_up() {
 		summary
 		return 0
 	fi
-	local meta chunkd mountp admin i pid
+	local meta chunkd mountp gateway admin i pid
 	meta=$(find_prog godfs-meta meta)
 	chunkd=$(find_prog godfs-chunkd chunkd)
 	mountp=$(find_prog mount.godfs fs)
+	gateway=$(find_prog godfs-gateway gateway)
 	admin=$(find_prog godfs-admin utils 2>/dev/null) || admin=
 	mkdir -p "$STATE/chunkd1" "$STATE/chunkd2" "$STATE/chunkd3" "$LOG" "$RUN"
 	[ -e "$STATE/voters" ] || echo "$VOTERS" >"$STATE/voters"
@@ -372,7 +385,35 @@ cmd_up() {
 		fi
 		say "mounted $MNT (mount.godfs pid $(<"$RUN/mount.pid"))"
 	fi
+	start_gateway "$gateway" "$admin"
 	summary
+}
+
+# The REST gateway on 127.0.0.1:$GATEWAY_PORT, and an API key for the whole
+# tree in $GATEWAY_KEY (mode 0600), made once with godfs-admin apikey create.
+start_gateway() {
+	local gateway=$1 admin=$2
+	if [ ! -s "$GATEWAY_KEY" ]; then
+		[ -n "$admin" ] || die "godfs-admin is needed to create the gateway's API key"
+		local out
+		out=$(umask 077 && "$admin" --meta "$META_ADDR" --key-file "$KEY" apikey create \
+			--subtree / --name local-gateway -o "$GATEWAY_KEY.tmp" 2>&1) ||
+			die "cannot create the gateway's API key: $out"
+		mv "$GATEWAY_KEY.tmp" "$GATEWAY_KEY"
+		say "created the API key $GATEWAY_KEY (the whole tree; godfs-admin apikey list)"
+	fi
+	chmod 600 "$GATEWAY_KEY"
+	if alive gateway godfs-gateway; then
+		say "gateway already running (pid $(<"$RUN/gateway.pid"))"
+		return 0
+	fi
+	port_open "127.0.0.1:$GATEWAY_PORT" &&
+		die "127.0.0.1:$GATEWAY_PORT is taken by a process this script did not start"
+	start gateway "$gateway" --meta "$META_ADDR" --listen "127.0.0.1:$GATEWAY_PORT" \
+		--key-file "$KEY" --metrics-listen "127.0.0.1:$((METRICS_PORT + 30))" \
+		--access-log "$LOG/gateway-access.log"
+	wait_port "127.0.0.1:$GATEWAY_PORT" gateway godfs-gateway
+	say "started gateway (pid $(<"$RUN/gateway.pid"))"
 }
 
 # Stops the programs NAME:PROGRAM... at once: SIGTERM, SIGKILL after 15 s.
@@ -415,7 +456,7 @@ cmd_down() {
 	fi
 	# The client first, then the chunk servers, the voters last (together:
 	# one by one, the last ones would wait for an election to stop).
-	stop_all mount:mount.godfs
+	stop_all gateway:godfs-gateway mount:mount.godfs
 	stop_all chunkd1:godfs-chunkd chunkd2:godfs-chunkd chunkd3:godfs-chunkd
 	local name metas=()
 	for name in "${META_NAMES[@]}"; do metas+=("$name:godfs-meta"); done
