@@ -16,6 +16,7 @@ struct gw_auth;
 struct gw_sessions;
 struct gw_ratelimit;
 struct gw_janitor;
+struct gw_multipart;
 
 struct gw_options {
 	const char *listen;          /* "host:port" */
@@ -50,6 +51,7 @@ struct gw {
 	atomic_ulong put_seq;        /* numbers this process's temp files */
 	atomic_int in_flight;        /* requests being served */
 	atomic_ullong read_ahead_used; /* bytes of read-ahead buffers held (gw_content.c) */
+	struct gw_multipart *mp;     /* multipart uploads (gw_multipart.h) */
 };
 
 #endif

@@ -7,6 +7,7 @@
 #include "gw_auth.h"
 #include "gw_janitor.h"
 #include "gw_metrics.h"
+#include "gw_multipart.h"
 #include "gw_ratelimit.h"
 #include "gw_server.h"
 #include "gw_sessions.h"
@@ -62,6 +63,7 @@ static void usage(FILE *f)
 		"                           0 = never)\n"
 		"  --metrics-listen HOST:PORT  serve /metrics (HTTP, read-only, no credential:\n"
 		"                           keep it on a private address, e.g. 127.0.0.1:9103)\n"
+		GW_MULTIPART_USAGE
 		"  --log-level LEVEL        error, warn, info (default) or debug\n"
 		"  --config FILE            configuration file (default /etc/godfs/" PROGRAM
 		".conf)\n"
@@ -153,6 +155,7 @@ int main(int argc, char **argv)
 		{ "put-stale", required_argument, NULL, 's' },
 		{ "janitor-interval", required_argument, NULL, 'J' },
 		{ "metrics-listen", required_argument, NULL, 'P' },
+		{ "upload-expiry", required_argument, NULL, 'e' },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
@@ -275,8 +278,10 @@ int main(int argc, char **argv)
 	metrics_listen = gd_config_get(&cfg, "metrics-listen", NULL, NULL);
 	if (metrics_listen && *metrics_listen && gd_metrics_serve(metrics_listen, &metrics_http) < 0)
 		goto out_rl;   /* gd_metrics_serve said why */
-	if (gw_server_start(&gw, &server) < 0)
+	if (gw_multipart_start(&gw, &cfg) < 0)
 		goto out_metrics;
+	if (gw_server_start(&gw, &server) < 0)
+		goto out_mp;
 	if (janitor_s && gw_janitor_start(&gw, janitor_s, gw.opt.put_stale_s, &janitor) < 0)
 		goto out_server;
 	gd_cred_describe(cred, sizeof(cred));
@@ -294,6 +299,8 @@ int main(int argc, char **argv)
 	gw_janitor_stop(janitor);
 out_server:
 	gw_server_stop(server);
+out_mp:
+	gw_multipart_stop(&gw);
 out_metrics:
 	if (metrics_http)
 		gd_http_stop(metrics_http);

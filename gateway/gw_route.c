@@ -9,6 +9,7 @@
 #include "gw_fs.h"
 #include "gw_health.h"
 #include "gw_presign.h"
+#include "gw_multipart.h"
 
 static const struct gw_route routes[] = {
 	{ "GET", "/v1/health", GW_ROUTE_PUBLIC, "health", NULL, NULL, gw_health_live },
@@ -26,7 +27,17 @@ static const struct gw_route routes[] = {
 	{ "PUT", "/v1/fs/content", GW_ROUTE_BODY_STREAM | GW_ROUTE_WRITES, "fs_content_put",
 	  gw_put_begin, gw_put_body, gw_put_finish },
 	{ "POST", "/v1/presign", GW_ROUTE_BODY_JSON, "presign", NULL, NULL, gw_presign },
-	/* multipart uploads (gw_multipart.h) go here */
+	{ "POST", "/v1/fs/multipart", GW_ROUTE_BODY_JSON | GW_ROUTE_WRITES, "multipart_init", NULL,
+	  NULL, gw_multipart_init },
+	{ "PUT", "/v1/fs/multipart/", GW_ROUTE_PREFIX | GW_ROUTE_BODY_STREAM | GW_ROUTE_WRITES,
+	  "multipart_part", gw_multipart_part_begin, gw_multipart_part_body,
+	  gw_multipart_part_finish },
+	{ "GET", "/v1/fs/multipart/", GW_ROUTE_PREFIX, "multipart_parts", NULL, NULL,
+	  gw_multipart_get },
+	{ "POST", "/v1/fs/multipart/", GW_ROUTE_PREFIX | GW_ROUTE_BODY_JSON | GW_ROUTE_WRITES,
+	  "multipart_complete", NULL, NULL, gw_multipart_post },
+	{ "DELETE", "/v1/fs/multipart/", GW_ROUTE_PREFIX | GW_ROUTE_WRITES, "multipart_abort",
+	  NULL, NULL, gw_multipart_delete },
 };
 
 static bool path_matches(const struct gw_route *rt, const char *path)

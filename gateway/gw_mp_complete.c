@@ -1,0 +1,268 @@
+/* Completing a multipart upload (see gw_mp_complete.h). */
+#include "gw_mp_complete.h"
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "../fs/fs_meta.h"
+#include "gd_alloc.h"
+#include "gd_log.h"
+#include "gd_status.h"
+#include "gw_path.h"
+#include "proto/wire.pb-c.h"
+
+#define RENAME_NOREPLACE_FLAG 1u         /* wire.proto Rename.flags */
+#define FILE_MODE 0644u                  /* as a PUT makes it */
+
+struct job {
+	const struct gw_mp_complete_in *in;
+	struct gw_mp_complete_out *out;
+	struct gw_mp_plan plan;
+	struct gw_mp_staged *staged;
+	size_t nstaged;
+	struct gd_attr parent;
+	char name[GW_NAME_MAX + 1];
+	char tmp[GW_NAME_MAX + 1];
+	uint64_t tmp_ino;                /* the key's temp file, open for its session */
+	bool moved;                      /* zero-copy: the data file is at tmp now */
+	uint8_t *buf;                    /* GW_MP_BLOCK */
+	time_t touched;
+};
+
+static struct gd_meta_client *kmeta(const struct job *j)
+{
+	return gd_client_meta(j->in->kc);
+}
+
+static uint64_t ksess(const struct job *j)
+{
+	return gd_client_session(j->in->kc);
+}
+
+static struct gd_meta_client *smeta(const struct job *j)
+{
+	return gd_client_meta(j->in->store->sys);
+}
+
+/* Keeps the lock alive during a long copy. */
+static void maybe_touch(struct job *j)
+{
+	time_t now = time(NULL);
+	if (now - j->touched >= GW_MP_LOCK_TOUCH_S) {
+		gw_mp_store_touch(j->in->store, j->in->u);
+		j->touched = now;
+	}
+}
+
+/* The staged part a step names (the plan copied it; its inode is here). */
+static const struct gw_mp_staged *staged_of(const struct job *j, uint32_t number)
+{
+	for (size_t i = 0; i < j->nstaged; i++)
+		if (j->staged[i].part.number == number)
+			return &j->staged[i];
+	return NULL;
+}
+
+/* Reads every part from staging and checks its hash; with write, also
+ * writes it at its offset of the temp file through the key's session. */
+static int pass(struct job *j, bool write)
+{
+	const struct gw_mp_complete_in *in = j->in;
+	for (size_t i = 0; i < j->plan.n; i++) {
+		const struct gw_mp_step *st = &j->plan.steps[i];
+		const struct gw_mp_staged *sp = staged_of(j, st->part.number);
+		gnutls_hash_hd_t h;
+		uint8_t sha[GW_MP_SHA_LEN];
+		uint64_t off;
+		int rc = 0;
+
+		if (!sp)
+			return GD_EIO;
+		if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+			return GD_ENOMEM;
+		for (off = 0; off < st->part.size && rc == 0; off += GW_MP_BLOCK) {
+			size_t n = st->part.size - off < GW_MP_BLOCK ? (size_t)(st->part.size - off)
+								      : GW_MP_BLOCK;
+			rc = gw_mp_store_read(in->store, in->u, sp, off, j->buf, n);
+			if (rc == 0 && gnutls_hash(h, j->buf, n) < 0)
+				rc = GD_EIO;
+			if (rc == 0 && write)
+				rc = gd_client_write(in->kc, j->tmp_ino, st->dst_off + off, j->buf, n);
+			maybe_touch(j);
+		}
+		gnutls_hash_deinit(h, sha);
+		if (rc)
+			return rc;
+		if (memcmp(sha, st->part.sha, GW_MP_SHA_LEN) != 0) {
+			snprintf(j->out->why, sizeof(j->out->why),
+				 "part %u changed since it was uploaded (two uploads of it at "
+				 "once?): upload it again", st->part.number);
+			return GD_EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* The key's empty temp file in the target's directory (a dead complete's
+ * leftover of the same name is replaced: we hold the lock). */
+static int make_tmp(struct job *j)
+{
+	struct fs_meta_mknod r = {
+		.parent = j->parent.ino, .name = j->tmp, .mode = S_IFREG | FILE_MODE,
+		.uid = j->in->uid, .gid = j->in->gid, .exclusive = 1, .session_id = ksess(j),
+	};
+	struct gd_attr a;
+	int rc = fs_meta_mknod(kmeta(j), GODFS__METHOD__M_MKNOD, &r, &a);
+	if (rc == GD_EEXIST) {
+		fs_meta_remove(kmeta(j), GODFS__METHOD__M_UNLINK, j->parent.ino, j->tmp, ksess(j));
+		rc = fs_meta_mknod(kmeta(j), GODFS__METHOD__M_MKNOD, &r, &a);
+	}
+	if (rc == 0)
+		j->tmp_ino = a.ino;
+	return rc;
+}
+
+/* Zero-copy: the data file, checked and cut to size, replaces the temp file. */
+static int move_data(struct job *j)
+{
+	const struct gw_mp_complete_in *in = j->in;
+	struct gd_client *sys = in->store->sys;
+	uint64_t data = in->u->data_ino;
+	int rc;
+
+	gw_mp_store_data_ref(in->store, data);
+	rc = pass(j, false);
+	if (rc == 0)
+		rc = gd_client_truncate(sys, data, j->plan.total, NULL);
+	if (rc == 0) {
+		struct fs_meta_setattr sa = {
+			.ino = data, .mode = FILE_MODE, .uid = in->uid, .gid = in->gid,
+			.valid = GODFS__SET_ATTR_BITS__SA_MODE | GODFS__SET_ATTR_BITS__SA_UID |
+				 GODFS__SET_ATTR_BITS__SA_GID | GODFS__SET_ATTR_BITS__SA_MTIME_NOW,
+		};
+		rc = fs_meta_setattr(smeta(j), &sa, NULL);
+	}
+	if (rc == 0)
+		rc = fs_meta_rename(smeta(j), in->u->dir_ino, "data", j->parent.ino, j->tmp, 0,
+				    gd_client_session(sys));
+	j->moved = rc == 0;
+	gw_mp_store_data_unref(in->store, data);
+	return rc;
+}
+
+static int run(struct job *j)
+{
+	const struct gw_mp_complete_in *in = j->in;
+	struct gw_mp_complete_out *out = j->out;
+	struct gd_attr a;
+	char note[GW_NAME_MAX + 32];
+	int rc;
+
+	/* 1. the target, as the key sees it */
+	rc = gw_path_resolve_parent(kmeta(j), in->root, in->u->m.path, &j->parent, j->name);
+	if (rc)
+		return rc;
+	rc = fs_meta_lookup(kmeta(j), j->parent.ino, j->name, &a);
+	if (rc == 0 && S_ISDIR(a.mode))
+		return GD_EISDIR;
+	if (rc == 0 && !in->overwrite)
+		return GD_EEXIST;
+	if (rc && rc != GD_ENOENT)
+		return rc;
+
+	/* 2. the lock, the plan */
+	snprintf(j->tmp, sizeof(j->tmp), ".godfs-upload-%s", in->u->m.id);
+	snprintf(note, sizeof(note), "%" PRIu64 " %s", j->parent.ino, j->tmp);
+	rc = gw_mp_store_lock(in->store, in->u, note);
+	if (rc)
+		return rc;
+	j->touched = time(NULL);
+	rc = gw_mp_store_parts(in->store, in->u, &j->staged, &j->nstaged);
+	if (rc)
+		goto err_after_lock;
+	{
+		struct gw_mp_part *parts = gd_calloc(j->nstaged + 1, sizeof(*parts));
+		if (!parts) {
+			rc = GD_ENOMEM;
+			goto err_after_lock;
+		}
+		for (size_t i = 0; i < j->nstaged; i++)
+			parts[i] = j->staged[i].part;
+		rc = gw_mp_plan_complete(in->want, in->nwant, parts, j->nstaged, &in->u->m,
+					 in->max_total, &j->plan, out->why, sizeof(out->why));
+		gd_free(parts);
+	}
+	if (rc)
+		goto err_after_lock;
+	j->buf = gd_malloc(GW_MP_BLOCK);
+	if (!j->buf) {
+		rc = GD_ENOMEM;
+		goto err_after_lock;
+	}
+
+	/* 3. the bytes, in the temp file */
+	rc = make_tmp(j);
+	if (rc)
+		goto err_after_lock;
+	out->zero_copy = j->plan.zero_copy && in->u->data_ino != 0;
+	if (out->zero_copy) {
+		rc = move_data(j);
+	} else {
+		rc = pass(j, true);
+		if (rc == 0)
+			rc = gd_client_fsync(in->kc, j->tmp_ino, j->plan.total, NULL, NULL);
+	}
+	if (rc)
+		goto err_after_tmp;
+
+	/* 4. into place */
+	rc = fs_meta_rename(kmeta(j), j->parent.ino, j->tmp, j->parent.ino, j->name,
+			    in->overwrite ? 0 : RENAME_NOREPLACE_FLAG, ksess(j));
+	if (rc)
+		goto err_after_tmp;
+	rc = fs_meta_lookup(kmeta(j), j->parent.ino, j->name, &out->attr);
+	if (rc)   /* it is in place: say so, with what we know */
+		memset(&out->attr, 0, sizeof(out->attr)), out->attr.size = j->plan.total, rc = 0;
+	int rr = gw_mp_store_remove(in->store, in->u->m.id);
+	if (rr)
+		gd_warn("multipart upload %s: completed, staging not removed: %s", in->u->m.id,
+			gd_strerror(rr));
+	return 0;
+
+err_after_tmp:
+	if (j->moved) {
+		/* the data file moved already: put it back, so that a
+		 * retry (say with overwrite) still has the parts */
+		int br = fs_meta_rename(smeta(j), j->parent.ino, j->tmp, in->u->dir_ino, "data", 0,
+					gd_client_session(in->store->sys));
+		if (br && br != GD_ENOENT)
+			gd_warn("multipart upload %s: the data file could not go back: %s",
+				in->u->m.id, gd_strerror(br));
+	}
+	fs_meta_remove(kmeta(j), GODFS__METHOD__M_UNLINK, j->parent.ino, j->tmp, ksess(j));
+err_after_lock:
+	gw_mp_store_unlock(in->store, in->u);
+	return rc;
+}
+
+int gw_mp_complete(const struct gw_mp_complete_in *in, struct gw_mp_complete_out *out)
+{
+	struct job j = { .in = in, .out = out };
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = run(&j);
+	if (j.tmp_ino) {
+		fs_meta_release(kmeta(&j), j.tmp_ino, ksess(&j));
+		gd_client_release(in->kc, j.tmp_ino);
+	}
+	gw_mp_plan_release(&j.plan);
+	gd_free(j.staged);
+	gd_free(j.buf);
+	return rc;
+}
