@@ -226,8 +226,10 @@ static int run(struct job *j)
 	if (rc)
 		goto err_after_tmp;
 	rc = fs_meta_lookup(kmeta(j), j->parent.ino, j->name, &out->attr);
-	if (rc)   /* it is in place: say so, with what we know */
-		memset(&out->attr, 0, sizeof(out->attr)), out->attr.size = j->plan.total, rc = 0;
+	if (rc) {   /* it is in place: say so, with what we know */
+		memset(&out->attr, 0, sizeof(out->attr));
+		out->attr.size = j->plan.total;
+	}
 	int rr = gw_mp_store_remove(in->store, in->u->m.id);
 	if (rr)
 		gd_warn("multipart upload %s: completed, staging not removed: %s", in->u->m.id,

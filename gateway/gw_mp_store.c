@@ -688,8 +688,8 @@ int gw_mp_store_expire(struct gw_mp_store *s, int64_t now, int64_t orphan_s,
 			if (!gw_mp_id_valid(e->name))
 				continue;
 			int fr = gw_mp_store_find(s, e->name, INT64_MIN + 1, &u);
-			if (fr == 0)
-				expired = u.m.expires <= now;
+			if (fr == 0)   /* a complete running late is left to finish */
+				expired = u.m.expires <= now && !gw_mp_store_locked(s, &u);
 			else if (fr == GD_ENOENT)   /* no manifest: an init that died */
 				expired = !e->has_attr || e->attr.ctime.tv_sec + orphan_s <= now;
 			else

@@ -120,8 +120,9 @@ void gw_mp_store_unlock(struct gw_mp_store *s, const struct gw_mp_upload *u);
 int gw_mp_store_remove(struct gw_mp_store *s, const char *id);
 
 /* Removes every upload that expired before now (an upload without a
- * readable manifest: when its directory is older than orphan_s); *removed
- * counts them; *active (may be NULL) the uploads left. */
+ * readable manifest: when its directory is older than orphan_s), except one
+ * a complete is finishing (a fresh lock); *removed counts them; *active
+ * (may be NULL) the uploads left. */
 int gw_mp_store_expire(struct gw_mp_store *s, int64_t now, int64_t orphan_s,
 		       unsigned *removed, unsigned *active);
 

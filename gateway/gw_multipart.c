@@ -19,6 +19,7 @@
 #include "gd_log.h"
 #include "gd_status.h"
 #include "gw.h"
+#include "gw_content.h"
 #include "gw_error.h"
 #include "gw_mp_complete.h"
 #include "gw_mp_rules.h"
@@ -407,9 +408,14 @@ int gw_multipart_post(struct gw_req *r)
 	}
 	gd_info("req=%s: multipart upload %s completed: %s, %" PRIu64 " bytes%s", r->request_id,
 		u.m.id, u.m.path, out.attr.size, out.zero_copy ? " (zero-copy)" : "");
-	return gw_reply_json(r, 200, json_pack("{s:s, s:I, s:b}", "path", u.m.path, "size",
-					       (json_int_t)out.attr.size, "zero_copy",
-					       out.zero_copy));
+	/* the file's ETag as GET and HEAD give it (not a hash of the parts:
+	 * the same bytes PUT whole have the same kind of ETag) */
+	char etag[GW_ETAG_MAX];
+	gw_content_etag(&out.attr, etag, sizeof(etag));
+	gw_reply_header(r, "ETag", etag);
+	return gw_reply_json(r, 200, json_pack("{s:s, s:s, s:I, s:b}", "path", u.m.path, "etag",
+					       etag, "size", (json_int_t)out.attr.size,
+					       "zero_copy", out.zero_copy));
 }
 
 /* ---------------------------------------------------------------- abort */
