@@ -4,6 +4,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,7 +31,7 @@ struct job {
 	char tmp[GW_NAME_MAX + 1];
 	uint64_t tmp_ino;                /* the key's temp file, open for its session */
 	bool moved;                      /* zero-copy: the data file is at tmp now */
-	uint8_t *buf;                    /* GW_MP_BLOCK */
+	uint8_t *buf[2];                 /* GW_MP_BLOCK each */
 	time_t touched;
 };
 
@@ -68,9 +69,21 @@ static const struct gw_mp_staged *staged_of(const struct job *j, uint32_t number
 	return NULL;
 }
 
-/* Reads every part from staging and checks its hash; with write, also
- * writes it at its offset of the temp file through the key's session. */
-static int pass(struct job *j, bool write)
+/* Part i's hash against its record: 0, or GD_EINVAL with why set. */
+static int check_hash(struct job *j, const struct gw_mp_step *st, const uint8_t *sha)
+{
+	if (memcmp(sha, st->part.sha, GW_MP_SHA_LEN) == 0)
+		return 0;
+	snprintf(j->out->why, sizeof(j->out->why),
+		 "part %u changed since it was uploaded (two uploads of it at once?): upload it "
+		 "again", st->part.number);
+	return GD_EINVAL;
+}
+
+/* Reads every part from staging and checks its hash (zero-copy: the bytes
+ * stay where they are, but a part mixed by two uploads of it must not
+ * become the file). */
+static int verify(struct job *j)
 {
 	const struct gw_mp_complete_in *in = j->in;
 	for (size_t i = 0; i < j->plan.n; i++) {
@@ -78,34 +91,153 @@ static int pass(struct job *j, bool write)
 		const struct gw_mp_staged *sp = staged_of(j, st->part.number);
 		gnutls_hash_hd_t h;
 		uint8_t sha[GW_MP_SHA_LEN];
-		uint64_t off;
 		int rc = 0;
 
 		if (!sp)
 			return GD_EIO;
 		if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
 			return GD_ENOMEM;
-		for (off = 0; off < st->part.size && rc == 0; off += GW_MP_BLOCK) {
+		for (uint64_t off = 0; off < st->part.size && rc == 0; off += GW_MP_BLOCK) {
 			size_t n = st->part.size - off < GW_MP_BLOCK ? (size_t)(st->part.size - off)
 								      : GW_MP_BLOCK;
-			rc = gw_mp_store_read(in->store, in->u, sp, off, j->buf, n);
-			if (rc == 0 && gnutls_hash(h, j->buf, n) < 0)
+			rc = gw_mp_store_read(in->store, in->u, sp, off, j->buf[0], n);
+			if (rc == 0 && gnutls_hash(h, j->buf[0], n) < 0)
 				rc = GD_EIO;
-			if (rc == 0 && write)
-				rc = gd_client_write(in->kc, j->tmp_ino, st->dst_off + off, j->buf, n);
 			maybe_touch(j);
 		}
 		gnutls_hash_deinit(h, sha);
+		if (rc == 0)
+			rc = check_hash(j, st, sha);
 		if (rc)
 			return rc;
-		if (memcmp(sha, st->part.sha, GW_MP_SHA_LEN) != 0) {
-			snprintf(j->out->why, sizeof(j->out->why),
-				 "part %u changed since it was uploaded (two uploads of it at "
-				 "once?): upload it again", st->part.number);
-			return GD_EINVAL;
-		}
 	}
 	return 0;
+}
+
+/* One copy, overlapped: a reader thread reads (and hashes) block k+1 from
+ * staging while the request's thread writes block k into the temp file
+ * through the key's session; two buffers in all. */
+struct copy {
+	struct job *j;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t len[2];                   /* under mu: bytes in buf[i] */
+	uint64_t dst[2];                 /* under mu: where they go */
+	bool full[2];                    /* under mu */
+	bool done;                       /* under mu: the reader handed out all */
+	int rc;                          /* under mu: the first error of either side */
+};
+
+static void copy_fail(struct copy *c, int rc)
+{
+	pthread_mutex_lock(&c->mu);
+	if (c->rc == 0)
+		c->rc = rc;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void *copy_reader(void *arg)
+{
+	struct copy *c = arg;
+	struct job *j = c->j;
+	const struct gw_mp_complete_in *in = j->in;
+	int slot = 0, rc = 0;
+
+	for (size_t i = 0; i < j->plan.n && rc == 0; i++) {
+		const struct gw_mp_step *st = &j->plan.steps[i];
+		const struct gw_mp_staged *sp = staged_of(j, st->part.number);
+		gnutls_hash_hd_t h;
+		uint8_t sha[GW_MP_SHA_LEN];
+
+		if (!sp) {
+			rc = GD_EIO;
+			break;
+		}
+		if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0) {
+			rc = GD_ENOMEM;
+			break;
+		}
+		for (uint64_t off = 0; off < st->part.size && rc == 0; off += GW_MP_BLOCK) {
+			size_t n = st->part.size - off < GW_MP_BLOCK ? (size_t)(st->part.size - off)
+								      : GW_MP_BLOCK;
+			pthread_mutex_lock(&c->mu);
+			while (c->full[slot] && c->rc == 0)
+				pthread_cond_wait(&c->cv, &c->mu);
+			rc = c->rc;
+			pthread_mutex_unlock(&c->mu);
+			if (rc)
+				break;
+			rc = gw_mp_store_read(in->store, in->u, sp, off, j->buf[slot], n);
+			if (rc == 0 && gnutls_hash(h, j->buf[slot], n) < 0)
+				rc = GD_EIO;
+			if (rc)
+				break;
+			pthread_mutex_lock(&c->mu);
+			c->len[slot] = n;
+			c->dst[slot] = st->dst_off + off;
+			c->full[slot] = true;
+			pthread_cond_broadcast(&c->cv);
+			pthread_mutex_unlock(&c->mu);
+			slot ^= 1;
+		}
+		gnutls_hash_deinit(h, sha);
+		/* the part's last block may be written already: the temp file
+		 * goes when the complete fails */
+		if (rc == 0)
+			rc = check_hash(j, st, sha);
+	}
+	if (rc) {
+		copy_fail(c, rc);
+	} else {
+		pthread_mutex_lock(&c->mu);
+		c->done = true;
+		pthread_cond_broadcast(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+	}
+	return NULL;
+}
+
+static int copy_parts(struct job *j)
+{
+	struct copy c = { .j = j };
+	pthread_t reader;
+	int slot = 0, rc;
+
+	pthread_mutex_init(&c.mu, NULL);
+	pthread_cond_init(&c.cv, NULL);
+	if (pthread_create(&reader, NULL, copy_reader, &c) != 0) {
+		rc = GD_ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		pthread_mutex_lock(&c.mu);
+		while (!c.full[slot] && !c.done && c.rc == 0)
+			pthread_cond_wait(&c.cv, &c.mu);
+		bool stop = c.rc != 0 || !c.full[slot];   /* an error, or all written */
+		size_t n = c.len[slot];
+		uint64_t dst = c.dst[slot];
+		pthread_mutex_unlock(&c.mu);
+		if (stop)
+			break;
+		int wr = gd_client_write(j->in->kc, j->tmp_ino, dst, j->buf[slot], n);
+		maybe_touch(j);
+		if (wr) {
+			copy_fail(&c, wr);
+			break;
+		}
+		pthread_mutex_lock(&c.mu);
+		c.full[slot] = false;
+		pthread_cond_broadcast(&c.cv);
+		pthread_mutex_unlock(&c.mu);
+		slot ^= 1;
+	}
+	pthread_join(reader, NULL);
+	rc = c.rc;
+out:
+	pthread_cond_destroy(&c.cv);
+	pthread_mutex_destroy(&c.mu);
+	return rc;
 }
 
 /* The key's empty temp file in the target's directory (a dead complete's
@@ -136,7 +268,7 @@ static int move_data(struct job *j)
 	int rc;
 
 	gw_mp_store_data_ref(in->store, data);
-	rc = pass(j, false);
+	rc = verify(j);
 	if (rc == 0)
 		rc = gd_client_truncate(sys, data, j->plan.total, NULL);
 	if (rc == 0) {
@@ -199,8 +331,9 @@ static int run(struct job *j)
 	}
 	if (rc)
 		goto err_after_lock;
-	j->buf = gd_malloc(GW_MP_BLOCK);
-	if (!j->buf) {
+	j->buf[0] = gd_malloc(GW_MP_BLOCK);
+	j->buf[1] = gd_malloc(GW_MP_BLOCK);
+	if (!j->buf[0] || !j->buf[1]) {
 		rc = GD_ENOMEM;
 		goto err_after_lock;
 	}
@@ -213,7 +346,7 @@ static int run(struct job *j)
 	if (out->zero_copy) {
 		rc = move_data(j);
 	} else {
-		rc = pass(j, true);
+		rc = copy_parts(j);
 		if (rc == 0)
 			rc = gd_client_fsync(in->kc, j->tmp_ino, j->plan.total, NULL, NULL);
 	}
@@ -265,6 +398,7 @@ int gw_mp_complete(const struct gw_mp_complete_in *in, struct gw_mp_complete_out
 	}
 	gw_mp_plan_release(&j.plan);
 	gd_free(j.staged);
-	gd_free(j.buf);
+	gd_free(j.buf[0]);
+	gd_free(j.buf[1]);
 	return rc;
 }
