@@ -17,6 +17,7 @@
 #include "gd_client.h"
 #include "gd_config.h"
 #include "gd_log.h"
+#include "gd_metrics.h"
 #include "gd_status.h"
 #include "gw.h"
 #include "gw_content.h"
@@ -39,6 +40,9 @@ struct gw_multipart {
 	pthread_cond_t cv;
 	bool stop;                   /* under mu */
 	bool started;
+	/* godfs_gateway_multipart_uploads_active: uploads staged in the whole
+	 * cluster, as the janitor's last pass counted them */
+	struct gd_mseries *active;
 };
 
 /* ------------------------------------------------------------- helpers */
@@ -475,7 +479,9 @@ static void *janitor(void *arg)
 		int rc = gw_mp_store_expire(&mp->store, now_s(), orphan, &removed, &active);
 		if (rc)
 			gd_warn("multipart janitor: %s", gd_strerror(rc));
-		else if (removed)
+		else
+			gd_mseries_set(mp->active, active);
+		if (rc == 0 && removed)
 			gd_info("multipart janitor: %u expired uploads removed, %u active", removed,
 				active);
 		pthread_mutex_lock(&mp->mu);
@@ -500,6 +506,10 @@ int gw_multipart_start(struct gw *gw, const struct gd_config *cfg)
 	if (!mp)
 		return GD_ENOMEM;
 	mp->expiry_s = (int64_t)expiry;
+	mp->active = gd_metric_at(gd_metrics_gauge(gd_metrics_global(),
+						   "godfs_gateway_multipart_uploads_active",
+						   "Multipart uploads staged in the cluster (all gateways), "
+						   "as this gateway's janitor last counted them.", NULL));
 	rc = gw_mp_store_init(&mp->store, gw->client);
 	if (rc)
 		goto err_after_alloc;
