@@ -1,0 +1,247 @@
+#!/bin/bash
+# Multipart uploads through godfs-gateway (docs/gateway.md "Multipart
+# uploads"), with two gateways serving the same uploads, as behind a load
+# balancer: curl starts an upload on one, sends parts to both (one of them
+# twice: the second replaces the first), lists them on the other and
+# completes there; the file read through the mount is the parts in order,
+# and the staging directory is gone. Refused: bad part numbers, unknown and
+# malformed ids, a missing or duplicate part, a wrong ETag, an existing
+# target without ?overwrite=1, another key's upload (404, as if it did not
+# exist), a read-only key (403) and no key (401). A key for /other acting as
+# 1000:100 uploads into its subtree, both ways (one copy and zero-copy): the
+# file is at /other, owned 1000:100. An abort removes the staging. Python's urllib uploads a 40 MiB file
+# in 4 MiB parts with 4 threads over both gateways, declaring the part size
+# (1 MiB chunks here: zero-copy, no byte copied at complete); checksums are
+# compared through the mount. A client that goes away mid-part leaves
+# nothing staged. A third gateway with --upload-expiry 2 removes an
+# abandoned upload by itself. A gateway killed (-9) in the middle of a
+# complete leaves the target absent (or whole, if it had finished) and the
+# upload locked: a retry elsewhere gets 409 upload_busy.
+E2E_TIMEOUT=120
+META_ARGS=(--chunk-size 1M)
+. "$(dirname "$0")/lib.sh"
+
+[ -x "$GODFS_GATEWAY" ] || e2e_fail "$GODFS_GATEWAY is not built"
+command -v curl >/dev/null || e2e_fail "curl is missing"
+e2e_cluster_up
+
+admin() { "$GODFS_ADMIN" --meta "$META_ADDR" "$@"; }
+admin apikey create --subtree / --name mp -o "$E2E_TMP/k1" >/dev/null || e2e_fail "apikey create"
+mkdir -p "$MNT/other"
+chown 1000:100 "$MNT/other"   # key 2 acts as 1000:100: its root must be writable by it
+admin apikey create --subtree /other --uid 1000 --gid 100 --name mp2 -o "$E2E_TMP/k2" >/dev/null ||
+	e2e_fail "apikey create (second key)"
+admin apikey create --subtree / --read-only --name ro -o "$E2E_TMP/k3" >/dev/null ||
+	e2e_fail "apikey create --read-only"
+K1="Authorization: Bearer $(cat "$E2E_TMP/k1")"
+K2="Authorization: Bearer $(cat "$E2E_TMP/k2")"
+
+e2e_start_gateway
+GW1=$GW_URL
+e2e_start_gateway
+GW2=$GW_URL
+GW2_PID=$GW_PID
+
+# c EXPECTED-STATUS CURL-ARGS...: runs curl with key 1; the body is in
+# $E2E_TMP/out, the headers in $E2E_TMP/hdr.
+c() {
+	local want=$1 got
+	shift
+	got=$(curl -sS -o "$E2E_TMP/out" -D "$E2E_TMP/hdr" -w '%{http_code}' -H "$K1" "$@") ||
+		e2e_fail "curl $*: failed"
+	[ "$got" = "$want" ] || e2e_fail "curl $*: HTTP $got, not $want: $(cat "$E2E_TMP/out")"
+}
+json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$E2E_TMP/out" "$1"; }
+etag_of() { sed -n 's/^[Ee][Tt][Aa][Gg]: *\(.*\)\r$/\1/p' "$E2E_TMP/hdr"; }
+staged() { ls -A "$MNT/.godfs-gateway/uploads" 2>/dev/null | wc -l; }
+init() { # GATEWAY PATH [JSON-EXTRA]
+	c 200 -X POST "$1/v1/fs/multipart" -H 'Content-Type: application/json' \
+		-d "{\"path\": \"$2\"${3:+, $3}}"
+	json 'd["upload_id"]'
+}
+
+e2e_log "curl: init on gateway 1, parts on both, list and complete on gateway 2"
+mkdir -p "$MNT/dir"
+for i in 1 2 3; do head -c $((1000000 + i * 12345)) /dev/urandom >"$E2E_TMP/p$i"; done
+head -c 5000 /dev/urandom >"$E2E_TMP/p2-old"
+id=$(init "$GW1" /dir/curl.bin)
+[[ "$id" =~ ^[0-9a-f]{32}$ ]] || e2e_fail "upload id '$id'"
+json 'd["expires_at"]' | grep -qE '^[0-9]{10}$' || e2e_fail "init: $(cat "$E2E_TMP/out")"
+c 200 -X PUT --data-binary @"$E2E_TMP/p2-old" "$GW1/v1/fs/multipart/$id?partNumber=2"
+old2=$(etag_of)
+declare -A ET
+for i in 1 2 3; do
+	gw=$GW1; ((i % 2)) || gw=$GW2
+	c 200 -X PUT --data-binary @"$E2E_TMP/p$i" "$gw/v1/fs/multipart/$id?partNumber=$i"
+	ET[$i]=$(etag_of)
+	[ "${ET[$i]}" = "\"sha256-$(sha256sum <"$E2E_TMP/p$i" | cut -d' ' -f1)\"" ] ||
+		e2e_fail "part $i: ETag ${ET[$i]}"
+done
+[ "$old2" != "${ET[2]}" ] || e2e_fail "the re-uploaded part 2 kept its ETag"
+c 200 "$GW2/v1/fs/multipart/$id/parts"
+[ "$(json '[(p["part_number"], p["size"], p["etag"]) for p in d["parts"]]')" = \
+  "[(1, $(stat -c %s "$E2E_TMP/p1"), '${ET[1]}'), (2, $(stat -c %s "$E2E_TMP/p2"), '${ET[2]}'), (3, $(stat -c %s "$E2E_TMP/p3"), '${ET[3]}')]" ] ||
+	e2e_fail "list parts: $(cat "$E2E_TMP/out")"
+
+e2e_log "refused: bad part numbers, ids, part lists, ETags; another key"
+c 400 -X PUT --data-binary x "$GW1/v1/fs/multipart/$id?partNumber=0"
+c 400 -X PUT --data-binary x "$GW1/v1/fs/multipart/$id?partNumber=10001"
+c 400 -X PUT --data-binary x "$GW1/v1/fs/multipart/$id?partNumber=abc"
+c 400 -X PUT --data-binary x "$GW1/v1/fs/multipart/$id"
+c 404 -X PUT --data-binary x "$GW1/v1/fs/multipart/0123456789abcdef0123456789abcdef?partNumber=1"
+c 404 -X PUT --data-binary x "$GW1/v1/fs/multipart/..%2F..%2Fetc?partNumber=1"
+c 404 "$GW1/v1/fs/multipart/${id^^}/parts"
+cpl() { # STATUS GATEWAY JSON-PARTS [QUERY]
+	c "$1" -X POST "$2/v1/fs/multipart/$id/complete${4:-}" -H 'Content-Type: application/json' \
+		-d "{\"parts\": $3}"
+}
+cpl 400 "$GW2" '[{"part_number": 1}, {"part_number": 3}]'
+grep -q 'part 2 is missing' "$E2E_TMP/out" || e2e_fail "missing part: $(cat "$E2E_TMP/out")"
+cpl 400 "$GW2" '[{"part_number": 1}, {"part_number": 1}]'
+cpl 400 "$GW2" '[{"part_number": 1}, {"part_number": 2}, {"part_number": 3}, {"part_number": 4}]'
+grep -q 'part 4 was not uploaded' "$E2E_TMP/out" || e2e_fail "unstaged part: $(cat "$E2E_TMP/out")"
+cpl 400 "$GW2" "[{\"part_number\": 1}, {\"part_number\": 2, \"etag\": \"${old2//\"/}\"}, {\"part_number\": 3}]"
+grep -q 'part 2: the ETag does not match' "$E2E_TMP/out" || e2e_fail "wrong ETag: $(cat "$E2E_TMP/out")"
+cpl 400 "$GW2" "[{\"part_number\": 1}, {\"part_number\": 2, \"etag\": \"sha256-zz\"}, {\"part_number\": 3}]"
+cpl 400 "$GW2" '{"part_number": 1}'
+got=$(curl -sS -o "$E2E_TMP/out" -w '%{http_code}' -H "Authorization: Bearer $(cat "$E2E_TMP/k3")" \
+	-X POST "$GW1/v1/fs/multipart" -d '{"path": "/dir/ro"}')
+[ "$got" = 403 ] || e2e_fail "a read-only key started an upload: HTTP $got"
+got=$(curl -sS -o "$E2E_TMP/out" -w '%{http_code}' -X POST "$GW1/v1/fs/multipart" -d '{"path": "/dir/x"}')
+[ "$got" = 401 ] || e2e_fail "no credential: HTTP $got"
+for what in "$GW1/v1/fs/multipart/$id/parts" "-X DELETE $GW1/v1/fs/multipart/$id" \
+	"-X PUT --data-binary x $GW2/v1/fs/multipart/$id?partNumber=1"; do
+	# shellcheck disable=SC2086
+	got=$(curl -sS -o "$E2E_TMP/out" -w '%{http_code}' -H "$K2" $what)
+	[ "$got" = 404 ] || e2e_fail "another key: $what: HTTP $got, not 404"
+done
+
+echo old >"$MNT/dir/curl.bin"
+q() { local v=$1; echo "\"${v//\"/}\""; }   # an ETag as a JSON string (quotes dropped)
+all="[{\"part_number\": 3, \"etag\": $(q "${ET[3]}")}, {\"part_number\": 1, \"etag\": $(q "${ET[1]}")}, {\"part_number\": 2, \"etag\": $(q "${ET[2]}")}]"
+cpl 409 "$GW2" "$all"
+[ "$(cat "$MNT/dir/curl.bin")" = old ] || e2e_fail "a refused complete changed the target"
+cpl 200 "$GW2" "$all" '?overwrite=1'
+etag=$(json 'd["etag"]')
+[ "$(etag_of)" = "$etag" ] || e2e_fail "complete: the ETag header $(etag_of) is not the body's $etag"
+[ "$(json 'd["size"]')" = $(( $(cat "$E2E_TMP"/p[123] | wc -c) )) ] || e2e_fail "complete: $(cat "$E2E_TMP/out")"
+e2e_remount   # the mount cached the old file (the rename was another session's)
+cat "$E2E_TMP/p1" "$E2E_TMP/p2" "$E2E_TMP/p3" | cmp - "$MNT/dir/curl.bin" ||
+	e2e_fail "the completed file is not the parts in order"
+c 200 -I "$GW1/v1/fs/content?path=/dir/curl.bin"
+[ "$(etag_of)" = "$etag" ] || e2e_fail "HEAD gives the ETag $(etag_of), complete gave $etag"
+ls -A "$MNT/dir" | grep -q godfs-upload && e2e_fail "a temp file is left in the target directory"
+[ "$(staged)" = 0 ] || e2e_fail "the staging directory is left: $(ls -A "$MNT/.godfs-gateway/uploads")"
+c 404 "$GW1/v1/fs/multipart/$id/parts"
+
+e2e_log "a key for /other acting as 1000:100: paths in its subtree, the file is its own (both ways)"
+head -c $((1 << 20)) /dev/urandom >"$E2E_TMP/m1"
+head -c 1000 /dev/urandom >"$E2E_TMP/m2"
+for zc in '' '"part_size": 1048576'; do
+	got=$(curl -sS -o "$E2E_TMP/out" -w '%{http_code}' -H "$K2" -X POST "$GW1/v1/fs/multipart" \
+		-d "{\"path\": \"/k2.bin\"${zc:+, $zc}}")
+	[ "$got" = 200 ] || e2e_fail "init with key 2: HTTP $got $(cat "$E2E_TMP/out")"
+	id=$(json 'd["upload_id"]')
+	for i in 1 2; do
+		got=$(curl -sS -o /dev/null -w '%{http_code}' -H "$K2" -X PUT \
+			--data-binary @"$E2E_TMP/m$i" "$GW2/v1/fs/multipart/$id?partNumber=$i")
+		[ "$got" = 200 ] || e2e_fail "part $i with key 2: HTTP $got"
+	done
+	got=$(curl -sS -o "$E2E_TMP/out" -w '%{http_code}' -H "$K2" -X POST \
+		"$GW1/v1/fs/multipart/$id/complete?overwrite=1" \
+		-d '{"parts": [{"part_number": 1}, {"part_number": 2}]}')
+	[ "$got" = 200 ] || e2e_fail "complete with key 2: HTTP $got $(cat "$E2E_TMP/out")"
+	[ "$(json 'd["zero_copy"]')" = "$([ -n "$zc" ] && echo True || echo False)" ] ||
+		e2e_fail "key 2 ($zc): $(cat "$E2E_TMP/out")"
+	e2e_remount
+	cat "$E2E_TMP/m1" "$E2E_TMP/m2" | cmp - "$MNT/other/k2.bin" || e2e_fail "key 2's file ($zc)"
+	[ "$(stat -c %u:%g:%a "$MNT/other/k2.bin")" = 1000:100:644 ] ||
+		e2e_fail "key 2's file ($zc) is $(stat -c %u:%g:%a "$MNT/other/k2.bin"), not 1000:100:644"
+done
+[ -e "$MNT/k2.bin" ] && e2e_fail "key 2's path was taken from the root, not its subtree"
+
+e2e_log "abort"
+id=$(init "$GW2" /dir/aborted)
+c 200 -X PUT --data-binary @"$E2E_TMP/p1" "$GW1/v1/fs/multipart/$id?partNumber=1"
+[ "$(staged)" = 1 ] || e2e_fail "the upload is not staged"
+c 204 -X DELETE "$GW1/v1/fs/multipart/$id"
+c 404 "$GW2/v1/fs/multipart/$id/parts"
+c 404 -X DELETE "$GW2/v1/fs/multipart/$id"
+[ "$(staged)" = 0 ] || e2e_fail "abort left the staging directory"
+[ -e "$MNT/dir/aborted" ] && e2e_fail "an aborted upload made its file"
+
+e2e_log "a client that goes away in the middle of a part leaves nothing staged"
+id=$(init "$GW1" /dir/gone)
+python3 - "$GW_PORT" "$id" "$(cat "$E2E_TMP/k1")" <<'EOF'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(("PUT /v1/fs/multipart/%s?partNumber=1 HTTP/1.1\r\nHost: x\r\n"
+           "Authorization: Bearer %s\r\nContent-Length: 8000000\r\n\r\n"
+           % (sys.argv[2], sys.argv[3])).encode() + b"x" * 3000000)
+time.sleep(0.5)
+s.close()
+EOF
+for ((i = 0; i < 50; i++)); do
+	n=$(ls -A "$MNT/.godfs-gateway/uploads/$id" | grep -c part- || true)
+	[ "$n" = 0 ] && break
+	sleep 0.1
+done
+[ "$n" = 0 ] || e2e_fail "a broken part upload left: $(ls -A "$MNT/.godfs-gateway/uploads/$id")"
+c 200 "$GW1/v1/fs/multipart/$id/parts"
+[ "$(json 'len(d["parts"])')" = 0 ] || e2e_fail "a broken part is listed: $(cat "$E2E_TMP/out")"
+c 204 -X DELETE "$GW1/v1/fs/multipart/$id"
+
+e2e_log "Python urllib: 40 MiB in 4 MiB parts, 4 threads, both gateways (zero-copy)"
+head -c $((40 * 1024 * 1024 + 777)) /dev/urandom >"$E2E_TMP/big"
+out=$(python3 "$(dirname "$0")/multipart_upload.py" --gateways "$GW1,$GW2" \
+	--bearer-file "$E2E_TMP/k1" --source "$E2E_TMP/big" --path /dir/big.bin \
+	--part-size $((4 << 20)) --declare-part-size --threads 4) || e2e_fail "multipart_upload.py"
+grep -q '"zero_copy": true' <<<"$out" || e2e_fail "not assembled in place: $out"
+e2e_remount
+[ "$(sha256sum <"$MNT/dir/big.bin")" = "$(sha256sum <"$E2E_TMP/big")" ] ||
+	e2e_fail "the 40 MiB file read through the mount differs from the source"
+e2e_log "the same with parts of 3.5 MiB (not whole chunks: one copy)"
+out=$(python3 "$(dirname "$0")/multipart_upload.py" --gateways "$GW2,$GW1" \
+	--bearer-file "$E2E_TMP/k1" --source "$E2E_TMP/big" --path /dir/big3.bin \
+	--part-size $((7 << 19)) --declare-part-size --threads 3) || e2e_fail "multipart_upload.py"
+grep -q '"zero_copy": false' <<<"$out" || e2e_fail "3.5 MiB parts: $out"
+cmp "$MNT/dir/big3.bin" "$E2E_TMP/big" || e2e_fail "the file of 3.5 MiB parts differs from the source"
+[ "$(staged)" = 0 ] || e2e_fail "staging left: $(ls -A "$MNT/.godfs-gateway/uploads")"
+[ "$(stat -c %a "$MNT/.godfs-gateway/uploads")" = 700 ] || e2e_fail "the staging area is not 0700"
+
+e2e_log "an abandoned upload expires (a gateway with --upload-expiry 2)"
+e2e_start_gateway --upload-expiry 2
+id=$(init "$GW_URL" /dir/abandoned)
+c 200 -X PUT --data-binary @"$E2E_TMP/p3" "$GW1/v1/fs/multipart/$id?partNumber=1"
+keep=$(init "$GW1" /dir/kept)
+for ((i = 0; i < 100; i++)); do
+	ls -A "$MNT/.godfs-gateway/uploads" | grep -q "$id" || break
+	sleep 0.1
+done
+ls -A "$MNT/.godfs-gateway/uploads" | grep -q "$id" && e2e_fail "the expired upload is still staged after 10 s"
+c 404 "$GW1/v1/fs/multipart/$id/parts"
+c 200 "$GW_URL/v1/fs/multipart/$keep/parts"
+grep -q "multipart upload $id expired: removed" "$E2E_TMP/log/gateway.log" ||
+	e2e_fail "no log line for the expired upload"
+
+e2e_log "kill -9 of the gateway running a complete: the target is whole or absent, never partial"
+id=$(init "$GW1" /dir/killed)
+for i in 1 2 3; do
+	c 200 -X PUT --data-binary @"$E2E_TMP/big" "$GW1/v1/fs/multipart/$id?partNumber=$i"
+done
+curl -sS -o /dev/null -H "$K1" -X POST "$GW2/v1/fs/multipart/$id/complete" \
+	-d '{"parts": [{"part_number": 1}, {"part_number": 2}, {"part_number": 3}]}' &
+curl_pid=$!
+sleep 0.4
+e2e_stop "$GW2_PID" KILL
+wait "$curl_pid" || true
+e2e_remount
+if [ -e "$MNT/dir/killed" ]; then
+	e2e_log "the complete finished before the kill"
+	for i in 1 2 3; do cat "$E2E_TMP/big"; done | cmp - "$MNT/dir/killed" ||
+		e2e_fail "a complete killed mid-way left a partial file"
+else
+	# the dead gateway's lock holds for GW_MP_LOCK_STALE_S: another complete waits
+	cpl 409 "$GW1" '[{"part_number": 1}]'
+	grep -q upload_busy "$E2E_TMP/out" || e2e_fail "retry after the kill: $(cat "$E2E_TMP/out")"
+fi
