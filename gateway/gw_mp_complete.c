@@ -308,7 +308,7 @@ static int run(struct job *j)
 		return rc;
 
 	/* 2. the lock, the plan */
-	snprintf(j->tmp, sizeof(j->tmp), ".godfs-upload-%s", in->u->m.id);
+	snprintf(j->tmp, sizeof(j->tmp), GW_MP_TMP_PREFIX "%s", in->u->m.id);
 	snprintf(note, sizeof(note), "%" PRIu64 " %s", j->parent.ino, j->tmp);
 	rc = gw_mp_store_lock(in->store, in->u, note);
 	if (rc)

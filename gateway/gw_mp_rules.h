@@ -21,6 +21,8 @@
 /* the part record kept in the xattr GW_MP_XATTR of each staged part-N */
 #define GW_MP_XATTR "user.godfs.part"
 #define GW_MP_RECORD_SIZE 128
+/* the temp name of a complete in the target's directory: prefix + upload id */
+#define GW_MP_TMP_PREFIX ".godfs-upload-"
 
 /* Whether s is an upload id: exactly GW_MP_ID_LEN lower-case hex digits
  * (anything else in a URL is answered 404 without touching godfs). */

@@ -617,7 +617,7 @@ static void remove_complete_tmp(struct gw_mp_store *s, uint64_t dir, const char 
 	if (len > 0 && len < sizeof(note)) {
 		memcpy(note, val, len);
 		note[len] = '\0';
-		snprintf(want, sizeof(want), ".godfs-upload-%s", id);
+		snprintf(want, sizeof(want), GW_MP_TMP_PREFIX "%s", id);
 		if (sscanf(note, "%llu %255s", &tdir, name) == 2 && strcmp(name, want) == 0 &&
 		    fs_meta_remove(meta(s), GODFS__METHOD__M_UNLINK, tdir, name, sess(s)) == 0)
 			gd_info("multipart upload %s: removed the temp file of a dead complete", id);

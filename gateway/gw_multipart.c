@@ -27,6 +27,7 @@
 #include "gw_mp_store.h"
 #include "gw_path.h"
 #include "gw_req.h"
+#include "proto/wire.pb-c.h"
 
 #define MP_PREFIX "/v1/fs/multipart/"
 #define JANITOR_MAX_S 300        /* a pass at least this often (jittered) */
@@ -112,6 +113,25 @@ static int reply_busy(struct gw_req *r)
 
 /* ---------------------------------------------------------------- init */
 
+/* Whether the key may create the file: the meta checks a create of the
+ * complete's temp name through the key's session (scope, read-only, the
+ * directory's permissions as the key's uid/gid), made and removed at once,
+ * so that a key that could never complete is refused before its parts. */
+static int probe_create(struct gw_req *r, uint64_t dir, const char *id)
+{
+	char name[GW_NAME_MAX + 1];
+	struct gd_attr a;
+	snprintf(name, sizeof(name), GW_MP_TMP_PREFIX "%s", id);
+	struct fs_meta_mknod mk = { .parent = dir, .name = name, .mode = S_IFREG | 0644,
+				    .uid = r->principal.uid, .gid = r->principal.gid,
+				    .exclusive = 1 };
+	int rc = fs_meta_mknod(gd_client_meta(r->client), GODFS__METHOD__M_MKNOD, &mk, &a);
+	if (rc == 0)
+		fs_meta_remove(gd_client_meta(r->client), GODFS__METHOD__M_UNLINK, dir, name,
+			       gd_client_session(r->client));
+	return rc;
+}
+
 int gw_multipart_init(struct gw_req *r)
 {
 	struct gw_multipart *mp = r->gw->mp;
@@ -166,6 +186,9 @@ int gw_multipart_init(struct gw_req *r)
 	rc = gw_mp_new_id(m.id);
 	if (rc)
 		return rc;
+	rc = probe_create(r, parent.ino, m.id);
+	if (rc)
+		return gw_reply_status(r, rc, "create a file in the target's directory"), 0;
 	m.key_id = r->principal.key_id;
 	snprintf(m.path, sizeof(m.path), "%s", path);
 	m.created = now_s();
