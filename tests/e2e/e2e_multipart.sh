@@ -9,7 +9,8 @@
 # target without ?overwrite=1, another key's upload (404, as if it did not
 # exist), a read-only key (403) and no key (401). A key for /other acting as
 # 1000:100 uploads into its subtree, both ways (one copy and zero-copy): the
-# file is at /other, owned 1000:100. An abort removes the staging. Python's urllib uploads a 40 MiB file
+# file is at /other, owned 1000:100; an upload into a directory of root's
+# there is refused at init (403). An abort removes the staging. Python's urllib uploads a 40 MiB file
 # in 4 MiB parts with 4 threads over both gateways, declaring the part size
 # (1 MiB chunks here: zero-copy, no byte copied at complete); checksums are
 # compared through the mount. A client that goes away mid-part leaves
@@ -159,6 +160,11 @@ for zc in '' '"part_size": 1048576'; do
 		e2e_fail "key 2's file ($zc) is $(stat -c %u:%g:%a "$MNT/other/k2.bin"), not 1000:100:644"
 done
 [ -e "$MNT/k2.bin" ] && e2e_fail "key 2's path was taken from the root, not its subtree"
+mkdir "$MNT/other/roots"   # root's, 0755: key 2 (uid 1000) may not create there
+got=$(curl -sS -o "$E2E_TMP/out" -w '%{http_code}' -H "$K2" -X POST "$GW1/v1/fs/multipart" \
+	-d '{"path": "/roots/x"}')
+[ "$got" = 403 ] || e2e_fail "key 2 started an upload into root's directory: HTTP $got"
+[ -z "$(ls -A "$MNT/other/roots")" ] || e2e_fail "the refused init left $(ls -A "$MNT/other/roots")"
 
 e2e_log "abort"
 id=$(init "$GW2" /dir/aborted)
