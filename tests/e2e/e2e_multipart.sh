@@ -15,7 +15,7 @@
 # (1 MiB chunks here: zero-copy, no byte copied at complete); checksums are
 # compared through the mount. A client that goes away mid-part leaves
 # nothing staged. A third gateway with --upload-expiry 2 removes an
-# abandoned upload by itself. A gateway killed (-9) in the middle of a
+# abandoned upload by itself, and its /metrics counts the one left. A gateway killed (-9) in the middle of a
 # complete leaves the target absent (or whole, if it had finished) and the
 # upload locked: a retry elsewhere gets 409 upload_busy.
 E2E_TIMEOUT=120
@@ -216,7 +216,8 @@ cmp "$MNT/dir/big3.bin" "$E2E_TMP/big" || e2e_fail "the file of 3.5 MiB parts di
 [ "$(stat -c %a "$MNT/.godfs-gateway/uploads")" = 700 ] || e2e_fail "the staging area is not 0700"
 
 e2e_log "an abandoned upload expires (a gateway with --upload-expiry 2)"
-e2e_start_gateway --upload-expiry 2
+read -r MPORT <<<"$(e2e_free_ports 1)"
+e2e_start_gateway --upload-expiry 2 --metrics-listen "127.0.0.1:$MPORT"
 id=$(init "$GW_URL" /dir/abandoned)
 c 200 -X PUT --data-binary @"$E2E_TMP/p3" "$GW1/v1/fs/multipart/$id?partNumber=1"
 keep=$(init "$GW1" /dir/kept)
@@ -229,6 +230,13 @@ c 404 "$GW1/v1/fs/multipart/$id/parts"
 c 200 "$GW_URL/v1/fs/multipart/$keep/parts"
 grep -q "multipart upload $id expired: removed" "$E2E_TMP/log/gateway.log" ||
 	e2e_fail "no log line for the expired upload"
+# its janitor counts what stays staged: the kept upload alone
+for ((i = 0; i < 50; i++)); do
+	m=$(curl -sS "http://127.0.0.1:$MPORT/metrics" | grep '^godfs_gateway_multipart_uploads_active ' || true)
+	[ "$m" = "godfs_gateway_multipart_uploads_active 1" ] && break
+	sleep 0.1
+done
+[ "$m" = "godfs_gateway_multipart_uploads_active 1" ] || e2e_fail "metrics: '$m', not 1 active upload"
 
 e2e_log "kill -9 of the gateway running a complete: the target is whole or absent, never partial"
 id=$(init "$GW1" /dir/killed)
