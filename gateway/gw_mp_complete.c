@@ -339,6 +339,24 @@ static int run(struct job *j)
 	}
 
 	/* 3. the bytes, in the temp file */
+	if (j->plan.zero_copy && in->u->data_ino == 0) {
+		/* a complete moved the data file over its temp file and died
+		 * before the rename into place (its lock was abandoned, we took
+		 * it): that temp file is the checked, cut file; finish its job */
+		struct gd_attr t;
+		rc = fs_meta_lookup(kmeta(j), j->parent.ino, j->tmp, &t);
+		if (rc == 0 && (!S_ISREG(t.mode) || t.size != j->plan.total))
+			rc = GD_ENOENT;
+		if (rc) {
+			snprintf(out->why, sizeof(out->why), "the upload's data is gone "
+				 "(completed already?)");
+			goto err_after_lock;
+		}
+		gd_info("multipart upload %s: resuming a complete that died after the move",
+			in->u->m.id);
+		out->zero_copy = j->moved = true;
+		goto into_place;
+	}
 	rc = make_tmp(j);
 	if (rc)
 		goto err_after_lock;
@@ -354,6 +372,7 @@ static int run(struct job *j)
 		goto err_after_tmp;
 
 	/* 4. into place */
+into_place:
 	rc = fs_meta_rename(kmeta(j), j->parent.ino, j->tmp, j->parent.ino, j->name,
 			    in->overwrite ? 0 : RENAME_NOREPLACE_FLAG, ksess(j));
 	if (rc)

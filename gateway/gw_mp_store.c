@@ -281,9 +281,13 @@ int gw_mp_store_find(struct gw_mp_store *s, const char *id, int64_t now,
 	if (rc == 0 && u->m.expires <= now)
 		rc = GD_ENOENT;   /* the janitor removes it soon */
 	if (rc == 0 && u->m.zero_copy) {
-		rc = fs_meta_lookup(meta(s), u->dir_ino, "data", &a);
-		if (rc == 0)
+		/* gone when a complete moved it out and died before the end:
+		 * data_ino 0 (gw_mp_complete.c picks it up again) */
+		int dr = fs_meta_lookup(meta(s), u->dir_ino, "data", &a);
+		if (dr == 0)
 			u->data_ino = a.ino;
+		else if (dr != GD_ENOENT)
+			rc = dr;
 	}
 	return rc;
 }

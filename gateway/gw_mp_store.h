@@ -52,7 +52,8 @@ struct gw_mp_store {
 struct gw_mp_upload {
 	struct gw_mp_manifest m;
 	uint64_t dir_ino;               /* uploads/<id> */
-	uint64_t data_ino;              /* uploads/<id>/data, 0 when not zero-copy */
+	uint64_t data_ino;              /* uploads/<id>/data; 0 when not zero-copy, or
+					 * when a complete moved it out (and died) */
 };
 
 int gw_mp_store_init(struct gw_mp_store *s, struct gd_client *sys);

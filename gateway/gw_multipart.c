@@ -427,8 +427,11 @@ int gw_multipart_post(struct gw_req *r)
 	case GD_EBUSY:
 		return reply_busy(r), 0;
 	case GD_ENOENT:
-		gw_reply_error(r, 404, GW_NOT_FOUND, "the directory of %s does not exist",
-			       u.m.path);
+		if (out.why[0])
+			gw_reply_error(r, 404, GW_NOT_FOUND, "%s", out.why);
+		else
+			gw_reply_error(r, 404, GW_NOT_FOUND, "the directory of %s does not exist",
+				       u.m.path);
 		return 0;
 	default:
 		return gw_reply_status(r, rc, "complete the upload"), 0;

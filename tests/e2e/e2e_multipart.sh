@@ -17,7 +17,9 @@
 # nothing staged. A third gateway with --upload-expiry 2 removes an
 # abandoned upload by itself, and its /metrics counts the one left. A gateway killed (-9) in the middle of a
 # complete leaves the target absent (or whole, if it had finished) and the
-# upload locked: a retry elsewhere gets 409 upload_busy.
+# upload locked: a retry elsewhere gets 409 upload_busy. A complete that
+# died between moving the data file and the rename into place (done by hand
+# through the mount) is finished by the next one; with the data gone, 404.
 E2E_TIMEOUT=120
 META_ARGS=(--chunk-size 1M)
 . "$(dirname "$0")/lib.sh"
@@ -165,6 +167,26 @@ got=$(curl -sS -o "$E2E_TMP/out" -w '%{http_code}' -H "$K2" -X POST "$GW1/v1/fs/
 	-d '{"path": "/roots/x"}')
 [ "$got" = 403 ] || e2e_fail "key 2 started an upload into root's directory: HTTP $got"
 [ -z "$(ls -A "$MNT/other/roots")" ] || e2e_fail "the refused init left $(ls -A "$MNT/other/roots")"
+
+e2e_log "a complete that died between moving the data file and the rename is finished by the next"
+zc_upload() { # PATH: a zero-copy upload of m1 + m2 (1 MiB parts), its id in $id
+	id=$(init "$GW1" "$1" '"part_size": 1048576')
+	c 200 -X PUT --data-binary @"$E2E_TMP/m1" "$GW2/v1/fs/multipart/$id?partNumber=1"
+	c 200 -X PUT --data-binary @"$E2E_TMP/m2" "$GW1/v1/fs/multipart/$id?partNumber=2"
+}
+zc_upload /dir/resumed
+# what the dead gateway did: the data file, cut to size, moved over its temp name
+mv "$MNT/.godfs-gateway/uploads/$id/data" "$MNT/dir/.godfs-upload-$id"
+truncate -s $((1048576 + 1000)) "$MNT/dir/.godfs-upload-$id"
+cpl 200 "$GW2" '[{"part_number": 1}, {"part_number": 2}]'
+e2e_remount
+cat "$E2E_TMP/m1" "$E2E_TMP/m2" | cmp - "$MNT/dir/resumed" || e2e_fail "the resumed complete's file"
+grep -q "multipart upload $id: resuming" "$E2E_TMP/log/gateway.log" || e2e_fail "no resume logged"
+zc_upload /dir/lost
+rm "$MNT/.godfs-gateway/uploads/$id/data"
+cpl 404 "$GW2" '[{"part_number": 1}, {"part_number": 2}]'
+grep -q "data is gone" "$E2E_TMP/out" || e2e_fail "data gone: $(cat "$E2E_TMP/out")"
+c 204 -X DELETE "$GW1/v1/fs/multipart/$id"
 
 e2e_log "abort"
 id=$(init "$GW2" /dir/aborted)
