@@ -17,7 +17,10 @@
  *   4. the key's session renames the temp file to the target (no-replace
  *      unless overwrite), and the staging directory goes.
  * A gateway dying at any step leaves the target untouched; the temp file is
- * named in the lock, and removed with the upload (abort, janitor).
+ * named in the lock, and removed with the upload (abort, janitor). One that
+ * died after the zero-copy move left the finished file at the temp name and
+ * no data file in staging: the next complete (once the lock is abandoned)
+ * renames it into place.
  * Thread-safe (all state is in the arguments). */
 #ifndef GW_MP_COMPLETE_H
 #define GW_MP_COMPLETE_H

@@ -107,8 +107,7 @@ static int find_upload(struct gw_req *r, const char *suffix, struct gw_mp_upload
 
 static int reply_busy(struct gw_req *r)
 {
-	gw_reply_error(r, 409, GW_MP_BUSY, "the upload is being completed");
-	return GD_EBUSY;
+	return gw_reply_error(r, 409, GW_MP_BUSY, "the upload is being completed");
 }
 
 /* ---------------------------------------------------------------- init */
@@ -174,28 +173,28 @@ int gw_multipart_init(struct gw_req *r)
 		return 0;
 	}
 	if (rc)
-		return gw_reply_status(r, rc, "the directory of the target"), 0;
+		return gw_reply_status(r, rc, "the directory of the target");
 	rc = fs_meta_lookup(gd_client_meta(r->client), parent.ino, name, &a);
 	if (rc == 0 && S_ISDIR(a.mode)) {
 		gw_reply_error(r, 409, GW_IS_DIRECTORY, "%s is a directory", path);
 		return 0;
 	}
 	if (rc && rc != GD_ENOENT)
-		return gw_reply_status(r, rc, "the target"), 0;
+		return gw_reply_status(r, rc, "the target");
 
 	rc = gw_mp_new_id(m.id);
 	if (rc)
 		return rc;
 	rc = probe_create(r, parent.ino, m.id);
 	if (rc)
-		return gw_reply_status(r, rc, "create a file in the target's directory"), 0;
+		return gw_reply_status(r, rc, "create a file in the target's directory");
 	m.key_id = r->principal.key_id;
 	snprintf(m.path, sizeof(m.path), "%s", path);
 	m.created = now_s();
 	m.expires = m.created + mp->expiry_s;
 	rc = gw_mp_store_create(&mp->store, &m, &u);
 	if (rc)
-		return gw_reply_status(r, rc, "stage the upload"), 0;
+		return gw_reply_status(r, rc, "stage the upload");
 	gd_info("req=%s: multipart upload %s of %s started (key %" PRIu64 ", part size %" PRIu64
 		"%s)", r->request_id, m.id, m.path, m.key_id, m.part_size,
 		m.zero_copy ? ", zero-copy" : "");
@@ -250,7 +249,7 @@ int gw_multipart_part_begin(struct gw_req *r)
 		clen = (int64_t)v;
 	}
 	if (gw_mp_store_locked(&mp->store, &u))
-		return reply_busy(r), 0;
+		return reply_busy(r);
 	ps = gd_calloc(1, sizeof(*ps));
 	if (!ps)
 		return GD_ENOMEM;
@@ -259,7 +258,7 @@ int gw_multipart_part_begin(struct gw_req *r)
 	r->state_free = part_state_free;
 	rc = gw_mp_part_begin(&mp->store, &u, ps->number, clen, &ps->w);
 	if (rc)
-		return gw_reply_status(r, rc, "stage the part"), 0;
+		return gw_reply_status(r, rc, "stage the part");
 	return 0;
 }
 
@@ -288,7 +287,7 @@ int gw_multipart_part_finish(struct gw_req *r)
 		return GD_EINVAL;
 	rc = gw_mp_part_end(ps->w, &p);
 	if (rc)
-		return gw_reply_status(r, rc, "stage the part"), 0;
+		return gw_reply_status(r, rc, "stage the part");
 	gw_mp_etag_format(p.sha, etag);
 	gw_reply_header(r, "ETag", etag);
 	return gw_reply_json(r, 200, json_pack("{s:i, s:I, s:s}", "part_number", (int)p.number,
@@ -310,7 +309,7 @@ int gw_multipart_get(struct gw_req *r)
 		return 0;
 	rc = gw_mp_store_parts(&mp->store, &u, &st, &n);
 	if (rc)
-		return gw_reply_status(r, rc, "list the parts"), 0;
+		return gw_reply_status(r, rc, "list the parts");
 	parts = json_array();
 	for (size_t i = 0; parts && i < n; i++) {
 		char etag[GW_MP_ETAG_SIZE];
@@ -425,7 +424,7 @@ int gw_multipart_post(struct gw_req *r)
 		gw_reply_error(r, 409, GW_IS_DIRECTORY, "%s is a directory", u.m.path);
 		return 0;
 	case GD_EBUSY:
-		return reply_busy(r), 0;
+		return reply_busy(r);
 	case GD_ENOENT:
 		if (out.why[0])
 			gw_reply_error(r, 404, GW_NOT_FOUND, "%s", out.why);
@@ -434,7 +433,7 @@ int gw_multipart_post(struct gw_req *r)
 				       u.m.path);
 		return 0;
 	default:
-		return gw_reply_status(r, rc, "complete the upload"), 0;
+		return gw_reply_status(r, rc, "complete the upload");
 	}
 	gd_info("req=%s: multipart upload %s completed: %s, %" PRIu64 " bytes%s", r->request_id,
 		u.m.id, u.m.path, out.attr.size, out.zero_copy ? " (zero-copy)" : "");
@@ -459,12 +458,12 @@ int gw_multipart_delete(struct gw_req *r)
 	if (find_upload(r, "", &u) != 0)
 		return 0;
 	if (gw_mp_store_locked(&mp->store, &u))
-		return reply_busy(r), 0;
+		return reply_busy(r);
 	rc = gw_mp_store_remove(&mp->store, u.m.id);
 	if (rc == GD_ENOENT)
 		return not_found(r);
 	if (rc)
-		return gw_reply_status(r, rc, "remove the upload"), 0;
+		return gw_reply_status(r, rc, "remove the upload");
 	gd_info("req=%s: multipart upload %s aborted", r->request_id, u.m.id);
 	return gw_reply_empty(r, 204);
 }
