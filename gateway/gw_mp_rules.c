@@ -8,43 +8,8 @@
 #include <string.h>
 
 #include "gd_alloc.h"
+#include "gd_hex.h"
 #include "gd_status.h"
-
-static const char hexdig[] = "0123456789abcdef";
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Exactly 2 * n hex digits at s into out; 0 or GD_EINVAL. */
-static int hex_decode(const char *s, size_t slen, uint8_t *out, size_t n)
-{
-	if (slen != 2 * n)
-		return GD_EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return GD_EINVAL;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
-static void hex_encode(const uint8_t *in, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hexdig[in[i] >> 4];
-		out[2 * i + 1] = hexdig[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
 
 bool gw_mp_id_valid(const char *s)
 {
@@ -58,7 +23,7 @@ bool gw_mp_id_valid(const char *s)
 void gw_mp_etag_format(const uint8_t sha[GW_MP_SHA_LEN], char out[GW_MP_ETAG_SIZE])
 {
 	memcpy(out, "\"sha256-", 8);
-	hex_encode(sha, GW_MP_SHA_LEN, out + 8);
+	gd_hex_encode(sha, GW_MP_SHA_LEN, out + 8);
 	out[8 + 2 * GW_MP_SHA_LEN] = '"';
 	out[9 + 2 * GW_MP_SHA_LEN] = '\0';
 }
@@ -74,13 +39,13 @@ int gw_mp_etag_parse(const char *s, uint8_t sha[GW_MP_SHA_LEN])
 		s += 7;
 		len -= 7;
 	}
-	return hex_decode(s, len, sha, GW_MP_SHA_LEN);
+	return gd_hex_decode(s, len, sha, GW_MP_SHA_LEN);
 }
 
 size_t gw_mp_record_format(const struct gw_mp_part *p, char out[GW_MP_RECORD_SIZE])
 {
 	char hex[2 * GW_MP_SHA_LEN + 1];
-	hex_encode(p->sha, GW_MP_SHA_LEN, hex);
+	gd_hex_encode(p->sha, GW_MP_SHA_LEN, hex);
 	int n = snprintf(out, GW_MP_RECORD_SIZE, "v1 %" PRIu64 " %s %s", p->size, hex,
 			 p->where == GW_MP_IN_DATA ? "data" : "file");
 	return n < 0 ? 0 : (size_t)n;
@@ -99,7 +64,7 @@ int gw_mp_record_parse(const void *buf, size_t len, struct gw_mp_part *p)
 	if (sscanf(s, "v1 %20" SCNu64 " %65s %7s%n", &size, hex, where, &used) != 3 ||
 	    (size_t)used != len || s[3] < '0' || s[3] > '9')
 		return GD_EINVAL;
-	if (size > GW_MP_MAX_PART_SIZE || hex_decode(hex, strlen(hex), p->sha, GW_MP_SHA_LEN))
+	if (size > GW_MP_MAX_PART_SIZE || gd_hex_decode(hex, strlen(hex), p->sha, GW_MP_SHA_LEN))
 		return GD_EINVAL;
 	if (strcmp(where, "data") == 0)
 		p->where = GW_MP_IN_DATA;

@@ -13,6 +13,7 @@
 #include "../fs/fs_meta.h"
 #include "gd_alloc.h"
 #include "gd_client.h"
+#include "gd_hex.h"
 #include "gd_log.h"
 #include "gd_status.h"
 #include "proto/wire.pb-c.h"
@@ -57,15 +58,10 @@ void gw_mp_store_release(struct gw_mp_store *s)
 
 static int random_hex(char *out, size_t bytes)
 {
-	static const char hx[] = "0123456789abcdef";
 	uint8_t b[32];
 	if (bytes > sizeof(b) || gnutls_rnd(GNUTLS_RND_RANDOM, b, bytes) < 0)
 		return GD_EIO;
-	for (size_t i = 0; i < bytes; i++) {
-		out[2 * i] = hx[b[i] >> 4];
-		out[2 * i + 1] = hx[b[i] & 15];
-	}
-	out[2 * bytes] = '\0';
+	gd_hex_encode(b, bytes, out);
 	return 0;
 }
 

@@ -5,18 +5,8 @@
 #include <string.h>
 
 #include "gd_alloc.h"
+#include "gd_hex.h"
 #include "gd_status.h"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 long gw_query_decode(const char *s, size_t len, char *out, int plus_space)
 {
@@ -26,8 +16,8 @@ long gw_query_decode(const char *s, size_t len, char *out, int plus_space)
 		if (c == '%') {
 			if (i + 2 >= len)
 				return -1;
-			int hi = hexval(s[i + 1]);
-			int lo = hexval(s[i + 2]);
+			int hi = gd_hex_digit(s[i + 1]);
+			int lo = gd_hex_digit(s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			c = (char)(hi * 16 + lo);

@@ -5,43 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gd_hex.h"
 #include "gd_status.h"
 
 #define PRESIGN_LABEL "godfs-presign-v1\n"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Exactly 2*n hex digits into out[n]. */
-static int from_hex(const char *s, uint8_t *out, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return GD_EINVAL;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
-static void to_hex(const uint8_t *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
 
 /* Decimal digits s[0..n) as a non-zero u64 without leading zero. */
 static int parse_dec(const char *s, size_t n, uint64_t *out)
@@ -70,7 +37,7 @@ int gd_apikey_format(uint64_t id, const uint8_t secret[GD_KEY_LEN], char *out, s
 
 	if (id == 0 || !out || len < GD_APIKEY_STR_MAX)
 		return GD_EINVAL;
-	to_hex(secret, GD_KEY_LEN, hex);
+	gd_hex_encode(secret, GD_KEY_LEN, hex);
 	n = snprintf(out, len, GD_APIKEY_PREFIX "%" PRIu64 "_%s", id, hex);
 	memset(hex, 0, sizeof(hex));
 	return n > 0 && (size_t)n < len ? 0 : GD_EINVAL;
@@ -90,7 +57,7 @@ int gd_apikey_parse(const char *s, size_t len, struct gd_apikey *out)
 	/* the id runs to the one '_' that leaves exactly 64 characters */
 	digits = n - plen - 1 - 2 * GD_KEY_LEN;
 	if (s[plen + digits] != '_' || parse_dec(s + plen, digits, &k.id) != 0 ||
-	    from_hex(s + plen + digits + 1, k.secret, GD_KEY_LEN) != 0) {
+	    gd_hex_decode(s + plen + digits + 1, 2 * GD_KEY_LEN, k.secret, GD_KEY_LEN) != 0) {
 		memset(&k, 0, sizeof(k));
 		return GD_EINVAL;
 	}
@@ -169,7 +136,7 @@ int gd_presign_sign(const uint8_t secret[GD_KEY_LEN], const char *method, const 
 
 	if (rc)
 		return rc;
-	to_hex(mac, GD_MAC_LEN, sig);
+	gd_hex_encode(mac, GD_MAC_LEN, sig);
 	return 0;
 }
 
@@ -200,7 +167,7 @@ int gd_presign_verify(const uint8_t secret[GD_KEY_LEN], const char *http_method,
 		return GD_EAUTH;
 	}
 	if (!q_sig || strnlen(q_sig, GD_PRESIGN_SIG_HEX + 1) != GD_PRESIGN_SIG_HEX ||
-	    from_hex(q_sig, got, GD_MAC_LEN) != 0) {
+	    gd_hex_decode(q_sig, 2 * GD_MAC_LEN, got, GD_MAC_LEN) != 0) {
 		*why = "malformed godfs_sig (64 hex digits)";
 		return GD_EAUTH;
 	}

@@ -17,6 +17,7 @@
 #include "gd_auth.h"
 #include "gd_log.h"
 #include "gd_net.h"
+#include "gd_hex.h"
 #include "gd_status.h"
 
 #include <errno.h>
@@ -121,44 +122,6 @@ int gd_mac_equal(const uint8_t *a, const uint8_t *b, size_t len)
 	return d == 0;
 }
 
-/* ---- hex ---------------------------------------------------------------------- */
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Parses exactly 2*len hex digits. */
-static int from_hex(const char *s, size_t slen, uint8_t *out, size_t len)
-{
-	if (slen != 2 * len)
-		return GD_EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return GD_EINVAL;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
-static void to_hex(const uint8_t *in, size_t len, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
-
 /* ---- files ---------------------------------------------------------------------- */
 
 /* Opens a secret file for reading; refuses one that others may read or write. */
@@ -227,7 +190,7 @@ int gd_keyring_load(const char *path, struct gd_keyring *kr)
 			rc = GD_EINVAL;
 			break;
 		}
-		if (from_hex(line, n, kr->key[kr->n].key, GD_KEY_LEN) < 0) {
+		if (gd_hex_decode(line, n, kr->key[kr->n].key, GD_KEY_LEN) < 0) {
 			gd_error("key file %s:%d: not 64 hex digits", path, lineno);
 			rc = GD_EINVAL;
 			break;
@@ -273,7 +236,7 @@ int gd_keyring_generate(const char *path)
 
 	if (rc < 0)
 		return rc;
-	to_hex(key, GD_KEY_LEN, hex);
+	gd_hex_encode(key, GD_KEY_LEN, hex);
 	n = snprintf(line, sizeof(line),
 		     "# godfs cluster key: keep it secret (docs/security.md)\n%s\n", hex);
 	rc = write_secret(path, O_CREAT | O_EXCL, line, (size_t)n);
@@ -320,8 +283,8 @@ int gd_token_save(const char *path, const struct gd_token *t)
 	char kid[2 * GD_KEY_ID_LEN + 1], sec[2 * GD_KEY_LEN + 1], line[256];
 	int n;
 
-	to_hex(t->key_id, GD_KEY_ID_LEN, kid);
-	to_hex(t->secret, GD_KEY_LEN, sec);
+	gd_hex_encode(t->key_id, GD_KEY_ID_LEN, kid);
+	gd_hex_encode(t->secret, GD_KEY_LEN, sec);
 	n = snprintf(line, sizeof(line), "godfs-token-v1 %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu32
 		     " %s %s\n", t->id, t->subtree, t->expires, t->flags, kid, sec);
 	memset(sec, 0, sizeof(sec));
@@ -345,8 +308,8 @@ int gd_token_load(const char *path, struct gd_token *t)
 			continue;
 		if (sscanf(line, "godfs-token-v1 %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu32 " %255s %255s",
 			   &t->id, &t->subtree, &t->expires, &t->flags, kid, sec) == 6 &&
-		    from_hex(kid, strlen(kid), t->key_id, GD_KEY_ID_LEN) == 0 &&
-		    from_hex(sec, strlen(sec), t->secret, GD_KEY_LEN) == 0 && t->id != 0)
+		    gd_hex_decode(kid, strlen(kid), t->key_id, GD_KEY_ID_LEN) == 0 &&
+		    gd_hex_decode(sec, strlen(sec), t->secret, GD_KEY_LEN) == 0 && t->id != 0)
 			rc = 0;
 		break;
 	}

@@ -1,5 +1,6 @@
 /* The process's credential (gd_cred.h). */
 #include "gd_cred.h"
+#include "gd_hex.h"
 #include "gd_log.h"
 #include "gd_net.h"
 #include "gd_status.h"
@@ -165,8 +166,8 @@ void gd_cred_describe(char *buf, size_t len)
 		kid = keys.key[0].id;
 	else if (self.kind == GD_AUTH_TOKEN)
 		kid = token.key_id;
-	for (int i = 0; kid && i < 4; i++)   /* 4 bytes name a key well enough for a human */
-		snprintf(id + 2 * i, 3, "%02x", kid[i]);
+	if (kid)   /* 4 bytes name a key well enough for a human */
+		gd_hex_encode(kid, 4, id);
 	if (self.kind == GD_AUTH_CLUSTER)
 		snprintf(buf, len, "the cluster key %s%s%s", id, source[0] ? " from " : "", source);
 	else if (self.kind == GD_AUTH_TOKEN)
