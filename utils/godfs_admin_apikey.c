@@ -1,7 +1,7 @@
-/* godfs-admin apikey (see godfs_admin_apikey.h). */
+/* godfs-admin apikey (see godfs_admin_apikey.h); what API keys share with
+ * client tokens is in godfs_admin_tokcore.c. */
 #include "godfs_admin_apikey.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -15,19 +15,13 @@
 #include "gd_cred.h"
 #include "gd_status.h"
 #include "godfs_admin_fmt.h"
-#include "godfs_admin_token.h"
+#include "godfs_admin_tokcore.h"
 #include "proto/wire.pb-c.h"
 
 #define DEFAULT_GATEWAY "http://127.0.0.1:8080"
 #define URL_MAX 8192
 
-/* What the subcommands were given. */
-struct args {
-	const char *subtree, *expires, *name, *out, *method, *path, *gateway;
-	uint32_t uid, gid;
-	bool has_uid, has_gid, read_only, json;
-	uint64_t id;
-};
+static const struct admin_tok_kind *const kind = &admin_tok_apikey;
 
 void admin_apikey_usage(FILE *f)
 {
@@ -44,90 +38,13 @@ void admin_apikey_usage(FILE *f)
 		"                      the key's subtree), valid at most 7 days\n");
 }
 
-static int fail(const char *what, int rc)
-{
-	fprintf(stderr, "godfs-admin: apikey %s: %s\n", what, gd_strerror(rc));
-	return 1;
-}
-
-static int parse_u64(const char *s, uint64_t *v)
-{
-	char *end = NULL;
-
-	if (!s || s[0] < '0' || s[0] > '9')
-		return GD_EINVAL;
-	errno = 0;
-	*v = strtoull(s, &end, 10);
-	return (errno || end == s || *end) ? GD_EINVAL : 0;
-}
-
-static int parse_u32(const char *s, uint32_t *v)
-{
-	uint64_t x;
-
-	if (parse_u64(s, &x) || x > UINT32_MAX)
-		return GD_EINVAL;
-	*v = (uint32_t)x;
-	return 0;
-}
-
-/* The options of a subcommand (argv[0] is its name). */
-static int parse(int argc, char **argv, struct args *a)
-{
-	memset(a, 0, sizeof(*a));
-	for (int i = 1; i < argc; i++) {
-		const char *o = argv[i];
-		bool v = i + 1 < argc;
-
-		if (strcmp(o, "--read-only") == 0) {
-			a->read_only = true;
-		} else if (strcmp(o, "--json") == 0) {
-			a->json = true;
-		} else if (strcmp(o, "--subtree") == 0 && v) {
-			a->subtree = argv[++i];
-		} else if (strcmp(o, "--expires") == 0 && v) {
-			a->expires = argv[++i];
-		} else if (strcmp(o, "--name") == 0 && v) {
-			a->name = argv[++i];
-		} else if ((strcmp(o, "-o") == 0 || strcmp(o, "--output") == 0) && v) {
-			a->out = argv[++i];
-		} else if (strcmp(o, "--method") == 0 && v) {
-			a->method = argv[++i];
-		} else if (strcmp(o, "--path") == 0 && v) {
-			a->path = argv[++i];
-		} else if (strcmp(o, "--gateway") == 0 && v) {
-			a->gateway = argv[++i];
-		} else if (strcmp(o, "--uid") == 0 && v) {
-			a->has_uid = true;
-			if (parse_u32(argv[++i], &a->uid))
-				goto bad;
-		} else if (strcmp(o, "--gid") == 0 && v) {
-			a->has_gid = true;
-			if (parse_u32(argv[++i], &a->gid))
-				goto bad;
-		} else if (a->id == 0 && o[0] != '-' && parse_u64(o, &a->id) == 0 && a->id) {
-			continue;
-		} else {
-			fprintf(stderr, "godfs-admin: apikey %s: unknown or incomplete option %s\n",
-				argv[0], o);
-			return 2;
-		}
-		continue;
-bad:
-		fprintf(stderr, "godfs-admin: apikey %s: %s %s is not a number\n", argv[0], o,
-			argv[i]);
-		return 2;
-	}
-	return 0;
-}
-
 /* The expiry of a presigned URL: a duration from now (default 1h) or a
  * date, at most GD_PRESIGN_MAX_SEC ahead. */
 static int presign_expiry(const char *s, time_t now, uint64_t *exp)
 {
 	if (!s)
 		s = "1h";
-	if (strcmp(s, "never") == 0 || admin_token_parse_expires(s, now, exp) != 0 ||
+	if (strcmp(s, "never") == 0 || admin_tok_parse_expires(s, now, exp) != 0 ||
 	    *exp > (uint64_t)now + GD_PRESIGN_MAX_SEC)
 		return GD_EINVAL;
 	return 0;
@@ -135,29 +52,20 @@ static int presign_expiry(const char *s, time_t now, uint64_t *exp)
 
 int admin_apikey_check_args(int argc, char **argv)
 {
-	struct args a;
+	struct admin_tok_args a;
 	uint64_t v;
 
 	if (argc < 1)
 		goto usage;
-	if (parse(argc, argv, &a))
+	if (admin_tok_parse(kind, argc, argv, &a))
 		return 2;
 	if (strcmp(argv[0], "create") == 0) {
-		if (!a.subtree || a.id || a.method || a.path || a.gateway) {
-			fprintf(stderr, "godfs-admin: apikey create needs --subtree PATH (and no "
-				"presign options)\n");
+		if (a.id || a.method || a.path || a.gateway) {
+			fprintf(stderr, "godfs-admin: apikey create takes no ID, --method, --path "
+				"or --gateway (those are presign's)\n");
 			return 2;
 		}
-		if (a.name && strlen(a.name) > 255) {
-			fprintf(stderr, "godfs-admin: apikey create: --name is longer than 255 bytes\n");
-			return 2;
-		}
-		if (a.expires && admin_token_parse_expires(a.expires, time(NULL), &v)) {
-			fprintf(stderr, "godfs-admin: apikey create: --expires %s: give never, a "
-				"duration (90s, 45m, 12h, 30d) or a future date\n", a.expires);
-			return 2;
-		}
-		return 0;
+		return admin_tok_check_create(kind, &a);
 	}
 	if (strcmp(argv[0], "list") == 0 && argc == 1 + a.json)
 		return 0;
@@ -201,83 +109,37 @@ static int write_key(const char *path, const char *bearer)
 	return rc;
 }
 
+/* Creates the key and prints its Bearer string, or writes it to -o FILE. */
 static int cmd_create(struct gd_meta_client *m, int json, int argc, char **argv)
 {
-	Godfs__TokenCreate req = GODFS__TOKEN_CREATE__INIT;
-	ProtobufCMessage *resp = NULL;
-	const Godfs__TokenResp *r;
-	const struct gd_keyring *kr = gd_cred_keys();
-	const struct gd_key *key;
+	struct admin_tok_args a;
 	struct gd_token tok;
-	struct args a;
 	char bearer[GD_APIKEY_STR_MAX];
-	uint64_t subtree = 0, expires = 0;
+	uint64_t subtree = 0;
 	int rc, ret = 1;
 
-	if (parse(argc, argv, &a))
+	if (admin_tok_parse(kind, argc, argv, &a))
 		return 2;
 	json |= a.json;
-	if (a.expires && admin_token_parse_expires(a.expires, time(NULL), &expires))
-		return 2;
-	if (!kr || kr->n < 1) {
-		fprintf(stderr, "godfs-admin: apikey create needs the cluster key (--key-file): "
-			"the key's secret is derived from it here, never sent by the meta\n");
-		return 1;
-	}
-	rc = admin_token_resolve_dir(m, a.subtree, &subtree);
+	rc = admin_tok_create(m, kind, &a, &tok, &subtree);
 	if (rc)
-		return fail(a.subtree, rc);
-	req.has_subtree = req.has_flags = 1;
-	req.subtree = subtree;
-	req.flags = GD_TOKEN_APIKEY | (a.read_only ? GD_TOKEN_READ_ONLY : 0);
-	req.has_expires = expires != 0;
-	req.expires = expires;
-	req.has_uid = req.has_gid = 1;
-	req.uid = a.uid;
-	req.gid = a.gid;
-	req.name = (char *)(a.name ? a.name : "");
-	rc = gd_meta_call(m, GODFS__METHOD__M_TOKEN_CREATE, &req.base,
-			  &godfs__token_resp__descriptor, &resp);
-	if (rc) {
-		ret = fail("create", rc);
-		goto out;
-	}
-	r = (const Godfs__TokenResp *)resp;
-	if (!r->token || !r->token->has_id || !r->has_key_id || r->key_id.len != GD_KEY_ID_LEN) {
-		ret = fail("create", GD_EPROTO);
-		goto out;
-	}
-	key = gd_keyring_find(kr, r->key_id.data);
-	if (!key) {
-		fprintf(stderr, "godfs-admin: API key %" PRIu64 " created under a cluster key "
-			"that is not in our key file: cannot derive its secret (revoke it with "
-			"godfs-admin apikey revoke %" PRIu64 ")\n", r->token->id, r->token->id);
-		goto out;
-	}
-	memset(&tok, 0, sizeof(tok));
-	tok.id = r->token->id;
-	tok.subtree = r->token->subtree;
-	tok.expires = r->token->expires;
-	tok.flags = r->token->flags;
-	gd_token_derive(key, &tok);
+		return rc;
 	rc = gd_apikey_format(tok.id, tok.secret, bearer, sizeof(bearer));
-	memset(&tok, 0, sizeof(tok));
-	if (rc) {
-		ret = fail("create", rc);
-		goto out;
-	}
+	memset(tok.secret, 0, sizeof(tok.secret));
+	if (rc)
+		return admin_tok_fail(kind, "create", rc);
 	if (a.out) {
 		rc = write_key(a.out, bearer);
 		if (rc) {
 			fprintf(stderr, "godfs-admin: API key %" PRIu64 " created but not written "
 				"to %s (revoke it with godfs-admin apikey revoke %" PRIu64 ")\n",
-				r->token->id, a.out, r->token->id);
+				tok.id, a.out, tok.id);
 			goto out_wipe;
 		}
 	}
 	if (json) {
 		printf("{\"id\": %" PRIu64 ", \"subtree\": %" PRIu64 ", \"uid\": %" PRIu32
-		       ", \"gid\": %" PRIu32 ", ", r->token->id, subtree, a.uid, a.gid);
+		       ", \"gid\": %" PRIu32 ", ", tok.id, subtree, a.uid, a.gid);
 		if (a.out) {
 			printf("\"file\": ");
 			admin_json_str(a.out);
@@ -287,88 +149,18 @@ static int cmd_create(struct gd_meta_client *m, int json, int argc, char **argv)
 		printf("}\n");
 	} else {
 		if (a.out)
-			printf("%" PRIu64 "\n", r->token->id);
+			printf("%" PRIu64 "\n", tok.id);
 		else
 			printf("%s\n", bearer);
 		fprintf(stderr, "godfs-admin: API key %" PRIu64 " for %s (inode %" PRIu64 ")%s, "
-			"acting as uid %" PRIu32 " gid %" PRIu32 "%s%s\n", r->token->id, a.subtree,
+			"acting as uid %" PRIu32 " gid %" PRIu32 "%s%s\n", tok.id, a.subtree,
 			subtree, a.read_only ? ", read-only" : "", a.uid, a.gid,
 			a.out ? ", written to " : "", a.out ? a.out : "");
 	}
 	ret = 0;
 out_wipe:
 	memset(bearer, 0, sizeof(bearer));
-out:
-	if (resp)
-		protobuf_c_message_free_unpacked(resp, NULL);
 	return ret;
-}
-
-/* A Unix time for humans (local time), or "never". */
-static const char *when(uint64_t t, char *buf, size_t len)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t == 0)
-		return "never";
-	if (!localtime_r(&tt, &tm) || strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-		snprintf(buf, len, "%" PRIu64, t);
-	return buf;
-}
-
-static int cmd_list(struct gd_meta_client *m, int json)
-{
-	Godfs__TokenList req = GODFS__TOKEN_LIST__INIT;
-	ProtobufCMessage *resp = NULL;
-	const Godfs__TokenListResp *r;
-	uint64_t now = (uint64_t)time(NULL);
-	char b1[40], b2[40];
-	size_t shown = 0;
-	int rc;
-
-	rc = gd_meta_call(m, GODFS__METHOD__M_TOKEN_LIST, &req.base,
-			  &godfs__token_list_resp__descriptor, &resp);
-	if (rc) {
-		if (resp)
-			protobuf_c_message_free_unpacked(resp, NULL);
-		return fail("list", rc);
-	}
-	r = (const Godfs__TokenListResp *)resp;
-	if (json)
-		printf("[");
-	else
-		printf("%-6s %-10s %-10s %-6s %-6s %-19s %-19s %-8s %s\n", "ID", "SUBTREE", "ACCESS",
-		       "UID", "GID", "EXPIRES", "CREATED", "STATE", "NAME");
-	for (size_t i = 0; i < r->n_tokens; i++) {
-		const Godfs__TokenInfo *t = r->tokens[i];
-		bool ro = t->flags & GD_TOKEN_READ_ONLY;
-		const char *state = t->revoked ? "revoked" :
-				    (t->expires && t->expires <= now) ? "expired" : "valid";
-
-		if (!(t->flags & GD_TOKEN_APIKEY))
-			continue;    /* `token list` shows those */
-		if (json) {
-			printf("%s{\"id\": %" PRIu64 ", \"subtree\": %" PRIu64 ", \"read_only\": %s, "
-			       "\"uid\": %" PRIu32 ", \"gid\": %" PRIu32 ", \"expires\": %" PRIu64
-			       ", \"created\": %" PRId64 ", \"state\": \"%s\", \"name\": ",
-			       shown++ ? ", " : "", t->id, t->subtree, ro ? "true" : "false",
-			       t->uid, t->gid, t->expires, t->created, state);
-			admin_json_str(t->name);
-			printf("}");
-		} else {
-			printf("%-6" PRIu64 " %-10" PRIu64 " %-10s %-6" PRIu32 " %-6" PRIu32
-			       " %-19s %-19s %-8s %s\n", t->id, t->subtree,
-			       ro ? "read-only" : "read-write", t->uid, t->gid,
-			       when(t->expires, b1, sizeof(b1)),
-			       when((uint64_t)(t->created > 0 ? t->created : 0), b2, sizeof(b2)),
-			       state, t->name ? t->name : "");
-		}
-	}
-	if (json)
-		printf("]\n");
-	protobuf_c_message_free_unpacked(resp, NULL);
-	return 0;
 }
 
 /* The fields of API key id (TOKEN_GET): 0, or the exit status after a message. */
@@ -391,13 +183,9 @@ static int get_key(struct gd_meta_client *m, const char *what, uint64_t id, stru
 		fprintf(stderr, "godfs-admin: apikey %s: no API key %" PRIu64 "\n", what, id);
 		ret = 1;
 	} else if (rc) {
-		ret = fail(what, rc);
+		ret = admin_tok_fail(kind, what, rc);
 	} else {
-		memset(t, 0, sizeof(*t));
-		t->id = r->token->id;
-		t->subtree = r->token->subtree;
-		t->expires = r->token->expires;
-		t->flags = r->token->flags;
+		admin_tok_from_info(r->token, t);
 		*revoked = r->token->revoked;
 	}
 	if (resp)
@@ -407,8 +195,6 @@ static int get_key(struct gd_meta_client *m, const char *what, uint64_t id, stru
 
 static int cmd_revoke(struct gd_meta_client *m, uint64_t id)
 {
-	Godfs__TokenRevoke req = GODFS__TOKEN_REVOKE__INIT;
-	ProtobufCMessage *resp = NULL;
 	struct gd_token t;
 	bool revoked;
 	int rc;
@@ -417,16 +203,7 @@ static int cmd_revoke(struct gd_meta_client *m, uint64_t id)
 	rc = get_key(m, "revoke", id, &t, &revoked);
 	if (rc)
 		return rc;
-	req.has_id = 1;
-	req.id = id;
-	rc = gd_meta_call(m, GODFS__METHOD__M_TOKEN_REVOKE, &req.base,
-			  &godfs__token_resp__descriptor, &resp);
-	if (resp)
-		protobuf_c_message_free_unpacked(resp, NULL);
-	if (rc)
-		return fail("revoke", rc);
-	printf("API key %" PRIu64 " revoked\n", id);
-	return 0;
+	return admin_tok_revoke(m, kind, id);
 }
 
 /* A presigned URL, signed here under the first cluster key: the gateway
@@ -437,12 +214,12 @@ static int cmd_presign(struct gd_meta_client *m, int json, int argc, char **argv
 	const struct gd_keyring *kr = gd_cred_keys();
 	char sig[GD_PRESIGN_SIG_HEX + 1], *url;
 	struct gd_token t;
-	struct args a;
+	struct admin_tok_args a;
 	bool revoked;
 	uint64_t exp;
 	int rc, n;
 
-	if (parse(argc, argv, &a) || presign_expiry(a.expires, time(NULL), &exp))
+	if (admin_tok_parse(kind, argc, argv, &a) || presign_expiry(a.expires, time(NULL), &exp))
 		return 2;
 	if (!kr || kr->n < 1) {
 		fprintf(stderr, "godfs-admin: apikey presign needs the cluster key (--key-file), "
@@ -466,15 +243,15 @@ static int cmd_presign(struct gd_meta_client *m, int json, int argc, char **argv
 	rc = gd_presign_sign(t.secret, a.method, a.path, exp, a.id, sig);
 	memset(&t, 0, sizeof(t));
 	if (rc)
-		return fail("presign", rc);
+		return admin_tok_fail(kind, "presign", rc);
 	url = malloc(URL_MAX);
 	if (!url)
-		return fail("presign", GD_ENOMEM);
+		return admin_tok_fail(kind, "presign", GD_ENOMEM);
 	n = snprintf(url, URL_MAX, "%s/v1/fs/content?", a.gateway ? a.gateway : DEFAULT_GATEWAY);
 	if (n < 0 || n >= URL_MAX ||
 	    gd_presign_query(a.path, a.id, exp, sig, url + n, URL_MAX - (size_t)n) < 0) {
 		free(url);
-		return fail("presign", GD_ENAMETOOLONG);
+		return admin_tok_fail(kind, "presign", GD_ENAMETOOLONG);
 	}
 	if (json) {
 		printf("{\"url\": ");
@@ -489,15 +266,15 @@ static int cmd_presign(struct gd_meta_client *m, int json, int argc, char **argv
 
 int admin_apikey_run(struct gd_meta_client *m, int json, int argc, char **argv)
 {
-	struct args a;
+	struct admin_tok_args a;
 
 	if (admin_apikey_check_args(argc, argv))
 		return 2;
-	(void)parse(argc, argv, &a);
+	(void)admin_tok_parse(kind, argc, argv, &a);
 	if (strcmp(argv[0], "create") == 0)
 		return cmd_create(m, json, argc, argv);
 	if (strcmp(argv[0], "list") == 0)
-		return cmd_list(m, json | a.json);
+		return admin_tok_list(m, kind, json | a.json);
 	if (strcmp(argv[0], "revoke") == 0)
 		return cmd_revoke(m, a.id);
 	return cmd_presign(m, json, argc, argv);
