@@ -3,6 +3,7 @@
 #include "chunkd_fault.h"
 #include "chunkd_uring.h"
 #include "gd_alloc.h"
+#include "gd_hex.h"
 #include "gd_log.h"
 #include "gd_net.h"
 #include "gd_status.h"
@@ -1874,8 +1875,7 @@ static int setup_node_id(struct chunkd_store *s)
 		uint8_t r[8];
 		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
 			return GD_EIO;
-		for (int i = 0; i < 8; i++)
-			snprintf(s->node_id + 2 * i, 3, "%02x", r[i]);
+		gd_hex_encode(r, sizeof(r), s->node_id);
 		gd_info("new node id %s", s->node_id);
 	}
 	for (int i = 0; i < s->ndirs; i++) {

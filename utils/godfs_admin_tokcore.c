@@ -9,6 +9,7 @@
 
 #include "gd_alloc.h"
 #include "gd_cred.h"
+#include "gd_hex.h"
 #include "gd_status.h"
 #include "godfs_admin_fmt.h"
 
@@ -269,12 +270,13 @@ int admin_tok_create(struct gd_meta_client *m, const struct admin_tok_kind *k,
 	}
 	key = gd_keyring_find(kr, r->key_id.data);
 	if (!key) {
+		char kid[2 * 4 + 1];
+
+		gd_hex_encode(r->key_id.data, 4, kid);   /* 4 bytes name a key for a human */
 		fprintf(stderr, "godfs-admin: %s %" PRIu64 " created under the meta's cluster key "
-			"%02x%02x%02x%02x, which is not in our key file: cannot derive its secret "
-			"(give --key-file the meta's key file; revoke this one with "
-			"godfs-admin %s revoke %" PRIu64 ")\n", k->noun, r->token->id,
-			r->key_id.data[0], r->key_id.data[1], r->key_id.data[2], r->key_id.data[3],
-			k->cmd, r->token->id);
+			"%s, which is not in our key file: cannot derive its secret (give "
+			"--key-file the meta's key file; revoke this one with godfs-admin %s "
+			"revoke %" PRIu64 ")\n", k->noun, r->token->id, kid, k->cmd, r->token->id);
 		goto out;
 	}
 	admin_tok_from_info(r->token, t);
