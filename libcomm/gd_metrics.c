@@ -4,6 +4,7 @@
 #include "gd_alloc.h"
 #include "gd_log.h"
 #include "gd_status.h"
+#include "gd_text.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -53,16 +54,9 @@ struct gd_metrics {
 	struct gd_metric *head, *tail;
 };
 
-/* A growing text buffer whose failure is remembered, not checked per call. */
-struct tbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
 struct gd_metrics_emit {
 	struct gd_metric *m;
-	struct tbuf *tb;
+	struct gd_text *tb;
 };
 
 /* ---- doubles in atomics ---- */
@@ -155,54 +149,20 @@ static char *value_copy(const char *v)
 	return out;
 }
 
-/* ---- the text buffer ---- */
-
-static void tb_grow(struct tbuf *tb, size_t more)
-{
-	size_t cap;
-	char *p;
-
-	if (tb->oom || tb->len + more + 1 <= tb->cap)
-		return;
-	cap = tb->cap ? tb->cap : 4096;
-	while (cap < tb->len + more + 1)
-		cap *= 2;
-	p = gd_realloc(tb->p, cap);
-	if (!p) {
-		tb->oom = true;
-		return;
-	}
-	tb->p = p;
-	tb->cap = cap;
-}
-
-static void tb_put(struct tbuf *tb, const char *s, size_t n)
-{
-	tb_grow(tb, n);
-	if (tb->oom)
-		return;
-	memcpy(tb->p + tb->len, s, n);
-	tb->len += n;
-	tb->p[tb->len] = '\0';
-}
-
-static void tb_str(struct tbuf *tb, const char *s)
-{
-	tb_put(tb, s, strlen(s));
-}
+/* ---- the exposition text ---- */
 
 /* Escapes \ and newline (HELP), and " too (label values). */
-static void tb_escaped(struct tbuf *tb, const char *s, bool quote)
+static void tb_escaped(struct gd_text *tb, const char *s, bool quote)
 {
 	for (; *s; s++) {
 		if (*s == '\\')
-			tb_put(tb, "\\\\", 2);
+			gd_text_mem(tb, "\\\\", 2);
 		else if (*s == '\n')
-			tb_put(tb, "\\n", 2);
+			gd_text_mem(tb, "\\n", 2);
 		else if (quote && *s == '"')
-			tb_put(tb, "\\\"", 2);
+			gd_text_mem(tb, "\\\"", 2);
 		else
-			tb_put(tb, s, 1);
+			gd_text_mem(tb, s, 1);
 	}
 }
 
@@ -224,39 +184,39 @@ static void fmt_double(double v, char *out, size_t len)
 
 /* name{l1="v1",...,extra_name="extra_value"} value\n; suffix after the name
  * ("_bucket"), extra label (le) may be NULL. */
-static void tb_sample(struct tbuf *tb, const struct gd_metric *m, const char *suffix,
+static void tb_sample(struct gd_text *tb, const struct gd_metric *m, const char *suffix,
 		      char *const *values, const char *extra_name, const char *extra_value,
 		      const char *value)
 {
 	size_t i;
 	bool any = m->nlabels > 0 || extra_name;
 
-	tb_str(tb, m->name);
+	gd_text_str(tb, m->name);
 	if (suffix)
-		tb_str(tb, suffix);
+		gd_text_str(tb, suffix);
 	if (any) {
-		tb_put(tb, "{", 1);
+		gd_text_mem(tb, "{", 1);
 		for (i = 0; i < m->nlabels; i++) {
 			if (i)
-				tb_put(tb, ",", 1);
-			tb_str(tb, m->labels[i]);
-			tb_put(tb, "=\"", 2);
+				gd_text_mem(tb, ",", 1);
+			gd_text_str(tb, m->labels[i]);
+			gd_text_mem(tb, "=\"", 2);
 			tb_escaped(tb, values[i], true);
-			tb_put(tb, "\"", 1);
+			gd_text_mem(tb, "\"", 1);
 		}
 		if (extra_name) {
 			if (m->nlabels)
-				tb_put(tb, ",", 1);
-			tb_str(tb, extra_name);
-			tb_put(tb, "=\"", 2);
-			tb_str(tb, extra_value);
-			tb_put(tb, "\"", 1);
+				gd_text_mem(tb, ",", 1);
+			gd_text_str(tb, extra_name);
+			gd_text_mem(tb, "=\"", 2);
+			gd_text_str(tb, extra_value);
+			gd_text_mem(tb, "\"", 1);
 		}
-		tb_put(tb, "}", 1);
+		gd_text_mem(tb, "}", 1);
 	}
-	tb_put(tb, " ", 1);
-	tb_str(tb, value);
-	tb_put(tb, "\n", 1);
+	gd_text_mem(tb, " ", 1);
+	gd_text_str(tb, value);
+	gd_text_mem(tb, "\n", 1);
 }
 
 /* ---- registry ---- */
@@ -674,7 +634,7 @@ void gd_metrics_emit_(struct gd_metrics_emit *e, double value, ...)
 	}
 	for (i = 0; i < n; i++)
 		if (!values[i]) {
-			e->tb->oom = true;
+			gd_text_fail(e->tb, GD_ENOMEM);
 			goto out;
 		}
 	fmt_double(value, num, sizeof(num));
@@ -684,7 +644,7 @@ out:
 		gd_free(values[i]);
 }
 
-static void render_series(struct tbuf *tb, const struct gd_metric *m, const struct gd_mseries *s)
+static void render_series(struct gd_text *tb, const struct gd_metric *m, const struct gd_mseries *s)
 {
 	char num[40], le[40];
 	uint64_t cum = 0;
@@ -720,22 +680,22 @@ static const char *type_name(enum gd_metric_type t)
 
 int gd_metrics_render(struct gd_metrics *reg, char **out, size_t *len)
 {
-	struct tbuf tb = { 0 };
+	struct gd_text tb;
 	struct gd_metric *m;
 	struct gd_mseries *s;
 
-	tb_grow(&tb, 0);
+	gd_text_init(&tb, 0);
 	pthread_mutex_lock(&reg->mu);
 	for (m = reg->head; m; m = m->next) {
-		tb_str(&tb, "# HELP ");
-		tb_str(&tb, m->name);
-		tb_put(&tb, " ", 1);
+		gd_text_str(&tb, "# HELP ");
+		gd_text_str(&tb, m->name);
+		gd_text_mem(&tb, " ", 1);
 		tb_escaped(&tb, m->help, false);
-		tb_str(&tb, "\n# TYPE ");
-		tb_str(&tb, m->name);
-		tb_put(&tb, " ", 1);
-		tb_str(&tb, type_name(m->type));
-		tb_put(&tb, "\n", 1);
+		gd_text_str(&tb, "\n# TYPE ");
+		gd_text_str(&tb, m->name);
+		gd_text_mem(&tb, " ", 1);
+		gd_text_str(&tb, type_name(m->type));
+		gd_text_mem(&tb, "\n", 1);
 		if (m->fn) {
 			struct gd_metrics_emit e = { m, &tb };
 
@@ -750,11 +710,5 @@ int gd_metrics_render(struct gd_metrics *reg, char **out, size_t *len)
 		pthread_mutex_unlock(&m->mu);
 	}
 	pthread_mutex_unlock(&reg->mu);
-	if (tb.oom) {
-		gd_free(tb.p);
-		return GD_ENOMEM;
-	}
-	*out = tb.p;
-	*len = tb.len;
-	return 0;
+	return gd_text_finish(&tb, out, len);
 }

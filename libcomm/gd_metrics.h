@@ -115,7 +115,7 @@ void gd_mseries_observe(struct gd_mseries *s, double v);
 double gd_mseries_value(const struct gd_mseries *s);
 
 /* The text exposition of every family: *out is malloc'd (gd_free), *len
- * bytes, NUL-terminated. 0 or GD_ENOMEM. */
+ * bytes, NUL-terminated. 0, GD_ENOMEM, or GD_E2BIG past GD_TEXT_MAX_DEFAULT. */
 int gd_metrics_render(struct gd_metrics *reg, char **out, size_t *len);
 
 /* The Content-Type of that text. */

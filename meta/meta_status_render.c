@@ -3,145 +3,48 @@
 #include "meta_status_render.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "gd_alloc.h"
 #include "gd_status.h"
-
-/* ---- an output buffer that remembers a failed allocation --------------------- */
-
-struct out {
-	char *p;
-	size_t len;
-	size_t cap;
-	bool failed;   /* an allocation failed: the text is incomplete */
-};
-
-static void out_grow(struct out *o, size_t more)
-{
-	size_t cap;
-	char *p;
-
-	if (o->failed || o->len + more + 1 <= o->cap)
-		return;
-	cap = o->cap ? o->cap : 4096;
-	while (cap < o->len + more + 1)
-		cap *= 2;
-	p = gd_realloc(o->p, cap);
-	if (!p) {
-		o->failed = true;
-		return;
-	}
-	o->p = p;
-	o->cap = cap;
-}
-
-static void out_mem(struct out *o, const char *s, size_t n)
-{
-	out_grow(o, n);
-	if (o->failed)
-		return;
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-	o->p[o->len] = '\0';
-}
-
-static void out_str(struct out *o, const char *s)
-{
-	out_mem(o, s, strlen(s));
-}
-
-__attribute__((format(printf, 2, 3)))
-static void out_fmt(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		o->failed = true;
-		return;
-	}
-	out_grow(o, (size_t)n);
-	if (o->failed)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(o->p + o->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	o->len += (size_t)n;
-}
-
-/* Hands the text over: 0, or GD_ENOMEM (and nothing to free). */
-static int out_finish(struct out *o, char **body, size_t *len)
-{
-	if (o->failed || !o->p) {
-		gd_free(o->p);
-		*body = NULL;
-		*len = 0;
-		return GD_ENOMEM;
-	}
-	*body = o->p;
-	*len = o->len;
-	return 0;
-}
+#include "gd_text.h"
 
 /* Text as HTML character data or an attribute value. */
-static void html(struct out *o, const char *s)
+static void html(struct gd_text *o, const char *s)
 {
 	for (; *s; s++) {
 		switch (*s) {
-		case '&': out_str(o, "&amp;"); break;
-		case '<': out_str(o, "&lt;"); break;
-		case '>': out_str(o, "&gt;"); break;
-		case '"': out_str(o, "&quot;"); break;
-		case '\'': out_str(o, "&#39;"); break;
-		default: out_mem(o, s, 1); break;
+		case '&': gd_text_str(o, "&amp;"); break;
+		case '<': gd_text_str(o, "&lt;"); break;
+		case '>': gd_text_str(o, "&gt;"); break;
+		case '"': gd_text_str(o, "&quot;"); break;
+		case '\'': gd_text_str(o, "&#39;"); break;
+		default: gd_text_mem(o, s, 1); break;
 		}
 	}
 }
 
 /* s as a JSON string, quotes included. Bytes >= 0x80 pass as they are (a
  * node id is UTF-8 or the reader gets what the chunkd sent). */
-static void json_str(struct out *o, const char *s)
+static void json_str(struct gd_text *o, const char *s)
 {
-	out_str(o, "\"");
+	gd_text_str(o, "\"");
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		if (c == '"' || c == '\\')
-			out_fmt(o, "\\%c", c);
+			gd_text_fmt(o, "\\%c", c);
 		else if (c < 0x20)
-			out_fmt(o, "\\u%04x", c);
+			gd_text_fmt(o, "\\u%04x", c);
 		else
-			out_mem(o, s, 1);
+			gd_text_mem(o, s, 1);
 	}
-	out_str(o, "\"");
+	gd_text_str(o, "\"");
 }
 
 /* ---- figures for people ---------------------------------------------------------- */
-
-static const char *fmt_bytes(uint64_t n, char *buf, size_t len)
-{
-	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-	double v = (double)n;
-	size_t u = 0;
-
-	if (n < 1024) {
-		snprintf(buf, len, "%" PRIu64 " B", n);
-		return buf;
-	}
-	while (v >= 1024 && u + 1 < sizeof(unit) / sizeof(unit[0])) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, len, "%.1f %s", v, unit[u]);
-	return buf;
-}
 
 static const char *fmt_ms(uint64_t ms, char *buf, size_t len)
 {
@@ -245,171 +148,171 @@ static const char CSS[] =
 	"margin-right:.4em}.bar span{display:block;height:100%;background:#4a7bb7}"
 	".bar span.full{background:#c33}";
 
-static void html_health(struct out *o, const struct meta_status_snap *s)
+static void html_health(struct gd_text *o, const struct meta_status_snap *s)
 {
 	size_t dead = dead_nodes(s), draining = 0;
 	uint64_t missing = meta_status_missing(s);
 	bool any = false;
 	char b1[32];
 
-	out_str(o, "<section id=\"health\"><h2>Health</h2>\n");
+	gd_text_str(o, "<section id=\"health\"><h2>Health</h2>\n");
 	if (s->leader_id == 0) {
-		out_str(o, "<p class=\"banner crit\" id=\"no-leader\">No meta leader is known: "
+		gd_text_str(o, "<p class=\"banner crit\" id=\"no-leader\">No meta leader is known: "
 			   "the file system cannot change until a majority of the voters elect one.</p>\n");
 		any = true;
 	}
 	if (!s->leader) {
 		const struct meta_status_member *l = leader_member(s);
 
-		out_str(o, "<p class=\"banner info\">This node is not the leader: chunk servers, "
+		gd_text_str(o, "<p class=\"banner info\">This node is not the leader: chunk servers, "
 			   "space and chunk health are what the leader knows. ");
 		if (l != NULL && l->client_addr[0]) {
-			out_fmt(o, "The leader is node %" PRIu64 " (", l->id);
+			gd_text_fmt(o, "The leader is node %" PRIu64 " (", l->id);
 			html(o, l->client_addr);
-			out_str(o, ").");
+			gd_text_str(o, ").");
 		}
-		out_str(o, "</p>\n");
-		out_str(o, "</section>\n");
+		gd_text_str(o, "</p>\n");
+		gd_text_str(o, "</section>\n");
 		return;
 	}
 	if (dead) {
-		out_fmt(o, "<p class=\"banner crit\" id=\"dead-nodes\">%zu of %zu chunk server%s dead:",
+		gd_text_fmt(o, "<p class=\"banner crit\" id=\"dead-nodes\">%zu of %zu chunk server%s dead:",
 			dead, s->n_nodes, s->n_nodes == 1 ? "" : "s");
 		for (size_t i = 0, k = 0; i < s->n_nodes; i++) {
 			if (s->nodes[i].alive)
 				continue;
-			out_str(o, k++ ? ", " : " ");
+			gd_text_str(o, k++ ? ", " : " ");
 			html(o, s->nodes[i].id);
 		}
-		out_str(o, ".</p>\n");
+		gd_text_str(o, ".</p>\n");
 		any = true;
 	}
 	if (missing) {
-		out_fmt(o, "<p class=\"banner crit\" id=\"missing\">%" PRIu64 " chunk%s missing: no live "
+		gd_text_fmt(o, "<p class=\"banner crit\" id=\"missing\">%" PRIu64 " chunk%s missing: no live "
 			   "copy; their files cannot be read until a chunk server holding them comes back.</p>\n",
 			missing, missing == 1 ? " is" : "s are");
 		any = true;
 	}
 	if (s->census_known && s->under_goal) {
-		out_fmt(o, "<p class=\"banner warn\" id=\"under-goal\">%" PRIu64 " chunk%s under goal "
+		gd_text_fmt(o, "<p class=\"banner warn\" id=\"under-goal\">%" PRIu64 " chunk%s under goal "
 			   "(fewer live copies than wanted)",
 			s->under_goal, s->under_goal == 1 ? " is" : "s are");
 		if (s->eta_s != META_STATUS_UNKNOWN)
-			out_fmt(o, "; re-replication done in about %s",
+			gd_text_fmt(o, "; re-replication done in about %s",
 				fmt_ms(s->eta_s * 1000, b1, sizeof(b1)));
-		out_str(o, ".</p>\n");
+		gd_text_str(o, ".</p>\n");
 		any = true;
 	}
 	for (size_t i = 0; i < s->n_nodes; i++)
 		draining += s->nodes[i].draining;
 	if (draining) {
-		out_fmt(o, "<p class=\"banner info\">%zu chunk server%s draining: %s copies move to "
+		gd_text_fmt(o, "<p class=\"banner info\">%zu chunk server%s draining: %s copies move to "
 			   "other nodes.</p>\n", draining, draining == 1 ? " is" : "s are",
 			draining == 1 ? "its" : "their");
 		any = true;
 	}
 	if (!s->census_known) {
-		out_str(o, "<p class=\"banner info\">Chunk health is not known yet: the leader's first "
+		gd_text_str(o, "<p class=\"banner info\">Chunk health is not known yet: the leader's first "
 			   "scan of the chunks has not finished.</p>\n");
 		any = true;
 	}
 	if (!any)
-		out_str(o, "<p class=\"banner ok\" id=\"healthy\">Healthy: every chunk server is alive "
+		gd_text_str(o, "<p class=\"banner ok\" id=\"healthy\">Healthy: every chunk server is alive "
 			   "and every chunk has its goal of copies.</p>\n");
-	out_str(o, "</section>\n");
+	gd_text_str(o, "</section>\n");
 }
 
-static void html_raft(struct out *o, const struct meta_status_snap *s)
+static void html_raft(struct gd_text *o, const struct meta_status_snap *s)
 {
 	const struct meta_status_member *l = leader_member(s);
 	char b1[32];
 
-	out_str(o, "<section id=\"raft\"><h2>Meta servers (Raft)</h2>\n<p>Leader: <b id=\"leader\">");
+	gd_text_str(o, "<section id=\"raft\"><h2>Meta servers (Raft)</h2>\n<p>Leader: <b id=\"leader\">");
 	if (s->leader_id == 0) {
-		out_str(o, "none known");
+		gd_text_str(o, "none known");
 	} else {
-		out_fmt(o, "node %" PRIu64, s->leader_id);
+		gd_text_fmt(o, "node %" PRIu64, s->leader_id);
 		if (l != NULL && l->client_addr[0]) {
-			out_str(o, " (");
+			gd_text_str(o, " (");
 			html(o, l->client_addr);
-			out_str(o, ")");
+			gd_text_str(o, ")");
 		}
 	}
-	out_fmt(o, "</b> &middot; term %" PRIu64 " &middot; last index %" PRIu64
+	gd_text_fmt(o, "</b> &middot; term %" PRIu64 " &middot; last index %" PRIu64
 		   " &middot; applied %" PRIu64 "</p>\n", s->term, s->last_index, s->applied_index);
-	out_str(o, "<table><tr><th>Node</th><th>Client address</th><th>Raft address</th>"
+	gd_text_str(o, "<table><tr><th>Node</th><th>Client address</th><th>Raft address</th>"
 		   "<th>Role</th><th>Leader</th><th>Reachable</th><th>Match index</th></tr>\n");
 	for (size_t i = 0; i < s->n_members; i++) {
 		const struct meta_status_member *m = &s->members[i];
 
-		out_fmt(o, "<tr><td>%" PRIu64 "%s</td><td>", m->id, m->self ? " (this node)" : "");
+		gd_text_fmt(o, "<tr><td>%" PRIu64 "%s</td><td>", m->id, m->self ? " (this node)" : "");
 		html(o, m->client_addr[0] ? m->client_addr : "-");
-		out_str(o, "</td><td>");
+		gd_text_str(o, "</td><td>");
 		html(o, m->raft_addr);
-		out_str(o, "</td><td>");
+		gd_text_str(o, "</td><td>");
 		html(o, m->role);
-		out_fmt(o, "</td><td>%s</td>", m->leader ? "leader" : "");
+		gd_text_fmt(o, "</td><td>%s</td>", m->leader ? "leader" : "");
 		if (!m->has_heard)
-			out_str(o, "<td class=\"unknown\">unknown</td>");
+			gd_text_str(o, "<td class=\"unknown\">unknown</td>");
 		else if (m->self)
-			out_str(o, "<td class=\"alive\">yes</td>");
+			gd_text_str(o, "<td class=\"alive\">yes</td>");
 		else if (m->reachable)
-			out_fmt(o, "<td class=\"alive\">yes (%s ago)</td>",
+			gd_text_fmt(o, "<td class=\"alive\">yes (%s ago)</td>",
 				fmt_ms(m->heard_ago_ms, b1, sizeof(b1)));
 		else if (m->heard_ago_ms)
-			out_fmt(o, "<td class=\"dead\">no (last heard %s ago)</td>",
+			gd_text_fmt(o, "<td class=\"dead\">no (last heard %s ago)</td>",
 				fmt_ms(m->heard_ago_ms, b1, sizeof(b1)));
 		else
-			out_str(o, "<td class=\"dead\">no (not heard in this term)</td>");
+			gd_text_str(o, "<td class=\"dead\">no (not heard in this term)</td>");
 		if (m->match_index == META_STATUS_UNKNOWN)
-			out_str(o, "<td class=\"num\">-</td></tr>\n");
+			gd_text_str(o, "<td class=\"num\">-</td></tr>\n");
 		else
-			out_fmt(o, "<td class=\"num\">%" PRIu64 "</td></tr>\n", m->match_index);
+			gd_text_fmt(o, "<td class=\"num\">%" PRIu64 "</td></tr>\n", m->match_index);
 	}
-	out_str(o, "</table></section>\n");
+	gd_text_str(o, "</table></section>\n");
 }
 
-static void html_nodes(struct out *o, const struct meta_status_snap *s)
+static void html_nodes(struct gd_text *o, const struct meta_status_snap *s)
 {
 	uint64_t total = 0, free_b = 0;
 	size_t alive = 0;
 	char b1[32], b2[32], b3[32];
 
-	out_str(o, "<section id=\"nodes\"><h2>Chunk servers</h2>\n");
+	gd_text_str(o, "<section id=\"nodes\"><h2>Chunk servers</h2>\n");
 	if (s->n_nodes == 0) {
-		out_str(o, "<p>No chunk server has ever registered.</p></section>\n");
+		gd_text_str(o, "<p>No chunk server has ever registered.</p></section>\n");
 		return;
 	}
-	out_str(o, "<table><tr><th>Node</th><th>Address</th><th>Labels</th><th>State</th>"
+	gd_text_str(o, "<table><tr><th>Node</th><th>Address</th><th>Labels</th><th>State</th>"
 		   "<th>Space used</th><th>Free</th><th>Chunks</th><th>Last heartbeat</th></tr>\n");
 	for (size_t i = 0; i < s->n_nodes; i++) {
 		const struct meta_status_node *n = &s->nodes[i];
 		const char *css, *state = node_state(s, n, &css);
 
-		out_str(o, "<tr class=\"node\" id=\"node-");
+		gd_text_str(o, "<tr class=\"node\" id=\"node-");
 		html(o, n->id);
-		out_str(o, "\"><td>");
+		gd_text_str(o, "\"><td>");
 		html(o, n->id);
-		out_str(o, "</td><td>");
+		gd_text_str(o, "</td><td>");
 		html(o, n->address);
-		out_str(o, "</td><td>");
+		gd_text_str(o, "</td><td>");
 		html(o, n->label[0] ? n->label : "-");
-		out_fmt(o, "</td><td class=\"state %s\">%s</td>", css, state);
+		gd_text_fmt(o, "</td><td class=\"state %s\">%s</td>", css, state);
 		if (!n->registered) {
-			out_str(o, "<td>-</td><td>-</td><td class=\"num\">-</td><td>-</td></tr>\n");
+			gd_text_str(o, "<td>-</td><td>-</td><td class=\"num\">-</td><td>-</td></tr>\n");
 			continue;
 		}
 		{
 			uint64_t used = n->total_bytes > n->free_bytes ? n->total_bytes - n->free_bytes : 0;
 			unsigned pct = n->total_bytes ? (unsigned)(used * 100 / n->total_bytes) : 0;
 
-			out_fmt(o, "<td><span class=\"bar\"><span%s style=\"width:%u%%\"></span></span>"
+			gd_text_fmt(o, "<td><span class=\"bar\"><span%s style=\"width:%u%%\"></span></span>"
 				   "%s of %s (%u%%)</td><td class=\"num\">%s</td>",
 				pct >= 95 ? " class=\"full\"" : "", pct,
-				fmt_bytes(used, b1, sizeof(b1)), fmt_bytes(n->total_bytes, b2, sizeof(b2)),
-				pct, fmt_bytes(n->free_bytes, b3, sizeof(b3)));
+				gd_text_bytes(used, b1, sizeof(b1)), gd_text_bytes(n->total_bytes, b2, sizeof(b2)),
+				pct, gd_text_bytes(n->free_bytes, b3, sizeof(b3)));
 		}
-		out_fmt(o, "<td class=\"num\">%" PRIu64 "</td><td>%s ago</td></tr>\n", n->chunks,
+		gd_text_fmt(o, "<td class=\"num\">%" PRIu64 "</td><td>%s ago</td></tr>\n", n->chunks,
 			fmt_ms(n->last_seen_ago_ms, b1, sizeof(b1)));
 		if (n->alive) {
 			total += n->total_bytes;
@@ -417,159 +320,160 @@ static void html_nodes(struct out *o, const struct meta_status_snap *s)
 			alive++;
 		}
 	}
-	out_str(o, "</table>\n");
+	gd_text_str(o, "</table>\n");
 	if (s->leader)
-		out_fmt(o, "<p id=\"space\">Space on the %zu live chunk server%s: %s used of %s, %s free.</p>\n",
+		gd_text_fmt(o, "<p id=\"space\">Space on the %zu live chunk server%s: %s used of %s, %s free.</p>\n",
 			alive, alive == 1 ? "" : "s",
-			fmt_bytes(total - free_b, b1, sizeof(b1)), fmt_bytes(total, b2, sizeof(b2)),
-			fmt_bytes(free_b, b3, sizeof(b3)));
-	out_str(o, "</section>\n");
+			gd_text_bytes(total - free_b, b1, sizeof(b1)), gd_text_bytes(total, b2, sizeof(b2)),
+			gd_text_bytes(free_b, b3, sizeof(b3)));
+	gd_text_str(o, "</section>\n");
 }
 
-static void html_chunks(struct out *o, const struct meta_status_snap *s)
+static void html_chunks(struct gd_text *o, const struct meta_status_snap *s)
 {
 	char b1[32], b2[32];
 
-	out_str(o, "<section id=\"chunks\"><h2>File system and chunks</h2>\n<table>\n");
-	out_fmt(o, "<tr><th>Inodes</th><td class=\"num\" id=\"inodes\">%" PRIu64 "</td></tr>\n",
+	gd_text_str(o, "<section id=\"chunks\"><h2>File system and chunks</h2>\n<table>\n");
+	gd_text_fmt(o, "<tr><th>Inodes</th><td class=\"num\" id=\"inodes\">%" PRIu64 "</td></tr>\n",
 		s->inodes);
-	out_fmt(o, "<tr><th>Chunks</th><td class=\"num\" id=\"chunk-count\">%" PRIu64 "</td></tr>\n",
+	gd_text_fmt(o, "<tr><th>Chunks</th><td class=\"num\" id=\"chunk-count\">%" PRIu64 "</td></tr>\n",
 		s->chunks);
 	if (s->sessions != META_STATUS_UNKNOWN)
-		out_fmt(o, "<tr><th>Client sessions</th><td class=\"num\" id=\"sessions\">%" PRIu64
+		gd_text_fmt(o, "<tr><th>Client sessions</th><td class=\"num\" id=\"sessions\">%" PRIu64
 			   "</td></tr>\n", s->sessions);
 	if (s->census_known) {
-		out_fmt(o, "<tr><th>At goal</th><td class=\"num\" id=\"at-goal\">%" PRIu64 "</td></tr>\n",
+		gd_text_fmt(o, "<tr><th>At goal</th><td class=\"num\" id=\"at-goal\">%" PRIu64 "</td></tr>\n",
 			s->at_goal);
-		out_fmt(o, "<tr><th>Under goal</th><td class=\"num\" id=\"under-goal-count\">%" PRIu64
+		gd_text_fmt(o, "<tr><th>Under goal</th><td class=\"num\" id=\"under-goal-count\">%" PRIu64
 			   "</td></tr>\n", s->under_goal);
-		out_fmt(o, "<tr><th>Missing (no live copy)</th><td class=\"num\" id=\"missing-count\">%"
+		gd_text_fmt(o, "<tr><th>Missing (no live copy)</th><td class=\"num\" id=\"missing-count\">%"
 			   PRIu64 "</td></tr>\n", meta_status_missing(s));
-		out_fmt(o, "<tr><th>Over goal</th><td class=\"num\">%" PRIu64 "</td></tr>\n",
+		gd_text_fmt(o, "<tr><th>Over goal</th><td class=\"num\">%" PRIu64 "</td></tr>\n",
 			s->over_goal);
 	}
-	out_str(o, "</table>\n");
+	gd_text_str(o, "</table>\n");
 	if (s->census_known) {
-		out_str(o, "<h3>Chunks by live copies</h3>\n<table id=\"by-live\"><tr>");
+		gd_text_str(o, "<h3>Chunks by live copies</h3>\n<table id=\"by-live\"><tr>");
 		for (size_t i = 0; i < META_STATUS_BY_LIVE; i++)
-			out_fmt(o, "<th>%zu%s</th>", i, i + 1 == META_STATUS_BY_LIVE ? "+" : "");
-		out_str(o, "</tr><tr>");
+			gd_text_fmt(o, "<th>%zu%s</th>", i, i + 1 == META_STATUS_BY_LIVE ? "+" : "");
+		gd_text_str(o, "</tr><tr>");
 		for (size_t i = 0; i < META_STATUS_BY_LIVE; i++)
-			out_fmt(o, "<td class=\"num\">%" PRIu64 "</td>", s->by_live[i]);
-		out_str(o, "</tr></table>\n");
+			gd_text_fmt(o, "<td class=\"num\">%" PRIu64 "</td>", s->by_live[i]);
+		gd_text_str(o, "</tr></table>\n");
 	}
 	if (s->census_known && s->under_goal) {
-		out_str(o, "<h3>Chunks under goal by live copies</h3>\n<table><tr>");
+		gd_text_str(o, "<h3>Chunks under goal by live copies</h3>\n<table><tr>");
 		for (size_t i = 0; i < META_STATUS_COPIES_MAX; i++)
-			out_fmt(o, "<th>%zu%s</th>", i, i + 1 == META_STATUS_COPIES_MAX ? "+" : "");
-		out_str(o, "</tr><tr>");
+			gd_text_fmt(o, "<th>%zu%s</th>", i, i + 1 == META_STATUS_COPIES_MAX ? "+" : "");
+		gd_text_str(o, "</tr><tr>");
 		for (size_t i = 0; i < META_STATUS_COPIES_MAX; i++)
-			out_fmt(o, "<td class=\"num\">%" PRIu64 "</td>", s->under_by_live[i]);
-		out_str(o, "</tr></table>\n");
+			gd_text_fmt(o, "<td class=\"num\">%" PRIu64 "</td>", s->under_by_live[i]);
+		gd_text_str(o, "</tr></table>\n");
 	}
 	if (s->census_known)
-		out_fmt(o, "<p class=\"sub\">Counted by the leader's scan that ended %s ago.</p>\n",
+		gd_text_fmt(o, "<p class=\"sub\">Counted by the leader's scan that ended %s ago.</p>\n",
 			fmt_ms(s->census_age_ms, b1, sizeof(b1)));
 	if (s->leader) {
-		out_str(o, "<h3>Re-replication</h3>\n<table>\n");
-		out_fmt(o, "<tr><th>Copies to make</th><td class=\"num\" id=\"backlog\">%" PRIu64
+		gd_text_str(o, "<h3>Re-replication</h3>\n<table>\n");
+		gd_text_fmt(o, "<tr><th>Copies to make</th><td class=\"num\" id=\"backlog\">%" PRIu64
 			   "</td></tr>\n", s->copies_todo);
-		out_fmt(o, "<tr><th>Bytes to copy</th><td class=\"num\">%s</td></tr>\n",
-			fmt_bytes(s->bytes_todo, b1, sizeof(b1)));
-		out_fmt(o, "<tr><th>Copies on their way</th><td class=\"num\">%" PRIu64 "</td></tr>\n",
+		gd_text_fmt(o, "<tr><th>Bytes to copy</th><td class=\"num\">%s</td></tr>\n",
+			gd_text_bytes(s->bytes_todo, b1, sizeof(b1)));
+		gd_text_fmt(o, "<tr><th>Copies on their way</th><td class=\"num\">%" PRIu64 "</td></tr>\n",
 			s->copies_pending);
-		out_fmt(o, "<tr><th>Rate</th><td class=\"num\">%s/s</td></tr>\n",
-			fmt_bytes(s->rate_bps, b1, sizeof(b1)));
+		gd_text_fmt(o, "<tr><th>Rate</th><td class=\"num\">%s/s</td></tr>\n",
+			gd_text_bytes(s->rate_bps, b1, sizeof(b1)));
 		if (s->copies_todo == 0 && s->copies_pending == 0)
-			out_str(o, "<tr><th>ETA</th><td class=\"num\" id=\"eta\">done</td></tr>\n");
+			gd_text_str(o, "<tr><th>ETA</th><td class=\"num\" id=\"eta\">done</td></tr>\n");
 		else if (s->eta_s == META_STATUS_UNKNOWN)
-			out_fmt(o, "<tr><th>ETA</th><td class=\"num\" id=\"eta\">%s</td></tr>\n",
+			gd_text_fmt(o, "<tr><th>ETA</th><td class=\"num\" id=\"eta\">%s</td></tr>\n",
 				"unknown (nothing moving)");
 		else
-			out_fmt(o, "<tr><th>ETA</th><td class=\"num\" id=\"eta\">%s</td></tr>\n",
+			gd_text_fmt(o, "<tr><th>ETA</th><td class=\"num\" id=\"eta\">%s</td></tr>\n",
 				fmt_ms(s->eta_s * 1000, b2, sizeof(b2)));
-		out_str(o, "</table>\n");
+		gd_text_str(o, "</table>\n");
 	}
-	out_str(o, "</section>\n");
+	gd_text_str(o, "</section>\n");
 }
 
 int meta_status_render_html(const struct meta_status_snap *s, unsigned refresh_s,
 			    char **body, size_t *len)
 {
-	struct out o = { 0 };
+	struct gd_text o;
 	char t[40];
 
-	out_str(&o, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+	gd_text_init(&o, 0);
+	gd_text_str(&o, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
 		    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
 	if (refresh_s)
-		out_fmt(&o, "<meta http-equiv=\"refresh\" content=\"%u\">\n", refresh_s);
-	out_fmt(&o, "<title>godfs status: meta node %" PRIu64 " (", s->node_id);
+		gd_text_fmt(&o, "<meta http-equiv=\"refresh\" content=\"%u\">\n", refresh_s);
+	gd_text_fmt(&o, "<title>godfs status: meta node %" PRIu64 " (", s->node_id);
 	html(&o, s->state);
-	out_fmt(&o, ")</title>\n<style>%s</style></head><body>\n", CSS);
-	out_str(&o, "<header><h1>godfs cluster status</h1><p class=\"sub\">Drawn by meta node ");
-	out_fmt(&o, "%" PRIu64 " (", s->node_id);
+	gd_text_fmt(&o, ")</title>\n<style>%s</style></head><body>\n", CSS);
+	gd_text_str(&o, "<header><h1>godfs cluster status</h1><p class=\"sub\">Drawn by meta node ");
+	gd_text_fmt(&o, "%" PRIu64 " (", s->node_id);
 	html(&o, s->state);
-	out_str(&o, ") &middot; godfs ");
+	gd_text_str(&o, ") &middot; godfs ");
 	html(&o, s->version);
-	out_fmt(&o, " &middot; <time>%s</time> &middot; <a href=\"status.json\">JSON</a></p></header>\n",
+	gd_text_fmt(&o, " &middot; <time>%s</time> &middot; <a href=\"status.json\">JSON</a></p></header>\n",
 		fmt_time(s->taken_unix_ms, t, sizeof(t)));
 	html_health(&o, s);
 	html_raft(&o, s);
 	html_nodes(&o, s);
 	html_chunks(&o, s);
-	out_str(&o, "</body></html>\n");
-	return out_finish(&o, body, len);
+	gd_text_str(&o, "</body></html>\n");
+	return gd_text_finish(&o, body, len);
 }
 
 /* ---- JSON ----------------------------------------------------------------------- */
 
-static void json_u64(struct out *o, const char *key, uint64_t v, bool comma)
+static void json_u64(struct gd_text *o, const char *key, uint64_t v, bool comma)
 {
 	if (v == META_STATUS_UNKNOWN)
-		out_fmt(o, "\"%s\":null%s", key, comma ? "," : "");
+		gd_text_fmt(o, "\"%s\":null%s", key, comma ? "," : "");
 	else
-		out_fmt(o, "\"%s\":%" PRIu64 "%s", key, v, comma ? "," : "");
+		gd_text_fmt(o, "\"%s\":%" PRIu64 "%s", key, v, comma ? "," : "");
 }
 
-static void json_members(struct out *o, const struct meta_status_snap *s)
+static void json_members(struct gd_text *o, const struct meta_status_snap *s)
 {
-	out_str(o, "\"members\":[");
+	gd_text_str(o, "\"members\":[");
 	for (size_t i = 0; i < s->n_members; i++) {
 		const struct meta_status_member *m = &s->members[i];
 
-		out_str(o, i ? ",{" : "{");
+		gd_text_str(o, i ? ",{" : "{");
 		json_u64(o, "id", m->id, true);
-		out_str(o, "\"client_address\":");
+		gd_text_str(o, "\"client_address\":");
 		json_str(o, m->client_addr);
-		out_str(o, ",\"raft_address\":");
+		gd_text_str(o, ",\"raft_address\":");
 		json_str(o, m->raft_addr);
-		out_str(o, ",\"role\":");
+		gd_text_str(o, ",\"role\":");
 		json_str(o, m->role);
-		out_fmt(o, ",\"leader\":%s,\"self\":%s,\"reachable\":%s,", m->leader ? "true" : "false",
+		gd_text_fmt(o, ",\"leader\":%s,\"self\":%s,\"reachable\":%s,", m->leader ? "true" : "false",
 			m->self ? "true" : "false",
 			!m->has_heard ? "null" : m->reachable ? "true" : "false");
 		json_u64(o, "heard_ago_ms", m->has_heard && !m->self ? m->heard_ago_ms : META_STATUS_UNKNOWN,
 			 true);
 		json_u64(o, "match_index", m->match_index, false);
-		out_str(o, "}");
+		gd_text_str(o, "}");
 	}
-	out_str(o, "]");
+	gd_text_str(o, "]");
 }
 
-static void json_nodes(struct out *o, const struct meta_status_snap *s)
+static void json_nodes(struct gd_text *o, const struct meta_status_snap *s)
 {
-	out_str(o, "\"nodes\":[");
+	gd_text_str(o, "\"nodes\":[");
 	for (size_t i = 0; i < s->n_nodes; i++) {
 		const struct meta_status_node *n = &s->nodes[i];
 		bool known = s->leader && n->registered;
 
-		out_str(o, i ? ",{\"id\":" : "{\"id\":");
+		gd_text_str(o, i ? ",{\"id\":" : "{\"id\":");
 		json_str(o, n->id);
-		out_str(o, ",\"address\":");
+		gd_text_str(o, ",\"address\":");
 		json_str(o, n->address);
-		out_str(o, ",\"labels\":");
+		gd_text_str(o, ",\"labels\":");
 		json_str(o, n->label);
-		out_fmt(o, ",\"alive\":%s,\"draining\":%s,\"registered\":%s,",
+		gd_text_fmt(o, ",\"alive\":%s,\"draining\":%s,\"registered\":%s,",
 			!s->leader ? "null" : n->alive ? "true" : "false",
 			n->draining ? "true" : "false", n->registered ? "true" : "false");
 		json_u64(o, "space_total_bytes", known ? n->total_bytes : META_STATUS_UNKNOWN, true);
@@ -578,14 +482,14 @@ static void json_nodes(struct out *o, const struct meta_status_snap *s)
 		json_u64(o, "space_free_bytes", known ? n->free_bytes : META_STATUS_UNKNOWN, true);
 		json_u64(o, "chunks", known ? n->chunks : META_STATUS_UNKNOWN, true);
 		json_u64(o, "last_seen_ago_ms", known ? n->last_seen_ago_ms : META_STATUS_UNKNOWN, false);
-		out_str(o, "}");
+		gd_text_str(o, "}");
 	}
-	out_str(o, "]");
+	gd_text_str(o, "]");
 }
 
 int meta_status_render_json(const struct meta_status_snap *s, char **body, size_t *len)
 {
-	struct out o = { 0 };
+	struct gd_text o;
 	uint64_t total = 0, free_b = 0, alive = 0;
 	char t[40];
 
@@ -596,17 +500,18 @@ int meta_status_render_json(const struct meta_status_snap *s, char **body, size_
 			alive++;
 		}
 	}
-	out_str(&o, "{\"generated_at\":");
+	gd_text_init(&o, 0);
+	gd_text_str(&o, "{\"generated_at\":");
 	json_str(&o, fmt_time(s->taken_unix_ms, t, sizeof(t)));
-	out_str(&o, ",\"version\":");
+	gd_text_str(&o, ",\"version\":");
 	json_str(&o, s->version);
-	out_str(&o, ",\"node\":{");
+	gd_text_str(&o, ",\"node\":{");
 	json_u64(&o, "id", s->node_id, true);
-	out_str(&o, "\"state\":");
+	gd_text_str(&o, "\"state\":");
 	json_str(&o, s->state);
-	out_fmt(&o, ",\"serving_leader\":%s},", s->leader ? "true" : "false");
+	gd_text_fmt(&o, ",\"serving_leader\":%s},", s->leader ? "true" : "false");
 
-	out_str(&o, "\"raft\":{");
+	gd_text_str(&o, "\"raft\":{");
 	json_u64(&o, "term", s->term, true);
 	json_u64(&o, "last_index", s->last_index, true);
 	json_u64(&o, "applied_index", s->applied_index, true);
@@ -614,17 +519,17 @@ int meta_status_render_json(const struct meta_status_snap *s, char **body, size_
 	{
 		const struct meta_status_member *l = leader_member(s);
 
-		out_str(&o, "\"leader_address\":");
+		gd_text_str(&o, "\"leader_address\":");
 		if (l != NULL && l->client_addr[0])
 			json_str(&o, l->client_addr);
 		else
-			out_str(&o, "null");
-		out_str(&o, ",");
+			gd_text_str(&o, "null");
+		gd_text_str(&o, ",");
 	}
 	json_members(&o, s);
-	out_str(&o, "},");
+	gd_text_str(&o, "},");
 	json_nodes(&o, s);
-	out_str(&o, ",\"totals\":{");
+	gd_text_str(&o, ",\"totals\":{");
 	json_u64(&o, "nodes", s->n_nodes, true);
 	json_u64(&o, "nodes_alive", s->leader ? alive : META_STATUS_UNKNOWN, true);
 	json_u64(&o, "nodes_dead", s->leader ? dead_nodes(s) : META_STATUS_UNKNOWN, true);
@@ -634,37 +539,37 @@ int meta_status_render_json(const struct meta_status_snap *s, char **body, size_
 	json_u64(&o, "inodes", s->inodes, true);
 	json_u64(&o, "chunks", s->chunks, true);
 	json_u64(&o, "sessions", s->sessions, false);
-	out_str(&o, "},\"chunks\":");
+	gd_text_str(&o, "},\"chunks\":");
 	if (!s->census_known) {
-		out_str(&o, "null");
+		gd_text_str(&o, "null");
 	} else {
-		out_str(&o, "{");
+		gd_text_str(&o, "{");
 		json_u64(&o, "at_goal", s->at_goal, true);
 		json_u64(&o, "under_goal", s->under_goal, true);
 		json_u64(&o, "missing", meta_status_missing(s), true);
 		json_u64(&o, "over_goal", s->over_goal, true);
-		out_str(&o, "\"under_goal_by_live_copies\":[");
+		gd_text_str(&o, "\"under_goal_by_live_copies\":[");
 		for (size_t i = 0; i < META_STATUS_COPIES_MAX; i++)
-			out_fmt(&o, "%s%" PRIu64, i ? "," : "", s->under_by_live[i]);
-		out_str(&o, "],\"by_live_copies\":[");
+			gd_text_fmt(&o, "%s%" PRIu64, i ? "," : "", s->under_by_live[i]);
+		gd_text_str(&o, "],\"by_live_copies\":[");
 		for (size_t i = 0; i < META_STATUS_BY_LIVE; i++)
-			out_fmt(&o, "%s%" PRIu64, i ? "," : "", s->by_live[i]);
-		out_str(&o, "],");
+			gd_text_fmt(&o, "%s%" PRIu64, i ? "," : "", s->by_live[i]);
+		gd_text_str(&o, "],");
 		json_u64(&o, "scan_age_ms", s->census_age_ms, false);
-		out_str(&o, "}");
+		gd_text_str(&o, "}");
 	}
-	out_str(&o, ",\"replication\":");
+	gd_text_str(&o, ",\"replication\":");
 	if (!s->leader) {
-		out_str(&o, "null");
+		gd_text_str(&o, "null");
 	} else {
-		out_str(&o, "{");
+		gd_text_str(&o, "{");
 		json_u64(&o, "copies_todo", s->copies_todo, true);
 		json_u64(&o, "bytes_todo", s->bytes_todo, true);
 		json_u64(&o, "copies_pending", s->copies_pending, true);
 		json_u64(&o, "rate_bytes_per_second", s->rate_bps, true);
 		json_u64(&o, "eta_seconds", s->eta_s, false);
-		out_str(&o, "}");
+		gd_text_str(&o, "}");
 	}
-	out_str(&o, "}\n");
-	return out_finish(&o, body, len);
+	gd_text_str(&o, "}\n");
+	return gd_text_finish(&o, body, len);
 }
