@@ -105,24 +105,6 @@ void admin_json_str(const char *s)
 	putchar('"');
 }
 
-/* A byte count for humans: 1023 B, 1.5 KiB, 80.0 GiB. */
-const char *admin_bytes(uint64_t n, char *buf, size_t len)
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	double v = (double)n;
-	size_t u = 0;
-
-	while (v >= 1024.0 && u + 1 < sizeof(unit) / sizeof(unit[0])) {
-		v /= 1024.0;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%" PRIu64 " B", n);
-	else
-		snprintf(buf, len, "%.1f %s", v, unit[u]);
-	return buf;
-}
-
 /* Reports a failed call once, with what was being done. */
 static int admin_fail(const char *what, int rc)
 {

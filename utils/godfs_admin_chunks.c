@@ -2,6 +2,7 @@
 #include "godfs_admin_chunks.h"
 
 #include "gd_status.h"
+#include "gd_text.h"
 #include "godfs_admin_fmt.h"
 #include "proto/wire.pb-c.h"
 
@@ -80,14 +81,14 @@ static void chunks_human(const Godfs__AdminStatusResp *s, const Godfs__ReplProgr
 			       i == 1 ? "y  " : "ies", p->under_by_live[i],
 			       i == 0 ? " (lost until a chunkd holding them returns)" : "");
 	printf("to copy           %" PRIu64 " copies, %s\n", p->copies_todo,
-	       admin_bytes(p->bytes_todo, b1, sizeof(b1)));
+	       gd_text_bytes(p->bytes_todo, b1, sizeof(b1)));
 	printf("copying           %" PRIu64 " copies, %s (at most %u per chunkd)\n",
-	       p->pending, admin_bytes(p->pending_bytes, b2, sizeof(b2)), p->max_per_node);
+	       p->pending, gd_text_bytes(p->pending_bytes, b2, sizeof(b2)), p->max_per_node);
 	printf("done              %" PRIu64 " copies, %s, %" PRIu64
 	       " failed (since this leader started)\n", p->copies_done,
-	       admin_bytes(p->bytes_done, b3, sizeof(b3)), p->failed);
+	       gd_text_bytes(p->bytes_done, b3, sizeof(b3)), p->failed);
 	printf("rate              %s/s, %.1f copies/s (last 10 s)\n",
-	       admin_bytes(p->rate_bps, b1, sizeof(b1)), (double)p->rate_mcps / 1000.0);
+	       gd_text_bytes(p->rate_bps, b1, sizeof(b1)), (double)p->rate_mcps / 1000.0);
 	if (p->has_eta_s)
 		printf("eta               %s\n", p->eta_s == 0 ? "done"
 		       : chunks_duration(p->eta_s, b2, sizeof(b2)));

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gd_status.h"
+#include "gd_text.h"
 #include "godfs_admin_fmt.h"
 #include "proto/wire.pb-c.h"
 
@@ -106,8 +107,8 @@ static int list(struct gd_meta_client *m, int json)
 			char fr[48];
 
 			snprintf(fr, sizeof(fr), "%s / %s",
-				 admin_bytes(n->free_bytes, fb, sizeof(fb)),
-				 admin_bytes(n->total_bytes, tb, sizeof(tb)));
+				 gd_text_bytes(n->free_bytes, fb, sizeof(fb)),
+				 gd_text_bytes(n->total_bytes, tb, sizeof(tb)));
 			printf("%-18s %-22s %-20s %-20s %8" PRIu64 " %22s %7" PRIu64 ".%01" PRIu64 "s\n",
 			       n->node_id ? n->node_id : "-", n->address ? n->address : "-",
 			       n->label && n->label[0] ? n->label : "-", state(n, st, sizeof(st)),
