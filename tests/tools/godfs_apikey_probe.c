@@ -44,24 +44,11 @@
 #include "gw_auth.h"
 #include "gw_sessions.h"
 #include "proto/wire.pb-c.h"
-
-static const char *name_of(int st)
-{
-	switch (st) {
-	case 0: return "0";
-	case GD_EACCES: return "EACCES";
-	case GD_EPERM: return "EPERM";
-	case GD_EROFS: return "EROFS";
-	case GD_ENOENT: return "ENOENT";
-	case GD_EAUTH: return "EAUTH";
-	case GD_EINVAL: return "EINVAL";
-	default: return gd_strerror(st);
-	}
-}
+#include "tool_status.h"
 
 static int refused(int st, const char *why)
 {
-	printf("refused %s: %s\n", name_of(st), why ? why : gd_strerror(st));
+	printf("refused %s: %s\n", tool_status_name(st), why ? why : gd_strerror(st));
 	return 0;
 }
 
@@ -380,7 +367,7 @@ int main(int argc, char **argv)
 			if (rc == 0)
 				rc = walk(gd_client_meta(c), p.subtree, path, NULL);
 			if (rc) {
-				printf("refused at %" PRIu64 " %s\n", wall_ms(), name_of(rc));
+				printf("refused at %" PRIu64 " %s\n", wall_ms(), tool_status_name(rc));
 				break;
 			}
 			if (now_ms() - start > limit) {

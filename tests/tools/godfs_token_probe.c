@@ -25,20 +25,7 @@
 #include "gd_meta_client.h"
 #include "gd_status.h"
 #include "proto/wire.pb-c.h"
-
-static const char *status_name(int st)
-{
-	switch (st) {
-	case 0: return "0";
-	case GD_EACCES: return "EACCES";
-	case GD_EPERM: return "EPERM";
-	case GD_EROFS: return "EROFS";
-	case GD_ENOENT: return "ENOENT";
-	case GD_EAUTH: return "EAUTH";
-	case GD_EINVAL: return "EINVAL";
-	default: return gd_strerror(st);
-	}
-}
+#include "tool_status.h"
 
 int main(int argc, char **argv)
 {
@@ -70,7 +57,7 @@ int main(int argc, char **argv)
 	mc.timeout_ms = 5000;
 	rc = gd_meta_client_open(&mc, &m);
 	if (rc) {
-		printf("%s\n", status_name(rc));
+		printf("%s\n", tool_status_name(rc));
 		gd_config_release(&cfg);
 		return 1;
 	}
@@ -115,7 +102,7 @@ int main(int argc, char **argv)
 		gd_config_release(&cfg);
 		return 2;
 	}
-	printf("%s\n", status_name(rc));
+	printf("%s\n", tool_status_name(rc));
 	if (resp)
 		protobuf_c_message_free_unpacked(resp, NULL);
 	gd_meta_client_close(m);
