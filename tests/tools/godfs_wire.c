@@ -19,9 +19,11 @@
 #include "gd_conn.h"
 #include "gd_cred.h"
 #include "gd_frame.h"
+#include "gd_hex.h"
 #include "gd_log.h"
 #include "gd_status.h"
 #include "proto/wire.pb-c.h"
+#include "tool_status.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -83,16 +85,6 @@ static void usage(FILE *f)
 		"exit: 0 success, 1 the daemon answered an error, 2 usage, 3 no answer\n");
 }
 
-static const char *status_name(int status)
-{
-	switch (status) {
-#define GD_STATUS_NAME(name, num, err, msg) case name: return #name;
-	GD_STATUS_TABLE(GD_STATUS_NAME)
-#undef GD_STATUS_NAME
-	default: return "GD_UNKNOWN";
-	}
-}
-
 static int parse_u64(const char *s, uint64_t *out)
 {
 	char *end;
@@ -106,14 +98,8 @@ static int parse_hex(const char *s, uint8_t *out, size_t max, size_t *len)
 {
 	size_t n = strlen(s);
 
-	if (n % 2 || n / 2 > max)
+	if (n % 2 || n / 2 > max || gd_hex_decode(s, n, out, n / 2) != 0)
 		return -1;
-	for (size_t i = 0; i < n / 2; i++) {
-		unsigned v;
-		if (sscanf(s + 2 * i, "%2x", &v) != 1)
-			return -1;
-		out[i] = (uint8_t)v;
-	}
 	*len = n / 2;
 	return 0;
 }
@@ -129,7 +115,8 @@ static int outcome(const char *what, int rc, bool answered)
 {
 	if (rc == 0)
 		return 0;
-	fprintf(stderr, "godfs_wire: %s: status %s: %s\n", what, status_name(rc), gd_strerror(rc));
+	fprintf(stderr, "godfs_wire: %s: status GD_%s: %s\n", what, tool_status_name(rc),
+		gd_strerror(rc));
 	return answered ? EXIT_REFUSED : EXIT_NOANSWER;
 }
 
