@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "acl_build.h"
+#include "fsm_entry.h"
 #include "gd_alloc.h"
 #include "gd_status.h"
 #include "meta_acl.h"
@@ -23,48 +25,6 @@
 #include "meta_ns.h"
 #include "proto/fsm.pb-c.h"
 #include "proto/wire.pb-c.h"
-
-#define UO META_ACL_USER_OBJ
-#define U META_ACL_USER
-#define GO META_ACL_GROUP_OBJ
-#define G META_ACL_GROUP
-#define MK META_ACL_MASK
-#define O META_ACL_OTHER
-#define NOID META_ACL_UNDEFINED_ID
-
-struct e {
-	uint16_t tag, perm;
-	uint32_t id;
-};
-
-/* An ACL in its xattr form: 4 + 8 * n bytes in buf. */
-struct acl {
-	uint8_t buf[META_ACL_MAX_BYTES + 64];
-	size_t len;
-};
-
-static void put(uint8_t *p, uint32_t v, int bytes)
-{
-	for (int i = 0; i < bytes; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void acl_make(struct acl *a, const struct e *es, size_t n)
-{
-	put(a->buf, META_ACL_VERSION, 4);
-	for (size_t i = 0; i < n; i++) {
-		uint8_t *p = a->buf + 4 + 8 * i;
-		put(p, es[i].tag, 2);
-		put(p + 2, es[i].perm, 2);
-		put(p + 4, es[i].id, 4);
-	}
-	a->len = 4 + 8 * n;
-}
-
-#define ACL(a, ...) do { \
-		const struct e es_[] = { __VA_ARGS__ }; \
-		acl_make((a), es_, sizeof(es_) / sizeof(es_[0])); \
-	} while (0)
 
 /* The perm of the entry with tag (and id for named entries) in an xattr value, or -1. */
 static int perm_of(const uint8_t *v, size_t len, uint16_t tag, uint32_t id)
@@ -180,12 +140,12 @@ static void test_check_random(void **state)
 		size_t len = 4 + 8 * n;
 		uint8_t *v = malloc(4 + 8 * n);
 		assert_non_null(v);
-		put(v, (r >> 12) % 64 ? META_ACL_VERSION : 3, 4);
+		acl_put_le(v, (r >> 12) % 64 ? META_ACL_VERSION : 3, 4);
 		for (size_t i = 0; i < n; i++) {
 			uint64_t x = r * (i + 7) * 0x9e3779b97f4a7c15ULL;
-			put(v + 4 + 8 * i, tags[(x >> 20) % 8], 2);
-			put(v + 6 + 8 * i, (x >> 30) % 9, 2);
-			put(v + 8 + 8 * i, (uint32_t)((x >> 40) % 3), 4);
+			acl_put_le(v + 4 + 8 * i, tags[(x >> 20) % 8], 2);
+			acl_put_le(v + 6 + 8 * i, (x >> 30) % 9, 2);
+			acl_put_le(v + 8 + 8 * i, (uint32_t)((x >> 40) % 3), 4);
 		}
 		if ((r >> 8) % 16 == 0)
 			len--; /* not whole entries */
@@ -434,34 +394,15 @@ static void test_alloc_failure(void **state)
 
 #define M(name) GODFS__METHOD__M_##name
 
-static uint8_t *pack_msg(const ProtobufCMessage *m, size_t *len)
-{
-	size_t n = protobuf_c_message_get_packed_size(m);
-	uint8_t *b = malloc(n ? n : 1);
-	assert_non_null(b);
-	*len = protobuf_c_message_pack(m, b);
-	return b;
-}
-
 /* Applies one entry of method with request req; returns the status and
  * (where not NULL) the answer's mode and inode. */
 static int fsm_apply(struct meta_fsm *f, uint32_t method, const ProtobufCMessage *req,
 		     uint32_t *mode, uint64_t *ino)
 {
-	Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
 	struct meta_fsm_result res;
-	size_t rlen, elen;
-	uint8_t *r = pack_msg(req, &rlen), *buf;
+	int status = fsm_entry_apply(f, method, req, &res);
 
-	e.has_method = e.has_request = e.has_now_sec = e.has_now_nsec = 1;
-	e.method = method;
-	e.request.data = r;
-	e.request.len = rlen;
-	e.now_sec = 1764633600;
-	buf = pack_msg(&e.base, &elen);
-	memset(&res, 0, sizeof(res));
-	assert_int_equal(meta_fsm_apply(f, buf, elen, &res), 0);
-	if (res.status == 0 && (mode || ino)) {
+	if (status == 0 && (mode || ino)) {
 		Godfs__AttrResp *a = godfs__attr_resp__unpack(NULL, res.resp_len, res.resp);
 		assert_non_null(a);
 		assert_non_null(a->attr);
@@ -471,10 +412,7 @@ static int fsm_apply(struct meta_fsm *f, uint32_t method, const ProtobufCMessage
 			*ino = a->attr->ino;
 		godfs__attr_resp__free_unpacked(a, NULL);
 	}
-	int status = res.status;
 	meta_fsm_result_release(&res);
-	free(buf);
-	free(r);
 	return status;
 }
 
@@ -514,7 +452,7 @@ static uint32_t fsm_mode(struct meta_fsm *f, uint64_t ino)
 
 	q.has_ino = 1;
 	q.ino = ino;
-	b = pack_msg(&q.base, &len);
+	b = fsm_entry_pack(&q.base, &len);
 	memset(&res, 0, sizeof(res));
 	assert_int_equal(meta_fsm_query(f, M(GETATTR), b, len, &res), 0);
 	assert_int_equal(res.status, 0);
@@ -539,7 +477,7 @@ static int fsm_perm(struct meta_fsm *f, uint64_t ino, const char *name, uint16_t
 	x.has_ino = 1;
 	x.ino = ino;
 	x.name = (char *)name;
-	b = pack_msg(&x.base, &len);
+	b = fsm_entry_pack(&x.base, &len);
 	memset(&res, 0, sizeof(res));
 	assert_int_equal(meta_fsm_query(f, M(GETXATTR), b, len, &res), 0);
 	if (res.status == GD_ENODATA) {

@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "acl_build.h"
+#include "fsm_entry.h"
 #include "gd_methods.h"
 #include "gd_status.h"
 #include "meta_acl.h"
@@ -32,27 +34,6 @@
 #define ROOT 1
 
 /* ---- the tree ------------------------------------------------------------------------ */
-
-struct acl_e {
-	uint16_t tag, perm;
-	uint32_t id;
-};
-
-static void acl_bytes(uint8_t *b, size_t *len, const struct acl_e *es, size_t n)
-{
-	b[0] = META_ACL_VERSION;
-	b[1] = b[2] = b[3] = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t *p = b + 4 + 8 * i;
-		p[0] = (uint8_t)es[i].tag;
-		p[1] = (uint8_t)(es[i].tag >> 8);
-		p[2] = (uint8_t)es[i].perm;
-		p[3] = 0;
-		for (int k = 0; k < 4; k++)
-			p[4 + k] = (uint8_t)(es[i].id >> (8 * k));
-	}
-	*len = 4 + 8 * n;
-}
 
 static struct meta_ns_inode *ino_of(struct meta_ns_state *st, const char *path)
 {
@@ -93,20 +74,11 @@ static struct meta_ns_inode *mk(struct meta_ns_state *st, const char *path, uint
 
 static void set_acl(struct meta_ns_inode *in, const struct acl_e *es, size_t n)
 {
-	uint8_t b[256];
-	size_t len;
+	struct acl a;
 
-	acl_bytes(b, &len, es, n);
-	assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, b, len, false), 0);
+	acl_build(&a, es, n);
+	assert_int_equal(meta_acl_set(in, META_ACL_ACCESS, a.buf, a.len, false), 0);
 }
-
-#define UO META_ACL_USER_OBJ
-#define U META_ACL_USER
-#define GO META_ACL_GROUP_OBJ
-#define G META_ACL_GROUP
-#define MK META_ACL_MASK
-#define O META_ACL_OTHER
-#define NOID META_ACL_UNDEFINED_ID
 
 static struct meta_ns_state st;
 
@@ -573,38 +545,6 @@ static void test_mode_bits(void **state)
 
 /* ---- the set-gid bit at apply time ---------------------------------------------------- */
 
-static uint8_t *pack(const ProtobufCMessage *m, size_t *len)
-{
-	size_t n = protobuf_c_message_get_packed_size(m);
-	uint8_t *b = malloc(n ? n : 1);
-
-	assert_non_null(b);
-	*len = protobuf_c_message_pack(m, b);
-	return b;
-}
-
-static int apply_as(struct meta_fsm *f, uint32_t method, const ProtobufCMessage *req,
-		    uint32_t uid, uint32_t gid, struct meta_fsm_result *res)
-{
-	Godfs__MetaEntry e = GODFS__META_ENTRY__INIT;
-	uint8_t *rb, *eb;
-	size_t rl, el;
-
-	rb = pack(req, &rl);
-	e.has_as_uid = e.has_as_gid = e.has_method = e.has_request = e.has_now_sec = 1;
-	e.as_uid = uid;
-	e.as_gid = gid;
-	e.method = method;
-	e.request.data = rb;
-	e.request.len = rl;
-	e.now_sec = 1764633600;
-	eb = pack(&e.base, &el);
-	assert_int_equal(meta_fsm_apply(f, eb, el, res), 0);
-	free(rb);
-	free(eb);
-	return res->status;
-}
-
 static uint32_t mode_of(struct meta_fsm *f, uint64_t i)
 {
 	const struct meta_ns_inode *in = meta_ns_map_get(&meta_fsm_state(f)->inodes, i);
@@ -622,8 +562,7 @@ static void test_apply_sgid(void **state)
 	Godfs__Xattr x = GODFS__XATTR__INIT;
 	const struct acl_e acl[] = { { UO, 7, NOID }, { U, 7, 5 }, { GO, 5, NOID },
 				     { MK, 7, NOID }, { O, 5, NOID } };
-	uint8_t ab[64];
-	size_t alen;
+	struct acl ab;
 	uint64_t file;
 
 	(void)state;
@@ -632,7 +571,7 @@ static void test_apply_sgid(void **state)
 	mk.parent = ROOT;
 	mk.name = "f";
 	mk.mode = S_IFREG | 0755;
-	assert_int_equal(apply_as(f, M(MKNOD), &mk.base, 1000, 100, &res), 0);
+	assert_int_equal(fsm_entry_apply_as(f, M(MKNOD), &mk.base, 1000, 100, &res), 0);
 	meta_fsm_result_release(&res);
 	file = meta_fsm_state(f)->next_ino - 1;
 
@@ -641,40 +580,40 @@ static void test_apply_sgid(void **state)
 	sa.ino = file;
 	sa.valid = SA(MODE);
 	sa.mode = 02745;   /* no group x: a chown keeps S_ISGID */
-	assert_int_equal(apply_as(f, M(SETATTR), &sa.base, 1000, 100, &res), 0);
+	assert_int_equal(fsm_entry_apply_as(f, M(SETATTR), &sa.base, 1000, 100, &res), 0);
 	meta_fsm_result_release(&res);
 	assert_int_equal(mode_of(f, file), 02745);
 	/* root moves it to group 7; the owner (not in 7) asks for it again: cleared */
 	sa.valid = SA(GID);
 	sa.has_gid = 1;
 	sa.gid = 7;
-	assert_int_equal(apply_as(f, M(SETATTR), &sa.base, 0, 0, &res), 0);
+	assert_int_equal(fsm_entry_apply_as(f, M(SETATTR), &sa.base, 0, 0, &res), 0);
 	meta_fsm_result_release(&res);
 	sa.valid = SA(MODE);
-	assert_int_equal(apply_as(f, M(SETATTR), &sa.base, 1000, 100, &res), 0);
+	assert_int_equal(fsm_entry_apply_as(f, M(SETATTR), &sa.base, 1000, 100, &res), 0);
 	meta_fsm_result_release(&res);
 	assert_int_equal(mode_of(f, file), 0745);
 	/* chmod and chgrp to the key's own group together: the new group counts */
 	sa.valid = SA(MODE) | SA(GID);
 	sa.gid = 100;
-	assert_int_equal(apply_as(f, M(SETATTR), &sa.base, 1000, 100, &res), 0);
+	assert_int_equal(fsm_entry_apply_as(f, M(SETATTR), &sa.base, 1000, 100, &res), 0);
 	meta_fsm_result_release(&res);
 	assert_int_equal(mode_of(f, file), 02745);
 	/* root outside the group keeps it */
 	sa.valid = SA(GID);
 	sa.gid = 7;
-	assert_int_equal(apply_as(f, M(SETATTR), &sa.base, 0, 0, &res), 0);
+	assert_int_equal(fsm_entry_apply_as(f, M(SETATTR), &sa.base, 0, 0, &res), 0);
 	meta_fsm_result_release(&res);
 	assert_int_equal(mode_of(f, file), 02745);
 	/* an access ACL set by the owner outside the group: S_ISGID goes, although
 	 * the request did not ask (ACL_KILL_SGID) */
-	acl_bytes(ab, &alen, acl, 5);
+	acl_build(&ab, acl, 5);
 	x.has_ino = x.has_value = 1;
 	x.ino = file;
 	x.name = META_ACL_ACCESS;
-	x.value.data = ab;
-	x.value.len = alen;
-	assert_int_equal(apply_as(f, M(SETXATTR), &x.base, 1000, 100, &res), 0);
+	x.value.data = ab.buf;
+	x.value.len = ab.len;
+	assert_int_equal(fsm_entry_apply_as(f, M(SETXATTR), &x.base, 1000, 100, &res), 0);
 	meta_fsm_result_release(&res);
 	assert_int_equal(mode_of(f, file), 0775);
 	meta_fsm_free(f);
