@@ -329,6 +329,21 @@ static void html_nodes(struct gd_text *o, const struct meta_status_snap *s)
 	gd_text_str(o, "</section>\n");
 }
 
+/* Counts by number of live copies as a one-row table headed 0, 1, ... and
+ * "n-1+" for the last (which counts n-1 copies or more); attr: the table's
+ * attributes (" id=..." or ""). */
+static void html_by_copies(struct gd_text *o, const char *title, const char *attr,
+			   const uint64_t *v, size_t n)
+{
+	gd_text_fmt(o, "<h3>%s</h3>\n<table%s><tr>", title, attr);
+	for (size_t i = 0; i < n; i++)
+		gd_text_fmt(o, "<th>%zu%s</th>", i, i + 1 == n ? "+" : "");
+	gd_text_str(o, "</tr><tr>");
+	for (size_t i = 0; i < n; i++)
+		gd_text_fmt(o, "<td class=\"num\">%" PRIu64 "</td>", v[i]);
+	gd_text_str(o, "</tr></table>\n");
+}
+
 static void html_chunks(struct gd_text *o, const struct meta_status_snap *s)
 {
 	char b1[32], b2[32];
@@ -352,24 +367,12 @@ static void html_chunks(struct gd_text *o, const struct meta_status_snap *s)
 			s->over_goal);
 	}
 	gd_text_str(o, "</table>\n");
-	if (s->census_known) {
-		gd_text_str(o, "<h3>Chunks by live copies</h3>\n<table id=\"by-live\"><tr>");
-		for (size_t i = 0; i < META_STATUS_BY_LIVE; i++)
-			gd_text_fmt(o, "<th>%zu%s</th>", i, i + 1 == META_STATUS_BY_LIVE ? "+" : "");
-		gd_text_str(o, "</tr><tr>");
-		for (size_t i = 0; i < META_STATUS_BY_LIVE; i++)
-			gd_text_fmt(o, "<td class=\"num\">%" PRIu64 "</td>", s->by_live[i]);
-		gd_text_str(o, "</tr></table>\n");
-	}
-	if (s->census_known && s->under_goal) {
-		gd_text_str(o, "<h3>Chunks under goal by live copies</h3>\n<table><tr>");
-		for (size_t i = 0; i < META_STATUS_COPIES_MAX; i++)
-			gd_text_fmt(o, "<th>%zu%s</th>", i, i + 1 == META_STATUS_COPIES_MAX ? "+" : "");
-		gd_text_str(o, "</tr><tr>");
-		for (size_t i = 0; i < META_STATUS_COPIES_MAX; i++)
-			gd_text_fmt(o, "<td class=\"num\">%" PRIu64 "</td>", s->under_by_live[i]);
-		gd_text_str(o, "</tr></table>\n");
-	}
+	if (s->census_known)
+		html_by_copies(o, "Chunks by live copies", " id=\"by-live\"", s->by_live,
+			       META_STATUS_BY_LIVE);
+	if (s->census_known && s->under_goal)
+		html_by_copies(o, "Chunks under goal by live copies", "", s->under_by_live,
+			       META_STATUS_COPIES_MAX);
 	if (s->census_known)
 		gd_text_fmt(o, "<p class=\"sub\">Counted by the leader's scan that ended %s ago.</p>\n",
 			fmt_ms(s->census_age_ms, b1, sizeof(b1)));
@@ -433,6 +436,15 @@ static void json_u64(struct gd_text *o, const char *key, uint64_t v, bool comma)
 		gd_text_fmt(o, "\"%s\":null%s", key, comma ? "," : "");
 	else
 		gd_text_fmt(o, "\"%s\":%" PRIu64 "%s", key, v, comma ? "," : "");
+}
+
+/* "key":[v0,...,vn-1], and a comma. */
+static void json_u64s(struct gd_text *o, const char *key, const uint64_t *v, size_t n)
+{
+	gd_text_fmt(o, "\"%s\":[", key);
+	for (size_t i = 0; i < n; i++)
+		gd_text_fmt(o, "%s%" PRIu64, i ? "," : "", v[i]);
+	gd_text_str(o, "],");
 }
 
 static void json_members(struct gd_text *o, const struct meta_status_snap *s)
@@ -548,13 +560,9 @@ int meta_status_render_json(const struct meta_status_snap *s, char **body, size_
 		json_u64(&o, "under_goal", s->under_goal, true);
 		json_u64(&o, "missing", meta_status_missing(s), true);
 		json_u64(&o, "over_goal", s->over_goal, true);
-		gd_text_str(&o, "\"under_goal_by_live_copies\":[");
-		for (size_t i = 0; i < META_STATUS_COPIES_MAX; i++)
-			gd_text_fmt(&o, "%s%" PRIu64, i ? "," : "", s->under_by_live[i]);
-		gd_text_str(&o, "],\"by_live_copies\":[");
-		for (size_t i = 0; i < META_STATUS_BY_LIVE; i++)
-			gd_text_fmt(&o, "%s%" PRIu64, i ? "," : "", s->by_live[i]);
-		gd_text_str(&o, "],");
+		json_u64s(&o, "under_goal_by_live_copies", s->under_by_live,
+			  META_STATUS_COPIES_MAX);
+		json_u64s(&o, "by_live_copies", s->by_live, META_STATUS_BY_LIVE);
 		json_u64(&o, "scan_age_ms", s->census_age_ms, false);
 		gd_text_str(&o, "}");
 	}
