@@ -52,6 +52,22 @@ static int refused(int st, const char *why)
 	return 0;
 }
 
+/* Sends req (method, answered with a message of d) on m: "ok", or
+ * "refused STATUS: what". */
+static int call_ok(struct gd_meta_client *m, uint32_t method, const ProtobufCMessage *req,
+		   const ProtobufCMessageDescriptor *d, const char *what)
+{
+	ProtobufCMessage *resp = NULL;
+	int rc = gd_meta_call(m, method, req, d, &resp);
+
+	if (resp)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	if (rc)
+		return refused(rc, what);
+	printf("ok\n");
+	return 0;
+}
+
 /* LOOKUP along path from root; *attr (may be NULL) gets the last one's. */
 static int walk(struct gd_meta_client *m, uint64_t root, const char *path, struct gd_attr *attr)
 {
@@ -177,7 +193,6 @@ static int cmd_get(struct gd_client *c, uint64_t root, const char *path)
 static int cmd_chown(struct gd_client *c, uint64_t root, const char *path, const char *uid)
 {
 	Godfs__SetAttr req = GODFS__SET_ATTR__INIT;
-	ProtobufCMessage *resp = NULL;
 	struct gd_attr a;
 	int rc = walk(gd_client_meta(c), root, path, &a);
 
@@ -188,32 +203,18 @@ static int cmd_chown(struct gd_client *c, uint64_t root, const char *path, const
 	req.valid = GODFS__SET_ATTR_BITS__SA_UID;
 	req.uid = (uint32_t)strtoul(uid, NULL, 10);
 	req.session_id = gd_client_session(c);
-	rc = gd_meta_call(gd_client_meta(c), GODFS__METHOD__M_SETATTR, &req.base,
-			  &godfs__attr_resp__descriptor, &resp);
-	if (resp)
-		protobuf_c_message_free_unpacked(resp, NULL);
-	if (rc)
-		return refused(rc, "chown");
-	printf("ok\n");
-	return 0;
+	return call_ok(gd_client_meta(c), GODFS__METHOD__M_SETATTR, &req.base,
+		       &godfs__attr_resp__descriptor, "chown");
 }
 
 static int cmd_getattr(struct gd_client *c, const char *ino)
 {
 	Godfs__InodeReq req = GODFS__INODE_REQ__INIT;
-	ProtobufCMessage *resp = NULL;
-	int rc;
 
 	req.has_ino = 1;
 	req.ino = strtoull(ino, NULL, 10);
-	rc = gd_meta_call(gd_client_meta(c), GODFS__METHOD__M_GETATTR, &req.base,
-			  &godfs__attr_resp__descriptor, &resp);
-	if (resp)
-		protobuf_c_message_free_unpacked(resp, NULL);
-	if (rc)
-		return refused(rc, "getattr");
-	printf("ok\n");
-	return 0;
+	return call_ok(gd_client_meta(c), GODFS__METHOD__M_GETATTR, &req.base,
+		       &godfs__attr_resp__descriptor, "getattr");
 }
 
 /* MKDIR or UNLINK of path: the name operations of the gateway's fs/mkdir and
@@ -221,7 +222,6 @@ static int cmd_getattr(struct gd_client *c, const char *ino)
 static int cmd_name(struct gd_client *c, uint64_t root, const char *path, bool mkdir)
 {
 	struct gd_meta_client *m = gd_client_meta(c);
-	ProtobufCMessage *resp = NULL;
 	const char *name;
 	uint64_t parent;
 	int rc = split(m, root, path, &parent, &name);
@@ -234,23 +234,16 @@ static int cmd_name(struct gd_client *c, uint64_t root, const char *path, bool m
 		req.parent = parent;
 		req.name = (char *)name;
 		req.mode = 040755;
-		rc = gd_meta_call(m, GODFS__METHOD__M_MKDIR, &req.base,
-				  &godfs__attr_resp__descriptor, &resp);
-	} else {
-		Godfs__NameReq req = GODFS__NAME_REQ__INIT;
-		req.has_parent = req.has_session_id = 1;
-		req.parent = parent;
-		req.name = (char *)name;
-		req.session_id = gd_client_session(c);
-		rc = gd_meta_call(m, GODFS__METHOD__M_UNLINK, &req.base,
-				  &godfs__status_resp__descriptor, &resp);
+		return call_ok(m, GODFS__METHOD__M_MKDIR, &req.base,
+			       &godfs__attr_resp__descriptor, "mkdir");
 	}
-	if (resp)
-		protobuf_c_message_free_unpacked(resp, NULL);
-	if (rc)
-		return refused(rc, mkdir ? "mkdir" : "unlink");
-	printf("ok\n");
-	return 0;
+	Godfs__NameReq req = GODFS__NAME_REQ__INIT;
+	req.has_parent = req.has_session_id = 1;
+	req.parent = parent;
+	req.name = (char *)name;
+	req.session_id = gd_client_session(c);
+	return call_ok(m, GODFS__METHOD__M_UNLINK, &req.base, &godfs__status_resp__descriptor,
+		       "unlink");
 }
 
 static uint64_t wall_ms(void)
