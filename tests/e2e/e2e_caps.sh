@@ -53,7 +53,25 @@ e2e_log "f: chunk $CHUNK v$VER on $(field chain <<<"$loc"); cap: $(wire cap-show
 loc_g=$(wire locate "$META_ADDR" "$(stat -c %i "$MNT/g")" 0) || e2e_fail "locate g: $loc_g"
 CAP_G=$(field cap <<<"$loc_g")
 files_before=$(for i in 1 2 3; do e2e_chunk_file "$i" "${CHUNK#0x}"; done)
+# The copies of f are still open after its write (chunkd_store.h: the
+# header's state byte is 1 until the copy is settled, synced and marked
+# clean, after 5 s idle): wait for every copy to be settled, so that only the
+# refused requests below could change the files.
+settled() {
+	local f
+	for f in $files_before; do
+		[ "$(od -An -tu1 -j48 -N1 "$f" | tr -d ' ')" = 0 ] || return 1
+	done
+}
+for ((i = 0; i < 100; i++)); do settled && break; sleep 0.2; done
+settled || e2e_fail "the copies of f are not settled 20 s after the write"
 sums_before=$(for f in $files_before; do md5sum "$f"; done)
+# Fresh capabilities (those above may be near their 4 s lifetime by now).
+loc=$(wire locate "$META_ADDR" "$(stat -c %i "$MNT/f")" 0) || e2e_fail "locate f: $loc"
+CAP=$(field cap <<<"$loc")
+[ "$(field version <<<"$loc")" = "$VER" ] || e2e_fail "f's chunk changed version while settling: $loc"
+loc_g=$(wire locate "$META_ADDR" "$(stat -c %i "$MNT/g")" 0) || e2e_fail "locate g: $loc_g"
+CAP_G=$(field cap <<<"$loc_g")
 
 # The meta's capability opens the chunk for reading, and only that.
 wire cs-read "$CS" "$CHUNK" "$VER" --cap "$CAP" --length 65536 --out "$E2E_TMP/r0" 2>/dev/null ||
