@@ -22,6 +22,7 @@
 #include "gd_alloc.h"
 #include "gd_log.h"
 #include "gd_status.h"
+#include "gd_trace.h"
 #include "gw.h"
 #include "gw_error.h"
 #include "gw_path.h"
@@ -78,6 +79,7 @@ struct body {
 	bool stop;               /* the answer is over (or failed): readers end */
 	unsigned nthreads;
 	pthread_t threads[GW_READ_THREADS];
+	char trace[GD_TRACE_MAX + 1];   /* the request's id, for the readers' requests */
 };
 
 /* Advances (piece, off) past empty and literal pieces to the next file
@@ -129,6 +131,7 @@ static bool claim(struct body *b, struct rbuf *rb)
 static void *reader_main(void *arg)
 {
 	struct body *b = arg;
+	gd_trace_set(b->trace);
 	pthread_mutex_lock(&b->mu);
 	for (;;) {
 		struct rbuf *rb = &b->bufs[b->rd_seq % b->nbufs];
@@ -293,6 +296,7 @@ static struct body *body_new(struct gw_req *r, const struct gd_attr *a, struct p
 			return NULL;
 		}
 	}
+	gd_trace_save(b->trace);
 	for (unsigned i = 0; b->nbufs > 1 && i < GW_READ_THREADS; i++) {
 		if (pthread_create(&b->threads[i], NULL, reader_main, b) != 0) {
 			body_free(b);

@@ -14,6 +14,7 @@
 #include "gd_log.h"
 #include "gd_status.h"
 #include "gd_time.h"
+#include "gd_trace.h"
 #include "gw_put.h"
 #include "proto/wire.pb-c.h"
 
@@ -104,6 +105,7 @@ static void *janitor_main(void *arg)
 		if (j->stop)
 			break;
 		pthread_mutex_unlock(&j->mu);
+		gd_trace_new();   /* each pass has an id of its own */
 		long n = gw_janitor_pass(j->gw, j->stale_s, &j->stop);
 		if (n < 0)
 			gd_warn("janitor: pass failed: %s", gd_strerror((int)n));

@@ -14,6 +14,7 @@
 #include "gd_alloc.h"
 #include "gd_log.h"
 #include "gd_status.h"
+#include "gd_trace.h"
 #include "gw_path.h"
 #include "proto/wire.pb-c.h"
 
@@ -126,6 +127,7 @@ struct copy {
 	bool full[2];                    /* under mu */
 	bool done;                       /* under mu: the reader handed out all */
 	int rc;                          /* under mu: the first error of either side */
+	char trace[GD_TRACE_MAX + 1];    /* the request's id, for the reader's requests */
 };
 
 static void copy_fail(struct copy *c, int rc)
@@ -144,6 +146,7 @@ static void *copy_reader(void *arg)
 	const struct gw_mp_complete_in *in = j->in;
 	int slot = 0, rc = 0;
 
+	gd_trace_set(c->trace);
 	for (size_t i = 0; i < j->plan.n && rc == 0; i++) {
 		const struct gw_mp_step *st = &j->plan.steps[i];
 		const struct gw_mp_staged *sp = staged_of(j, st->part.number);
@@ -206,6 +209,7 @@ static int copy_parts(struct job *j)
 
 	pthread_mutex_init(&c.mu, NULL);
 	pthread_cond_init(&c.cv, NULL);
+	gd_trace_save(c.trace);
 	if (pthread_create(&reader, NULL, copy_reader, &c) != 0) {
 		rc = GD_ENOMEM;
 		goto out;

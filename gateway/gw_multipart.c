@@ -19,6 +19,7 @@
 #include "gd_log.h"
 #include "gd_metrics.h"
 #include "gd_status.h"
+#include "gd_trace.h"
 #include "gw.h"
 #include "gw_content.h"
 #include "gw_error.h"
@@ -195,8 +196,8 @@ int gw_multipart_init(struct gw_req *r)
 	rc = gw_mp_store_create(&mp->store, &m, &u);
 	if (rc)
 		return gw_reply_status(r, rc, "stage the upload");
-	gd_info("req=%s: multipart upload %s of %s started (key %" PRIu64 ", part size %" PRIu64
-		"%s)", r->request_id, m.id, m.path, m.key_id, m.part_size,
+	gd_info("multipart upload %s of %s started (key %" PRIu64 ", part size %" PRIu64
+		"%s)", m.id, m.path, m.key_id, m.part_size,
 		m.zero_copy ? ", zero-copy" : "");
 	return gw_reply_json(r, 200, json_pack("{s:s, s:s, s:I, s:I, s:b}", "upload_id", m.id,
 					       "path", m.path, "expires_at", (json_int_t)m.expires,
@@ -435,8 +436,8 @@ int gw_multipart_post(struct gw_req *r)
 	default:
 		return gw_reply_status(r, rc, "complete the upload");
 	}
-	gd_info("req=%s: multipart upload %s completed: %s, %" PRIu64 " bytes%s", r->request_id,
-		u.m.id, u.m.path, out.attr.size, out.zero_copy ? " (zero-copy)" : "");
+	gd_info("multipart upload %s completed: %s, %" PRIu64 " bytes%s", u.m.id, u.m.path,
+		out.attr.size, out.zero_copy ? " (zero-copy)" : "");
 	/* the file's ETag as GET and HEAD give it (not a hash of the parts:
 	 * the same bytes PUT whole have the same kind of ETag) */
 	char etag[GW_ETAG_MAX];
@@ -464,7 +465,7 @@ int gw_multipart_delete(struct gw_req *r)
 		return not_found(r);
 	if (rc)
 		return gw_reply_status(r, rc, "remove the upload");
-	gd_info("req=%s: multipart upload %s aborted", r->request_id, u.m.id);
+	gd_info("multipart upload %s aborted", u.m.id);
 	return gw_reply_empty(r, 204);
 }
 
@@ -499,6 +500,7 @@ static void *janitor(void *arg)
 		if (mp->stop)
 			break;
 		pthread_mutex_unlock(&mp->mu);
+		gd_trace_new();   /* each pass has an id of its own */
 		unsigned removed = 0, active = 0;
 		int64_t orphan = mp->expiry_s > ORPHAN_MIN_S ? mp->expiry_s : ORPHAN_MIN_S;
 		int rc = gw_mp_store_expire(&mp->store, now_s(), orphan, &removed, &active);

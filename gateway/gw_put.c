@@ -29,6 +29,7 @@
 #include "gd_alloc.h"
 #include "gd_log.h"
 #include "gd_status.h"
+#include "gd_trace.h"
 #include "gw.h"
 #include "gw_error.h"
 #include "gw_fs.h"
@@ -72,6 +73,7 @@ struct put {
 	unsigned active;                 /* jobs being written */
 	int werr;                        /* first write error */
 	bool stop;
+	char trace[GD_TRACE_MAX + 1];    /* the request's id, for the writers' requests */
 };
 
 /* A writer: several per PUT write different buffers at once (different
@@ -79,6 +81,7 @@ struct put {
 static void *writer_main(void *arg)
 {
 	struct put *p = arg;
+	gd_trace_set(p->trace);
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		while (!p->stop && !p->njobs)
@@ -153,12 +156,12 @@ static void put_free(struct gw_req *r, bool completed)
 		if (!p->renamed) {
 			int rc = fs_meta_remove(m, GODFS__METHOD__M_UNLINK, p->parent, p->tmp, session);
 			if (rc && rc != GD_ENOENT)
-				gd_warn("req=%s: PUT: cannot remove the temporary file %s (inode %"
-					PRIu64 "): %s; the janitor will", r->request_id, p->tmp,
+				gd_warn("PUT: cannot remove the temporary file %s (inode %"
+					PRIu64 "): %s; the janitor will", p->tmp,
 					p->ino, gd_strerror(rc));
 			else
-				gd_info("req=%s: PUT of %s %s: temporary file removed, the target "
-					"is untouched", r->request_id, p->name,
+				gd_info("PUT of %s %s: temporary file removed, the target "
+					"is untouched", p->name,
 					completed ? "failed" : "abandoned by the client");
 		}
 		gd_client_release(p->c, p->ino);
@@ -259,6 +262,7 @@ int gw_put_begin(struct gw_req *r)
 			return GD_ENOMEM;
 		p->nfree++;
 	}
+	gd_trace_save(p->trace);
 	for (unsigned i = 0; i < PUT_WRITERS; i++) {
 		if (pthread_create(&p->writers[i], NULL, writer_main, p) != 0)
 			return GD_ENOMEM;

@@ -132,7 +132,7 @@ static int queue(struct gw_req *r, int status, struct MHD_Response *resp)
 	enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	if (ok != MHD_YES) {
-		gd_warn("req=%s: MHD refused the answer %d to %s %s", r->request_id, status,
+		gd_warn("MHD refused the answer %d to %s %s", status,
 			r->method, r->url);
 		return GD_EIO;
 	}
@@ -194,7 +194,7 @@ int gw_reply_status(struct gw_req *r, int status, const char *what)
 	}
 	if (e.http >= 500 && e.http != 503 && e.http != 504 && e.http != 507) {
 		/* the details help the operator, not the caller */
-		gd_error("req=%s: %s: %s", r->request_id, what, gd_strerror(status));
+		gd_error("%s: %s", what, gd_strerror(status));
 		return gw_reply_error(r, e.http, e.code, "internal error (request %s)",
 				      r->request_id);
 	}

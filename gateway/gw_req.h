@@ -38,13 +38,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "gd_trace.h"
 #include "gw_auth.h"
 
 struct gw;
 struct gw_route;
 struct gd_client;
 
-#define GW_REQUEST_ID_MAX 64      /* bytes of an X-Request-ID we keep */
 #define GW_JSON_BODY_MAX (1u << 20) /* a JSON body larger than this is 413 */
 #define GW_MAX_ARGS 32            /* query arguments per request */
 #define GW_MAX_RESP_HEADERS 16    /* headers a handler adds to its answer */
@@ -70,7 +70,7 @@ struct gw_req {
 	char *raw_uri;                     /* the request target as sent (owned) */
 	struct gw_arg args[GW_MAX_ARGS];   /* query, decoded once and strictly */
 	size_t nargs;
-	char request_id[GW_REQUEST_ID_MAX + 1];
+	char request_id[GD_TRACE_MAX + 1]; /* X-Request-ID or generated (gd_trace.h) */
 	char client_ip[INET6_ADDRSTRLEN];
 	uint64_t start_ns;                 /* CLOCK_MONOTONIC at the request line */
 

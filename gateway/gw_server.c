@@ -7,7 +7,6 @@
 #include "gw_server.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -15,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +22,7 @@
 #include "gd_config.h"
 #include "gd_log.h"
 #include "gd_status.h"
+#include "gd_trace.h"
 #include "gw_accesslog.h"
 #include "gw_auth.h"
 #include "gw_cors.h"
@@ -46,30 +45,21 @@ struct gw_server {
 
 /* ------------------------------------------------------------ request ids */
 
-static bool request_id_ok(const char *id)
-{
-	size_t n = 0;
-	for (; id[n]; n++) {
-		unsigned char c = (unsigned char)id[n];
-		if (n >= GW_REQUEST_ID_MAX ||
-		    !(isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-'))
-			return false;
-	}
-	return n > 0;
-}
-
-/* The client's X-Request-ID when it is one we can carry, else a new one. */
+/* The client's X-Request-ID when it is one we can carry (gd_trace_valid),
+ * else a new one, made the connection thread's current id (gd_trace.h): the
+ * gateway's log lines, and every request this thread sends to the meta and
+ * the chunkds, carry it until the request is completed (MHD runs all of a
+ * connection's callbacks on its one thread). Threads the request hands work
+ * to take a copy (gw_content.c, gw_put.c, gw_mp_complete.c). */
 static void request_id_set(struct gw_req *r)
 {
 	const char *id = gw_req_header(r, "X-Request-ID");
-	if (id && request_id_ok(id)) {
-		snprintf(r->request_id, sizeof(r->request_id), "%s", id);
-		return;
+	char gen[GD_TRACE_GEN_LEN + 1];
+	if (!id || !*id) {
+		gd_trace_generate(gen);
+		id = gen;
 	}
-	uint64_t v;
-	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
-		v = gw_now_ns() ^ ((uint64_t)(uintptr_t)r << 17);
-	snprintf(r->request_id, sizeof(r->request_id), "%016" PRIx64, v);
+	snprintf(r->request_id, sizeof(r->request_id), "%s", gd_trace_set(id));
 }
 
 /* ---------------------------------------------------------- authentication */
@@ -174,6 +164,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!r)
 		return;
 	*con_cls = NULL;
+	if (r->request_id[0])
+		gd_trace_set(r->request_id);   /* even when MHD ends it from elsewhere */
 	bool ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
 	gw_accesslog_write(s->gw, r, ok ? NULL :
 			   toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout" :
@@ -182,6 +174,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	atomic_fetch_sub(&s->gw->in_flight, 1);
 	gw_metrics_request_end(r);
 	req_free(r, ok);
+	gd_trace_set(NULL);   /* the next request on this connection brings its own */
 }
 
 /* ------------------------------------------------------------------ pipeline */
@@ -202,6 +195,7 @@ static void on_headers(struct gw_req *r, const char *url, const char *method)
 	r->url = gd_strdup(url);
 	snprintf(r->method, sizeof(r->method), "%s", method);
 	request_id_set(r);
+	gd_debug("HTTP %s %s", r->method, r->url ? r->url : "?");   /* the access log has the end */
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci && ci->client_addr) {
@@ -292,8 +286,8 @@ static bool on_body(struct gw_req *r, const char *data, size_t len)
 	if (r->deferred) {
 		r->drained += len;
 		if (r->drained > GW_DRAIN_MAX) {
-			gd_info("req=%s: %s %s: more than %u body bytes after the answer %d: "
-				"closing the connection", r->request_id, r->method, r->url,
+			gd_info("%s %s: more than %u body bytes after the answer %d: "
+				"closing the connection", r->method, r->url,
 				GW_DRAIN_MAX, r->status);
 			return false;
 		}
@@ -341,8 +335,8 @@ static void on_end(struct gw_req *r)
 		struct MHD_Response *resp = r->deferred;
 		r->deferred = NULL;
 		if (MHD_queue_response(r->conn, (unsigned)r->status, resp) != MHD_YES)
-			gd_warn("req=%s: MHD refused the answer %d at the end of the body",
-				r->request_id, r->status);
+			gd_warn("MHD refused the answer %d at the end of the body",
+				r->status);
 		MHD_destroy_response(resp);
 		return;
 	}

@@ -10,6 +10,7 @@
 #include "gd_alloc.h"
 #include "gd_log.h"
 #include "gd_status.h"
+#include "gd_trace.h"
 #include "proto/wire.pb-c.h"
 
 /* One key's session. Allocated alone: cred points at token, and the client
@@ -75,6 +76,7 @@ static void *reaper_main(void *arg)
 		if (s->stopping)
 			break;
 		pthread_mutex_unlock(&s->stop_mu);
+		gd_trace_new();   /* each round has an id of its own (closing sessions) */
 		(void)gw_sessions_reap(s, mono_ms());
 		pthread_mutex_lock(&s->stop_mu);
 	}

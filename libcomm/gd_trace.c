@@ -78,6 +78,12 @@ const char *gd_trace_set(const char *id)
 	return cur;
 }
 
+const char *gd_trace_new(void)
+{
+	gd_trace_generate(cur);
+	return cur;
+}
+
 const char *gd_trace_get(void)
 {
 	return cur[0] ? cur : NULL;

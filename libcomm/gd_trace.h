@@ -46,4 +46,9 @@ void gd_trace_save(char out[GD_TRACE_MAX + 1]);
  * source). */
 void gd_trace_generate(char out[GD_TRACE_GEN_LEN + 1]);
 
+/* Makes a new generated id the calling thread's current id and returns it:
+ * for work that no request started (a janitor's pass, a reaper's round), so
+ * that its lines and the requests it sends can be found together. */
+const char *gd_trace_new(void);
+
 #endif

@@ -10,6 +10,10 @@
 # (the id in "req"); a text log has the one line format; an id the daemons
 # would not take is refused by godfs-admin; a replication order runs under
 # an id of its own, which the source chunkd logs with the reads it serves.
+# Through godfs-gateway: the X-Request-ID of a PUT, a GET (9 MiB: writer and
+# reader threads) and a multipart complete is in the access log, the
+# gateway's log, the meta's and every chunkd's; an id with spaces or of 200
+# bytes is replaced by a generated one, echoed back.
 E2E_TIMEOUT=120
 META_ARGS=(--chunk-size 1048576 --lease-ms 2000 --grace-ms 1000 --log-level debug)
 . "$(dirname "$0")/lib.sh"
@@ -59,6 +63,76 @@ for i in 1 2 3; do
 		e2e_fail "chunkd$i logged no CS_FSYNC with the id $PID_"
 done
 e2e_log "chunkd 1, 2, 3: CS_WRITE and CS_FSYNC lines with req=$PID_ (one chunk: two of them had it only from a forward)"
+
+# ---- through the gateway: an X-Request-ID reaches the meta and every chunkd
+if [ -x "$GODFS_GATEWAY" ] && command -v curl >/dev/null; then
+	e2e_start_gateway --log-level debug
+	"$GODFS_ADMIN" --meta "$META_ADDR" apikey create --subtree / -o "$E2E_TMP/gw.key" >/dev/null ||
+		e2e_fail "apikey create"
+	gw() { curl -sS -H "Authorization: Bearer $(cat "$E2E_TMP/gw.key")" "$@"; }
+	# echoed ID HEADERS: the X-Request-ID of an answer's headers is ID
+	echoed() { grep -qi "^X-Request-ID: $1"$'\r'"\$" <<<"$2" || e2e_fail "X-Request-ID $1 not echoed: $2"; }
+	GWLOG=$E2E_TMP/log/gateway.log ACCESS=$E2E_TMP/log/gateway-access.log
+	# 9 MiB: three 4 MiB buffers for the PUT's writer threads, and a GET
+	# read by the download's reader threads (over one 4 MiB block): every
+	# chunkd request of both comes from a thread the request handed work to
+	head -c $((9 << 20)) /dev/urandom >"$E2E_TMP/gw.data"
+	PUTID=itest-put-$RANDOM$RANDOM
+	h=$(gw -D - -o /dev/null -f -H "X-Request-ID: $PUTID" -T "$E2E_TMP/gw.data" \
+		"$GW_URL/v1/fs/content?path=/gw.data") || e2e_fail "PUT /gw.data under $PUTID failed"
+	echoed "$PUTID" "$h"
+	GETID=itest-get-$RANDOM$RANDOM
+	h=$(gw -D - -o "$E2E_TMP/gw.back" -f -H "X-Request-ID: $GETID" \
+		"$GW_URL/v1/fs/content?path=/gw.data") || e2e_fail "GET /gw.data under $GETID failed"
+	echoed "$GETID" "$h"
+	cmp -s "$E2E_TMP/gw.data" "$E2E_TMP/gw.back" || e2e_fail "GET /gw.data: not the bytes PUT"
+	for id in "$PUTID" "$GETID"; do
+		grep -q " req=$id ok\$" "$ACCESS" || e2e_fail "the access log has no line with req=$id"
+		with_id "$GWLOG" "$id" | grep -q 'HTTP ' || e2e_fail "the gateway's log has no line with req=$id"
+	done
+	for m in MKNOD WRITE_LEASE RENAME; do
+		with_id "$E2E_TMP/log/meta.log" "$PUTID" | grep -q "$m request" ||
+			e2e_fail "the meta's log has no $m line with req=$PUTID"
+	done
+	with_id "$E2E_TMP/log/meta.log" "$GETID" | grep -q 'request' ||
+		e2e_fail "the meta's log has no request with req=$GETID"
+	reads=0
+	for i in 1 2 3; do
+		log=$E2E_TMP/log/chunkd$i.log
+		with_id "$log" "$PUTID" | grep -q 'CS_WRITE request' ||
+			e2e_fail "chunkd$i logged no CS_WRITE with the gateway PUT's id $PUTID"
+		reads=$((reads + $(with_id "$log" "$GETID" | grep -c 'CS_READ request' || true)))
+	done
+	((reads >= 9)) || e2e_fail "$reads CS_READ lines with the GET's id $GETID, not one per chunk at least"
+	e2e_log "gateway: PUT $PUTID and GET $GETID in the access log, the gateway's, the meta's and every chunkd's log ($reads CS_READ lines)"
+
+	# a one-copy multipart complete: its staging reader thread reads under the id
+	MPID=itest-mp-$RANDOM$RANDOM
+	up=$(gw -f -X POST -H 'Content-Type: application/json' --data-binary '{"path":"/gw.mp"}' \
+		"$GW_URL/v1/fs/multipart" | python3 -c 'import json,sys; print(json.load(sys.stdin)["upload_id"])') ||
+		e2e_fail "multipart init"
+	gw -f -o /dev/null -T "$E2E_TMP/gw.data" "$GW_URL/v1/fs/multipart/$up?partNumber=1" ||
+		e2e_fail "multipart part 1"
+	gw -f -o /dev/null -H "X-Request-ID: $MPID" -X POST -H 'Content-Type: application/json' \
+		--data-binary '{"parts":[{"part_number":1}]}' "$GW_URL/v1/fs/multipart/$up/complete" ||
+		e2e_fail "multipart complete under $MPID"
+	cat "$E2E_TMP"/log/chunkd[123].log | with_id /dev/stdin "$MPID" | grep -q 'CS_READ request' ||
+		e2e_fail "no chunkd logged the complete's staging reads with its id $MPID"
+	cat "$E2E_TMP"/log/chunkd[123].log | with_id /dev/stdin "$MPID" | grep -q 'CS_WRITE request' ||
+		e2e_fail "no chunkd logged the complete's writes with its id $MPID"
+	e2e_log "gateway: a multipart complete's reads and writes carry its id $MPID"
+
+	# ids the daemons would not take are replaced by a generated one, echoed back
+	long=$(printf 'x%.0s' $(seq 1 200))
+	for bad in 'has spaces in it' "$long"; do
+		h=$(gw -D - -o /dev/null -f -H "X-Request-ID: $bad" "$GW_URL/v1/fs/stat?path=/gw.data") ||
+			e2e_fail "stat with a bad X-Request-ID failed"
+		gen=$(sed -n 's/^X-Request-ID: \([0-9a-f]\{16\}\)\r$/\1/ip' <<<"$h")
+		[ -n "$gen" ] || e2e_fail "X-Request-ID '${bad:0:20}...' was not replaced by a generated id: $h"
+		grep -q " req=$gen ok\$" "$ACCESS" || e2e_fail "the access log has no line with the generated $gen"
+	done
+	e2e_log "gateway: an X-Request-ID with spaces or of 200 bytes is replaced by a generated id"
+fi
 
 # ---- a replication order: the copying chunkd and its source share an id
 e2e_more_chunkds 4
