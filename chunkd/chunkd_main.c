@@ -17,6 +17,7 @@
 #include "gd_cap.h"
 #include "gd_config.h"
 #include "gd_cred.h"
+#include "gd_daemon.h"
 #include "gd_label.h"
 #include "gd_log.h"
 #include "gd_log_opts.h"
@@ -176,14 +177,15 @@ int main(int argc, char **argv)
 	struct gd_http *http = NULL;
 	struct chunkd_scrub *scrub = NULL;
 	struct chunkd_rpc rpc;
+	static const struct gd_daemon self = { PROGRAM, opts, usage };
 	struct gd_config cfg;
-	const char *config_path = NULL, *data_dirs, *listen, *meta_addrs, *label;
+	const char *data_dirs, *listen, *meta_addrs, *label;
 	struct gd_label parsed_label;
 	char advertise[ADDR_LEN];
 	long heartbeat_ms, workers, scrub_delay_ms, cap_skew_ms;
 	uint64_t reserve, scrub_rate, repl_rate_limit;
 	struct chunkd_rate repl_rate;
-	int force_pread, c, rc, ret = 1, sig = 0, served = 0;
+	int force_pread, rc, ret = 1, served = 0;
 	sigset_t sigs;
 
 	/* Each write arrives in a fresh 1 MiB buffer: with glibc's defaults the
@@ -192,39 +194,8 @@ int main(int argc, char **argv)
 	 * chain of 3, 8 writes in flight, ~100 -> ~200 MiB/s). */
 	mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_MAX);
 	mallopt(M_TRIM_THRESHOLD, MALLOC_TRIM_AT);
-	gd_log_init(PROGRAM, "info");
-	gd_config_init(&cfg);
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			ret = 0;
-			goto out_config;
-		}
-		if (c == '?' || gd_config_getopt(&cfg, opts, c, optarg) < 0) {
-			usage(stderr);
-			ret = 2;
-			goto out_config;
-		}
-		if (c == 'c')
-			config_path = optarg;
-	}
-	if (optind < argc) {
-		fprintf(stderr, PROGRAM ": unexpected argument: %s\n", argv[optind]);
-		usage(stderr);
-		ret = 2;
+	if (!gd_daemon_init(&self, argc, argv, &cfg, &ret))
 		goto out_config;
-	}
-	if (gd_config_load(&cfg, PROGRAM, config_path) < 0)
-		goto out_config;
-	if (gd_log_opts_read(&cfg, PROGRAM, "info") < 0) {
-		ret = 2;
-		goto out_config;
-	}
-	/* Before anything listens or connects: no key, no daemon (unless --insecure). */
-	if (gd_cred_setup(&cfg, GD_CRED_DAEMON) < 0) {
-		fprintf(stderr, PROGRAM ": not started: see the message above\n");
-		goto out_config;
-	}
 	data_dirs = gd_config_get(&cfg, "data-dir", NULL, NULL);
 	if (!data_dirs || !*data_dirs) {
 		gd_error("--data-dir is required");
@@ -262,13 +233,9 @@ int main(int argc, char **argv)
 		goto out_config;
 	}
 
-	/* Every thread started from here on inherits the mask: only sigwait
-	 * below sees SIGTERM and SIGINT. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	/* Every thread started from here on inherits the mask: only
+	 * gd_daemon_wait below sees SIGTERM and SIGINT. */
+	gd_daemon_signals(&sigs);
 
 	struct chunkd_meta_config mcfg = {
 		.meta_addrs = meta_addrs,
@@ -359,11 +326,7 @@ int main(int argc, char **argv)
 		meta_addrs, chunkd_store_uring_active(store) ? "io_uring" : "pread/pwrite",
 		workers, reserve);
 
-	for (;;) {
-		if (sigwait(&sigs, &sig) == 0 && (sig == SIGTERM || sig == SIGINT))
-			break;
-	}
-	gd_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	gd_daemon_wait(&sigs);
 	ret = 0;
 	served = 1;
 

@@ -16,7 +16,9 @@
 #include "gd_client.h"
 #include "gd_config.h"
 #include "gd_cred.h"
+#include "gd_daemon.h"
 #include "gd_log.h"
+#include "gd_log_opts.h"
 #include "gd_meta_client.h"
 #include "gd_metrics_serve.h"
 #include "gd_status.h"
@@ -65,6 +67,7 @@ static void usage(FILE *f)
 		"                           keep it on a private address, e.g. 127.0.0.1:9103)\n"
 		GW_MULTIPART_USAGE
 		"  --log-level LEVEL        error, warn, info (default) or debug\n"
+		GD_LOG_OPTS_USAGE
 		"  --config FILE            configuration file (default /etc/godfs/" PROGRAM
 		".conf)\n"
 		"authentication (docs/security.md):\n"
@@ -157,13 +160,14 @@ int main(int argc, char **argv)
 		{ "metrics-listen", required_argument, NULL, 'P' },
 		{ "upload-expiry", required_argument, NULL, 'e' },
 		{ "log-level", required_argument, NULL, 'v' },
+		GD_LOG_OPTS_LONGOPTS,
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		GD_CRED_DAEMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
+	static const struct gd_daemon self = { PROGRAM, opts, usage };
 	struct gd_config cfg;
-	const char *config_path = NULL, *level;
 	struct gw gw = { 0 };
 	struct gw_server *server = NULL;
 	struct gw_janitor *janitor = NULL;
@@ -171,58 +175,22 @@ int main(int argc, char **argv)
 	const char *metrics_listen;
 	uint64_t janitor_s = 0;
 	sigset_t sigs;
-	int c, sig = 0, ret = 1, rc;
+	int ret = 1, rc;
 	char host[256], cred[200];
 
-	gd_log_init(PROGRAM, "info");
-	gd_config_init(&cfg);
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			ret = 0;
-			goto out_config;
-		}
-		if (c == '?' || gd_config_getopt(&cfg, opts, c, optarg) < 0) {
-			usage(stderr);
-			ret = 2;
-			goto out_config;
-		}
-		if (c == 'c')
-			config_path = optarg;
-	}
-	if (optind < argc) {
-		fprintf(stderr, PROGRAM ": unexpected argument: %s\n", argv[optind]);
-		usage(stderr);
-		ret = 2;
+	/* the cluster key too: API-key secrets derive from it (no key, no
+	 * gateway, unless --insecure for a throw-away cluster) */
+	if (!gd_daemon_init(&self, argc, argv, &cfg, &ret))
 		goto out_config;
-	}
-	if (gd_config_load(&cfg, PROGRAM, config_path) < 0)
-		goto out_config;
-	level = gd_config_get(&cfg, "log-level", NULL, "info");
-	if (gd_log_init(PROGRAM, level) < 0) {
-		gd_error("--log-level %s: use error, warn, info or debug", level);
-		ret = 2;
-		goto out_config;
-	}
 	if (read_options(&cfg, &gw) < 0 ||
 	    gd_config_get_u64(&cfg, "janitor-interval", NULL, 3600, &janitor_s) < 0) {
 		ret = 2;
 		goto out_config;
 	}
-	/* The gateway derives API-key secrets from the cluster key: no key, no
-	 * gateway (unless --insecure, for a throw-away cluster). */
-	if (gd_cred_setup(&cfg, GD_CRED_DAEMON) < 0) {
-		fprintf(stderr, PROGRAM ": not started: see the message above\n");
-		goto out_config;
-	}
 	if (getrandom(&gw.instance, sizeof(gw.instance), 0) != sizeof(gw.instance))
 		gw.instance = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
 
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	gd_daemon_signals(&sigs);
 
 	if (gethostname(host, sizeof(host)) != 0)
 		snprintf(host, sizeof(host), "gateway");
@@ -289,11 +257,7 @@ int main(int argc, char **argv)
 		gw.opt.tls_cert ? "S" : "", gw.opt.listen, ccfg.meta_addrs,
 		gd_client_session(gw.client), cred);
 
-	for (;;) {
-		if (sigwait(&sigs, &sig) == 0 && (sig == SIGTERM || sig == SIGINT))
-			break;
-	}
-	gd_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	gd_daemon_wait(&sigs);
 	ret = 0;
 
 	gw_janitor_stop(janitor);

@@ -10,10 +10,10 @@
 # (the id in "req"); a text log has the one line format; an id the daemons
 # would not take is refused by godfs-admin; a replication order runs under
 # an id of its own, which the source chunkd logs with the reads it serves.
-# Through godfs-gateway: the X-Request-ID of a PUT, a GET (9 MiB: writer and
-# reader threads) and a multipart complete is in the access log, the
-# gateway's log, the meta's and every chunkd's; an id with spaces or of 200
-# bytes is replaced by a generated one, echoed back.
+# Through godfs-gateway (--log-format json): the X-Request-ID of a PUT, a GET
+# (9 MiB: writer and reader threads) and a multipart complete is in the
+# access log, the gateway's log, the meta's and every chunkd's; an id with
+# spaces or of 200 bytes is replaced by a generated one, echoed back.
 E2E_TIMEOUT=120
 META_ARGS=(--chunk-size 1048576 --lease-ms 2000 --grace-ms 1000 --log-level debug)
 . "$(dirname "$0")/lib.sh"
@@ -66,7 +66,8 @@ e2e_log "chunkd 1, 2, 3: CS_WRITE and CS_FSYNC lines with req=$PID_ (one chunk: 
 
 # ---- through the gateway: an X-Request-ID reaches the meta and every chunkd
 if [ -x "$GODFS_GATEWAY" ] && command -v curl >/dev/null; then
-	e2e_start_gateway --log-level debug
+	e2e_start_gateway --log-level debug --log-format json
+	GW_JSON_PID=$GW_PID
 	"$GODFS_ADMIN" --meta "$META_ADDR" apikey create --subtree / -o "$E2E_TMP/gw.key" >/dev/null ||
 		e2e_fail "apikey create"
 	gw() { curl -sS -H "Authorization: Bearer $(cat "$E2E_TMP/gw.key")" "$@"; }
@@ -180,6 +181,11 @@ for i in 1 2; do
 		e2e_fail "chunkd$i: JSON log lines"
 done
 e2e_log "chunkd1 (--log-format json) and chunkd2 (GODFS_LOG_FORMAT=json): JSON lines parse"
+if [ -n "${GW_JSON_PID:-}" ]; then
+	json_log "$E2E_TMP/log/gateway.log" godfs-gateway "$GW_JSON_PID" "$PUTID" 1 ||
+		e2e_fail "gateway: JSON log lines"
+	e2e_log "godfs-gateway --log-format json: JSON lines parse"
+fi
 # the mount: -o log_format=json (it reads the file written above)
 e2e_mount "$MNT" "" log_format=json
 [ "$(wc -c <"$MNT/traced")" = $((512 << 10)) ] || e2e_fail "traced: $(wc -c <"$MNT/traced") bytes"
