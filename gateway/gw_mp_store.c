@@ -240,23 +240,36 @@ err_after_mkdir:
 	return rc;
 }
 
-int gw_mp_store_find(struct gw_mp_store *s, const char *id, int64_t now,
-		     struct gw_mp_upload *u)
+/* The staging directory of upload id (*dir) and the uploads directory it
+ * is in (*up): 0, or GD_ENOENT (a malformed id too) or the meta's error. */
+static int upload_dir(struct gw_mp_store *s, const char *id, uint64_t *up, uint64_t *dir)
 {
-	uint64_t up;
 	struct gd_attr a;
-	char *buf = NULL;
 	int rc;
 
 	if (!gw_mp_id_valid(id))
 		return GD_ENOENT;
-	rc = uploads_dir(s, false, &up);
+	rc = uploads_dir(s, false, up);
 	if (rc == 0)
-		rc = fs_meta_lookup(meta(s), up, id, &a);
+		rc = fs_meta_lookup(meta(s), *up, id, &a);
+	if (rc == 0)
+		*dir = a.ino;
+	return rc;
+}
+
+int gw_mp_store_find(struct gw_mp_store *s, const char *id, int64_t now,
+		     struct gw_mp_upload *u)
+{
+	uint64_t up, dir;
+	struct gd_attr a;
+	char *buf = NULL;
+	int rc;
+
+	rc = upload_dir(s, id, &up, &dir);
 	if (rc)
 		return rc;
 	memset(u, 0, sizeof(*u));
-	u->dir_ino = a.ino;
+	u->dir_ino = dir;
 	rc = fs_meta_lookup(meta(s), u->dir_ino, "manifest", &a);
 	if (rc)
 		return rc;
@@ -628,17 +641,11 @@ static void remove_complete_tmp(struct gw_mp_store *s, uint64_t dir, const char 
 int gw_mp_store_remove(struct gw_mp_store *s, const char *id)
 {
 	uint64_t up, dir;
-	struct gd_attr a;
 	int rc, round;
 
-	if (!gw_mp_id_valid(id))
-		return GD_ENOENT;
-	rc = uploads_dir(s, false, &up);
-	if (rc == 0)
-		rc = fs_meta_lookup(meta(s), up, id, &a);
+	rc = upload_dir(s, id, &up, &dir);
 	if (rc)
 		return rc;
-	dir = a.ino;
 	remove_complete_tmp(s, dir, id);
 	/* unlink page by page from the start until the directory is empty (a
 	 * part being written meanwhile may add a name: a few rounds) */

@@ -217,6 +217,14 @@ static int sess_open(struct gw_sessions *s, const struct gw_principal *p, struct
 	return 0;
 }
 
+/* One more request uses e's session (s->mu held): its client. */
+static struct gd_client *hold(struct sess *e)
+{
+	e->refs++;
+	e->used_ms = mono_ms();
+	return e->client;
+}
+
 struct gd_client *gw_session_get_ex(struct gw_sessions *s, const struct gw_principal *p,
 				    int *err)
 {
@@ -230,11 +238,8 @@ struct gd_client *gw_session_get_ex(struct gw_sessions *s, const struct gw_princ
 	}
 	pthread_mutex_lock(&s->mu);
 	e = find(s, p->key_id);
-	if (e) {
-		e->refs++;
-		e->used_ms = mono_ms();
-		c = e->client;
-	}
+	if (e)
+		c = hold(e);
 	pthread_mutex_unlock(&s->mu);
 	if (c)
 		goto out;
@@ -246,9 +251,7 @@ struct gd_client *gw_session_get_ex(struct gw_sessions *s, const struct gw_princ
 	e = find(s, p->key_id);
 	if (e) {
 		/* another request opened it meanwhile: use theirs */
-		e->refs++;
-		e->used_ms = mono_ms();
-		c = e->client;
+		c = hold(e);
 		evict = fresh;
 	} else if (s->n >= s->max && !(evict = lru_idle(s))) {
 		evict = fresh;
