@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fs_meta.h"
 #include "fs_metrics.h"
 #include "fs_ops.h"
 #include "gd_alloc.h"
@@ -22,6 +21,7 @@
 #include "gd_cred.h"
 #include "gd_log.h"
 #include "gd_log_opts.h"
+#include "gd_ns.h"
 #include "gd_status.h"
 #include "proto/wire.pb-c.h"
 
@@ -238,7 +238,7 @@ static int resolve_subdir(struct gd_meta_client *meta, uint64_t top, const char 
 			break;
 		}
 		struct gd_attr a;
-		rc = fs_meta_lookup(meta, cur, c, &a);
+		rc = gd_ns_lookup(meta, cur, c, &a);
 		if (rc)
 			break;
 		if (!S_ISDIR(a.mode)) {

@@ -1,6 +1,6 @@
 /* The FUSE low-level operations of mount.godfs. Each operation turns the
- * request into meta calls (fs_meta.c) or data calls (fs_data.c) and sends
- * exactly one reply. Inode numbers: the kernel's FUSE_ROOT_ID is the meta
+ * request into meta calls (libcomm/gd_ns.c) or data calls (fs_data.c) and
+ * sends exactly one reply. Inode numbers: the kernel's FUSE_ROOT_ID is the meta
  * inode of the mounted directory (m->root) and the other way round; every
  * other number is the meta's own. */
 #include "fs_ops.h"
@@ -13,9 +13,9 @@
 #include <sys/xattr.h>
 #include <time.h>
 
-#include "fs_meta.h"
 #include "gd_alloc.h"
 #include "gd_log.h"
+#include "gd_ns.h"
 #include "gd_status.h"
 #include "proto/wire.pb-c.h"
 
@@ -51,7 +51,7 @@ static int64_t mono_ms(void)
 
 static void reply_status(fuse_req_t req, int status)
 {
-	fuse_reply_err(req, fs_meta_errno(status));
+	fuse_reply_err(req, gd_ns_errno(status));
 }
 
 /* Attributes as this process sees them (its unsent writes included), as a
@@ -64,7 +64,7 @@ static void attr_for_kernel(struct fs_mount *m, struct gd_attr *a, struct stat *
 		fs_data_attr_overlay(in, a);
 		fs_inode_put(m->it, in);
 	}
-	fs_meta_attr_to_stat(a, to_fuse(m, a->ino), st);
+	gd_ns_attr_to_stat(a, to_fuse(m, a->ino), st);
 }
 
 /* Fills an entry for a name the kernel learns of; counts the lookup. */
@@ -137,7 +137,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs_mount *m = mnt_of(req);
 	struct gd_attr a;
-	int rc = fs_meta_lookup(m->meta, to_meta(m, parent), name, &a);
+	int rc = gd_ns_lookup(m->meta, to_meta(m, parent), name, &a);
 	if (rc) {
 		reply_status(req, rc);
 		return;
@@ -166,7 +166,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct fs_mount *m = mnt_of(req);
 	struct gd_attr a;
 	struct stat st;
-	int rc = fs_meta_getattr(m->meta, to_meta(m, ino), &a);
+	int rc = gd_ns_getattr(m->meta, to_meta(m, ino), &a);
 	if (rc) {
 		reply_status(req, rc);
 		return;
@@ -226,7 +226,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 			goto out;
 		have = true;
 	}
-	struct fs_meta_setattr sa = {
+	struct gd_ns_setattr sa = {
 		.ino = mino,
 		.valid = setattr_bits(to_set),
 		.mode = attr->st_mode,
@@ -236,13 +236,13 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		.mtime = attr->st_mtim,
 	};
 	if (sa.valid) {
-		rc = fs_meta_setattr(m->meta, &sa, &a);
+		rc = gd_ns_setattr(m->meta, &sa, &a);
 		if (rc)
 			goto out;
 		have = true;
 	}
 	if (!have)
-		rc = fs_meta_getattr(m->meta, mino, &a);
+		rc = gd_ns_getattr(m->meta, mino, &a);
 out:
 	fs_inode_put(m->it, in);
 	if (rc) {
@@ -258,7 +258,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs_mount *m = mnt_of(req);
 	char *target = NULL;
-	int rc = fs_meta_readlink(m->meta, to_meta(m, ino), &target);
+	int rc = gd_ns_readlink(m->meta, to_meta(m, ino), &target);
 	if (rc)
 		reply_status(req, rc);
 	else
@@ -272,7 +272,7 @@ static void make_node(fuse_req_t req, uint16_t method, fuse_ino_t parent, const 
 {
 	struct fs_mount *m = mnt_of(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct fs_meta_mknod r = {
+	struct gd_ns_mknod r = {
 		.parent = to_meta(m, parent),
 		.name = name,
 		.mode = mode,
@@ -283,7 +283,7 @@ static void make_node(fuse_req_t req, uint16_t method, fuse_ino_t parent, const 
 		.target = target,
 	};
 	struct gd_attr a;
-	int rc = fs_meta_mknod(m->meta, method, &r, &a);
+	int rc = gd_ns_mknod(m->meta, method, &r, &a);
 	if (rc) {
 		reply_status(req, rc);
 		return;
@@ -312,15 +312,15 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs_mount *m = mnt_of(req);
-	reply_status(req, fs_meta_remove(m->meta, GODFS__METHOD__M_UNLINK, to_meta(m, parent),
-					 name, gd_client_session(m->gc)));
+	reply_status(req, gd_ns_remove(m->meta, GODFS__METHOD__M_UNLINK, to_meta(m, parent),
+				       name, gd_client_session(m->gc)));
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs_mount *m = mnt_of(req);
-	reply_status(req, fs_meta_remove(m->meta, GODFS__METHOD__M_RMDIR, to_meta(m, parent),
-					 name, gd_client_session(m->gc)));
+	reply_status(req, gd_ns_remove(m->meta, GODFS__METHOD__M_RMDIR, to_meta(m, parent),
+				       name, gd_client_session(m->gc)));
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -332,16 +332,16 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	reply_status(req, fs_meta_rename(m->meta, to_meta(m, parent), name,
-					 to_meta(m, newparent), newname, flags,
-					 gd_client_session(m->gc)));
+	reply_status(req, gd_ns_rename(m->meta, to_meta(m, parent), name,
+				       to_meta(m, newparent), newname, flags,
+				       gd_client_session(m->gc)));
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
 	struct fs_mount *m = mnt_of(req);
 	struct gd_attr a;
-	int rc = fs_meta_link(m->meta, to_meta(m, ino), to_meta(m, newparent), newname, &a);
+	int rc = gd_ns_link(m->meta, to_meta(m, ino), to_meta(m, newparent), newname, &a);
 	if (rc) {
 		reply_status(req, rc);
 		return;
@@ -377,7 +377,7 @@ static int file_attach(struct fs_mount *m, uint64_t ino, struct fuse_file_info *
 	int rc = in ? fs_data_file_new(m->data, in, fi->flags, &f) : GD_ENOMEM;
 	if (rc) {
 		fs_inode_put(m->it, in);
-		fs_meta_release(m->meta, ino, gd_client_session(m->gc));
+		gd_ns_release(m->meta, ino, gd_client_session(m->gc));
 		return rc;
 	}
 	if (truncated) {
@@ -407,7 +407,7 @@ static int file_detach(struct fs_mount *m, struct fs_file *f)
 {
 	struct fs_inode *in = fs_data_file_inode(f);
 	int rc = fs_data_flush(m->data, in);
-	int mrc = fs_meta_release(m->meta, in->ino, gd_client_session(m->gc));
+	int mrc = gd_ns_release(m->meta, in->ino, gd_client_session(m->gc));
 	if (mrc)
 		gd_warn("inode %llu: release at the meta: %s", (unsigned long long)in->ino,
 			gd_strerror(mrc));
@@ -433,8 +433,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			fs_inode_put(m->it, in);
 		}
 	}
-	rc = fs_meta_open(m->meta, mino, (uint32_t)fi->flags & ~(uint32_t)(O_CREAT | O_EXCL),
-			  gd_client_session(m->gc), &a);
+	rc = gd_ns_open(m->meta, mino, (uint32_t)fi->flags & ~(uint32_t)(O_CREAT | O_EXCL),
+			gd_client_session(m->gc), &a);
 	if (rc == 0)
 		rc = file_attach(m, mino, fi, &a, trunc && S_ISREG(a.mode));
 	if (rc) {
@@ -450,7 +450,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 {
 	struct fs_mount *m = mnt_of(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct fs_meta_mknod r = {
+	struct gd_ns_mknod r = {
 		.parent = to_meta(m, parent),
 		.name = name,
 		.mode = S_IFREG | (mode & 07777),
@@ -461,7 +461,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		.session_id = gd_client_session(m->gc),
 	};
 	struct gd_attr a;
-	int rc = fs_meta_mknod(m->meta, GODFS__METHOD__M_MKNOD, &r, &a);
+	int rc = gd_ns_mknod(m->meta, GODFS__METHOD__M_MKNOD, &r, &a);
 	if (rc) {
 		reply_status(req, rc);
 		return;
@@ -579,7 +579,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
  * cost a meta call. */
 struct fs_dir {
 	pthread_mutex_t mu;
-	struct fs_meta_dirpage pg;   /* guarded by mu, as the rest */
+	struct gd_ns_dirpage pg;   /* guarded by mu, as the rest */
 	size_t next;                 /* first entry not yet given to the kernel */
 	uint64_t after;              /* pg.ents[next] is the entry after this cookie */
 	bool plus;
@@ -589,19 +589,19 @@ struct fs_dir {
 static void dir_forget(struct fs_dir *dir)
 {
 	if (dir->have)
-		fs_meta_readdir_release(&dir->pg);
+		gd_ns_readdir_release(&dir->pg);
 	dir->have = false;
 }
 
 /* The entry after `cookie` (NULL at the end), from the cached page when it
  * continues there, else from a new page. Caller holds dir->mu. */
 static int dir_peek(struct fs_mount *m, struct fs_dir *dir, uint64_t ino, uint64_t cookie,
-		    bool plus, struct fs_meta_dirent **out)
+		    bool plus, struct gd_ns_dirent **out)
 {
 	if (!(dir->have && dir->plus == plus && dir->after == cookie &&
 	      (dir->next < dir->pg.n || dir->pg.eof))) {
 		dir_forget(dir);
-		int rc = fs_meta_readdir(m->meta, ino, cookie, FS_DIR_PAGE, plus, &dir->pg);
+		int rc = gd_ns_readdir(m->meta, ino, cookie, FS_DIR_PAGE, plus, &dir->pg);
 		if (rc)
 			return rc;
 		dir->have = true;
@@ -662,7 +662,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 	}
 	uint64_t cookie = off >= 3 ? (uint64_t)off : 0;
 	for (;;) {
-		struct fs_meta_dirent *d;
+		struct gd_ns_dirent *d;
 		rc = dir_peek(m, dir, dir_ino, cookie, plus, &d);
 		if (rc || !d)
 			break;
@@ -679,7 +679,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 					fs_data_attr_overlay(in, &a);
 					fs_inode_put(m->it, in);
 				}
-				fs_meta_attr_to_stat(&a, e.ino, &e.attr);
+				gd_ns_attr_to_stat(&a, e.ino, &e.attr);
 				e.generation = d->attr.generation;
 				e.attr_timeout = m->attr_timeout;
 				e.entry_timeout = m->entry_timeout;
@@ -774,7 +774,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	(void)ino;
 	struct fs_mount *m = mnt_of(req);
 	struct statvfs st;
-	int rc = fs_meta_statfs(m->meta, m->root, &st);
+	int rc = gd_ns_statfs(m->meta, m->root, &st);
 	if (rc)
 		reply_status(req, rc);
 	else
@@ -786,8 +786,8 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 /* Names the kernel may pass that the meta would refuse anyway. */
 static int xattr_name_ok(const char *name)
 {
-	size_t len = strnlen(name, FS_XATTR_NAME_MAX + 1);
-	if (len == 0 || len > FS_XATTR_NAME_MAX)
+	size_t len = strnlen(name, GD_NS_XATTR_NAME_MAX + 1);
+	if (len == 0 || len > GD_NS_XATTR_NAME_MAX)
 		return GD_ERANGE;
 	return 0;
 }
@@ -832,7 +832,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	}
 	void *val = NULL;
 	size_t len = 0;
-	rc = fs_meta_getxattr(m->meta, mino, name, &val, &len);
+	rc = gd_ns_getxattr(m->meta, mino, name, &val, &len);
 	if (in) {
 		if (rc == GD_ENODATA) {
 			int64_t ttl = (int64_t)(m->attr_timeout * 1000);
@@ -875,7 +875,7 @@ static bool acl_kill_sgid(fuse_req_t req, struct fs_mount *m, uint64_t mino)
 	struct gd_attr a;
 	int n;
 
-	if (ctx->uid == 0 || fs_meta_getattr(m->meta, mino, &a) != 0 ||
+	if (ctx->uid == 0 || gd_ns_getattr(m->meta, mino, &a) != 0 ||
 	    !(a.mode & S_ISGID) || ctx->gid == a.gid)
 		return false;
 	n = fuse_req_getgroups(req, (int)(sizeof(groups) / sizeof(groups[0])), groups);
@@ -894,16 +894,16 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 	uint64_t mino = to_meta(m, ino);
 	uint32_t xflags = (uint32_t)flags;
 	int rc = xattr_name_ok(name);
-	if (rc == 0 && size > FS_XATTR_VALUE_MAX)
+	if (rc == 0 && size > GD_NS_XATTR_VALUE_MAX)
 		rc = GD_E2BIG;
 	if (rc == 0 && (flags & ~(XATTR_CREATE | XATTR_REPLACE)))
 		rc = GD_EINVAL;
 	if (rc == 0 && m->posix_acl && strcmp(name, "system.posix_acl_access") == 0 &&
 	    acl_kill_sgid(req, m, mino))
-		xflags |= FS_XATTR_ACL_KILL_SGID;
+		xflags |= GD_NS_XATTR_ACL_KILL_SGID;
 	if (rc == 0) {
 		caps_changed(m, mino, name);
-		rc = fs_meta_setxattr(m->meta, mino, name, value, size, xflags);
+		rc = gd_ns_setxattr(m->meta, mino, name, value, size, xflags);
 	}
 	reply_status(req, rc);
 }
@@ -913,7 +913,7 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	struct fs_mount *m = mnt_of(req);
 	void *val = NULL;
 	size_t len = 0;
-	int rc = fs_meta_listxattr(m->meta, to_meta(m, ino), &val, &len);
+	int rc = gd_ns_listxattr(m->meta, to_meta(m, ino), &val, &len);
 	if (rc)
 		reply_status(req, rc);
 	else
@@ -928,7 +928,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	int rc = xattr_name_ok(name);
 	if (rc == 0) {
 		caps_changed(m, mino, name);
-		rc = fs_meta_removexattr(m->meta, mino, name);
+		rc = gd_ns_removexattr(m->meta, mino, name);
 	}
 	reply_status(req, rc);
 }

@@ -6,9 +6,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../fs/fs_meta.h"
 #include "gd_alloc.h"
 #include "gd_log.h"
+#include "gd_ns.h"
 #include "gd_status.h"
 #include "gw.h"
 #include "gw_content.h"
@@ -112,14 +112,14 @@ int gw_fs_list(struct gw_req *r)
 	json_t *entries = json_array(), *o = NULL;
 	bool eof = false;
 	while (entries && !eof && json_array_size(entries) < limit) {
-		struct fs_meta_dirpage pg;
+		struct gd_ns_dirpage pg;
 		size_t want = limit - json_array_size(entries);
-		rc = fs_meta_readdir(meta_of(r), dir.ino, cookie,
-				     (uint32_t)(want > 1024 ? 1024 : want), 1, &pg);
+		rc = gd_ns_readdir(meta_of(r), dir.ino, cookie,
+				   (uint32_t)(want > 1024 ? 1024 : want), 1, &pg);
 		if (rc)
 			break;
 		for (size_t i = 0; i < pg.n; i++) {
-			const struct fs_meta_dirent *e = &pg.ents[i];
+			const struct gd_ns_dirent *e = &pg.ents[i];
 			json_t *je = json_pack("{s:s, s:s, s:b}", "name", e->name, "type",
 					       type_name(e->type), "is_dir", S_ISDIR(e->type));
 			if (je && e->has_attr) {
@@ -134,7 +134,7 @@ int gw_fs_list(struct gw_req *r)
 			cookie = e->cookie;
 		}
 		eof = pg.eof;
-		fs_meta_readdir_release(&pg);
+		gd_ns_readdir_release(&pg);
 		if (rc)
 			break;
 	}
@@ -154,11 +154,11 @@ int gw_fs_list(struct gw_req *r)
 /* mkdir of name in parent as the principal; GD_EEXIST when it exists. */
 static int mkdir_one(struct gw_req *r, uint64_t parent, const char *name, struct gd_attr *out)
 {
-	struct fs_meta_mknod mk = {
+	struct gd_ns_mknod mk = {
 		.parent = parent, .name = name, .mode = S_IFDIR | 0777, .umask = GW_UMASK,
 		.uid = r->principal.uid, .gid = r->principal.gid,
 	};
-	return fs_meta_mknod(meta_of(r), GODFS__METHOD__M_MKDIR, &mk, out);
+	return gd_ns_mknod(meta_of(r), GODFS__METHOD__M_MKDIR, &mk, out);
 }
 
 int gw_fs_mkdir(struct gw_req *r)
@@ -182,18 +182,18 @@ int gw_fs_mkdir(struct gw_req *r)
 		return rc ? gw_reply_status(r, rc, path) : gw_reply_empty(r, 201);
 	}
 	/* mkdir -p: walk, creating what is missing; an existing directory is fine */
-	rc = fs_meta_getattr(meta_of(r), r->principal.subtree, &a);
+	rc = gd_ns_getattr(meta_of(r), r->principal.subtree, &a);
 	for (const char *p = path + 1; rc == 0 && *p;) {
 		const char *end = strchr(p, '/');
 		size_t n = end ? (size_t)(end - p) : strlen(p);
 		memcpy(name, p, n);
 		name[n] = '\0';
 		uint64_t parent = a.ino;
-		rc = fs_meta_lookup(meta_of(r), parent, name, &a);
+		rc = gd_ns_lookup(meta_of(r), parent, name, &a);
 		if (rc == GD_ENOENT) {
 			rc = mkdir_one(r, parent, name, &a);
 			if (rc == GD_EEXIST)   /* a concurrent mkdir won */
-				rc = fs_meta_lookup(meta_of(r), parent, name, &a);
+				rc = gd_ns_lookup(meta_of(r), parent, name, &a);
 		}
 		if (rc == 0 && !S_ISDIR(a.mode))
 			rc = GD_ENOTDIR;
@@ -213,12 +213,12 @@ int gw_fs_file(struct gw_req *r)
 	if (rc == GD_EINVAL)
 		return gw_reply_error(r, 400, GW_INVALID_PATH, "/ is a directory");
 	if (rc == 0) {
-		struct fs_meta_mknod mk = {
+		struct gd_ns_mknod mk = {
 			.parent = a.ino, .name = name, .mode = S_IFREG | 0666,
 			.umask = GW_UMASK, .uid = r->principal.uid, .gid = r->principal.gid,
 			.exclusive = 1,
 		};
-		rc = fs_meta_mknod(meta_of(r), GODFS__METHOD__M_MKNOD, &mk, &a);
+		rc = gd_ns_mknod(meta_of(r), GODFS__METHOD__M_MKNOD, &mk, &a);
 	}
 	if (rc)
 		return gw_reply_status(r, rc, path);
@@ -233,17 +233,17 @@ static int empty_dir(struct gw_req *r, uint64_t ino, int depth, uint64_t *left)
 		return GD_E2BIG;
 	uint64_t session = gd_client_session(r->client);
 	for (;;) {
-		struct fs_meta_dirpage pg;
+		struct gd_ns_dirpage pg;
 		/* always from the start: what was removed is gone from the listing */
-		int rc = fs_meta_readdir(meta_of(r), ino, 0, 256, 0, &pg);
+		int rc = gd_ns_readdir(meta_of(r), ino, 0, 256, 0, &pg);
 		if (rc)
 			return rc;
 		if (pg.n == 0) {
-			fs_meta_readdir_release(&pg);
+			gd_ns_readdir_release(&pg);
 			return 0;
 		}
 		for (size_t i = 0; rc == 0 && i < pg.n; i++) {
-			const struct fs_meta_dirent *e = &pg.ents[i];
+			const struct gd_ns_dirent *e = &pg.ents[i];
 			if (*left == 0) {
 				rc = GD_E2BIG;
 				break;
@@ -252,16 +252,16 @@ static int empty_dir(struct gw_req *r, uint64_t ino, int depth, uint64_t *left)
 			if (S_ISDIR(e->type)) {
 				rc = empty_dir(r, e->ino, depth + 1, left);
 				if (rc == 0)
-					rc = fs_meta_remove(meta_of(r), GODFS__METHOD__M_RMDIR, ino,
-							    e->name, session);
+					rc = gd_ns_remove(meta_of(r), GODFS__METHOD__M_RMDIR, ino,
+							  e->name, session);
 			} else {
-				rc = fs_meta_remove(meta_of(r), GODFS__METHOD__M_UNLINK, ino,
-						    e->name, session);
+				rc = gd_ns_remove(meta_of(r), GODFS__METHOD__M_UNLINK, ino,
+						  e->name, session);
 			}
 			if (rc == GD_ENOENT)   /* removed by someone else meanwhile */
 				rc = 0;
 		}
-		fs_meta_readdir_release(&pg);
+		gd_ns_readdir_release(&pg);
 		if (rc)
 			return rc;
 	}
@@ -281,12 +281,12 @@ int gw_fs_delete(struct gw_req *r)
 		return gw_reply_error(r, 403, GW_FORBIDDEN, "the root cannot be deleted");
 	int rc = gw_path_resolve_parent(meta_of(r), r->principal.subtree, path, &parent, name);
 	if (rc == 0)
-		rc = fs_meta_lookup(meta_of(r), parent.ino, name, &a);
+		rc = gd_ns_lookup(meta_of(r), parent.ino, name, &a);
 	if (rc)
 		return gw_reply_status(r, rc, path);
 	uint64_t session = gd_client_session(r->client);
 	if (!S_ISDIR(a.mode)) {
-		rc = fs_meta_remove(meta_of(r), GODFS__METHOD__M_UNLINK, parent.ino, name, session);
+		rc = gd_ns_remove(meta_of(r), GODFS__METHOD__M_UNLINK, parent.ino, name, session);
 	} else {
 		uint64_t left = GW_DELETE_MAX;
 		if (recursive)
@@ -297,8 +297,8 @@ int gw_fs_delete(struct gw_req *r)
 					      "%d levels): the first ones were removed, delete "
 					      "again to go on", path, GW_DELETE_MAX, GW_DELETE_DEPTH);
 		if (rc == 0)
-			rc = fs_meta_remove(meta_of(r), GODFS__METHOD__M_RMDIR, parent.ino, name,
-					    session);
+			rc = gd_ns_remove(meta_of(r), GODFS__METHOD__M_RMDIR, parent.ino, name,
+					  session);
 	}
 	if (rc == GD_ENOTEMPTY)
 		return gw_reply_error(r, 409, GW_NOT_EMPTY,
@@ -325,7 +325,7 @@ int gw_fs_rename(struct gw_req *r)
 	rc = gw_path_resolve_parent(meta_of(r), r->principal.subtree, to, &pt, nt);
 	if (rc)
 		return gw_reply_status(r, rc, to);
-	rc = fs_meta_rename(meta_of(r), pf.ino, nf, pt.ino, nt,
-			    overwrite ? 0 : RENAME_NOREPLACE_FLAG, gd_client_session(r->client));
+	rc = gd_ns_rename(meta_of(r), pf.ino, nf, pt.ino, nt,
+			  overwrite ? 0 : RENAME_NOREPLACE_FLAG, gd_client_session(r->client));
 	return rc ? gw_reply_status(r, rc, from) : gw_reply_empty(r, 204);
 }

@@ -8,10 +8,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../fs/fs_meta.h"
 #include "gd_alloc.h"
 #include "gd_client.h"
 #include "gd_log.h"
+#include "gd_ns.h"
 #include "gd_status.h"
 #include "gd_time.h"
 #include "gd_trace.h"
@@ -51,12 +51,12 @@ long gw_janitor_pass(struct gw *gw, uint64_t stale_s, const volatile int *stop)
 		uint64_t dir = dirs[--n], cookie = 0;
 		bool eof = false;
 		while (!eof && !*stop) {
-			struct fs_meta_dirpage pg;
-			rc = fs_meta_readdir(m, dir, cookie, 256, 1, &pg);
+			struct gd_ns_dirpage pg;
+			rc = gd_ns_readdir(m, dir, cookie, 256, 1, &pg);
 			if (rc)
 				break;   /* removed meanwhile, or the meta is away: next */
 			for (size_t i = 0; i < pg.n; i++) {
-				const struct fs_meta_dirent *e = &pg.ents[i];
+				const struct gd_ns_dirent *e = &pg.ents[i];
 				cookie = e->cookie;
 				if (S_ISDIR(e->type)) {
 					if (n == cap && cap < GW_JANITOR_MAX_DIRS) {
@@ -75,8 +75,8 @@ long gw_janitor_pass(struct gw *gw, uint64_t stale_s, const volatile int *stop)
 				    !S_ISREG(e->attr.mode) ||
 				    e->attr.mtime.tv_sec + (time_t)stale_s > now)
 					continue;
-				int urc = fs_meta_remove(m, GODFS__METHOD__M_UNLINK, dir, e->name,
-							 session);
+				int urc = gd_ns_remove(m, GODFS__METHOD__M_UNLINK, dir, e->name,
+						       session);
 				if (urc == 0) {
 					removed++;
 					gd_info("janitor: removed %s (inode %" PRIu64 "), the temporary "
@@ -85,7 +85,7 @@ long gw_janitor_pass(struct gw *gw, uint64_t stale_s, const volatile int *stop)
 				}
 			}
 			eof = pg.eof;
-			fs_meta_readdir_release(&pg);
+			gd_ns_readdir_release(&pg);
 			nap_ms(GW_JANITOR_PAGE_MS);
 		}
 	}

@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../fs/fs_meta.h"
 #include "gd_alloc.h"
 #include "gd_log.h"
+#include "gd_ns.h"
 #include "gd_status.h"
 #include "gd_trace.h"
 #include "gw_path.h"
@@ -248,15 +248,15 @@ out:
  * leftover of the same name is replaced: we hold the lock). */
 static int make_tmp(struct job *j)
 {
-	struct fs_meta_mknod r = {
+	struct gd_ns_mknod r = {
 		.parent = j->parent.ino, .name = j->tmp, .mode = S_IFREG | FILE_MODE,
 		.uid = j->in->uid, .gid = j->in->gid, .exclusive = 1, .session_id = ksess(j),
 	};
 	struct gd_attr a;
-	int rc = fs_meta_mknod(kmeta(j), GODFS__METHOD__M_MKNOD, &r, &a);
+	int rc = gd_ns_mknod(kmeta(j), GODFS__METHOD__M_MKNOD, &r, &a);
 	if (rc == GD_EEXIST) {
-		fs_meta_remove(kmeta(j), GODFS__METHOD__M_UNLINK, j->parent.ino, j->tmp, ksess(j));
-		rc = fs_meta_mknod(kmeta(j), GODFS__METHOD__M_MKNOD, &r, &a);
+		gd_ns_remove(kmeta(j), GODFS__METHOD__M_UNLINK, j->parent.ino, j->tmp, ksess(j));
+		rc = gd_ns_mknod(kmeta(j), GODFS__METHOD__M_MKNOD, &r, &a);
 	}
 	if (rc == 0)
 		j->tmp_ino = a.ino;
@@ -276,16 +276,16 @@ static int move_data(struct job *j)
 	if (rc == 0)
 		rc = gd_client_truncate(sys, data, j->plan.total, NULL);
 	if (rc == 0) {
-		struct fs_meta_setattr sa = {
+		struct gd_ns_setattr sa = {
 			.ino = data, .mode = FILE_MODE, .uid = in->uid, .gid = in->gid,
 			.valid = GODFS__SET_ATTR_BITS__SA_MODE | GODFS__SET_ATTR_BITS__SA_UID |
 				 GODFS__SET_ATTR_BITS__SA_GID | GODFS__SET_ATTR_BITS__SA_MTIME_NOW,
 		};
-		rc = fs_meta_setattr(smeta(j), &sa, NULL);
+		rc = gd_ns_setattr(smeta(j), &sa, NULL);
 	}
 	if (rc == 0)
-		rc = fs_meta_rename(smeta(j), in->u->dir_ino, "data", j->parent.ino, j->tmp, 0,
-				    gd_client_session(sys));
+		rc = gd_ns_rename(smeta(j), in->u->dir_ino, "data", j->parent.ino, j->tmp, 0,
+				  gd_client_session(sys));
 	j->moved = rc == 0;
 	gw_mp_store_data_unref(in->store, data);
 	return rc;
@@ -303,7 +303,7 @@ static int run(struct job *j)
 	rc = gw_path_resolve_parent(kmeta(j), in->root, in->u->m.path, &j->parent, j->name);
 	if (rc)
 		return rc;
-	rc = fs_meta_lookup(kmeta(j), j->parent.ino, j->name, &a);
+	rc = gd_ns_lookup(kmeta(j), j->parent.ino, j->name, &a);
 	if (rc == 0 && S_ISDIR(a.mode))
 		return GD_EISDIR;
 	if (rc == 0 && !in->overwrite)
@@ -348,7 +348,7 @@ static int run(struct job *j)
 		 * before the rename into place (its lock was abandoned, we took
 		 * it): that temp file is the checked, cut file; finish its job */
 		struct gd_attr t;
-		rc = fs_meta_lookup(kmeta(j), j->parent.ino, j->tmp, &t);
+		rc = gd_ns_lookup(kmeta(j), j->parent.ino, j->tmp, &t);
 		if (rc == 0 && (!S_ISREG(t.mode) || t.size != j->plan.total))
 			rc = GD_ENOENT;
 		if (rc) {
@@ -377,11 +377,11 @@ static int run(struct job *j)
 
 	/* 4. into place */
 into_place:
-	rc = fs_meta_rename(kmeta(j), j->parent.ino, j->tmp, j->parent.ino, j->name,
-			    in->overwrite ? 0 : RENAME_NOREPLACE_FLAG, ksess(j));
+	rc = gd_ns_rename(kmeta(j), j->parent.ino, j->tmp, j->parent.ino, j->name,
+			  in->overwrite ? 0 : RENAME_NOREPLACE_FLAG, ksess(j));
 	if (rc)
 		goto err_after_tmp;
-	rc = fs_meta_lookup(kmeta(j), j->parent.ino, j->name, &out->attr);
+	rc = gd_ns_lookup(kmeta(j), j->parent.ino, j->name, &out->attr);
 	if (rc) {   /* it is in place: say so, with what we know */
 		memset(&out->attr, 0, sizeof(out->attr));
 		out->attr.size = j->plan.total;
@@ -396,13 +396,13 @@ err_after_tmp:
 	if (j->moved) {
 		/* the data file moved already: put it back, so that a
 		 * retry (say with overwrite) still has the parts */
-		int br = fs_meta_rename(smeta(j), j->parent.ino, j->tmp, in->u->dir_ino, "data", 0,
-					gd_client_session(in->store->sys));
+		int br = gd_ns_rename(smeta(j), j->parent.ino, j->tmp, in->u->dir_ino, "data", 0,
+				      gd_client_session(in->store->sys));
 		if (br && br != GD_ENOENT)
 			gd_warn("multipart upload %s: the data file could not go back: %s",
 				in->u->m.id, gd_strerror(br));
 	}
-	fs_meta_remove(kmeta(j), GODFS__METHOD__M_UNLINK, j->parent.ino, j->tmp, ksess(j));
+	gd_ns_remove(kmeta(j), GODFS__METHOD__M_UNLINK, j->parent.ino, j->tmp, ksess(j));
 err_after_lock:
 	gw_mp_store_unlock(in->store, in->u);
 	return rc;
@@ -416,7 +416,7 @@ int gw_mp_complete(const struct gw_mp_complete_in *in, struct gw_mp_complete_out
 	memset(out, 0, sizeof(*out));
 	rc = run(&j);
 	if (j.tmp_ino) {
-		fs_meta_release(kmeta(&j), j.tmp_ino, ksess(&j));
+		gd_ns_release(kmeta(&j), j.tmp_ino, ksess(&j));
 		gd_client_release(in->kc, j.tmp_ino);
 	}
 	gw_mp_plan_release(&j.plan);

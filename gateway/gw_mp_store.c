@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../fs/fs_meta.h"
 #include "gd_alloc.h"
 #include "gd_client.h"
 #include "gd_hex.h"
 #include "gd_log.h"
+#include "gd_ns.h"
 #include "gd_status.h"
 #include "proto/wire.pb-c.h"
 
@@ -109,12 +109,12 @@ static int ensure_dir(struct gw_mp_store *s, uint64_t parent, const char *name, 
 		      uint64_t *ino)
 {
 	struct gd_attr a;
-	int rc = fs_meta_lookup(meta(s), parent, name, &a);
+	int rc = gd_ns_lookup(meta(s), parent, name, &a);
 	if (rc == GD_ENOENT && create) {
-		struct fs_meta_mknod r = { .parent = parent, .name = name, .mode = S_IFDIR | 0700 };
-		rc = fs_meta_mknod(meta(s), GODFS__METHOD__M_MKDIR, &r, &a);
+		struct gd_ns_mknod r = { .parent = parent, .name = name, .mode = S_IFDIR | 0700 };
+		rc = gd_ns_mknod(meta(s), GODFS__METHOD__M_MKDIR, &r, &a);
 		if (rc == GD_EEXIST)   /* another gateway made it meanwhile */
-			rc = fs_meta_lookup(meta(s), parent, name, &a);
+			rc = gd_ns_lookup(meta(s), parent, name, &a);
 	}
 	if (rc == 0 && !S_ISDIR(a.mode))
 		rc = GD_ENOTDIR;
@@ -133,7 +133,7 @@ static int uploads_dir(struct gw_mp_store *s, bool create, uint64_t *ino)
 /* Drops this session's open of ino (made by an M_MKNOD with session_id). */
 static void release_file(struct gw_mp_store *s, uint64_t ino)
 {
-	fs_meta_release(meta(s), ino, sess(s));
+	gd_ns_release(meta(s), ino, sess(s));
 	gd_client_release(s->sys, ino);
 }
 
@@ -151,10 +151,10 @@ static int tmp_name(const char *name, char *out, size_t len)
 static int create_file(struct gw_mp_store *s, uint64_t dir, const char *name, bool open,
 		       uint64_t *ino)
 {
-	struct fs_meta_mknod r = { .parent = dir, .name = name, .mode = S_IFREG | 0600,
+	struct gd_ns_mknod r = { .parent = dir, .name = name, .mode = S_IFREG | 0600,
 				   .exclusive = 1, .session_id = open ? sess(s) : 0 };
 	struct gd_attr a;
-	int rc = fs_meta_mknod(meta(s), GODFS__METHOD__M_MKNOD, &r, &a);
+	int rc = gd_ns_mknod(meta(s), GODFS__METHOD__M_MKNOD, &r, &a);
 	if (rc == 0)
 		*ino = a.ino;
 	return rc;
@@ -165,7 +165,7 @@ static int create_file(struct gw_mp_store *s, uint64_t dir, const char *name, bo
 static int put_file(struct gw_mp_store *s, uint64_t dir, const char *name, const void *data,
 		    size_t len, const char *xname, const void *xval, size_t xlen)
 {
-	char tmp[FS_NAME_MAX + 1];
+	char tmp[GD_NS_NAME_MAX + 1];
 	uint64_t ino;
 	int rc = tmp_name(name, tmp, sizeof(tmp));
 	if (rc)
@@ -179,11 +179,11 @@ static int put_file(struct gw_mp_store *s, uint64_t dir, const char *name, const
 			rc = gd_client_fsync(s->sys, ino, len, NULL, NULL);
 	}
 	if (rc == 0 && xname)
-		rc = fs_meta_setxattr(meta(s), ino, xname, xval, xlen, 0);
+		rc = gd_ns_setxattr(meta(s), ino, xname, xval, xlen, 0);
 	if (rc == 0)
-		rc = fs_meta_rename(meta(s), dir, tmp, dir, name, 0, sess(s));
+		rc = gd_ns_rename(meta(s), dir, tmp, dir, name, 0, sess(s));
 	if (rc)
-		fs_meta_remove(meta(s), GODFS__METHOD__M_UNLINK, dir, tmp, sess(s));
+		gd_ns_remove(meta(s), GODFS__METHOD__M_UNLINK, dir, tmp, sess(s));
 	release_file(s, ino);
 	return rc;
 }
@@ -215,10 +215,10 @@ int gw_mp_store_create(struct gw_mp_store *s, const struct gw_mp_manifest *m,
 		return rc;
 	memset(u, 0, sizeof(*u));
 	u->m = *m;
-	struct fs_meta_mknod r = { .parent = up, .name = m->id, .mode = S_IFDIR | 0700,
+	struct gd_ns_mknod r = { .parent = up, .name = m->id, .mode = S_IFDIR | 0700,
 				   .exclusive = 1 };
 	struct gd_attr a;
-	rc = fs_meta_mknod(meta(s), GODFS__METHOD__M_MKDIR, &r, &a);
+	rc = gd_ns_mknod(meta(s), GODFS__METHOD__M_MKDIR, &r, &a);
 	if (rc)
 		return rc;
 	u->dir_ino = a.ino;
@@ -251,7 +251,7 @@ static int upload_dir(struct gw_mp_store *s, const char *id, uint64_t *up, uint6
 		return GD_ENOENT;
 	rc = uploads_dir(s, false, up);
 	if (rc == 0)
-		rc = fs_meta_lookup(meta(s), *up, id, &a);
+		rc = gd_ns_lookup(meta(s), *up, id, &a);
 	if (rc == 0)
 		*dir = a.ino;
 	return rc;
@@ -270,7 +270,7 @@ int gw_mp_store_find(struct gw_mp_store *s, const char *id, int64_t now,
 		return rc;
 	memset(u, 0, sizeof(*u));
 	u->dir_ino = dir;
-	rc = fs_meta_lookup(meta(s), u->dir_ino, "manifest", &a);
+	rc = gd_ns_lookup(meta(s), u->dir_ino, "manifest", &a);
 	if (rc)
 		return rc;
 	if (a.size == 0 || a.size > MANIFEST_MAX) {
@@ -292,7 +292,7 @@ int gw_mp_store_find(struct gw_mp_store *s, const char *id, int64_t now,
 	if (rc == 0 && u->m.zero_copy) {
 		/* gone when a complete moved it out and died before the end:
 		 * data_ino 0 (gw_mp_complete.c picks it up again) */
-		int dr = fs_meta_lookup(meta(s), u->dir_ino, "data", &a);
+		int dr = gd_ns_lookup(meta(s), u->dir_ino, "data", &a);
 		if (dr == 0)
 			u->data_ino = a.ino;
 		else if (dr != GD_ENOENT)
@@ -316,13 +316,13 @@ int gw_mp_store_parts(struct gw_mp_store *s, const struct gw_mp_upload *u,
 	int rc = 0, eof = 0;
 
 	while (!eof && rc == 0) {
-		struct fs_meta_dirpage pg;
-		rc = fs_meta_readdir(meta(s), u->dir_ino, cookie, LIST_PAGE, 0, &pg);
+		struct gd_ns_dirpage pg;
+		rc = gd_ns_readdir(meta(s), u->dir_ino, cookie, LIST_PAGE, 0, &pg);
 		if (rc)
 			break;
 		eof = pg.eof || pg.n == 0;
 		for (size_t i = 0; i < pg.n && rc == 0; i++) {
-			const struct fs_meta_dirent *e = &pg.ents[i];
+			const struct gd_ns_dirent *e = &pg.ents[i];
 			uint32_t num = gw_mp_part_name_number(e->name);
 			void *val = NULL;
 			size_t vlen = 0;
@@ -335,7 +335,7 @@ int gw_mp_store_parts(struct gw_mp_store *s, const struct gw_mp_upload *u,
 				rc = GD_EIO;
 				break;
 			}
-			int xr = fs_meta_getxattr(meta(s), e->ino, GW_MP_XATTR, &val, &vlen);
+			int xr = gd_ns_getxattr(meta(s), e->ino, GW_MP_XATTR, &val, &vlen);
 			if (xr == GD_ENOENT || xr == GD_ENODATA) {
 				gd_free(val);
 				continue;   /* unlinked meanwhile, or a foreign file */
@@ -366,7 +366,7 @@ int gw_mp_store_parts(struct gw_mp_store *s, const struct gw_mp_upload *u,
 			v[nv].ino = e->ino;
 			nv++;
 		}
-		fs_meta_readdir_release(&pg);
+		gd_ns_readdir_release(&pg);
 	}
 	if (rc) {
 		gd_free(v);
@@ -389,7 +389,7 @@ struct gw_mp_writer {
 	uint64_t ino;              /* the data file or the temp part file */
 	uint64_t base;             /* offset of the part's byte 0 in ino */
 	uint64_t limit;            /* most bytes this part may have */
-	char tmp[FS_NAME_MAX + 1]; /* where=file: the temp name */
+	char tmp[GD_NS_NAME_MAX + 1]; /* where=file: the temp name */
 	char name[16];             /* "part-N" */
 	uint64_t size;             /* bytes received */
 	uint64_t flushed;          /* bytes sent to godfs */
@@ -431,7 +431,7 @@ int gw_mp_part_begin(struct gw_mp_store *s, const struct gw_mp_upload *u, uint32
 	    (uint64_t)content_length <= u->m.part_size) {
 		/* the bytes go to their final place; the old record goes first, so
 		 * that it never describes half-replaced bytes */
-		rc = fs_meta_remove(meta(s), GODFS__METHOD__M_UNLINK, u->dir_ino, w->name, sess(s));
+		rc = gd_ns_remove(meta(s), GODFS__METHOD__M_UNLINK, u->dir_ino, w->name, sess(s));
 		if (rc && rc != GD_ENOENT)
 			goto err;
 		w->where = GW_MP_IN_DATA;
@@ -512,10 +512,10 @@ int gw_mp_part_end(struct gw_mp_writer *w, struct gw_mp_part *out)
 	w->hashing = false;
 	rlen = gw_mp_record_format(out, rec);
 	if (w->where == GW_MP_IN_FILE) {
-		rc = fs_meta_setxattr(meta(s), w->ino, GW_MP_XATTR, rec, rlen, 0);
+		rc = gd_ns_setxattr(meta(s), w->ino, GW_MP_XATTR, rec, rlen, 0);
 		if (rc == 0)
-			rc = fs_meta_rename(meta(s), w->u.dir_ino, w->tmp, w->u.dir_ino, w->name, 0,
-					    sess(s));
+			rc = gd_ns_rename(meta(s), w->u.dir_ino, w->tmp, w->u.dir_ino, w->name, 0,
+					  sess(s));
 	} else {
 		rc = put_file(s, w->u.dir_ino, w->name, NULL, 0, GW_MP_XATTR, rec, rlen);
 	}
@@ -536,8 +536,8 @@ void gw_mp_part_free(struct gw_mp_writer *w)
 		gw_mp_store_data_unref(w->s, w->ino);
 	} else if (w->ino) {
 		if (!w->ended)
-			fs_meta_remove(meta(w->s), GODFS__METHOD__M_UNLINK, w->u.dir_ino, w->tmp,
-				       sess(w->s));
+			gd_ns_remove(meta(w->s), GODFS__METHOD__M_UNLINK, w->u.dir_ino, w->tmp,
+				     sess(w->s));
 		release_file(w->s, w->ino);
 	}
 	gd_free(w->buf);
@@ -562,7 +562,7 @@ int gw_mp_store_read(struct gw_mp_store *s, const struct gw_mp_upload *u,
 static int lock_state(struct gw_mp_store *s, const struct gw_mp_upload *u, bool *fresh)
 {
 	struct gd_attr a;
-	int rc = fs_meta_lookup(meta(s), u->dir_ino, "complete", &a);
+	int rc = gd_ns_lookup(meta(s), u->dir_ino, "complete", &a);
 	if (rc == 0)
 		*fresh = a.mtime.tv_sec + GW_MP_LOCK_STALE_S > time(NULL);
 	return rc;
@@ -579,14 +579,14 @@ int gw_mp_store_lock(struct gw_mp_store *s, const struct gw_mp_upload *u, const 
 			return GD_EBUSY;
 		if (rc == 0) {
 			gd_warn("multipart upload %s: taking over an abandoned complete", u->m.id);
-			fs_meta_remove(meta(s), GODFS__METHOD__M_UNLINK, u->dir_ino, "complete", sess(s));
+			gd_ns_remove(meta(s), GODFS__METHOD__M_UNLINK, u->dir_ino, "complete", sess(s));
 		}
 		rc = create_file(s, u->dir_ino, "complete", false, &ino);
 		if (rc == GD_EEXIST)
 			return GD_EBUSY;
 	}
 	if (rc == 0)
-		rc = fs_meta_setxattr(meta(s), ino, LOCK_XATTR, note, strlen(note), 0);
+		rc = gd_ns_setxattr(meta(s), ino, LOCK_XATTR, note, strlen(note), 0);
 	return rc;
 }
 
@@ -599,16 +599,16 @@ bool gw_mp_store_locked(struct gw_mp_store *s, const struct gw_mp_upload *u)
 void gw_mp_store_touch(struct gw_mp_store *s, const struct gw_mp_upload *u)
 {
 	struct gd_attr a;
-	if (fs_meta_lookup(meta(s), u->dir_ino, "complete", &a) == 0) {
-		struct fs_meta_setattr sa = { .ino = a.ino,
+	if (gd_ns_lookup(meta(s), u->dir_ino, "complete", &a) == 0) {
+		struct gd_ns_setattr sa = { .ino = a.ino,
 					      .valid = GODFS__SET_ATTR_BITS__SA_MTIME_NOW };
-		fs_meta_setattr(meta(s), &sa, NULL);
+		gd_ns_setattr(meta(s), &sa, NULL);
 	}
 }
 
 void gw_mp_store_unlock(struct gw_mp_store *s, const struct gw_mp_upload *u)
 {
-	fs_meta_remove(meta(s), GODFS__METHOD__M_UNLINK, u->dir_ino, "complete", sess(s));
+	gd_ns_remove(meta(s), GODFS__METHOD__M_UNLINK, u->dir_ino, "complete", sess(s));
 }
 
 /* ---- removal and expiry ---- */
@@ -621,18 +621,18 @@ static void remove_complete_tmp(struct gw_mp_store *s, uint64_t dir, const char 
 	struct gd_attr a;
 	void *val = NULL;
 	size_t len = 0;
-	char note[FS_NAME_MAX + 32], name[FS_NAME_MAX + 1], want[64];
+	char note[GD_NS_NAME_MAX + 32], name[GD_NS_NAME_MAX + 1], want[64];
 	unsigned long long tdir;
 
-	if (fs_meta_lookup(meta(s), dir, "complete", &a) != 0 ||
-	    fs_meta_getxattr(meta(s), a.ino, LOCK_XATTR, &val, &len) != 0)
+	if (gd_ns_lookup(meta(s), dir, "complete", &a) != 0 ||
+	    gd_ns_getxattr(meta(s), a.ino, LOCK_XATTR, &val, &len) != 0)
 		return;
 	if (len > 0 && len < sizeof(note)) {
 		memcpy(note, val, len);
 		note[len] = '\0';
 		snprintf(want, sizeof(want), GW_MP_TMP_PREFIX "%s", id);
 		if (sscanf(note, "%llu %255s", &tdir, name) == 2 && strcmp(name, want) == 0 &&
-		    fs_meta_remove(meta(s), GODFS__METHOD__M_UNLINK, tdir, name, sess(s)) == 0)
+		    gd_ns_remove(meta(s), GODFS__METHOD__M_UNLINK, tdir, name, sess(s)) == 0)
 			gd_info("multipart upload %s: removed the temp file of a dead complete", id);
 	}
 	gd_free(val);
@@ -650,21 +650,21 @@ int gw_mp_store_remove(struct gw_mp_store *s, const char *id)
 	/* unlink page by page from the start until the directory is empty (a
 	 * part being written meanwhile may add a name: a few rounds) */
 	for (round = 0; round < REMOVE_ROUNDS; round++) {
-		struct fs_meta_dirpage pg;
-		rc = fs_meta_readdir(meta(s), dir, 0, LIST_PAGE, 0, &pg);
+		struct gd_ns_dirpage pg;
+		rc = gd_ns_readdir(meta(s), dir, 0, LIST_PAGE, 0, &pg);
 		if (rc)
 			return rc;
 		size_t n = pg.n;
 		for (size_t i = 0; i < pg.n; i++) {
-			int ur = fs_meta_remove(meta(s), GODFS__METHOD__M_UNLINK, dir,
-						pg.ents[i].name, sess(s));
+			int ur = gd_ns_remove(meta(s), GODFS__METHOD__M_UNLINK, dir,
+					      pg.ents[i].name, sess(s));
 			if (ur && ur != GD_ENOENT)
 				gd_warn("multipart upload %s: unlink %s: %s", id, pg.ents[i].name,
 					gd_strerror(ur));
 		}
-		fs_meta_readdir_release(&pg);
+		gd_ns_readdir_release(&pg);
 		if (n == 0) {
-			rc = fs_meta_remove(meta(s), GODFS__METHOD__M_RMDIR, up, id, sess(s));
+			rc = gd_ns_remove(meta(s), GODFS__METHOD__M_RMDIR, up, id, sess(s));
 			if (rc != GD_ENOTEMPTY)
 				return rc;
 		}
@@ -682,13 +682,13 @@ int gw_mp_store_expire(struct gw_mp_store *s, int64_t now, int64_t orphan_s,
 	if (rc == GD_ENOENT)
 		rc = 0, eof = 1;   /* no upload was ever made */
 	while (!eof && rc == 0) {
-		struct fs_meta_dirpage pg;
-		rc = fs_meta_readdir(meta(s), up, cookie, LIST_PAGE, 1, &pg);
+		struct gd_ns_dirpage pg;
+		rc = gd_ns_readdir(meta(s), up, cookie, LIST_PAGE, 1, &pg);
 		if (rc)
 			break;
 		eof = pg.eof || pg.n == 0;
 		for (size_t i = 0; i < pg.n; i++) {
-			const struct fs_meta_dirent *e = &pg.ents[i];
+			const struct gd_ns_dirent *e = &pg.ents[i];
 			struct gw_mp_upload u;
 			bool expired;
 			cookie = e->cookie;
@@ -714,7 +714,7 @@ int gw_mp_store_expire(struct gw_mp_store *s, int64_t now, int64_t orphan_s,
 					gd_strerror(rr));
 			}
 		}
-		fs_meta_readdir_release(&pg);
+		gd_ns_readdir_release(&pg);
 	}
 	*removed = nrm;
 	if (active)

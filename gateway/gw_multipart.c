@@ -12,12 +12,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../fs/fs_meta.h"
 #include "gd_alloc.h"
 #include "gd_client.h"
 #include "gd_config.h"
 #include "gd_log.h"
 #include "gd_metrics.h"
+#include "gd_ns.h"
 #include "gd_status.h"
 #include "gd_trace.h"
 #include "gw.h"
@@ -122,13 +122,13 @@ static int probe_create(struct gw_req *r, uint64_t dir, const char *id)
 	char name[GW_NAME_MAX + 1];
 	struct gd_attr a;
 	snprintf(name, sizeof(name), GW_MP_TMP_PREFIX "%s", id);
-	struct fs_meta_mknod mk = { .parent = dir, .name = name, .mode = S_IFREG | 0644,
+	struct gd_ns_mknod mk = { .parent = dir, .name = name, .mode = S_IFREG | 0644,
 				    .uid = r->principal.uid, .gid = r->principal.gid,
 				    .exclusive = 1 };
-	int rc = fs_meta_mknod(gd_client_meta(r->client), GODFS__METHOD__M_MKNOD, &mk, &a);
+	int rc = gd_ns_mknod(gd_client_meta(r->client), GODFS__METHOD__M_MKNOD, &mk, &a);
 	if (rc == 0)
-		fs_meta_remove(gd_client_meta(r->client), GODFS__METHOD__M_UNLINK, dir, name,
-			       gd_client_session(r->client));
+		gd_ns_remove(gd_client_meta(r->client), GODFS__METHOD__M_UNLINK, dir, name,
+			     gd_client_session(r->client));
 	return rc;
 }
 
@@ -175,7 +175,7 @@ int gw_multipart_init(struct gw_req *r)
 	}
 	if (rc)
 		return gw_reply_status(r, rc, "the directory of the target");
-	rc = fs_meta_lookup(gd_client_meta(r->client), parent.ino, name, &a);
+	rc = gd_ns_lookup(gd_client_meta(r->client), parent.ino, name, &a);
 	if (rc == 0 && S_ISDIR(a.mode)) {
 		gw_reply_error(r, 409, GW_IS_DIRECTORY, "%s is a directory", path);
 		return 0;

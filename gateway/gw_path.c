@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../fs/fs_meta.h"
+#include "gd_ns.h"
 #include "gd_status.h"
 #include "gw_error.h"
 #include "gw_req.h"
@@ -67,7 +67,7 @@ static int walk(struct gd_meta_client *m, uint64_t root, const char *path, size_
 		struct gd_attr *out)
 {
 	char name[GW_NAME_MAX + 1];
-	int rc = fs_meta_getattr(m, root, out);
+	int rc = gd_ns_getattr(m, root, out);
 	size_t i = 1;
 	while (rc == 0 && i < len) {
 		const char *slash = memchr(path + i, '/', len - i);
@@ -78,7 +78,7 @@ static int walk(struct gd_meta_client *m, uint64_t root, const char *path, size_
 			return GD_ENOTDIR;
 		memcpy(name, path + i, n);
 		name[n] = '\0';
-		rc = fs_meta_lookup(m, out->ino, name, out);
+		rc = gd_ns_lookup(m, out->ino, name, out);
 		i += n + 1;
 	}
 	return rc;

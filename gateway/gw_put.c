@@ -25,9 +25,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../fs/fs_meta.h"
 #include "gd_alloc.h"
 #include "gd_log.h"
+#include "gd_ns.h"
 #include "gd_status.h"
 #include "gd_trace.h"
 #include "gw.h"
@@ -154,7 +154,7 @@ static void put_free(struct gw_req *r, bool completed)
 		struct gd_meta_client *m = gd_client_meta(p->c);
 		uint64_t session = gd_client_session(p->c);
 		if (!p->renamed) {
-			int rc = fs_meta_remove(m, GODFS__METHOD__M_UNLINK, p->parent, p->tmp, session);
+			int rc = gd_ns_remove(m, GODFS__METHOD__M_UNLINK, p->parent, p->tmp, session);
 			if (rc && rc != GD_ENOENT)
 				gd_warn("PUT: cannot remove the temporary file %s (inode %"
 					PRIu64 "): %s; the janitor will", p->tmp,
@@ -165,7 +165,7 @@ static void put_free(struct gw_req *r, bool completed)
 					completed ? "failed" : "abandoned by the client");
 		}
 		gd_client_release(p->c, p->ino);
-		fs_meta_release(m, p->ino, session);
+		gd_ns_release(m, p->ino, session);
 	}
 	gd_free(p->fill);
 	for (unsigned i = 0; i < p->nfree; i++)
@@ -183,7 +183,7 @@ static int check_target(struct gw_req *r, struct put *p, const char *path, bool 
 {
 	struct gd_attr a;
 	char etag[GW_ETAG_MAX] = "";
-	int rc = fs_meta_lookup(gd_client_meta(p->c), p->parent, p->name, &a);
+	int rc = gd_ns_lookup(gd_client_meta(p->c), p->parent, p->name, &a);
 	if (rc && rc != GD_ENOENT)
 		return gw_reply_status(r, rc, path), GD_EIO;
 	*exists = rc == 0;
@@ -246,12 +246,12 @@ int gw_put_begin(struct gw_req *r)
 		return 0;
 	snprintf(p->tmp, sizeof(p->tmp), GW_PUT_PREFIX "%016" PRIx64 ".%lx", r->gw->instance,
 		 (unsigned long)atomic_fetch_add(&r->gw->put_seq, 1));
-	struct fs_meta_mknod mk = {
+	struct gd_ns_mknod mk = {
 		.parent = p->parent, .name = p->tmp, .mode = S_IFREG | 0666, .umask = 022,
 		.uid = r->principal.uid, .gid = r->principal.gid, .exclusive = 1,
 		.session_id = gd_client_session(p->c),
 	};
-	rc = fs_meta_mknod(gd_client_meta(p->c), GODFS__METHOD__M_MKNOD, &mk, &a);
+	rc = gd_ns_mknod(gd_client_meta(p->c), GODFS__METHOD__M_MKNOD, &mk, &a);
 	if (rc)
 		return gw_reply_status(r, rc, path);
 	p->ino = a.ino;
@@ -323,8 +323,8 @@ int gw_put_finish(struct gw_req *r)
 		return 0;
 	const char *inm = gw_req_header(r, "If-None-Match");
 	bool create_only = inm && strcmp(inm, "*") == 0;
-	rc = fs_meta_rename(gd_client_meta(p->c), p->parent, p->tmp, p->parent, p->name,
-			    create_only ? RENAME_NOREPLACE_FLAG : 0, gd_client_session(p->c));
+	rc = gd_ns_rename(gd_client_meta(p->c), p->parent, p->tmp, p->parent, p->name,
+			  create_only ? RENAME_NOREPLACE_FLAG : 0, gd_client_session(p->c));
 	if (rc == GD_EEXIST && create_only)
 		return gw_reply_error(r, 412, GW_PRECONDITION_FAILED, "%s exists", path);
 	if (rc)

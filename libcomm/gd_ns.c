@@ -1,7 +1,7 @@
-/* The namespace calls of mount.godfs (see fs_meta.h). Everything that comes
- * back from the meta is bounded and checked here before the FUSE layer sees
- * it. */
-#include "fs_meta.h"
+/* The namespace calls to the meta (see gd_ns.h). Everything that comes
+ * back from the meta is bounded and checked here before a caller (the FUSE
+ * layer, the gateway) sees it. */
+#include "gd_ns.h"
 
 #include <errno.h>
 #include <string.h>
@@ -11,9 +11,9 @@
 #include "gd_status.h"
 #include "proto/wire.pb-c.h"
 
-#define FS_BLKSIZE (1u << 20)    /* st_blksize: tools then use 1 MiB I/O */
+#define GD_NS_BLKSIZE (1u << 20)    /* st_blksize: tools then use 1 MiB I/O */
 
-int fs_meta_errno(int status)
+int gd_ns_errno(int status)
 {
 	if (status >= 0)
 		return 0;
@@ -21,17 +21,17 @@ int fs_meta_errno(int status)
 	return e > 0 ? e : EIO;
 }
 
-int fs_meta_name_check(const char *name)
+int gd_ns_name_check(const char *name)
 {
-	size_t len = strnlen(name, FS_NAME_MAX + 1);
-	if (len > FS_NAME_MAX)
+	size_t len = strnlen(name, GD_NS_NAME_MAX + 1);
+	if (len > GD_NS_NAME_MAX)
 		return GD_ENAMETOOLONG;
 	if (len == 0 || strchr(name, '/'))
 		return GD_EINVAL;
 	return 0;
 }
 
-void fs_meta_attr_to_stat(const struct gd_attr *a, uint64_t ino, struct stat *st)
+void gd_ns_attr_to_stat(const struct gd_attr *a, uint64_t ino, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
@@ -41,7 +41,7 @@ void fs_meta_attr_to_stat(const struct gd_attr *a, uint64_t ino, struct stat *st
 	st->st_gid = a->gid;
 	st->st_rdev = a->rdev;
 	st->st_size = (off_t)(a->size > INT64_MAX ? INT64_MAX : a->size);
-	st->st_blksize = FS_BLKSIZE;
+	st->st_blksize = GD_NS_BLKSIZE;
 	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
 	st->st_atim = a->atime;
 	st->st_mtim = a->mtime;
@@ -78,10 +78,10 @@ static int status_call(struct gd_meta_client *m, uint16_t method, const Protobuf
 	return rc;
 }
 
-int fs_meta_lookup(struct gd_meta_client *m, uint64_t parent, const char *name,
-		   struct gd_attr *out)
+int gd_ns_lookup(struct gd_meta_client *m, uint64_t parent, const char *name,
+		 struct gd_attr *out)
 {
-	int rc = fs_meta_name_check(name);
+	int rc = gd_ns_name_check(name);
 	if (rc)
 		return rc == GD_EINVAL ? GD_ENOENT : rc;
 	Godfs__Lookup req = GODFS__LOOKUP__INIT;
@@ -91,7 +91,7 @@ int fs_meta_lookup(struct gd_meta_client *m, uint64_t parent, const char *name,
 	return attr_call(m, GODFS__METHOD__M_LOOKUP, &req.base, out);
 }
 
-int fs_meta_getattr(struct gd_meta_client *m, uint64_t ino, struct gd_attr *out)
+int gd_ns_getattr(struct gd_meta_client *m, uint64_t ino, struct gd_attr *out)
 {
 	Godfs__InodeReq req = GODFS__INODE_REQ__INIT;
 	req.has_ino = 1;
@@ -99,8 +99,8 @@ int fs_meta_getattr(struct gd_meta_client *m, uint64_t ino, struct gd_attr *out)
 	return attr_call(m, GODFS__METHOD__M_GETATTR, &req.base, out);
 }
 
-int fs_meta_setattr(struct gd_meta_client *m, const struct fs_meta_setattr *sa,
-		    struct gd_attr *out)
+int gd_ns_setattr(struct gd_meta_client *m, const struct gd_ns_setattr *sa,
+		  struct gd_attr *out)
 {
 	Godfs__SetAttr req = GODFS__SET_ATTR__INIT;
 	req.has_ino = req.has_valid = 1;
@@ -131,13 +131,13 @@ int fs_meta_setattr(struct gd_meta_client *m, const struct fs_meta_setattr *sa,
 	return attr_call(m, GODFS__METHOD__M_SETATTR, &req.base, out);
 }
 
-int fs_meta_mknod(struct gd_meta_client *m, uint16_t method,
-		  const struct fs_meta_mknod *r, struct gd_attr *out)
+int gd_ns_mknod(struct gd_meta_client *m, uint16_t method,
+		const struct gd_ns_mknod *r, struct gd_attr *out)
 {
-	int rc = fs_meta_name_check(r->name);
+	int rc = gd_ns_name_check(r->name);
 	if (rc)
 		return rc;
-	if (r->target && strnlen(r->target, FS_SYMLINK_MAX + 1) > FS_SYMLINK_MAX)
+	if (r->target && strnlen(r->target, GD_NS_SYMLINK_MAX + 1) > GD_NS_SYMLINK_MAX)
 		return GD_ENAMETOOLONG;
 	Godfs__Mknod req = GODFS__MKNOD__INIT;
 	req.has_parent = req.has_mode = req.has_uid = req.has_gid = 1;
@@ -164,10 +164,10 @@ int fs_meta_mknod(struct gd_meta_client *m, uint16_t method,
 	return attr_call(m, method, &req.base, out);
 }
 
-int fs_meta_link(struct gd_meta_client *m, uint64_t ino, uint64_t newparent,
-		 const char *newname, struct gd_attr *out)
+int gd_ns_link(struct gd_meta_client *m, uint64_t ino, uint64_t newparent,
+	       const char *newname, struct gd_attr *out)
 {
-	int rc = fs_meta_name_check(newname);
+	int rc = gd_ns_name_check(newname);
 	if (rc)
 		return rc;
 	Godfs__Link req = GODFS__LINK__INIT;
@@ -178,10 +178,10 @@ int fs_meta_link(struct gd_meta_client *m, uint64_t ino, uint64_t newparent,
 	return attr_call(m, GODFS__METHOD__M_LINK, &req.base, out);
 }
 
-int fs_meta_remove(struct gd_meta_client *m, uint16_t method, uint64_t parent,
-		   const char *name, uint64_t session_id)
+int gd_ns_remove(struct gd_meta_client *m, uint16_t method, uint64_t parent,
+		 const char *name, uint64_t session_id)
 {
-	int rc = fs_meta_name_check(name);
+	int rc = gd_ns_name_check(name);
 	if (rc)
 		return rc == GD_EINVAL ? GD_ENOENT : rc;
 	Godfs__NameReq req = GODFS__NAME_REQ__INIT;
@@ -192,13 +192,13 @@ int fs_meta_remove(struct gd_meta_client *m, uint16_t method, uint64_t parent,
 	return status_call(m, method, &req.base);
 }
 
-int fs_meta_rename(struct gd_meta_client *m, uint64_t parent, const char *name,
-		   uint64_t newparent, const char *newname, uint32_t flags,
-		   uint64_t session_id)
+int gd_ns_rename(struct gd_meta_client *m, uint64_t parent, const char *name,
+		 uint64_t newparent, const char *newname, uint32_t flags,
+		 uint64_t session_id)
 {
-	int rc = fs_meta_name_check(name);
+	int rc = gd_ns_name_check(name);
 	if (rc == 0)
-		rc = fs_meta_name_check(newname);
+		rc = gd_ns_name_check(newname);
 	if (rc)
 		return rc;
 	Godfs__Rename req = GODFS__RENAME__INIT;
@@ -212,7 +212,7 @@ int fs_meta_rename(struct gd_meta_client *m, uint64_t parent, const char *name,
 	return status_call(m, GODFS__METHOD__M_RENAME, &req.base);
 }
 
-int fs_meta_readlink(struct gd_meta_client *m, uint64_t ino, char **target)
+int gd_ns_readlink(struct gd_meta_client *m, uint64_t ino, char **target)
 {
 	Godfs__InodeReq req = GODFS__INODE_REQ__INIT;
 	req.has_ino = 1;
@@ -222,8 +222,8 @@ int fs_meta_readlink(struct gd_meta_client *m, uint64_t ino, char **target)
 			      &godfs__readlink_resp__descriptor, &resp);
 	if (rc == 0) {
 		const char *t = ((Godfs__ReadlinkResp *)resp)->target;
-		size_t len = t ? strnlen(t, FS_SYMLINK_MAX + 1) : 0;
-		if (len == 0 || len > FS_SYMLINK_MAX) {
+		size_t len = t ? strnlen(t, GD_NS_SYMLINK_MAX + 1) : 0;
+		if (len == 0 || len > GD_NS_SYMLINK_MAX) {
 			rc = GD_EPROTO;
 		} else {
 			*target = gd_strndup(t, len);
@@ -236,8 +236,8 @@ int fs_meta_readlink(struct gd_meta_client *m, uint64_t ino, char **target)
 	return rc;
 }
 
-int fs_meta_readdir(struct gd_meta_client *m, uint64_t ino, uint64_t cookie,
-		    uint32_t max_entries, int plus, struct fs_meta_dirpage *out)
+int gd_ns_readdir(struct gd_meta_client *m, uint64_t ino, uint64_t cookie,
+		  uint32_t max_entries, int plus, struct gd_ns_dirpage *out)
 {
 	memset(out, 0, sizeof(*out));
 	Godfs__Readdir req = GODFS__READDIR__INIT;
@@ -261,7 +261,7 @@ int fs_meta_readdir(struct gd_meta_client *m, uint64_t ino, uint64_t cookie,
 		return 0;
 	out->ents = gd_calloc(rr->n_entries, sizeof(*out->ents));
 	if (!out->ents) {
-		fs_meta_readdir_release(out);
+		gd_ns_readdir_release(out);
 		return GD_ENOMEM;
 	}
 	uint64_t last = cookie;
@@ -269,7 +269,7 @@ int fs_meta_readdir(struct gd_meta_client *m, uint64_t ino, uint64_t cookie,
 		const Godfs__Dirent *d = rr->entries[i];
 		/* Entries out of order, nameless or with a bad cookie would break
 		 * the offsets the kernel resumes from: stop the page there. */
-		if (!d || !d->name || fs_meta_name_check(d->name) || !d->has_ino ||
+		if (!d || !d->name || gd_ns_name_check(d->name) || !d->has_ino ||
 		    d->ino == 0 || !d->has_cookie || d->cookie < 3 || d->cookie <= last ||
 		    strcmp(d->name, ".") == 0 || strcmp(d->name, "..") == 0) {
 			gd_warn("meta sent a bad directory entry in inode %llu",
@@ -277,7 +277,7 @@ int fs_meta_readdir(struct gd_meta_client *m, uint64_t ino, uint64_t cookie,
 			out->eof = 0;
 			break;
 		}
-		struct fs_meta_dirent *e = &out->ents[out->n++];
+		struct gd_ns_dirent *e = &out->ents[out->n++];
 		e->name = d->name;
 		e->ino = d->ino;
 		e->type = d->type & S_IFMT;
@@ -290,13 +290,13 @@ int fs_meta_readdir(struct gd_meta_client *m, uint64_t ino, uint64_t cookie,
 		}
 	}
 	if (out->n == 0 && !out->eof) {
-		fs_meta_readdir_release(out);
+		gd_ns_readdir_release(out);
 		return GD_EPROTO;
 	}
 	return 0;
 }
 
-void fs_meta_readdir_release(struct fs_meta_dirpage *p)
+void gd_ns_readdir_release(struct gd_ns_dirpage *p)
 {
 	gd_free(p->ents);
 	if (p->resp)
@@ -304,8 +304,8 @@ void fs_meta_readdir_release(struct fs_meta_dirpage *p)
 	memset(p, 0, sizeof(*p));
 }
 
-int fs_meta_open(struct gd_meta_client *m, uint64_t ino, uint32_t flags,
-		 uint64_t session_id, struct gd_attr *out)
+int gd_ns_open(struct gd_meta_client *m, uint64_t ino, uint32_t flags,
+	       uint64_t session_id, struct gd_attr *out)
 {
 	Godfs__Open req = GODFS__OPEN__INIT;
 	req.has_ino = req.has_flags = req.has_session_id = 1;
@@ -315,7 +315,7 @@ int fs_meta_open(struct gd_meta_client *m, uint64_t ino, uint32_t flags,
 	return attr_call(m, GODFS__METHOD__M_OPEN, &req.base, out);
 }
 
-int fs_meta_release(struct gd_meta_client *m, uint64_t ino, uint64_t session_id)
+int gd_ns_release(struct gd_meta_client *m, uint64_t ino, uint64_t session_id)
 {
 	Godfs__InodeReq req = GODFS__INODE_REQ__INIT;
 	req.has_ino = req.has_session_id = 1;
@@ -324,7 +324,7 @@ int fs_meta_release(struct gd_meta_client *m, uint64_t ino, uint64_t session_id)
 	return status_call(m, GODFS__METHOD__M_RELEASE, &req.base);
 }
 
-int fs_meta_statfs(struct gd_meta_client *m, uint64_t ino, struct statvfs *st)
+int gd_ns_statfs(struct gd_meta_client *m, uint64_t ino, struct statvfs *st)
 {
 	Godfs__InodeReq req = GODFS__INODE_REQ__INIT;
 	req.has_ino = 1;
@@ -339,7 +339,7 @@ int fs_meta_statfs(struct gd_meta_client *m, uint64_t ino, struct statvfs *st)
 		if (avail > total)
 			avail = total;
 		memset(st, 0, sizeof(*st));
-		st->f_bsize = FS_BLKSIZE;
+		st->f_bsize = GD_NS_BLKSIZE;
 		st->f_frsize = bs;
 		st->f_blocks = total / bs;
 		st->f_bfree = avail / bs;
@@ -348,7 +348,7 @@ int fs_meta_statfs(struct gd_meta_client *m, uint64_t ino, struct statvfs *st)
 		st->f_files = sr->files + (1ull << 32);
 		st->f_ffree = 1ull << 32;
 		st->f_favail = 1ull << 32;
-		st->f_namemax = FS_NAME_MAX;
+		st->f_namemax = GD_NS_NAME_MAX;
 	}
 	if (resp)
 		protobuf_c_message_free_unpacked(resp, NULL);
@@ -382,18 +382,18 @@ static int xattr_value_call(struct gd_meta_client *m, uint16_t method,
 	return rc;
 }
 
-int fs_meta_getxattr(struct gd_meta_client *m, uint64_t ino, const char *name,
-		     void **value, size_t *len)
+int gd_ns_getxattr(struct gd_meta_client *m, uint64_t ino, const char *name,
+		   void **value, size_t *len)
 {
 	Godfs__Xattr req = GODFS__XATTR__INIT;
 	req.has_ino = 1;
 	req.ino = ino;
 	req.name = (char *)name;
 	return xattr_value_call(m, GODFS__METHOD__M_GETXATTR, &req.base,
-				FS_XATTR_VALUE_MAX, value, len);
+				GD_NS_XATTR_VALUE_MAX, value, len);
 }
 
-int fs_meta_listxattr(struct gd_meta_client *m, uint64_t ino, void **value, size_t *len)
+int gd_ns_listxattr(struct gd_meta_client *m, uint64_t ino, void **value, size_t *len)
 {
 	Godfs__InodeReq req = GODFS__INODE_REQ__INIT;
 	req.has_ino = 1;
@@ -402,8 +402,8 @@ int fs_meta_listxattr(struct gd_meta_client *m, uint64_t ino, void **value, size
 	return xattr_value_call(m, GODFS__METHOD__M_LISTXATTR, &req.base, 65536, value, len);
 }
 
-int fs_meta_setxattr(struct gd_meta_client *m, uint64_t ino, const char *name,
-		     const void *value, size_t len, uint32_t flags)
+int gd_ns_setxattr(struct gd_meta_client *m, uint64_t ino, const char *name,
+		   const void *value, size_t len, uint32_t flags)
 {
 	Godfs__Xattr req = GODFS__XATTR__INIT;
 	req.has_ino = req.has_value = req.has_flags = 1;
@@ -415,7 +415,7 @@ int fs_meta_setxattr(struct gd_meta_client *m, uint64_t ino, const char *name,
 	return status_call(m, GODFS__METHOD__M_SETXATTR, &req.base);
 }
 
-int fs_meta_removexattr(struct gd_meta_client *m, uint64_t ino, const char *name)
+int gd_ns_removexattr(struct gd_meta_client *m, uint64_t ino, const char *name)
 {
 	Godfs__Xattr req = GODFS__XATTR__INIT;
 	req.has_ino = 1;
