@@ -262,6 +262,12 @@ done
 [ ! -e "$MNT/d1/.godfs-put.00000000000000aa.1" ] || e2e_fail "the janitor did not remove a stale temp file"
 [ -e "$MNT/d1/.godfs-put.00000000000000aa.2" ] && [ -e "$MNT/d1/.godfs-putative" ] ||
 	e2e_fail "the janitor removed a fresh temp file or another file"
+# a pass runs under an id of its own (docs/observability.md), in its log line
+for ((i = 0; i < 20; i++)); do
+	grep -qE 'janitor: removed \.godfs-put\.00000000000000aa\.1 .* req=[0-9a-f]{16}$' "$E2E_TMP/log/gateway.log" && break
+	sleep 0.1
+done
+((i < 20)) || e2e_fail "the janitor's line has no generated id: $(grep 'janitor:' "$E2E_TMP/log/gateway.log")"
 rm -f "$MNT/d1/.godfs-put.00000000000000aa.2" "$MNT/d1/.godfs-putative"
 python3 - "$GW_PORT" <<'PY' || e2e_fail "a client that stalls in its headers is not dropped (above)"
 import socket, sys, time
