@@ -34,7 +34,6 @@ struct gw_error gw_error_from_status(int status)
 	case GD_EFBIG:
 		return (struct gw_error){ 413, GW_PAYLOAD_TOO_LARGE };
 	case GD_ENOSPC:
-	case GD_ENOSERVERS:
 		return (struct gw_error){ 507, GW_NO_SPACE };
 	case GD_ETIMEDOUT:
 		return (struct gw_error){ 504, GW_TIMEOUT };
@@ -44,6 +43,10 @@ struct gw_error gw_error_from_status(int status)
 	case GD_ECONN:
 	case GD_ESHUTDOWN:
 	case GD_ENOSESSION:
+	case GD_ENOSERVERS:
+		/* Too few chunk servers alive for the goal: the mount can only
+		 * say ENOSPC, but to an HTTP client it is a retryable outage,
+		 * not a full cluster. */
 		return (struct gw_error){ 503, GW_UNAVAILABLE };
 	default:
 		/* EIO, ECORRUPT, ESTALE, EPROTO, ENOMEM...: the cluster failed

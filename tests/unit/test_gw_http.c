@@ -224,6 +224,7 @@ static void test_errors(void **state)
 	assert_int_equal(gw_error_from_status(GD_EROFS).http, 403);
 	assert_int_equal(gw_error_from_status(GD_EAUTH).http, 401);
 	assert_int_equal(gw_error_from_status(GD_ENOSPC).http, 507);
+	assert_int_equal(gw_error_from_status(GD_ENOSERVERS).http, 503);
 	assert_int_equal(gw_error_from_status(GD_ETIMEDOUT).http, 504);
 	assert_int_equal(gw_error_from_status(GD_ENOTLEADER).http, 503);
 	assert_int_equal(gw_error_from_status(GD_ECORRUPT).http, 500);
