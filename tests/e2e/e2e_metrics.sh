@@ -168,6 +168,13 @@ e2e_log "the counters moved: $written bytes written and $read_b read by the chun
 [ "$(mval meta godfs_raft_is_leader)" = 1 ] || e2e_fail "the only meta is not the leader"
 [ "$(mval meta godfs_raft_voters)" = 1 ] || e2e_fail "godfs_raft_voters is not 1"
 ge "$(mval meta godfs_raft_commit_index)" 2 "commit index"
+# The leader publishes its gauges from its loop every 500 ms: the scrape above
+# may predate the publication that counts the last files.
+for ((i = 0; i < 50; i++)); do
+	[ "$(mval meta godfs_meta_inodes)" -ge 4 ] 2>/dev/null && break
+	sleep 0.1
+	scrape "$MP" meta
+done
 ge "$(mval meta godfs_meta_inodes)" 4 "inodes"
 ge "$(mval meta godfs_meta_sessions)" 1 "sessions"
 chunks=$(e2e_status_json | sed -n 's/.*"chunks":\([0-9]*\).*/\1/p')
