@@ -191,6 +191,33 @@ static void put_json_str(struct line *l, const char *s)
 	put(l, "\"");
 }
 
+/* A text-format message: control characters (C0, DEL) escaped as \n, \r,
+ * \t or \xNN, so that a name from the network (a path with a newline, a
+ * terminal escape) can neither forge a line nor drive the terminal. */
+static void put_text(struct line *l, const char *s)
+{
+	const char *run = s;
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[8];
+
+		if (c >= 0x20 && c != 0x7f)
+			continue;
+		put_raw(l, run, (size_t)(s - run));
+		if (c == '\n' || c == '\r' || c == '\t') {
+			esc[0] = '\\';
+			esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+			put_raw(l, esc, 2);
+		} else {
+			snprintf(esc, sizeof(esc), "\\x%02x", c);
+			put(l, esc);
+		}
+		run = s + 1;
+	}
+	put_raw(l, run, (size_t)(s - run));
+}
+
 void gd_log_format_line(char *out, size_t len, enum gd_log_level level, const char *file,
 			int line, const char *msg)
 {
@@ -234,8 +261,9 @@ void gd_log_format_line(char *out, size_t len, enum gd_log_level level, const ch
 			snprintf(out, len, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"(line too long)\"}",
 				 ts, gd_log_names[level]);
 	} else {
-		putf(&l, "%s %s[%d] %s %s:%d: %s", ts, gd_log_program,
-		     atomic_load(&gd_log_pid), gd_log_names[level], base, line, msg);
+		putf(&l, "%s %s[%d] %s %s:%d: ", ts, gd_log_program,
+		     atomic_load(&gd_log_pid), gd_log_names[level], base, line);
+		put_text(&l, msg);
 		if (req)
 			putf(&l, " req=%s", req);
 	}

@@ -7,7 +7,9 @@
  *   2026-12-06T10:00:00.123Z godfs-meta[4242] info meta_raft.c:88: message req=ID
  *
  * (UTC with milliseconds, program[pid], level, source file:line, the message,
- * and ` req=<id>` when the thread has a request id, gd_trace.h), or, with the
+ * and ` req=<id>` when the thread has a request id, gd_trace.h; control
+ * characters of the message written as \n, \r, \t or \xNN, so that one
+ * call is one line whatever names it holds), or, with the
  * JSON format, one object per line:
  *
  *   {"ts":"2026-12-06T10:00:00.123Z","prog":"godfs-meta","pid":4242,

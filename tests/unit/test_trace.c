@@ -532,6 +532,17 @@ static void test_log_text(void **state)
 	gd_log_format_line(line, sizeof(line), GD_LOG_INFO, "x.c", 1, "m");
 	assert_non_null(strstr(line, " info x.c:1: m req=abc-1"));
 	assert_int_equal(strcmp(line + strlen(line) - 10, " req=abc-1"), 0);
+	/* a name from the network cannot forge a line or drive a terminal */
+	gd_trace_set(NULL);
+	gd_log_format_line(line, sizeof(line), GD_LOG_INFO, "x.c", 1,
+			   "a\n2099-01-01T00:00:00.000Z godfs-meta[1] error f.c:1: FORGED\r\t"
+			   "\x1b[31m\x7f\x01 back\\ caf\xc3\xa9");
+	assert_null(strchr(line, '\n'));
+	assert_null(strchr(line, '\r'));
+	assert_null(strchr(line, '\x1b'));
+	assert_non_null(strstr(line, " info x.c:1: a\\n2099-01-01T00:00:00.000Z godfs-meta[1] "
+				     "error f.c:1: FORGED\\r\\t\\x1b[31m\\x7f\\x01 back\\ "
+				     "caf\xc3\xa9"));
 	/* a short buffer is cut, never overrun */
 	memset(line, 'Q', sizeof(line));
 	gd_log_format_line(line, 16, GD_LOG_INFO, "x.c", 1, "m");
