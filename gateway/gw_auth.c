@@ -13,6 +13,10 @@
 #include "gd_status.h"
 #include "proto/wire.pb-c.h"
 
+/* What a stranger is told, the same for an id that does not exist. */
+#define BAD_SECRET "unknown key or wrong secret"
+#define BAD_SIG "bad signature"   /* gd_presign_verify's own words */
+
 struct cache_ent {
 	uint64_t id;
 	uint64_t fetched_ms;      /* mono clock */
@@ -29,9 +33,13 @@ struct gw_auth {
 	uint64_t (*mono_ms)(void);
 	int64_t (*wall_sec)(void);
 
-	pthread_mutex_t mu;       /* guards ents and n */
-	struct cache_ent *ents;   /* cache_max slots, n used, unordered */
+	pthread_mutex_t mu;       /* guards the two tables */
+	struct cache_ent *ents;   /* known ids: cache_max slots, n used, unordered */
 	size_t n;
+	/* Unknown ids, apart: made-up ids evict only each other, never a
+	 * real key's fields. */
+	struct cache_ent *neg;    /* neg_max slots, nneg used */
+	size_t nneg, neg_max;
 };
 
 static uint64_t real_mono_ms(void)
@@ -63,8 +71,12 @@ int gw_auth_new(const struct gw_auth_config *cfg, struct gw_auth **out)
 	a->cache_max = cfg->cache_max ? cfg->cache_max : GW_AUTH_DEFAULT_CACHE_MAX;
 	a->mono_ms = cfg->mono_ms ? cfg->mono_ms : real_mono_ms;
 	a->wall_sec = cfg->wall_sec ? cfg->wall_sec : real_wall_sec;
+	a->neg_max = a->cache_max < GW_AUTH_NEG_MAX ? a->cache_max : GW_AUTH_NEG_MAX;
 	a->ents = gd_calloc(a->cache_max, sizeof(*a->ents));
-	if (!a->ents) {
+	a->neg = gd_calloc(a->neg_max, sizeof(*a->neg));
+	if (!a->ents || !a->neg) {
+		gd_free(a->ents);
+		gd_free(a->neg);
 		gd_free(a);
 		return GD_ENOMEM;
 	}
@@ -79,45 +91,69 @@ void gw_auth_free(struct gw_auth *a)
 		return;
 	pthread_mutex_destroy(&a->mu);
 	gd_free(a->ents);
+	gd_free(a->neg);
 	gd_free(a);
 }
 
-/* Under mu: the slot of id, or NULL. */
+/* Under mu: the slot of id in one table, or NULL. */
+static struct cache_ent *find_in(struct cache_ent *t, size_t n, uint64_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t[i].id == id)
+			return &t[i];
+	return NULL;
+}
+
+/* Under mu: the slot of id in either table, or NULL. */
 static struct cache_ent *find(struct gw_auth *a, uint64_t id)
 {
-	for (size_t i = 0; i < a->n; i++)
-		if (a->ents[i].id == id)
-			return &a->ents[i];
-	return NULL;
+	struct cache_ent *e = find_in(a->ents, a->n, id);
+
+	return e ? e : find_in(a->neg, a->nneg, id);
+}
+
+/* Under mu: takes id out of both tables. */
+static void drop(struct gw_auth *a, uint64_t id)
+{
+	struct cache_ent *e = find_in(a->ents, a->n, id);
+
+	if (e)
+		*e = a->ents[--a->n];
+	e = find_in(a->neg, a->nneg, id);
+	if (e)
+		*e = a->neg[--a->nneg];
 }
 
 void gw_auth_forget(struct gw_auth *a, uint64_t id)
 {
-	struct cache_ent *e;
-
 	pthread_mutex_lock(&a->mu);
-	e = find(a, id);
-	if (e)
-		*e = a->ents[--a->n];
+	drop(a, id);
 	pthread_mutex_unlock(&a->mu);
 }
 
-/* Under mu: records a fetch; a full cache gives up its oldest entry. */
+/* Under mu: a slot for a new entry in table t (n used of max); a full table
+ * gives up its oldest entry. */
+static struct cache_ent *slot(struct cache_ent *t, size_t *n, size_t max)
+{
+	struct cache_ent *e;
+
+	if (*n < max)
+		return &t[(*n)++];
+	e = &t[0];
+	for (size_t i = 1; i < *n; i++)
+		if (t[i].fetched_ms < e->fetched_ms)
+			e = &t[i];
+	return e;
+}
+
+/* Under mu: records a fetch, known ids and unknown ones each in their table. */
 static void store(struct gw_auth *a, uint64_t id, bool known, const struct gw_key_info *info,
 		  uint64_t now)
 {
-	struct cache_ent *e = find(a, id);
+	struct cache_ent *e;
 
-	if (!e) {
-		if (a->n < a->cache_max) {
-			e = &a->ents[a->n++];
-		} else {
-			e = &a->ents[0];
-			for (size_t i = 1; i < a->n; i++)
-				if (a->ents[i].fetched_ms < e->fetched_ms)
-					e = &a->ents[i];
-		}
-	}
+	drop(a, id);
+	e = known ? slot(a->ents, &a->n, a->cache_max) : slot(a->neg, &a->nneg, a->neg_max);
 	memset(e, 0, sizeof(*e));
 	e->id = id;
 	e->fetched_ms = now;
@@ -197,9 +233,10 @@ static bool is_write(const char *method)
 	       strcmp(method, "PATCH") == 0;
 }
 
-/* A presigned URL: its signature under the secret each cluster key gives the
- * key's fields; the first key that passes says which key the session
- * presents. 0, GD_EAUTH or GD_EPERM (a good signature for another method). */
+/* A presigned URL: its signature under the Bearer secret each cluster key
+ * gives the key's fields; the first key that passes says which key the
+ * session presents. 0, GD_EAUTH or GD_EPERM (a good signature for another
+ * method). */
 static int presigned(struct gw_auth *a, struct gd_token *t, const char *method, const char *path,
 		     const char *q_exp, const char *q_sig, const char **reason)
 {
@@ -208,25 +245,27 @@ static int presigned(struct gw_auth *a, struct gd_token *t, const char *method, 
 
 	for (int i = 0; i < a->keys->n && i < GD_KEYRING_MAX; i++) {
 		struct gd_token d = *t;
+		uint8_t b[GD_KEY_LEN];
 		const char *why = NULL;
 		int rc;
 
 		gd_token_derive(&a->keys->key[i], &d);
-		rc = gd_presign_verify(d.secret, method, path, q_exp, q_sig, t->id,
-				       a->wall_sec(), &why);
+		gd_apikey_bearer_secret(d.secret, b);
+		rc = gd_presign_verify(b, method, path, q_exp, q_sig, t->id, a->wall_sec(), &why);
+		memset(b, 0, sizeof(b));
 		if (rc == 0) {
 			*t = d;
 			memset(&d, 0, sizeof(d));
 			return 0;
 		}
 		memset(&d, 0, sizeof(d));
-		if (!why0 || rc == GD_EPERM || strcmp(why, "bad signature") != 0) {
+		if (!why0 || rc == GD_EPERM || strcmp(why, BAD_SIG) != 0) {
 			/* the most telling reason: expired beats "bad signature" */
 			why0 = why;
 			best = rc;
 		}
 	}
-	*reason = why0 ? why0 : "bad signature";
+	*reason = why0 ? why0 : BAD_SIG;
 	return best;
 }
 
@@ -261,9 +300,21 @@ int gw_auth_resolve(struct gw_auth *a, const char *authorization, const char *me
 
 	rc = lookup(a, k.id, &info);
 	if (rc == GD_ENOENT || (rc == 0 && !(info.flags & GD_TOKEN_APIKEY))) {
-		/* a plain token is no API key: its holder mounts, it has no Bearer */
+		/* a plain token is no API key: its holder mounts, it has no Bearer.
+		 * The answer is the one a known id with a wrong secret gets (for
+		 * a URL: checked under a made-up secret, so a malformed expiry
+		 * reads the same too): a stranger learns no key ids. */
 		memset(k.secret, 0, sizeof(k.secret));
-		return refuse_key(GD_EAUTH, why, whylen, k.id, "unknown");
+		if (is_presign) {
+			const char *reason = NULL;
+			uint8_t none[GD_KEY_LEN] = { 0 };
+
+			rc = gd_presign_verify(none, method, path ? path : "", q_exp, q_sig, k.id,
+					       a->wall_sec(), &reason);
+			return refuse_key(rc == GD_EPERM ? GD_EPERM : GD_EAUTH, why, whylen, k.id,
+					  rc && reason ? reason : BAD_SIG);
+		}
+		return refuse_key(GD_EAUTH, why, whylen, k.id, BAD_SECRET);
 	}
 	if (rc) {
 		memset(k.secret, 0, sizeof(k.secret));
@@ -280,7 +331,7 @@ int gw_auth_resolve(struct gw_auth *a, const char *authorization, const char *me
 	if (!is_presign) {
 		if (gd_apikey_verify(a->keys, &t, k.secret, &idx) != 0) {
 			memset(&k, 0, sizeof(k));
-			return refuse_key(GD_EAUTH, why, whylen, t.id, "wrong secret");
+			return refuse_key(GD_EAUTH, why, whylen, t.id, BAD_SECRET);
 		}
 		gd_token_derive(&a->keys->key[idx], &t);
 	} else {

@@ -10,9 +10,11 @@
  * the meta by id (TOKEN_GET, through a fetch function) and checks the secret
  * or signature itself: nothing secret is stored anywhere.
  *
- * Fields are cached for cache_ms (default 1000 ms), unknown ids too (a
- * negative entry: a flood of made-up ids costs one meta call per id per
- * cache_ms), at most cache_max entries (the oldest fetch goes first). A
+ * Fields are cached for cache_ms (default 1000 ms), at most cache_max
+ * entries (the oldest fetch goes first); unknown ids too, in a table of
+ * their own (at most GW_AUTH_NEG_MAX), so that a flood of made-up ids
+ * never evicts a real key's fields (and the gateway's failed-authentication
+ * budget per address, gw_guard.h, bounds how many ids a client may try). A
  * revoke is therefore seen by the gateway within cache_ms, and by the meta
  * on the session's very next request anyway (the meta checks the token on
  * every request).
@@ -30,6 +32,7 @@
 
 #define GW_AUTH_DEFAULT_CACHE_MS 1000
 #define GW_AUTH_DEFAULT_CACHE_MAX 4096
+#define GW_AUTH_NEG_MAX 1024
 #define GW_SUBTREE_PATH_MAX 4097     /* PATH_MAX + 1 */
 
 /* An API key's public fields as the meta keeps them (TokenInfo). */

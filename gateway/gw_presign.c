@@ -39,8 +39,11 @@ int gw_presign(struct gw_req *r)
 		return gw_reply_error(r, 400, GW_BAD_REQUEST, "expires_in: 1 to %d seconds",
 				      GD_PRESIGN_MAX_SEC);
 	uint64_t exp = (uint64_t)time(NULL) + (uint64_t)secs;
-	int rc = gd_presign_sign(r->principal.token.secret, method, path, exp,
-				 r->principal.key_id, sig);
+	uint8_t bearer[GD_KEY_LEN];
+	/* signed with the Bearer secret, as its holder would sign offline */
+	gd_apikey_bearer_secret(r->principal.token.secret, bearer);
+	int rc = gd_presign_sign(bearer, method, path, exp, r->principal.key_id, sig);
+	memset(bearer, 0, sizeof(bearer));
 	if (rc == 0)
 		rc = gd_presign_query(path, r->principal.key_id, exp, sig, query, sizeof(query));
 	if (rc < 0)

@@ -9,6 +9,7 @@
 #include "gd_status.h"
 
 #define PRESIGN_LABEL "godfs-presign-v1\n"
+#define BEARER_LABEL "godfs-apikey-bearer-v1"
 
 /* Decimal digits s[0..n) as a non-zero u64 without leading zero. */
 static int parse_dec(const char *s, size_t n, uint64_t *out)
@@ -28,6 +29,16 @@ static int parse_dec(const char *s, size_t n, uint64_t *out)
 	}
 	*out = v;
 	return 0;
+}
+
+void gd_apikey_bearer_secret(const uint8_t token_secret[GD_KEY_LEN], uint8_t out[GD_KEY_LEN])
+{
+	struct iovec iov = { (void *)BEARER_LABEL, sizeof(BEARER_LABEL) - 1 };
+	uint8_t b[GD_MAC_LEN];
+
+	gd_hmac(token_secret, GD_KEY_LEN, &iov, 1, b);   /* out may be token_secret */
+	memcpy(out, b, GD_KEY_LEN);
+	memset(b, 0, sizeof(b));
 }
 
 int gd_apikey_format(uint64_t id, const uint8_t secret[GD_KEY_LEN], char *out, size_t len)
@@ -75,15 +86,17 @@ int gd_apikey_verify(const struct gd_keyring *kr, const struct gd_token *t,
 		return GD_EAUTH;
 	for (int i = 0; i < kr->n && i < GD_KEYRING_MAX; i++) {
 		struct gd_token d = *t;
-
+		uint8_t b[GD_KEY_LEN];
 		int eq;
 
 		gd_token_derive(&kr->key[i], &d);
-		eq = gd_mac_equal(d.secret, secret, GD_KEY_LEN);
+		gd_apikey_bearer_secret(d.secret, b);
+		eq = gd_mac_equal(b, secret, GD_KEY_LEN);
 		/* no early exit: every key costs the same */
 		which |= (eq && !match) ? i : 0;
 		match |= eq;
 		memset(d.secret, 0, sizeof(d.secret));
+		memset(b, 0, sizeof(b));
 	}
 	if (key_index)
 		*key_index = which;

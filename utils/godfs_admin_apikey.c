@@ -124,6 +124,8 @@ static int cmd_create(struct gd_meta_client *m, int json, int argc, char **argv)
 	rc = admin_tok_create(m, kind, &a, &tok, &subtree);
 	if (rc)
 		return rc;
+	/* the holder gets the Bearer secret, never the token's (gd_apikey.h) */
+	gd_apikey_bearer_secret(tok.secret, tok.secret);
 	rc = gd_apikey_format(tok.id, tok.secret, bearer, sizeof(bearer));
 	memset(tok.secret, 0, sizeof(tok.secret));
 	if (rc)
@@ -240,6 +242,7 @@ static int cmd_presign(struct gd_meta_client *m, int json, int argc, char **argv
 		return 1;
 	}
 	gd_token_derive(&kr->key[0], &t);
+	gd_apikey_bearer_secret(t.secret, t.secret);   /* URLs are signed with it */
 	rc = gd_presign_sign(t.secret, a.method, a.path, exp, a.id, sig);
 	memset(&t, 0, sizeof(t));
 	if (rc)

@@ -127,43 +127,52 @@ static void test_verify(void **state)
 {
 	struct gd_keyring kr, other, rotated;
 	struct gd_token t, f;
+	uint8_t b[GD_KEY_LEN], bad[GD_KEY_LEN];
 	int which = -1;
 
 	(void)state;
 	ring_new(&kr, 1);
 	ring_new(&other, 2);
 	token_new(&kr, 0, &t);
+	gd_apikey_bearer_secret(t.secret, b);
+	/* one-way from the token secret, and not it: a Bearer string is no
+	 * token file, a token file no Bearer string */
+	assert_memory_not_equal(b, t.secret, GD_KEY_LEN);
+	memcpy(bad, t.secret, GD_KEY_LEN);
+	gd_apikey_bearer_secret(bad, bad);   /* in place */
+	assert_memory_equal(bad, b, GD_KEY_LEN);
+	assert_int_equal(gd_apikey_verify(&kr, &t, t.secret, NULL), GD_EAUTH);
 	f = t;
 	memset(f.secret, 0, sizeof(f.secret));   /* verify ignores them */
 	memset(f.key_id, 0, sizeof(f.key_id));
-	assert_int_equal(gd_apikey_verify(&kr, &f, t.secret, NULL), 0);
-	assert_int_equal(gd_apikey_verify(&other, &f, t.secret, NULL), GD_EAUTH);
+	assert_int_equal(gd_apikey_verify(&kr, &f, b, NULL), 0);
+	assert_int_equal(gd_apikey_verify(&other, &f, b, NULL), GD_EAUTH);
 	/* the key moved to the second line of a rotated ring: still good */
 	rotated = other;
 	rotated.key[1] = kr.key[0];
-	assert_int_equal(gd_apikey_verify(&rotated, &f, t.secret, &which), 0);
+	assert_int_equal(gd_apikey_verify(&rotated, &f, b, &which), 0);
 	assert_int_equal(which, 1);
-	assert_int_equal(gd_apikey_verify(&kr, &f, t.secret, &which), 0);
+	assert_int_equal(gd_apikey_verify(&kr, &f, b, &which), 0);
 	assert_int_equal(which, 0);
 	/* every field is covered */
 	f.id++;
-	assert_int_equal(gd_apikey_verify(&kr, &f, t.secret, NULL), GD_EAUTH);
+	assert_int_equal(gd_apikey_verify(&kr, &f, b, NULL), GD_EAUTH);
 	f = t;
 	f.subtree = 1;
-	assert_int_equal(gd_apikey_verify(&kr, &f, t.secret, NULL), GD_EAUTH);
+	assert_int_equal(gd_apikey_verify(&kr, &f, b, NULL), GD_EAUTH);
 	f = t;
 	f.flags &= ~GD_TOKEN_READ_ONLY;
-	assert_int_equal(gd_apikey_verify(&kr, &f, t.secret, NULL), GD_EAUTH);
+	assert_int_equal(gd_apikey_verify(&kr, &f, b, NULL), GD_EAUTH);
 	f = t;
 	f.expires = 1;
-	assert_int_equal(gd_apikey_verify(&kr, &f, t.secret, NULL), GD_EAUTH);
+	assert_int_equal(gd_apikey_verify(&kr, &f, b, NULL), GD_EAUTH);
 	/* one flipped bit of the secret */
-	f = t;
-	f.secret[31] ^= 1;
-	assert_int_equal(gd_apikey_verify(&kr, &t, f.secret, NULL), GD_EAUTH);
+	memcpy(bad, b, GD_KEY_LEN);
+	bad[31] ^= 1;
+	assert_int_equal(gd_apikey_verify(&kr, &t, bad, NULL), GD_EAUTH);
 	/* an empty ring verifies nothing */
 	memset(&other, 0, sizeof(other));
-	assert_int_equal(gd_apikey_verify(&other, &t, t.secret, NULL), GD_EAUTH);
+	assert_int_equal(gd_apikey_verify(&other, &t, b, NULL), GD_EAUTH);
 }
 
 static void test_presign(void **state)

@@ -61,6 +61,7 @@ static void bearer(uint64_t id, int k, char *out, size_t len)
 	char s[GD_APIKEY_STR_MAX];
 
 	gd_token_derive(&ring.key[k], &t);
+	gd_apikey_bearer_secret(t.secret, t.secret);
 	assert_int_equal(gd_apikey_format(id, t.secret, s, sizeof(s)), 0);
 	snprintf(out, len, "Bearer %s", s);
 }
@@ -127,8 +128,21 @@ static void test_bearer(void **state)
 	assert_int_equal(p.token.id, 1);
 	assert_int_equal(p.token.flags, GD_TOKEN_APIKEY);
 	assert_memory_equal(p.token.key_id, ring.key[1].id, GD_KEY_ID_LEN);
-	assert_int_equal(gd_apikey_verify(&ring, &p.token, p.token.secret, &kidx), 0);
-	assert_int_equal(kidx, 1);
+	{
+		struct gd_token want = p.token;
+		uint8_t b[GD_KEY_LEN];
+		char s[GD_APIKEY_STR_MAX];
+
+		gd_token_derive(&ring.key[1], &want);
+		assert_memory_equal(p.token.secret, want.secret, GD_KEY_LEN);
+		gd_apikey_bearer_secret(p.token.secret, b);
+		assert_int_equal(gd_apikey_verify(&ring, &p.token, b, &kidx), 0);
+		assert_int_equal(kidx, 1);
+		/* the token secret itself (what a session presents) is no Bearer */
+		assert_int_equal(gd_apikey_format(1, p.token.secret, s, sizeof(s)), 0);
+		snprintf(h, sizeof(h), "Bearer %s", s);
+		assert_int_equal(resolve(a, h, "GET", "/", NULL, NULL, NULL, &p), GD_EAUTH);
+	}
 	/* "bearer" in any case, extra spaces */
 	bearer(1, 0, h, sizeof(h));
 	h[0] = 'b';
@@ -147,6 +161,18 @@ static void test_bearer(void **state)
 	/* a plain token's secret is no API key */
 	bearer(3, 0, h, sizeof(h));
 	assert_int_equal(resolve(a, h, "GET", "/", NULL, NULL, NULL, &p), GD_EAUTH);
+	/* an unknown id and a wrong secret read the same (ids are not told) */
+	{
+		char w1[256], w2[256];
+		bearer(1, 0, h, sizeof(h));
+		h[strlen(h) - 1] = h[strlen(h) - 1] == '0' ? '1' : '0';
+		assert_int_equal(gw_auth_resolve(a, h, "GET", "/", NULL, NULL, NULL, &p, w1,
+						 sizeof(w1)), GD_EAUTH);
+		memcpy(h + 11, "6", 1);        /* "Bearer gdk_6_...": no key 6 */
+		assert_int_equal(gw_auth_resolve(a, h, "GET", "/", NULL, NULL, NULL, &p, w2,
+						 sizeof(w2)), GD_EAUTH);
+		assert_string_equal(strchr(w1, ':'), strchr(w2, ':'));
+	}
 }
 
 static void test_read_only(void **state)
@@ -213,6 +239,23 @@ static void test_cache(void **state)
 	fake_wall = NOW;
 	assert_int_equal(resolve(a, h, "GET", "/", NULL, NULL, NULL, &p), 0);
 
+	/* a flood of made-up ids evicts no known key's fields */
+	bearer(7, 0, h, sizeof(h));
+	fake_mono += 5000;
+	assert_int_equal(resolve(a, h, "GET", "/", NULL, NULL, NULL, &p), 0);
+	fetches = 0;
+	for (int i = 0; i < 20; i++) {
+		char b[160];
+		bearer(1, 0, b, sizeof(b));
+		b[11] = '8';                   /* "gdk_8".."gdk_8xx": none exists */
+		snprintf(b + 12, sizeof(b) - 12, "%d_%s", i, strrchr(h, '_') + 1);
+		fake_mono++;
+		assert_int_equal(resolve(a, b, "GET", "/", NULL, NULL, NULL, &p), GD_EAUTH);
+	}
+	assert_int_equal(fetches, 20);
+	assert_int_equal(resolve(a, h, "GET", "/", NULL, NULL, NULL, &p), 0);
+	assert_int_equal(fetches, 20);   /* key 7 stayed in the cache */
+
 	/* the bound: 4 entries; more ids still work (the oldest goes) */
 	for (uint64_t id = 1; id <= 7; id++) {
 		char b[160];
@@ -236,6 +279,7 @@ static void presign(uint64_t id, int k, const char *method, const char *path, ui
 			      .expires = table[id].expires, .flags = table[id].flags };
 
 	gd_token_derive(&ring.key[k], &t);
+	gd_apikey_bearer_secret(t.secret, t.secret);   /* URLs are signed with it */
 	assert_int_equal(gd_presign_sign(t.secret, method, path, exp, id, sig), 0);
 	sprintf(exp_s, "%llu", (unsigned long long)exp);
 }
@@ -269,6 +313,16 @@ static void test_presigned(void **state)
 	assert_int_equal(resolve(a, NULL, "PUT", "/up", "2", e, s, &p), GD_EPERM);
 	presign(1, 0, "PUT", "/up", NOW + 60, e, s);
 	assert_int_equal(resolve(a, NULL, "PUT", "/up", "1", e, s, &p), 0);
+	/* an unknown key id reads as a bad signature, a malformed expiry the same */
+	{
+		char w[256];
+		assert_int_equal(gw_auth_resolve(a, NULL, "GET", "/a b", "6", e, s, &p, w,
+						 sizeof(w)), GD_EAUTH);
+		assert_non_null(strstr(w, "bad signature"));
+		assert_int_equal(gw_auth_resolve(a, NULL, "GET", "/a b", "6", "x", s, &p, w,
+						 sizeof(w)), GD_EAUTH);
+		assert_non_null(strstr(w, "malformed godfs_exp"));
+	}
 	/* signed with a key the ring does not hold */
 	{
 		struct gd_keyring saved = ring;
