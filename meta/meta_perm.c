@@ -179,6 +179,23 @@ static int check_create(const struct ck *c, uint64_t parent, const char *name)
 	return may_create(c, dir);
 }
 
+/* What a key may not create whatever the directory: a device node (no
+ * CAP_MKNOD: for a uid-0 key too, whose root ends at its subtree, not at
+ * the machines that mount the cluster with dev allowed), or, for a
+ * non-root key, a set-user-id file (a key acts through the gateway, which
+ * has no use for one; a mount may allow suid). */
+static int check_new_mode(const struct ck *c, uint32_t method, const Godfs__Mknod *r)
+{
+	uint32_t mode = r->has_mode ? r->mode : 0;
+
+	if (method == M(MKNOD) && (S_ISCHR(mode) || S_ISBLK(mode)))
+		return deny(c, GD_EPERM, "device nodes are not for API keys", r->parent);
+	if (method != M(SYMLINK) && !is_root(c->who) && (mode & S_ISUID))
+		return deny(c, GD_EPERM, "set-user-id files are not for non-root API keys",
+			    r->parent);
+	return 0;
+}
+
 static int check_remove(const struct ck *c, uint64_t parent, const char *name)
 {
 	const struct meta_ns_inode *dir, *in;
@@ -268,6 +285,9 @@ static int check_setattr(const struct ck *c, const Godfs__SetAttr *r)
 			    "another's file", in->ino);
 	if ((v & SA(MODE)) && !owner(c, in))
 		return deny(c, GD_EPERM, "chmod of another's file", in->ino);
+	if ((v & SA(MODE)) && (r->mode & S_ISUID))
+		return deny(c, GD_EPERM, "set-user-id files are not for non-root API keys",
+			    in->ino);
 	if ((v & (SA(ATIME) | SA(MTIME))) && !owner(c, in))
 		return deny(c, GD_EPERM, "setting the times of another's file", in->ino);
 	if ((v & (SA(ATIME_NOW) | SA(MTIME_NOW) | SA(CTIME))) && !owner(c, in) &&
@@ -363,7 +383,8 @@ int meta_perm_check(const struct meta_ns_state *st, const struct meta_perm_who *
 		return check_open(&c, (const Godfs__Open *)req);
 	case M(MKNOD): case M(MKDIR): case M(SYMLINK): {
 		const Godfs__Mknod *r = (const Godfs__Mknod *)req;
-		return check_create(&c, r->parent, r->name);
+		int rc = check_new_mode(&c, method, r);
+		return rc ? rc : check_create(&c, r->parent, r->name);
 	}
 	case M(LINK):
 		return check_link(&c, (const Godfs__Link *)req);
@@ -404,6 +425,17 @@ void meta_perm_apply(const struct meta_ns_state *st, uint32_t uid, uint32_t gid,
 		in = r->has_ino ? meta_ns_map_get(&st->inodes, r->ino) : NULL;
 		if (in && (v & SA(MODE)) && ((v & SA(GID)) ? r->gid : in->gid) != gid)
 			r->mode &= ~(uint32_t)S_ISGID;
+	} else if (method == M(MKNOD)) {
+		/* mode_strip_sgid(): a set-group-id executable created in a
+		 * set-group-id directory (whose group it gets) by a caller
+		 * outside that group loses the bit. Directories keep theirs
+		 * (inherited from the parent, as Linux has it). */
+		Godfs__Mknod *r = (Godfs__Mknod *)req;
+		uint32_t m = r->has_mode ? r->mode : 0;
+		in = r->has_parent ? meta_ns_map_get(&st->inodes, r->parent) : NULL;
+		if (in && (in->mode & S_ISGID) && in->gid != gid && !S_ISDIR(m) &&
+		    (m & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+			r->mode = m & ~(uint32_t)S_ISGID;
 	} else if (method == M(SETXATTR)) {
 		Godfs__Xattr *r = (Godfs__Xattr *)req;
 		in = r->has_ino ? meta_ns_map_get(&st->inodes, r->ino) : NULL;

@@ -11,7 +11,9 @@
  *     is judged as if the path to it had been walked), x on the directory
  *     of a LOOKUP, r on a READDIR (r and x with attributes);
  *   - create (MKNOD, MKDIR, SYMLINK, LINK's new name) w and x on the
- *     directory; UNLINK, RMDIR, RENAME (may_delete) w and x on the directory
+ *     directory; never a device node (EPERM, for a uid-0 key too: its root
+ *     ends at its subtree, a mount may allow dev), no set-user-id bit from
+ *     a non-root key (EPERM, as for chmod); UNLINK, RMDIR, RENAME (may_delete) w and x on the directory
  *     and the sticky-bit rule (EPERM unless owning the entry or the
  *     directory); RENAME of a directory to another parent w on it (its ".."
  *     changes), with RENAME_EXCHANGE both ways; LINK by a non-owner only of a
@@ -22,7 +24,8 @@
  *     call, not at open as the kernel does, so a chmod between open and read
  *     takes effect at once for a key;
  *   - SETATTR (setattr_prepare, may_setattr): chmod, explicit times owner
- *     (EPERM); chown only to the owner itself by the owner, chgrp by the owner
+ *     (EPERM); a mode with the set-user-id bit (EPERM: a key acts through
+ *     the gateway, which has no use for one); chown only to the owner itself by the owner, chgrp by the owner
  *     to the file's group or its own (EPERM); times "now" owner or w
  *     (EACCES); size w; the replication goal is the operator's (EPERM);
  *   - xattrs (xattr_permission, cap_inode_setxattr): user.* r to read, w to
@@ -79,7 +82,11 @@ int meta_perm_check(const struct meta_ns_state *st, const struct meta_perm_who *
  * by a non-root caller outside the file's group (its new group when the
  * same SETATTR changes it) loses S_ISGID (setattr_prepare), and setting the
  * access ACL then also clears it (posix_acl_update_mode: Xattr.flags
- * ACL_KILL_SGID, which a key's request cannot leave out). req is changed;
+ * ACL_KILL_SGID, which a key's request cannot leave out); a group-executable
+ * set-group-id file created (MKNOD) in a set-group-id directory by a caller
+ * outside the directory's group is created without S_ISGID
+ * (mode_strip_sgid). Judged on the state the entry applies to, so every
+ * replica decides the same. req is changed;
  * other methods, root and unknown inodes are left alone. */
 void meta_perm_apply(const struct meta_ns_state *st, uint32_t uid, uint32_t gid,
 		     uint32_t method, ProtobufCMessage *req);

@@ -239,6 +239,8 @@ static int run(const struct req *q, const char **why)
 		r.has_parent = 1;
 		r.parent = ino(q->p1);
 		r.name = (char *)q->name;
+		r.has_mode = q->arg != 0;   /* the type and bits asked for */
+		r.mode = q->arg;
 		return meta_perm_check(&st, q->who, q->method, &r.base, why, &bad);
 	}
 	case M(LINK): {
@@ -364,6 +366,14 @@ static const struct req table[] = {
 	{ &KEY, M(MKNOD), "/closed/d", "new", .want = EACCES_ },
 	{ &KEY, M(MKNOD), "/listonly", "new", .want = EACCES_ },
 	{ &RT, M(MKNOD), "/pub", "new", .want = 0 },
+	/* no device node for any key; no set-user-id bit from a non-root key */
+	{ &KEY, M(MKNOD), "/mine", "dev", .arg = S_IFCHR | 0644, .want = EPERM_ },
+	{ &RT, M(MKNOD), "/pub", "dev", .arg = S_IFBLK | 0600, .want = EPERM_ },
+	{ &RT, M(MKNOD), "/pub", "fifo", .arg = S_IFIFO | 0644, .want = 0 },
+	{ &KEY, M(MKNOD), "/mine", "suid", .arg = S_IFREG | 04755, .want = EPERM_ },
+	{ &KEY, M(MKDIR), "/mine", "suid", .arg = S_IFDIR | 04755, .want = EPERM_ },
+	{ &KEY, M(MKNOD), "/mine", "sgid", .arg = S_IFREG | 02755, .want = 0 },
+	{ &RT, M(MKNOD), "/pub", "suid", .arg = S_IFREG | 04755, .want = 0 },
 	/* unlink/rmdir: w and x, and the sticky bit */
 	{ &KEY, M(UNLINK), "/pub", "f644", .want = EACCES_ },
 	{ &KEY, M(UNLINK), "/pub", "nothere", .want = 0 },  /* ENOENT from the handler */
@@ -406,6 +416,9 @@ static const struct req table[] = {
 	/* setattr */
 	{ &KEY, M(SETATTR), "/pub/f644", .arg = SA(MODE), .arg2 = 0777, .want = EPERM_ },
 	{ &KEY, M(SETATTR), "/mine/a", .arg = SA(MODE), .arg2 = 0600, .want = 0 },
+	{ &KEY, M(SETATTR), "/mine/a", .arg = SA(MODE), .arg2 = 04755, .want = EPERM_ },
+	{ &KEY, M(SETATTR), "/mine/a", .arg = SA(MODE), .arg2 = 02755, .want = 0 },
+	{ &RT, M(SETATTR), "/mine/a", .arg = SA(MODE), .arg2 = 04755, .want = 0 },
 	{ &KEY, M(SETATTR), "/mine/a", .arg = SA(UID), .arg2 = 0, .want = EPERM_ },
 	{ &KEY, M(SETATTR), "/mine/a", .arg = SA(UID), .arg2 = 1000, .want = 0 },
 	{ &KEY, M(SETATTR), "/pub/f644", .arg = SA(UID), .arg2 = 1000, .want = EPERM_ },
@@ -616,6 +629,46 @@ static void test_apply_sgid(void **state)
 	assert_int_equal(fsm_entry_apply_as(f, M(SETXATTR), &x.base, 1000, 100, &res), 0);
 	meta_fsm_result_release(&res);
 	assert_int_equal(mode_of(f, file), 0775);
+
+	/* create in a set-gid directory of group 50 (mode_strip_sgid) */
+	mk.name = "sg";
+	mk.mode = S_IFDIR | 02777;
+	assert_int_equal(fsm_entry_apply_as(f, M(MKDIR), &mk.base, 0, 0, &res), 0);
+	meta_fsm_result_release(&res);
+	sa.ino = meta_fsm_state(f)->next_ino - 1;
+	sa.valid = SA(GID);
+	sa.gid = 50;
+	assert_int_equal(fsm_entry_apply_as(f, M(SETATTR), &sa.base, 0, 0, &res), 0);
+	meta_fsm_result_release(&res);
+	mk.parent = sa.ino;
+	/* a key outside group 50: a group-executable file loses S_ISGID... */
+	mk.name = "x";
+	mk.mode = S_IFREG | 02755;
+	assert_int_equal(fsm_entry_apply_as(f, M(MKNOD), &mk.base, 1000, 100, &res), 0);
+	meta_fsm_result_release(&res);
+	assert_int_equal(mode_of(f, meta_fsm_state(f)->next_ino - 1), 0755);
+	/* ...one without group x keeps it (no executable to run as the group) */
+	mk.name = "nx";
+	mk.mode = S_IFREG | 02745;
+	assert_int_equal(fsm_entry_apply_as(f, M(MKNOD), &mk.base, 1000, 100, &res), 0);
+	meta_fsm_result_release(&res);
+	assert_int_equal(mode_of(f, meta_fsm_state(f)->next_ino - 1), 02745);
+	/* a directory inherits it */
+	mk.name = "d";
+	mk.mode = S_IFDIR | 0755;
+	assert_int_equal(fsm_entry_apply_as(f, M(MKDIR), &mk.base, 1000, 100, &res), 0);
+	meta_fsm_result_release(&res);
+	assert_int_equal(mode_of(f, meta_fsm_state(f)->next_ino - 1), 02755);
+	/* a key in group 50 keeps it, and so does root */
+	mk.name = "y";
+	mk.mode = S_IFREG | 02755;
+	assert_int_equal(fsm_entry_apply_as(f, M(MKNOD), &mk.base, 1000, 50, &res), 0);
+	meta_fsm_result_release(&res);
+	assert_int_equal(mode_of(f, meta_fsm_state(f)->next_ino - 1), 02755);
+	mk.name = "z";
+	assert_int_equal(fsm_entry_apply_as(f, M(MKNOD), &mk.base, 0, 0, &res), 0);
+	meta_fsm_result_release(&res);
+	assert_int_equal(mode_of(f, meta_fsm_state(f)->next_ino - 1), 02755);
 	meta_fsm_free(f);
 }
 
