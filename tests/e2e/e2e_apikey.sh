@@ -16,7 +16,12 @@
 # - presigned URLs made by godfs-admin and signed offline with Python from
 #   the Bearer string (the docs' recipe) work; expired, or a GET URL used for
 #   PUT, are refused;
-# - a revoke stops a live session within 2 s.
+# - a revoke stops a live session within 2 s;
+# - the Bearer string is no token: a token file made of it (with the public
+#   key id and fields) is refused at the handshake;
+# - no device node for any key, no set-user-id bit from a non-root key, and
+#   a set-gid executable created in another group's set-gid directory loses
+#   the bit (mode_strip_sgid).
 E2E_TIMEOUT=180
 . "$(dirname "$0")/lib.sh"
 
@@ -64,6 +69,16 @@ grep -q "\"id\": $rw_id, \"subtree\": $proj_ino, \"read_only\": false, \"uid\": 
 	<<<"$out" || e2e_fail "apikey list --json: $out"
 rc=0; admin apikey revoke "$tok_id" >/dev/null 2>&1 || rc=$?
 [ "$rc" = 1 ] || e2e_fail "apikey revoke of a plain token: exit $rc, not 1"
+
+e2e_log "the Bearer string is no token file: refused at the handshake"
+TPROBE=$GODFS_BUILDDIR/tests/tools/godfs_token_probe
+kid=$(cut -d' ' -f6 "$E2E_TMP/plain.token")   # the cluster key's id: public
+(umask 077; echo "godfs-token-v1 $rw_id $proj_ino 0 2 $kid ${RW##*_}" >"$E2E_TMP/forged.token")
+out=$("$TPROBE" "$META_ADDR" "$E2E_TMP/plain.token" getattr "$proj_ino" 2>>"$E2E_TMP/log/probe.log") ||
+	e2e_fail "the plain token (the control) is refused: $out"
+out=$("$TPROBE" "$META_ADDR" "$E2E_TMP/forged.token" getattr "$proj_ino" 2>>"$E2E_TMP/log/probe.log") &&
+	e2e_fail "a token file made of the Bearer string was accepted: $out"
+[ "$out" = EAUTH ] || e2e_fail "a token file made of the Bearer string: $out"
 
 e2e_log "the key's session: its subtree, its owner"
 out=$(probe "Bearer $RW" stat /) || e2e_fail "probe stat /"
@@ -115,6 +130,24 @@ out=$(probe "Bearer $RW" rm /tmp/theirs)
 [ "$(probe "Bearer $ROOTKEY" rm /tmp/theirs)" = ok ] || e2e_fail "uid 0 key rm in /tmp"
 out=$(probe "Bearer $ROOTKEY" stat /tmp/theirs)   # the mount's kernel may have it cached
 [[ $out == "refused ENOENT"* ]] || e2e_fail "tmp/theirs is still there: $out"
+
+e2e_log "device nodes, set-uid, set-gid"
+mkdir "$MNT/proj/sg" && chgrp 50 "$MNT/proj/sg" && chmod 2777 "$MNT/proj/sg"
+out=$(probe "Bearer $RW" mknod /mine/dev 020644)
+[[ $out == "refused EPERM"* ]] || e2e_fail "a uid-1000 key made a device node: $out"
+out=$(probe "Bearer $ROOTKEY" mknod /dev0 060600)
+[[ $out == "refused EPERM"* ]] || e2e_fail "a uid-0 key made a device node: $out"
+[ "$(probe "Bearer $ROOTKEY" mknod /fifo 010644)" = "ok 644 0 0" ] || e2e_fail "a fifo"
+out=$(probe "Bearer $RW" mknod /mine/suid 0104755)
+[[ $out == "refused EPERM"* ]] || e2e_fail "a uid-1000 key made a set-uid file: $out"
+out=$(probe "Bearer $RW" chmod /mine/f.txt 4755)
+[[ $out == "refused EPERM"* ]] || e2e_fail "a uid-1000 key set the set-uid bit: $out"
+[ "$(probe "Bearer $RW" mknod /sg/prog 0102755)" = "ok 755 1000 50" ] ||
+	e2e_fail "set-gid kept outside the directory's group: $(stat -c '%a %u:%g' "$MNT/proj/sg/prog")"
+[ "$(probe "Bearer $RW" mknod /mine/own 0102755)" = "ok 2755 1000 100" ] ||
+	e2e_fail "set-gid in its own group: $(stat -c '%a %u:%g' "$MNT/proj/mine/own")"
+[ "$(probe "Bearer $ROOTKEY" mknod /sg/rprog 0102755)" = "ok 2755 0 50" ] ||
+	e2e_fail "set-gid by a uid-0 key: $(stat -c '%a %u:%g' "$MNT/proj/sg/rprog")"
 
 e2e_log "a read-only key"
 [ "$(probe "Bearer $RO" get /new.txt)" = "ok hello" ] || e2e_fail "read-only key cannot read"

@@ -16,6 +16,11 @@
  *                     prints "ok UID GID" (the owner the meta recorded)
  *   chown PATH UID    SETATTR of the owner; "ok"
  *   mkdir PATH        MKDIR (mode 0755); "ok"
+ *   mknod PATH MODE   MKNOD (MKDIR for a directory type) with MODE (octal,
+ *                     type bits included, e.g. 020644 a character device,
+ *                     0104755 a set-uid file), no umask; prints "ok MODE UID
+ *                     GID" of what the meta made (MODE octal, 07777 bits)
+ *   chmod PATH MODE   SETATTR of the mode (octal); "ok MODE" as recorded
  *   rm PATH           UNLINK; "ok"
  *   getattr INO       GETATTR of a raw inode number (a forged request)
  *   watch PATH MS     stat every 100 ms for at most MS ms until refused:
@@ -32,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -246,6 +252,58 @@ static int cmd_name(struct gd_client *c, uint64_t root, const char *path, bool m
 		       "unlink");
 }
 
+/* MKNOD/MKDIR with the mode asked for, or a chmod: what the meta lets a
+ * key's session make (device nodes, set-id bits). */
+static int cmd_mode(struct gd_client *c, uint64_t root, const char *path, const char *mode_s,
+		    bool create)
+{
+	struct gd_meta_client *m = gd_client_meta(c);
+	ProtobufCMessage *resp = NULL;
+	uint32_t mode = (uint32_t)strtoul(mode_s, NULL, 8);
+	struct gd_attr a;
+	const char *name;
+	uint64_t parent;
+	int rc;
+
+	if (create) {
+		Godfs__Mknod req = GODFS__MKNOD__INIT;
+		rc = split(m, root, path, &parent, &name);
+		if (rc)
+			return refused(rc, "lookup of the parent");
+		req.has_parent = req.has_mode = 1;
+		req.parent = parent;
+		req.name = (char *)name;
+		req.mode = mode;
+		req.has_rdev = (mode & S_IFMT) == S_IFCHR || (mode & S_IFMT) == S_IFBLK;
+		req.rdev = 0x0103;   /* 1:3, /dev/null */
+		rc = gd_meta_call(m, S_ISDIR(mode) ? GODFS__METHOD__M_MKDIR : GODFS__METHOD__M_MKNOD,
+				  &req.base, &godfs__attr_resp__descriptor, &resp);
+	} else {
+		Godfs__SetAttr req = GODFS__SET_ATTR__INIT;
+		rc = walk(m, root, path, &a);
+		if (rc)
+			return refused(rc, "lookup");
+		req.has_ino = req.has_valid = req.has_mode = req.has_session_id = 1;
+		req.ino = a.ino;
+		req.valid = GODFS__SET_ATTR_BITS__SA_MODE;
+		req.mode = mode;
+		req.session_id = gd_client_session(c);
+		rc = gd_meta_call(m, GODFS__METHOD__M_SETATTR, &req.base,
+				  &godfs__attr_resp__descriptor, &resp);
+	}
+	if (rc == 0)
+		gd_attr_from_pb(&a, ((Godfs__AttrResp *)resp)->attr);
+	if (resp)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	if (rc)
+		return refused(rc, create ? "mknod" : "chmod");
+	if (create)
+		printf("ok %o %" PRIu32 " %" PRIu32 "\n", a.mode & 07777, a.uid, a.gid);
+	else
+		printf("ok %o\n", a.mode & 07777);
+	return 0;
+}
+
 static uint64_t wall_ms(void)
 {
 	struct timespec ts;
@@ -349,6 +407,8 @@ int main(int argc, char **argv)
 		ret = cmd_chown(c, p.subtree, path, argv[6]);
 	} else if (strcmp(cmd, "mkdir") == 0 || strcmp(cmd, "rm") == 0) {
 		ret = cmd_name(c, p.subtree, path, strcmp(cmd, "mkdir") == 0);
+	} else if ((strcmp(cmd, "mknod") == 0 || strcmp(cmd, "chmod") == 0) && argc == 7) {
+		ret = cmd_mode(c, p.subtree, path, argv[6], strcmp(cmd, "mknod") == 0);
 	} else if (strcmp(cmd, "getattr") == 0) {
 		ret = cmd_getattr(c, path);
 	} else if (strcmp(cmd, "watch") == 0 && argc == 7) {
