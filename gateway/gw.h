@@ -30,6 +30,7 @@ struct gw_options {
 	unsigned max_connections;    /* open HTTP connections */
 	unsigned max_per_ip;         /* open HTTP connections from one address */
 	unsigned conn_timeout_s;     /* an idle connection is closed after this */
+	unsigned header_timeout_s;   /* request line + headers due within this (gw_guard.h) */
 	unsigned header_mem;         /* bytes MHD may use for a request's headers */
 	uint64_t put_stale_s;        /* temp files of PUTs older than this are removed */
 	uint64_t read_ahead_mem;     /* bytes all downloads may hold ahead of the network */

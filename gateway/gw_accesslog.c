@@ -59,7 +59,7 @@ void gw_accesslog_write(struct gw *gw, const struct gw_req *r, const char *outco
 {
 	if (!gw->access_log)
 		return;
-	char when[64], path[600], key[24];
+	char when[64], path[600], url[600], key[24];
 	struct timespec now;
 	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -68,6 +68,9 @@ void gw_accesslog_write(struct gw *gw, const struct gw_req *r, const char *outco
 	snprintf(when + n, sizeof(when) - n, ".%03ldZ", now.tv_nsec / 1000000);
 	const char *p = gw_req_arg(r, "path");
 	quote(p ? p : "", path, sizeof(path));
+	/* the URL is decoded (%0A is a newline): quoted like the path, so
+	 * that no request can write a line of its own */
+	quote(r->url ? r->url : "-", url, sizeof(url));
 	if (r->authenticated)
 		snprintf(key, sizeof(key), "%" PRIu64, r->principal.key_id);
 	else
@@ -77,7 +80,7 @@ void gw_accesslog_write(struct gw *gw, const struct gw_req *r, const char *outco
 	fprintf(gw->access_log,
 		"%s %s key=%s %s %s %s %d %" PRIu64 " %" PRIu64 " %.3f req=%s %s\n", when,
 		r->client_ip[0] ? r->client_ip : "-", key, r->method[0] ? r->method : "-",
-		r->url ? r->url : "-", path, r->responded ? r->status : 0, r->sent_bytes,
+		url, path, r->responded ? r->status : 0, r->sent_bytes,
 		r->received_bytes, secs, r->request_id[0] ? r->request_id : "-",
 		outcome ? outcome : "ok");
 	fflush(gw->access_log);

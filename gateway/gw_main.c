@@ -55,9 +55,12 @@ static void usage(FILE *f)
 		"  --max-sessions N         API keys with an open session at once (default 256)\n"
 		"  --max-upload BYTES       largest PUT body (default 0 = no limit)\n"
 		"  --max-connections N      open HTTP connections (default 1024)\n"
-		"  --max-connections-per-ip N  from one client address (default 256)\n"
+		"  --max-connections-per-ip N  from one client address (default 32)\n"
 		"  --conn-timeout S         an idle or stalled connection is closed after S\n"
 		"                           seconds (default 60)\n"
+		"  --header-timeout S       a request's line and headers are due within S\n"
+		"                           seconds of the connection or its last request\n"
+		"                           (default 10; 0 = only --conn-timeout)\n"
 		"  --header-limit BYTES     request line + headers (default 64K; more is 431)\n"
 		"  --put-stale S            temporary files of PUTs older than S seconds that\n"
 		"                           no gateway writes any more are removed (default 86400)\n"
@@ -95,7 +98,7 @@ static int get_double(const struct gd_config *cfg, const char *name, double def,
 static int read_options(const struct gd_config *cfg, struct gw *gw)
 {
 	struct gw_options *o = &gw->opt;
-	long max_conn, max_ip, timeout_s, max_sessions;
+	long max_conn, max_ip, timeout_s, header_s, max_sessions;
 	uint64_t header, stale;
 	o->listen = gd_config_get(cfg, "listen", NULL, DEFAULT_LISTEN);
 	o->tls_cert = gd_config_get(cfg, "tls-cert", NULL, NULL);
@@ -114,8 +117,9 @@ static int read_options(const struct gd_config *cfg, struct gw *gw)
 	    get_double(cfg, "rate-burst", 20, 1e9, &o->rate_burst) < 0 ||
 	    gd_config_get_u64(cfg, "max-upload", NULL, 0, &o->max_upload) < 0 ||
 	    gd_config_get_int(cfg, "max-connections", NULL, 1024, 1, 65536, &max_conn) < 0 ||
-	    gd_config_get_int(cfg, "max-connections-per-ip", NULL, 256, 1, 65536, &max_ip) < 0 ||
+	    gd_config_get_int(cfg, "max-connections-per-ip", NULL, 32, 1, 65536, &max_ip) < 0 ||
 	    gd_config_get_int(cfg, "conn-timeout", NULL, 60, 1, 86400, &timeout_s) < 0 ||
+	    gd_config_get_int(cfg, "header-timeout", NULL, 10, 0, 3600, &header_s) < 0 ||
 	    gd_config_get_int(cfg, "max-sessions", NULL, GW_SESSIONS_DEFAULT_MAX, 1, 65536,
 			      &max_sessions) < 0 ||
 	    gd_config_get_u64(cfg, "header-limit", NULL, 64 << 10, &header) < 0 ||
@@ -130,6 +134,7 @@ static int read_options(const struct gd_config *cfg, struct gw *gw)
 	o->max_sessions = (unsigned)max_sessions;
 	o->max_per_ip = (unsigned)max_ip;
 	o->conn_timeout_s = (unsigned)timeout_s;
+	o->header_timeout_s = (unsigned)header_s;
 	/* MHD keeps the request's headers and its read buffer in one pool of
 	 * this size: twice the header limit leaves room to read the body. */
 	o->header_mem = (unsigned)(header * 2);
@@ -154,6 +159,7 @@ int main(int argc, char **argv)
 		{ "max-connections", required_argument, NULL, 'n' },
 		{ "max-connections-per-ip", required_argument, NULL, 'i' },
 		{ "conn-timeout", required_argument, NULL, 't' },
+		{ "header-timeout", required_argument, NULL, 'T' },
 		{ "header-limit", required_argument, NULL, 'H' },
 		{ "put-stale", required_argument, NULL, 's' },
 		{ "janitor-interval", required_argument, NULL, 'J' },
@@ -199,10 +205,11 @@ int main(int argc, char **argv)
 		.meta_addrs = gd_config_get(&cfg, "meta", NULL, DEFAULT_META),
 		.host = host,
 		.mountpoint = "godfs-gateway",
-		/* ROLE_CLIENT, not ROLE_GATEWAY: the meta opens sessions (open
-		 * files, leases, exactly-once records) only for clients today,
-		 * and answers a gateway's HELLO with EINVAL. The cluster key may
-		 * prove any role. */
+		/* ROLE_CLIENT: the gateway's own session is a client session
+		 * like a mount's (open files, leases, exactly-once records),
+		 * proved with the cluster key, which may prove any role. (The
+		 * meta opens a session for ROLE_GATEWAY too now; keys_meta, the
+		 * role-gateway connection, only reads API keys.) */
 		.role = GODFS__ROLE__ROLE_CLIENT,
 	};
 	rc = gd_client_open(&ccfg, &gw.client);

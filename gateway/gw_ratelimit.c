@@ -3,8 +3,10 @@
  * oldest bucket are O(1). */
 #include "gw_ratelimit.h"
 
+#include <arpa/inet.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "gd_alloc.h"
@@ -97,8 +99,8 @@ static void drop(struct gw_ratelimit *rl, struct bucket *b)
 	gd_free(b);
 }
 
-bool gw_ratelimit_take(struct gw_ratelimit *rl, const char *key, uint64_t now_ns,
-		       unsigned *retry_after_s)
+static bool take(struct gw_ratelimit *rl, const char *key, uint64_t now_ns, bool spend,
+		 unsigned *retry_after_s)
 {
 	char k[RL_KEY_MAX];
 	bool ok = true;
@@ -130,7 +132,8 @@ bool gw_ratelimit_take(struct gw_ratelimit *rl, const char *key, uint64_t now_ns
 	}
 	list_push(rl, b);
 	if (b->tokens >= 1) {
-		b->tokens -= 1;
+		if (spend)
+			b->tokens -= 1;
 	} else {
 		ok = false;
 		double wait = (1 - b->tokens) / rl->rps;
@@ -139,4 +142,35 @@ bool gw_ratelimit_take(struct gw_ratelimit *rl, const char *key, uint64_t now_ns
 out:
 	pthread_mutex_unlock(&rl->mu);
 	return ok;
+}
+
+bool gw_ratelimit_take(struct gw_ratelimit *rl, const char *key, uint64_t now_ns,
+		       unsigned *retry_after_s)
+{
+	return take(rl, key, now_ns, true, retry_after_s);
+}
+
+bool gw_ratelimit_peek(struct gw_ratelimit *rl, const char *key, uint64_t now_ns,
+		       unsigned *retry_after_s)
+{
+	return take(rl, key, now_ns, false, retry_after_s);
+}
+
+void gw_ratelimit_client_key(const char *ip, char out[GW_RL_CLIENT_KEY_MAX])
+{
+	struct in6_addr a6;
+	char text[INET6_ADDRSTRLEN];
+
+	if (!ip || !strchr(ip, ':') || inet_pton(AF_INET6, ip, &a6) != 1) {
+		snprintf(out, GW_RL_CLIENT_KEY_MAX, "ip:%s", ip ? ip : "");
+		return;
+	}
+	if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+		inet_ntop(AF_INET, &a6.s6_addr[12], text, sizeof(text));
+		snprintf(out, GW_RL_CLIENT_KEY_MAX, "ip:%s", text);
+		return;
+	}
+	memset(&a6.s6_addr[8], 0, 8);
+	inet_ntop(AF_INET6, &a6, text, sizeof(text));
+	snprintf(out, GW_RL_CLIENT_KEY_MAX, "ip6:%s/64", text);
 }

@@ -27,6 +27,7 @@
 #include "gw_auth.h"
 #include "gw_cors.h"
 #include "gw_error.h"
+#include "gw_guard.h"
 #include "gw_metrics.h"
 #include "gw_query.h"
 #include "gw_ratelimit.h"
@@ -39,6 +40,7 @@
 struct gw_server {
 	struct gw *gw;
 	struct MHD_Daemon *mhd;
+	struct gw_guard *guard;      /* header deadline, failed-authentication budget */
 	char *tls_cert_pem;
 	char *tls_key_pem;
 };
@@ -69,10 +71,11 @@ static void request_id_set(struct gw_req *r)
  * that the meta checks every call as for a token mount. With --insecure
  * (no cluster key, no API keys) every request acts through the gateway's
  * own session. Returns 0, or a GD_E* code after answering (401, 403, 503). */
-static int gw_req_authenticate(struct gw_req *r)
+static int gw_req_authenticate(struct gw_server *s, struct gw_req *r)
 {
 	struct gw *gw = r->gw;
 	char why[200] = "";
+	unsigned retry = 1;
 	int rc, err = 0;
 	if (!gw->auth) {
 		r->principal = (struct gw_principal){ .subtree = 1 };
@@ -80,12 +83,24 @@ static int gw_req_authenticate(struct gw_req *r)
 		r->authenticated = true;
 		return 0;
 	}
+	if (!gw_guard_auth_allowed(s->guard, r->client_ip, gw_now_ns(), &retry)) {
+		/* this address failed too often: its credential is not even
+		 * looked at (no meta call for a flood of made-up key ids) */
+		char ra[16];
+		snprintf(ra, sizeof(ra), "%u", retry);
+		gw_reply_header(r, "Retry-After", ra);
+		gw_metrics_rate_limited();
+		gw_reply_error(r, 429, GW_RATE_LIMITED,
+			       "too many failed authentications from this address");
+		return GD_EAUTH;
+	}
 	const char *path = gw_req_arg(r, "path");
 	rc = gw_auth_resolve(gw->auth, gw_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION), r->method,
 			     path ? path : "", gw_req_arg(r, "godfs_key"),
 			     gw_req_arg(r, "godfs_exp"), gw_req_arg(r, "godfs_sig"), &r->principal,
 			     why, sizeof(why));
 	if (rc == GD_EAUTH) {
+		gw_guard_auth_failed(s->guard, r->client_ip, gw_now_ns());
 		gw_reply_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"godfs\"");
 		gw_reply_error(r, 401, GW_UNAUTHORIZED, "%s", why[0] ? why : "no valid credential");
 		return rc;
@@ -97,6 +112,13 @@ static int gw_req_authenticate(struct gw_req *r)
 	if (rc) {
 		gw_reply_status(r, rc, "checking the API key at the meta");
 		return rc;
+	}
+	if (r->principal.presigned && strcmp(r->route->path, "/v1/fs/content") != 0) {
+		/* a URL signs a method and a path, not an endpoint: a GET URL
+		 * of a directory must not list it (stat, list...) */
+		gw_reply_error(r, 403, GW_FORBIDDEN,
+			       "a presigned URL is only for GET, HEAD and PUT of /v1/fs/content");
+		return GD_EPERM;
 	}
 	r->authenticated = true;
 	r->client = gw_session_get_ex(gw->sessions, &r->principal, &err);
@@ -119,6 +141,28 @@ static int gw_req_authenticate(struct gw_req *r)
 }
 
 /* ---------------------------------------------------------------- lifecycle */
+
+/* The guard's record of conn (MHD's socket context), or NULL. */
+static struct gw_guard_conn *conn_guard(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+static void conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+			enum MHD_ConnectionNotificationCode code)
+{
+	struct gw_server *s = cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci)
+			gw_guard_conn_started(s->guard, ci->connect_fd, socket_context);
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		gw_guard_conn_closed(s->guard, socket_context);
+	}
+}
 
 static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 {
@@ -167,6 +211,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r->request_id[0])
 		gd_trace_set(r->request_id);   /* even when MHD ends it from elsewhere */
 	bool ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+	if (ok)   /* a kept-alive connection: the next request's headers are due */
+		gw_guard_request_done(s->guard, conn_guard(conn));
 	gw_accesslog_write(s->gw, r, ok ? NULL :
 			   toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout" :
 			   toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutdown" :
@@ -179,6 +225,29 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ------------------------------------------------------------------ pipeline */
 
+/* The rate limit (--rate-limit): an API key's bucket (presigned URLs
+ * included: whoever holds one spends its key's budget), else the client
+ * address's (IPv6: its /64). Returns false after answering 429. */
+static bool rate_ok(struct gw_req *r)
+{
+	char key[GW_RL_CLIENT_KEY_MAX];
+	unsigned retry = 1;
+	if (!r->gw->rl)
+		return true;
+	if (r->authenticated && r->principal.key_id)
+		snprintf(key, sizeof(key), "key:%" PRIu64, r->principal.key_id);
+	else
+		gw_ratelimit_client_key(r->client_ip, key);
+	if (gw_ratelimit_take(r->gw->rl, key, gw_now_ns(), &retry))
+		return true;
+	char ra[16];
+	snprintf(ra, sizeof(ra), "%u", retry);
+	gw_reply_header(r, "Retry-After", ra);
+	gw_metrics_rate_limited();
+	gw_reply_error(r, 429, GW_RATE_LIMITED, "rate limit exceeded");
+	return false;
+}
+
 static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
 				    const char *value)
 {
@@ -189,7 +258,8 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
 
 /* The first call: everything that needs only the headers. Answers (and
  * returns) as soon as the request cannot go on. */
-static void on_headers(struct gw_req *r, const char *url, const char *method)
+static void on_headers(struct gw_server *s, struct gw_req *r, const char *url,
+		       const char *method)
 {
 	char why[160], allow[64];
 	r->url = gd_strdup(url);
@@ -240,25 +310,11 @@ static void on_headers(struct gw_req *r, const char *url, const char *method)
 		return;
 	}
 	if (r->route->flags & GW_ROUTE_PUBLIC)
+		return;   /* never limited (probes); /v1/ready asks the meta at most once a second */
+	if (gw_req_authenticate(s, r) != 0)
 		return;
-	if (gw_req_authenticate(r) != 0)
+	if (!rate_ok(r))
 		return;
-	if (r->gw->rl) {
-		char key[80];
-		unsigned retry = 1;
-		if (r->principal.key_id && !r->principal.presigned)
-			snprintf(key, sizeof(key), "key:%" PRIu64, r->principal.key_id);
-		else
-			snprintf(key, sizeof(key), "ip:%s", r->client_ip);
-		if (!gw_ratelimit_take(r->gw->rl, key, gw_now_ns(), &retry)) {
-			char ra[16];
-			snprintf(ra, sizeof(ra), "%u", retry);
-			gw_reply_header(r, "Retry-After", ra);
-			gw_metrics_rate_limited();
-			gw_reply_error(r, 429, GW_RATE_LIMITED, "rate limit exceeded");
-			return;
-		}
-	}
 	if ((r->route->flags & GW_ROUTE_WRITES) && r->principal.read_only) {
 		gw_reply_error(r, 403, GW_FORBIDDEN, "this key is read-only");
 		return;
@@ -367,12 +423,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 				 const char *upload_data, size_t *upload_data_size,
 				 void **con_cls)
 {
+	struct gw_server *s = cls;
 	struct gw_req *r = *con_cls;
 	if (!r)
 		return MHD_NO;   /* no memory for the context: drop the connection */
 	if (!r->headers_done) {
 		r->headers_done = true;
-		on_headers(r, url, method);
+		gw_guard_headers_done(s->guard, conn_guard(conn));
+		on_headers(s, r, url, method);
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -443,6 +501,11 @@ int gw_server_start(struct gw *gw, struct gw_server **out)
 		return GD_ENOMEM;
 	}
 	s->gw = gw;
+	rc = gw_guard_new(gw->opt.header_timeout_s, &s->guard);
+	if (rc) {
+		gd_error("cannot start the header deadline's watchdog: %s", gd_strerror(rc));
+		goto err_after_alloc;
+	}
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
 			 MHD_USE_POLL | MHD_USE_ERROR_LOG;
 	if (ai->ai_family == AF_INET6)
@@ -471,6 +534,7 @@ int gw_server_start(struct gw *gw, struct gw_server **out)
 		MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 		MHD_OPTION_URI_LOG_CALLBACK, uri_log, s,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+		MHD_OPTION_NOTIFY_CONNECTION, conn_notify, s,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)gw->opt.max_connections,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)gw->opt.max_per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)gw->opt.conn_timeout_s,
@@ -489,6 +553,7 @@ int gw_server_start(struct gw *gw, struct gw_server **out)
 
 err_after_alloc:
 	freeaddrinfo(ai);
+	gw_guard_free(s->guard);
 	gd_free(s->tls_cert_pem);
 	gd_free(s->tls_key_pem);
 	gd_free(s);
@@ -500,6 +565,7 @@ void gw_server_stop(struct gw_server *s)
 	if (!s)
 		return;
 	MHD_stop_daemon(s->mhd);
+	gw_guard_free(s->guard);
 	gd_free(s->tls_cert_pem);
 	gd_free(s->tls_key_pem);
 	gd_free(s);

@@ -219,7 +219,7 @@ e2e_log "wget -c resumes a download; 8 concurrent GETs"
 head -c $((5 << 20)) "$E2E_TMP/big" >"$E2E_TMP/wget.out"
 wget -q -c -O "$E2E_TMP/wget.out" "$C?path=/d1/big" || e2e_fail "wget -c"
 cmp "$E2E_TMP/big" "$E2E_TMP/wget.out" || e2e_fail "wget -c: bytes differ"
-grep -q 'GET /v1/fs/content "/d1/big" 206' "$E2E_TMP/log/gateway-access.log" ||
+grep -q 'GET "/v1/fs/content" "/d1/big" 206' "$E2E_TMP/log/gateway-access.log" ||
 	e2e_fail "wget -c did not resume with a Range (access log)"
 pids=()
 for i in 1 2 3 4 5 6 7 8; do
@@ -253,7 +253,7 @@ touch -d '-300 seconds' "$MNT/d1/.godfs-put.00000000000000aa.1"
 touch "$MNT/d1/.godfs-put.00000000000000aa.2" "$MNT/d1/.godfs-putative"
 GW1_URL=$GW_URL
 read -r MPORT <<<"$(e2e_free_ports 1)"
-e2e_start_gateway --metrics-listen "127.0.0.1:$MPORT" --janitor-interval 1 --put-stale 120 --conn-timeout 2 --read-ahead-mem 1 \
+e2e_start_gateway --metrics-listen "127.0.0.1:$MPORT" --janitor-interval 1 --put-stale 120 --conn-timeout 2 --header-timeout 2 --read-ahead-mem 1 \
 	--max-upload 1M --cors-origins 'https://app.example, https://b.example' --rate-limit 2 --rate-burst 40
 for ((i = 0; i < 50; i++)); do
 	[ -e "$MNT/d1/.godfs-put.00000000000000aa.1" ] || break
@@ -277,6 +277,21 @@ s.settimeout(6)
 t = time.time()
 assert s.recv(100) == b"", "got an answer to half a request"
 assert time.time() - t < 5, "not dropped within 5 s (--conn-timeout 2)"
+PY
+# a header byte every 0.5 s resets --conn-timeout: only the header deadline cuts it
+python3 - "$GW_PORT" <<'PY' || e2e_fail "a client that trickles its headers is not dropped (above)"
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n")
+t = time.time()
+try:
+    while time.time() - t < 8:
+        s.sendall(b"X")
+        time.sleep(0.5)
+except OSError:
+    pass
+took = time.time() - t
+assert took < 4.5, "still open after %.1f s (--header-timeout 2)" % took
 PY
 [ "$(curl -sS "$GW1_URL/v1/health")" = '{"status":"ok"}' ] || e2e_fail "the first gateway stopped serving"
 
@@ -374,6 +389,27 @@ url=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])' <<<"$out"
 sleep 2.2
 code=$(command curl -sS -o /dev/null -w '%{http_code}' "$first$url")
 [ "$code" = 401 ] || e2e_fail "an expired presigned URL: $code"
+
+code=$(curl -sS -X POST -d '{"path":"/d1","expires_in":60}' "$first/v1/presign")
+url=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])' <<<"$code")
+code=$(command curl -sS -o /dev/null -w '%{http_code}' "$first${url/\/v1\/fs\/content/\/v1\/fs\/list}")
+[ "$code" = 403 ] || e2e_fail "a presigned GET URL of a directory used on /v1/fs/list: $code"
+
+e2e_log "access log: a decoded %0A in the URL cannot write a line of its own"
+command curl -sS -o /dev/null "$first/v1/fs/stat%0A2099-01-01T00:00:00.000Z%20forged?path=/" || true
+sleep 0.3
+! grep -q '^2099-01-01' "$E2E_TMP/log/gateway-access.log" || e2e_fail "a forged access-log line"
+grep -q 'stat\\x0a2099-01-01' "$E2E_TMP/log/gateway-access.log" ||
+	e2e_fail "the URL with a newline is not in the access log, quoted"
+
+e2e_log "failed authentications: an address that fails too often gets 429 before its key is looked at"
+codes=$(for i in $(seq 1 45); do command curl -s -o /dev/null -w '%{http_code}\n' \
+	-H "Authorization: Bearer gdk_$((900000 + i))_$(printf '%064d' 0)" "$first/v1/fs/stat?path=/"; done |
+	sort | uniq -c | tr -s ' \n' ' ')
+grep -q ' 401' <<<"$codes" && grep -q ' 429' <<<"$codes" || e2e_fail "45 made-up key ids: $codes"
+sleep 1   # the budget refills (5 a second); a good key passes whenever one is left
+[ "$(curl -sS -o /dev/null -w '%{http_code}' "$first/v1/fs/stat?path=/")" = 200 ] ||
+	e2e_fail "a good key after the flood"
 
 e2e_log "a revoked key is refused within 3 s"
 ro_id=$(cut -d_ -f2 <<<"$RO")

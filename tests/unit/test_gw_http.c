@@ -2,6 +2,8 @@
  * conditionals (gw_range), strict query decoding (gw_query), API path rules
  * (gw_path_check), CORS origin lists, the rate limiter's buckets and the
  * GD_E* -> HTTP table. */
+#include <sys/socket.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,7 @@
 #include "../../gateway/gw_path.h"
 #include "../../gateway/gw_query.h"
 #include "../../gateway/gw_range.h"
+#include "../../gateway/gw_guard.h"
 #include "../../gateway/gw_ratelimit.h"
 #include "gd_status.h"
 
@@ -215,6 +218,84 @@ static void test_ratelimit(void **state)
 	gw_ratelimit_free(rl);
 }
 
+static void test_ratelimit_keys(void **state)
+{
+	struct gw_ratelimit *rl;
+	char k[GW_RL_CLIENT_KEY_MAX];
+	unsigned retry = 0;
+	uint64_t t = 1000000000ull;
+	(void)state;
+	gw_ratelimit_client_key("192.0.2.7", k);
+	assert_string_equal(k, "ip:192.0.2.7");
+	gw_ratelimit_client_key("::ffff:192.0.2.7", k);   /* the same client */
+	assert_string_equal(k, "ip:192.0.2.7");
+	/* IPv6: one bucket per /64, whatever the host part */
+	gw_ratelimit_client_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd", k);
+	assert_string_equal(k, "ip6:2001:db8:1:2::/64");
+	gw_ratelimit_client_key("2001:db8:1:2::1", k);
+	assert_string_equal(k, "ip6:2001:db8:1:2::/64");
+	gw_ratelimit_client_key("2001:db8:1:3::1", k);
+	assert_string_equal(k, "ip6:2001:db8:1:3::/64");
+	gw_ratelimit_client_key("", k);
+	assert_string_equal(k, "ip:");
+	/* peek takes nothing */
+	assert_int_equal(gw_ratelimit_new(1, 2, &rl), 0);
+	for (int i = 0; i < 5; i++)
+		assert_true(gw_ratelimit_peek(rl, "ip:x", t, &retry));
+	assert_true(gw_ratelimit_take(rl, "ip:x", t, &retry));
+	assert_true(gw_ratelimit_take(rl, "ip:x", t, &retry));
+	assert_false(gw_ratelimit_peek(rl, "ip:x", t, &retry));
+	assert_true(retry >= 1);
+	gw_ratelimit_free(rl);
+}
+
+static void test_guard(void **state)
+{
+	struct gw_guard *g;
+	void *ctx_slow = NULL, *ctx_fast = NULL;
+	int slow[2], fast[2];
+	char c;
+	unsigned retry = 0;
+	uint64_t t = 1000000000ull;
+	(void)state;
+	/* failed authentications: GW_GUARD_FAIL_BURST, then refused before the
+	 * credential is looked at; per /64 for IPv6; another address is free */
+	assert_int_equal(gw_guard_new(1, &g), 0);
+	for (int i = 0; i < (int)GW_GUARD_FAIL_BURST; i++) {
+		assert_true(gw_guard_auth_allowed(g, "2001:db8::1", t, &retry));
+		gw_guard_auth_failed(g, "2001:db8::1", t);
+	}
+	assert_false(gw_guard_auth_allowed(g, "2001:db8::2", t, &retry));
+	assert_true(gw_guard_auth_allowed(g, "2001:db8:0:1::1", t, &retry));
+	assert_true(gw_guard_auth_allowed(g, "192.0.2.1", t, &retry));
+	assert_true(gw_guard_auth_allowed(g, "2001:db8::2", t + 1000000000ull, &retry));
+
+	/* the header deadline (1 s): a connection that never completes its
+	 * headers is shut; one whose headers came in is left alone */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, slow), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fast), 0);
+	gw_guard_conn_started(g, slow[0], &ctx_slow);
+	gw_guard_conn_started(g, fast[0], &ctx_fast);
+	gw_guard_headers_done(g, ctx_fast);
+	usleep(1600 * 1000);
+	assert_int_equal(gw_guard_cut_count(g), 1);
+	assert_int_equal(read(slow[1], &c, 1), 0);   /* EOF: shut down */
+	assert_int_equal(send(fast[1], "x", 1, MSG_DONTWAIT), 1);
+	assert_int_equal(recv(fast[0], &c, 1, MSG_DONTWAIT), 1);
+	/* its request over, a kept-alive connection's next headers are due */
+	gw_guard_request_done(g, ctx_fast);
+	usleep(1600 * 1000);
+	assert_int_equal(gw_guard_cut_count(g), 2);
+	gw_guard_conn_closed(g, &ctx_slow);
+	gw_guard_conn_closed(g, &ctx_fast);
+	assert_null(ctx_slow);
+	gw_guard_free(g);
+	for (int i = 0; i < 2; i++) {
+		close(slow[i]);
+		close(fast[i]);
+	}
+}
+
 static void test_errors(void **state)
 {
 	assert_int_equal(gw_error_from_status(GD_ENOENT).http, 404);
@@ -239,6 +320,7 @@ int main(void)
 		cmocka_unit_test(test_conditionals), cmocka_unit_test(test_query),
 		cmocka_unit_test(test_paths),        cmocka_unit_test(test_cors),
 		cmocka_unit_test(test_ratelimit),    cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_ratelimit_keys), cmocka_unit_test(test_guard),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
