@@ -597,6 +597,12 @@ static int op_rename(struct op *op, const Godfs__Rename *r)
 		dst = get_inode(st, dde->ino);
 	if (!src || (dde && !dst))
 		return GD_EIO;
+	if (r->has_if_target_ino &&
+	    (!dst || dst->ino != r->if_target_ino ||
+	     (r->has_if_target_ctime_sec &&
+	      (dst->ctime_sec != r->if_target_ctime_sec ||
+	       dst->ctime_nsec != (r->has_if_target_ctime_nsec ? r->if_target_ctime_nsec : 0)))))
+		return GD_ESTALE;   /* wire.proto Rename.if_target_ino */
 	/* source should not be an ancestor of the target */
 	if (S_ISDIR(src->mode) && is_ancestor(st, src, dp))
 		return GD_EINVAL;

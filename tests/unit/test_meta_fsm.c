@@ -3307,6 +3307,55 @@ static void test_commit_after_truncate(void **state)
 	leader_release(&l);
 }
 
+/* RENAME with if_target_ino (the gateway's conditional PUT): applies only
+ * while the target is that inode with that ctime; otherwise GD_ESTALE and
+ * nothing changes (run() compares the whole state). */
+static void rename_if(struct leader *l, const char *name, const char *newname, uint64_t ino,
+		      const Godfs__Attr *ct, int want)
+{
+	Godfs__Rename r = GODFS__RENAME__INIT;
+	r.has_parent = r.has_newparent = r.has_if_target_ino = 1;
+	r.parent = r.newparent = ROOT;
+	r.name = (char *)name;
+	r.newname = (char *)newname;
+	r.if_target_ino = ino;
+	if (ct) {
+		r.has_if_target_ctime_sec = r.has_if_target_ctime_nsec = 1;
+		r.if_target_ctime_sec = ct->ctime_sec;
+		r.if_target_ctime_nsec = ct->ctime_nsec;
+	}
+	run(l, &(struct ent){ .method = M(RENAME), .req = &r.base }, want, NULL);
+}
+
+static void test_rename_if_target(void **state)
+{
+	struct leader l;
+	Godfs__Attr *a;
+	uint64_t t, n1;
+
+	(void)state;
+	leader_init(&l);
+	t = do_create(&l, ROOT, "target", 0);
+	n1 = do_create(&l, ROOT, "new1", 0);
+	do_create(&l, ROOT, "new2", 0);
+	assert_int_equal(getattr(l.f, t, &a), 0);
+	/* another inode, or the right one in another state: refused */
+	rename_if(&l, "new1", "target", n1, NULL, GD_ESTALE);
+	a->ctime_nsec ^= 1;
+	rename_if(&l, "new1", "target", t, a, GD_ESTALE);
+	a->ctime_nsec ^= 1;
+	rename_if(&l, "new1", "absent", t, NULL, GD_ESTALE);
+	/* the target as it was checked: replaced */
+	rename_if(&l, "new1", "target", t, a, 0);
+	assert_int_equal(lookup(l.f, ROOT, "target"), n1);
+	/* the second of two conditional replaces that saw the same target loses */
+	rename_if(&l, "new2", "target", t, a, GD_ESTALE);
+	rename_if(&l, "new2", "target", t, NULL, GD_ESTALE);
+	assert_int_equal(lookup(l.f, ROOT, "target"), n1);
+	godfs__attr__free_unpacked(a, NULL);
+	leader_release(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -3328,6 +3377,7 @@ int main(void)
 		cmocka_unit_test(test_node_drain),
 		cmocka_unit_test(test_exactly_once_alloc_failure),
 		cmocka_unit_test(test_commit_after_truncate),
+		cmocka_unit_test(test_rename_if_target),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
