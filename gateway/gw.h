@@ -34,6 +34,7 @@ struct gw_options {
 	unsigned header_mem;         /* bytes MHD may use for a request's headers */
 	uint64_t put_stale_s;        /* temp files of PUTs older than this are removed */
 	uint64_t read_ahead_mem;     /* bytes all downloads may hold ahead of the network */
+	uint64_t upload_mem;         /* bytes all uploads may buffer (gw_mem.h) */
 	unsigned max_sessions;       /* API-key sessions open at once */
 };
 
@@ -52,6 +53,7 @@ struct gw {
 	atomic_ulong put_seq;        /* numbers this process's temp files */
 	atomic_int in_flight;        /* requests being served */
 	atomic_ullong read_ahead_used; /* bytes of read-ahead buffers held (gw_content.c) */
+	atomic_ullong upload_used;   /* bytes of upload buffers reserved (gw_mem.c) */
 	struct gw_multipart *mp;     /* multipart uploads (gw_multipart.h) */
 };
 

@@ -31,8 +31,7 @@
 
 void gw_content_etag(const struct gd_attr *a, char *out, size_t len)
 {
-	uint64_t ns = (uint64_t)a->mtime.tv_sec * 1000000000u + (uint64_t)a->mtime.tv_nsec;
-	snprintf(out, len, "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"", a->ino, a->size, ns);
+	gw_etag_format(a->ino, a->generation, a->size, &a->mtime, &a->ctime, out, len);
 }
 
 /* ------------------------------------------------------------- the body */

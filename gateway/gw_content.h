@@ -16,18 +16,18 @@
 #include <stddef.h>
 
 #include "gd_client.h"
+#include "gw_range.h"
 
 struct gw_req;
 
-#define GW_ETAG_MAX 64
+#define GW_ETAG_MAX GW_ETAG_LEN
 #define GW_READ_BLOCK (4u << 20)  /* bytes per read buffer of a download */
 #define GW_READ_BUFS 6             /* buffers per download (memory: 24 MiB) */
 #define GW_READ_THREADS 3          /* readers filling them */
 #define GW_READ_SMALL (1u << 20)   /* the one buffer of a download over --read-ahead-mem */
 
-/* The strong ETag of a file: "<ino hex>-<size hex>-<mtime ns hex>", quoted.
- * Any write changes size or mtime (the mtime in ns, committed at each
- * fsync/close); a replaced file (PUT) is a new inode. */
+/* The strong ETag of a file (gw_etag_format: inode, generation, size,
+ * mtime and ctime). */
 void gw_content_etag(const struct gd_attr *a, char *out, size_t len);
 
 int gw_content_get(struct gw_req *r);

@@ -33,6 +33,19 @@ static void nap_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Whether e is a PUT's temp file: the gateway's session marked it with
+ * its own name (a user's file of that name, or a finished PUT's file
+ * renamed back to it, is not). */
+static bool marked(struct gd_meta_client *m, const struct gd_ns_dirent *e)
+{
+	void *val = NULL;
+	size_t len = 0;
+	bool yes = gd_ns_getxattr(m, e->ino, GW_PUT_XATTR, &val, &len) == 0 &&
+		   len == strlen(e->name) && memcmp(val, e->name, len) == 0;
+	gd_free(val);
+	return yes;
+}
+
 long gw_janitor_pass(struct gw *gw, uint64_t stale_s, const volatile int *stop)
 {
 	struct gd_meta_client *m = gd_client_meta(gw->client);
@@ -73,7 +86,8 @@ long gw_janitor_pass(struct gw *gw, uint64_t stale_s, const volatile int *stop)
 				if (strncmp(e->name, GW_PUT_PREFIX, strlen(GW_PUT_PREFIX)) != 0 ||
 				    strncmp(e->name, own, strlen(own)) == 0 || !e->has_attr ||
 				    !S_ISREG(e->attr.mode) ||
-				    e->attr.mtime.tv_sec + (time_t)stale_s > now)
+				    e->attr.mtime.tv_sec + (time_t)stale_s > now ||
+				    !marked(m, e))
 					continue;
 				int urc = gd_ns_remove(m, GODFS__METHOD__M_UNLINK, dir, e->name,
 						       session);

@@ -3,10 +3,13 @@
  * target's directory). Best effort: a thread walks the whole tree through
  * the gateway's own session, slowly (a page of 256 entries every
  * GW_JANITOR_PAGE_MS), every interval seconds, and unlinks every file
- * named GW_PUT_PREFIX... whose mtime is older than stale seconds, except
- * this process's own (their names carry its instance). A PUT that runs
- * longer than `stale` on another gateway would lose its file: stale must
- * exceed the longest upload (default one day). docs/gateway.md. */
+ * named GW_PUT_PREFIX... that carries the PUT's marker (the xattr
+ * GW_PUT_XATTR, which only root can set, naming the file: gw_put.h) and
+ * whose mtime is older than stale seconds, except this process's own
+ * (their names carry its instance). A PUT moves its file's mtime every
+ * GW_PUT_TOUCH_S while its body comes, so stale (default one day) must only
+ * exceed that, and the longest time a client may go silent mid-body.
+ * docs/gateway.md. */
 #ifndef GW_JANITOR_H
 #define GW_JANITOR_H
 

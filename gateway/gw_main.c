@@ -6,6 +6,7 @@
 #include "gw_accesslog.h"
 #include "gw_auth.h"
 #include "gw_janitor.h"
+#include "gw_mem.h"
 #include "gw_metrics.h"
 #include "gw_multipart.h"
 #include "gw_ratelimit.h"
@@ -52,6 +53,8 @@ static void usage(FILE *f)
 		"  --rate-burst N           requests allowed at once above the rate (default 20)\n"
 		"  --read-ahead-mem BYTES   read-ahead of all downloads together (default 512M);\n"
 		"                           beyond it a download reads 1 MiB at a time\n"
+		"  --upload-mem BYTES       buffers of all uploads together (default 512M);\n"
+		"                           beyond it an upload sends 1 MiB at a time\n"
 		"  --max-sessions N         API keys with an open session at once (default 256)\n"
 		"  --max-upload BYTES       largest PUT body (default 0 = no limit)\n"
 		"  --max-connections N      open HTTP connections (default 1024)\n"
@@ -124,7 +127,8 @@ static int read_options(const struct gd_config *cfg, struct gw *gw)
 			      &max_sessions) < 0 ||
 	    gd_config_get_u64(cfg, "header-limit", NULL, 64 << 10, &header) < 0 ||
 	    gd_config_get_u64(cfg, "put-stale", NULL, 86400, &stale) < 0 ||
-	    gd_config_get_u64(cfg, "read-ahead-mem", NULL, 512u << 20, &o->read_ahead_mem) < 0)
+	    gd_config_get_u64(cfg, "read-ahead-mem", NULL, 512u << 20, &o->read_ahead_mem) < 0 ||
+	    gd_config_get_u64(cfg, "upload-mem", NULL, GW_UPLOAD_MEM_DEFAULT, &o->upload_mem) < 0)
 		return GD_EINVAL;
 	if (header < 4096 || header > (16u << 20)) {
 		gd_error("--header-limit %" PRIu64 ": from 4K to 16M", header);
@@ -156,6 +160,7 @@ int main(int argc, char **argv)
 		{ "max-upload", required_argument, NULL, 'u' },
 		{ "max-sessions", required_argument, NULL, 'S' },
 		{ "read-ahead-mem", required_argument, NULL, 'R' },
+		{ "upload-mem", required_argument, NULL, 'U' },
 		{ "max-connections", required_argument, NULL, 'n' },
 		{ "max-connections-per-ip", required_argument, NULL, 'i' },
 		{ "conn-timeout", required_argument, NULL, 't' },

@@ -2,18 +2,28 @@
  * gw_content.h and docs/gateway.md).
  *
  * The body goes to a temporary file in the target's directory, named
- * GW_PUT_PREFIX<gateway instance>.<sequence> (hidden; the janitor removes
- * those nobody finished, gw_janitor.c), created exclusively and opened for
- * the session. The connection's thread copies the body into one buffer
- * while PUT_WRITERS writer threads send the filled ones to the chunkds
- * (gd_client_write: every copy of the chain acknowledges), so that
- * receiving and writing overlap with PUT_BUFS buffers of memory. At the
- * end: fsync (every copy on disk, size and mtime committed), the
- * preconditions once more, then one RENAME over the target (RENAME_NOREPLACE for If-None-Match: *): readers
- * see the old file or the new one, never a part. Whatever fails before the
- * rename (the client goes away, the body is too long or short, a chunkd
- * dies beyond repair), the temp file is removed when the request ends and
- * the target is untouched. */
+ * GW_PUT_PREFIX<gateway instance>.<sequence> (hidden), created exclusively
+ * and opened for the session, marked with the xattr GW_PUT_XATTR by the
+ * gateway's own session (only root may set trusted.*: the janitor,
+ * gw_janitor.c, removes only marked files nobody finished), its mtime moved
+ * now and then while the body comes (gw_put.h: so that no janitor takes a
+ * slow upload for an abandoned one). The connection's thread copies the
+ * body into one buffer while PUT_WRITERS writer threads send the filled
+ * ones to the chunkds (gd_client_write: every copy of the chain
+ * acknowledges), so that receiving and writing overlap with PUT_BUFS
+ * buffers of memory (one GW_MEM_SMALL buffer past --upload-mem, gw_mem.h).
+ * At the end: fsync (every copy on disk, size and mtime committed), the
+ * preconditions once more, the target's mode, owner, xattrs and goal onto
+ * the temp file (gw_keep.h), the marker off, then one RENAME over the
+ * target: RENAME_NOREPLACE when the target was absent and the request had
+ * preconditions, and when it existed and had preconditions, a rename that
+ * the meta applies only while the target is the inode, in the state, that
+ * the preconditions were checked against (Rename.if_target_ino): two
+ * conditional PUTs can never both win. Readers see the old file or the new
+ * one, never a part. Whatever fails before the rename (the client goes
+ * away, the body is too long or short, a chunkd dies beyond repair), the
+ * temp file is removed when the request ends and the target is
+ * untouched. */
 #include "gw_content.h"
 
 #include <inttypes.h>
@@ -33,6 +43,8 @@
 #include "gw.h"
 #include "gw_error.h"
 #include "gw_fs.h"
+#include "gw_keep.h"
+#include "gw_mem.h"
 #include "gw_path.h"
 #include "gw_put.h"
 #include "gw_range.h"
@@ -61,6 +73,12 @@ struct put {
 	uint64_t expected;               /* Content-Length, or UINT64_MAX */
 	char *fill;                      /* the buffer being filled (connection thread) */
 	size_t fill_len;
+	size_t buf_size;                 /* PUT_BUF, or GW_MEM_SMALL past --upload-mem */
+	unsigned nbufs;                  /* PUT_BUFS, or 1 */
+	uint64_t reserved;               /* of --upload-mem (gw_mem_take) */
+	struct gw *gw;
+	bool marked;                     /* GW_PUT_XATTR is on the temp file */
+	time_t touched;                  /* when its mtime last moved */
 
 	pthread_mutex_t mu;              /* guards what follows */
 	pthread_cond_t cv;
@@ -172,14 +190,17 @@ static void put_free(struct gw_req *r, bool completed)
 		gd_free(p->free_bufs[i]);
 	for (unsigned i = 0; i < p->njobs; i++)
 		gd_free(p->jobs[(p->jhead + i) % PUT_BUFS].buf);
+	gw_mem_give(p->gw, p->reserved);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	gd_free(p);
 	r->state = NULL;
 }
 
-/* The preconditions of a PUT against the target as it is now. */
-static int check_target(struct gw_req *r, struct put *p, const char *path, bool *exists)
+/* The preconditions of a PUT against the target as it is now (*a: its
+ * attributes when it exists). */
+static int check_target(struct gw_req *r, struct put *p, const char *path, bool *exists,
+			struct gd_attr *ap)
 {
 	struct gd_attr a;
 	char etag[GW_ETAG_MAX] = "";
@@ -205,7 +226,45 @@ static int check_target(struct gw_req *r, struct put *p, const char *path, bool 
 		return gw_reply_error(r, 412, GW_PRECONDITION_FAILED,
 				      "%s does not match the request's preconditions", path),
 		       GD_EEXIST;
+	if (ap)
+		*ap = a;
 	return 0;
+}
+
+/* Whether the request has preconditions on the target (then the rename
+ * must replace exactly what they were checked against). */
+static bool has_preconditions(struct gw_req *r)
+{
+	return gw_req_header(r, "If-Match") || gw_req_header(r, "If-None-Match") ||
+	       gw_req_header(r, "If-Unmodified-Since");
+}
+
+/* The temp file's marker for the janitor, set or removed by the gateway's
+ * own session (trusted.*: only root may). */
+static int mark(struct put *p, bool on)
+{
+	struct gd_meta_client *m = gd_client_meta(p->gw->client);
+	if (on)
+		return gd_ns_setxattr(m, p->ino, GW_PUT_XATTR, p->tmp, strlen(p->tmp), 0);
+	int rc = gd_ns_removexattr(m, p->ino, GW_PUT_XATTR);
+	return rc == GD_ENODATA ? 0 : rc;
+}
+
+/* Moves the temp file's mtime now and then during a long upload (gw_put.h):
+ * the janitors of every gateway see it is alive. */
+static void keep_alive(struct put *p)
+{
+	time_t now = time(NULL), every = (time_t)(p->gw->opt.put_stale_s / 4);
+	if (every > GW_PUT_TOUCH_S)
+		every = GW_PUT_TOUCH_S;
+	if (now - p->touched < (every < 1 ? 1 : every))
+		return;
+	p->touched = now;
+	struct gd_ns_setattr sa = { .ino = p->ino, .valid = GODFS__SET_ATTR_BITS__SA_MTIME_NOW };
+	int rc = gd_ns_setattr(gd_client_meta(p->c), &sa, NULL);
+	if (rc)
+		gd_warn("PUT of %s: cannot touch the temporary file %s: %s", p->name, p->tmp,
+			gd_strerror(rc));
 }
 
 int gw_put_begin(struct gw_req *r)
@@ -232,6 +291,7 @@ int gw_put_begin(struct gw_req *r)
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	p->c = r->client;
+	p->gw = r->gw;
 	p->expected = expected;
 	r->state = p;
 	r->state_free = put_free;
@@ -242,7 +302,7 @@ int gw_put_begin(struct gw_req *r)
 	if (rc)
 		return gw_reply_status(r, rc, path);
 	p->parent = a.ino;
-	if (check_target(r, p, path, &exists))
+	if (check_target(r, p, path, &exists, NULL))
 		return 0;
 	snprintf(p->tmp, sizeof(p->tmp), GW_PUT_PREFIX "%016" PRIx64 ".%lx", r->gw->instance,
 		 (unsigned long)atomic_fetch_add(&r->gw->put_seq, 1));
@@ -255,15 +315,23 @@ int gw_put_begin(struct gw_req *r)
 	if (rc)
 		return gw_reply_status(r, rc, path);
 	p->ino = a.ino;
-	if (!(p->fill = gd_malloc(PUT_BUF)))
+	p->touched = time(NULL);
+	rc = mark(p, true);
+	if (rc)
+		return gw_reply_status(r, rc, "PUT: marking the temporary file");
+	p->marked = true;
+	p->reserved = gw_mem_take(r->gw, (uint64_t)PUT_BUFS * PUT_BUF);
+	p->buf_size = p->reserved ? PUT_BUF : GW_MEM_SMALL;
+	p->nbufs = p->reserved ? PUT_BUFS : 1;
+	if (!(p->fill = gd_malloc(p->buf_size)))
 		return GD_ENOMEM;
-	for (unsigned i = 1; i < PUT_BUFS; i++) {
-		if (!(p->free_bufs[p->nfree] = gd_malloc(PUT_BUF)))
+	for (unsigned i = 1; i < p->nbufs; i++) {
+		if (!(p->free_bufs[p->nfree] = gd_malloc(p->buf_size)))
 			return GD_ENOMEM;
 		p->nfree++;
 	}
 	gd_trace_save(p->trace);
-	for (unsigned i = 0; i < PUT_WRITERS; i++) {
+	for (unsigned i = 0; i < PUT_WRITERS && i < p->nbufs; i++) {
 		if (pthread_create(&p->writers[i], NULL, writer_main, p) != 0)
 			return GD_ENOMEM;
 		p->nwriters++;
@@ -280,8 +348,9 @@ int gw_put_body(struct gw_req *r, const char *data, size_t len)
 		return gw_reply_error(r, 413, GW_PAYLOAD_TOO_LARGE,
 				      "the body is longer than %" PRIu64 " bytes",
 				      max ? max : p->expected);
+	keep_alive(p);
 	while (len) {
-		size_t n = PUT_BUF - p->fill_len;
+		size_t n = p->buf_size - p->fill_len;
 		if (n > len)
 			n = len;
 		memcpy(p->fill + p->fill_len, data, n);
@@ -289,7 +358,7 @@ int gw_put_body(struct gw_req *r, const char *data, size_t len)
 		p->received += n;
 		data += n;
 		len -= n;
-		if (p->fill_len == PUT_BUF) {
+		if (p->fill_len == p->buf_size) {
 			int rc = send_fill(p);
 			if (rc)
 				return gw_reply_status(r, rc, "PUT: writing the data");
@@ -302,7 +371,7 @@ int gw_put_finish(struct gw_req *r)
 {
 	struct put *p = r->state;
 	const char *path = gw_req_arg(r, "path");
-	struct gd_attr a;
+	struct gd_attr a, t;
 	bool exists;
 	char etag[GW_ETAG_MAX];
 	if (p->expected != UINT64_MAX && p->received != p->expected)
@@ -319,17 +388,31 @@ int gw_put_finish(struct gw_req *r)
 	if (rc)
 		return gw_reply_status(r, rc, "PUT: writing the data");
 	/* the target may have changed while the body came */
-	if (check_target(r, p, path, &exists))
+	if (check_target(r, p, path, &exists, &t))
 		return 0;
-	const char *inm = gw_req_header(r, "If-None-Match");
-	bool create_only = inm && strcmp(inm, "*") == 0;
-	rc = gd_ns_rename(gd_client_meta(p->c), p->parent, p->tmp, p->parent, p->name,
-			  create_only ? RENAME_NOREPLACE_FLAG : 0, gd_client_session(p->c));
-	if (rc == GD_EEXIST && create_only)
-		return gw_reply_error(r, 412, GW_PRECONDITION_FAILED, "%s exists", path);
+	if (exists) {
+		struct gw_keep_in k = { .kc = p->c, .sys = r->gw->client, .key_uid = r->principal.uid,
+					.target = &t, .ino = p->ino, .what = path };
+		rc = gw_keep_attrs(&k);
+		if (rc)
+			return gw_reply_status(r, rc, "PUT: the file's permissions");
+	}
+	rc = mark(p, false);
+	if (rc)
+		return gw_reply_status(r, rc, "PUT: unmarking the temporary file");
+	p->marked = false;
+	bool cond = has_preconditions(r);
+	rc = gw_keep_rename(p->c, p->parent, p->tmp, p->name,
+			    cond && !exists ? RENAME_NOREPLACE_FLAG : 0, cond && exists ? &t : NULL);
+	if ((rc == GD_EEXIST && cond && !exists) || (rc == GD_ESTALE && cond && exists))
+		return gw_reply_error(r, 412, GW_PRECONDITION_FAILED,
+				      "%s changed while the body was sent", path);
 	if (rc)
 		return gw_reply_status(r, rc, path);
 	p->renamed = true;
+	/* the rename moved the file's ctime: the ETag is the one GET gives now */
+	if (gd_ns_getattr(gd_client_meta(p->c), p->ino, &t) == 0)
+		a = t;
 	gw_content_etag(&a, etag, sizeof(etag));
 	gw_reply_header(r, "ETag", etag);
 	return gw_reply_json(r, exists ? 200 : 201, gw_fs_attr_json(path, &a));

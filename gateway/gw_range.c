@@ -2,6 +2,7 @@
 #include "gw_range.h"
 
 #include <ctype.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -124,6 +125,19 @@ int gw_http_date_parse(const char *s, time_t *t)
 	return 0;
 }
 
+static uint64_t ns_of(const struct timespec *t)
+{
+	return (uint64_t)t->tv_sec * 1000000000u + (uint64_t)t->tv_nsec;
+}
+
+void gw_etag_format(uint64_t ino, uint64_t generation, uint64_t size,
+		    const struct timespec *mtime, const struct timespec *ctime, char *out,
+		    size_t len)
+{
+	snprintf(out, len, "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"", ino,
+		 generation, size, ns_of(mtime), ns_of(ctime));
+}
+
 bool gw_etag_list_match(const char *list, const char *etag, bool weak)
 {
 	const char *p = ows(list);
@@ -187,5 +201,7 @@ bool gw_if_range_holds(const char *if_range, const char *etag, time_t mtime)
 		return strcmp(p, etag) == 0;
 	if (p[0] == 'W' && p[1] == '/')
 		return false;   /* a weak tag never validates a range */
-	return gw_http_date_parse(p, &t) == 0 && mtime <= t;
+	/* RFC 9110 13.1.5: a date validates only when it is exactly the
+	 * Last-Modified we would send (not "not modified since") */
+	return gw_http_date_parse(p, &t) == 0 && mtime == t;
 }

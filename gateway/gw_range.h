@@ -30,6 +30,18 @@ void gw_http_date(time_t t, char out[GW_HTTP_DATE_LEN]);
  * *t, or -1. */
 int gw_http_date_parse(const char *s, time_t *t);
 
+/* The strong ETag of a file's content, quoted:
+ * "<ino>-<generation>-<size>-<mtime ns>-<ctime ns>" (hex). Any change of
+ * the content changes size, mtime or ctime: the meta sets ctime to the
+ * write's time at every commit and to its own clock at every setattr,
+ * and a user can set mtime (touch -d) but never ctime; a replaced file is
+ * another inode, a reused inode number another generation. out must hold
+ * GW_ETAG_LEN bytes. */
+#define GW_ETAG_LEN 96
+void gw_etag_format(uint64_t ino, uint64_t generation, uint64_t size,
+		    const struct timespec *mtime, const struct timespec *ctime, char *out,
+		    size_t len);
+
 /* Whether an If-Match / If-None-Match list ("*", or comma-separated
  * entity tags, possibly W/-prefixed) matches etag (a quoted strong tag).
  * weak: W/"x" matches "x" (If-None-Match); else a weak tag never matches. */
@@ -53,7 +65,8 @@ struct gw_cond_in {
 enum gw_cond gw_cond_eval(const struct gw_cond_in *c);
 
 /* Whether an If-Range value (a strong tag or an HTTP date) still holds:
- * the Range applies; else the whole body is sent (200). */
+ * the tag is the file's, or the date is exactly its Last-Modified (mtime);
+ * then the Range applies, else the whole body is sent (200). */
 bool gw_if_range_holds(const char *if_range, const char *etag, time_t mtime);
 
 #endif

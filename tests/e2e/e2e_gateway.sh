@@ -1,6 +1,12 @@
 #!/bin/bash
 # godfs-gateway (docs/gateway.md) with curl against a real cluster: health
-# and readiness, errors as JSON with stable codes and the request id.
+# and readiness, errors as JSON with stable codes and the request id; the
+# fs/* endpoints, downloads (ranges, conditionals, If-Range by exact date,
+# an ETag that changes when the content does even with the mtime put back),
+# PUT (atomic, keeps the replaced file's mode, owner, ACL, xattrs and goal),
+# the janitor (only marked, stale temp files; a slow PUT lives through a
+# janitor with a short --put-stale), --upload-mem, CORS, rate limit,
+# metrics, HTTPS, API keys and presigned URLs.
 E2E_TIMEOUT=120
 . "$(dirname "$0")/lib.sh"
 
@@ -11,7 +17,9 @@ e2e_start_meta
 for i in 1 2 3; do e2e_start_chunkd "$i"; done
 e2e_wait_nodes 3
 e2e_mount "$MNT" "" "entry_timeout=0,attr_timeout=0"
-e2e_start_gateway
+# --put-stale 3: its PUTs move their temp file's mtime every second (the
+# janitor test below)
+e2e_start_gateway --put-stale 3
 # an API key for the whole tree; every curl and wget below presents it
 # unless it runs as `command curl`
 "$GODFS_ADMIN" --meta "$META_ADDR" apikey create --subtree / --name e2e-root \
@@ -169,6 +177,22 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' -H "If-Range: $etag" -r 0-9 "$C?p
 [ "$code" = 206 ] || e2e_fail "If-Range matching: $code"
 code=$(curl -sS -o /dev/null -w '%{http_code}' -H 'If-Range: "old"' -r 0-9 "$C?path=/d1/big")
 [ "$code" = 200 ] || e2e_fail "If-Range stale: $code"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H "If-Range: $lastmod" -r 0-9 "$C?path=/d1/big")
+[ "$code" = 206 ] || e2e_fail "If-Range with the Last-Modified date: $code"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H "If-Range: $(date -u -d '+1 day' '+%a, %d %b %Y %H:%M:%S GMT')" \
+	-r 0-9 "$C?path=/d1/big")
+[ "$code" = 200 ] || e2e_fail "If-Range with a later date than Last-Modified (not a match): $code"
+
+e2e_log "the ETag changes with the content even when the mtime is put back"
+printf AAAA >"$MNT/d1/same"
+m=$(stat -c %Y "$MNT/d1/same")
+et1=$(curl -sS -I "$C?path=/d1/same" | sed -n 's/^etag: \(".*"\)\r$/\1/ip')
+printf BBBB | dd of="$MNT/d1/same" conv=notrunc status=none
+touch -m -d "@$m" "$MNT/d1/same"
+et2=$(curl -sS -I "$C?path=/d1/same" | sed -n 's/^etag: \(".*"\)\r$/\1/ip')
+[ -n "$et1" ] && [ "$et1" != "$et2" ] || e2e_fail "same size, mtime put back: ETag $et1 kept"
+code=$(curl -sS -o "$E2E_TMP/got" -w '%{http_code}' -H "If-None-Match: $et1" "$C?path=/d1/same")
+[ "$code" = 200 ] && [ "$(cat "$E2E_TMP/got")" = BBBB ] || e2e_fail "If-None-Match with the old ETag: $code"
 
 e2e_log "PUT: create, replace (shorter: no old trailing bytes), If-None-Match: *, If-Match"
 head -c 3000000 /dev/urandom >"$E2E_TMP/p1"
@@ -184,6 +208,27 @@ et=$(curl -sS -I "$C?path=/d1/put1" | sed -n 's/^etag: \(".*"\)\r$/\1/ip')
 out=$(req -T "$E2E_TMP/p1" -H "If-Match: $et" "$C?path=/d1/put1"); expect "PUT If-Match current" 200 "$out"
 cmp "$E2E_TMP/p1" "$MNT/d1/put1" || e2e_fail "PUT If-Match: bytes"
 out=$(req -T /dev/null "$C?path=/d1/zero"); expect "PUT empty" 201 "$out"
+
+e2e_log "PUT over a file keeps its mode, owner, group, ACL, user xattrs and goal"
+echo secret >"$MNT/d1/diary"
+chown 1000:100 "$MNT/d1/diary"
+chmod 640 "$MNT/d1/diary"
+setfattr -n user.tag -v keep "$MNT/d1/diary"
+setfacl -m u:1234:r "$MNT/d1/diary"
+"$GODFS_ADMIN" --meta "$META_ADDR" goal /d1/diary 2 >/dev/null || e2e_fail "goal /d1/diary 2"
+out=$(req -T "$E2E_TMP/p2" "$C?path=/d1/diary"); expect "PUT over diary" 200 "$out"
+cmp "$E2E_TMP/p2" "$MNT/d1/diary" || e2e_fail "PUT over diary: bytes"
+[ "$(stat -c %u:%g:%a "$MNT/d1/diary")" = 1000:100:640 ] ||
+	e2e_fail "PUT over a 1000:100 0640 file made it $(stat -c %u:%g:%a "$MNT/d1/diary")"
+[ "$(getfattr --only-values -n user.tag "$MNT/d1/diary" 2>/dev/null)" = keep ] ||
+	e2e_fail "PUT dropped the file's user.tag"
+getfacl -c "$MNT/d1/diary" 2>/dev/null | grep -q '^user:1234:r--' || e2e_fail "PUT dropped the file's ACL"
+getfattr -m - -d "$MNT/d1/diary" 2>/dev/null | grep -q godfs.put && e2e_fail "the PUT's marker is left on the file"
+[ "$("$GODFS_ADMIN" --meta "$META_ADDR" goal /d1/diary)" = "/d1/diary: goal 2" ] ||
+	e2e_fail "PUT over a goal-2 file: $("$GODFS_ADMIN" --meta "$META_ADDR" goal /d1/diary)"
+et=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["etag"])' <<<"$(body_of "$out")")
+[ "$et" = "$(curl -sS -I "$C?path=/d1/diary" | sed -n 's/^etag: \(".*"\)\r$/\1/ip')" ] ||
+	e2e_fail "the PUT's ETag is not the one HEAD gives"
 [ -f "$MNT/d1/zero" ] && [ ! -s "$MNT/d1/zero" ] || e2e_fail "empty PUT"
 out=$(req -T "$E2E_TMP/p2" "$C?path=/d1"); expect "PUT over a directory" 409 "$out"
 out=$(req -T "$E2E_TMP/p2" "$C?path=/nodir/x"); expect "PUT without parent" 404 "$out"
@@ -248,9 +293,18 @@ no_temp "the PUT during a chunkd kill"
 curl -sS -f -o "$E2E_TMP/got" "$C?path=/d1/put1" || e2e_fail "GET after the chunkd kill"
 cmp "$MNT/d1/put1" "$E2E_TMP/got" || e2e_fail "GET after the chunkd kill differs from the mount"
 
-e2e_log "a second gateway: the janitor removes stale PUT temp files only; a stalled client is dropped"
-touch -d '-300 seconds' "$MNT/d1/.godfs-put.00000000000000aa.1"
-touch "$MNT/d1/.godfs-put.00000000000000aa.2" "$MNT/d1/.godfs-putative"
+e2e_log "a second gateway: the janitor removes stale marked PUT temp files only; a stalled client is dropped"
+# a gateway's temp file carries trusted.godfs.put = its own name (gw_put.h)
+for n in 1 2 4; do
+	f=$MNT/d1/.godfs-put.00000000000000aa.$n
+	touch "$f"
+	setfattr -n trusted.godfs.put -v "${f##*/}" "$f"
+done
+setfattr -n trusted.godfs.put -v .godfs-put.00000000000000aa.1 "$MNT/d1/.godfs-put.00000000000000aa.4"
+touch -d '-300 seconds' "$MNT/d1/.godfs-put.00000000000000aa.1" "$MNT/d1/.godfs-put.00000000000000aa.4"
+touch "$MNT/d1/.godfs-putative"
+# a user's file of that name, unmarked (or marked with another name), is never removed
+touch -d '-300 seconds' "$MNT/d1/.godfs-put.00000000000000aa.3"
 GW1_URL=$GW_URL
 read -r MPORT <<<"$(e2e_free_ports 1)"
 e2e_start_gateway --metrics-listen "127.0.0.1:$MPORT" --janitor-interval 1 --put-stale 120 --conn-timeout 2 --header-timeout 2 --read-ahead-mem 1 \
@@ -262,13 +316,15 @@ done
 [ ! -e "$MNT/d1/.godfs-put.00000000000000aa.1" ] || e2e_fail "the janitor did not remove a stale temp file"
 [ -e "$MNT/d1/.godfs-put.00000000000000aa.2" ] && [ -e "$MNT/d1/.godfs-putative" ] ||
 	e2e_fail "the janitor removed a fresh temp file or another file"
+[ -e "$MNT/d1/.godfs-put.00000000000000aa.3" ] && [ -e "$MNT/d1/.godfs-put.00000000000000aa.4" ] ||
+	e2e_fail "the janitor removed a user's file that only has a temp file's name"
+rm -f "$MNT/d1/.godfs-put.00000000000000aa."[234] "$MNT/d1/.godfs-putative"
 # a pass runs under an id of its own (docs/observability.md), in its log line
 for ((i = 0; i < 20; i++)); do
 	grep -qE 'janitor: removed \.godfs-put\.00000000000000aa\.1 .* req=[0-9a-f]{16}$' "$E2E_TMP/log/gateway.log" && break
 	sleep 0.1
 done
 ((i < 20)) || e2e_fail "the janitor's line has no generated id: $(grep 'janitor:' "$E2E_TMP/log/gateway.log")"
-rm -f "$MNT/d1/.godfs-put.00000000000000aa.2" "$MNT/d1/.godfs-putative"
 python3 - "$GW_PORT" <<'PY' || e2e_fail "a client that stalls in its headers is not dropped (above)"
 import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
@@ -305,6 +361,21 @@ out=$(head -c 2000000 /dev/zero | req -T - "$GW_URL/v1/fs/content?path=/d1/toola
 expect "chunked PUT over --max-upload" 413 "$out"
 [ ! -e "$MNT/d1/toolarge" ] || e2e_fail "a refused PUT created its target"
 no_temp "a refused PUT"
+
+e2e_log "a slow PUT (5 s) lives through the janitor of a gateway with --put-stale 3; --upload-mem 1"
+GW2_URL=$GW_URL
+e2e_start_gateway --put-stale 3 --janitor-interval 1 --upload-mem 1
+head -c 500000 /dev/urandom >"$E2E_TMP/slow"
+code=$(curl -sS -o "$E2E_TMP/out" -w '%{http_code}' --limit-rate 100k -T "$E2E_TMP/slow" \
+	"$GW1_URL/v1/fs/content?path=/d1/slow")
+[ "$code" = 201 ] && cmp "$E2E_TMP/slow" "$MNT/d1/slow" ||
+	e2e_fail "a slow PUT beside a janitor with --put-stale 3: HTTP $code $(cat "$E2E_TMP/out")"
+grep "janitor: removed" "$E2E_TMP/log/gateway.log" | grep -v 00000000000000aa | grep -q . &&
+	e2e_fail "a janitor removed a live PUT's temp file"
+# over --upload-mem (1 byte): one small buffer, the bytes still right
+out=$(req -T "$E2E_TMP/p1" "$GW_URL/v1/fs/content?path=/d1/lowmem"); expect "PUT over --upload-mem" 201 "$out"
+cmp "$E2E_TMP/p1" "$MNT/d1/lowmem" || e2e_fail "PUT over --upload-mem: bytes differ"
+GW_URL=$GW2_URL
 
 e2e_log "CORS: allowed origin echoed, preflight, other origins get nothing"
 hdrs=$(curl -sS -D - -o /dev/null -H 'Origin: https://b.example' "$GW_URL/v1/health")

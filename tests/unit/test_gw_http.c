@@ -94,6 +94,21 @@ static void test_etags(void **state)
 	assert_false(gw_if_range_holds("W/\"1-2-3\"", e, 100));
 	assert_true(gw_if_range_holds("Thu, 01 Jan 1970 00:01:40 GMT", e, 100));
 	assert_false(gw_if_range_holds("Thu, 01 Jan 1970 00:01:39 GMT", e, 100));
+	/* a later date is no validator of this representation (RFC 9110 13.1.5) */
+	assert_false(gw_if_range_holds("Thu, 01 Jan 1970 00:01:41 GMT", e, 100));
+
+	/* the file's tag: every field counts, ctime too (a user may put mtime back) */
+	char t1[GW_ETAG_LEN], t2[GW_ETAG_LEN];
+	struct timespec m = { 1700000000, 5 }, c = { 1700000000, 5 }, c2 = { 1700000009, 1 };
+	gw_etag_format(0x10, 1, 4, &m, &c, t1, sizeof(t1));
+	assert_string_equal(t1, "\"10-1-4-17979cfe362a0005-17979cfe362a0005\"");
+	gw_etag_format(0x10, 1, 4, &m, &c2, t2, sizeof(t2));
+	assert_string_not_equal(t1, t2);
+	gw_etag_format(0x10, 2, 4, &m, &c, t2, sizeof(t2));
+	assert_string_not_equal(t1, t2);
+	struct timespec big = { INT32_MAX * 4ll, 999999999 };
+	gw_etag_format(UINT64_MAX, UINT64_MAX, UINT64_MAX, &big, &big, t2, sizeof(t2));
+	assert_int_equal(t2[strlen(t2) - 1], '"');
 }
 
 static void test_conditionals(void **state)
