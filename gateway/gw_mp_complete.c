@@ -15,15 +15,20 @@
 #include "gd_ns.h"
 #include "gd_status.h"
 #include "gd_trace.h"
+#include "gw_keep.h"
 #include "gw_path.h"
 #include "proto/wire.pb-c.h"
 
 #define RENAME_NOREPLACE_FLAG 1u         /* wire.proto Rename.flags */
 #define FILE_MODE 0644u                  /* as a PUT makes it */
+#define ACL_ACCESS "system.posix_acl_access"
 
 struct job {
 	const struct gw_mp_complete_in *in;
 	struct gw_mp_complete_out *out;
+	struct gw_mp_upload u;           /* a copy of in->u */
+	struct gw_mp_lock lock;
+	size_t block;                    /* bytes per buffer */
 	struct gw_mp_plan plan;
 	struct gw_mp_staged *staged;
 	size_t nstaged;
@@ -31,8 +36,9 @@ struct job {
 	char name[GW_NAME_MAX + 1];
 	char tmp[GW_NAME_MAX + 1];
 	uint64_t tmp_ino;                /* the key's temp file, open for its session */
+	struct gd_attr tmp_attr;         /* as the meta created it (a create there) */
 	bool moved;                      /* zero-copy: the data file is at tmp now */
-	uint8_t *buf[2];                 /* GW_MP_BLOCK each */
+	uint8_t *buf[2];                 /* block bytes each */
 	time_t touched;
 };
 
@@ -56,7 +62,7 @@ static void maybe_touch(struct job *j)
 {
 	time_t now = time(NULL);
 	if (now - j->touched >= GW_MP_LOCK_TOUCH_S) {
-		gw_mp_store_touch(j->in->store, j->in->u);
+		gw_mp_store_touch(j->in->store, &j->u, &j->lock);
 		j->touched = now;
 	}
 }
@@ -98,10 +104,10 @@ static int verify(struct job *j)
 			return GD_EIO;
 		if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
 			return GD_ENOMEM;
-		for (uint64_t off = 0; off < st->part.size && rc == 0; off += GW_MP_BLOCK) {
-			size_t n = st->part.size - off < GW_MP_BLOCK ? (size_t)(st->part.size - off)
-								      : GW_MP_BLOCK;
-			rc = gw_mp_store_read(in->store, in->u, sp, off, j->buf[0], n);
+		for (uint64_t off = 0; off < st->part.size && rc == 0; off += j->block) {
+			size_t n = st->part.size - off < j->block ? (size_t)(st->part.size - off)
+								   : j->block;
+			rc = gw_mp_store_read(in->store, &j->u, sp, off, j->buf[0], n);
 			if (rc == 0 && gnutls_hash(h, j->buf[0], n) < 0)
 				rc = GD_EIO;
 			maybe_touch(j);
@@ -161,9 +167,9 @@ static void *copy_reader(void *arg)
 			rc = GD_ENOMEM;
 			break;
 		}
-		for (uint64_t off = 0; off < st->part.size && rc == 0; off += GW_MP_BLOCK) {
-			size_t n = st->part.size - off < GW_MP_BLOCK ? (size_t)(st->part.size - off)
-								      : GW_MP_BLOCK;
+		for (uint64_t off = 0; off < st->part.size && rc == 0; off += j->block) {
+			size_t n = st->part.size - off < j->block ? (size_t)(st->part.size - off)
+								   : j->block;
 			pthread_mutex_lock(&c->mu);
 			while (c->full[slot] && c->rc == 0)
 				pthread_cond_wait(&c->cv, &c->mu);
@@ -171,7 +177,7 @@ static void *copy_reader(void *arg)
 			pthread_mutex_unlock(&c->mu);
 			if (rc)
 				break;
-			rc = gw_mp_store_read(in->store, in->u, sp, off, j->buf[slot], n);
+			rc = gw_mp_store_read(in->store, &j->u, sp, off, j->buf[slot], n);
 			if (rc == 0 && gnutls_hash(h, j->buf[slot], n) < 0)
 				rc = GD_EIO;
 			if (rc)
@@ -258,8 +264,40 @@ static int make_tmp(struct job *j)
 		gd_ns_remove(kmeta(j), GODFS__METHOD__M_UNLINK, j->parent.ino, j->tmp, ksess(j));
 		rc = gd_ns_mknod(kmeta(j), GODFS__METHOD__M_MKNOD, &r, &a);
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		j->tmp_ino = a.ino;
+		j->tmp_attr = a;
+	}
+	return rc;
+}
+
+/* The data file gets what a create in the target's directory gave the
+ * key's temp file (made there by the key's session): mode, owner, the
+ * group (the directory's when it is set-group-id), the goal, the ACL
+ * inherited from a default ACL; not the staging directory's. */
+static int like_tmp(struct job *j, uint64_t data)
+{
+	struct gd_client *sys = j->in->store->sys;
+	const struct gd_attr *t = &j->tmp_attr;
+	struct gd_ns_setattr sa = {
+		.ino = data, .mode = t->mode & 07777, .uid = t->uid, .gid = t->gid,
+		.valid = GODFS__SET_ATTR_BITS__SA_MODE | GODFS__SET_ATTR_BITS__SA_UID |
+			 GODFS__SET_ATTR_BITS__SA_GID | GODFS__SET_ATTR_BITS__SA_MTIME_NOW,
+	};
+	struct gd_attr now;
+	void *acl = NULL;
+	size_t len = 0;
+	int rc = gd_ns_setattr(smeta(j), &sa, &now);
+	if (rc == 0 && t->goal && now.goal != t->goal)
+		rc = gw_keep_set_goal(sys, data, t->goal);
+	if (rc == 0) {
+		rc = gd_ns_getxattr(smeta(j), j->tmp_ino, ACL_ACCESS, &acl, &len);
+		if (rc == 0)
+			rc = gd_ns_setxattr(smeta(j), data, ACL_ACCESS, acl, len, 0);
+		else if (rc == GD_ENODATA)
+			rc = 0;
+		gd_free(acl);
+	}
 	return rc;
 }
 
@@ -268,23 +306,19 @@ static int move_data(struct job *j)
 {
 	const struct gw_mp_complete_in *in = j->in;
 	struct gd_client *sys = in->store->sys;
-	uint64_t data = in->u->data_ino;
+	uint64_t data = j->u.data_ino;
 	int rc;
 
 	gw_mp_store_data_ref(in->store, data);
 	rc = verify(j);
 	if (rc == 0)
 		rc = gd_client_truncate(sys, data, j->plan.total, NULL);
-	if (rc == 0) {
-		struct gd_ns_setattr sa = {
-			.ino = data, .mode = FILE_MODE, .uid = in->uid, .gid = in->gid,
-			.valid = GODFS__SET_ATTR_BITS__SA_MODE | GODFS__SET_ATTR_BITS__SA_UID |
-				 GODFS__SET_ATTR_BITS__SA_GID | GODFS__SET_ATTR_BITS__SA_MTIME_NOW,
-		};
-		rc = gd_ns_setattr(smeta(j), &sa, NULL);
-	}
 	if (rc == 0)
-		rc = gd_ns_rename(smeta(j), in->u->dir_ino, "data", j->parent.ino, j->tmp, 0,
+		rc = like_tmp(j, data);
+	if (rc == 0 && !gw_mp_store_lock_held(in->store, &j->u, &j->lock))
+		rc = GD_EBUSY;   /* taken over while we stalled: the taker goes on */
+	if (rc == 0)
+		rc = gd_ns_rename(smeta(j), j->u.dir_ino, "data", j->parent.ino, j->tmp, 0,
 				  gd_client_session(sys));
 	j->moved = rc == 0;
 	gw_mp_store_data_unref(in->store, data);
@@ -296,7 +330,7 @@ static int run(struct job *j)
 	const struct gw_mp_complete_in *in = j->in;
 	struct gw_mp_complete_out *out = j->out;
 	struct gd_attr a;
-	char note[GW_NAME_MAX + 32];
+	char note[GW_MP_NOTE_MAX], hex[GW_MP_ID_LEN + 1];
 	int rc;
 
 	/* 1. the target, as the key sees it */
@@ -311,14 +345,29 @@ static int run(struct job *j)
 	if (rc && rc != GD_ENOENT)
 		return rc;
 
-	/* 2. the lock, the plan */
-	snprintf(j->tmp, sizeof(j->tmp), GW_MP_TMP_PREFIX "%s", in->u->m.id);
+	/* 2. the lock (a temp name of this attempt's own in its note), no part
+	 * upload running, the plan */
+	rc = gw_mp_new_id(hex) ? GD_EIO : 0;   /* 16 of its hex digits name the attempt */
+	if (rc)
+		return rc;
+	hex[16] = '\0';
+	snprintf(j->tmp, sizeof(j->tmp), GW_MP_TMP_PREFIX "%s.%s", j->u.m.id, hex);
 	snprintf(note, sizeof(note), "%" PRIu64 " %s", j->parent.ino, j->tmp);
-	rc = gw_mp_store_lock(in->store, in->u, note);
+	rc = gw_mp_store_lock(in->store, &j->u, note, &j->lock);
 	if (rc)
 		return rc;
 	j->touched = time(NULL);
-	rc = gw_mp_store_parts(in->store, in->u, &j->staged, &j->nstaged);
+	unsigned writers = 0;
+	rc = gw_mp_store_writers(in->store, &j->u, &writers);
+	if (rc == 0 && writers) {
+		snprintf(out->why, sizeof(out->why), "%u part upload%s of this upload %s still "
+			 "running: complete once every part is answered", writers,
+			 writers > 1 ? "s" : "", writers > 1 ? "are" : "is");
+		rc = GD_EBUSY;
+	}
+	if (rc)
+		goto err_after_lock;
+	rc = gw_mp_store_parts(in->store, &j->u, &j->staged, &j->nstaged);
 	if (rc)
 		goto err_after_lock;
 	{
@@ -329,42 +378,52 @@ static int run(struct job *j)
 		}
 		for (size_t i = 0; i < j->nstaged; i++)
 			parts[i] = j->staged[i].part;
-		rc = gw_mp_plan_complete(in->want, in->nwant, parts, j->nstaged, &in->u->m,
+		rc = gw_mp_plan_complete(in->want, in->nwant, parts, j->nstaged, &j->u.m,
 					 in->max_total, &j->plan, out->why, sizeof(out->why));
 		gd_free(parts);
 	}
 	if (rc)
 		goto err_after_lock;
-	j->buf[0] = gd_malloc(GW_MP_BLOCK);
-	j->buf[1] = gd_malloc(GW_MP_BLOCK);
+	j->buf[0] = gd_malloc(j->block);
+	j->buf[1] = gd_malloc(j->block);
 	if (!j->buf[0] || !j->buf[1]) {
 		rc = GD_ENOMEM;
 		goto err_after_lock;
 	}
 
 	/* 3. the bytes, in the temp file */
-	if (j->plan.zero_copy && in->u->data_ino == 0) {
+	if (j->plan.zero_copy && j->u.data_ino == 0) {
 		/* a complete moved the data file over its temp file and died
 		 * before the rename into place (its lock was abandoned, we took
-		 * it): that temp file is the checked, cut file; finish its job */
+		 * it; its note says where): that temp file is the checked, cut
+		 * file; finish its job under our own temp name */
+		unsigned long long pdir = 0;
+		char pname[GW_NAME_MAX + 1], want[64];
 		struct gd_attr t;
-		rc = gd_ns_lookup(kmeta(j), j->parent.ino, j->tmp, &t);
+		snprintf(want, sizeof(want), GW_MP_TMP_PREFIX "%s", j->u.m.id);
+		rc = GD_ENOENT;
+		if (sscanf(j->lock.prev_note, "%llu %255s", &pdir, pname) == 2 &&
+		    pdir == j->parent.ino && strncmp(pname, want, strlen(want)) == 0)
+			rc = gd_ns_lookup(kmeta(j), j->parent.ino, pname, &t);
 		if (rc == 0 && (!S_ISREG(t.mode) || t.size != j->plan.total))
 			rc = GD_ENOENT;
+		if (rc == 0)
+			rc = gd_ns_rename(kmeta(j), j->parent.ino, pname, j->parent.ino, j->tmp, 0,
+					  ksess(j));
 		if (rc) {
 			snprintf(out->why, sizeof(out->why), "the upload's data is gone "
 				 "(completed already?)");
 			goto err_after_lock;
 		}
 		gd_info("multipart upload %s: resuming a complete that died after the move",
-			in->u->m.id);
+			j->u.m.id);
 		out->zero_copy = j->moved = true;
 		goto into_place;
 	}
 	rc = make_tmp(j);
 	if (rc)
 		goto err_after_lock;
-	out->zero_copy = j->plan.zero_copy && in->u->data_ino != 0;
+	out->zero_copy = j->plan.zero_copy && j->u.data_ino != 0;
 	if (out->zero_copy) {
 		rc = move_data(j);
 	} else {
@@ -375,8 +434,27 @@ static int run(struct job *j)
 	if (rc)
 		goto err_after_tmp;
 
-	/* 4. into place */
+	/* 4. into place: an existing target's permissions kept (gw_keep.h);
+	 * nothing if the lock was taken over while we stalled */
 into_place:
+	if (in->overwrite && gd_ns_lookup(kmeta(j), j->parent.ino, j->name, &a) == 0 &&
+	    S_ISREG(a.mode)) {
+		struct gd_attr t;
+		rc = gd_ns_lookup(kmeta(j), j->parent.ino, j->tmp, &t);
+		if (rc == 0) {
+			struct gw_keep_in k = { .kc = in->kc, .sys = in->store->sys,
+						.key_uid = in->uid, .target = &a, .ino = t.ino,
+						.what = j->u.m.path };
+			rc = gw_keep_attrs(&k);
+		}
+		if (rc)
+			goto err_after_tmp;
+	}
+	if (!gw_mp_store_lock_held(in->store, &j->u, &j->lock)) {
+		snprintf(out->why, sizeof(out->why), "another complete of this upload took over");
+		rc = GD_EBUSY;
+		goto err_after_tmp;
+	}
 	rc = gd_ns_rename(kmeta(j), j->parent.ino, j->tmp, j->parent.ino, j->name,
 			  in->overwrite ? 0 : RENAME_NOREPLACE_FLAG, ksess(j));
 	if (rc)
@@ -386,9 +464,9 @@ into_place:
 		memset(&out->attr, 0, sizeof(out->attr));
 		out->attr.size = j->plan.total;
 	}
-	int rr = gw_mp_store_remove(in->store, in->u->m.id);
+	int rr = gw_mp_store_remove(in->store, j->u.m.id, NULL);
 	if (rr)
-		gd_warn("multipart upload %s: completed, staging not removed: %s", in->u->m.id,
+		gd_warn("multipart upload %s: completed, staging not removed: %s", j->u.m.id,
 			gd_strerror(rr));
 	return 0;
 
@@ -396,21 +474,22 @@ err_after_tmp:
 	if (j->moved) {
 		/* the data file moved already: put it back, so that a
 		 * retry (say with overwrite) still has the parts */
-		int br = gd_ns_rename(smeta(j), j->parent.ino, j->tmp, in->u->dir_ino, "data", 0,
+		int br = gd_ns_rename(smeta(j), j->parent.ino, j->tmp, j->u.dir_ino, "data", 0,
 				      gd_client_session(in->store->sys));
 		if (br && br != GD_ENOENT)
 			gd_warn("multipart upload %s: the data file could not go back: %s",
-				in->u->m.id, gd_strerror(br));
+				j->u.m.id, gd_strerror(br));
 	}
 	gd_ns_remove(kmeta(j), GODFS__METHOD__M_UNLINK, j->parent.ino, j->tmp, ksess(j));
 err_after_lock:
-	gw_mp_store_unlock(in->store, in->u);
+	gw_mp_store_unlock(in->store, &j->u, &j->lock);
 	return rc;
 }
 
 int gw_mp_complete(const struct gw_mp_complete_in *in, struct gw_mp_complete_out *out)
 {
-	struct job j = { .in = in, .out = out };
+	struct job j = { .in = in, .out = out, .u = *in->u,
+			 .block = in->block ? in->block : GW_MP_BLOCK };
 	int rc;
 
 	memset(out, 0, sizeof(*out));

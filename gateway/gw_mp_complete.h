@@ -4,22 +4,32 @@
  *   1. the target's directory is resolved through the KEY's session (its
  *      subtree, its checks), an existing target refused unless overwrite;
  *   2. the upload's complete lock is taken (one complete at a time, whatever
- *      the gateway), the request checked against the staged parts
- *      (gw_mp_plan_complete);
- *   3. the key's session creates the temp file ".godfs-upload-<id>" in the
- *      target's directory; then either
+ *      the gateway; gw_mp_store.h), no part upload may be running (their
+ *      markers: 409 otherwise), the request checked against the staged
+ *      parts (gw_mp_plan_complete);
+ *   3. the key's session creates this attempt's temp file
+ *      ".godfs-upload-<id>.<16 hex>" (named in the lock) in the target's
+ *      directory: what the meta gives it (group of a set-group-id
+ *      directory, goal, inherited ACL) is what a create there gives; then
  *        zero-copy: every part already sits at its offset of the upload's
  *          data file: each part is re-hashed from there, the data file is
- *          truncated to the total, given the key's owner, and moved by the
- *          gateway's session over the temp file (no byte copied), or
+ *          truncated to the total, given the temp file's mode, owner,
+ *          group, goal and ACL, and moved by the gateway's session over the
+ *          temp file (no byte copied), or
  *        one copy: each part is read from staging, re-hashed and written
  *          into the temp file through the key's session, then fsync'd;
- *   4. the key's session renames the temp file to the target (no-replace
- *      unless overwrite), and the staging directory goes.
- * A gateway dying at any step leaves the target untouched; the temp file is
- * named in the lock, and removed with the upload (abort, janitor). One that
- * died after the zero-copy move left the finished file at the temp name and
- * no data file in staging: the next complete (once the lock is abandoned)
+ *   4. with overwrite, the replaced file's mode, owner, xattrs, ACL and goal
+ *      go onto the temp file (gw_keep.h); the key's session renames it to
+ *      the target (no-replace unless overwrite), and the staging directory
+ *      goes.
+ * Before the move of step 3 and the rename of step 4, the complete checks
+ * that the lock is still its own: one that stalled past
+ * GW_MP_LOCK_STALE_S and was taken over stops (GD_EBUSY) and leaves the
+ * upload to the taker. A gateway dying at any step leaves the target
+ * untouched; the temp file is named in the lock, and removed with the
+ * upload (abort, janitor). One that died after the zero-copy move left the
+ * finished file at its temp name and no data file in staging: the next
+ * complete (taking the abandoned lock over, whose note names that file)
  * renames it into place.
  * Thread-safe (all state is in the arguments). */
 #ifndef GW_MP_COMPLETE_H
@@ -43,6 +53,8 @@ struct gw_mp_complete_in {
 	struct gw_mp_want *want;        /* the request's parts (reordered) */
 	size_t nwant;
 	uint64_t max_total;             /* bytes the file may have */
+	size_t block;                   /* bytes per buffer (two): GW_MP_BLOCK, or less
+					 * past --upload-mem (0: GW_MP_BLOCK) */
 };
 
 struct gw_mp_complete_out {

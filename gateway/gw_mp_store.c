@@ -16,12 +16,16 @@
 #include "gd_log.h"
 #include "gd_ns.h"
 #include "gd_status.h"
+#include "gw_keep.h"
 #include "proto/wire.pb-c.h"
 
 #define MANIFEST_MAX 16384               /* bytes of a manifest we read */
 #define LOCK_XATTR "user.godfs.complete"
 #define LIST_PAGE 512                    /* directory entries per READDIR */
 #define REMOVE_ROUNDS 64                 /* pages of unlinks before giving up */
+#define RENAME_NOREPLACE_FLAG 1u         /* wire.proto Rename.flags */
+#define BUSY_WAIT_MS 200                 /* a part upload that finds the lock... */
+#define BUSY_WAITS 5                     /* ...looks again this many times */
 
 struct gw_mp_open {
 	uint64_t ino;
@@ -236,7 +240,7 @@ int gw_mp_store_create(struct gw_mp_store *s, const struct gw_mp_manifest *m,
 		goto err_after_mkdir;
 	return 0;
 err_after_mkdir:
-	gw_mp_store_remove(s, m->id);
+	gw_mp_store_remove(s, m->id, NULL);
 	return rc;
 }
 
@@ -393,21 +397,69 @@ struct gw_mp_writer {
 	char name[16];             /* "part-N" */
 	uint64_t size;             /* bytes received */
 	uint64_t flushed;          /* bytes sent to godfs */
-	uint8_t *buf;              /* GW_MP_BLOCK bytes */
-	size_t blen;
+	uint8_t *buf;              /* block bytes */
+	size_t block, blen;
+	char mark[GD_NS_NAME_MAX + 1]; /* its writing- marker ("" until made) */
+	uint64_t mark_ino;
+	time_t touched;            /* when the marker's mtime last moved */
 	gnutls_hash_hd_t hash;
 	bool hashing, ended;
 };
 
+/* Moves the writer's marker's mtime now and then: a complete sees the part
+ * upload is alive (gw_mp_store.h). */
+static void touch_mark(struct gw_mp_writer *w)
+{
+	time_t now = time(NULL);
+	if (!w->mark_ino || now - w->touched < GW_MP_LOCK_TOUCH_S)
+		return;
+	struct gd_ns_setattr sa = { .ino = w->mark_ino,
+				      .valid = GODFS__SET_ATTR_BITS__SA_MTIME_NOW };
+	if (gd_ns_setattr(meta(w->s), &sa, NULL) == 0)
+		w->touched = now;
+}
+
+static void nap_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+/* Whether the writer may write now (its marker is up): no complete holds
+ * the lock (one that found this marker lets go at once: wait a little),
+ * and, into the data file, the data file is still in staging. 0, GD_EBUSY
+ * or GD_ENOENT. */
+static int writer_check(struct gw_mp_writer *w)
+{
+	touch_mark(w);
+	for (int i = 0; gw_mp_store_locked(w->s, &w->u); i++) {
+		if (i == BUSY_WAITS)
+			return GD_EBUSY;
+		nap_ms(BUSY_WAIT_MS);
+	}
+	if (w->where == GW_MP_IN_DATA) {
+		struct gd_attr a;
+		int rc = gd_ns_lookup(meta(w->s), w->u.dir_ino, "data", &a);
+		if (rc == 0 && a.ino != w->ino)
+			rc = GD_ENOENT;
+		return rc;
+	}
+	return 0;
+}
+
 int gw_mp_part_begin(struct gw_mp_store *s, const struct gw_mp_upload *u, uint32_t number,
-		     int64_t content_length, struct gw_mp_writer **out)
+		     int64_t content_length, uint64_t max_bytes, size_t block,
+		     struct gw_mp_writer **out)
 {
 	struct gw_mp_writer *w;
+	char hex[17];
 	int rc;
 
-	if (number < 1 || number > GW_MP_MAX_PARTS)
+	if (number < 1 || number > GW_MP_MAX_PARTS || block == 0)
 		return GD_EINVAL;
-	if (content_length > (int64_t)GW_MP_MAX_PART_SIZE)
+	if (max_bytes > GW_MP_MAX_PART_SIZE)
+		max_bytes = GW_MP_MAX_PART_SIZE;
+	if (content_length > (int64_t)max_bytes)
 		return GD_EFBIG;
 	w = gd_calloc(1, sizeof(*w));
 	if (!w)
@@ -415,9 +467,21 @@ int gw_mp_part_begin(struct gw_mp_store *s, const struct gw_mp_upload *u, uint32
 	w->s = s;
 	w->u = *u;
 	w->number = number;
-	w->limit = GW_MP_MAX_PART_SIZE;
+	w->limit = max_bytes;
+	w->block = block;
 	snprintf(w->name, sizeof(w->name), "part-%u", number);
-	w->buf = gd_malloc(GW_MP_BLOCK);
+	/* the marker first, then the lock (writer_check): see gw_mp_store.h */
+	rc = random_hex(hex, 8);
+	if (rc)
+		goto err;
+	snprintf(w->mark, sizeof(w->mark), GW_MP_MARK_PREFIX "%u-%s", number, hex);
+	rc = create_file(s, u->dir_ino, w->mark, false, &w->mark_ino);
+	if (rc) {
+		w->mark[0] = '\0';
+		goto err;
+	}
+	w->touched = time(NULL);
+	w->buf = gd_malloc(block);
 	if (!w->buf) {
 		rc = GD_ENOMEM;
 		goto err;
@@ -437,7 +501,8 @@ int gw_mp_part_begin(struct gw_mp_store *s, const struct gw_mp_upload *u, uint32
 		w->where = GW_MP_IN_DATA;
 		w->ino = u->data_ino;
 		w->base = (uint64_t)(number - 1) * u->m.part_size;
-		w->limit = u->m.part_size;
+		if (w->limit > u->m.part_size)
+			w->limit = u->m.part_size;
 		gw_mp_store_data_ref(s, w->ino);
 	} else {
 		w->where = GW_MP_IN_FILE;
@@ -449,6 +514,9 @@ int gw_mp_part_begin(struct gw_mp_store *s, const struct gw_mp_upload *u, uint32
 			goto err;
 		}
 	}
+	rc = writer_check(w);
+	if (rc)
+		goto err;
 	*out = w;
 	return 0;
 err:
@@ -460,7 +528,10 @@ static int flush(struct gw_mp_writer *w)
 {
 	if (w->blen == 0)
 		return 0;
-	int rc = gd_client_write(w->s->sys, w->ino, w->base + w->flushed, w->buf, w->blen);
+	int rc = w->where == GW_MP_IN_DATA ? writer_check(w) : 0;
+	if (rc)
+		return rc;
+	rc = gd_client_write(w->s->sys, w->ino, w->base + w->flushed, w->buf, w->blen);
 	if (rc == 0) {
 		w->flushed += w->blen;
 		w->blen = 0;
@@ -475,16 +546,17 @@ int gw_mp_part_write(struct gw_mp_writer *w, const void *data, size_t len)
 		return GD_EFBIG;
 	if (gnutls_hash(w->hash, data, len) < 0)
 		return GD_EIO;
+	touch_mark(w);
 	w->size += len;
 	while (len > 0) {
-		size_t n = GW_MP_BLOCK - w->blen;
+		size_t n = w->block - w->blen;
 		if (n > len)
 			n = len;
 		memcpy(w->buf + w->blen, p, n);
 		w->blen += n;
 		p += n;
 		len -= n;
-		if (w->blen == GW_MP_BLOCK) {
+		if (w->blen == w->block) {
 			int rc = flush(w);
 			if (rc)
 				return rc;
@@ -500,6 +572,8 @@ int gw_mp_part_end(struct gw_mp_writer *w, struct gw_mp_part *out)
 	size_t rlen;
 	int rc = flush(w);
 
+	if (rc == 0 && w->where == GW_MP_IN_DATA)
+		rc = writer_check(w);
 	if (rc == 0 && w->size > 0)
 		rc = gd_client_fsync(s->sys, w->ino, w->base + w->size, NULL, NULL);
 	if (rc)
@@ -540,6 +614,8 @@ void gw_mp_part_free(struct gw_mp_writer *w)
 				     sess(w->s));
 		release_file(w->s, w->ino);
 	}
+	if (w->mark[0])
+		gd_ns_remove(meta(w->s), GODFS__METHOD__M_UNLINK, w->u.dir_ino, w->mark, sess(w->s));
 	gd_free(w->buf);
 	gd_free(w);
 }
@@ -568,26 +644,75 @@ static int lock_state(struct gw_mp_store *s, const struct gw_mp_upload *u, bool 
 	return rc;
 }
 
-int gw_mp_store_lock(struct gw_mp_store *s, const struct gw_mp_upload *u, const char *note)
+/* The note of lock file ino into note ("" when it has none). */
+static void read_note(struct gw_mp_store *s, uint64_t ino, char *note, size_t len)
 {
-	uint64_t ino;
-	int rc = create_file(s, u->dir_ino, "complete", false, &ino);
-	if (rc == GD_EEXIST) {
-		bool fresh = true;
-		rc = lock_state(s, u, &fresh);
-		if (rc == 0 && fresh)
-			return GD_EBUSY;
-		if (rc == 0) {
-			gd_warn("multipart upload %s: taking over an abandoned complete", u->m.id);
-			gd_ns_remove(meta(s), GODFS__METHOD__M_UNLINK, u->dir_ino, "complete", sess(s));
-		}
-		rc = create_file(s, u->dir_ino, "complete", false, &ino);
-		if (rc == GD_EEXIST)
-			return GD_EBUSY;
+	void *val = NULL;
+	size_t vlen = 0;
+	note[0] = '\0';
+	if (gd_ns_getxattr(meta(s), ino, LOCK_XATTR, &val, &vlen) == 0 && vlen < len) {
+		memcpy(note, val, vlen);
+		note[vlen] = '\0';
 	}
+	gd_free(val);
+}
+
+int gw_mp_store_lock(struct gw_mp_store *s, const struct gw_mp_upload *u, const char *note,
+		     struct gw_mp_lock *out)
+{
+	char tmp[GD_NS_NAME_MAX + 1];
+	struct gd_attr cur;
+	uint64_t ino;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(note) >= GW_MP_NOTE_MAX)
+		return GD_EINVAL;
+	/* the lock is whole (with its note) before it has its name */
+	rc = tmp_name("complete", tmp, sizeof(tmp));
 	if (rc == 0)
-		rc = gd_ns_setxattr(meta(s), ino, LOCK_XATTR, note, strlen(note), 0);
-	return rc;
+		rc = create_file(s, u->dir_ino, tmp, false, &ino);
+	if (rc)
+		return rc;
+	rc = gd_ns_setxattr(meta(s), ino, LOCK_XATTR, note, strlen(note), 0);
+	for (int round = 0; rc == 0 && round < 2; round++) {
+		rc = gd_ns_rename(meta(s), u->dir_ino, tmp, u->dir_ino, "complete",
+				  RENAME_NOREPLACE_FLAG, sess(s));
+		if (rc != GD_EEXIST)
+			break;
+		rc = gd_ns_lookup(meta(s), u->dir_ino, "complete", &cur);
+		if (rc == GD_ENOENT) {
+			rc = 0;   /* released meanwhile: once more */
+			continue;
+		}
+		if (rc == 0 && cur.mtime.tv_sec + GW_MP_LOCK_STALE_S > time(NULL))
+			rc = GD_EBUSY;
+		if (rc)
+			break;
+		/* abandoned: replace exactly that file, untouched since we looked */
+		read_note(s, cur.ino, out->prev_note, sizeof(out->prev_note));
+		rc = gw_keep_rename(s->sys, u->dir_ino, tmp, "complete", 0, &cur);
+		if (rc == GD_ESTALE)
+			rc = GD_EBUSY;   /* another took it over, or its holder woke up */
+		if (rc == 0)
+			gd_warn("multipart upload %s: took over an abandoned complete lock (%s)",
+				u->m.id, out->prev_note[0] ? out->prev_note : "no note");
+		break;
+	}
+	if (rc) {
+		gd_ns_remove(meta(s), GODFS__METHOD__M_UNLINK, u->dir_ino, tmp, sess(s));
+		out->prev_note[0] = '\0';
+		return rc;
+	}
+	out->ino = ino;
+	return 0;
+}
+
+bool gw_mp_store_lock_held(struct gw_mp_store *s, const struct gw_mp_upload *u,
+			   const struct gw_mp_lock *l)
+{
+	struct gd_attr a;
+	return gd_ns_lookup(meta(s), u->dir_ino, "complete", &a) == 0 && a.ino == l->ino;
 }
 
 bool gw_mp_store_locked(struct gw_mp_store *s, const struct gw_mp_upload *u)
@@ -596,49 +721,78 @@ bool gw_mp_store_locked(struct gw_mp_store *s, const struct gw_mp_upload *u)
 	return lock_state(s, u, &fresh) == 0 && fresh;
 }
 
-void gw_mp_store_touch(struct gw_mp_store *s, const struct gw_mp_upload *u)
+void gw_mp_store_touch(struct gw_mp_store *s, const struct gw_mp_upload *u,
+		       const struct gw_mp_lock *l)
 {
-	struct gd_attr a;
-	if (gd_ns_lookup(meta(s), u->dir_ino, "complete", &a) == 0) {
-		struct gd_ns_setattr sa = { .ino = a.ino,
+	if (gw_mp_store_lock_held(s, u, l)) {
+		struct gd_ns_setattr sa = { .ino = l->ino,
 					      .valid = GODFS__SET_ATTR_BITS__SA_MTIME_NOW };
 		gd_ns_setattr(meta(s), &sa, NULL);
 	}
 }
 
-void gw_mp_store_unlock(struct gw_mp_store *s, const struct gw_mp_upload *u)
+void gw_mp_store_unlock(struct gw_mp_store *s, const struct gw_mp_upload *u,
+			const struct gw_mp_lock *l)
 {
-	gd_ns_remove(meta(s), GODFS__METHOD__M_UNLINK, u->dir_ino, "complete", sess(s));
+	/* (a lookup, then the unlink: a taker would have to find this lock
+	 * abandoned, GW_MP_LOCK_STALE_S untouched, between the two) */
+	if (gw_mp_store_lock_held(s, u, l))
+		gd_ns_remove(meta(s), GODFS__METHOD__M_UNLINK, u->dir_ino, "complete", sess(s));
+}
+
+int gw_mp_store_writers(struct gw_mp_store *s, const struct gw_mp_upload *u, unsigned *n)
+{
+	uint64_t cookie = 0;
+	int rc = 0, eof = 0;
+	time_t now = time(NULL);
+
+	*n = 0;
+	while (!eof && rc == 0) {
+		struct gd_ns_dirpage pg;
+		rc = gd_ns_readdir(meta(s), u->dir_ino, cookie, LIST_PAGE, 1, &pg);
+		if (rc)
+			break;
+		eof = pg.eof || pg.n == 0;
+		for (size_t i = 0; i < pg.n; i++) {
+			const struct gd_ns_dirent *e = &pg.ents[i];
+			cookie = e->cookie;
+			if (strncmp(e->name, GW_MP_MARK_PREFIX, strlen(GW_MP_MARK_PREFIX)) == 0 &&
+			    (!e->has_attr || e->attr.mtime.tv_sec + GW_MP_LOCK_STALE_S > now))
+				(*n)++;
+		}
+		gd_ns_readdir_release(&pg);
+	}
+	return rc;
 }
 
 /* ---- removal and expiry ---- */
 
-/* The temp file a complete made in the target directory, from its lock's
+/* The temp file a complete made in the target directory, from a lock's
  * note: removed with the upload (a gateway that died mid-complete). Only a
- * name of ours (".godfs-upload-<id>") is ever removed there. */
+ * name of ours (".godfs-upload-<id>...") is ever removed there. */
+static void remove_note_tmp(struct gw_mp_store *s, const char *note, const char *id)
+{
+	char name[GD_NS_NAME_MAX + 1], want[64];
+	unsigned long long tdir;
+
+	snprintf(want, sizeof(want), GW_MP_TMP_PREFIX "%s", id);
+	if (sscanf(note, "%llu %255s", &tdir, name) == 2 &&
+	    strncmp(name, want, strlen(want)) == 0 &&
+	    gd_ns_remove(meta(s), GODFS__METHOD__M_UNLINK, tdir, name, sess(s)) == 0)
+		gd_info("multipart upload %s: removed the temp file of a dead complete", id);
+}
+
 static void remove_complete_tmp(struct gw_mp_store *s, uint64_t dir, const char *id)
 {
 	struct gd_attr a;
-	void *val = NULL;
-	size_t len = 0;
-	char note[GD_NS_NAME_MAX + 32], name[GD_NS_NAME_MAX + 1], want[64];
-	unsigned long long tdir;
-
-	if (gd_ns_lookup(meta(s), dir, "complete", &a) != 0 ||
-	    gd_ns_getxattr(meta(s), a.ino, LOCK_XATTR, &val, &len) != 0)
+	char note[GW_MP_NOTE_MAX];
+	if (gd_ns_lookup(meta(s), dir, "complete", &a) != 0)
 		return;
-	if (len > 0 && len < sizeof(note)) {
-		memcpy(note, val, len);
-		note[len] = '\0';
-		snprintf(want, sizeof(want), GW_MP_TMP_PREFIX "%s", id);
-		if (sscanf(note, "%llu %255s", &tdir, name) == 2 && strcmp(name, want) == 0 &&
-		    gd_ns_remove(meta(s), GODFS__METHOD__M_UNLINK, tdir, name, sess(s)) == 0)
-			gd_info("multipart upload %s: removed the temp file of a dead complete", id);
-	}
-	gd_free(val);
+	read_note(s, a.ino, note, sizeof(note));
+	remove_note_tmp(s, note, id);
 }
 
-int gw_mp_store_remove(struct gw_mp_store *s, const char *id)
+int gw_mp_store_remove(struct gw_mp_store *s, const char *id, const char *extra_note)
 {
 	uint64_t up, dir;
 	int rc, round;
@@ -647,6 +801,8 @@ int gw_mp_store_remove(struct gw_mp_store *s, const char *id)
 	if (rc)
 		return rc;
 	remove_complete_tmp(s, dir, id);
+	if (extra_note && extra_note[0])
+		remove_note_tmp(s, extra_note, id);
 	/* unlink page by page from the start until the directory is empty (a
 	 * part being written meanwhile may add a name: a few rounds) */
 	for (round = 0; round < REMOVE_ROUNDS; round++) {
@@ -694,18 +850,23 @@ int gw_mp_store_expire(struct gw_mp_store *s, int64_t now, int64_t orphan_s,
 			cookie = e->cookie;
 			if (!gw_mp_id_valid(e->name))
 				continue;
+			struct gw_mp_lock l = { 0 };
 			int fr = gw_mp_store_find(s, e->name, INT64_MIN + 1, &u);
-			if (fr == 0)   /* a complete running late is left to finish */
-				expired = u.m.expires <= now && !gw_mp_store_locked(s, &u);
+			if (fr == 0)
+				expired = u.m.expires <= now;
 			else if (fr == GD_ENOENT)   /* no manifest: an init that died */
 				expired = !e->has_attr || e->attr.ctime.tv_sec + orphan_s <= now;
 			else
 				continue;           /* try again next round */
+			/* a complete running late is left to finish: the lock is taken
+			 * first (with a manifest: without one, no complete can run) */
+			if (expired && fr == 0 && gw_mp_store_lock(s, &u, "-", &l) != 0)
+				expired = false;
 			if (!expired) {
 				nact++;
 				continue;
 			}
-			int rr = gw_mp_store_remove(s, e->name);
+			int rr = gw_mp_store_remove(s, e->name, l.prev_note);
 			if (rr == 0) {
 				nrm++;
 				gd_info("multipart upload %s expired: removed", e->name);

@@ -23,6 +23,7 @@
 #include "gw.h"
 #include "gw_content.h"
 #include "gw_error.h"
+#include "gw_mem.h"
 #include "gw_mp_complete.h"
 #include "gw_mp_rules.h"
 #include "gw_mp_store.h"
@@ -106,9 +107,10 @@ static int find_upload(struct gw_req *r, const char *suffix, struct gw_mp_upload
 	return rc;
 }
 
-static int reply_busy(struct gw_req *r)
+static int reply_busy(struct gw_req *r, const char *why)
 {
-	return gw_reply_error(r, 409, GW_MP_BUSY, "the upload is being completed");
+	return gw_reply_error(r, 409, GW_MP_BUSY, "%s",
+			      why && why[0] ? why : "the upload is being completed");
 }
 
 /* ---------------------------------------------------------------- init */
@@ -210,6 +212,7 @@ int gw_multipart_init(struct gw_req *r)
 struct part_state {
 	struct gw_mp_writer *w;
 	uint32_t number;
+	uint64_t reserved;           /* of --upload-mem */
 };
 
 static void part_state_free(struct gw_req *r, bool completed)
@@ -217,7 +220,22 @@ static void part_state_free(struct gw_req *r, bool completed)
 	struct part_state *ps = r->state;
 	(void)completed;
 	gw_mp_part_free(ps->w);   /* removes the temp file of an unfinished part */
+	gw_mem_give(r->gw, ps->reserved);
 	gd_free(ps);
+}
+
+/* The most bytes part `number` of u may have under --max-upload (max, 0:
+ * none): the whole file may not pass it, so neither may one part, nor a
+ * part that starts at its offset (part size declared). 0 when even its
+ * first byte would pass. */
+static uint64_t part_max(const struct gw_mp_upload *u, uint32_t number, uint64_t max)
+{
+	uint64_t start = u->m.part_size ? (uint64_t)(number - 1) * u->m.part_size : 0;
+	if (!max)
+		return GW_MP_MAX_PART_SIZE;
+	if (start >= max)
+		return 0;
+	return max - start < GW_MP_MAX_PART_SIZE ? max - start : GW_MP_MAX_PART_SIZE;
 }
 
 int gw_multipart_part_begin(struct gw_req *r)
@@ -249,15 +267,30 @@ int gw_multipart_part_begin(struct gw_req *r)
 		}
 		clen = (int64_t)v;
 	}
-	if (gw_mp_store_locked(&mp->store, &u))
-		return reply_busy(r);
+	uint64_t max = part_max(&u, (uint32_t)number, r->gw->opt.max_upload);
+	if (max == 0 || (clen >= 0 && (uint64_t)clen > max)) {
+		gw_reply_error(r, 413, GW_PAYLOAD_TOO_LARGE, "part %u would end past the largest "
+			       "upload (%" PRIu64 " bytes)", (unsigned)number, r->gw->opt.max_upload);
+		return 0;
+	}
 	ps = gd_calloc(1, sizeof(*ps));
 	if (!ps)
 		return GD_ENOMEM;
 	ps->number = (uint32_t)number;
 	r->state = ps;
 	r->state_free = part_state_free;
-	rc = gw_mp_part_begin(&mp->store, &u, ps->number, clen, &ps->w);
+	ps->reserved = gw_mem_take(r->gw, GW_MP_BLOCK);
+	rc = gw_mp_part_begin(&mp->store, &u, ps->number, clen, max,
+			      ps->reserved ? GW_MP_BLOCK : GW_MEM_SMALL, &ps->w);
+	if (rc == GD_EBUSY)
+		return reply_busy(r, NULL);
+	if (rc == GD_ENOENT)
+		return not_found(r);
+	if (rc == GD_EFBIG) {
+		gw_reply_error(r, 413, GW_PAYLOAD_TOO_LARGE, "part %u would end past the largest "
+			       "upload (%" PRIu64 " bytes)", (unsigned)number, r->gw->opt.max_upload);
+		return 0;
+	}
 	if (rc)
 		return gw_reply_status(r, rc, "stage the part");
 	return 0;
@@ -268,10 +301,15 @@ int gw_multipart_part_body(struct gw_req *r, const char *data, size_t len)
 	struct part_state *ps = r->state;
 	int rc = gw_mp_part_write(ps->w, data, len);
 	if (rc == GD_EFBIG) {
-		gw_reply_error(r, 413, GW_PAYLOAD_TOO_LARGE, "a part is limited to %llu bytes",
-			       (unsigned long long)GW_MP_MAX_PART_SIZE);
+		gw_reply_error(r, 413, GW_PAYLOAD_TOO_LARGE, "the part is longer than it may be "
+			       "(a part is limited to %llu bytes, the whole upload by --max-upload, "
+			       "a declared part size by itself)", (unsigned long long)GW_MP_MAX_PART_SIZE);
 		return 0;
 	}
+	if (rc == GD_EBUSY)
+		return reply_busy(r, NULL);
+	if (rc == GD_ENOENT)
+		return not_found(r);
 	if (rc)
 		gw_reply_status(r, rc, "write the part");
 	return 0;
@@ -287,6 +325,10 @@ int gw_multipart_part_finish(struct gw_req *r)
 	if (!ps || !ps->w)
 		return GD_EINVAL;
 	rc = gw_mp_part_end(ps->w, &p);
+	if (rc == GD_EBUSY)
+		return reply_busy(r, NULL);
+	if (rc == GD_ENOENT)
+		return not_found(r);
 	if (rc)
 		return gw_reply_status(r, rc, "stage the part");
 	gw_mp_etag_format(p.sha, etag);
@@ -400,13 +442,16 @@ int gw_multipart_post(struct gw_req *r)
 	}
 	if (parse_want(r, &want, &nwant) != 0)
 		return 0;
+	uint64_t reserved = gw_mem_take(r->gw, 2 * GW_MP_BLOCK);
 	struct gw_mp_complete_in in = {
 		.store = &mp->store, .u = &u, .kc = r->client, .root = r->principal.subtree,
 		.uid = r->principal.uid, .gid = r->principal.gid, .overwrite = overwrite,
 		.want = want, .nwant = nwant,
 		.max_total = r->gw->opt.max_upload ? r->gw->opt.max_upload : UINT64_MAX,
+		.block = reserved ? GW_MP_BLOCK : GW_MEM_SMALL,
 	};
 	rc = gw_mp_complete(&in, &out);
+	gw_mem_give(r->gw, reserved);
 	gd_free(want);
 	switch (rc) {
 	case 0:
@@ -425,7 +470,7 @@ int gw_multipart_post(struct gw_req *r)
 		gw_reply_error(r, 409, GW_IS_DIRECTORY, "%s is a directory", u.m.path);
 		return 0;
 	case GD_EBUSY:
-		return reply_busy(r);
+		return reply_busy(r, out.why);
 	case GD_ENOENT:
 		if (out.why[0])
 			gw_reply_error(r, 404, GW_NOT_FOUND, "%s", out.why);
@@ -456,11 +501,19 @@ int gw_multipart_delete(struct gw_req *r)
 	struct gw_mp_upload u;
 	int rc;
 
+	struct gw_mp_lock l;
 	if (find_upload(r, "", &u) != 0)
 		return 0;
-	if (gw_mp_store_locked(&mp->store, &u))
-		return reply_busy(r);
-	rc = gw_mp_store_remove(&mp->store, u.m.id);
+	/* the complete lock first: an abort never removes what a complete
+	 * is moving into place */
+	rc = gw_mp_store_lock(&mp->store, &u, "-", &l);
+	if (rc == GD_EBUSY)
+		return reply_busy(r, NULL);
+	if (rc == GD_ENOENT)
+		return not_found(r);
+	if (rc)
+		return gw_reply_status(r, rc, "remove the upload");
+	rc = gw_mp_store_remove(&mp->store, u.m.id, l.prev_note);
 	if (rc == GD_ENOENT)
 		return not_found(r);
 	if (rc)

@@ -19,7 +19,15 @@
 # complete leaves the target absent (or whole, if it had finished) and the
 # upload locked: a retry elsewhere gets 409 upload_busy. A complete that
 # died between moving the data file and the rename into place (done by hand
-# through the mount) is finished by the next one; with the data gone, 404.
+# through the mount, its abandoned lock naming its temp file) is finished by
+# the next one, which takes the lock over; with the data gone, 404. A
+# complete while a zero-copy part is still coming is 409 upload_busy, and the
+# part that lands afterwards never changes the completed file. Zero-copy and
+# one-copy files in a goal-1 set-group-id directory with a default ACL get
+# its group, goal and ACL; a complete with overwrite keeps the replaced
+# file's owner, mode and user xattrs (both ways). An abort while a complete
+# holds the lock is 409. A gateway with --max-upload refuses at once a part
+# that would end past it.
 E2E_TIMEOUT=120
 META_ARGS=(--chunk-size 1M)
 . "$(dirname "$0")/lib.sh"
@@ -175,17 +183,86 @@ zc_upload() { # PATH: a zero-copy upload of m1 + m2 (1 MiB parts), its id in $id
 	c 200 -X PUT --data-binary @"$E2E_TMP/m2" "$GW1/v1/fs/multipart/$id?partNumber=2"
 }
 zc_upload /dir/resumed
-# what the dead gateway did: the data file, cut to size, moved over its temp name
-mv "$MNT/.godfs-gateway/uploads/$id/data" "$MNT/dir/.godfs-upload-$id"
-truncate -s $((1048576 + 1000)) "$MNT/dir/.godfs-upload-$id"
+# what the dead gateway did: its lock (abandoned: untouched for 120 s) names
+# its attempt's temp file; the data file, cut to size, moved over that name
+up=$MNT/.godfs-gateway/uploads/$id
+dead=.godfs-upload-$id.00000000deadbeef
+touch "$up/complete"
+setfattr -n user.godfs.complete -v "$(stat -c %i "$MNT/dir") $dead" "$up/complete"
+touch -d '-300 seconds' "$up/complete"
+mv "$up/data" "$MNT/dir/$dead"
+truncate -s $((1048576 + 1000)) "$MNT/dir/$dead"
 cpl 200 "$GW2" '[{"part_number": 1}, {"part_number": 2}]'
 e2e_remount
 cat "$E2E_TMP/m1" "$E2E_TMP/m2" | cmp - "$MNT/dir/resumed" || e2e_fail "the resumed complete's file"
 grep -q "multipart upload $id: resuming" "$E2E_TMP/log/gateway.log" || e2e_fail "no resume logged"
+ls -A "$MNT/dir" | grep -q godfs-upload && e2e_fail "the resumed complete left a temp file"
 zc_upload /dir/lost
 rm "$MNT/.godfs-gateway/uploads/$id/data"
 cpl 404 "$GW2" '[{"part_number": 1}, {"part_number": 2}]'
 grep -q "data is gone" "$E2E_TMP/out" || e2e_fail "data gone: $(cat "$E2E_TMP/out")"
+c 204 -X DELETE "$GW1/v1/fs/multipart/$id"
+
+e2e_log "a complete while a zero-copy part is still coming: 409, and the file never changes after its 200"
+id=$(init "$GW1" /dir/racing '"part_size": 1048576')
+head -c 100 /dev/urandom >"$E2E_TMP/r1"
+c 200 -X PUT --data-binary @"$E2E_TMP/r1" "$GW1/v1/fs/multipart/$id?partNumber=1"
+curl -sS -o "$E2E_TMP/slow.out" -w '%{http_code}' -H "$K1" --limit-rate 400k -X PUT \
+	--data-binary @"$E2E_TMP/m1" "$GW1/v1/fs/multipart/$id?partNumber=2" >"$E2E_TMP/slow.code" &
+slow=$!
+sleep 1
+cpl 409 "$GW2" '[{"part_number": 1}]'
+grep -q '"upload_busy"' "$E2E_TMP/out" && grep -q 'part upload' "$E2E_TMP/out" ||
+	e2e_fail "a complete during a part upload: $(cat "$E2E_TMP/out")"
+wait "$slow" || true
+[ "$(cat "$E2E_TMP/slow.code")" = 200 ] || e2e_fail "the slow part: $(cat "$E2E_TMP/slow.code") $(cat "$E2E_TMP/slow.out")"
+cpl 200 "$GW2" '[{"part_number": 1}]'
+etag=$(json 'd["etag"]')
+sleep 0.5
+e2e_remount
+cmp "$E2E_TMP/r1" "$MNT/dir/racing" || e2e_fail "the completed file is not part 1 alone ($(stat -c %s "$MNT/dir/racing") bytes)"
+c 200 -I "$GW1/v1/fs/content?path=/dir/racing"
+[ "$(etag_of)" = "$etag" ] || e2e_fail "the completed file changed after the complete: $(etag_of), not $etag"
+
+e2e_log "zero-copy and one copy into a goal-1 set-group-id directory with a default ACL: as a create there"
+mkdir "$MNT/g"
+chgrp 50 "$MNT/g"
+chmod 2775 "$MNT/g"
+setfacl -d -m u:1234:r "$MNT/g"
+admin goal /g 1 >/dev/null || e2e_fail "goal /g 1"
+for zc in '"part_size": 1048576' ''; do
+	id=$(init "$GW1" /g/f "$zc")
+	c 200 -X PUT --data-binary @"$E2E_TMP/m1" "$GW2/v1/fs/multipart/$id?partNumber=1"
+	c 200 -X PUT --data-binary @"$E2E_TMP/m2" "$GW1/v1/fs/multipart/$id?partNumber=2"
+	cpl 200 "$GW2" '[{"part_number": 1}, {"part_number": 2}]' '?overwrite=1'
+	e2e_remount
+	[ "$(stat -c %g "$MNT/g/f")" = 50 ] || e2e_fail "($zc) the file's group is $(stat -c %g "$MNT/g/f"), not the directory's"
+	[ "$(admin goal /g/f)" = "/g/f: goal 1" ] || e2e_fail "($zc) $(admin goal /g/f), not the directory's 1"
+	getfacl -c "$MNT/g/f" 2>/dev/null | grep -q '^user:1234:r--' || e2e_fail "($zc) no ACL inherited"
+done
+
+e2e_log "a complete with overwrite keeps the replaced file's mode, owner, group and user xattrs"
+echo old >"$MNT/dir/diary"
+chown 1000:100 "$MNT/dir/diary"
+chmod 600 "$MNT/dir/diary"
+setfattr -n user.tag -v keep "$MNT/dir/diary"
+for zc in '"part_size": 1048576' ''; do
+	id=$(init "$GW1" /dir/diary "$zc")
+	c 200 -X PUT --data-binary @"$E2E_TMP/m2" "$GW2/v1/fs/multipart/$id?partNumber=1"
+	cpl 200 "$GW2" '[{"part_number": 1}]' '?overwrite=1'
+	e2e_remount
+	cmp "$E2E_TMP/m2" "$MNT/dir/diary" || e2e_fail "($zc) diary: bytes"
+	[ "$(stat -c %u:%g:%a "$MNT/dir/diary")" = 1000:100:600 ] ||
+		e2e_fail "($zc) the replaced file is $(stat -c %u:%g:%a "$MNT/dir/diary"), not 1000:100:600"
+	[ "$(getfattr --only-values -n user.tag "$MNT/dir/diary" 2>/dev/null)" = keep ] ||
+		e2e_fail "($zc) the replaced file lost user.tag"
+done
+
+e2e_log "an abort waits for no one: a running complete's lock makes it 409"
+id=$(init "$GW2" /dir/locked)
+touch "$MNT/.godfs-gateway/uploads/$id/complete"
+c 409 -X DELETE "$GW1/v1/fs/multipart/$id"
+rm "$MNT/.godfs-gateway/uploads/$id/complete"
 c 204 -X DELETE "$GW1/v1/fs/multipart/$id"
 
 e2e_log "abort"
@@ -239,7 +316,13 @@ cmp "$MNT/dir/big3.bin" "$E2E_TMP/big" || e2e_fail "the file of 3.5 MiB parts di
 
 e2e_log "an abandoned upload expires (a gateway with --upload-expiry 2)"
 read -r MPORT <<<"$(e2e_free_ports 1)"
-e2e_start_gateway --upload-expiry 2 --metrics-listen "127.0.0.1:$MPORT"
+e2e_start_gateway --upload-expiry 2 --metrics-listen "127.0.0.1:$MPORT" --max-upload 1500000
+# --max-upload holds at part time: a part that would end past it is 413 at once
+id=$(init "$GW1" /dir/toolarge '"part_size": 1048576')
+c 413 -X PUT --data-binary @"$E2E_TMP/m1" "$GW_URL/v1/fs/multipart/$id?partNumber=2"
+c 413 -X PUT --data-binary x "$GW_URL/v1/fs/multipart/$id?partNumber=3"
+c 200 -X PUT --data-binary @"$E2E_TMP/m1" "$GW_URL/v1/fs/multipart/$id?partNumber=1"
+c 204 -X DELETE "$GW1/v1/fs/multipart/$id"
 id=$(init "$GW_URL" /dir/abandoned)
 c 200 -X PUT --data-binary @"$E2E_TMP/p3" "$GW1/v1/fs/multipart/$id?partNumber=1"
 keep=$(init "$GW1" /dir/kept)
