@@ -60,6 +60,12 @@ int gd_frame_method_known(uint16_t method)
 						    method) != NULL;
 }
 
+int gd_frame_push_known(uint16_t push)
+{
+	return push != GODFS__PUSH__P_NONE &&
+	       protobuf_c_enum_descriptor_get_value(&godfs__push__descriptor, push) != NULL;
+}
+
 int gd_frame_decode_hdr(const uint8_t *buf, size_t len, struct gd_frame_hdr *hdr,
 			const char **why)
 {
@@ -88,7 +94,8 @@ int gd_frame_decode_hdr(const uint8_t *buf, size_t len, struct gd_frame_hdr *hdr
 		reason = "unknown frame flag";
 	else if ((flags & GD_FRAME_F_TRACE) && kind != GD_KIND_REQUEST)
 		reason = "trace id flag on a frame that is not a request";
-	else if (!gd_frame_method_known(h.method))
+	else if (kind == GD_KIND_PUSH ? !gd_frame_push_known(h.method)
+				      : !gd_frame_method_known(h.method))
 		reason = "unknown method";
 	else if (h.pb_len > GD_FRAME_MAX_PB)
 		reason = "protobuf part longer than 1 MiB";

@@ -13,6 +13,9 @@
  * (request_id is the connection's call number, matching a response to its
  * request; the trace id names the user's request across daemons.)
  *
+ * A PUSH frame (a daemon speaking first, e.g. the meta granting a waiting
+ * lock) carries a wire.proto Push in the method field, a Method otherwise.
+ *
  * The decoder is a pure function: it reads bytes and says whether they are a
  * valid header, with every length bounded before anybody allocates. */
 #ifndef GD_FRAME_H
@@ -86,5 +89,8 @@ int gd_frame_trace_take(const struct gd_frame_hdr *hdr, const uint8_t *pb,
 
 /* Whether `method` is a method of wire.proto's enum Method. */
 int gd_frame_method_known(uint16_t method);
+/* Whether `push` is a value of wire.proto's enum Push (the method field of a
+ * PUSH frame). */
+int gd_frame_push_known(uint16_t push);
 
 #endif

@@ -57,6 +57,11 @@ static const struct gd_method methods[GD_METHOD_ID_MAX + 1] = {
 	ROW(LISTXATTR, inode_req, xattr_resp, META, MOUNT, SESS),
 	ROW(REMOVEXATTR, xattr, status_resp, META, MOUNT, MUT | ONCE),
 
+	/* meta: cluster-wide locks of a mount's session (docs/locks.md) */
+	ROW(LOCK, lock, lock_resp, META, MOUNT, MUT | SESS),
+	ROW(LOCK_GET, lock, lock_resp, META, MOUNT, SESS),
+	ROW(LOCK_CANCEL, lock, lock_resp, META, MOUNT, MUT | SESS),
+
 	/* meta: where chunks are, leases for writing them */
 	ROW(CHUNK_LOCATE, chunk_req, chunk_resp, META, MOUNT, SESS),
 	ROW(WRITE_LEASE, chunk_req, chunk_resp, META, MOUNT, MUT | SESS),

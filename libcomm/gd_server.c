@@ -1513,3 +1513,53 @@ void *gd_sconn_get_ctx(struct gd_sconn *c)
 	pthread_mutex_unlock(&c->ctx_lock);
 	return ctx;
 }
+
+void gd_sconn_hold(struct gd_sconn *c)
+{
+	sconn_get(c);
+}
+
+void gd_sconn_release(struct gd_sconn *c)
+{
+	if (c)
+		sconn_put(c);
+}
+
+int gd_sconn_alive(struct gd_sconn *c)
+{
+	return !atomic_load(&c->dead);
+}
+
+int gd_push(struct gd_sconn *c, uint16_t push, const ProtobufCMessage *msg)
+{
+	uint8_t pb[SMALL_PB], hdrbuf[GD_FRAME_HDR_LEN];
+	struct gd_frame_hdr hdr;
+	struct iovec iov[2];
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	int rc;
+
+	/* pushes are small notices: one stack buffer */
+	if (len > sizeof(pb))
+		return GD_EINVAL;
+	if (atomic_load(&c->dead))
+		return GD_ECONN;
+	protobuf_c_message_pack(msg, pb);
+	hdr.magic_version = GD_FRAME_MAGIC_VERSION;
+	hdr.kind = GD_KIND_PUSH;
+	hdr.method = push;
+	hdr.request_id = 0;
+	hdr.pb_len = (uint32_t)len;
+	hdr.data_len = 0;
+	gd_frame_encode_hdr(&hdr, hdrbuf);
+	iov[0].iov_base = hdrbuf;
+	iov[0].iov_len = sizeof(hdrbuf);
+	iov[1].iov_base = pb;
+	iov[1].iov_len = len;
+	pthread_mutex_lock(&c->send_lock);
+	if (atomic_load(&c->dead))
+		rc = GD_ECONN;
+	else
+		rc = send_or_queue(c, iov, 2, sizeof(hdrbuf) + len, c->peer);
+	pthread_mutex_unlock(&c->send_lock);
+	return rc;
+}

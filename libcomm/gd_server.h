@@ -146,6 +146,19 @@ int gd_reply_status(struct gd_request *req, int status);
 /* Frees the request and drops its reference on the connection. */
 void gd_request_free(struct gd_request *req);
 
+/* Pushes: a daemon speaking first on a connection (a PUSH frame, method =
+ * a wire.proto Push, request id 0), e.g. the meta granting a waiting lock.
+ * gd_sconn_hold keeps c (its socket and conn_ctx) alive past its requests,
+ * until the matching gd_sconn_release (which may run the closed callback,
+ * on the caller's thread). A server stops only once every hold is
+ * released. gd_push sends like gd_reply (never blocks; thread-safe):
+ * 0 sent or queued, GD_ECONN when the connection is gone, GD_EINVAL for a
+ * message too long. gd_sconn_alive: whether pushes may still get through. */
+void gd_sconn_hold(struct gd_sconn *c);
+void gd_sconn_release(struct gd_sconn *c);
+int gd_sconn_alive(struct gd_sconn *c);
+int gd_push(struct gd_sconn *c, uint16_t push, const ProtobufCMessage *msg);
+
 /* Sets/gets the per-connection slot seen as req->conn_ctx. */
 void gd_sconn_set_ctx(struct gd_sconn *c, void *conn_ctx);
 void *gd_sconn_get_ctx(struct gd_sconn *c);

@@ -37,6 +37,9 @@
 	X(GD_ELOOP,        23, ELOOP,        "too many levels of symbolic links") \
 	X(GD_E2BIG,        24, E2BIG,        "argument list too long") \
 	X(GD_EBUSY,        25, EBUSY,        "device or resource busy") \
+	X(GD_EDEADLK,      26, EDEADLK,      "resource deadlock avoided") \
+	X(GD_ENOLCK,       27, ENOLCK,       "no locks available") \
+	X(GD_EINTR,        28, EINTR,        "interrupted") \
 	X(GD_ENOTLEADER,   100, EAGAIN,      "not the meta leader") \
 	X(GD_EPROTO,       101, EPROTO,      "protocol error") \
 	X(GD_ECORRUPT,     102, EIO,         "checksum mismatch: corrupt block") \

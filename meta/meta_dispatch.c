@@ -8,6 +8,7 @@
 #include "meta_h_admin.h"
 #include "meta_h_chunkd.h"
 #include "meta_h_data.h"
+#include "meta_h_locks.h"
 #include "meta_h_masters.h"
 #include "meta_h_nodes.h"
 #include "meta_h_ns.h"
@@ -57,6 +58,9 @@ static const meta_h_fn handlers[GD_METHOD_ID_MAX + 1] = {
 	[M(MASTERS_TRANSFER)] = meta_h_masters_transfer,
 	[M(NODE_DRAIN)] = meta_h_nodes_drain,
 	[M(ADMIN_PLACEMENT)] = meta_h_nodes_placement,
+	[M(LOCK)] = meta_h_locks_lock,
+	[M(LOCK_CANCEL)] = meta_h_locks_lock,
+	[M(LOCK_GET)] = meta_h_locks_get,
 };
 
 static bool serves(uint32_t method)

@@ -23,6 +23,7 @@
 #include "meta_perm.h"
 #include "meta_snap.h"
 #include "meta_drain.h"
+#include "meta_fsm_lock.h"
 #include "meta_token.h"
 #include "proto/fsm.pb-c.h"
 #include "proto/wire.pb-c.h"
@@ -69,6 +70,7 @@ void meta_fsm_result_release(struct meta_fsm_result *r)
 		gd_free(r->freed[i].nodes);
 	}
 	gd_free(r->freed);
+	meta_locks_grants_release(&r->grants);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -1189,6 +1191,13 @@ static int op_session_expire(struct op *op)
 	int rc;
 	if (!op->e->has_expire_session)
 		return GD_EINVAL;
+	/* its locks go in the same entry, and the waiters they held back are
+	 * granted (meta_fsm_lock.h) */
+	if (meta_ns_session_find(op->st, op->e->expire_session)) {
+		rc = meta_fsm_lock_expire(op->st, op->e->expire_session, op->res);
+		if (rc)
+			return rc;
+	}
 	rc = meta_ns_session_remove(op->st, op->e->expire_session);
 	if (rc)
 		return rc;
@@ -1459,6 +1468,10 @@ static int apply_method(struct op *op, uint32_t method, const ProtobufCMessage *
 		return meta_token_revoke(op->st, (const Godfs__TokenRevoke *)req, op->res);
 	case M(NODE_DRAIN):
 		return meta_drain_apply(op->st, (const Godfs__NodeDrain *)req);
+	case M(LOCK): case M(LOCK_CANCEL):
+		return meta_fsm_lock_apply(op->st, method,
+					   op->e->has_session_id ? op->e->session_id : 0,
+					   (const Godfs__Lock *)req, op->res);
 	default:
 		return GD_ENOTSUP;
 	}
@@ -1490,6 +1503,8 @@ static int query_method(struct op *op, uint32_t method, const ProtobufCMessage *
 		return meta_token_list(op->st, op->res);
 	case M(TOKEN_GET):
 		return meta_token_get(op->st, (const Godfs__TokenGet *)req, op->res);
+	case M(LOCK_GET):
+		return meta_fsm_lock_test(op->st, (const Godfs__Lock *)req, op->res);
 	default:
 		return GD_ENOTSUP;
 	}

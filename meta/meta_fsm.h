@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "meta_locks.h"
+
 struct meta_fsm;
 
 /* A chunk freed by an apply: the chunkds holding copies are told to delete them. */
@@ -34,6 +36,9 @@ struct meta_fsm_result {
 	uint64_t orphan_ino;    /* an inode that became an orphan (nlink 0, maybe open), 0 if none */
 	bool out_of_memory;     /* an allocation failed (see meta_fsm_apply) */
 	bool replayed;          /* a resend answered from its record, nothing applied */
+	/* Lock waiters this apply granted or dropped (an unlock, a cancel, a
+	 * session expired): the leader pushes LOCK_GRANTED to each. */
+	struct meta_locks_grants grants;
 };
 void meta_fsm_result_release(struct meta_fsm_result *r);
 

@@ -2,6 +2,7 @@
  * proposals through its proposer, parking through the loop's queues, and
  * the few helpers several handler areas share. Loop thread only. */
 #include "meta_h.h"
+#include "meta_h_locks.h"
 #include "meta_h_token.h"
 
 #include <stdlib.h>
@@ -108,6 +109,8 @@ static void prop_done(void *arg, int status, void *result)
 	ms->in_flight--;
 	if (status == 0 && res == NULL)
 		status = GD_ENOMEM; /* applied, but the answer could not be kept */
+	if (status == 0 && res->grants.n)
+		meta_h_locks_applied(ms, res);  /* lock waiters granted by this entry */
 	if (p->done != NULL) {
 		p->done(ms, p->req, status, status == 0 ? res : NULL, p->arg);
 	} else if (p->req != NULL) {

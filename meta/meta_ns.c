@@ -8,6 +8,7 @@
 
 #include "gd_alloc.h"
 #include "gd_status.h"
+#include "meta_locks.h"
 
 /* ---- u64 -> pointer map ---------------------------------------------------- */
 
@@ -589,6 +590,8 @@ void meta_ns_state_release(struct meta_ns_state *s)
 	meta_ns_map_release(&s->inodes);
 	meta_ns_map_release(&s->chunks);
 	meta_ns_map_release(&s->orphans);
+	meta_locks_free(s->locks);
+	s->locks = NULL;
 	for (i = 0; i < s->n_sessions; i++) {
 		gd_free(s->sessions[i].host);
 		gd_free(s->sessions[i].mountpoint);

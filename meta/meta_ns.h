@@ -249,6 +249,8 @@ struct meta_ns_state {
 	struct meta_ns_token *tokens; /* sorted by id (ids only grow) */
 	size_t n_tokens;
 	uint64_t next_token_id;
+	struct meta_locks *locks;   /* cluster-wide file locks (meta_locks.h); owned,
+				     * NULL until the first lock */
 };
 
 /* An empty state (no inodes, counters at their start), for restore to fill. */

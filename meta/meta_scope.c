@@ -164,6 +164,12 @@ int meta_scope_check(const struct meta_ns_state *st, uint64_t root, bool read_on
 		rc = need(st, root, r->has_ino, r->ino, why, bad_ino);
 		break;
 	}
+	case M(LOCK): case M(LOCK_GET): case M(LOCK_CANCEL): {
+		/* a lock changes no file: a read-only token may lock (the
+		 * kernel checked the open mode for a write lock) */
+		const Godfs__Lock *r = (const Godfs__Lock *)req;
+		return need(st, root, r->has_ino, r->ino, why, bad_ino);
+	}
 	default:
 		*why = "method not open to client tokens";
 		return GD_EPERM;

@@ -24,6 +24,7 @@
 #include "gd_net.h"
 #include "gd_status.h"
 #include "meta_dispatch.h"
+#include "meta_h_locks.h"
 #include "meta_housekeeping.h"
 #include "meta_loop.h"
 #include "meta_metrics.h"
@@ -214,6 +215,7 @@ static void lose_leadership(struct meta_server *ms)
 	meta_housekeeping_lost_leader(ms);
 	meta_registry_clear(ms->reg);
 	meta_sessions_clear(ms->sess);
+	meta_h_locks_lost_leader(ms);
 }
 
 /* Everything committed before this node's leadership is applied: it may answer. */

@@ -185,6 +185,8 @@ struct meta_server {
 	char leader_addr_buf[256];    /* loop: the leader's client address, for redirects */
 	struct meta_status *status;   /* loop: the status page's snapshots (meta_status.h);
 				       * NULL without --metrics-listen */
+	struct meta_ns_map lock_conns; /* loop: session -> struct gd_sconn * held for
+					* LOCK_GRANTED pushes (meta_h_locks.h) */
 };
 
 /* Runs the daemon until SIGTERM/SIGINT. Returns 0 after a clean stop, or a

@@ -10,21 +10,24 @@
 #include "gd_alloc.h"
 #include "gd_auth.h"
 #include "gd_status.h"
+#include "meta_locks.h"
 
 #define SNAP_MAGIC "GDFSSNAP"
 /* Version 2 added the recorded answers of client sessions (exactly-once)
  * after the node registry, version 3 the truncate counts of the inodes after
  * those, version 4 the client tokens after those and the way up (parent) of
  * non-directories, version 5 the draining chunkds after those, version 6 the
- * uid and gid of each token (API keys); version 1 to 5 snapshots still load
- * (counts 0, no tokens, ways up rebuilt from the directory entries, no node
- * draining, tokens without an identity and without the API-key flag). */
-#define SNAP_VERSION 6u
+ * uid and gid of each token (API keys), version 7 the cluster-wide file locks
+ * after the draining chunkds; version 1 to 6 snapshots still load (counts 0,
+ * no tokens, ways up rebuilt from the directory entries, no node draining,
+ * tokens without an identity and without the API-key flag, no locks). */
+#define SNAP_VERSION 7u
 #define SNAP_VERSION_MIN 1u
 #define SNAP_HEADER 24
 #define SNAP_TRAILER 8
 #define SNAP_STR_MAX META_NS_STR_MAX     /* hosts, mount points, node ids, addresses */
 #define SNAP_NODES_MAX META_NS_NODES_MAX /* valid copies of one chunk */
+#define SNAP_LOCKS_MAX (64u << 20)       /* bytes of the lock table (meta_locks.h bounds it) */
 
 /* Smallest encodings, to bound counts by the bytes left before allocating. */
 #define MIN_INODE_BYTES 101
@@ -262,6 +265,25 @@ static void w_drains(struct wbuf *w, const struct meta_ns_state *s)
 			w_str(w, s->nodes[i].id);
 }
 
+/* Version 7: the lock table, as one blob in meta_locks' own form. */
+static void w_locks(struct wbuf *w, const struct meta_ns_state *s)
+{
+	uint8_t *b = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (w->err)
+		return;
+	rc = meta_locks_encode(s->locks, &b, &n);
+	if (rc == 0 && n > SNAP_LOCKS_MAX)
+		rc = GD_EINVAL;
+	if (rc)
+		w->err = rc;
+	else
+		w_blob(w, b, n);
+	gd_free(b);
+}
+
 int meta_snap_write(const struct meta_ns_state *s, void **buf, size_t *len)
 {
 	struct wbuf w = { NULL, 0, 0, 0 };
@@ -304,6 +326,7 @@ int meta_snap_write(const struct meta_ns_state *s, void **buf, size_t *len)
 	w_trunc_seqs(&w, all, n);
 	w_tokens(&w, s);
 	w_drains(&w, s);
+	w_locks(&w, s);
 	gd_free(all);
 	if (w.err) {
 		raft_free(w.p);
@@ -909,6 +932,28 @@ static void r_drains(struct rbuf *r, struct meta_ns_state *s)
 	}
 }
 
+static int lock_session_known(void *ctx, uint64_t session)
+{
+	return meta_ns_session_find(ctx, session) ? 0 : GD_EPROTO;
+}
+
+/* Version 7: the lock table; every session in it must be one of the state's. */
+static void r_locks(struct rbuf *r, struct meta_ns_state *s)
+{
+	const uint8_t *b;
+	size_t n;
+	int rc;
+
+	b = r_blob(r, SNAP_LOCKS_MAX, &n);
+	if (!b)
+		return;
+	rc = meta_locks_decode(b, n, &s->locks);
+	if (rc == 0)
+		rc = meta_locks_each_session(s->locks, lock_session_known, s);
+	if (rc)
+		r->err = rc;
+}
+
 int meta_snap_read(struct meta_ns_state *out, const void *buf, size_t len)
 {
 	struct rbuf r = { buf, len, 0, 0, 0 };
@@ -961,6 +1006,8 @@ int meta_snap_read(struct meta_ns_state *out, const void *buf, size_t len)
 		rebuild_ways_up(&s);
 	if (version >= 5)
 		r_drains(&r, &s);
+	if (version >= 7)
+		r_locks(&r, &s);
 	if (!r.err && r.off != r.len)
 		r.err = GD_EPROTO;
 	rc = r.err;

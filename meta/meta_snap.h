@@ -1,6 +1,6 @@
 /* Snapshot serialisation of the meta FSM's state (struct meta_ns_state).
  *
- * Format (little endian), version 6:
+ * Format (little endian), version 7:
  *   header  "GDFSSNAP", u32 format version, u32 reserved (0), u64 body length
  *   body    counters, inodes in inode-number order (attributes, symlink
  *           target, xattrs, chunk table, directory entries in cookie order),
@@ -15,13 +15,14 @@
  *           u64 expires, u64 created, u32 flags, u8 revoked, blob name
  *           (version 6: then u32 uid, u32 gid, the identity of an API key); then
  *           (version 5) the draining chunkds: u64 count, per node in id
- *           order blob node id.
+ *           order blob node id; then (version 7) the cluster-wide file locks
+ *           as one blob in meta_locks_encode's form (meta_locks.h).
  *           Version 4 also keeps the way up (parent) of non-directories in
  *           the inode record (0 before: rebuilt from the entries on load)
  *   trailer u64 FNV-1a 64 of header + body
  * Versions 1 (no recorded answers: sessions start empty), 2 (no truncate
- * counts: all 0), 3 (no tokens), 4 (no draining chunkds) and 5 (tokens
- * without uid/gid, no API keys) still load. A
+ * counts: all 0), 3 (no tokens), 4 (no draining chunkds), 5 (tokens
+ * without uid/gid, no API keys) and 6 (no locks) still load. A
  * snapshot is always written in the newest
  * version, which an older meta cannot load: upgrade every voter together.
  * The same state always gives the same bytes, so snapshot(restore(s)) == s.

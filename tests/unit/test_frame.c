@@ -56,6 +56,7 @@ static void test_round_trip(void **state)
 	h.pb_len = GD_FRAME_MAX_PB;
 	h.data_len = GD_FRAME_MAX_DATA;
 	h.kind = GD_KIND_PUSH;
+	h.method = GODFS__PUSH__P_LOCK_GRANTED;   /* a push carries a Push */
 	gd_frame_encode_hdr(&h, buf);
 	assert_int_equal(gd_frame_decode_hdr(buf, sizeof(buf), &out, NULL), 0);
 	assert_int_equal(out.pb_len, GD_FRAME_MAX_PB);
@@ -193,7 +194,7 @@ static void test_every_method_and_id(void **state)
 	uint8_t buf[GD_FRAME_HDR_LEN];
 
 	for (unsigned i = 0; i < d->n_values; i++) {
-		for (uint16_t kind = GD_KIND_REQUEST; kind <= GD_KIND_PUSH; kind++) {
+		for (uint16_t kind = GD_KIND_REQUEST; kind <= GD_KIND_RESPONSE; kind++) {
 			struct gd_frame_hdr h = good(), out;
 			h.method = (uint16_t)d->values[i].value;
 			h.kind = kind;
@@ -207,6 +208,20 @@ static void test_every_method_and_id(void **state)
 			assert_int_equal(gd_frame_decode_hdr(buf, sizeof(buf), &out, NULL), 0);
 			assert_memory_equal(&out, &h, sizeof(h));
 		}
+	}
+	/* a PUSH frame carries a wire.proto Push: every one decodes, P_NONE and
+	 * a number past the enum do not */
+	for (unsigned i = 0; i < godfs__push__descriptor.n_values; i++) {
+		struct gd_frame_hdr h = good(), out;
+		h.kind = GD_KIND_PUSH;
+		h.request_id = 0;
+		h.method = (uint16_t)godfs__push__descriptor.values[i].value;
+		gd_frame_encode_hdr(&h, buf);
+		assert_int_equal(gd_frame_decode_hdr(buf, sizeof(buf), &out, NULL),
+				 h.method == GODFS__PUSH__P_NONE ? GD_EPROTO : 0);
+		h.method = 999;
+		gd_frame_encode_hdr(&h, buf);
+		assert_int_equal(gd_frame_decode_hdr(buf, sizeof(buf), &out, NULL), GD_EPROTO);
 	}
 }
 

@@ -3057,18 +3057,20 @@ static void test_snapshot_v1_loads(void **state)
 	do_hello(&l, ONCE_SESSION, "host", "/mnt");
 	do_mkdir(&l, ROOT, "d", 0755);
 	snap(l.f, &s, &n);
-	/* version 5 = version 4 + a u64 count of draining nodes (0 here),
+	/* version 7 = version 6 + the lock table (a u32 blob length 8 and a
+	 * u64 count 0 here), version 6 = version 5 with tokens (none here),
+	 * version 5 = version 4 + a u64 count of draining nodes (0 here),
 	 * version 4 = version 3 + the token counter (1) and count (0),
 	 * version 3 = version 2 + a u64 count of truncated inodes (0 here),
 	 * version 2 = version 1 + a u64 count of sessions with records (0 here) */
-	for (v = 1; v <= 4; v++) {
-		size_t cut = v == 4 ? 8 : 24 + 8 * (3 - v);
+	for (v = 1; v <= 6; v++) {
+		size_t cut = v >= 5 ? 12 : v == 4 ? 20 : 36 + 8 * (3 - v);
 		v1 = malloc(n - cut);
 		assert_non_null(v1);
 		memcpy(v1, s, n - 8 - cut);
 		for (k = 0; k < cut; k++)
 			assert_int_equal(((uint8_t *)s)[n - 8 - cut + k],
-					 v < 4 && k == cut - 24 ? 1 : 0);
+					 k == cut - 12 ? 8 : v < 4 && k == cut - 36 ? 1 : 0);
 		v1[8] = (uint8_t)v;
 		body = n - cut - 24 - 8;
 		for (k = 0; k < 8; k++)
@@ -3078,7 +3080,7 @@ static void test_snapshot_v1_loads(void **state)
 		assert_int_equal(meta_fsm_restore(g, v1, n - cut), 0);
 		assert_same_snapshot(g, s, n);
 		/* a version from the future is refused */
-		v1[8] = 7;
+		v1[8] = 8;
 		resign(v1, n - cut);
 		assert_int_equal(meta_fsm_restore(g, v1, n - cut), GD_EPROTO);
 		meta_fsm_free(g);
