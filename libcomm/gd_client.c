@@ -686,6 +686,9 @@ int gd_client_open(const struct gd_client_config *cfg, struct gd_client **out)
 		.open_inodes = cfg->open_inodes,
 		.open_inodes_ctx = cfg->open_inodes_ctx,
 		.cred = cfg->cred,
+		.push = cfg->meta_push,
+		.push_ctx = cfg->meta_push_ctx,
+		.connected = cfg->meta_connected,
 	};
 	rc = gd_meta_client_open(&mc, &c->meta);
 	if (rc)

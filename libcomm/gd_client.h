@@ -35,6 +35,11 @@ struct gd_client_config {
 	 * the process's (gd_cred_self()). Copied; the keys or token it points
 	 * to must outlive the client (the gateway: one client per API key). */
 	const struct gd_cred *cred;
+	/* The meta's PUSH frames and new connections (gd_meta_client.h; the
+	 * lock client of a mount); may be NULL. */
+	gd_conn_push_fn meta_push;
+	void (*meta_connected)(void *ctx);
+	void *meta_push_ctx;
 };
 
 /* POSIX attributes as the meta sends them (wire.proto Attr), in plain C. */

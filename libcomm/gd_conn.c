@@ -63,7 +63,9 @@ struct gd_conn {
 	atomic_int default_timeout_ms;
 	pthread_mutex_t send_lock;   /* one frame at a time on the socket */
 	int send_timeout_ms;         /* SO_SNDTIMEO last set; guarded by send_lock */
-	pthread_mutex_t lock;        /* guards the table and every call's state */
+	pthread_mutex_t lock;        /* guards the table, every call's state, push, push_ctx */
+	gd_conn_push_fn push;
+	void *push_ctx;
 	struct gd_call *table[NBUCKETS];
 };
 
@@ -234,6 +236,37 @@ out:
 	return rc;
 }
 
+/* Reads one PUSH frame and hands its protobuf part to the push handler
+ * (none: dropped); bulk data of a push is read and dropped. */
+static int read_push(struct gd_conn *c, const struct gd_frame_hdr *hdr)
+{
+	uint8_t small[SMALL_PB], *pb = small;
+	gd_conn_push_fn fn;
+	void *ctx;
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	fn = c->push;
+	ctx = c->push_ctx;
+	pthread_mutex_unlock(&c->lock);
+	if (!fn)
+		return drain(c, (size_t)hdr->pb_len + hdr->data_len);
+	/* pb_len is bounded by the frame decoder (GD_FRAME_MAX_PB) */
+	if (hdr->pb_len > sizeof(small)) {
+		pb = gd_malloc(hdr->pb_len);
+		if (!pb)
+			return drain(c, (size_t)hdr->pb_len + hdr->data_len);
+	}
+	rc = conn_read_full(c, pb, hdr->pb_len, NULL);
+	if (rc == 0)
+		rc = drain(c, hdr->data_len);
+	if (rc == 0)
+		fn(ctx, hdr->method, pb, hdr->pb_len);
+	if (pb != small)
+		gd_free(pb);
+	return rc;
+}
+
 /* The reader thread: one frame after another until the socket fails. */
 static void *reader_main(void *arg)
 {
@@ -263,8 +296,7 @@ static void *reader_main(void *arg)
 			break;
 		}
 		if (hdr.kind == GD_KIND_PUSH) {
-			/* No pushes are defined yet: skip them whole. */
-			if (drain(c, (size_t)hdr.pb_len + hdr.data_len) < 0)
+			if (read_push(c, &hdr) < 0)
 				break;
 			continue;
 		}
@@ -410,6 +442,14 @@ int gd_conn_failed(const struct gd_conn *c)
 const char *gd_conn_peer(const struct gd_conn *c)
 {
 	return c->peer;
+}
+
+void gd_conn_set_push(struct gd_conn *c, gd_conn_push_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&c->lock);
+	c->push = fn;
+	c->push_ctx = ctx;
+	pthread_mutex_unlock(&c->lock);
 }
 
 void gd_conn_set_default_timeout(struct gd_conn *c, int timeout_ms)

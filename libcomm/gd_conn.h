@@ -16,6 +16,12 @@
 struct gd_conn;
 struct gd_call;
 
+/* A PUSH frame received (a daemon speaking first): push is a wire.proto
+ * Push, pb its protobuf part (valid during the call only). Runs on the
+ * connection's reader thread: it must not call on this connection and
+ * should return soon. */
+typedef void (*gd_conn_push_fn)(void *ctx, uint16_t push, const uint8_t *pb, size_t len);
+
 /* One request. Only method, req and resp_desc are required. */
 struct gd_call_args {
 	uint16_t method;                          /* wire.proto Method */
@@ -67,6 +73,8 @@ void gd_conn_abort(struct gd_conn *c);
 int gd_conn_failed(const struct gd_conn *c);
 const char *gd_conn_peer(const struct gd_conn *c);
 void gd_conn_set_default_timeout(struct gd_conn *c, int timeout_ms);
+/* Who gets the PUSH frames of c (NULL: they are read and dropped). */
+void gd_conn_set_push(struct gd_conn *c, gd_conn_push_fn fn, void *ctx);
 
 /* Sends a request and returns without waiting (several may be in flight).
  * Returns 0 and *out, or GD_ECONN / GD_ENOMEM / GD_EINVAL. The caller must

@@ -75,6 +75,9 @@ struct gd_meta_client {
 	int timeout_ms;
 	gd_open_inodes_fn open_inodes;
 	void *open_inodes_ctx;
+	gd_conn_push_fn push;         /* set at open, then read-only */
+	void *push_ctx;
+	void (*connected)(void *ctx);
 
 	pthread_mutex_t reconnect_mu; /* one thread replaces the connection at a time */
 	size_t next_addr;             /* where a reconnect starts; guarded by reconnect_mu */
@@ -404,6 +407,8 @@ static int connect_once(struct gd_meta_client *m, const char *addr, uint64_t dea
 		gd_free(mc);
 		return rc;
 	}
+	if (m->push)
+		gd_conn_set_push(mc->conn, m->push, m->push_ctx);
 	left = ms_left(deadline);
 	rc = hello(m, mc->conn, left > 0 ? (int)left : 1, leader);
 	if (rc < 0) {
@@ -483,6 +488,8 @@ static int reconnect_locked(struct gd_meta_client *m, const char *hint, uint64_t
 					else
 						gd_info("meta: connected to %s", addr);
 					conn_install(m, mc);
+					if (m->connected)
+						m->connected(m->push_ctx);
 					return 0;
 				}
 				if (rc == GD_ENOTLEADER && leader[0] && strcmp(leader, addr) != 0 &&
@@ -893,6 +900,9 @@ int gd_meta_client_open(const struct gd_meta_client_config *cfg,
 	m->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
 	m->open_inodes = cfg->open_inodes;
 	m->open_inodes_ctx = cfg->open_inodes_ctx;
+	m->push = cfg->push;
+	m->push_ctx = cfg->push_ctx;
+	m->connected = cfg->connected;
 	m->host = gd_strdup(cfg->host ? cfg->host : "localhost");
 	m->mountpoint = cfg->mountpoint ? gd_strdup(cfg->mountpoint) : NULL;
 	if (!m->host || (cfg->mountpoint && !m->mountpoint)) {

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "gd_auth.h"
+#include "gd_conn.h"
 
 struct gd_meta_client;
 
@@ -34,6 +35,15 @@ struct gd_meta_client_config {
 	 * (gd_cred_self()). Copied; what it points to (keys, token) must
 	 * outlive the client. */
 	const struct gd_cred *cred;
+	/* PUSH frames from the meta (e.g. a lock granted), on a connection's
+	 * reader thread (gd_conn.h); may be NULL. */
+	gd_conn_push_fn push;
+	void *push_ctx;
+	/* Called after every new connection to a meta (HELLO done), from the
+	 * thread that made it, which holds the client's reconnect lock: it must
+	 * not call the meta (it may wake threads that will). Pushes sent to an
+	 * older connection may be lost: lock waits are sent again. May be NULL. */
+	void (*connected)(void *ctx);
 };
 
 /* Connects to a meta (the leader), says HELLO, starts the renew thread.
