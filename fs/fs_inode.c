@@ -186,6 +186,16 @@ uint32_t fs_inode_opened(struct fs_itable *t, struct fs_inode *in)
 	return n;
 }
 
+bool fs_inode_open_here(struct fs_itable *t, uint64_t ino)
+{
+	struct fs_shard *s = shard_of(t, ino);
+	pthread_mutex_lock(&s->mu);
+	struct fs_inode *in = get_locked(s, ino, false);
+	bool open = in && in->nopen > 0;
+	pthread_mutex_unlock(&s->mu);
+	return open;
+}
+
 uint32_t fs_inode_closed(struct fs_itable *t, struct fs_inode *in)
 {
 	struct fs_shard *s = shard_of(t, in->ino);

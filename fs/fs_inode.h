@@ -70,6 +70,8 @@ void fs_inode_forget(struct fs_itable *t, uint64_t ino, uint64_t n);
  * entry may go). Return the count after the change. */
 uint32_t fs_inode_opened(struct fs_itable *t, struct fs_inode *in);
 uint32_t fs_inode_closed(struct fs_itable *t, struct fs_inode *in);
+/* Whether this mount holds an open handle of ino now. */
+bool fs_inode_open_here(struct fs_itable *t, uint64_t ino);
 
 /* Fills ino (capacity max) with one entry per open handle; returns how many. */
 size_t fs_itable_open_inodes(struct fs_itable *t, uint64_t *ino, size_t max);

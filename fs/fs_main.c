@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs_locks.h"
 #include "fs_metrics.h"
 #include "fs_ops.h"
 #include "gd_alloc.h"
@@ -482,6 +483,8 @@ int main(int argc, char **argv)
 
 	if (fs_itable_new(&m.it))
 		goto out_addrs;
+	if (fs_locks_new(&m.locks))
+		goto out_table;
 	struct gd_client_config cc = {
 		.meta_addrs = addrs,
 		.host = hostname,
@@ -489,6 +492,9 @@ int main(int argc, char **argv)
 		.meta_timeout_ms = (int)meta_timeout,
 		.open_inodes = fs_ops_open_inodes,
 		.open_inodes_ctx = &m,
+		.meta_push = fs_locks_push,
+		.meta_connected = fs_locks_connected,
+		.meta_push_ctx = m.locks,
 	};
 	int rc = gd_client_open(&cc, &gc);
 	if (rc == GD_EAUTH) {
@@ -501,6 +507,8 @@ int main(int argc, char **argv)
 	}
 	m.gc = gc;
 	m.meta = gd_client_meta(gc);
+	if (fs_locks_start(m.locks, m.meta))
+		goto out_client;
 	/* A token opens one directory: the mount's root is that directory (the
 	 * FUSE root swaps with it in fs_ops.c's to_meta/to_fuse, the only place
 	 * where numbers are mapped), and SPEC's subdirectory is below it. */
@@ -593,8 +601,10 @@ out_data:
 	gd_http_stop(http);
 	fs_data_free(m.data);
 out_client:
+	fs_locks_stop(m.locks);
 	gd_client_close(gc);
 out_table:
+	fs_locks_free(m.locks);
 	fs_itable_free(m.it);
 out_addrs:
 	gd_free(addrs);

@@ -13,6 +13,7 @@
 #include <sys/xattr.h>
 #include <time.h>
 
+#include "fs_locks.h"
 #include "gd_alloc.h"
 #include "gd_log.h"
 #include "gd_ns.h"
@@ -116,6 +117,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * applies it, knowing the parent's ACL. */
 	if (m->posix_acl)
 		conn->want |= conn->capable & (FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK);
+	/* fcntl, OFD and flock locks reach us, for the meta (fs_locks.h) */
+	conn->want |= conn->capable & (FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
 	conn->time_gran = 1;
@@ -435,8 +438,25 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	rc = gd_ns_open(m->meta, mino, (uint32_t)fi->flags & ~(uint32_t)(O_CREAT | O_EXCL),
 			gd_client_session(m->gc), &a);
+	if (rc == 0 && a.nlink == 0 && S_ISREG(a.mode) && !fs_inode_open_here(m->it, mino)) {
+		/* Unlinked (by another mount, while this kernel still had the
+		 * name cached) but kept by someone's open: a path open must not
+		 * reach it, or an open(O_CREAT) writes into a file nobody can
+		 * name (SQLite's journal across two mounts). A file this mount
+		 * holds open stays reachable (open of /proc/PID/fd/N, as on a
+		 * local file system). */
+		gd_ns_release(m->meta, mino, gd_client_session(m->gc));
+		rc = GD_ENOENT;
+	}
 	if (rc == 0)
 		rc = file_attach(m, mino, fi, &a, trunc && S_ISREG(a.mode));
+	if (rc == GD_ENOENT) {
+		/* The inode is gone: ESTALE makes the VFS walk the path again
+		 * with a fresh lookup, as for NFS, so that an open(O_CREAT)
+		 * creates the new file instead of failing. */
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
 	if (rc) {
 		reply_status(req, rc);
 		return;
@@ -533,7 +553,10 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	(void)ino;
 	struct fs_mount *m = mnt_of(req);
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
-	reply_status(req, fs_data_flush(m->data, fs_data_file_inode(f)));
+	int rc = fs_data_flush(m->data, fs_data_file_inode(f));
+	/* a close drops its process's fcntl locks on the file */
+	fs_locks_flush(m->locks, to_meta(m, ino), fi->lock_owner);
+	reply_status(req, rc);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -541,6 +564,8 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	(void)ino;
 	struct fs_mount *m = mnt_of(req);
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
+	/* the last close of the open file: its OFD locks and flock go */
+	fs_locks_release(m->locks, to_meta(m, ino), fi->fh, fi->flock_release ? fi->lock_owner : 0);
 	int rc = file_detach(m, f);
 	if (rc)
 		gd_warn("inode %llu: writes lost at release: %s", (unsigned long long)to_meta(m, ino),
@@ -555,6 +580,26 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	struct fs_mount *m = mnt_of(req);
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
 	reply_status(req, fs_data_fsync(m->data, fs_data_file_inode(f)));
+}
+
+static void op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		     struct flock *lock)
+{
+	struct fs_mount *m = mnt_of(req);
+	fs_locks_getlk(m->locks, req, to_meta(m, ino), fi, lock);
+}
+
+static void op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		     struct flock *lock, int sleep)
+{
+	struct fs_mount *m = mnt_of(req);
+	fs_locks_setlk(m->locks, req, ino, to_meta(m, ino), fi, lock, sleep);
+}
+
+static void op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
+{
+	struct fs_mount *m = mnt_of(req);
+	fs_locks_flock(m->locks, req, ino, to_meta(m, ino), fi, op);
 }
 
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
@@ -963,6 +1008,9 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.release = op_release,
 	.fsync = op_fsync,
 	.fallocate = op_fallocate,
+	.getlk = op_getlk,
+	.setlk = op_setlk,
+	.flock = op_flock,
 	.opendir = op_opendir,
 	.releasedir = op_releasedir,
 	.readdir = op_readdir,

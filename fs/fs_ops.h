@@ -12,6 +12,8 @@
 #include "fs_inode.h"
 #include "gd_client.h"
 
+struct fs_locks;
+
 /* One mount. Fixed once the session runs (the parts have their own locks). */
 struct fs_mount {
 	struct gd_client *gc;
@@ -25,6 +27,7 @@ struct fs_mount {
 	bool posix_acl;          /* ask the kernel for FUSE_CAP_POSIX_ACL */
 	atomic_int inited;       /* the FUSE INIT was answered */
 	struct fuse_session *_Atomic se; /* set once the session exists (notifications) */
+	struct fs_locks *locks;  /* cluster-wide locks (fs_locks.h) */
 };
 
 extern const struct fuse_lowlevel_ops fs_ops;
