@@ -8,7 +8,9 @@
 #                 (the grant is a push: its latency is printed and bounded)
 #   fcntl         Python lockf/fcntl with ranges: disjoint ranges both lock,
 #                 overlapping ones conflict, F_GETLK on B shows A's lock
-#                 (pid 0: a process of another host)
+#                 (pid 0: a process of another host); a blocking wait
+#                 interrupted by a signal gets EINTR and is cancelled at the
+#                 meta (the lock does not go to it later)
 #   OFD           two OFD locks of one process conflict, its POSIX locks
 #                 on two descriptors do not, an OFD lock on A excludes B
 #   EDEADLK       a cycle of two processes on two mounts: one gets EDEADLK,
@@ -17,8 +19,10 @@
 #                 processes on one mount: integrity_check ok, rows exact
 #   kill -9       of mount A holding a lock: B gets it once A's session
 #                 expires
-#   leader change with a lock held (B's): A still cannot take it after the
-#                 new leader is ready, and gets it when B lets go
+#   leader change with a lock held (B's) and A's blocking waiter queued:
+#                 after the new leader is ready A still cannot take it, and
+#                 its waiter (sent again by A's mount) is granted when B
+#                 lets go
 E2E_TIMEOUT=${LOCKS_TIMEOUT:-180}
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
@@ -104,10 +108,24 @@ hold "$A/r" posix w 0 100 r1
 [ "$(try posix r 99 1 "$B/r")" = EAGAIN ] || e2e_fail "a read lock on B inside A's write lock was granted"
 got=$(python3 "$TOOL" getlk 0 10 "$B/r")
 [ "$got" = "w 0 100 0" ] || e2e_fail "F_GETLK on B says '$got', wanted 'w 0 100 0'"
+# a blocking waiter on B interrupted by a signal: cancelled at the meta (the
+# lock does not go to it when A lets go: its process still has the file open)
+python3 "$TOOL" interrupted "$B/r" "$E2E_TMP/ready-i" "$E2E_TMP/out-i" "$E2E_TMP/go-i" \
+	>>"$E2E_TMP/log/intr.log" 2>&1 &
+INTR=$!
+E2E_PIDS[$INTR]=interrupted
+wait_file "$E2E_TMP/ready-i"
+sleep 0.5
+kill -USR1 "$INTR"
+wait_file "$E2E_TMP/out-i" 10
+[ "$(cat "$E2E_TMP/out-i")" = EINTR ] || e2e_fail "the interrupted waiter says $(cat "$E2E_TMP/out-i")"
 release r1
 [ "$(try posix w 50 100 "$B/r")" = ok ] || e2e_fail "B refused after A's holder closed the file"
 [ "$(python3 "$TOOL" getlk 0 10 "$B/r")" = unlocked ] || e2e_fail "F_GETLK still sees a lock"
-e2e_log "fcntl: ranges, conflicts and F_GETLK across mounts (pid 0 for another host's holder)"
+touch "$E2E_TMP/go-i"
+wait "$INTR" || e2e_fail "the interrupted waiter failed: $(cat "$E2E_TMP/log/intr.log")"
+unset "E2E_PIDS[$INTR]"
+e2e_log "fcntl: ranges, conflicts, F_GETLK across mounts (pid 0 for another host's holder), an interrupted wait cancelled"
 
 # ---- OFD locks
 out=$(python3 "$TOOL" ofd_same_process "$A/o")
@@ -159,9 +177,14 @@ got=$(python3 "$TOOL" sqlite_check "$A/wal.db")
 [ "$got" = "ok $((2 * N))" ] || e2e_fail "WAL on one mount: '$got', wanted 'ok $((2 * N))'"
 e2e_log "SQLite WAL: $((2 * N)) transactions from two processes on one mount in $((t1 - t0)) ms, integrity ok"
 
-# ---- a meta leader change with a lock held (B holds it)
+# ---- a meta leader change with a lock held (B's) and a waiter queued (A's)
 hold "$B/l" posix w 0 0 l1
 [ "$(try posix w 0 0 "$A/l")" = EAGAIN ] || e2e_fail "A got B's lock"
+python3 "$TOOL" hold posix w 0 0 "$A/l" "$E2E_TMP/ready-l2" "$E2E_TMP/go-l2" \
+	>>"$E2E_TMP/log/hold-l2.log" 2>&1 &
+HOLD_PID[l2]=$!
+E2E_PIDS[${HOLD_PID[l2]}]=hold-l2
+sleep 0.5
 wait_leader 20
 old=$LEAD
 kill_voter "$old"
@@ -174,13 +197,10 @@ done
 r=$(try posix w 0 0 "$A/l")
 [ "$r" = EAGAIN ] || e2e_fail "after the leader change A's try says '$r': B's lock was lost"
 start_voter "$old"
-# a blocking waiter from A across the change, granted when B lets go
-python3 "$TOOL" hold posix w 0 0 "$A/l" "$E2E_TMP/ready-l2" "$E2E_TMP/go-l2" \
-	>>"$E2E_TMP/log/hold-l2.log" 2>&1 &
-HOLD_PID[l2]=$!
-E2E_PIDS[${HOLD_PID[l2]}]=hold-l2
 sleep 1
 [ -e "$E2E_TMP/ready-l2" ] && e2e_fail "A's waiter got B's lock"
+# the waiter was queued at the old leader; A sent it again to the new one,
+# which pushes the grant when B lets go
 release l1
 wait_file "$E2E_TMP/ready-l2" 20
 release l2

@@ -14,6 +14,10 @@
                                            lock 200 blocking; side b: lock 200,
                                            wait, then lock 100 blocking: prints
                                            EDEADLK or ok into OUT
+  interrupted PATH READY OUT GO             a blocking write lock interrupted by
+                                           SIGUSR1: writes EINTR (or what it
+                                           got) into OUT, keeps the file open
+                                           until GO exists
   sqlite MODE DB WORKER N                  N transactions of inserts (MODE wal
                                            or delete), busy timeout 60 s
   sqlite_check DB                          prints "integrity rows"
@@ -23,6 +27,7 @@ KIND: posix (fcntl F_SETLK), ofd (F_OFD_SETLK) or flock; TYPE: r or w.
 import errno
 import fcntl
 import os
+import signal
 import sqlite3
 import struct
 import sys
@@ -123,6 +128,28 @@ def main(a):
             res = ename(e)
         with open(out, "w") as f:
             f.write(res + "\n")
+        os.close(fd)
+    elif cmd == "interrupted":
+        path, ready, out, go = a[1:5]
+
+        class Interrupted(Exception):
+            pass
+
+        def on_usr1(signum, frame):
+            raise Interrupted()
+        signal.signal(signal.SIGUSR1, on_usr1)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        open(ready, "w").close()
+        try:
+            lock(fd, "posix", "w", 0, 0, True)
+            res = "granted"
+        except Interrupted:
+            res = "EINTR"
+        except OSError as e:
+            res = ename(e)
+        with open(out, "w") as f:
+            f.write(res + "\n")
+        wait_for(go, 120)
         os.close(fd)
     elif cmd == "sqlite":
         mode, db, worker, n = a[1], a[2], a[3], int(a[4])
