@@ -5,6 +5,24 @@
 #include "gd_status.h"
 #include "meta_h.h"
 
+#define PRUNE_MAX 64   /* dead connections let go per lock request */
+
+/* Lets go of connections that died (a mount that crashed, whose session
+ * expired or will): nothing can be pushed to them any more. */
+static void prune(struct meta_server *ms)
+{
+	uint64_t dead[PRUNE_MAX], session;
+	struct gd_sconn *c;
+	size_t pos = 0, n = 0;
+
+	while (n < PRUNE_MAX && (c = meta_ns_map_next(&ms->lock_conns, &pos, &session)) != NULL)
+		if (!gd_sconn_alive(c))
+			dead[n++] = session;
+	/* after the walk: the map must not change during it */
+	for (size_t i = 0; i < n; i++)
+		gd_sconn_release(meta_ns_map_del(&ms->lock_conns, dead[i]));
+}
+
 /* Makes req's connection the one pushes for session go to. */
 static void remember_conn(struct meta_server *ms, uint64_t session, struct gd_request *req)
 {
@@ -12,6 +30,7 @@ static void remember_conn(struct meta_server *ms, uint64_t session, struct gd_re
 
 	if (session == 0 || req->conn == NULL)
 		return;
+	prune(ms);
 	old = meta_ns_map_get(&ms->lock_conns, session);
 	if (old == req->conn)
 		return;
