@@ -295,7 +295,7 @@ static void *reader_main(void *arg)
 				c->peer);
 			break;
 		}
-		if (hdr.kind == GD_KIND_PUSH) {
+		if (gd_frame_kind(&hdr) == GD_KIND_PUSH) {
 			if (read_push(c, &hdr) < 0)
 				break;
 			continue;
