@@ -40,6 +40,7 @@ static struct {
 	struct gd_mseries *term, *last_index, *commit_index, *applied_index, *is_leader,
 		*voters;
 	struct gd_mseries *commit;          /* histogram */
+	struct gd_mseries *log_write;       /* histogram */
 	uint64_t last_publish_ms;           /* loop */
 
 	pthread_mutex_t mu;                 /* guards everything below */
@@ -138,6 +139,10 @@ static void register_all(void)
 	M.commit = gd_metric_at(gd_metrics_histogram(
 		reg, "godfs_raft_commit_duration_seconds",
 		"Time from a proposal of the leader to its entry applied.", NULL, NULL, 0));
+	M.log_write = gd_metric_at(gd_metrics_histogram(
+		reg, "godfs_raft_log_write_duration_seconds",
+		"Time from entries handed to this voter's Raft log to their write done (durable).",
+		NULL, NULL, 0));
 	leader_gauge(reg, "godfs_meta_chunks",
 		     "Chunks by valid live copies (last re-replication scan pass; leader only).",
 		     "copies", collect_chunks, 0);
@@ -202,6 +207,11 @@ struct gd_http *meta_metrics_http(struct meta_server *ms)
 void meta_metrics_committed(uint64_t ns)
 {
 	gd_mseries_observe(M.commit, (double)ns / 1e9);
+}
+
+void meta_metrics_log_written(uint64_t ns)
+{
+	gd_mseries_observe(M.log_write, (double)ns / 1e9);
 }
 
 /* ---- publication (loop) ---- */

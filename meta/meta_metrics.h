@@ -1,8 +1,9 @@
 /* The meta's Prometheus metrics and its HTTP listener (--metrics-listen;
  * docs/observability.md lists the metrics). Besides the RPC and process
  * metrics every daemon has, the meta exports:
- *   godfs_raft_* gauges (every voter) and godfs_raft_commit_duration_seconds
- *     (propose -> applied, on the leader);
+ *   godfs_raft_* gauges (every voter), godfs_raft_commit_duration_seconds
+ *     (propose -> applied, on the leader) and
+ *     godfs_raft_log_write_duration_seconds (a log write, every voter);
  *   godfs_meta_* (chunk health from the re-replication scan's census, the
  *     inodes, the sessions, and every chunkd the FSM knows with its
  *     liveness, drain and space): on the ready leader only; a follower
@@ -34,5 +35,9 @@ void meta_metrics_stop(struct meta_server *ms);
 struct gd_http *meta_metrics_http(struct meta_server *ms);
 /* meta_raft: a proposal of this node was applied ns after it was proposed. */
 void meta_metrics_committed(uint64_t ns);
+/* meta_raft: entries handed to this voter's log were written (durable) ns
+ * later; on the leader a commit is this write (and, with other voters, their
+ * answers) plus the apply, so the two histograms tell the disk from the rest. */
+void meta_metrics_log_written(uint64_t ns);
 
 #endif

@@ -355,6 +355,7 @@ struct append_wrap {
 	struct raft_io_append *orig;
 	raft_io_append_cb orig_cb;
 	struct meta_raft *r;
+	uint64_t t0_ns;                 /* handed to the log (godfs_raft_log_write_duration_seconds) */
 };
 
 /* An append failed: write_failed must be set before libraft sees it (it
@@ -369,6 +370,8 @@ static void io_append_cb_wrap(struct raft_io_append *req, int status)
 	struct raft_io_append *orig = w->orig;
 	raft_io_append_cb cb = w->orig_cb;
 
+	if (status == 0)
+		meta_metrics_log_written(gd_server_metrics_now_ns() - w->t0_ns);
 	gd_free(w);
 	if (status != 0 && status != RAFT_CANCELED)
 		storage_failed(r, "a log append", status);
@@ -388,6 +391,7 @@ static int io_append_wrap(struct raft_io *io, struct raft_io_append *req,
 	w->orig = req;
 	w->orig_cb = cb;
 	w->r = r;
+	w->t0_ns = gd_server_metrics_now_ns();
 	req->cb = cb;
 	rv = r->io_append_orig(io, &w->req, entries, n, io_append_cb_wrap);
 	if (rv != 0)

@@ -130,7 +130,8 @@ for f in meta chunkd1; do
 done
 has meta godfs_raft_term godfs_raft_last_index godfs_raft_commit_index \
 	godfs_raft_applied_index godfs_raft_is_leader godfs_raft_voters \
-	godfs_raft_commit_duration_seconds godfs_meta_chunks godfs_meta_chunks_under_goal \
+	godfs_raft_commit_duration_seconds godfs_raft_log_write_duration_seconds \
+	godfs_meta_chunks godfs_meta_chunks_under_goal \
 	godfs_meta_chunks_missing godfs_meta_replication_backlog_chunks \
 	godfs_meta_replication_backlog_bytes godfs_meta_inodes godfs_meta_sessions \
 	godfs_meta_chunkd_up godfs_meta_chunkd_draining godfs_meta_chunkd_space_total_bytes \
@@ -150,6 +151,7 @@ ge "$(msum meta '^godfs_rpc_requests_total')" $((rpc0 + 10)) "meta RPC requests"
 ge "$(mval meta godfs_rpc_received_bytes_total)" $((rx0 + 1000)) "meta received bytes"
 ge "$(mval meta 'godfs_rpc_errors_total{method="LOOKUP",code="enoent"}')" 1 "meta LOOKUP enoent"
 ge "$(mval meta godfs_raft_commit_duration_seconds_count)" 5 "Raft commits timed"
+ge "$(mval meta godfs_raft_log_write_duration_seconds_count)" 5 "Raft log writes timed"
 written=$(( $(mval chunkd1 godfs_chunkd_written_bytes_total) + $(mval chunkd2 godfs_chunkd_written_bytes_total) +
 	$(mval chunkd3 godfs_chunkd_written_bytes_total) ))
 ge "$written" $((3 * 8000000)) "bytes written by the chunkds (3 copies of 8 MB)"
