@@ -10,7 +10,8 @@
 # and on MooseFS goal 3 when mfsmaster is installed and GlusterFS replica 3
 # when glusterd is, in N interleaved rounds (default 2), each cluster run on
 # a freshly made cluster. The raw figures go to FILE (default
-# bench/results/YYYY-MM-DD-HHMM.tsv, the harness log beside it as FILE.log),
+# bench/results/YYYY-MM-DD-HHMM.tsv, smoke-YYYY-MM-DD-HHMM.tsv with --scale;
+# the harness log beside it as FILE.log),
 # and the table of medians (table.sh) into docs/benchmarks.md between the
 # markers "bench/run.sh: begin" and "end", unless --no-docs.
 #
@@ -27,7 +28,8 @@
 # checkout's release build, made (not installed) by ./scripts/build.sh
 # --no-install first. Needs root (FUSE mounts, drop_caches), fio and jq.
 # Takes about 2 minutes per system and round at full size (2 rounds of 4
-# systems: about 20 minutes, 40 with --workloads). Run it on a quiet machine.
+# systems: about 20 minutes; --workloads adds about 1.5 minutes per round).
+# Run it on a quiet machine.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=bench/lib.sh
@@ -43,7 +45,7 @@ while [ $# -gt 0 ]; do
 	--workloads) WORKLOADS=1; shift ;;
 	--scale) [ $# -ge 2 ] || usage; SCALE=$2; shift 2 ;;
 	--no-docs) DOCS=0; shift ;;
-	-h | --help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) usage ;;
 	esac
 done
@@ -59,7 +61,10 @@ if [ -z "$TARGETS" ]; then
 	command -v glusterd >/dev/null && TARGETS+=" gluster-r3"
 fi
 STAMP=$(date -u +%Y-%m-%d-%H%M)
-[ -n "$OUT" ] || OUT=$BENCH_TOP/bench/results/$STAMP.tsv
+if [ -z "$OUT" ]; then
+	OUT=$BENCH_TOP/bench/results/$STAMP.tsv
+	[ "$SCALE" = 1 ] || OUT=$BENCH_TOP/bench/results/smoke-$STAMP.tsv
+fi
 mkdir -p "$(dirname "$OUT")" "$BENCH_DIR"
 OUT=$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")
 [ -e "$OUT" ] && { echo "run.sh: $OUT exists; name another with --out" >&2; exit 2; }
