@@ -15,7 +15,8 @@
 #   workload/         the prepared real workloads (run.sh --workloads)
 #
 # Ports, all on 127.0.0.1: godfs from GODFS_BENCH_PORT (default 27090):
-# meta +0 (Raft +1), chunkds +10..+12, metrics listeners +20..+40; MooseFS
+# meta +0 (Raft +1), chunkds +10..+12, metrics listeners +20..+50, the REST
+# gateway local-cluster.sh also starts (idle here) +60; MooseFS
 # from GODFS_BENCH_MFS_PORT (default 9419, its packaged ports): master +0..+2,
 # chunkservers +3, +103, +203; GlusterFS's glusterd on 24007.
 
@@ -49,13 +50,14 @@ bench_godfs_env() {
 	export GODFS_LOCAL_META_PORT=$GODFS_PORT
 	export GODFS_LOCAL_CHUNKD_PORT=$((GODFS_PORT + 10))
 	export GODFS_LOCAL_METRICS_PORT=$((GODFS_PORT + 20))
+	export GODFS_LOCAL_GATEWAY_PORT=$((GODFS_PORT + 60))
 	export GODFS_LOCAL_ETC_KEY=$GODFS_KEY
 	export GODFS_LOCAL_BIN=$BENCH_DIR/bin
 }
 
 # The godfs programs under test: GODFS_BENCH_BIN names a build tree
-# (meta/godfs-meta, ..., bench/mdtest_lite) or a directory holding the
-# programs; the default is this checkout's release build, build/release.
+# (meta/godfs-meta, ..., gateway/godfs-gateway, bench/mdtest_lite) or a
+# directory holding the programs; the default is this checkout's release build, build/release.
 # Links them into $BENCH_DIR/bin (local-cluster.sh wants one directory) and
 # sets BENCH_MDTEST to the build's mdtest_lite (empty: fsbench.sh builds it).
 bench_link_bin() {
@@ -63,7 +65,8 @@ bench_link_bin() {
 	src=$(cd "$src" 2>/dev/null && pwd) || { echo "bench: no directory ${GODFS_BENCH_BIN:-$BENCH_TOP/build/release}" >&2; return 1; }
 	mkdir -p "$BENCH_DIR/bin"
 	BENCH_MDTEST=
-	for p in godfs-meta:meta godfs-chunkd:chunkd mount.godfs:fs godfs-admin:utils mdtest_lite:bench; do
+	for p in godfs-meta:meta godfs-chunkd:chunkd mount.godfs:fs godfs-admin:utils \
+		godfs-gateway:gateway mdtest_lite:bench; do
 		sub=${p#*:} p=${p%%:*}
 		if [ -x "$src/$sub/$p" ]; then
 			ln -sfn "$src/$sub/$p" "$BENCH_DIR/bin/$p"

@@ -24,7 +24,7 @@
 #                table then says so and its figures compare with nothing)
 #
 # The programs: GODFS_BENCH_BIN (a build tree, or a directory holding
-# godfs-meta, godfs-chunkd, mount.godfs and godfs-admin); by default this
+# godfs-meta, godfs-chunkd, mount.godfs, godfs-admin, godfs-gateway); by default this
 # checkout's release build, made (not installed) by ./scripts/build.sh
 # --no-install first. Needs root (FUSE mounts, drop_caches), fio and jq.
 # Takes about 2 minutes per system and round at full size (2 rounds of 4
