@@ -98,6 +98,7 @@ struct gd_meta_client {
 	atomic_uint_fast64_t session_id;
 	atomic_uint_fast64_t chunk_size;
 	atomic_uint session_timeout_ms;
+	atomic_uint features;          /* GD_META_FEATURE_* of the last HELLO */
 
 	pthread_mutex_t stop_mu;      /* guards stopping, with stop_cv */
 	pthread_cond_t stop_cv;
@@ -360,6 +361,7 @@ static int hello_once(struct gd_meta_client *m, struct gd_conn *conn, uint64_t s
 				atomic_store(&m->chunk_size, hr->chunk_size);
 			if (hr->has_session_timeout_ms && hr->session_timeout_ms > 0)
 				atomic_store(&m->session_timeout_ms, hr->session_timeout_ms);
+			atomic_store(&m->features, hr->has_features ? hr->features : 0);
 			learn_addrs(m, hr->metas, hr->n_metas);
 		}
 	}
@@ -891,6 +893,7 @@ int gd_meta_client_open(const struct gd_meta_client_config *cfg,
 	atomic_init(&m->session_id, 0);
 	atomic_init(&m->chunk_size, 0);
 	atomic_init(&m->session_timeout_ms, DEFAULT_SESSION_TIMEOUT_MS);
+	atomic_init(&m->features, 0);
 	atomic_init(&m->stopping, 0);
 	m->role = cfg->role;
 	if (cfg->cred) {
@@ -962,6 +965,11 @@ uint64_t gd_meta_client_session(const struct gd_meta_client *m)
 uint64_t gd_meta_client_chunk_size(const struct gd_meta_client *m)
 {
 	return m ? atomic_load(&((struct gd_meta_client *)m)->chunk_size) : 0;
+}
+
+uint32_t gd_meta_client_features(const struct gd_meta_client *m)
+{
+	return m ? atomic_load(&((struct gd_meta_client *)m)->features) : 0;
 }
 
 void gd_meta_client_address(struct gd_meta_client *m, char *buf, size_t len)

@@ -58,6 +58,11 @@ void gd_meta_client_close(struct gd_meta_client *m);
 
 uint64_t gd_meta_client_session(const struct gd_meta_client *m);
 uint64_t gd_meta_client_chunk_size(const struct gd_meta_client *m);
+/* What the meta of the last HELLO serves beyond the base protocol
+ * (HelloResp.features): GD_META_FEATURE_* bits, 0 before the first HELLO
+ * and from a meta that names none. */
+#define GD_META_FEATURE_CREATE 1u    /* M_CREATE (docs/meta-rpc.md "Compound requests") */
+uint32_t gd_meta_client_features(const struct gd_meta_client *m);
 /* Copies the address of the meta this client is connected to (the leader,
  * as far as it knows) into buf; "" when not connected. */
 void gd_meta_client_address(struct gd_meta_client *m, char *buf, size_t len);

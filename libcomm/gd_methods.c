@@ -56,6 +56,9 @@ static const struct gd_method methods[GD_METHOD_ID_MAX + 1] = {
 	ROW(SETXATTR, xattr, status_resp, META, MOUNT, MUT | ONCE),
 	ROW(LISTXATTR, inode_req, xattr_resp, META, MOUNT, SESS),
 	ROW(REMOVEXATTR, xattr, status_resp, META, MOUNT, MUT | ONCE),
+	/* compound requests (docs/meta-rpc.md) */
+	ROW(CREATE, mknod, open_resp, META, MOUNT, MUT | SESS | ONCE),
+	ROW(LEASE_RETURN, lease_return, status_resp, META, MOUNT, MUT | SESS),
 
 	/* meta: cluster-wide locks of a mount's session (docs/locks.md) */
 	ROW(LOCK, lock, lock_resp, META, MOUNT, MUT | SESS),

@@ -7,6 +7,7 @@
 #include "meta_h.h"
 #include "meta_h_admin.h"
 #include "meta_h_chunkd.h"
+#include "meta_h_create.h"
 #include "meta_h_data.h"
 #include "meta_h_locks.h"
 #include "meta_h_masters.h"
@@ -31,6 +32,8 @@ static const meta_h_fn handlers[GD_METHOD_ID_MAX + 1] = {
 	[M(OPEN)] = meta_h_ns_open,
 	[M(RELEASE)] = meta_h_ns_release,
 	[M(MKNOD)] = meta_h_ns_mknod,
+	[M(CREATE)] = meta_h_create,
+	[M(LEASE_RETURN)] = meta_h_create_lease_return,
 	[M(MKDIR)] = meta_h_ns_mknod,
 	[M(SYMLINK)] = meta_h_ns_mknod,
 	[M(SETATTR)] = meta_h_ns_change,

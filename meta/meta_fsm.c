@@ -354,8 +354,11 @@ static int mknod_type(uint32_t mode, uint32_t *type)
 	}
 }
 
-/* M_MKNOD, M_MKDIR, M_SYMLINK. */
-static int op_create(struct op *op, uint32_t method, const Godfs__Mknod *r)
+/* M_MKNOD, M_MKDIR, M_SYMLINK without the answer: *out is the new inode
+ * (*created) or, for an open(O_CREAT) without O_EXCL of an existing regular
+ * file, the one there. */
+static int create_node(struct op *op, uint32_t method, const Godfs__Mknod *r,
+		       struct meta_ns_inode **out, bool *created)
 {
 	struct meta_ns_state *st = op->st;
 	struct meta_ns_inode *p, *in;
@@ -395,8 +398,11 @@ static int op_create(struct op *op, uint32_t method, const Godfs__Mknod *r)
 			in = get_inode(st, de->ino);
 			if (in && S_ISDIR(in->mode))
 				return GD_EISDIR;
-			if (in)
-				return reply_attr(op, in);
+			if (in) {
+				*out = in;
+				*created = false;
+				return 0;
+			}
 		}
 		return GD_EEXIST;
 	}
@@ -443,13 +449,24 @@ static int op_create(struct op *op, uint32_t method, const Godfs__Mknod *r)
 	if (type == S_IFDIR)
 		p->nlink++;
 	set_mtime_ctime(op, p);
-	return reply_attr(op, in);
+	*out = in;
+	*created = true;
+	return 0;
 
 err_after_put:
 	meta_ns_map_del(&st->inodes, in->ino);
 err_after_new:
 	meta_ns_inode_free(in);
 	return rc;
+}
+
+static int op_create(struct op *op, uint32_t method, const Godfs__Mknod *r)
+{
+	struct meta_ns_inode *in;
+	bool created;
+	int rc = create_node(op, method, r, &in, &created);
+
+	return rc ? rc : reply_attr(op, in);
 }
 
 static int op_link(struct op *op, const Godfs__Link *r)
@@ -921,11 +938,47 @@ static int check_chain(const Godfs__MetaEntry *e)
 	return 0;
 }
 
+/* Makes chunk `index` of in (not there: pos from meta_ns_chunk_pos) at
+ * version 1 on the entry's chain (checked), with the next chunk id. */
+static int chunk_new(struct op *op, struct meta_ns_inode *in, uint64_t index, size_t pos,
+		     struct meta_ns_chunk **out)
+{
+	struct meta_ns_state *st = op->st;
+	struct meta_ns_chunk *c = gd_calloc(1, sizeof(*c));
+	int rc;
+
+	if (!c)
+		return GD_ENOMEM;
+	c->chunk_id = st->next_chunk_id;
+	c->version = 1;
+	c->prev_version = 0;
+	c->ino = in->ino;
+	c->index = index;
+	c->goal = in->goal;
+	rc = meta_ns_chunk_set_nodes(c, op->e->chain, op->e->n_chain);
+	if (rc)
+		goto err_after_alloc;
+	rc = meta_ns_map_put(&st->chunks, c->chunk_id, c);
+	if (rc)
+		goto err_after_alloc;
+	rc = meta_ns_chunk_insert(in, pos, c);
+	if (rc)
+		goto err_after_put;
+	st->next_chunk_id++;
+	*out = c;
+	return 0;
+
+err_after_put:
+	meta_ns_map_del(&st->chunks, c->chunk_id);
+err_after_alloc:
+	meta_ns_chunk_free(c);
+	return rc;
+}
+
 /* M_WRITE_LEASE: creates the chunk (version 1) or bumps its version, and makes
  * the leader's chain the set of valid copies. */
 static int op_write_lease(struct op *op, const Godfs__ChunkReq *r)
 {
-	struct meta_ns_state *st = op->st;
 	struct meta_ns_inode *in;
 	struct meta_ns_chunk *c;
 	bool found;
@@ -953,32 +1006,95 @@ static int op_write_lease(struct op *op, const Godfs__ChunkReq *r)
 		c->version++;
 		return reply_chunk(op, c, in);
 	}
-	c = gd_calloc(1, sizeof(*c));
-	if (!c)
-		return GD_ENOMEM;
-	c->chunk_id = st->next_chunk_id;
-	c->version = 1;
-	c->prev_version = 0;
-	c->ino = in->ino;
-	c->index = r->index;
-	c->goal = in->goal;
-	rc = meta_ns_chunk_set_nodes(c, op->e->chain, op->e->n_chain);
-	if (rc)
-		goto err_after_alloc;
-	rc = meta_ns_map_put(&st->chunks, c->chunk_id, c);
-	if (rc)
-		goto err_after_alloc;
-	rc = meta_ns_chunk_insert(in, pos, c);
-	if (rc)
-		goto err_after_put;
-	st->next_chunk_id++;
-	return reply_chunk(op, c, in);
+	rc = chunk_new(op, in, r->index, pos, &c);
+	return rc ? rc : reply_chunk(op, c, in);
+}
 
-err_after_put:
-	meta_ns_map_del(&st->chunks, c->chunk_id);
-err_after_alloc:
-	meta_ns_chunk_free(c);
-	return rc;
+/* M_CREATE: M_MKNOD of a regular file (opened by the leader for the
+ * session once applied) and, when the request asks for it, the entry has a
+ * chain and the file is new, its chunk 0 at version 1 on that chain: the
+ * write lease, in the same entry. Answers OpenResp. A chain that a snapshot
+ * could not hold grants no lease rather than failing the create. */
+static int op_create_open(struct op *op, const Godfs__Mknod *r)
+{
+	Godfs__OpenResp m = GODFS__OPEN_RESP__INIT;
+	Godfs__ChunkResp cr = GODFS__CHUNK_RESP__INIT;
+	Godfs__Attr a;
+	struct meta_ns_inode *in;
+	struct meta_ns_chunk *c = NULL;
+	uint32_t t = r->has_mode ? (r->mode & S_IFMT) : 0;
+	bool created, found;
+	size_t pos;
+	int rc;
+
+	if (t != 0 && t != S_IFREG)
+		return GD_EINVAL;
+	rc = create_node(op, M(MKNOD), r, &in, &created);
+	if (rc)
+		return rc;
+	if (created && r->has_lease && r->lease && op->e->n_chain > 0 &&
+	    check_chain(op->e) == 0) {
+		pos = meta_ns_chunk_pos(in, 0, &found);
+		if (!found) {
+			rc = chunk_new(op, in, 0, pos, &c);
+			if (rc)
+				return rc;      /* GD_ENOMEM: the voter stops */
+		}
+	}
+	fill_attr(&a, in);
+	m.has_status = 1;
+	m.attr = &a;
+	m.has_trunc_seq = 1;
+	m.trunc_seq = in->trunc_seq;
+	m.has_created = 1;
+	m.created = created;
+	if (c) {
+		cr.has_status = cr.has_chunk_id = cr.has_version = cr.has_prev_version = 1;
+		cr.chunk_id = c->chunk_id;
+		cr.version = c->version;
+		cr.has_file_size = cr.has_trunc_seq = 1;
+		cr.file_size = in->size;
+		cr.trunc_seq = in->trunc_seq;
+		cr.n_chain = c->n_nodes;
+		cr.chain = c->nodes;
+		m.chunk = &cr;
+	}
+	pack_reply(op->res, &m.base);
+	return 0;
+}
+
+/* M_LEASE_RETURN: frees the chunk a CREATE made when its record is still as
+ * made (chunk_id at version 1, prev_version 0: no other lease since, so no
+ * other writer); the leader checked that the session holds that lease and
+ * the client says no write through it was acknowledged. GD_ESTALE when the
+ * record moved on (nothing changes). */
+static int op_lease_return(struct op *op, const Godfs__LeaseReturn *r)
+{
+	struct meta_ns_inode *in;
+	struct meta_ns_chunk *c;
+	bool found;
+	size_t pos;
+	int rc;
+
+	if (!r->has_ino || !r->has_index || !r->has_chunk_id || !r->has_version)
+		return GD_EINVAL;
+	rc = chunk_file(op, r->ino, r->index, &in);
+	if (rc)
+		return rc;
+	pos = meta_ns_chunk_pos(in, r->index, &found);
+	c = found ? in->chunks[pos] : NULL;
+	if (!c || c->chunk_id != r->chunk_id || c->version != r->version || c->version != 1 ||
+	    c->prev_version != 0)
+		return GD_ESTALE;
+	rc = reserve_freed(op, 1);
+	if (rc)
+		return rc;
+	free_chunk(op, c);
+	memmove(&in->chunks[pos], &in->chunks[pos + 1],
+		(in->n_chunks - pos - 1) * sizeof(in->chunks[0]));
+	in->n_chunks--;
+	reply_status(op->res, 0);
+	return 0;
 }
 
 /* M_CHUNK_FAILED: when the record still has the version the client wrote,
@@ -1443,6 +1559,10 @@ static int apply_method(struct op *op, uint32_t method, const ProtobufCMessage *
 		return op_setxattr(op, (const Godfs__Xattr *)req);
 	case M(REMOVEXATTR):
 		return op_removexattr(op, (const Godfs__Xattr *)req);
+	case M(CREATE):
+		return op_create_open(op, (const Godfs__Mknod *)req);
+	case M(LEASE_RETURN):
+		return op_lease_return(op, (const Godfs__LeaseReturn *)req);
 	case M(WRITE_LEASE):
 		return op_write_lease(op, (const Godfs__ChunkReq *)req);
 	case M(CHUNK_FAILED):

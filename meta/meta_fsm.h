@@ -73,8 +73,8 @@ void meta_fsm_free(struct meta_fsm *f);
  * aborts; the restart replays the log).
  *
  * Exactly-once: an entry with req_session whose request carries a req_seq
- * (MKNOD, MKDIR, SYMLINK, LINK, UNLINK, RMDIR, RENAME, SETATTR, OPEN,
- * SETXATTR, REMOVEXATTR, WRITE_COMMIT) and whose session exists has its answer
+ * (MKNOD, MKDIR, SYMLINK, CREATE, LINK, UNLINK, RMDIR, RENAME, SETATTR,
+ * OPEN, SETXATTR, REMOVEXATTR, WRITE_COMMIT) and whose session exists has its answer
  * recorded in the session (meta_ns_reply_*, part of the state and of
  * snapshots); an entry with a seq already recorded is answered from the
  * record (res->replayed) and changes nothing; one whose record was trimmed

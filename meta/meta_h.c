@@ -334,6 +334,14 @@ bool meta_h_cap_sign(uint64_t chunk_id, uint64_t version, uint32_t rights,
 	return kr && kr->n > 0 && gd_cap_sign(kr, &cap, out) == 0;
 }
 
+uint32_t meta_h_lease_cap_ms(const struct meta_server *ms)
+{
+	uint32_t margin = ms->opt.cap_lifetime_ms < META_H_LEASE_CAP_MARGIN_MS ?
+			  ms->opt.cap_lifetime_ms : META_H_LEASE_CAP_MARGIN_MS;
+
+	return ms->opt.lease_ms + margin;
+}
+
 void meta_h_msg_free(void *m)
 {
 	if (m)

@@ -25,6 +25,8 @@
 
 #define M(name) GODFS__METHOD__M_##name
 #define META_H_CHAIN_MAX META_LOCS_CHAIN_MAX
+/* A lease's capability outlives the lease by up to this (meta_h_lease_cap_ms). */
+#define META_H_LEASE_CAP_MARGIN_MS 60000u
 
 /* A request handler: dispatched by meta_dispatch.c behind its gates. */
 typedef void (*meta_h_fn)(struct meta_server *ms, struct gd_request *req);
@@ -119,6 +121,16 @@ const char *meta_h_node_address(struct meta_server *ms, const char *node_id);
  * no key (an --insecure cluster: no capability is sent, none is checked). */
 bool meta_h_cap_sign(uint64_t chunk_id, uint64_t version, uint32_t rights,
 		     uint32_t lifetime_ms, uint8_t out[GD_CAP_LEN]);
+/* How long the capability of a write lease lasts: the lease, and a margin
+ * (at most a minute) for the fsync and the commit that follow its last
+ * write. */
+uint32_t meta_h_lease_cap_ms(const struct meta_server *ms);
+/* Replies ar (the FSM's answer of an OPEN of regular file ino, unpacked)
+ * with chunk 0's locations in ar->chunk as CHUNK_LOCATE would answer them
+ * (meta_h_data.c), or without when it has no live copy (the client asks
+ * CHUNK_LOCATE, which waits for chunkds as usual) or is a hole. */
+void meta_h_reply_open_located(struct meta_server *ms, struct gd_request *req,
+			       Godfs__AttrResp *ar, uint64_t ino);
 /* Frees an unpacked message (NULL is fine). */
 void meta_h_msg_free(void *m);
 

@@ -12,9 +12,6 @@
 #include "meta_locs.h"
 #include "meta_sessions.h"
 
-/* A lease's capability outlives the lease by up to this (see lease_cap_ms). */
-#define LEASE_CAP_MARGIN_MS 60000u
-
 /* What the done callback of WRITE_LEASE / CHUNK_FAILED needs. */
 struct chunk_call {
 	uint32_t method;
@@ -70,17 +67,6 @@ static void chunk_release(struct meta_server *ms, uint64_t ino, uint64_t index)
 }
 
 /* ---- chains ------------------------------------------------------------------------------ */
-
-/* How long the capability of a lease lasts: the lease, and a margin for the
- * fsync and the commit that follow the last write (a lease answered by a
- * clock a little behind a chunkd's still works for a while). */
-static uint32_t lease_cap_ms(const struct meta_server *ms)
-{
-	uint32_t margin = ms->opt.cap_lifetime_ms < LEASE_CAP_MARGIN_MS ?
-			  ms->opt.cap_lifetime_ms : LEASE_CAP_MARGIN_MS;
-
-	return ms->opt.lease_ms + margin;
-}
 
 /* Replies with resp after putting the addresses of node ids[0..n) in its
  * chain, and a capability with rights for the chunk at the version it names
@@ -152,6 +138,62 @@ out:
 	meta_fsm_result_release(&res);
 }
 
+void meta_h_reply_open_located(struct meta_server *ms, struct gd_request *req,
+			       Godfs__AttrResp *ar, uint64_t ino)
+{
+	Godfs__ChunkReq q = GODFS__CHUNK_REQ__INIT;
+	struct meta_fsm_result res;
+	struct meta_fsm_chunk c;
+	Godfs__ChunkResp *r = NULL;
+	const char *ids[META_H_CHAIN_MAX];
+	char *addrs[META_H_CHAIN_MAX];
+	uint8_t cap[GD_CAP_LEN];
+	size_t n = 0, i;
+
+	q.has_ino = q.has_index = 1;
+	q.ino = ino;
+	meta_fsm_query_msg(ms->fsm, M(CHUNK_LOCATE), &q.base, &res);
+	if (res.status == 0 && res.resp)
+		r = godfs__chunk_resp__unpack(&gd_pb_allocator, res.resp_len, res.resp);
+	if (r && r->chunk_id != 0 && meta_fsm_chunk_get(ms->fsm, ino, 0, &c) == 0 &&
+	    c.chunk_id == r->chunk_id)
+		n = meta_locs_live(ms->locs, ms->reg, &c, true, meta_h_now_ms(), ids,
+				   META_H_CHAIN_MAX);
+	for (i = 0; i < n; i++)
+		addrs[i] = (char *)meta_h_node_address(ms, ids[i]);
+	/* only the plain case: the copies at the record's version are live
+	 * (the rest, prev_version and never written, CHUNK_LOCATE answers);
+	 * no capability without a cluster key, as reply_chain */
+	if (n > 0 && meta_h_cap_sign(r->chunk_id, r->version, GD_CAP_READ,
+				     ms->opt.cap_lifetime_ms, cap)) {
+		r->has_cap = r->has_cap_ms = 1;
+		r->cap.data = cap;
+		r->cap.len = sizeof(cap);
+		r->cap_ms = ms->opt.cap_lifetime_ms;
+	}
+	if (n > 0) {
+		char **chain = r->chain;
+		size_t n_chain = r->n_chain, k = 0;
+		for (i = 0; i < n; i++)
+			if (addrs[i])
+				addrs[k++] = addrs[i];
+		r->chain = addrs;
+		r->n_chain = k;
+		ar->chunk = k ? r : NULL;
+		meta_h_reply(ms, req, &ar->base);
+		ar->chunk = NULL;
+		r->chain = chain;
+		r->n_chain = n_chain;
+		r->has_cap = 0;
+		r->cap.data = NULL;
+		r->cap.len = 0;
+	} else {
+		meta_h_reply(ms, req, &ar->base);
+	}
+	meta_h_msg_free(r);
+	meta_fsm_result_release(&res);
+}
+
 /* ---- leases ------------------------------------------------------------------------------ */
 
 /* Finishes WRITE_LEASE and CHUNK_FAILED: the chain in addresses, the lease
@@ -213,7 +255,7 @@ static void chunk_applied(struct meta_server *ms, struct gd_request *req, struct
 		meta_sessions_lease(ms->sess, c->session_id, &g, until);
 	r->has_lease_ms = 1;
 	r->lease_ms = ms->opt.lease_ms;
-	reply_chain(ms, req, r, ids, n, GD_CAP_READ | GD_CAP_WRITE, lease_cap_ms(ms));
+	reply_chain(ms, req, r, ids, n, GD_CAP_READ | GD_CAP_WRITE, meta_h_lease_cap_ms(ms));
 	meta_h_msg_free(r);
 }
 

@@ -150,6 +150,14 @@ void meta_h_ns_open(struct meta_server *ms, struct gd_request *req)
 		Godfs__AttrResp *a = godfs__attr_resp__unpack(&gd_pb_allocator,
 							      res.resp_len, res.resp);
 		rc = a && a->attr ? meta_sessions_open(ms->sess, session, a->attr->ino) : GD_ENOMEM;
+		if (rc == 0 && m->has_locate && m->locate && S_ISREG(a->attr->mode) &&
+		    a->attr->size > 0) {
+			/* compound: the open and where chunk 0 is */
+			meta_h_reply_open_located(ms, req, a, a->attr->ino);
+			meta_h_msg_free(a);
+			meta_fsm_result_release(&res);
+			return;
+		}
 		meta_h_msg_free(a);
 		if (rc) {
 			meta_h_reply_status(ms, req, rc);

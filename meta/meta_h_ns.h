@@ -1,7 +1,7 @@
 /* Handlers of the namespace: read-only methods answered from the FSM
  * (LOOKUP, GETATTR, READLINK, READDIR, GETXATTR, LISTXATTR, STATFS), OPEN and
  * RELEASE (the opens of each session, which decide when an unlinked inode
- * may be freed), and the mutating methods proposed to Raft (MKNOD, MKDIR,
+ * may be freed; an OPEN with locate also says where chunk 0 is), and the mutating methods proposed to Raft (MKNOD, MKDIR,
  * SYMLINK, SETATTR, LINK, SETXATTR, REMOVEXATTR, WRITE_COMMIT, UNLINK, RMDIR,
  * RENAME), each answered with the FSM's result.
  *

@@ -9,6 +9,7 @@
 #include "gd_status.h"
 #include "meta_h.h"
 #include "meta_h_masters.h"
+#include "gd_meta_client.h"
 #include "meta_ns.h"
 #include "meta_scope.h"
 
@@ -32,6 +33,8 @@ static void reply_hello(struct meta_server *ms, struct gd_request *req, uint64_t
 	r.has_status = r.has_chunk_size = r.has_session_timeout_ms = 1;
 	r.chunk_size = meta_fsm_chunk_size(ms->fsm);
 	r.session_timeout_ms = ms->opt.session_timeout_ms;
+	r.has_features = 1;
+	r.features = GD_META_FEATURE_CREATE;
 	if (session) {
 		r.has_session_id = 1;
 		r.session_id = session;

@@ -381,7 +381,7 @@ int meta_perm_check(const struct meta_ns_state *st, const struct meta_perm_who *
 		return check_setattr(&c, (const Godfs__SetAttr *)req);
 	case M(OPEN):
 		return check_open(&c, (const Godfs__Open *)req);
-	case M(MKNOD): case M(MKDIR): case M(SYMLINK): {
+	case M(MKNOD): case M(MKDIR): case M(SYMLINK): case M(CREATE): {
 		const Godfs__Mknod *r = (const Godfs__Mknod *)req;
 		int rc = check_new_mode(&c, method, r);
 		return rc ? rc : check_create(&c, r->parent, r->name);
@@ -403,6 +403,11 @@ int meta_perm_check(const struct meta_ns_state *st, const struct meta_perm_who *
 	case M(WRITE_COMMIT):
 		return check_ino(&c, ((const Godfs__WriteCommit *)req)->ino, META_PERM_W,
 				 "writing without write permission");
+	case M(LEASE_RETURN):
+		/* giving back a lease the session holds (the leader checks
+		 * that): the create that granted it was allowed, whatever the
+		 * new file's mode says; the inode must be reachable */
+		return check_ino(&c, ((const Godfs__LeaseReturn *)req)->ino, 0, NULL);
 	case M(CHUNK_FAILED):
 		return check_ino(&c, ((const Godfs__ChunkFailed *)req)->ino, META_PERM_W,
 				 "writing without write permission");

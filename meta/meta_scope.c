@@ -125,7 +125,7 @@ int meta_scope_check(const struct meta_ns_state *st, uint64_t root, bool read_on
 		rc = need(st, root, r->has_ino, r->ino, why, bad_ino);
 		break;
 	}
-	case M(MKNOD): case M(MKDIR): case M(SYMLINK): {
+	case M(MKNOD): case M(MKDIR): case M(SYMLINK): case M(CREATE): {
 		const Godfs__Mknod *r = (const Godfs__Mknod *)req;
 		rc = need(st, root, r->has_parent, r->parent, why, bad_ino);
 		break;
@@ -156,6 +156,11 @@ int meta_scope_check(const struct meta_ns_state *st, uint64_t root, bool read_on
 	}
 	case M(WRITE_COMMIT): {
 		const Godfs__WriteCommit *r = (const Godfs__WriteCommit *)req;
+		rc = need(st, root, r->has_ino, r->ino, why, bad_ino);
+		break;
+	}
+	case M(LEASE_RETURN): {
+		const Godfs__LeaseReturn *r = (const Godfs__LeaseReturn *)req;
 		rc = need(st, root, r->has_ino, r->ino, why, bad_ino);
 		break;
 	}

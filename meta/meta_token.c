@@ -169,7 +169,7 @@ int meta_token_apply_identity(const Godfs__MetaEntry *e, uint32_t method, Protob
 	if (!e->has_as_uid || !e->has_as_gid || !req)
 		return 0;
 	switch (method) {
-	case M(MKNOD): case M(MKDIR): case M(SYMLINK): {
+	case M(MKNOD): case M(MKDIR): case M(SYMLINK): case M(CREATE): {
 		Godfs__Mknod *m = (Godfs__Mknod *)req;
 		m->has_uid = m->has_gid = 1;
 		m->uid = e->as_uid;

@@ -14,7 +14,12 @@
  * session granted that version; a failure reported at an older version gets
  * GD_ESTALE, not a lease at the record's; the gates (role, session,
  * leadership, stop); a deposed leader answers GD_ENOTLEADER at once; the
- * node window lasts --node-dead-ms; a fail-stop answers GD_ENOTLEADER. */
+ * node window lasts --node-dead-ms; a fail-stop answers GD_ENOTLEADER;
+ * the compound requests (docs/meta-rpc.md): CREATE makes, opens and leases
+ * chunk 0 of a new file in one entry (no lease for an existing name, none
+ * in a replayed answer), LEASE_RETURN frees a CREATE's unused chunk only for
+ * the session that holds it and only while the record is as made, and an
+ * OPEN with locate answers where chunk 0 is. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1046,6 +1051,265 @@ static void test_gates(void **state)
 	assert_int_equal(meta_dispatch_check_table(), 0);
 }
 
+/* ---- compound requests ------------------------------------------------------------------ */
+
+/* CREATE of name in the root for session (seq req_seq, 0: none), asking for
+ * the lease when lease; the answer (free it). */
+static Godfs__OpenResp *do_create(struct harness *h, const char *name, uint64_t session,
+				  bool lease, uint64_t req_seq)
+{
+	Godfs__Mknod m = GODFS__MKNOD__INIT;
+	Godfs__OpenResp *r;
+	char tag[16];
+
+	m.has_parent = m.has_mode = m.has_session_id = m.has_lease = 1;
+	m.parent = 1;
+	m.name = (char *)name;
+	m.mode = S_IFREG | 0644;
+	m.session_id = session;
+	m.lease = lease;
+	if (req_seq) {
+		m.has_req_seq = 1;
+		m.req_seq = req_seq;
+	}
+	call(h, M(CREATE), &m.base, &h->client, tag);
+	assert_non_null(answer(h, tag));
+	r = godfs__open_resp__unpack(NULL, answer(h, tag)->len, answer(h, tag)->pb);
+	assert_non_null(r);
+	return r;
+}
+
+/* Three chunkds registered (cs-a, cs-b, cs-c). */
+static void three_chunkds(struct harness *h, struct meta_conn cs[3])
+{
+	static const char *const ids[3] = { "cs-a", "cs-b", "cs-c" };
+	char tag[16];
+
+	for (int i = 0; i < 3; i++) {
+		memset(&cs[i], 0, sizeof(cs[i]));
+		cs[i].role = -1;
+		cs_register(h, &cs[i], ids[i], NULL, 0, tag);
+		assert_int_equal(status_of(answer(h, tag)), 0);
+	}
+}
+
+static int lease_return_on(struct harness *h, struct meta_conn *conn, uint64_t session,
+			   uint64_t ino, uint64_t chunk_id, uint64_t version)
+{
+	Godfs__LeaseReturn m = GODFS__LEASE_RETURN__INIT;
+	char tag[16];
+
+	m.has_ino = m.has_index = m.has_chunk_id = m.has_version = m.has_session_id = 1;
+	m.ino = ino;
+	m.chunk_id = chunk_id;
+	m.version = version;
+	m.session_id = session;
+	call(h, M(LEASE_RETURN), &m.base, conn, tag);
+	return status_of(answer(h, tag));
+}
+
+static void test_create_compound(void **state)
+{
+	struct harness *h = *state;
+	struct meta_conn cs[3];
+	struct meta_fsm_chunk ch;
+	uint64_t sid, ino;
+	unsigned applied;
+	Godfs__OpenResp *r;
+
+	three_chunkds(h, cs);
+	sid = hello(h);
+	assert_int_equal(meta_fsm_set_default_goal(h->ms.fsm, 3), 0);
+
+	/* a new file: made, opened and leased in one entry */
+	applied = h->applied;
+	r = do_create(h, "f", sid, true, 0);
+	assert_int_equal(h->applied, applied + 1);
+	assert_int_equal(r->status, 0);
+	assert_true(r->created);
+	assert_non_null(r->attr);
+	ino = r->attr->ino;
+	assert_non_null(r->chunk);
+	assert_int_not_equal(r->chunk->chunk_id, 0);
+	assert_int_equal(r->chunk->version, 1);
+	assert_int_equal(r->chunk->prev_version, 0);
+	assert_int_equal(r->chunk->n_chain, 3);
+	assert_non_null(strstr(r->chunk->chain[0], ".test:9420"));
+	assert_int_equal(r->chunk->lease_ms, h->ms.opt.lease_ms);
+	assert_int_equal(meta_sessions_open_count(h->ms.sess, ino), 1);
+	assert_int_equal(meta_fsm_chunk_get(h->ms.fsm, ino, 0, &ch), 0);
+	assert_int_equal(ch.chunk_id, r->chunk->chunk_id);
+	assert_true(meta_sessions_holds(h->ms.sess, sid, &(struct meta_sessions_grant){
+		ino, 0, ch.chunk_id, 1 }));
+	godfs__open_resp__free_unpacked(r, NULL);
+
+	/* the name exists: opened, not created, no lease */
+	r = do_create(h, "f", sid, true, 0);
+	assert_int_equal(r->status, 0);
+	assert_false(r->created);
+	assert_int_equal(r->attr->ino, ino);
+	assert_null(r->chunk);
+	godfs__open_resp__free_unpacked(r, NULL);
+	assert_int_equal(meta_sessions_open_count(h->ms.sess, ino), 2);
+
+	/* no lease asked: no chunk */
+	r = do_create(h, "g", sid, false, 0);
+	assert_int_equal(r->status, 0);
+	assert_true(r->created);
+	assert_null(r->chunk);
+	assert_int_equal(meta_fsm_chunk_get(h->ms.fsm, r->attr->ino, 0, &ch), 0);
+	assert_int_equal(ch.chunk_id, 0);
+	godfs__open_resp__free_unpacked(r, NULL);
+
+	/* not a regular file, no session: refused before Raft */
+	applied = h->applied;
+	{
+		Godfs__Mknod m = GODFS__MKNOD__INIT;
+		char tag[16];
+		m.has_parent = m.has_mode = 1;
+		m.parent = 1;
+		m.name = "d";
+		m.mode = S_IFDIR | 0755;
+		call(h, M(CREATE), &m.base, &h->client, tag);
+		assert_int_equal(status_of(answer(h, tag)), GD_EINVAL);
+	}
+	assert_int_equal(h->applied, applied);
+	assert_int_equal(h->freed, h->n_replies);
+}
+
+static void test_create_replayed(void **state)
+{
+	struct harness *h = *state;
+	struct meta_conn cs[3];
+	uint64_t sid, ino, inodes;
+	Godfs__OpenResp *r;
+
+	three_chunkds(h, cs);
+	sid = hello(h);
+	r = do_create(h, "f", sid, true, 9);
+	assert_non_null(r->chunk);
+	ino = r->attr->ino;
+	godfs__open_resp__free_unpacked(r, NULL);
+	inodes = meta_fsm_inode_count(h->ms.fsm);
+	/* a resend: the recorded answer (the same file), without the lease,
+	 * which the client then asks WRITE_LEASE for */
+	r = do_create(h, "f", sid, true, 9);
+	assert_int_equal(h->replayed, 1);
+	assert_int_equal(r->status, 0);
+	assert_true(r->created);
+	assert_int_equal(r->attr->ino, ino);
+	assert_null(r->chunk);
+	godfs__open_resp__free_unpacked(r, NULL);
+	assert_int_equal(meta_fsm_inode_count(h->ms.fsm), inodes);
+}
+
+static void test_lease_return(void **state)
+{
+	struct harness *h = *state;
+	struct meta_conn cs[3], other = { .role = -1 };
+	struct meta_fsm_chunk ch;
+	uint64_t sid, sid2, ino, chunk, chunks;
+	Godfs__OpenResp *r;
+	Godfs__ChunkResp *cr;
+	char tag[16];
+
+	three_chunkds(h, cs);
+	sid = hello(h);
+	sid2 = hello_on(h, &other);
+	r = do_create(h, "f", sid, true, 0);
+	ino = r->attr->ino;
+	chunk = r->chunk->chunk_id;
+	godfs__open_resp__free_unpacked(r, NULL);
+	chunks = meta_fsm_chunk_count(h->ms.fsm);
+
+	/* another session's word is worth nothing: the lease is not its */
+	assert_int_equal(lease_return_on(h, &other, sid2, ino, chunk, 1), GD_ESTALE);
+	/* nor in another session's name (the session gate) */
+	assert_int_equal(lease_return_on(h, &other, sid, ino, chunk, 1), GD_EPERM);
+	assert_int_equal(meta_fsm_chunk_count(h->ms.fsm), chunks);
+	/* the holder gives it back: the chunk is gone */
+	assert_int_equal(lease_return_on(h, &h->client, sid, ino, chunk, 1), 0);
+	assert_int_equal(meta_fsm_chunk_count(h->ms.fsm), chunks - 1);
+	assert_int_equal(meta_fsm_chunk_get(h->ms.fsm, ino, 0, &ch), 0);
+	assert_int_equal(ch.chunk_id, 0);
+	/* again: nothing to free */
+	assert_int_equal(lease_return_on(h, &h->client, sid, ino, chunk, 1), GD_ESTALE);
+
+	/* a lease taken since (version 2): the chunk is not given back */
+	r = do_create(h, "g", sid, true, 0);
+	ino = r->attr->ino;
+	chunk = r->chunk->chunk_id;
+	godfs__open_resp__free_unpacked(r, NULL);
+	chunk_req(h, M(WRITE_LEASE), ino, tag);
+	cr = chunk_resp(h, tag);
+	assert_int_equal(cr->status, 0);
+	assert_int_equal(cr->version, 2);
+	godfs__chunk_resp__free_unpacked(cr, NULL);
+	assert_int_equal(lease_return_on(h, &h->client, sid, ino, chunk, 1), GD_ESTALE);
+	assert_int_equal(meta_fsm_chunk_get(h->ms.fsm, ino, 0, &ch), 0);
+	assert_int_equal(ch.chunk_id, chunk);
+	assert_int_equal(h->freed, h->n_replies);
+}
+
+static void test_open_locate(void **state)
+{
+	struct harness *h = *state;
+	struct meta_conn cs[3];
+	Godfs__WriteCommit wc = GODFS__WRITE_COMMIT__INIT;
+	Godfs__Open o = GODFS__OPEN__INIT;
+	Godfs__AttrResp *a;
+	uint64_t sid, ino, chunk, report[2];
+	Godfs__OpenResp *r;
+	char tag[16];
+
+	three_chunkds(h, cs);
+	sid = hello(h);
+	r = do_create(h, "f", sid, true, 0);
+	ino = r->attr->ino;
+	chunk = r->chunk->chunk_id;
+	godfs__open_resp__free_unpacked(r, NULL);
+	/* empty: nothing to locate */
+	o.has_ino = o.has_flags = o.has_session_id = o.has_locate = 1;
+	o.ino = ino;
+	o.flags = O_RDONLY;
+	o.session_id = sid;
+	o.locate = 1;
+	call(h, M(OPEN), &o.base, &h->client, tag);
+	a = godfs__attr_resp__unpack(NULL, answer(h, tag)->len, answer(h, tag)->pb);
+	assert_int_equal(a->status, 0);
+	assert_null(a->chunk);
+	godfs__attr_resp__free_unpacked(a, NULL);
+
+	/* written (the copies report it) and committed */
+	report[0] = chunk;
+	report[1] = 1;
+	cs_register(h, &cs[0], "cs-a", report, 1, tag);
+	wc.has_ino = wc.has_size = 1;
+	wc.ino = ino;
+	wc.size = 16384;
+	call(h, M(WRITE_COMMIT), &wc.base, &h->client, tag);
+	assert_int_equal(status_of(answer(h, tag)), 0);
+	call(h, M(OPEN), &o.base, &h->client, tag);
+	a = godfs__attr_resp__unpack(NULL, answer(h, tag)->len, answer(h, tag)->pb);
+	assert_int_equal(a->status, 0);
+	assert_int_equal(a->attr->size, 16384);
+	assert_non_null(a->chunk);
+	assert_int_equal(a->chunk->chunk_id, chunk);
+	assert_int_equal(a->chunk->version, 1);
+	assert_true(a->chunk->n_chain >= 1);
+	assert_string_equal(a->chunk->chain[0], "cs-a.test:9420");
+	godfs__attr_resp__free_unpacked(a, NULL);
+	assert_int_equal(meta_sessions_open_count(h->ms.sess, ino), 3);
+	/* without locate: the attributes alone, as before */
+	o.has_locate = 0;
+	call(h, M(OPEN), &o.base, &h->client, tag);
+	a = godfs__attr_resp__unpack(NULL, answer(h, tag)->len, answer(h, tag)->pb);
+	assert_int_equal(a->status, 0);
+	assert_null(a->chunk);
+	godfs__attr_resp__free_unpacked(a, NULL);
+	assert_int_equal(h->freed, h->n_replies);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1061,6 +1325,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unacked_needs_the_lease, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_older_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_compound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_replayed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lease_return, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_locate, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
