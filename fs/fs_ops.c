@@ -436,8 +436,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			fs_inode_put(m->it, in);
 		}
 	}
+	/* Without O_TRUNC the answer also says where chunk 0 is: reading a
+	 * small file needs no CHUNK_LOCATE. */
+	struct Godfs__ChunkResp *chunk = NULL;
 	rc = gd_ns_open(m->meta, mino, (uint32_t)fi->flags & ~(uint32_t)(O_CREAT | O_EXCL),
-			gd_client_session(m->gc), &a);
+			gd_client_session(m->gc), &a, trunc ? NULL : &chunk);
 	if (rc == 0 && a.nlink == 0 && S_ISREG(a.mode) && !fs_inode_open_here(m->it, mino)) {
 		/* Unlinked (by another mount, while this kernel still had the
 		 * name cached) but kept by someone's open: a path open must not
@@ -450,6 +453,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (rc == 0)
 		rc = file_attach(m, mino, fi, &a, trunc && S_ISREG(a.mode));
+	/* after file_attach, which forgets locations cached before this open */
+	if (rc == 0 && chunk && gd_client_locate_seed(m->gc, mino, 0, chunk) != 0)
+		gd_debug("inode %llu: the location OPEN sent not taken", (unsigned long long)mino);
+	gd_ns_chunk_free(chunk);
 	if (rc == GD_ENOENT) {
 		/* The inode is gone: ESTALE makes the VFS walk the path again
 		 * with a fresh lookup, as for NFS, so that an open(O_CREAT)
@@ -463,6 +470,25 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (fuse_reply_open(req, fi) != 0)
 		file_detach(m, (struct fs_file *)(uintptr_t)fi->fh);
+}
+
+/* A file this mount just created: the next create asks for a lease only if
+ * it gets a write (op_write), and the kernel's question for its
+ * security.capability before each write is answered here (a new file has
+ * no extended attribute) instead of by a GETXATTR at the meta. */
+static void create_noted(struct fs_mount *m, uint64_t ino)
+{
+	struct fs_inode *in = fs_inode_find(m->it, ino);
+	int64_t ttl = (int64_t)(m->attr_timeout * 1000);
+
+	atomic_store(&m->create_last_ino, ino);
+	atomic_store(&m->create_no_write, true);
+	if (!in)
+		return;
+	pthread_mutex_lock(&in->mu);
+	in->nocaps_until_ms = mono_ms() + (ttl > 1000 ? ttl : 1000);
+	pthread_mutex_unlock(&in->mu);
+	fs_inode_put(m->it, in);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -481,12 +507,16 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		.session_id = gd_client_session(m->gc),
 	};
 	struct gd_attr a;
-	int rc = gd_ns_mknod(m->meta, GODFS__METHOD__M_MKNOD, &r, &a);
+	bool created;
+	bool lease = (fi->flags & O_ACCMODE) != O_RDONLY && !atomic_load(&m->create_no_write);
+	int rc = gd_ns_create(m->gc, &r, lease, &a, &created);
 	if (rc) {
 		reply_status(req, rc);
 		return;
 	}
 	rc = file_attach(m, a.ino, fi, &a, false);
+	if (rc == 0 && created)
+		create_noted(m, a.ino);
 	if (rc == 0 && (fi->flags & O_TRUNC) && a.size > 0) {
 		/* An existing file was opened: O_TRUNC still applies. */
 		struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
@@ -534,13 +564,14 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
-	(void)ino;
 	struct fs_mount *m = mnt_of(req);
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
 	if (off < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	if (atomic_load(&m->create_last_ino) == to_meta(m, ino))
+		atomic_store(&m->create_no_write, false);
 	ssize_t n = fs_data_write(m->data, f, (uint64_t)off, buf, size);
 	if (n < 0)
 		reply_status(req, (int)n);

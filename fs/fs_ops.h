@@ -28,6 +28,12 @@ struct fs_mount {
 	atomic_int inited;       /* the FUSE INIT was answered */
 	struct fuse_session *_Atomic se; /* set once the session exists (notifications) */
 	struct fs_locks *locks;  /* cluster-wide locks (fs_locks.h) */
+	/* Whether a create asks for the write lease of chunk 0 (M_CREATE):
+	 * yes while the file created last got a write (tar, cp: every file
+	 * is written), no after one that did not (touch, mdtest's creates),
+	 * so that a run of empty files costs no lease given back each. */
+	_Atomic uint64_t create_last_ino;  /* meta inode of the last create */
+	atomic_bool create_no_write;       /* it got no write (so far) */
 };
 
 extern const struct fuse_lowlevel_ops fs_ops;

@@ -2175,9 +2175,73 @@ void gd_client_truncated(struct gd_client *c, uint64_t ino)
 	cache_drop_ino(&c->leases, ino, 0, false);
 }
 
+int gd_client_locate_seed(struct gd_client *c, uint64_t ino, uint64_t index,
+			  const struct Godfs__ChunkResp *cr)
+{
+	struct gd_chunk_ref ref;
+	int rc = ref_from_resp(&ref, cr);
+
+	if (rc == 0 && ref.chunk_id != 0)
+		rc = cache_put(&c->locs, ino, index, &ref, GD_LOC_TTL_MS, false);
+	ref_clear(&ref);
+	return rc;
+}
+
+int gd_client_lease_seed(struct gd_client *c, uint64_t ino, uint64_t index,
+			 const struct Godfs__ChunkResp *cr)
+{
+	struct gd_chunk_ref ref;
+
+	pthread_mutex_lock(&c->lease_mu);
+	int rc = lease_store(c, ino, index, (ProtobufCMessage *)cr, &ref);
+	pthread_mutex_unlock(&c->lease_mu);
+	if (rc == 0)
+		ref_clear(&ref);
+	return rc;
+}
+
+/* Whether this client holds the lease of a chunk it made at (ino, 0) and
+ * got nothing acknowledged through (no write, no truncate): no byte of the
+ * file lies in that chunk, and version 1 was granted to this client only. */
+static bool lease_unused(struct gd_client *c, uint64_t ino, uint64_t *chunk_id)
+{
+	struct gd_cache *ca = &c->leases;
+	pthread_mutex_lock(&ca->mu);
+	struct gd_centry *e = *cache_slot(ca, ino, 0);
+	bool unused = e && e->ref.chunk_id != 0 && e->ref.version == 1 &&
+		      e->ref.prev_version == 0 && e->ref.create && e->acked_version == 0 &&
+		      !e->unsynced && !e->written && !e->older;
+	if (unused)
+		*chunk_id = e->ref.chunk_id;
+	pthread_mutex_unlock(&ca->mu);
+	return unused;
+}
+
 void gd_client_release(struct gd_client *c, uint64_t ino)
 {
+	uint64_t chunk_id = 0;
+	bool give_back = (gd_meta_client_features(c->meta) & GD_META_FEATURE_CREATE) &&
+			 lease_unused(c, ino, &chunk_id);
+
 	cache_drop_ino(&c->leases, ino, 0, true);
+	if (give_back) {
+		Godfs__LeaseReturn req = GODFS__LEASE_RETURN__INIT;
+		ProtobufCMessage *resp = NULL;
+		req.has_ino = req.has_index = req.has_chunk_id = req.has_version = 1;
+		req.has_session_id = 1;
+		req.ino = ino;
+		req.chunk_id = chunk_id;
+		req.version = 1;
+		req.session_id = gd_client_session(c);
+		int rc = gd_meta_call(c->meta, GODFS__METHOD__M_LEASE_RETURN, &req.base,
+				      &godfs__status_resp__descriptor, &resp);
+		if (resp)
+			protobuf_c_message_free_unpacked(resp, NULL);
+		if (rc)
+			gd_debug("inode %llu: unused lease of chunk %llu not given back: %s",
+				 (unsigned long long)ino, (unsigned long long)chunk_id,
+				 gd_strerror(rc));
+	}
 }
 
 void gd_client_invalidate(struct gd_client *c, uint64_t ino)

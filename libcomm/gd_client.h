@@ -115,8 +115,24 @@ int gd_client_commit(struct gd_client *c, uint64_t ino, uint64_t size,
 int gd_client_truncate(struct gd_client *c, uint64_t ino, uint64_t size,
 		       struct gd_attr *attr);
 
-/* The file is closed everywhere in this process: drop its write leases. */
+/* The file is closed everywhere in this process: drop its write leases.
+ * The lease of a chunk this client made (version 1, M_CREATE or a first
+ * WRITE_LEASE) and never got a write acknowledged through is given back
+ * to the meta (M_LEASE_RETURN), so that no chunk without a copy stays. */
 void gd_client_release(struct gd_client *c, uint64_t ino);
+
+struct Godfs__ChunkResp;
+/* Takes the location of chunk (ino, index) for reading that came with
+ * another answer (AttrResp.chunk of M_OPEN with locate) into the location
+ * cache, as if CHUNK_LOCATE had answered it. 0 or a negative GD_E* code. */
+int gd_client_locate_seed(struct gd_client *c, uint64_t ino, uint64_t index,
+			  const struct Godfs__ChunkResp *cr);
+
+/* Takes a write lease on (ino, index) that came with another answer
+ * (OpenResp.chunk of M_CREATE) into the lease cache, as if WRITE_LEASE had
+ * answered it. 0, GD_EPROTO (a lease without a chunk), GD_ENOMEM. */
+int gd_client_lease_seed(struct gd_client *c, uint64_t ino, uint64_t index,
+			 const struct Godfs__ChunkResp *cr);
 
 /* This client truncated ino to 0 through the meta (OPEN with O_TRUNC): its
  * leases, and what it wrote through them, are forgotten. */

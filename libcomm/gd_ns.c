@@ -131,8 +131,8 @@ int gd_ns_setattr(struct gd_meta_client *m, const struct gd_ns_setattr *sa,
 	return attr_call(m, GODFS__METHOD__M_SETATTR, &req.base, out);
 }
 
-int gd_ns_mknod(struct gd_meta_client *m, uint16_t method,
-		const struct gd_ns_mknod *r, struct gd_attr *out)
+/* The Mknod message of r (r's strings, not copied). */
+static int mknod_fill(const struct gd_ns_mknod *r, Godfs__Mknod *out)
 {
 	int rc = gd_ns_name_check(r->name);
 	if (rc)
@@ -161,7 +161,53 @@ int gd_ns_mknod(struct gd_meta_client *m, uint16_t method,
 		req.has_session_id = 1;
 		req.session_id = r->session_id;
 	}
-	return attr_call(m, method, &req.base, out);
+	*out = req;
+	return 0;
+}
+
+int gd_ns_mknod(struct gd_meta_client *m, uint16_t method,
+		const struct gd_ns_mknod *r, struct gd_attr *out)
+{
+	Godfs__Mknod req;
+	int rc = mknod_fill(r, &req);
+	return rc ? rc : attr_call(m, method, &req.base, out);
+}
+
+int gd_ns_create(struct gd_client *gc, const struct gd_ns_mknod *r, bool lease,
+		 struct gd_attr *out, bool *created)
+{
+	struct gd_meta_client *m = gd_client_meta(gc);
+	ProtobufCMessage *resp = NULL;
+	Godfs__Mknod req;
+	int rc;
+
+	*created = false;
+	if (!(gd_meta_client_features(m) & GD_META_FEATURE_CREATE))
+		return gd_ns_mknod(m, GODFS__METHOD__M_MKNOD, r, out);
+	rc = mknod_fill(r, &req);
+	if (rc)
+		return rc;
+	req.has_lease = 1;
+	req.lease = lease;
+	rc = gd_meta_call(m, GODFS__METHOD__M_CREATE, &req.base, &godfs__open_resp__descriptor,
+			  &resp);
+	if (rc == 0) {
+		const Godfs__OpenResp *o = (const Godfs__OpenResp *)resp;
+		if (!o->attr || !o->attr->has_ino || o->attr->ino == 0) {
+			gd_warn("meta answered CREATE without attributes");
+			rc = GD_EPROTO;
+		} else {
+			gd_attr_from_pb(out, o->attr);
+			*created = o->has_created && o->created;
+			/* a lease that cannot be taken is asked for again at the write */
+			if (o->chunk && gd_client_lease_seed(gc, out->ino, 0, o->chunk) != 0)
+				gd_debug("inode %llu: the lease of CREATE not taken",
+					 (unsigned long long)out->ino);
+		}
+	}
+	if (resp)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	return rc;
 }
 
 int gd_ns_link(struct gd_meta_client *m, uint64_t ino, uint64_t newparent,
@@ -305,14 +351,42 @@ void gd_ns_readdir_release(struct gd_ns_dirpage *p)
 }
 
 int gd_ns_open(struct gd_meta_client *m, uint64_t ino, uint32_t flags,
-	       uint64_t session_id, struct gd_attr *out)
+	       uint64_t session_id, struct gd_attr *out, struct Godfs__ChunkResp **chunk)
 {
 	Godfs__Open req = GODFS__OPEN__INIT;
+	ProtobufCMessage *resp = NULL;
 	req.has_ino = req.has_flags = req.has_session_id = 1;
 	req.ino = ino;
 	req.flags = flags;
 	req.session_id = session_id;
-	return attr_call(m, GODFS__METHOD__M_OPEN, &req.base, out);
+	if (chunk) {
+		*chunk = NULL;
+		req.has_locate = req.locate = 1;
+	}
+	int rc = gd_meta_call(m, GODFS__METHOD__M_OPEN, &req.base, &godfs__attr_resp__descriptor,
+			      &resp);
+	if (rc == 0) {
+		Godfs__AttrResp *ar = (Godfs__AttrResp *)resp;
+		if (!ar->attr || !ar->attr->has_ino || ar->attr->ino == 0) {
+			gd_warn("meta answered OPEN without attributes");
+			rc = GD_EPROTO;
+		} else {
+			gd_attr_from_pb(out, ar->attr);
+			if (chunk) {
+				*chunk = ar->chunk;      /* the caller's now */
+				ar->chunk = NULL;
+			}
+		}
+	}
+	if (resp)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	return rc;
+}
+
+void gd_ns_chunk_free(struct Godfs__ChunkResp *chunk)
+{
+	if (chunk)
+		protobuf_c_message_free_unpacked(&chunk->base, NULL);
 }
 
 int gd_ns_release(struct gd_meta_client *m, uint64_t ino, uint64_t session_id)

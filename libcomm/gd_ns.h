@@ -9,6 +9,7 @@
 #ifndef GD_NS_H
 #define GD_NS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -65,6 +66,12 @@ struct gd_ns_mknod {
 };
 int gd_ns_mknod(struct gd_meta_client *m, uint16_t method,
 		const struct gd_ns_mknod *req, struct gd_attr *out);
+/* The FUSE create: M_CREATE (one round trip and one Raft entry: the file,
+ * its open for the session and, with lease, the write lease of chunk 0,
+ * which goes into gc's lease cache), or M_MKNOD with a meta that does not
+ * serve it. *created: the file is new (not an existing one opened). */
+int gd_ns_create(struct gd_client *gc, const struct gd_ns_mknod *req, bool lease,
+		 struct gd_attr *out, bool *created);
 int gd_ns_link(struct gd_meta_client *m, uint64_t ino, uint64_t newparent,
 	       const char *newname, struct gd_attr *out);
 /* M_UNLINK or M_RMDIR (method). */
@@ -97,8 +104,13 @@ int gd_ns_readdir(struct gd_meta_client *m, uint64_t ino, uint64_t cookie,
 		  uint32_t max_entries, int plus, struct gd_ns_dirpage *out);
 void gd_ns_readdir_release(struct gd_ns_dirpage *p);
 
+/* M_OPEN. chunk non-NULL: asks where chunk 0 is too (Open.locate); *chunk
+ * is then the answer's AttrResp.chunk or NULL (free it with
+ * gd_ns_chunk_free). */
+struct Godfs__ChunkResp;
 int gd_ns_open(struct gd_meta_client *m, uint64_t ino, uint32_t flags,
-	       uint64_t session_id, struct gd_attr *out);
+	       uint64_t session_id, struct gd_attr *out, struct Godfs__ChunkResp **chunk);
+void gd_ns_chunk_free(struct Godfs__ChunkResp *chunk);
 int gd_ns_release(struct gd_meta_client *m, uint64_t ino, uint64_t session_id);
 int gd_ns_statfs(struct gd_meta_client *m, uint64_t ino, struct statvfs *out);
 
