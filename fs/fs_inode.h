@@ -46,6 +46,8 @@ struct fs_inode {
 	int werr;                   /* a failed send, reported by the next flush/fsync */
 	uint64_t data_gen;          /* bumped by every change of the data */
 	int64_t nocaps_until_ms;    /* security.capability known absent until */
+	int64_t attr_fresh_until_ms; /* attr answers the kernel's GETATTR until (a
+				      * directory this mount changed: fs_ops.c) */
 };
 
 struct fs_itable;

@@ -163,13 +163,53 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 	fuse_reply_none(req);
 }
 
+/* After a change in a directory the meta answered with the directory's new
+ * attributes (CREATE), the kernel, which dropped them, asks for them before
+ * the next name in it: that GETATTR is answered from the answer's copy for
+ * a moment (FS_DIR_FRESH_MS: a loop of creates asks at once), as fresh as a
+ * GETATTR sent right after the change. */
+#define FS_DIR_FRESH_MS 250
+
+static void dir_attr_noted(struct fs_mount *m, const struct gd_attr *a)
+{
+	struct fs_inode *in = fs_inode_find(m->it, a->ino);
+
+	if (!in)
+		return;
+	fs_inode_set_attr(in, a);
+	pthread_mutex_lock(&in->mu);
+	in->attr_fresh_until_ms = mono_ms() + FS_DIR_FRESH_MS;
+	pthread_mutex_unlock(&in->mu);
+	fs_inode_put(m->it, in);
+}
+
+/* The fresh attributes of a directory (dir_attr_noted), taken once. */
+static bool dir_attr_fresh(struct fs_mount *m, uint64_t mino, struct gd_attr *a)
+{
+	struct fs_inode *in = fs_inode_find(m->it, mino);
+	bool fresh = false;
+
+	if (!in)
+		return false;
+	pthread_mutex_lock(&in->mu);
+	if (in->have_attr && S_ISDIR(in->attr.mode) && in->attr_fresh_until_ms > mono_ms()) {
+		*a = in->attr;
+		fresh = true;
+	}
+	in->attr_fresh_until_ms = 0;
+	pthread_mutex_unlock(&in->mu);
+	fs_inode_put(m->it, in);
+	return fresh;
+}
+
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)fi;
 	struct fs_mount *m = mnt_of(req);
 	struct gd_attr a;
 	struct stat st;
-	int rc = gd_ns_getattr(m->meta, to_meta(m, ino), &a);
+	int rc = dir_attr_fresh(m, to_meta(m, ino), &a) ? 0 :
+		 gd_ns_getattr(m->meta, to_meta(m, ino), &a);
 	if (rc) {
 		reply_status(req, rc);
 		return;
@@ -506,14 +546,16 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		.exclusive = (fi->flags & O_EXCL) != 0,
 		.session_id = gd_client_session(m->gc),
 	};
-	struct gd_attr a;
+	struct gd_attr a, pa;
 	bool created;
 	bool lease = (fi->flags & O_ACCMODE) != O_RDONLY && !atomic_load(&m->create_no_write);
-	int rc = gd_ns_create(m->gc, &r, lease, &a, &created);
+	int rc = gd_ns_create(m->gc, &r, lease, &a, &created, &pa);
 	if (rc) {
 		reply_status(req, rc);
 		return;
 	}
+	if (created && pa.ino)
+		dir_attr_noted(m, &pa);
 	rc = file_attach(m, a.ino, fi, &a, false);
 	if (rc == 0 && created)
 		create_noted(m, a.ino);

@@ -174,7 +174,7 @@ int gd_ns_mknod(struct gd_meta_client *m, uint16_t method,
 }
 
 int gd_ns_create(struct gd_client *gc, const struct gd_ns_mknod *r, bool lease,
-		 struct gd_attr *out, bool *created)
+		 struct gd_attr *out, bool *created, struct gd_attr *parent)
 {
 	struct gd_meta_client *m = gd_client_meta(gc);
 	ProtobufCMessage *resp = NULL;
@@ -182,6 +182,7 @@ int gd_ns_create(struct gd_client *gc, const struct gd_ns_mknod *r, bool lease,
 	int rc;
 
 	*created = false;
+	parent->ino = 0;
 	if (!(gd_meta_client_features(m) & GD_META_FEATURE_CREATE))
 		return gd_ns_mknod(m, GODFS__METHOD__M_MKNOD, r, out);
 	rc = mknod_fill(r, &req);
@@ -199,6 +200,8 @@ int gd_ns_create(struct gd_client *gc, const struct gd_ns_mknod *r, bool lease,
 		} else {
 			gd_attr_from_pb(out, o->attr);
 			*created = o->has_created && o->created;
+			if (o->parent && o->parent->has_ino && o->parent->ino == r->parent)
+				gd_attr_from_pb(parent, o->parent);
 			/* a lease that cannot be taken is asked for again at the write */
 			if (o->chunk && gd_client_lease_seed(gc, out->ino, 0, o->chunk) != 0)
 				gd_debug("inode %llu: the lease of CREATE not taken",

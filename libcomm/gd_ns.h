@@ -69,9 +69,10 @@ int gd_ns_mknod(struct gd_meta_client *m, uint16_t method,
 /* The FUSE create: M_CREATE (one round trip and one Raft entry: the file,
  * its open for the session and, with lease, the write lease of chunk 0,
  * which goes into gc's lease cache), or M_MKNOD with a meta that does not
- * serve it. *created: the file is new (not an existing one opened). */
+ * serve it. *created: the file is new (not an existing one opened);
+ * *parent: the directory's attributes after it (ino 0: not sent). */
 int gd_ns_create(struct gd_client *gc, const struct gd_ns_mknod *req, bool lease,
-		 struct gd_attr *out, bool *created);
+		 struct gd_attr *out, bool *created, struct gd_attr *parent);
 int gd_ns_link(struct gd_meta_client *m, uint64_t ino, uint64_t newparent,
 	       const char *newname, struct gd_attr *out);
 /* M_UNLINK or M_RMDIR (method). */

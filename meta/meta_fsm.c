@@ -1019,8 +1019,8 @@ static int op_create_open(struct op *op, const Godfs__Mknod *r)
 {
 	Godfs__OpenResp m = GODFS__OPEN_RESP__INIT;
 	Godfs__ChunkResp cr = GODFS__CHUNK_RESP__INIT;
-	Godfs__Attr a;
-	struct meta_ns_inode *in;
+	Godfs__Attr a, pa;
+	struct meta_ns_inode *in, *p;
 	struct meta_ns_chunk *c = NULL;
 	uint32_t t = r->has_mode ? (r->mode & S_IFMT) : 0;
 	bool created, found;
@@ -1048,6 +1048,11 @@ static int op_create_open(struct op *op, const Godfs__Mknod *r)
 	m.trunc_seq = in->trunc_seq;
 	m.has_created = 1;
 	m.created = created;
+	p = get_inode(op->st, r->parent);
+	if (p) {
+		fill_attr(&pa, p);
+		m.parent = &pa;
+	}
 	if (c) {
 		cr.has_status = cr.has_chunk_id = cr.has_version = cr.has_prev_version = 1;
 		cr.chunk_id = c->chunk_id;

@@ -1136,6 +1136,11 @@ static void test_create_compound(void **state)
 	assert_int_equal(r->chunk->n_chain, 3);
 	assert_non_null(strstr(r->chunk->chain[0], ".test:9420"));
 	assert_int_equal(r->chunk->lease_ms, h->ms.opt.lease_ms);
+	/* the directory after the change, for the kernel's next GETATTR */
+	assert_non_null(r->parent);
+	assert_int_equal(r->parent->ino, 1);
+	assert_int_equal(r->parent->mtime_sec, r->attr->mtime_sec);
+	assert_int_equal(r->parent->mtime_nsec, r->attr->mtime_nsec);
 	assert_int_equal(meta_sessions_open_count(h->ms.sess, ino), 1);
 	assert_int_equal(meta_fsm_chunk_get(h->ms.fsm, ino, 0, &ch), 0);
 	assert_int_equal(ch.chunk_id, r->chunk->chunk_id);
