@@ -164,7 +164,7 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 }
 
 /* After a change in a directory the meta answered with the directory's new
- * attributes (CREATE), the kernel, which dropped them, asks for them before
+ * attributes (CREATE, MKNOD, MKDIR, SYMLINK, UNLINK, RMDIR), the kernel, which dropped them, asks for them before
  * the next name in it: that GETATTR is answered from the answer's copy for
  * a moment (FS_DIR_FRESH_MS: a loop of creates asks at once), as fresh as a
  * GETATTR sent right after the change. */
@@ -325,12 +325,15 @@ static void make_node(fuse_req_t req, uint16_t method, fuse_ino_t parent, const 
 		.rdev = rdev,
 		.target = target,
 	};
-	struct gd_attr a;
+	struct gd_attr a, pa;
+	r.parent_out = &pa;
 	int rc = gd_ns_mknod(m->meta, method, &r, &a);
 	if (rc) {
 		reply_status(req, rc);
 		return;
 	}
+	if (pa.ino)
+		dir_attr_noted(m, &pa);
 	reply_entry(req, &a);
 }
 
@@ -352,18 +355,27 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 	make_node(req, GODFS__METHOD__M_SYMLINK, parent, name, S_IFLNK | 0777, 0, link);
 }
 
-static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+/* unlink, rmdir: the directory's attributes after it answer the kernel's
+ * next GETATTR of it (dir_attr_noted). */
+static void remove_name(fuse_req_t req, uint16_t method, fuse_ino_t parent, const char *name)
 {
 	struct fs_mount *m = mnt_of(req);
-	reply_status(req, gd_ns_remove(m->meta, GODFS__METHOD__M_UNLINK, to_meta(m, parent),
-				       name, gd_client_session(m->gc)));
+	struct gd_attr pa;
+	int rc = gd_ns_remove_p(m->meta, method, to_meta(m, parent), name,
+				gd_client_session(m->gc), &pa);
+	if (rc == 0 && pa.ino)
+		dir_attr_noted(m, &pa);
+	reply_status(req, rc);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_name(req, GODFS__METHOD__M_UNLINK, parent, name);
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct fs_mount *m = mnt_of(req);
-	reply_status(req, gd_ns_remove(m->meta, GODFS__METHOD__M_RMDIR, to_meta(m, parent),
-				       name, gd_client_session(m->gc)));
+	remove_name(req, GODFS__METHOD__M_RMDIR, parent, name);
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,

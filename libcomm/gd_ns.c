@@ -48,24 +48,36 @@ void gd_ns_attr_to_stat(const struct gd_attr *a, uint64_t ino, struct stat *st)
 	st->st_ctim = a->ctime;
 }
 
-/* One call that answers an AttrResp; fills out (may be NULL). */
-static int attr_call(struct gd_meta_client *m, uint16_t method, const ProtobufCMessage *req,
-		     struct gd_attr *out)
+/* One call that answers an AttrResp; fills out (may be NULL) and, when
+ * parent is not NULL, *parent from AttrResp.parent (ino 0: none). */
+static int attr_call_p(struct gd_meta_client *m, uint16_t method, const ProtobufCMessage *req,
+		       struct gd_attr *out, struct gd_attr *parent)
 {
 	ProtobufCMessage *resp = NULL;
 	int rc = gd_meta_call(m, method, req, &godfs__attr_resp__descriptor, &resp);
+	if (parent)
+		parent->ino = 0;
 	if (rc == 0) {
 		const Godfs__AttrResp *ar = (const Godfs__AttrResp *)resp;
 		if (!ar->attr || !ar->attr->has_ino || ar->attr->ino == 0) {
 			gd_warn("meta answered method %u without attributes", method);
 			rc = GD_EPROTO;
-		} else if (out) {
-			gd_attr_from_pb(out, ar->attr);
+		} else {
+			if (out)
+				gd_attr_from_pb(out, ar->attr);
+			if (parent && ar->parent && ar->parent->has_ino)
+				gd_attr_from_pb(parent, ar->parent);
 		}
 	}
 	if (resp)
 		protobuf_c_message_free_unpacked(resp, NULL);
 	return rc;
+}
+
+static int attr_call(struct gd_meta_client *m, uint16_t method, const ProtobufCMessage *req,
+		     struct gd_attr *out)
+{
+	return attr_call_p(m, method, req, out, NULL);
 }
 
 /* One call that answers a StatusResp. */
@@ -170,7 +182,11 @@ int gd_ns_mknod(struct gd_meta_client *m, uint16_t method,
 {
 	Godfs__Mknod req;
 	int rc = mknod_fill(r, &req);
-	return rc ? rc : attr_call(m, method, &req.base, out);
+	if (rc == 0)
+		rc = attr_call_p(m, method, &req.base, out, r->parent_out);
+	if (rc == 0 && r->parent_out && r->parent_out->ino != r->parent)
+		r->parent_out->ino = 0;
+	return rc;
 }
 
 int gd_ns_create(struct gd_client *gc, const struct gd_ns_mknod *r, bool lease,
@@ -227,10 +243,12 @@ int gd_ns_link(struct gd_meta_client *m, uint64_t ino, uint64_t newparent,
 	return attr_call(m, GODFS__METHOD__M_LINK, &req.base, out);
 }
 
-int gd_ns_remove(struct gd_meta_client *m, uint16_t method, uint64_t parent,
-		 const char *name, uint64_t session_id)
+int gd_ns_remove_p(struct gd_meta_client *m, uint16_t method, uint64_t parent,
+		   const char *name, uint64_t session_id, struct gd_attr *parent_out)
 {
 	int rc = gd_ns_name_check(name);
+	if (parent_out)
+		parent_out->ino = 0;
 	if (rc)
 		return rc == GD_EINVAL ? GD_ENOENT : rc;
 	Godfs__NameReq req = GODFS__NAME_REQ__INIT;
@@ -238,7 +256,22 @@ int gd_ns_remove(struct gd_meta_client *m, uint16_t method, uint64_t parent,
 	req.parent = parent;
 	req.name = (char *)name;
 	req.session_id = session_id;
-	return status_call(m, method, &req.base);
+	ProtobufCMessage *resp = NULL;
+	rc = gd_meta_call(m, method, &req.base, &godfs__status_resp__descriptor, &resp);
+	if (rc == 0 && parent_out) {
+		const Godfs__StatusResp *s = (const Godfs__StatusResp *)resp;
+		if (s->parent && s->parent->has_ino && s->parent->ino == parent)
+			gd_attr_from_pb(parent_out, s->parent);
+	}
+	if (resp)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	return rc;
+}
+
+int gd_ns_remove(struct gd_meta_client *m, uint16_t method, uint64_t parent,
+		 const char *name, uint64_t session_id)
+{
+	return gd_ns_remove_p(m, method, parent, name, session_id, NULL);
 }
 
 int gd_ns_rename(struct gd_meta_client *m, uint64_t parent, const char *name,

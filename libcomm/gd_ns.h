@@ -63,6 +63,9 @@ struct gd_ns_mknod {
 	const char *target;      /* symlinks */
 	int exclusive;           /* O_EXCL */
 	uint64_t session_id;     /* nonzero: a regular file is opened for the session */
+	/* Non-NULL: receives the directory's attributes after the change
+	 * (AttrResp.parent; ino 0: the meta sent none). */
+	struct gd_attr *parent_out;
 };
 int gd_ns_mknod(struct gd_meta_client *m, uint16_t method,
 		const struct gd_ns_mknod *req, struct gd_attr *out);
@@ -78,6 +81,10 @@ int gd_ns_link(struct gd_meta_client *m, uint64_t ino, uint64_t newparent,
 /* M_UNLINK or M_RMDIR (method). */
 int gd_ns_remove(struct gd_meta_client *m, uint16_t method, uint64_t parent,
 		 const char *name, uint64_t session_id);
+/* The same; *parent_out receives the directory's attributes after it
+ * (StatusResp.parent; ino 0: the meta sent none). */
+int gd_ns_remove_p(struct gd_meta_client *m, uint16_t method, uint64_t parent,
+		   const char *name, uint64_t session_id, struct gd_attr *parent_out);
 int gd_ns_rename(struct gd_meta_client *m, uint64_t parent, const char *name,
 		 uint64_t newparent, const char *newname, uint32_t flags,
 		 uint64_t session_id);

@@ -100,6 +100,23 @@ static void reply_status(struct meta_fsm_result *res, int status)
 	pack_reply(res, &m.base);
 }
 
+static void fill_attr(Godfs__Attr *a, const struct meta_ns_inode *in);
+
+/* A success with the attributes of the directory a removal left
+ * (StatusResp.parent). */
+static int reply_status_parent(struct op *op, const struct meta_ns_inode *p)
+{
+	Godfs__StatusResp m = GODFS__STATUS_RESP__INIT;
+	Godfs__Attr pa;
+
+	fill_attr(&pa, p);
+	m.has_status = 1;
+	m.status = 0;
+	m.parent = &pa;
+	pack_reply(op->res, &m.base);
+	return 0;
+}
+
 static void fill_attr(Godfs__Attr *a, const struct meta_ns_inode *in)
 {
 	godfs__attr__init(a);
@@ -124,10 +141,13 @@ static void fill_attr(Godfs__Attr *a, const struct meta_ns_inode *in)
 	a->goal = in->goal;
 }
 
-static int reply_attr(struct op *op, const struct meta_ns_inode *in)
+/* An AttrResp of in; with p, also the attributes of the directory a change
+ * of a name in it left (AttrResp.parent). */
+static int reply_attr_in(struct op *op, const struct meta_ns_inode *in,
+			 const struct meta_ns_inode *p)
 {
 	Godfs__AttrResp m = GODFS__ATTR_RESP__INIT;
-	Godfs__Attr a;
+	Godfs__Attr a, pa;
 
 	fill_attr(&a, in);
 	m.has_status = 1;
@@ -137,8 +157,17 @@ static int reply_attr(struct op *op, const struct meta_ns_inode *in)
 		m.has_trunc_seq = 1;
 		m.trunc_seq = in->trunc_seq;
 	}
+	if (p) {
+		fill_attr(&pa, p);
+		m.parent = &pa;
+	}
 	pack_reply(op->res, &m.base);
 	return 0;
+}
+
+static int reply_attr(struct op *op, const struct meta_ns_inode *in)
+{
+	return reply_attr_in(op, in, NULL);
 }
 
 static int reply_chunk(struct op *op, const struct meta_ns_chunk *c,
@@ -466,7 +495,9 @@ static int op_create(struct op *op, uint32_t method, const Godfs__Mknod *r)
 	bool created;
 	int rc = create_node(op, method, r, &in, &created);
 
-	return rc ? rc : reply_attr(op, in);
+	if (rc)
+		return rc;
+	return reply_attr_in(op, in, created ? get_inode(op->st, r->parent) : NULL);
 }
 
 static int op_link(struct op *op, const Godfs__Link *r)
@@ -560,8 +591,7 @@ static int op_remove(struct op *op, bool rmdir, const Godfs__NameReq *r)
 	set_mtime_ctime(op, p);
 	if (in->nlink == 0)
 		last_link_gone(op, in);
-	reply_status(op->res, 0);
-	return 0;
+	return reply_status_parent(op, p);
 }
 
 #define RENAME_NOREPLACE_FLAG 1u

@@ -16,7 +16,9 @@
 #    so no chunk without a copy stays in the census (godfs-admin status);
 # 3. open + read + close on a fresh mount: the OPEN answers where chunk 0
 #    is (no CHUNK_LOCATE): at most LOOKUP, OPEN and RELEASE a file;
-# 4. stat, unlink and mkdir are counted and logged.
+# 4. unlink and mkdir: at most LOOKUP and UNLINK/MKDIR (their answers bring
+#    the directory's attributes for the kernel's next GETATTR of it); stat
+#    is counted and logged.
 # Set GODFS_COMPOUND_N for more files per loop (default 20).
 E2E_TIMEOUT=180
 . "$(dirname "$0")/lib.sh"
@@ -128,5 +130,7 @@ per "open+read+close (cold)" "$N" -- reads "$MNT/w"
 e2e_remount
 per "stat (cold)" "$N" -- stats "$MNT/w"
 per "unlink" "$N" -- unlinks "$MNT/w"
+[ "$REQ" -le $((200 + 200 / N)) ] || e2e_fail "an unlink costs more than 2 meta requests ($REQ/100)"
 per "mkdir" "$N" -- mkdirs "$MNT/e"
+[ "$REQ" -le $((200 + 200 / N)) ] || e2e_fail "a mkdir costs more than 2 meta requests ($REQ/100)"
 e2e_log "PASS"

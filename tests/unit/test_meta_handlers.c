@@ -1256,6 +1256,53 @@ static void test_lease_return(void **state)
 	assert_int_equal(h->freed, h->n_replies);
 }
 
+/* MKDIR and UNLINK answer the directory's attributes after the change
+ * (the mount answers the kernel's next GETATTR of it from them). */
+static void test_parent_attrs(void **state)
+{
+	struct harness *h = *state;
+	Godfs__Mknod m = GODFS__MKNOD__INIT;
+	Godfs__NameReq u = GODFS__NAME_REQ__INIT;
+	Godfs__AttrResp *a;
+	Godfs__StatusResp *s;
+	uint64_t sid = hello(h);
+	char tag[16];
+
+	m.has_parent = m.has_mode = 1;
+	m.parent = 1;
+	m.name = "d";
+	m.mode = S_IFDIR | 0755;
+	call(h, M(MKDIR), &m.base, &h->client, tag);
+	a = godfs__attr_resp__unpack(NULL, answer(h, tag)->len, answer(h, tag)->pb);
+	assert_non_null(a);
+	assert_int_equal(a->status, 0);
+	assert_non_null(a->parent);
+	assert_int_equal(a->parent->ino, 1);
+	assert_int_equal(a->parent->nlink, 3);              /* the new ".." */
+	assert_int_equal(a->parent->mtime_sec, a->attr->ctime_sec);
+	godfs__attr_resp__free_unpacked(a, NULL);
+	/* an existing name opened by MKNOD without O_EXCL changed nothing */
+	assert_int_equal(do_mknod(h, "f", sid, 0, NULL), 0);
+
+	u.has_parent = 1;
+	u.parent = 1;
+	u.name = "f";
+	call(h, M(UNLINK), &u.base, &h->client, tag);
+	s = godfs__status_resp__unpack(NULL, answer(h, tag)->len, answer(h, tag)->pb);
+	assert_non_null(s);
+	assert_int_equal(s->status, 0);
+	assert_non_null(s->parent);
+	assert_int_equal(s->parent->ino, 1);
+	godfs__status_resp__free_unpacked(s, NULL);
+	/* a failure carries none */
+	call(h, M(UNLINK), &u.base, &h->client, tag);
+	s = godfs__status_resp__unpack(NULL, answer(h, tag)->len, answer(h, tag)->pb);
+	assert_int_equal(s->status, GD_ENOENT);
+	assert_null(s->parent);
+	godfs__status_resp__free_unpacked(s, NULL);
+	assert_int_equal(h->freed, h->n_replies);
+}
+
 static void test_open_locate(void **state)
 {
 	struct harness *h = *state;
@@ -1334,6 +1381,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create_replayed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease_return, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_locate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parent_attrs, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
