@@ -5,6 +5,7 @@
 #include "meta_h_locks.h"
 #include "meta_h_token.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -332,6 +333,27 @@ bool meta_h_cap_sign(uint64_t chunk_id, uint64_t version, uint32_t rights,
 	};
 
 	return kr && kr->n > 0 && gd_cap_sign(kr, &cap, out) == 0;
+}
+
+void meta_h_fault_after_apply(void)
+{
+#ifdef GODFS_FAULT_INJECTION
+	static long left = -1;
+
+	if (left < 0) {
+		const char *v = getenv("GODFS_FAULT");
+		const char *p = v ? strstr(v, "after_apply:") : NULL;
+		left = p ? strtol(p + strlen("after_apply:"), NULL, 10) : 0;
+		if (left < 0)
+			left = 0;
+		if (left)
+			gd_warn("fault point: SIGKILL after applied change number %ld", left);
+	}
+	if (left > 0 && --left == 0) {
+		gd_warn("fault point: SIGKILL now, after an apply, before its reply");
+		raise(SIGKILL);
+	}
+#endif
 }
 
 uint32_t meta_h_lease_cap_ms(const struct meta_server *ms)

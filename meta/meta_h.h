@@ -121,6 +121,15 @@ const char *meta_h_node_address(struct meta_server *ms, const char *node_id);
  * no key (an --insecure cluster: no capability is sent, none is checked). */
 bool meta_h_cap_sign(uint64_t chunk_id, uint64_t version, uint32_t rights,
 		     uint32_t lifetime_ms, uint8_t out[GD_CAP_LEN]);
+/* Fault point of test builds only (configure --enable-sanitizers defines
+ * GODFS_FAULT_INJECTION; a no-op otherwise), in the GODFS_FAULT syntax of
+ * chunkd/chunkd_fault.h: with GODFS_FAULT=after_apply:N in the environment,
+ * the Nth namespace change applied by this process for a client kills the
+ * process (SIGKILL) before the reply goes out: a reply lost after the
+ * change was committed and applied, deterministically
+ * (tests/e2e/e2e_meta_exactly_once.sh). Called by the done callbacks of
+ * namespace changes (meta_h_ns.c, meta_h_create.c) once applied. */
+void meta_h_fault_after_apply(void);
 /* How long the capability of a write lease lasts: the lease, and a margin
  * (at most a minute) for the fsync and the commit that follow its last
  * write. */

@@ -119,6 +119,7 @@ static void create_done(struct meta_server *ms, struct gd_request *req, int stat
 		meta_h_reply_status(ms, req, status ? status : GD_EIO);
 		goto out;
 	}
+	meta_h_fault_after_apply();
 	if (res->status == 0 && res->resp)
 		r = godfs__open_resp__unpack(&gd_pb_allocator, res->resp_len, res->resp);
 	if (!r || !r->attr) {

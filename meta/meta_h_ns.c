@@ -2,7 +2,6 @@
 #include "meta_h_ns.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -306,40 +305,11 @@ void meta_h_ns_remove(struct meta_server *ms, struct gd_request *req)
 
 /* ---- proposals applied ------------------------------------------------------------------------ */
 
-#ifdef GODFS_FAULT_INJECTION
-/* Fault point of test builds only (configure --enable-sanitizers defines
- * GODFS_FAULT_INJECTION), in the GODFS_FAULT syntax of chunkd/chunkd_fault.h:
- * with GODFS_FAULT=after_apply:N in the environment, the Nth namespace change
- * applied by this process for a client kills the process (SIGKILL) before
- * the reply goes out: a reply lost after the change was committed and
- * applied, deterministically (tests/e2e/e2e_meta_exactly_once.sh). */
-static void fault_kill_after_apply(void)
-{
-	static long left = -1;
-
-	if (left < 0) {
-		const char *v = getenv("GODFS_FAULT");
-		const char *p = v ? strstr(v, "after_apply:") : NULL;
-		left = p ? strtol(p + strlen("after_apply:"), NULL, 10) : 0;
-		if (left < 0)
-			left = 0;
-		if (left)
-			gd_warn("fault point: SIGKILL after applied change number %ld", left);
-	}
-	if (left > 0 && --left == 0) {
-		gd_warn("fault point: SIGKILL now, after an apply, before its reply");
-		raise(SIGKILL);
-	}
-}
-#endif
-
 /* After a namespace change: open files, orphans, freed chunks. */
 static void change_applied(struct meta_server *ms, struct gd_request *req, struct ns_call *c,
 			   const struct meta_fsm_result *res)
 {
-#ifdef GODFS_FAULT_INJECTION
-	fault_kill_after_apply();
-#endif
+	meta_h_fault_after_apply();
 	if (c->open_counted) {
 		/* counted when proposed; a failed open gives it back */
 		if (res->status != 0)
