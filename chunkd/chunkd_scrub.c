@@ -58,8 +58,10 @@ static int scrub_one(struct chunkd_scrub *s, const struct chunkd_chunk_info *ci,
 					   &got);
 
 		if (rc == GD_ECORRUPT) {
-			for (size_t at = 0; at < len; at += CHUNKD_BLOCK_SIZE) {
-				size_t n = len - at < CHUNKD_BLOCK_SIZE ? len - at : CHUNKD_BLOCK_SIZE;
+			/* block by block in the copy's own block size (its format) */
+			size_t bs = chunkd_store_block_size(s->cfg.store, ci->chunk_id);
+			for (size_t at = 0; at < len; at += bs) {
+				size_t n = len - at < bs ? len - at : bs;
 				if (chunkd_store_read(s->cfg.store, ci->chunk_id, ci->version,
 						      off + at, n, buf, &got) == GD_ECORRUPT)
 					(*corrupt)++;

@@ -26,7 +26,6 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#define BS CHUNKD_BLOCK_SIZE
 #define HDR_MAGIC "GODFSCHK"
 #define HDR_OFF_FORMAT 8
 #define HDR_OFF_BLOCK 12
@@ -41,6 +40,17 @@
 #define DEFAULT_RESERVE (64ull << 20)
 #define DEFAULT_FD_CACHE 256
 #define PATH_LEN 4096
+
+/* Where a format keeps its blocks, and how its table entries read. */
+struct layout {
+	uint32_t format;                /* written in headers: 2 (format 1 copies too) or 3 */
+	uint32_t bs;                    /* checksum block size */
+	uint32_t nblocks;               /* table entries */
+	uint32_t table_size;            /* bytes, at CHUNKD_HDR_SIZE */
+	uint64_t data_off;              /* where data byte 0 is in the file */
+	uint64_t key;                   /* entry = XXH3-64(block) ^ key (0: plain) */
+	uint64_t zero_hash;             /* XXH3-64 of a block of zeros */
+};
 
 struct data_dir {
 	char *path;
@@ -65,6 +75,7 @@ struct chunk {
 	int counted_dir;                /* store->mu: the dir whose nchunks counts it */
 	/* rw */
 	int dir;
+	const struct layout *lay;       /* the copy's format: it keeps it for life */
 	uint64_t data_len;
 	uint64_t chunk_size;
 	int header_dirty;               /* header's data length is behind */
@@ -81,7 +92,7 @@ struct chunk {
 	 * fd and table stay valid while fd_users > 0 (eviction needs 0). */
 	pthread_mutex_t fd_mu;
 	int fd;
-	uint64_t *table;                /* CHUNKD_MAX_BLOCKS entries, little endian */
+	uint64_t *table;                /* lay->nblocks entries, as on disk */
 	int fd_users;
 	struct chunk *lru_prev, *lru_next;
 };
@@ -95,7 +106,8 @@ struct chunkd_store {
 	int fd_cache;
 	chunkd_store_corrupt_fn on_corrupt;
 	void *ctx;
-	uint64_t zero_hash;             /* XXH3-64 of a block of zeros */
+	struct layout lay2, lay3;       /* const after open: formats 1/2 and 3 */
+	const struct layout *new_lay;   /* const after open: for new copies */
 	uint64_t settle_ms;             /* const: idle time before an open copy is settled */
 	pthread_t settler;
 	int settler_running;            /* const after open */
@@ -116,6 +128,7 @@ struct chunkd_import {
 	int dir;
 	char tmp[PATH_LEN];
 	int fd;
+	const struct layout *lay;       /* the store's format for new copies */
 	uint64_t *table;
 	uint64_t end;                   /* end of the last non-zero block */
 	uint8_t *pad;                   /* a zero-padded last block */
@@ -277,13 +290,13 @@ static int space_check(const struct chunkd_store *s, int dir, uint64_t len)
 	return 0;
 }
 
-static void header_encode(uint8_t *h, uint64_t id, uint64_t version, uint64_t data_len,
-			  uint64_t chunk_size, uint32_t state)
+static void header_encode(uint8_t *h, const struct layout *lay, uint64_t id, uint64_t version,
+			  uint64_t data_len, uint64_t chunk_size, uint32_t state)
 {
 	memset(h, 0, CHUNKD_HDR_SIZE);
 	memcpy(h, HDR_MAGIC, 8);
-	put_le32(h + HDR_OFF_FORMAT, CHUNKD_FORMAT_VERSION);
-	put_le32(h + HDR_OFF_BLOCK, BS);
+	put_le32(h + HDR_OFF_FORMAT, lay->format);
+	put_le32(h + HDR_OFF_BLOCK, lay->bs);
 	put_le64(h + HDR_OFF_ID, id);
 	put_le64(h + HDR_OFF_VERSION, version);
 	put_le64(h + HDR_OFF_DATALEN, data_len);
@@ -292,8 +305,10 @@ static void header_encode(uint8_t *h, uint64_t id, uint64_t version, uint64_t da
 	put_le64(h + HDR_OFF_SUM, XXH3_64bits(h, HDR_OFF_SUM));
 }
 
-/* Checks a header read from disk; returns a reason or NULL when it is good. */
-static const char *header_decode(const uint8_t *h, uint64_t *id, uint64_t *version,
+/* Checks a header read from disk and says the copy's layout; returns a
+ * reason or NULL when it is good. */
+static const char *header_decode(const struct chunkd_store *s, const uint8_t *h,
+				 const struct layout **lay, uint64_t *id, uint64_t *version,
 				 uint64_t *data_len, uint64_t *chunk_size, uint32_t *state)
 {
 	uint32_t format;
@@ -303,9 +318,13 @@ static const char *header_decode(const uint8_t *h, uint64_t *id, uint64_t *versi
 	if (get_le64(h + HDR_OFF_SUM) != XXH3_64bits(h, HDR_OFF_SUM))
 		return "header checksum mismatch";
 	format = get_le32(h + HDR_OFF_FORMAT);
-	if (format != 1 && format != CHUNKD_FORMAT_VERSION)
+	if (format == 1 || format == 2)
+		*lay = &s->lay2;
+	else if (format == 3)
+		*lay = &s->lay3;
+	else
 		return "unknown format version";
-	if (get_le32(h + HDR_OFF_BLOCK) != BS)
+	if (get_le32(h + HDR_OFF_BLOCK) != (*lay)->bs)
 		return "unsupported block size";
 	*id = get_le64(h + HDR_OFF_ID);
 	*version = get_le64(h + HDR_OFF_VERSION);
@@ -320,14 +339,46 @@ static const char *header_decode(const uint8_t *h, uint64_t *id, uint64_t *versi
 	return NULL;
 }
 
-/* The checksum of one whole block whose first n bytes are at p (the rest zeros). */
-static uint64_t block_hash(const uint8_t *p, size_t n, uint8_t *pad)
+/* The checksum of one whole block of bs bytes whose first n bytes are at p
+ * (the rest zeros). */
+static uint64_t block_hash(const uint8_t *p, size_t n, size_t bs, uint8_t *pad)
 {
-	if (n == BS)
-		return XXH3_64bits(p, BS);
+	if (n == bs)
+		return XXH3_64bits(p, bs);
 	memcpy(pad, p, n);
-	memset(pad + n, 0, BS - n);
-	return XXH3_64bits(pad, BS);
+	memset(pad + n, 0, bs - n);
+	return XXH3_64bits(pad, bs);
+}
+
+/* The checksum table entry b says block b must hash to (fd acquired). */
+static uint64_t entry_get(const struct chunk *c, uint64_t b)
+{
+	return get_le64((const uint8_t *)&c->table[b]) ^ c->lay->key;
+}
+
+static void entry_set(struct chunk *c, uint64_t b, uint64_t hash)
+{
+	put_le64((uint8_t *)&c->table[b], hash ^ c->lay->key);
+}
+
+/* Fills a table with the entries of blocks of zeros. */
+static void table_fill_zero(const struct layout *lay, uint64_t *table)
+{
+	for (uint32_t i = 0; i < lay->nblocks; i++)
+		put_le64((uint8_t *)&table[i], lay->zero_hash ^ lay->key);
+}
+
+static void layout_init(struct layout *lay, uint32_t format, uint32_t bs,
+			const uint8_t *zeros)
+{
+	lay->format = format;
+	lay->bs = bs;
+	lay->nblocks = CHUNKD_MAX_CHUNK / bs;
+	lay->table_size = lay->nblocks * 8u;
+	lay->data_off = CHUNKD_HDR_SIZE + lay->table_size;
+	lay->zero_hash = XXH3_64bits(zeros, bs);
+	/* format 3: a block of zeros has the entry 0, so table holes are right */
+	lay->key = format >= 3 ? lay->zero_hash : 0;
 }
 
 static int all_zero(const uint8_t *p, size_t n)
@@ -600,17 +651,17 @@ static int fd_acquire(struct chunkd_store *s, struct chunk *c)
 		gd_error("open %s: %s", path, strerror(errno));
 		goto out_unlock;
 	}
-	table = gd_malloc(CHUNKD_TABLE_SIZE);
+	table = gd_malloc(c->lay->table_size);
 	if (!table) {
 		rc = GD_ENOMEM;
 		goto err_after_open;
 	}
 	struct chunkd_uring_op op = {
-		.fd = fd, .write = 0, .buf = table, .len = CHUNKD_TABLE_SIZE,
+		.fd = fd, .write = 0, .buf = table, .len = c->lay->table_size,
 		.off = CHUNKD_HDR_SIZE,
 	};
 	rc = chunkd_uring_run(s->io, &op, 1);
-	if (rc == 0 && op.done != CHUNKD_TABLE_SIZE)
+	if (rc == 0 && op.done != c->lay->table_size)
 		rc = GD_ECORRUPT;   /* a file shorter than its checksum table */
 	if (rc != 0) {
 		gd_error("%s: cannot read the checksum table: %s", path, gd_strerror(rc));
@@ -647,7 +698,7 @@ static int header_write(struct chunkd_store *s, struct chunk *c)
 				      .len = sizeof(h), .off = 0 };
 	int rc;
 
-	header_encode(h, c->id, c->version, c->data_len, c->chunk_size,
+	header_encode(h, c->lay, c->id, c->version, c->data_len, c->chunk_size,
 		      c->open_on_disk ? HDR_STATE_OPEN : HDR_STATE_CLEAN);
 	rc = chunkd_uring_run(s->io, &op, 1);
 	if (rc == 0)
@@ -669,7 +720,7 @@ static void note_bad(struct chunkd_store *s, struct chunk *c, uint64_t b, const 
 
 	pthread_mutex_lock(&s->mu);
 	if (!c->bad)
-		c->bad = gd_calloc(CHUNKD_MAX_BLOCKS / 8, 1);
+		c->bad = gd_calloc(CHUNKD_MAX_BLOCKS / 8, 1);   /* the most blocks of any format */
 	if (c->bad) {
 		first = !(c->bad[b / 8] & (1u << (b % 8)));
 		c->bad[b / 8] |= (uint8_t)(1u << (b % 8));
@@ -682,7 +733,7 @@ static void note_bad(struct chunkd_store *s, struct chunk *c, uint64_t b, const 
 	atomic_fetch_add(&s->dirs[c->dir].checksum_errors, 1);
 	gd_error("chunk %016" PRIx64 " v%" PRIu64 ": block %" PRIu64 " (data bytes %" PRIu64
 		 "..%" PRIu64 ") does not match its checksum (%s): reported, the copy is kept",
-		 c->id, version, b, b * BS, b * BS + BS - 1, why);
+		 c->id, version, b, b * c->lay->bs, b * c->lay->bs + c->lay->bs - 1, why);
 	if (s->on_corrupt)
 		s->on_corrupt(s->ctx, c->id, version, b);
 }
@@ -774,19 +825,22 @@ static void tmp_path(const struct chunkd_store *s, int dir, uint64_t id, uint64_
 		 s->dirs[dir].path, id, version, r);
 }
 
-/* Creates an empty copy (rw held for writing, no copy). The header (marked
- * open, so that the first writes need no sync of their own) and the table are
- * written to a temp file and synced before it is renamed into place: a chunk
- * file under its name always has a whole header, even after a power loss. */
+/* Creates an empty copy in the store's format for new copies (rw held for
+ * writing, no copy). The header (marked open, so that the first writes need
+ * no sync of their own) and the table are written to a temp file and synced
+ * before it is renamed into place: a chunk file under its name always has a
+ * whole header, even after a power loss. A format 3 table of zeros is a hole:
+ * only the header is written, the file is extended over the table. */
 static int chunk_create(struct chunkd_store *s, struct chunk *c, uint64_t version,
 			uint64_t chunk_size)
 {
+	const struct layout *lay = s->new_lay;
 	char path[PATH_LEN], tmp[PATH_LEN];
 	uint8_t *head;
 	uint64_t *table;
 	int fd, rc, dir = pick_dir(s);
 
-	rc = space_check(s, dir, CHUNKD_DATA_OFF);
+	rc = space_check(s, dir, lay->data_off);
 	if (rc)
 		return rc;
 	rc = make_leafdir(s, dir, c->id);
@@ -795,8 +849,8 @@ static int chunk_create(struct chunkd_store *s, struct chunk *c, uint64_t versio
 			 s->dirs[dir].path, gd_strerror(rc));
 		return rc;
 	}
-	head = gd_malloc(CHUNKD_DATA_OFF);
-	table = gd_malloc(CHUNKD_TABLE_SIZE);
+	head = gd_malloc(lay->format >= 3 ? CHUNKD_HDR_SIZE : lay->data_off);
+	table = gd_malloc(lay->table_size);
 	if (!head || !table) {
 		rc = GD_ENOMEM;
 		goto out_free;
@@ -809,13 +863,16 @@ static int chunk_create(struct chunkd_store *s, struct chunk *c, uint64_t versio
 		gd_error("create %s: %s", tmp, strerror(errno));
 		goto out_free;
 	}
-	header_encode(head, c->id, version, 0, chunk_size, HDR_STATE_OPEN);
-	for (unsigned i = 0; i < CHUNKD_MAX_BLOCKS; i++)
-		put_le64((uint8_t *)&table[i], s->zero_hash);
-	memcpy(head + CHUNKD_HDR_SIZE, table, CHUNKD_TABLE_SIZE);
+	header_encode(head, lay, c->id, version, 0, chunk_size, HDR_STATE_OPEN);
+	table_fill_zero(lay, table);
+	if (lay->format < 3)
+		memcpy(head + CHUNKD_HDR_SIZE, table, lay->table_size);
 	struct chunkd_uring_op op = { .fd = fd, .write = 1, .buf = head,
-				      .len = CHUNKD_DATA_OFF, .off = 0 };
+				      .len = lay->format >= 3 ? CHUNKD_HDR_SIZE : lay->data_off,
+				      .off = 0 };
 	rc = chunkd_uring_run(s->io, &op, 1);
+	if (rc == 0 && lay->format >= 3 && ftruncate(fd, (off_t)lay->data_off) != 0)
+		rc = gd_status_from_errno(errno);
 	if (rc == 0)
 		rc = sync_file(s, fd);
 	if (rc == 0 && rename(tmp, path) != 0)
@@ -828,6 +885,7 @@ static int chunk_create(struct chunkd_store *s, struct chunk *c, uint64_t versio
 	}
 	CHUNKD_FAULT("rename");
 	c->dir = dir;
+	c->lay = lay;
 	c->data_len = 0;
 	c->chunk_size = chunk_size;
 	c->header_dirty = 0;
@@ -914,14 +972,15 @@ static struct chunk *chunk_lock_w(struct chunkd_store *s, uint64_t id)
 static int block_read_verify(struct chunkd_store *s, struct chunk *c, uint64_t b,
 			     uint8_t *buf)
 {
+	size_t bs = c->lay->bs;
 	struct chunkd_uring_op op = { .fd = c->fd, .write = 0, .buf = buf,
-				      .len = BS, .off = CHUNKD_DATA_OFF + b * BS };
+				      .len = bs, .off = c->lay->data_off + b * bs };
 	int rc = chunkd_uring_run(s->io, &op, 1);
 
 	if (rc)
 		return rc;
-	memset(buf + op.done, 0, BS - op.done);
-	if (XXH3_64bits(buf, BS) != get_le64((uint8_t *)&c->table[b]))
+	memset(buf + op.done, 0, bs - op.done);
+	if (XXH3_64bits(buf, bs) != entry_get(c, b))
 		return GD_ECORRUPT;
 	return 0;
 }
@@ -942,11 +1001,16 @@ static int table_write(struct chunkd_store *s, struct chunk *c, uint64_t b0, uin
 static int do_write(struct chunkd_store *s, struct chunk *c, uint64_t off,
 		    const uint8_t *data, size_t len, uint64_t *bad_b)
 {
+	const uint64_t BS = c->lay->bs;
 	uint64_t b0 = off / BS, b1 = (off + len - 1) / BS;
-	uint64_t newh[CHUNKD_MAX_BLOCKS], oldh[CHUNKD_MAX_BLOCKS];
+	uint64_t *newh, *oldh;
 	uint8_t *scratch = NULL;
 	int rc = 0;
 
+	newh = gd_malloc((size_t)(b1 - b0 + 1) * 2 * sizeof(*newh));
+	if (!newh)
+		return GD_ENOMEM;
+	oldh = newh + (b1 - b0 + 1);
 	for (uint64_t b = b0; b <= b1; b++) {
 		uint64_t bs = b * BS;
 		if (bs >= off && bs + BS <= off + len) {
@@ -961,10 +1025,16 @@ static int do_write(struct chunkd_store *s, struct chunk *c, uint64_t off,
 				goto out;
 			}
 		}
-		rc = block_read_verify(s, c, b, scratch);
-		if (rc) {
-			*bad_b = b;
-			goto out;
+		if (bs >= c->data_len) {
+			/* wholly past the data: zeros (truncate and recovery keep
+			 * it so), nothing to read */
+			memset(scratch, 0, BS);
+		} else {
+			rc = block_read_verify(s, c, b, scratch);
+			if (rc) {
+				*bad_b = b;
+				goto out;
+			}
 		}
 		uint64_t from = off > bs ? off : bs;
 		uint64_t to = off + len < bs + BS ? off + len : bs + BS;
@@ -973,7 +1043,7 @@ static int do_write(struct chunkd_store *s, struct chunk *c, uint64_t off,
 	}
 
 	struct chunkd_uring_op op = { .fd = c->fd, .write = 1, .buf = (void *)data,
-				      .len = len, .off = CHUNKD_DATA_OFF + off };
+				      .len = len, .off = c->lay->data_off + off };
 	rc = chunkd_uring_run(s->io, &op, 1);
 	CHUNKD_FAULT("write_data");
 	if (rc) {
@@ -983,7 +1053,7 @@ static int do_write(struct chunkd_store *s, struct chunk *c, uint64_t off,
 	}
 	for (uint64_t b = b0; b <= b1; b++) {
 		oldh[b - b0] = c->table[b];
-		put_le64((uint8_t *)&c->table[b], newh[b - b0]);
+		entry_set(c, b, newh[b - b0]);
 	}
 	rc = table_write(s, c, b0, b1);
 	if (rc) {
@@ -1008,6 +1078,7 @@ static int do_write(struct chunkd_store *s, struct chunk *c, uint64_t off,
 	}
 out:
 	gd_free(scratch);
+	gd_free(newh);
 	return rc;
 }
 
@@ -1040,7 +1111,7 @@ int chunkd_store_write(struct chunkd_store *s, uint64_t chunk_id, uint64_t versi
 	}
 	if (len == 0)
 		goto out;
-	rc = space_check(s, c->dir, len + BS);
+	rc = space_check(s, c->dir, len + c->lay->bs);
 	if (rc)
 		goto out;
 	rc = fd_acquire(s, c);
@@ -1064,6 +1135,7 @@ out:
 static int do_read(struct chunkd_store *s, struct chunk *c, uint64_t off, size_t len,
 		   uint8_t *buf, uint64_t *bad_b)
 {
+	const uint64_t BS = c->lay->bs, DOFF = c->lay->data_off;
 	uint64_t b0 = off / BS, b1 = (off + len - 1) / BS;
 	uint64_t end = off + len;
 	struct chunkd_uring_op ops[3];
@@ -1083,13 +1155,13 @@ static int do_read(struct chunkd_store *s, struct chunk *c, uint64_t off, size_t
 		if (!head)
 			return GD_ENOMEM;
 		ops[n] = (struct chunkd_uring_op){ .fd = c->fd, .buf = head, .len = BS,
-						   .off = CHUNKD_DATA_OFF + b0 * BS };
+						   .off = DOFF + b0 * BS };
 		head_i = n++;
 	}
 	if (mid_b1 > mid_b0) {
 		ops[n] = (struct chunkd_uring_op){ .fd = c->fd, .buf = buf + (mid_b0 * BS - off),
 						   .len = (size_t)(mid_b1 - mid_b0) * BS,
-						   .off = CHUNKD_DATA_OFF + mid_b0 * BS };
+						   .off = DOFF + mid_b0 * BS };
 		mid_i = n++;
 	}
 	if (tail_partial) {
@@ -1099,7 +1171,7 @@ static int do_read(struct chunkd_store *s, struct chunk *c, uint64_t off, size_t
 			goto out;
 		}
 		ops[n] = (struct chunkd_uring_op){ .fd = c->fd, .buf = tail, .len = BS,
-						   .off = CHUNKD_DATA_OFF + b1 * BS };
+						   .off = DOFF + b1 * BS };
 		tail_i = n++;
 	}
 	rc = chunkd_uring_run(s->io, ops, n);
@@ -1108,22 +1180,21 @@ static int do_read(struct chunkd_store *s, struct chunk *c, uint64_t off, size_t
 	for (int i = 0; i < n; i++)
 		memset((uint8_t *)ops[i].buf + ops[i].done, 0, ops[i].len - ops[i].done);
 
-	if (head_i >= 0 && XXH3_64bits(head, BS) != get_le64((uint8_t *)&c->table[b0])) {
+	if (head_i >= 0 && XXH3_64bits(head, BS) != entry_get(c, b0)) {
 		*bad_b = b0;
 		rc = GD_ECORRUPT;
 		goto out;
 	}
 	if (mid_i >= 0) {
 		for (uint64_t b = mid_b0; b < mid_b1; b++) {
-			if (XXH3_64bits(buf + (b * BS - off), BS) !=
-			    get_le64((uint8_t *)&c->table[b])) {
+			if (XXH3_64bits(buf + (b * BS - off), BS) != entry_get(c, b)) {
 				*bad_b = b;
 				rc = GD_ECORRUPT;
 				goto out;
 			}
 		}
 	}
-	if (tail_i >= 0 && XXH3_64bits(tail, BS) != get_le64((uint8_t *)&c->table[b1])) {
+	if (tail_i >= 0 && XXH3_64bits(tail, BS) != entry_get(c, b1)) {
 		*bad_b = b1;
 		rc = GD_ECORRUPT;
 		goto out;
@@ -1217,6 +1288,7 @@ out:
 static int do_truncate(struct chunkd_store *s, struct chunk *c, uint64_t length,
 		       uint64_t *bad_b)
 {
+	const uint64_t BS = c->lay->bs, DOFF = c->lay->data_off;
 	uint64_t old = c->data_len;
 	uint8_t *scratch = NULL;
 	int rc = 0;
@@ -1239,20 +1311,20 @@ static int do_truncate(struct chunkd_store *s, struct chunk *c, uint64_t length,
 			memset(scratch + rem, 0, BS - rem);
 			bh = XXH3_64bits(scratch, BS);
 		}
-		if (ftruncate(c->fd, (off_t)(CHUNKD_DATA_OFF + length)) != 0) {
+		if (ftruncate(c->fd, (off_t)(DOFF + length)) != 0) {
 			rc = gd_status_from_errno(errno);
 			goto out;
 		}
 		if (rem)
-			put_le64((uint8_t *)&c->table[b], bh);
+			entry_set(c, b, bh);
 		for (uint64_t i = first_zero; i <= last; i++)
-			put_le64((uint8_t *)&c->table[i], s->zero_hash);
+			entry_set(c, i, c->lay->zero_hash);
 		rc = table_write(s, c, b, last);
 		if (rc)
 			goto out;
 	} else if (length > old) {
 		/* The new bytes are a hole: zeros, which their checksums already say. */
-		if (ftruncate(c->fd, (off_t)(CHUNKD_DATA_OFF + length)) != 0) {
+		if (ftruncate(c->fd, (off_t)(DOFF + length)) != 0) {
 			rc = gd_status_from_errno(errno);
 			goto out;
 		}
@@ -1395,6 +1467,21 @@ int chunkd_store_extent(struct chunkd_store *s, uint64_t chunk_id, uint64_t vers
 	return rc;
 }
 
+uint32_t chunkd_store_block_size(struct chunkd_store *s, uint64_t chunk_id)
+{
+	struct chunk *c = chunk_get(s, chunk_id, 0);
+	uint32_t bs = CHUNKD_BLOCK_SIZE;
+
+	if (!c)
+		return bs;
+	pthread_rwlock_rdlock(&c->rw);
+	if (c->exists)
+		bs = c->lay->bs;
+	pthread_rwlock_unlock(&c->rw);
+	chunk_put(s, c);
+	return bs;
+}
+
 int chunkd_store_list(struct chunkd_store *s, struct chunkd_chunk_info **out, size_t *n)
 {
 	struct chunkd_chunk_info *v = NULL;
@@ -1501,15 +1588,15 @@ int chunkd_store_import_begin(struct chunkd_store *s, uint64_t chunk_id, uint64_
 	imp->version = version;
 	imp->dir = pick_dir(s);
 	imp->fd = -1;
-	imp->table = gd_malloc(CHUNKD_TABLE_SIZE);
-	imp->pad = gd_malloc(BS);
+	imp->lay = s->new_lay;
+	imp->table = gd_malloc(imp->lay->table_size);
+	imp->pad = gd_malloc(imp->lay->bs);
 	if (!imp->table || !imp->pad) {
 		rc = GD_ENOMEM;
 		goto err;
 	}
-	for (unsigned i = 0; i < CHUNKD_MAX_BLOCKS; i++)
-		put_le64((uint8_t *)&imp->table[i], s->zero_hash);
-	rc = space_check(s, imp->dir, CHUNKD_DATA_OFF);
+	table_fill_zero(imp->lay, imp->table);
+	rc = space_check(s, imp->dir, imp->lay->data_off);
 	if (rc)
 		goto err;
 	tmp_path(s, imp->dir, chunk_id, version, imp->tmp);
@@ -1532,6 +1619,8 @@ int chunkd_store_import_write(struct chunkd_import *imp, uint64_t offset,
 			      const void *data, size_t len)
 {
 	struct chunkd_store *s = imp->s;
+	const struct layout *lay = imp->lay;
+	const size_t BS = lay->bs;
 	const uint8_t *p = data;
 	int rc;
 
@@ -1546,9 +1635,9 @@ int chunkd_store_import_write(struct chunkd_import *imp, uint64_t offset,
 
 		if (all_zero(p + at, n))
 			continue;   /* a hole reads as zeros; its entry is already the zero hash */
-		put_le64((uint8_t *)&imp->table[b], block_hash(p + at, n, imp->pad));
+		put_le64((uint8_t *)&imp->table[b], block_hash(p + at, n, BS, imp->pad) ^ lay->key);
 		struct chunkd_uring_op op = { .fd = imp->fd, .write = 1, .buf = (void *)(p + at),
-					      .len = n, .off = CHUNKD_DATA_OFF + offset + at };
+					      .len = n, .off = lay->data_off + offset + at };
 		rc = chunkd_uring_run(s->io, &op, 1);
 		if (rc)
 			return rc;
@@ -1570,6 +1659,26 @@ void chunkd_store_import_abort(struct chunkd_import *imp)
 	gd_free(imp);
 }
 
+/* Writes the imported copy's table: in format 3 only the 4 KiB pages that
+ * hold an entry other than 0 (the rest stay holes, which read as the entries
+ * of zeros); in format 2 all of it. */
+static int import_write_table(struct chunkd_import *imp)
+{
+	const size_t per_page = 4096 / 8;
+	int rc = 0;
+
+	for (size_t i = 0; i < imp->lay->nblocks && rc == 0; i += per_page) {
+		size_t n = imp->lay->nblocks - i < per_page ? imp->lay->nblocks - i : per_page;
+
+		if (imp->lay->format >= 3 && all_zero((const uint8_t *)&imp->table[i], n * 8))
+			continue;
+		struct chunkd_uring_op op = { .fd = imp->fd, .write = 1, .buf = &imp->table[i],
+					      .len = n * 8, .off = CHUNKD_HDR_SIZE + i * 8 };
+		rc = chunkd_uring_run(imp->s->io, &op, 1);
+	}
+	return rc;
+}
+
 int chunkd_store_import_commit(struct chunkd_import *imp, uint64_t chunk_size)
 {
 	struct chunkd_store *s = imp->s;
@@ -1582,14 +1691,15 @@ int chunkd_store_import_commit(struct chunkd_import *imp, uint64_t chunk_size)
 		rc = GD_EINVAL;
 		goto out_abort;
 	}
-	header_encode(head, imp->id, imp->version, imp->end, chunk_size, HDR_STATE_CLEAN);
-	struct chunkd_uring_op ops[2] = {
-		{ .fd = imp->fd, .write = 1, .buf = head, .len = CHUNKD_HDR_SIZE, .off = 0 },
-		{ .fd = imp->fd, .write = 1, .buf = imp->table, .len = CHUNKD_TABLE_SIZE,
-		  .off = CHUNKD_HDR_SIZE },
-	};
-	rc = chunkd_uring_run(s->io, ops, 2);
-	if (rc == 0 && ftruncate(imp->fd, (off_t)(CHUNKD_DATA_OFF + imp->end)) != 0)
+	header_encode(head, imp->lay, imp->id, imp->version, imp->end, chunk_size,
+		      HDR_STATE_CLEAN);
+	rc = import_write_table(imp);
+	if (rc == 0) {
+		struct chunkd_uring_op op = { .fd = imp->fd, .write = 1, .buf = head,
+					      .len = CHUNKD_HDR_SIZE, .off = 0 };
+		rc = chunkd_uring_run(s->io, &op, 1);
+	}
+	if (rc == 0 && ftruncate(imp->fd, (off_t)(imp->lay->data_off + imp->end)) != 0)
 		rc = gd_status_from_errno(errno);
 	if (rc == 0)
 		rc = sync_file(s, imp->fd);
@@ -1639,6 +1749,7 @@ int chunkd_store_import_commit(struct chunkd_import *imp, uint64_t chunk_size)
 	c->nbad = 0;
 	pthread_mutex_unlock(&s->mu);
 	c->dir = imp->dir;
+	c->lay = imp->lay;
 	c->data_len = imp->end;
 	c->chunk_size = chunk_size;
 	c->header_dirty = 0;
@@ -1676,7 +1787,8 @@ out_abort:
  * open). The price: rot inside such a block in the same window is not seen. */
 static int recover_copy(struct chunkd_store *s, struct chunk *c)
 {
-	uint64_t nb = (c->data_len + BS - 1) / BS, fixed = 0;
+	const uint64_t BS = c->lay->bs;
+	uint64_t nb = (c->data_len + BS - 1) / BS, fixed = 0, lo = UINT64_MAX, hi = 0;
 	uint8_t *buf = gd_malloc(BS);
 	int rc;
 
@@ -1685,24 +1797,25 @@ static int recover_copy(struct chunkd_store *s, struct chunk *c)
 	rc = fd_acquire(s, c);
 	if (rc)
 		goto out_free;
-	for (uint64_t b = 0; b < CHUNKD_MAX_BLOCKS && rc == 0; b++) {
+	for (uint64_t b = 0; b < c->lay->nblocks && rc == 0; b++) {
 		if (b >= nb) {
 			/* past the data: zeros, whatever a torn truncate left in the table */
-			if (get_le64((uint8_t *)&c->table[b]) != s->zero_hash) {
-				put_le64((uint8_t *)&c->table[b], s->zero_hash);
-				fixed++;
-			}
-			continue;
-		}
-		rc = block_read_verify(s, c, b, buf);
-		if (rc == GD_ECORRUPT) {
-			put_le64((uint8_t *)&c->table[b], XXH3_64bits(buf, BS));
-			fixed++;
+			if (entry_get(c, b) == c->lay->zero_hash)
+				continue;
+			entry_set(c, b, c->lay->zero_hash);
+		} else {
+			rc = block_read_verify(s, c, b, buf);
+			if (rc != GD_ECORRUPT)
+				continue;
+			entry_set(c, b, XXH3_64bits(buf, BS));
 			rc = 0;
 		}
+		fixed++;
+		lo = b < lo ? b : lo;
+		hi = b;
 	}
 	if (rc == 0 && fixed)
-		rc = table_write(s, c, 0, CHUNKD_MAX_BLOCKS - 1);
+		rc = table_write(s, c, lo, hi);
 	if (rc == 0)
 		rc = settle_locked(s, c);
 	fd_release(s, c);
@@ -1936,7 +2049,8 @@ static int scan_file(struct chunkd_store *s, int dir, const char *leaf, const ch
 {
 	char path[PATH_LEN], other[PATH_LEN];
 	uint8_t h[CHUNKD_HDR_SIZE];
-	uint64_t id, version, hid, hver, dlen, csize;
+	uint64_t id, version, hid = 0, hver = 0, dlen = 0, csize = 0;
+	const struct layout *lay = NULL;
 	uint32_t state = HDR_STATE_CLEAN;
 	unsigned a, b;
 	const char *why = NULL;
@@ -1955,12 +2069,13 @@ static int scan_file(struct chunkd_store *s, int dir, const char *leaf, const ch
 		gd_warn("%s: %s", path, strerror(errno));
 		return 0;
 	}
-	if (fstat(fd, &st) != 0 || pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
-	    st.st_size < (off_t)CHUNKD_DATA_OFF)
+	if (fstat(fd, &st) != 0 || pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
 		why = "too short";
 	close(fd);
 	if (!why)
-		why = header_decode(h, &hid, &hver, &dlen, &csize, &state);
+		why = header_decode(s, h, &lay, &hid, &hver, &dlen, &csize, &state);
+	if (!why && st.st_size < (off_t)lay->data_off)
+		why = "too short";
 	if (!why && hid != id)
 		why = "header names another chunk";
 	chunk_subdirs(id, &a, &b);
@@ -1992,8 +2107,9 @@ static int scan_file(struct chunkd_store *s, int dir, const char *leaf, const ch
 			return 0;
 		}
 	}
-	uint64_t file_len = (uint64_t)st.st_size - CHUNKD_DATA_OFF;
+	uint64_t file_len = (uint64_t)st.st_size - lay->data_off;
 	c->dir = dir;
+	c->lay = lay;
 	c->chunk_size = csize;
 	c->data_len = dlen > file_len ? dlen : file_len;
 	if (c->data_len > csize)
@@ -2144,14 +2260,21 @@ int chunkd_store_open(const struct chunkd_store_opts *o, struct chunkd_store **o
 	s->ctx = o->ctx;
 	s->nbuckets = 1024;
 	s->buckets = gd_calloc(s->nbuckets, sizeof(*s->buckets));
-	zeros = gd_calloc(1, BS);
+	zeros = gd_calloc(1, CHUNKD_V2_BLOCK_SIZE);
 	if (!s->buckets || !zeros) {
 		gd_free(zeros);
 		rc = GD_ENOMEM;
 		goto err;
 	}
-	s->zero_hash = XXH3_64bits(zeros, BS);
+	layout_init(&s->lay2, 2, CHUNKD_V2_BLOCK_SIZE, zeros);
+	layout_init(&s->lay3, 3, CHUNKD_BLOCK_SIZE, zeros);
 	gd_free(zeros);
+	if (o->new_format != 0 && o->new_format != 2 && o->new_format != 3) {
+		gd_error("chunk format %u: only 2 and 3 can be written", o->new_format);
+		rc = GD_EINVAL;
+		goto err;
+	}
+	s->new_lay = o->new_format == 2 ? &s->lay2 : &s->lay3;
 	rc = chunkd_uring_create(o->force_pread, &s->io);
 	if (rc)
 		goto err;

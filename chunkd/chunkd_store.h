@@ -1,21 +1,31 @@
-/* The chunk store of chunkd: one file per chunk copy, checksummed per 64 KiB
- * block, spread over several data directories (DESIGN.md section 4).
+/* The chunk store of chunkd: one file per chunk copy, checksummed per block,
+ * spread over several data directories (DESIGN.md section 4).
  *
- * On-disk file DATA/hh/hh/<chunk id, 16 hex>_<version, 16 hex>.chk:
- *   [0, 4 KiB)       header: "GODFSCHK", format version (2; 1 is read too),
- *                    block size, chunk id, version, data length, chunk size,
- *                    state (format 2: 0 clean, 1 open); XXH3-64 of the header
- *                    in its last 8 bytes
- *   [4 KiB, 12 KiB)  checksum table: XXH3-64 (little endian) of each 64 KiB
- *                    block, 1024 entries; a block never written holds zeros
- *                    and its entry is the XXH3-64 of 64 KiB of zeros
- *   [12 KiB, ...)    the data; bytes past the end of the file read as zeros
+ * On-disk file DATA/hh/hh/<chunk id, 16 hex>_<version, 16 hex>.chk, format 3
+ * (what new copies, created or imported, are written in):
+ *   [0, 4 KiB)       header: "GODFSCHK", format version (3), block size
+ *                    (4096), chunk id, version, data length, chunk size,
+ *                    state (0 clean, 1 open); XXH3-64 of the header in its
+ *                    last 8 bytes
+ *   [4 KiB, 132 KiB) checksum table, 16384 entries (little endian): the
+ *                    XXH3-64 of each 4 KiB block XOR the XXH3-64 of 4 KiB of
+ *                    zeros, so that a block of zeros has the entry 0 and a
+ *                    table page nobody wrote can stay a hole: a tiny chunk
+ *                    costs one table page on disk, not 128 KiB
+ *   [132 KiB, ...)   the data, 4 KiB aligned; bytes past the end of the file
+ *                    read as zeros
+ * Formats 2 and 1 (older copies keep their format for life, read and written
+ * as they are): block size 64 KiB, the table at [4 KiB, 12 KiB) holds 1024
+ * plain XXH3-64 entries (a block never written has the XXH3-64 of 64 KiB of
+ * zeros), data at 12 KiB; format 1 has no state (always clean).
  *
- * A checksum always covers the whole 64 KiB block, bytes past the data
- * counting as zeros. Every read verifies the blocks it touches; a mismatch
- * returns GD_ECORRUPT for that request and calls the corrupt callback once
- * per bad block (chunkd reports it to the meta); the copy stays, its other
- * blocks read on, until a replica at the same version replaces it.
+ * A checksum always covers its whole block, bytes past the data counting as
+ * zeros. Every read verifies the blocks it touches; a mismatch returns
+ * GD_ECORRUPT for that request and calls the corrupt callback once per bad
+ * block (chunkd reports it to the meta); the copy stays, its other blocks
+ * read on, until a replica at the same version replaces it. A write that
+ * covers whole blocks reads nothing; a block it covers in part is read,
+ * verified and merged (not when it lies wholly past the data: zeros).
  *
  * Crash safety (docs/chunkd.md): before the data or checksums of a copy
  * change, its header is marked open and synced; a copy is settled (synced,
@@ -32,20 +42,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CHUNKD_BLOCK_SIZE (64u * 1024u)
+/* Format 3, the format of new copies. */
+#define CHUNKD_BLOCK_SIZE 4096u
 #define CHUNKD_MAX_CHUNK (64u * 1024u * 1024u)
 #define CHUNKD_MAX_BLOCKS (CHUNKD_MAX_CHUNK / CHUNKD_BLOCK_SIZE)
 #define CHUNKD_HDR_SIZE 4096u
 #define CHUNKD_TABLE_SIZE (CHUNKD_MAX_BLOCKS * 8u)
 #define CHUNKD_DATA_OFF (CHUNKD_HDR_SIZE + CHUNKD_TABLE_SIZE)
-#define CHUNKD_FORMAT_VERSION 2u
+#define CHUNKD_FORMAT_VERSION 3u
+/* Formats 2 and 1, still read and written. */
+#define CHUNKD_V2_BLOCK_SIZE (64u * 1024u)
+#define CHUNKD_V2_MAX_BLOCKS (CHUNKD_MAX_CHUNK / CHUNKD_V2_BLOCK_SIZE)
+#define CHUNKD_V2_TABLE_SIZE (CHUNKD_V2_MAX_BLOCKS * 8u)
+#define CHUNKD_V2_DATA_OFF (CHUNKD_HDR_SIZE + CHUNKD_V2_TABLE_SIZE)
 
 struct chunkd_store;
 struct chunkd_import;
 
 /* Called (from the thread that found it, with the copy locked: it must not
- * call the store) the first time block `block` of a copy does not match its
- * checksum. The copy stays in place. */
+ * call the store) the first time block `block` (in the copy's block size:
+ * chunkd_store_block_size) of a copy does not match its checksum. The copy
+ * stays in place. */
 typedef void (*chunkd_store_corrupt_fn)(void *ctx, uint64_t chunk_id, uint64_t version,
 					uint64_t block);
 
@@ -59,6 +76,9 @@ struct chunkd_store_opts {
 					 * 0 = no thread (chunkd_store_settle, close) */
 	chunkd_store_corrupt_fn on_corrupt;   /* may be NULL */
 	void *ctx;
+	unsigned new_format;            /* format of new copies: 0 or 3 = format 3 (4 KiB
+					 * blocks); 2 = the old 64 KiB format (--chunk-format:
+					 * a way back; tests of old copies) */
 };
 
 /* One chunk copy, for the registration report. */
@@ -129,6 +149,10 @@ int chunkd_store_version(struct chunkd_store *s, uint64_t chunk_id, uint64_t *ve
 int chunkd_store_extent(struct chunkd_store *s, uint64_t chunk_id, uint64_t version,
 			uint64_t *data_len, uint64_t *chunk_size);
 
+/* The checksum block size of the local copy (4096 for format 3, 65536 for
+ * formats 1 and 2); CHUNKD_BLOCK_SIZE without a copy. */
+uint32_t chunkd_store_block_size(struct chunkd_store *s, uint64_t chunk_id);
+
 /* A snapshot of the index. *out is allocated (free with gd_free), may be
  * NULL when *n is 0. */
 int chunkd_store_list(struct chunkd_store *s, struct chunkd_chunk_info **out, size_t *n);
@@ -149,9 +173,10 @@ size_t chunkd_store_ndirs(const struct chunkd_store *s);
 /* Thread-safe; i < chunkd_store_ndirs (else *out is zeroed). */
 void chunkd_store_dir_stats(struct chunkd_store *s, size_t i, struct chunkd_store_dir_stats *out);
 
-/* A copy pulled from a peer: written to a temp file, then fsynced and renamed
- * into place by commit. Pieces come in order at block-aligned offsets; blocks
- * of zeros are left as holes. */
+/* A copy pulled from a peer (written in format 3, whatever the source's
+ * format): written to a temp file, then fsynced and renamed into place by
+ * commit. Pieces come in order at 4 KiB aligned offsets; blocks of zeros are
+ * left as holes. */
 int chunkd_store_import_begin(struct chunkd_store *s, uint64_t chunk_id, uint64_t version,
 			      struct chunkd_import **out);
 int chunkd_store_import_write(struct chunkd_import *imp, uint64_t offset,

@@ -17,7 +17,7 @@
 # the append there if its fsync succeeded. Every earlier file still reads.
 #
 # Part 2, power loss at a random moment: a writer appends 20000-byte pieces
-# (each ends inside a 64 KiB block, so the next one rewrites that block in
+# (each ends inside a 4 KiB checksum block, so the next one rewrites it in
 # part) and fsyncs after every second one; the shim's trigger file cuts the
 # power after a random delay (0 to 0.6 s); after a restart every fsynced byte
 # reads back.

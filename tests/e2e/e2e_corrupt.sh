@@ -4,8 +4,8 @@
 # 1 MiB piece) reads back whole: the meta keeps the last copy in use and
 # lists copies marked bad last, and the client reads each range from a copy
 # where it is good; it is repaired from the good pieces of two copies. Six files of goal 3; for file r the copies on two chunkds get 16
-# flipped bytes in one 64 KiB block (data area, behind the 12 KiB header and
-# checksum table) and only one chunkd, chosen at random per file, keeps a good
+# flipped bytes in one 4 KiB block (data area, behind the 4 KiB header and
+# 128 KiB checksum table) and only one chunkd, chosen at random per file, keeps a good
 # copy, so whichever copy the client reads first, most rounds can only pass by
 # noticing the checksum mismatch and going on to another copy (the good copy
 # is not chosen in turn: the meta's least-loaded read order also rotates, and

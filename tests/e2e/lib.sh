@@ -44,9 +44,9 @@ GODFS_MOUNT=$GODFS_BUILDDIR/fs/mount.godfs
 GODFS_ADMIN=$GODFS_BUILDDIR/utils/godfs-admin
 GODFS_GATEWAY=$GODFS_BUILDDIR/gateway/godfs-gateway
 
-# Chunk file layout (chunkd/chunkd_store.h): 4 KiB header, 8 KiB checksum
-# table, then the data.
-E2E_CHUNK_DATA_OFF=12288
+# Chunk file layout of new copies (chunkd/chunkd_store.h, format 3): 4 KiB
+# header, 128 KiB checksum table (one entry per 4 KiB block), then the data.
+E2E_CHUNK_DATA_OFF=135168
 
 export TZ=UTC LC_ALL=C
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:log_exitcode=0}

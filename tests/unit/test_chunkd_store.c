@@ -1,6 +1,8 @@
 /* The chunk store on a temp dir: data round trips across block boundaries,
  * corruption detection, versions, truncate, rescan, replication import, disk
- * full. Every test runs twice: through io_uring and through pread/pwrite. */
+ * full. Every test runs three times: new copies in format 3 (4 KiB blocks)
+ * through io_uring and through pread/pwrite, and in the old format 2 (64 KiB
+ * blocks, written by the old code path) through io_uring. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -14,6 +16,7 @@
 #include "gd_status.h"
 
 #include <dirent.h>
+#include <endian.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
@@ -30,6 +33,9 @@
 
 struct fixture {
 	int force_pread;
+	unsigned format;      /* of new copies */
+	uint32_t bs;          /* its block size */
+	uint64_t data_off;    /* where its data starts in a chunk file */
 	char dir[256];
 	char dirs[600];       /* "dir/a,dir/b" */
 	struct chunkd_store *s;
@@ -37,7 +43,11 @@ struct fixture {
 	uint64_t corrupt_id, corrupt_ver, corrupt_block;
 };
 
-static int force_uring = 0, force_pread = 1;
+struct mode {
+	int force_pread;
+	unsigned format;
+};
+static struct mode m_uring = { 0, 3 }, m_pread = { 1, 3 }, m_v2 = { 0, 2 };
 
 static void on_corrupt(void *ctx, uint64_t id, uint64_t ver, uint64_t block)
 {
@@ -53,6 +63,7 @@ static int open_store(struct fixture *f, uint64_t reserve)
 	struct chunkd_store_opts o = {
 		.data_dirs = f->dirs, .force_pread = f->force_pread, .fd_cache = 3,
 		.reserve_bytes = reserve, .on_corrupt = on_corrupt, .ctx = f,
+		.new_format = f->format,
 	};
 	return chunkd_store_open(&o, &f->s);
 }
@@ -60,9 +71,12 @@ static int open_store(struct fixture *f, uint64_t reserve)
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	int *mode = *state;
+	const struct mode *mode = *state;
 
-	f->force_pread = mode ? *mode : 0;
+	f->force_pread = mode ? mode->force_pread : 0;
+	f->format = mode ? mode->format : 3;
+	f->bs = f->format == 3 ? CHUNKD_BLOCK_SIZE : CHUNKD_V2_BLOCK_SIZE;
+	f->data_off = f->format == 3 ? CHUNKD_DATA_OFF : CHUNKD_V2_DATA_OFF;
 	snprintf(f->dir, sizeof(f->dir), "/tmp/godfs-chunkd-test.XXXXXX");
 	if (!mkdtemp(f->dir))
 		return -1;
@@ -138,6 +152,10 @@ static void test_round_trip(void **state)
 		{ 3 * MiB + 5, 1 * MiB - 5 },   /* up to the end of the chunk */
 		{ 2 * MiB, 64 * KiB },          /* one whole block after a hole */
 		{ 500 * KiB, 2 * MiB },         /* overwrite across everything */
+		{ 8 * KiB, 4 * KiB },           /* one aligned 4 KiB page */
+		{ 4 * KiB - 7, 20 },            /* across a 4 KiB boundary */
+		{ 12 * KiB + 100, 4 * KiB },    /* two 4 KiB pages in part */
+		{ 3 * MiB - 3, 6 },             /* past the data so far, in part */
 	};
 
 	/* The engine is the one asked for (io_uring is enabled on this kind of host). */
@@ -207,21 +225,22 @@ static void test_corrupt_bit(void **state)
 	assert_int_equal(chunkd_store_read(f->s, id, 7, 0, 1 * MiB, buf, &got), 0);
 
 	/* Flip one bit in the 5th block of the data area. */
+	const uint64_t B = f->bs;
 	chunk_name(id, 7, name, sizeof(name));
 	assert_int_equal(find_file(f, name, path, sizeof(path)), 0);
 	fd = open(path, O_RDWR);
 	assert_true(fd >= 0);
-	off_t at = CHUNKD_DATA_OFF + 4 * 64 * KiB + 1234;
+	off_t at = (off_t)(f->data_off + 4 * B + 1234);
 	assert_int_equal(pread(fd, &byte, 1, at), 1);
 	byte ^= 0x10;
 	assert_int_equal(pwrite(fd, &byte, 1, at), 1);
 	close(fd);
 
 	/* A read that does not touch the block is fine... */
-	assert_int_equal(chunkd_store_read(f->s, id, 7, 0, 64 * KiB, buf, &got), 0);
+	assert_int_equal(chunkd_store_read(f->s, id, 7, 0, B, buf, &got), 0);
 	assert_int_equal(f->corrupt_calls, 0);
 	/* ...one that touches it (only in part) is not. */
-	assert_int_equal(chunkd_store_read(f->s, id, 7, 4 * 64 * KiB + 10, 100, buf, &got),
+	assert_int_equal(chunkd_store_read(f->s, id, 7, 4 * B + 10, 100, buf, &got),
 			 GD_ECORRUPT);
 	assert_int_equal(f->corrupt_calls, 1);
 	assert_int_equal(f->corrupt_id, id);
@@ -235,18 +254,18 @@ static void test_corrupt_bit(void **state)
 	 * the bad one keeps failing and is reported once. */
 	assert_int_equal(access(path, F_OK), 0);
 	assert_int_equal(find_file(f, ".corrupt", lf, sizeof(lf)), -1);
-	assert_int_equal(chunkd_store_read(f->s, id, 7, 0, 4 * 64 * KiB, buf, &got), 0);
-	assert_memory_equal(buf, data, 4 * 64 * KiB);
-	assert_int_equal(chunkd_store_read(f->s, id, 7, 5 * 64 * KiB, 64 * KiB, buf, &got), 0);
+	assert_int_equal(chunkd_store_read(f->s, id, 7, 0, 4 * B, buf, &got), 0);
+	assert_memory_equal(buf, data, 4 * B);
+	assert_int_equal(chunkd_store_read(f->s, id, 7, 5 * B, B, buf, &got), 0);
 	assert_int_equal(chunkd_store_read(f->s, id, 7, 0, 1 * MiB, buf, &got), GD_ECORRUPT);
 	assert_int_equal(f->corrupt_calls, 1);
 	assert_int_equal(chunkd_store_count(f->s), 1);
 	/* A partial write into the bad block fails too (its old bytes are unknown)... */
-	assert_int_equal(chunkd_store_write(f->s, id, 7, 0, 0, 4 * 64 * KiB + 5, "x", 1),
+	assert_int_equal(chunkd_store_write(f->s, id, 7, 0, 0, 4 * B + 5, "x", 1),
 			 GD_ECORRUPT);
 	/* ...a write of the whole block repairs it. */
-	assert_int_equal(chunkd_store_write(f->s, id, 7, 0, 0, 4 * 64 * KiB,
-					    data + 4 * 64 * KiB, 64 * KiB), 0);
+	assert_int_equal(chunkd_store_write(f->s, id, 7, 0, 0, 4 * B,
+					    data + 4 * B, B), 0);
 	assert_int_equal(chunkd_store_read(f->s, id, 7, 0, 1 * MiB, buf, &got), 0);
 	assert_memory_equal(buf, data, 1 * MiB);
 
@@ -688,7 +707,7 @@ static void test_crash_torn_write(void **state)
 	f->s = NULL;
 
 	/* the crash image: synced state, every other data page of the write */
-	for (size_t p = (CHUNKD_DATA_OFF + woff) / 4096; p * 4096 < CHUNKD_DATA_OFF + woff + wlen;
+	for (size_t p = (f->data_off + woff) / 4096; p * 4096 < f->data_off + woff + wlen;
 	     p += 2)
 		memcpy(synced + p * 4096, written + p * 4096, 4096);
 	spit(path, synced, slen);
@@ -706,7 +725,7 @@ static void test_crash_torn_write(void **state)
 	chunkd_store_close(f->s);
 	f->s = NULL;
 	synced = (free(synced), slurp(path, &slen));
-	synced[CHUNKD_DATA_OFF + 5] ^= 1;
+	synced[f->data_off + 5] ^= 1;
 	spit(path, synced, slen);
 	assert_int_equal(open_store(f, 1), 0);
 	assert_int_equal(chunkd_store_read(f->s, 9, 1, 0, len0, buf, &got), GD_ECORRUPT);
@@ -735,7 +754,7 @@ static void test_open_mark(void **state)
 	fd = open(path, O_RDWR);
 	assert_true(fd >= 0);
 	assert_int_equal(pread(fd, h, sizeof(h), 0), sizeof(h));
-	assert_int_equal(h[8], CHUNKD_FORMAT_VERSION);
+	assert_int_equal(h[8], f->format);
 	assert_int_equal(h[48], 1);                       /* open */
 	assert_int_equal(chunkd_store_settle(f->s, 60000), 0);
 	assert_int_equal(pread(fd, h, sizeof(h), 0), sizeof(h));
@@ -750,6 +769,10 @@ static void test_open_mark(void **state)
 	f->s = NULL;
 	assert_int_equal(pread(fd, h, sizeof(h), 0), sizeof(h));
 	assert_int_equal(h[48], 0);
+	if (f->format != 2) {
+		close(fd);
+		return;   /* format 1 had 64 KiB blocks: only a format 2 file becomes one */
+	}
 
 	/* rewrite the header as format 1 (no state field) */
 	h[8] = 1;
@@ -762,14 +785,176 @@ static void test_open_mark(void **state)
 	assert_memory_equal(buf, "hello world", 11);
 	assert_int_equal(chunkd_store_write(f->s, 10, 1, 0, 0, 0, "H", 1), 0);
 	assert_int_equal(pread(fd, h, sizeof(h), 0), sizeof(h));
-	assert_int_equal(h[8], CHUNKD_FORMAT_VERSION);
+	assert_int_equal(h[8], 2);
 	assert_int_equal(h[48], 1);
 	close(fd);
 }
 
+/* Flips one bit of a chunk file at byte `at`. */
+static void flip_bit(const char *path, off_t at)
+{
+	int fd = open(path, O_RDWR);
+	uint8_t byte;
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &byte, 1, at), 1);
+	byte ^= 0x04;
+	assert_int_equal(pwrite(fd, &byte, 1, at), 1);
+	close(fd);
+}
+
+/* Format 3 on disk: 4 KiB blocks, data 4 KiB aligned after a 128 KiB table
+ * whose entries are XXH3-64(block) ^ XXH3-64(zeros), a tiny chunk costing one
+ * table page; a bad 4 KiB block is found exactly (its neighbours read on), an
+ * aligned 4 KiB write over it needs no read (and repairs it), an unaligned
+ * one reads it (and fails). */
+static void test_format3_layout(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t id = 0xf3;
+	uint8_t h[CHUNKD_HDR_SIZE], *data = malloc(64 * KiB), *buf = malloc(64 * KiB);
+	uint8_t zeros[4096] = { 0 };
+	char name[64], path[1024];
+	struct stat st;
+	uint64_t e;
+	size_t got;
+	int fd;
+
+	assert_int_equal(CHUNKD_DATA_OFF % 4096, 0);
+	assert_int_equal(CHUNKD_DATA_OFF, 132 * KiB);
+	fill_random(data, 64 * KiB, 77);
+	assert_int_equal(chunkd_store_write(f->s, id, 1, 0, 0, 0, data, 100), 0);
+	assert_int_equal(chunkd_store_block_size(f->s, id), 4096);
+	assert_int_equal(chunkd_store_fsync(f->s, id, 1, 0), 0);
+	chunk_name(id, 1, name, sizeof(name));
+	assert_int_equal(find_file(f, name, path, sizeof(path)), 0);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, h, sizeof(h), 0), sizeof(h));
+	assert_int_equal(h[8], 3);
+	assert_int_equal(h[12] | h[13] << 8 | h[14] << 16, 4096);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, CHUNKD_DATA_OFF + 100);
+	/* header, one table page, one data page: the rest of the table is a hole */
+	assert_true((uint64_t)st.st_blocks * 512 <= 16 * KiB);
+	assert_int_equal(pread(fd, &e, 8, CHUNKD_HDR_SIZE), 8);
+	memcpy(zeros, data, 100);
+	{
+		uint8_t z[4096] = { 0 };
+		assert_int_equal(le64toh(e), XXH3_64bits(zeros, 4096) ^ XXH3_64bits(z, 4096));
+	}
+	close(fd);
+
+	/* 64 KiB of data, then a bit flipped in the 4 KiB block 5 */
+	assert_int_equal(chunkd_store_write(f->s, id, 1, 0, 0, 0, data, 64 * KiB), 0);
+	flip_bit(path, (off_t)(CHUNKD_DATA_OFF + 5 * 4096 + 77));
+	assert_int_equal(chunkd_store_read(f->s, id, 1, 0, 5 * 4096, buf, &got), 0);
+	assert_memory_equal(buf, data, 5 * 4096);
+	assert_int_equal(chunkd_store_read(f->s, id, 1, 6 * 4096, 10 * 4096, buf, &got), 0);
+	assert_memory_equal(buf, data + 6 * 4096, 10 * 4096);
+	assert_int_equal(f->corrupt_calls, 0);
+	assert_int_equal(chunkd_store_read(f->s, id, 1, 5 * 4096 + 4095, 1, buf, &got),
+			 GD_ECORRUPT);
+	assert_int_equal(f->corrupt_calls, 1);
+	assert_int_equal(f->corrupt_block, 5);
+	assert_int_equal(chunkd_store_bad_blocks(f->s, id), 1);
+	/* unaligned: reads the bad block, fails; aligned: reads nothing, repairs */
+	assert_int_equal(chunkd_store_write(f->s, id, 1, 0, 0, 5 * 4096 + 1, "x", 1),
+			 GD_ECORRUPT);
+	assert_int_equal(chunkd_store_write(f->s, id, 1, 0, 0, 5 * 4096, data + 5 * 4096, 4096),
+			 0);
+	assert_int_equal(chunkd_store_bad_blocks(f->s, id), 0);
+	assert_int_equal(chunkd_store_read(f->s, id, 1, 0, 64 * KiB, buf, &got), 0);
+	assert_memory_equal(buf, data, 64 * KiB);
+	free(data);
+	free(buf);
+}
+
+/* Copies written in format 2 by the old code path (a store told to write
+ * it) stay format 2 for life in a store that writes format 3: read, written
+ * in part (64 KiB read-modify-write), truncated, rescanned, found corrupt per
+ * 64 KiB block; a new copy beside them is format 3, and an import replacing
+ * the old copy writes format 3. (Torn-write recovery of format 2 copies:
+ * test_crash_torn_write in its m_v2 run.) */
+static void test_old_format_copy(void **state)
+{
+	struct fixture *f = *state;
+	const size_t n = 300 * KiB;
+	uint8_t *model = calloc(1, n), *data = malloc(n), *buf = malloc(n);
+	uint8_t h[CHUNKD_HDR_SIZE];
+	char name[64], path[1024];
+	size_t got;
+	int fd;
+
+	/* the old code path */
+	chunkd_store_close(f->s);
+	f->format = 2;
+	assert_int_equal(open_store(f, 1), 0);
+	fill_random(data, n, 11);
+	assert_int_equal(chunkd_store_write(f->s, 1, 1, 0, 0, 0, data, n), 0);
+	memcpy(model, data, n);
+	assert_int_equal(chunkd_store_write(f->s, 2, 1, 0, 0, 0, data, n), 0);
+	chunk_name(1, 1, name, sizeof(name));
+	assert_int_equal(find_file(f, name, path, sizeof(path)), 0);
+	chunkd_store_close(f->s);
+	f->format = 3;
+	assert_int_equal(open_store(f, 1), 0);
+	assert_int_equal(chunkd_store_block_size(f->s, 1), CHUNKD_V2_BLOCK_SIZE);
+	check_read(f->s, 1, 1, model, 0, n);
+
+	/* a 4 KiB write into it: the old 64 KiB block is merged */
+	fill_random(data, 4 * KiB, 12);
+	assert_int_equal(chunkd_store_write(f->s, 1, 1, 0, 0, 68 * KiB, data, 4 * KiB), 0);
+	memcpy(model + 68 * KiB, data, 4 * KiB);
+	check_read(f->s, 1, 1, model, 0, n);
+	/* truncate inside a 64 KiB block, then grow by a write past the end */
+	assert_int_equal(chunkd_store_truncate(f->s, 1, 1, 0, 100000), 0);
+	memset(model + 100000, 0, n - 100000);
+	assert_int_equal(chunkd_store_write(f->s, 1, 1, 0, 0, 200 * KiB + 3, "abc", 3), 0);
+	memcpy(model + 200 * KiB + 3, "abc", 3);
+	check_read(f->s, 1, 1, model, 0, n);
+	/* a new copy beside it is format 3 */
+	assert_int_equal(chunkd_store_write(f->s, 3, 1, 0, 0, 0, "new", 3), 0);
+	assert_int_equal(chunkd_store_block_size(f->s, 3), CHUNKD_BLOCK_SIZE);
+	assert_int_equal(chunkd_store_fsync(f->s, 1, 1, 0), 0);
+	chunkd_store_close(f->s);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, h, sizeof(h), 0), sizeof(h));
+	assert_int_equal(h[8], 2);
+	close(fd);
+
+	/* rescanned; a flipped bit is found in its 64 KiB block (block 1) */
+	flip_bit(path, (off_t)(CHUNKD_V2_DATA_OFF + 70 * KiB));
+	assert_int_equal(open_store(f, 1), 0);
+	assert_int_equal(chunkd_store_read(f->s, 1, 1, 0, 64 * KiB, buf, &got), 0);
+	assert_int_equal(chunkd_store_read(f->s, 1, 1, 127 * KiB, 10, buf, &got), GD_ECORRUPT);
+	assert_int_equal(f->corrupt_block, 1);
+	check_read(f->s, 1, 1, model, 128 * KiB, n - 128 * KiB);
+
+	/* an import at the same version replaces it, in format 3 */
+	struct chunkd_import *imp;
+	assert_int_equal(chunkd_store_import_begin(f->s, 1, 1, &imp), 0);
+	assert_int_equal(chunkd_store_import_write(imp, 0, model, n), 0);
+	assert_int_equal(chunkd_store_import_commit(imp, CHUNKD_MAX_CHUNK), 0);
+	assert_int_equal(chunkd_store_block_size(f->s, 1), CHUNKD_BLOCK_SIZE);
+	check_read(f->s, 1, 1, model, 0, n);
+	/* the other old copy still reads after all that */
+	fill_random(data, n, 11);
+	check_read(f->s, 2, 1, data, 0, n);
+	chunkd_store_close(f->s);
+	assert_int_equal(open_store(f, 1), 0);
+	check_read(f->s, 1, 1, model, 0, n);
+	check_read(f->s, 2, 1, data, 0, n);
+	free(model);
+	free(data);
+	free(buf);
+}
+
 #define BOTH(t) \
-	cmocka_unit_test_prestate_setup_teardown(t, setup, teardown, &force_uring), \
-	cmocka_unit_test_prestate_setup_teardown(t, setup, teardown, &force_pread)
+	cmocka_unit_test_prestate_setup_teardown(t, setup, teardown, &m_uring), \
+	cmocka_unit_test_prestate_setup_teardown(t, setup, teardown, &m_pread), \
+	cmocka_unit_test_prestate_setup_teardown(t, setup, teardown, &m_v2)
 
 int main(void)
 {
@@ -787,6 +972,12 @@ int main(void)
 		BOTH(test_import),
 		BOTH(test_threads),
 		cmocka_unit_test(test_paths_identical),
+		cmocka_unit_test_prestate_setup_teardown(test_format3_layout, setup, teardown,
+							 &m_uring),
+		cmocka_unit_test_prestate_setup_teardown(test_old_format_copy, setup, teardown,
+							 &m_uring),
+		cmocka_unit_test_prestate_setup_teardown(test_old_format_copy, setup, teardown,
+							 &m_pread),
 	};
 
 	gd_log_init("test_chunkd_store", getenv("GD_TEST_LOG") ? getenv("GD_TEST_LOG") : "error");
