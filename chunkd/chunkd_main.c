@@ -70,6 +70,8 @@ static void usage(FILE *f)
 		"  --reserve BYTES          free space kept on each data dir (default: 5%% of\n"
 		"                           the smallest data dir, at most 64M)\n"
 		"  --force-pread            use pread/pwrite, never io_uring\n"
+		"  --chunk-format N         format of new chunk copies: 3 (a checksum per\n"
+		"                           4 KiB, default) or 2 (per 64 KiB, the old one)\n"
 		"  --scrub-rate BYTES       background checksum scan, bytes per second\n"
 		"                           (default 16M; 0 = off)\n"
 		"  --scrub-delay-ms N       before the first scan (default 60000)\n"
@@ -156,6 +158,7 @@ int main(int argc, char **argv)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "reserve", required_argument, NULL, 'r' },
 		{ "force-pread", no_argument, NULL, 'p' },
+		{ "chunk-format", required_argument, NULL, 'F' },
 		{ "scrub-rate", required_argument, NULL, 's' },
 		{ "scrub-delay-ms", required_argument, NULL, 'S' },
 		{ "cap-skew-ms", required_argument, NULL, 'K' },
@@ -182,7 +185,7 @@ int main(int argc, char **argv)
 	const char *data_dirs, *listen, *meta_addrs, *label;
 	struct gd_label parsed_label;
 	char advertise[ADDR_LEN];
-	long heartbeat_ms, workers, scrub_delay_ms, cap_skew_ms;
+	long heartbeat_ms, workers, scrub_delay_ms, cap_skew_ms, chunk_format;
 	uint64_t reserve, scrub_rate, repl_rate_limit;
 	struct chunkd_rate repl_rate;
 	int force_pread, rc, ret = 1, served = 0;
@@ -216,6 +219,8 @@ int main(int argc, char **argv)
 			      &heartbeat_ms) < 0 ||
 	    gd_config_get_int(&cfg, "workers", NULL, DEFAULT_WORKERS, 1, 1024, &workers) < 0 ||
 	    gd_config_get_bool(&cfg, "force-pread", NULL, 0, &force_pread) < 0 ||
+	    gd_config_get_int(&cfg, "chunk-format", NULL, CHUNKD_FORMAT_VERSION, 2,
+			      CHUNKD_FORMAT_VERSION, &chunk_format) < 0 ||
 	    gd_config_get_u64(&cfg, "reserve", NULL, 0, &reserve) < 0 ||
 	    gd_config_get_u64(&cfg, "scrub-rate", NULL, DEFAULT_SCRUB_RATE, &scrub_rate) < 0 ||
 	    gd_config_get_u64(&cfg, "repl-rate-limit", NULL, 0, &repl_rate_limit) < 0 ||
@@ -253,6 +258,7 @@ int main(int argc, char **argv)
 	struct chunkd_store_opts so = {
 		.data_dirs = data_dirs,
 		.force_pread = force_pread,
+		.new_format = (unsigned)chunk_format,
 		.reserve_bytes = reserve,
 		.settle_ms = SETTLE_MS,
 		.on_corrupt = chunkd_meta_report_bad,
