@@ -1,5 +1,6 @@
 /* The scrubber on a temp store: a block flipped on disk is found without any
- * client read (each bad block is reported once, the copy stays), good
+ * client read (each bad block is reported once, in the copy's block size, for
+ * copies of format 3 and of format 2; the copy stays), good
  * copies are left alone, rate 0 starts nothing, and stop is prompt even in
  * the middle of a slow pass. */
 #include <stdarg.h>
@@ -32,6 +33,8 @@ struct fixture {
 	struct chunkd_store *s;
 	atomic_int corrupt_calls;
 	atomic_ullong corrupt_id;
+	atomic_ullong block_sum;  /* of the blocks reported */
+	unsigned format;          /* of new copies */
 };
 
 static char found[512];   /* nftw has no context pointer */
@@ -41,19 +44,25 @@ static void on_corrupt(void *ctx, uint64_t id, uint64_t ver, uint64_t block)
 	struct fixture *f = ctx;
 
 	(void)ver;
+	atomic_fetch_add(&f->block_sum, block);
 	atomic_store(&f->corrupt_id, id);
 	atomic_fetch_add(&f->corrupt_calls, 1);
 }
 
+static unsigned format3 = 3, format2 = 2;
+
+/* A store writing new copies in the format *state points to. */
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
+	f->format = *state ? *(unsigned *)*state : 3;
 	snprintf(f->dir, sizeof(f->dir), "/tmp/godfs-scrub-test.XXXXXX");
 	if (!mkdtemp(f->dir))
 		return -1;
 	struct chunkd_store_opts o = { .data_dirs = f->dir, .reserve_bytes = 1,
-				       .on_corrupt = on_corrupt, .ctx = f };
+				       .on_corrupt = on_corrupt, .ctx = f,
+				       .new_format = f->format };
 	if (chunkd_store_open(&o, &f->s) != 0)
 		return -1;
 	*state = f;
@@ -105,9 +114,13 @@ static void test_finds_flipped_block(void **state)
 	fd = open(found, O_WRONLY);
 	assert_true(fd >= 0);
 	/* A byte in the data of the third block of the second MiB, and one in
-	 * the fifth: both are found and reported, one report each. */
-	assert_int_equal(pwrite(fd, "\xff", 1, CHUNKD_DATA_OFF + MiB + 2 * CHUNKD_BLOCK_SIZE + 5), 1);
-	assert_int_equal(pwrite(fd, "\xff", 1, CHUNKD_DATA_OFF + MiB + 4 * CHUNKD_BLOCK_SIZE + 5), 1);
+	 * the fifth: both are found and reported, one report each, in the
+	 * copy's block size. */
+	uint64_t bs = f->format == 3 ? CHUNKD_BLOCK_SIZE : CHUNKD_V2_BLOCK_SIZE;
+	uint64_t doff = f->format == 3 ? CHUNKD_DATA_OFF : CHUNKD_V2_DATA_OFF;
+	assert_int_equal(chunkd_store_block_size(f->s, 7), bs);
+	assert_int_equal(pwrite(fd, "\xff", 1, (off_t)(doff + MiB + 2 * bs + 5)), 1);
+	assert_int_equal(pwrite(fd, "\xff", 1, (off_t)(doff + MiB + 4 * bs + 5)), 1);
 	close(fd);
 
 	struct chunkd_scrub_config cfg = { .store = f->s, .rate_bytes = 256 * MiB,
@@ -121,6 +134,7 @@ static void test_finds_flipped_block(void **state)
 	chunkd_scrub_stop(sc);
 	assert_int_equal(atomic_load(&f->corrupt_calls), 2);
 	assert_int_equal(atomic_load(&f->corrupt_id), 7);
+	assert_int_equal(atomic_load(&f->block_sum), 2 * (MiB / bs) + 2 + 4);
 	/* the copy with bad blocks stays until a good replica replaces it */
 	assert_int_equal(chunkd_store_version(f->s, 7, &v), 0);
 	assert_int_equal(chunkd_store_version(f->s, 6, &v), 0);
@@ -154,7 +168,10 @@ static void test_rate_zero_and_prompt_stop(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_finds_flipped_block, setup, teardown),
+		cmocka_unit_test_prestate_setup_teardown(test_finds_flipped_block, setup, teardown,
+							 &format3),
+		cmocka_unit_test_prestate_setup_teardown(test_finds_flipped_block, setup, teardown,
+							 &format2),
 		cmocka_unit_test_setup_teardown(test_rate_zero_and_prompt_stop, setup, teardown),
 	};
 
