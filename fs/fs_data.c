@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fs_budget.h"
 #include "gd_alloc.h"
 #include "gd_log.h"
 #include "gd_status.h"
@@ -56,6 +57,7 @@ struct fs_wbuf {
 	size_t cap;              /* bytes of data allocated */
 	uint64_t lo, hi;         /* every extent lies inside [lo, hi) */
 	uint64_t seq;            /* order in which buffers were sealed */
+	bool borrowed;           /* data is the writer's own (written through) */
 };
 
 enum { SLOT_EMPTY = 0, SLOT_LOADING, SLOT_READY };
@@ -78,6 +80,7 @@ struct fs_file {
 	pthread_mutex_t mu;      /* guards what follows */
 	pthread_cond_t cv;       /* a slot became READY */
 	uint64_t last_end;
+	int64_t last_ms;         /* monotonic time of the last read */
 	unsigned window;
 	bool started;
 	struct fs_ra_slot slots[FS_RA_SLOTS];
@@ -94,60 +97,12 @@ struct fs_job {
 	uint64_t file_size;      /* JOB_PREFETCH */
 };
 
-#define FS_POOL_MAX 8
-
-/* Idle buffers of one size, kept so that the next stream does not fault in
- * fresh pages (a new 8 MiB malloc is a new mapping). */
-struct fs_pool {
-	pthread_mutex_t mu;
-	size_t size;
-	size_t n;                /* guarded by mu */
-	void *free[FS_POOL_MAX]; /* guarded by mu */
-};
-
-static void *pool_get(struct fs_pool *p)
-{
-	void *b = NULL;
-	pthread_mutex_lock(&p->mu);
-	if (p->n)
-		b = p->free[--p->n];
-	pthread_mutex_unlock(&p->mu);
-	return b ? b : gd_malloc(p->size);
-}
-
-static void pool_put(struct fs_pool *p, void *b)
-{
-	pthread_mutex_lock(&p->mu);
-	if (p->n < FS_POOL_MAX) {
-		p->free[p->n++] = b;
-		b = NULL;
-	}
-	pthread_mutex_unlock(&p->mu);
-	gd_free(b);
-}
-
-static void pool_init(struct fs_pool *p, size_t size)
-{
-	pthread_mutex_init(&p->mu, NULL);
-	p->size = size;
-	p->n = 0;
-}
-
-static void pool_release(struct fs_pool *p)
-{
-	while (p->n)
-		gd_free(p->free[--p->n]);
-	pthread_mutex_destroy(&p->mu);
-}
-
 struct fs_data {
-	struct fs_pool wpool;    /* write buffers of wbuf_size bytes */
-	struct fs_pool rpool;    /* read-ahead blocks of ra_block bytes */
+	struct fs_budget *mem;   /* write buffers, read-ahead slots, idle blocks */
 	struct gd_client *gc;
 	struct fs_itable *it;
 	struct fs_data_config cfg;
-	atomic_size_t mem;       /* bytes of write buffers and read-ahead slots */
-	atomic_size_t ra_mem;    /* of those, read-ahead slots (fs_data_mem) */
+	atomic_size_t ra_mem;    /* bytes of read-ahead slots (fs_data_mem) */
 
 	pthread_mutex_t mu;      /* guards the queue and stopping */
 	pthread_cond_t cv;
@@ -173,13 +128,16 @@ static void wbuf_free(struct fs_data *d, struct fs_wbuf *b)
 {
 	if (!b)
 		return;
-	if (d)
-		atomic_fetch_sub(&d->mem, b->cap);
 	gd_free(b->ext);
-	if (d && b->data && b->cap == d->cfg.wbuf_size)
-		pool_put(&d->wpool, b->data);
-	else
+	if (b->borrowed) {
+		/* The writer's bytes: nothing to free or uncount. */
+	} else if (d && b->data && b->cap == d->cfg.wbuf_size) {
+		fs_budget_block_put(d->mem, FS_BUDGET_WRITE, b->data);
+	} else {
 		gd_free(b->data);
+		if (d)
+			fs_budget_give(d->mem, b->cap);
+	}
 	gd_free(b);
 }
 
@@ -198,6 +156,18 @@ static void inode_free_hook(struct fs_inode *in)
 
 /* ---- files ---- */
 
+/* Gives a slot's block back to the budget. Caller holds f->mu, or is the
+ * last user of f; the slot is not LOADING and not pinned. */
+static void slot_release(struct fs_data *d, struct fs_ra_slot *s)
+{
+	if (!s->buf)
+		return;
+	fs_budget_block_put(d->mem, FS_BUDGET_READ, s->buf);
+	atomic_fetch_sub(&d->ra_mem, d->cfg.ra_block);
+	s->buf = NULL;
+	s->state = SLOT_EMPTY;
+}
+
 static void file_unref(struct fs_data *d, struct fs_file *f)
 {
 	if (atomic_fetch_sub(&f->refs, 1) != 1)
@@ -211,11 +181,7 @@ static void file_unref(struct fs_data *d, struct fs_file *f)
 		f->next->prev = f->prev;
 	pthread_mutex_unlock(&d->mu);
 	for (size_t i = 0; i < FS_RA_SLOTS; i++)
-		if (f->slots[i].buf) {
-			pool_put(&d->rpool, f->slots[i].buf);
-			atomic_fetch_sub(&d->mem, d->cfg.ra_block);
-			atomic_fetch_sub(&d->ra_mem, d->cfg.ra_block);
-		}
+		slot_release(d, &f->slots[i]);
 	pthread_mutex_destroy(&f->mu);
 	pthread_cond_destroy(&f->cv);
 	fs_inode_put(d->it, f->in);
@@ -398,8 +364,10 @@ static void seal_locked(struct fs_data *d, struct fs_inode *in, struct fs_file *
 	if (!b)
 		return;
 	in->fill = NULL;
-	if (in->werr) {
-		/* An earlier block failed: nothing after it is sent. */
+	if (in->werr || b->n == 0) {
+		/* An earlier block failed: nothing after it is sent (and an
+		 * empty buffer, left by a write that found no room, has
+		 * nothing to send). */
 		wbuf_free(d, b);
 		return;
 	}
@@ -435,15 +403,17 @@ int fs_data_sync(struct fs_data *d, struct fs_inode *in)
 	return rc;
 }
 
-/* Makes room for `more` bytes of data and one extent. */
+enum { ADD_DONE = 0, ADD_SEAL = 1, ADD_NOROOM = 2 };
+
+/* Makes room for `more` bytes of data and one extent: 0, ADD_NOROOM (the
+ * mount's memory budget is spent) or GD_ENOMEM. */
 static int wbuf_reserve(struct fs_data *d, struct fs_wbuf *b, size_t more, size_t max)
 {
 	if (b->cap == 0 && more == max) {
-		b->data = pool_get(&d->wpool);
+		b->data = fs_budget_block(d->mem, FS_BUDGET_WRITE, 0);
 		if (!b->data)
-			return GD_ENOMEM;
+			return ADD_NOROOM;
 		b->cap = max;
-		atomic_fetch_add(&d->mem, max);
 	}
 	if (b->used + more > b->cap) {
 		size_t cap = b->cap ? b->cap : (256u << 10);
@@ -451,10 +421,13 @@ static int wbuf_reserve(struct fs_data *d, struct fs_wbuf *b, size_t more, size_
 			cap *= 2;
 		if (cap > max)
 			cap = max;
+		if (!fs_budget_take(d->mem, cap - b->cap, 0))
+			return ADD_NOROOM;
 		char *data = gd_realloc(b->data, cap);
-		if (!data)
+		if (!data) {
+			fs_budget_give(d->mem, cap - b->cap);
 			return GD_ENOMEM;
-		atomic_fetch_add(&d->mem, cap - b->cap);
+		}
 		b->data = data;
 		b->cap = cap;
 	}
@@ -469,10 +442,9 @@ static int wbuf_reserve(struct fs_data *d, struct fs_wbuf *b, size_t more, size_
 	return 0;
 }
 
-enum { ADD_DONE = 0, ADD_SEAL = 1 };
-
 /* Puts a write into the buffer: ADD_DONE, ADD_SEAL (it does not fit or
- * overlaps an extent partly: send the buffer first) or a GD_E* code. */
+ * overlaps an extent partly: send the buffer first), ADD_NOROOM (no budget
+ * for its bytes) or a GD_E* code. */
 static int wbuf_add(struct fs_data *d, struct fs_wbuf *b, uint64_t off, const void *buf,
 		    size_t len, size_t max)
 {
@@ -487,7 +459,7 @@ static int wbuf_add(struct fs_data *d, struct fs_wbuf *b, uint64_t off, const vo
 			if (b->used + grow > max)
 				return ADD_SEAL;
 			int rc = wbuf_reserve(d, b, grow, max);
-			if (rc)
+			if (rc != 0)
 				return rc;
 			e = &b->ext[b->n - 1]; /* the extents may have moved */
 			memcpy(b->data + e->doff + (off - e->off), buf, len);
@@ -528,6 +500,44 @@ static int wbuf_add(struct fs_data *d, struct fs_wbuf *b, uint64_t off, const vo
 	return ADD_DONE;
 }
 
+/* The mount's budget has no room for a write: sends it straight from the
+ * writer's bytes, after what this inode buffered before it (so that it lands
+ * later), and waits. A failure is kept in the inode as a send's would be.
+ * Called and returns with in->mu held. */
+static int write_through(struct fs_data *d, struct fs_inode *in, uint64_t off,
+			 const void *buf, size_t len)
+{
+	gd_debug("inode %llu: no room in the memory budget: %zu bytes at %llu written through",
+		 (unsigned long long)in->ino, len, (unsigned long long)off);
+	if (in->fill && in->fill->n == 0) {
+		wbuf_free(d, in->fill);
+		in->fill = NULL;
+	}
+	seal_locked(d, in, NULL);
+	if (in->werr)
+		return in->werr;
+	struct fs_wbuf *b = gd_calloc(1, sizeof(*b));
+	struct fs_wext *e = gd_calloc(1, sizeof(*e));
+	if (!b || !e) {
+		gd_free(b);
+		gd_free(e);
+		return GD_ENOMEM;
+	}
+	e->off = off;
+	e->len = len;
+	b->ext = e;
+	b->n = b->ext_cap = 1;
+	b->data = (char *)buf;   /* only read by the send */
+	b->used = len;
+	b->lo = off;
+	b->hi = off + len;
+	b->borrowed = true;
+	in->fill = b;
+	in->fill_ms = now_ms();
+	seal_locked(d, in, NULL);
+	return 0;
+}
+
 /* Buffers len bytes at off, or at the end of the file with `append`. */
 static ssize_t buffer_write(struct fs_data *d, struct fs_file *f, uint64_t off,
 			    const void *buf, size_t len, bool append)
@@ -535,6 +545,7 @@ static ssize_t buffer_write(struct fs_data *d, struct fs_file *f, uint64_t off,
 	struct fs_inode *in = f->in;
 	const size_t max = d->cfg.wbuf_size;
 	ssize_t ret = (ssize_t)len;
+	bool flushed = false;
 
 	if (len == 0)
 		return 0;
@@ -560,11 +571,14 @@ static ssize_t buffer_write(struct fs_data *d, struct fs_file *f, uint64_t off,
 			}
 			/* A stream starts: take the whole buffer at once. */
 			size_t first = off % max == 0 && len >= (128u << 10) ? max : 0;
-			if (first && wbuf_reserve(d, b, first, max) != 0) {
+			int rc = first ? wbuf_reserve(d, b, first, max) : 0;
+			if (rc < 0) {
 				wbuf_free(d, b);
-				ret = GD_ENOMEM;
+				ret = rc;
 				goto out;
 			}
+			/* ADD_NOROOM: the buffer grows by the write instead
+			 * (and wbuf_add finds no room either). */
 			in->fill = b;
 			in->fill_ms = now_ms();
 		}
@@ -575,6 +589,24 @@ static ssize_t buffer_write(struct fs_data *d, struct fs_file *f, uint64_t off,
 		}
 		if (rc == ADD_DONE)
 			break;
+		if (rc == ADD_NOROOM && !flushed) {
+			/* The budget is spent: this inode's buffers go first,
+			 * and their memory with them. */
+			flushed = true;
+			if (in->fill->n)
+				seal_locked(d, in, f);
+			wait_idle_locked(in);
+			continue;
+		}
+		if (rc == ADD_NOROOM) {
+			/* Still none (other files hold it): no copy at all. */
+			rc = write_through(d, in, off, buf, len);
+			if (rc < 0) {
+				ret = rc;
+				goto out;
+			}
+			break;
+		}
 		seal_locked(d, in, f);
 	}
 	if (off + len > in->size)
@@ -582,12 +614,8 @@ static ssize_t buffer_write(struct fs_data *d, struct fs_file *f, uint64_t off,
 	in->dirty = true;
 	clock_gettime(CLOCK_REALTIME, &in->mtime);
 	in->data_gen++;
-	if (in->fill->used >= max || in->fill->n >= FS_MAX_EXT) {
+	if (in->fill && (in->fill->used >= max || in->fill->n >= FS_MAX_EXT))
 		seal_locked(d, in, f);
-	} else if (atomic_load(&d->mem) > d->cfg.mem_limit) {
-		/* Too much buffered in the mount: this writer waits for its data. */
-		seal_locked(d, in, NULL);
-	}
 out:
 	pthread_mutex_unlock(&in->mu);
 	return ret;
@@ -805,12 +833,11 @@ static void schedule(struct fs_data *d, struct fs_file *f, uint64_t from, uint64
 		if (!s)
 			return;
 		if (!s->buf) {
-			if (atomic_load(&d->mem) + rab > d->cfg.mem_limit)
-				return;
-			s->buf = pool_get(&d->rpool);
+			/* Read-ahead shrinks to what the budget leaves after
+			 * room for one write buffer. */
+			s->buf = fs_budget_block(d->mem, FS_BUDGET_READ, d->cfg.wbuf_size);
 			if (!s->buf)
 				return;
-			atomic_fetch_add(&d->mem, rab);
 			atomic_fetch_add(&d->ra_mem, rab);
 		}
 		struct fs_job *j = gd_calloc(1, sizeof(*j));
@@ -864,6 +891,7 @@ int fs_data_read(struct fs_data *d, struct fs_file *f, uint64_t off, size_t len,
 		    off <= f->last_end + FS_SEQ_SLACK);
 	f->started = true;
 	f->last_end = end;
+	f->last_ms = now_ms();
 	if (!seq) {
 		f->window = 0;
 	} else if (f->window < d->cfg.ra_window) {
@@ -982,6 +1010,27 @@ static size_t flush_idle(struct fs_data *d, int flush_ms, bool commit)
 	return n;
 }
 
+/* Gives the read-ahead blocks of files not read for flush_ms back to the
+ * budget (a file left open must not keep them from the writers). f->mu is
+ * only tried: schedule() holds it when it takes d->mu. */
+static void release_idle_slots(struct fs_data *d)
+{
+	const int64_t now = now_ms();
+	pthread_mutex_lock(&d->mu);
+	for (struct fs_file *f = d->files; f; f = f->next) {
+		if (pthread_mutex_trylock(&f->mu) != 0)
+			continue;
+		if (now - f->last_ms >= d->cfg.flush_ms)
+			for (size_t i = 0; i < FS_RA_SLOTS; i++) {
+				struct fs_ra_slot *s = &f->slots[i];
+				if (s->state != SLOT_LOADING && s->pins == 0)
+					slot_release(d, s);
+			}
+		pthread_mutex_unlock(&f->mu);
+	}
+	pthread_mutex_unlock(&d->mu);
+}
+
 static void *timer_main(void *arg)
 {
 	struct fs_data *d = arg;
@@ -999,6 +1048,7 @@ static void *timer_main(void *arg)
 			break;
 		pthread_mutex_unlock(&d->timer_mu);
 		flush_idle(d, d->cfg.flush_ms, false);
+		release_idle_slots(d);
 		pthread_mutex_lock(&d->timer_mu);
 	}
 	pthread_mutex_unlock(&d->timer_mu);
@@ -1018,8 +1068,7 @@ void fs_data_flush_all(struct fs_data *d)
 static void data_teardown(struct fs_data *d)
 {
 	gd_free(d->workers);
-	pool_release(&d->wpool);
-	pool_release(&d->rpool);
+	fs_budget_free(d->mem);
 	pthread_mutex_destroy(&d->mu);
 	pthread_cond_destroy(&d->cv);
 	pthread_mutex_destroy(&d->timer_mu);
@@ -1046,16 +1095,17 @@ int fs_data_new(struct gd_client *gc, struct fs_itable *it, const struct fs_data
 		d->cfg.ra_window = 8;
 	if (d->cfg.ra_window > FS_RA_SLOTS - 2)
 		d->cfg.ra_window = FS_RA_SLOTS - 2;
-	if (!d->cfg.mem_limit)
-		d->cfg.mem_limit = (size_t)1 << 30;
+	if (!d->cfg.mem_budget)
+		d->cfg.mem_budget = (size_t)64 << 20;
 	if (!d->cfg.threads)
 		d->cfg.threads = 4;
 	if (!d->cfg.flush_ms)
 		d->cfg.flush_ms = 1000;
-	atomic_init(&d->mem, 0);
 	atomic_init(&d->ra_mem, 0);
-	pool_init(&d->wpool, d->cfg.wbuf_size);
-	pool_init(&d->rpool, d->cfg.ra_block);
+	if (fs_budget_new(d->cfg.mem_budget, d->cfg.wbuf_size, d->cfg.ra_block, &d->mem)) {
+		gd_free(d);
+		return GD_ENOMEM;
+	}
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
 	pthread_mutex_init(&d->timer_mu, NULL);
@@ -1107,7 +1157,7 @@ void fs_data_free(struct fs_data *d)
 
 void fs_data_mem(struct fs_data *d, size_t *wbuf, size_t *ra)
 {
-	size_t mem = atomic_load(&d->mem);
+	size_t mem = fs_budget_used(d->mem);
 
 	*ra = atomic_load(&d->ra_mem);
 	*wbuf = mem > *ra ? mem - *ra : 0;

@@ -21,7 +21,8 @@ struct fs_data_config {
 	size_t wbuf_size;        /* largest write buffer per inode (8 MiB) */
 	size_t ra_block;         /* read-ahead block (4 MiB) */
 	unsigned ra_window;      /* most blocks prefetched ahead (8) */
-	size_t mem_limit;        /* write buffers + read-ahead of the mount (1 GiB) */
+	size_t mem_budget;       /* write buffers + read-ahead + idle blocks of the
+				  * mount (64 MiB; fs_budget.h) */
 	unsigned threads;        /* worker threads (4) */
 	int flush_ms;            /* an idle write buffer is sent after this (1000) */
 };
@@ -82,7 +83,8 @@ void fs_data_released(struct fs_data *d, struct fs_inode *in);
  * uncommitted writes replace the meta's. */
 void fs_data_attr_overlay(struct fs_inode *in, struct gd_attr *a);
 
-/* Bytes held now by write buffers and by read-ahead slots (any thread). */
+/* Bytes held now by write buffers (idle blocks included) and by read-ahead
+ * slots (any thread). */
 void fs_data_mem(struct fs_data *d, size_t *wbuf, size_t *ra);
 
 #endif

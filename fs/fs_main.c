@@ -54,6 +54,7 @@ static void usage(FILE *out)
 		"                log_level=error|warn|info|debug, log_file=PATH,\n"
 		"                log_format=text|json,\n"
 		"                meta_timeout=MS, write_buffer=SIZE, readahead=SIZE,\n"
+		"                mem_budget=SIZE (write buffers + read-ahead, default 64M),\n"
 		"                io_threads=N, read_ahead_kb=KB,\n"
 		"                key_file=PATH (the cluster key, default\n"
 		"                " GD_CRED_DEFAULT_KEY_FILE "),\n"
@@ -108,7 +109,7 @@ static int is_ignored_opt(const char *o)
 static const char *const own_opts[] = {
 	"attr_timeout", "entry_timeout", "log_level", "log_file", "meta_timeout",
 	"write_buffer", "readahead", "io_threads", "goal", "read_ahead_kb",
-	"key_file", "token_file", "metrics_listen",
+	"key_file", "token_file", "metrics_listen", "mem_budget",
 	"log_format",
 };
 
@@ -435,17 +436,23 @@ int main(int argc, char **argv)
 		goto out_cfg;
 	const char *log_file = gd_config_get(&cfg, "log-file", NULL, NULL);
 	long meta_timeout = 0, io_threads = 0, ra_kb = 0;
-	uint64_t wbuf = 0, ra = 0;
+	uint64_t wbuf = 0, ra = 0, budget = 0;
 	if (get_double(&cfg, "attr-timeout", 1.0, &m.attr_timeout) ||
 	    get_double(&cfg, "entry-timeout", 1.0, &m.entry_timeout) ||
 	    gd_config_get_int(&cfg, "meta-timeout", NULL, 30000, 100, 3600000, &meta_timeout) ||
 	    gd_config_get_int(&cfg, "io-threads", NULL, 4, 1, 64, &io_threads) ||
 	    gd_config_get_int(&cfg, "read-ahead-kb", NULL, 1024, 0, 65536, &ra_kb) ||
 	    gd_config_get_u64(&cfg, "write-buffer", NULL, 8u << 20, &wbuf) ||
-	    gd_config_get_u64(&cfg, "readahead", NULL, 32u << 20, &ra))
+	    gd_config_get_u64(&cfg, "readahead", NULL, 32u << 20, &ra) ||
+	    gd_config_get_u64(&cfg, "mem-budget", NULL, 64u << 20, &budget))
 		goto out_cfg;
 	if (wbuf < (1u << 20) || wbuf > (64u << 20) || ra > (256u << 20)) {
 		fprintf(stderr, "mount.godfs: write_buffer must be 1M..64M, readahead at most 256M\n");
+		goto out_cfg;
+	}
+	/* Room for a write buffer being filled and one being sent. */
+	if (budget < 2 * wbuf || budget > ((uint64_t)64 << 30)) {
+		fprintf(stderr, "mount.godfs: mem_budget must be 2 x write_buffer .. 64G\n");
 		goto out_cfg;
 	}
 	/* The credential is read once, before anything connects; a missing key
@@ -528,6 +535,7 @@ int main(int argc, char **argv)
 		.ra_block = 4u << 20,
 		.ra_window = (unsigned)(ra / (4u << 20)),
 		.threads = (unsigned)io_threads,
+		.mem_budget = (size_t)budget,
 	};
 	if (ra < (4u << 20))
 		dc.ra_window = 1;
