@@ -503,6 +503,10 @@ static int wbuf_add(struct fs_data *d, struct fs_wbuf *b, uint64_t off, const vo
 /* The mount's budget has no room for a write: sends it straight from the
  * writer's bytes, after what this inode buffered before it (so that it lands
  * later), and waits. A failure is kept in the inode as a send's would be.
+ * The borrowed buffer is never published as in->fill: while this thread
+ * waits (in->mu released) another writer could add to it, or a reader, the
+ * timer or fsync could seal and send it after this write returned and
+ * libfuse reused the bytes. It goes straight into busy[] and is sent here.
  * Called and returns with in->mu held. */
 static int write_through(struct fs_data *d, struct fs_inode *in, uint64_t off,
 			 const void *buf, size_t len)
@@ -514,6 +518,8 @@ static int write_through(struct fs_data *d, struct fs_inode *in, uint64_t off,
 		in->fill = NULL;
 	}
 	seal_locked(d, in, NULL);
+	while (!in->werr && (in->nbusy >= FS_MAX_BUSY || busy_overlaps(in, off, off + len)))
+		pthread_cond_wait(&in->cv, &in->mu);
 	if (in->werr)
 		return in->werr;
 	struct fs_wbuf *b = gd_calloc(1, sizeof(*b));
@@ -532,10 +538,12 @@ static int write_through(struct fs_data *d, struct fs_inode *in, uint64_t off,
 	b->lo = off;
 	b->hi = off + len;
 	b->borrowed = true;
-	in->fill = b;
-	in->fill_ms = now_ms();
-	seal_locked(d, in, NULL);
-	return 0;
+	b->seq = ++in->seal_seq;
+	in->busy[in->nbusy++] = b;
+	pthread_mutex_unlock(&in->mu);
+	send_busy(d, in, b);
+	pthread_mutex_lock(&in->mu);
+	return in->werr;
 }
 
 /* Buffers len bytes at off, or at the end of the file with `append`. */
