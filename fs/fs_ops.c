@@ -183,6 +183,20 @@ static void dir_attr_noted(struct fs_mount *m, const struct gd_attr *a)
 	fs_inode_put(m->it, in);
 }
 
+/* A change in the directory that brought no attributes back (rename, link):
+ * what dir_attr_noted kept is older than it, never to be answered. */
+static void dir_attr_forget(struct fs_mount *m, uint64_t mino)
+{
+	struct fs_inode *in = fs_inode_find(m->it, mino);
+
+	if (!in)
+		return;
+	pthread_mutex_lock(&in->mu);
+	in->attr_fresh_until_ms = 0;
+	pthread_mutex_unlock(&in->mu);
+	fs_inode_put(m->it, in);
+}
+
 /* The fresh attributes of a directory (dir_attr_noted), taken once. */
 static bool dir_attr_fresh(struct fs_mount *m, uint64_t mino, struct gd_attr *a)
 {
@@ -387,9 +401,11 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	reply_status(req, gd_ns_rename(m->meta, to_meta(m, parent), name,
-				       to_meta(m, newparent), newname, flags,
-				       gd_client_session(m->gc)));
+	int rc = gd_ns_rename(m->meta, to_meta(m, parent), name, to_meta(m, newparent),
+			      newname, flags, gd_client_session(m->gc));
+	dir_attr_forget(m, to_meta(m, parent));
+	dir_attr_forget(m, to_meta(m, newparent));
+	reply_status(req, rc);
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
@@ -397,6 +413,7 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 	struct fs_mount *m = mnt_of(req);
 	struct gd_attr a;
 	int rc = gd_ns_link(m->meta, to_meta(m, ino), to_meta(m, newparent), newname, &a);
+	dir_attr_forget(m, to_meta(m, newparent));
 	if (rc) {
 		reply_status(req, rc);
 		return;
