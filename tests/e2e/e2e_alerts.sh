@@ -14,7 +14,8 @@
 #   4. chunkd3's data directory, a small tmpfs, filled up with a plain file:
 #      GodfsDiskFull fires for chunkd3.
 #   5. chunkd2 and chunkd3 killed too: the gateway's PUTs fail with 5xx and
-#      GodfsGatewayErrors fires for the gateway.
+#      GodfsGatewayErrors fires for the gateway; with no chunkd left the
+#      file's chunk has no copy: GodfsChunksMissing fires.
 E2E_TIMEOUT=150
 META_ARGS=(--node-dead-ms 2000)
 . "$(dirname "$0")/lib.sh"
@@ -185,4 +186,7 @@ for ((i = 0; i < 120; i++)); do
 done
 wait_firing 5 GodfsGatewayErrors "instance=127.0.0.1:$MM_GW"
 e2e_log "GodfsGatewayErrors firing $(( ($(date +%s%N) - t0) / 1000000 )) ms after the kill, after ${#codes[@]} PUTs answered $(printf '%s\n' "${codes[@]}" | sort | uniq -c | tr -s ' \n' ' ')"
+# Every chunkd is dead now: the goal-3 file's chunk has no live copy left.
+wait_firing 30 GodfsChunksMissing
+e2e_log "GodfsChunksMissing firing $(( ($(date +%s%N) - t0) / 1000000 )) ms after the last chunkd died"
 e2e_alive "$GW_PID" || e2e_fail "the gateway died"
