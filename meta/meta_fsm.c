@@ -74,20 +74,27 @@ void meta_fsm_result_release(struct meta_fsm_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Packs m into res->resp; leaves resp NULL when out of memory. */
-static void pack_reply(struct meta_fsm_result *res, const ProtobufCMessage *m)
+int meta_fsm_result_pack(struct meta_fsm_result *res, const ProtobufCMessage *m)
 {
 	size_t n = protobuf_c_message_get_packed_size(m);
-	uint8_t *buf = gd_malloc(n);
+	uint8_t *buf = gd_malloc(n ? n : 1);
 
 	if (!buf) {
 		res->out_of_memory = true;
-		return;
+		return GD_ENOMEM;
 	}
 	protobuf_c_message_pack(m, buf);
 	gd_free(res->resp);
 	res->resp = buf;
 	res->resp_len = n;
+	return 0;
+}
+
+/* The applies below answer whatever happens: an allocation failure is
+ * res->out_of_memory, which meta_fsm_apply turns into the entry's status. */
+static void pack_reply(struct meta_fsm_result *res, const ProtobufCMessage *m)
+{
+	(void)meta_fsm_result_pack(res, m);
 }
 
 /* A reply with nothing but a status. Every *Resp of wire.proto carries status

@@ -41,6 +41,10 @@ struct meta_fsm_result {
 	struct meta_locks_grants grants;
 };
 void meta_fsm_result_release(struct meta_fsm_result *r);
+/* Packs m into res->resp (replacing what was there): 0, or GD_ENOMEM with
+ * res->out_of_memory set and resp unchanged. The one packer of every apply
+ * and query (meta_fsm.c, meta_token.c, meta_fsm_lock.c). */
+int meta_fsm_result_pack(struct meta_fsm_result *res, const ProtobufCMessage *m);
 
 /* A chunk record, as stored. */
 struct meta_fsm_chunk {

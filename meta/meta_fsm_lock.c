@@ -7,22 +7,6 @@
 
 #define M(name) GODFS__METHOD__M_##name
 
-static int pack(struct meta_fsm_result *res, const ProtobufCMessage *m)
-{
-	size_t n = protobuf_c_message_get_packed_size(m);
-	uint8_t *buf = gd_malloc(n ? n : 1);
-
-	if (!buf) {
-		res->out_of_memory = true;
-		return GD_ENOMEM;
-	}
-	protobuf_c_message_pack(m, buf);
-	gd_free(res->resp);
-	res->resp = buf;
-	res->resp_len = n;
-	return 0;
-}
-
 /* The lock a Lock message names: GD_EINVAL for a kind or type out of range
  * (the table checks the rest). */
 static int from_wire(const Godfs__Lock *r, uint64_t session, struct meta_lock *out)
@@ -71,7 +55,7 @@ int meta_fsm_lock_apply(struct meta_ns_state *st, uint32_t method, uint64_t sess
 	m.has_status = 1;
 	m.has_queued = queued;
 	m.queued = queued;
-	return pack(res, &m.base);
+	return meta_fsm_result_pack(res, &m.base);
 }
 
 int meta_fsm_lock_test(const struct meta_ns_state *st, const Godfs__Lock *r,
@@ -94,7 +78,7 @@ int meta_fsm_lock_test(const struct meta_ns_state *st, const Godfs__Lock *r,
 		m.pid = got.session == session ? got.pid : 0;
 		m.session_id = got.session;
 	}
-	return pack(res, &m.base);
+	return meta_fsm_result_pack(res, &m.base);
 }
 
 int meta_fsm_lock_expire(struct meta_ns_state *st, uint64_t session,

@@ -10,23 +10,6 @@
 
 #define M(name) GODFS__METHOD__M_##name
 
-/* Packs m into res->resp (res->out_of_memory when it cannot). */
-static int pack(struct meta_fsm_result *res, const ProtobufCMessage *m)
-{
-	size_t n = protobuf_c_message_get_packed_size(m);
-	uint8_t *buf = gd_malloc(n ? n : 1);
-
-	if (!buf) {
-		res->out_of_memory = true;
-		return GD_ENOMEM;
-	}
-	protobuf_c_message_pack(m, buf);
-	gd_free(res->resp);
-	res->resp = buf;
-	res->resp_len = n;
-	return 0;
-}
-
 static void fill_info(Godfs__TokenInfo *i, const struct meta_ns_token *t)
 {
 	godfs__token_info__init(i);
@@ -54,7 +37,7 @@ static int reply_token(struct meta_fsm_result *res, const struct meta_ns_token *
 	fill_info(&i, t);
 	m.has_status = 1;
 	m.token = &i;
-	return pack(res, &m.base);
+	return meta_fsm_result_pack(res, &m.base);
 }
 
 int meta_token_create(struct meta_ns_state *st, const Godfs__TokenCreate *r, int64_t now_sec,
@@ -132,7 +115,7 @@ int meta_token_list(const struct meta_ns_state *st, struct meta_fsm_result *res)
 	m.has_status = 1;
 	m.n_tokens = st->n_tokens;
 	m.tokens = ptrs;
-	rc = pack(res, &m.base);
+	rc = meta_fsm_result_pack(res, &m.base);
 out:
 	gd_free(infos);
 	gd_free(ptrs);
