@@ -17,20 +17,10 @@ PIDS=$BASE/pids
 
 log() { echo "[gluster-down $(date +%T)] $*" >&2; }
 
-stop_pid() {   # name, seconds to wait
-    local f=$PIDS/$1.pid pid
-    [ -f "$f" ] || return 0
-    pid=$(cat "$f")
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid"
-        for _ in $(seq 1 $(( $2 * 10 ))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        if kill -0 "$pid" 2>/dev/null; then
-            log "$1 (pid $pid) did not stop in $2 s, sending KILL"
-            kill -KILL "$pid"
-        fi
-        log "stopped $1 (pid $pid)"
-    fi
-    rm -f "$f"
+# stop_gl NAME SECONDS: stop_pid (lib.sh), then the unix socket glusterd
+# gave that process (recorded by gluster-up.sh).
+stop_gl() {
+    stop_pid "$1" "$2"
     if [ -f "$PIDS/$1.sock" ]; then
         s=$(cat "$PIDS/$1.sock")
         case $s in */gluster/*.socket) [ -S "$s" ] && rm -f "$s" ;; esac
@@ -43,12 +33,12 @@ for v in gv3 gv1; do
         umount "$GL_MNT/$v" || umount -l "$GL_MNT/$v"
         log "unmounted $GL_MNT/$v"
     fi
-    stop_pid "mnt-$v" 10      # the client normally exits by itself on unmount
+    stop_gl "mnt-$v" 10      # the client normally exits by itself on unmount
 done
 # self-heal daemon and bricks in parallel (each takes about 2 s to exit)
 for f in "$PIDS"/glustershd.pid "$PIDS"/gv3-*.pid "$PIDS"/gv1-*.pid; do
     [ -e "$f" ] || continue
-    b=${f##*/}; stop_pid "${b%.pid}" 30 &
+    b=${f##*/}; stop_gl "${b%.pid}" 30 &
 done
 wait
-stop_pid glusterd 30
+stop_gl glusterd 30

@@ -97,3 +97,22 @@ bench_any_alive() {
 	done
 	return 1
 }
+
+# stop_pid NAME SECONDS: stops the process recorded in $PIDS/NAME.pid (the
+# caller sets PIDS and log()): SIGTERM, SIGKILL after SECONDS; removes the
+# file. The peers' down scripts use it (never pkill/killall).
+stop_pid() {
+    local f=$PIDS/$1.pid pid
+    [ -f "$f" ] || return 0
+    pid=$(cat "$f")
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid"
+        for _ in $(seq 1 $(( $2 * 10 ))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "$pid" 2>/dev/null; then
+            log "$1 (pid $pid) did not stop in $2 s, sending KILL"
+            kill -KILL "$pid"
+        fi
+        log "stopped $1 (pid $pid)"
+    fi
+    rm -f "$f"
+}

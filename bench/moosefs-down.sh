@@ -13,22 +13,6 @@ MNT=$MFS_MNT
 
 log() { echo "[moosefs-down $(date +%T)] $*" >&2; }
 
-stop_pid() {   # name, seconds to wait
-    local f=$PIDS/$1.pid pid
-    [ -f "$f" ] || return 0
-    pid=$(cat "$f")
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid"
-        for _ in $(seq 1 $(( $2 * 10 ))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        if kill -0 "$pid" 2>/dev/null; then
-            log "$1 (pid $pid) did not stop in $2 s, sending KILL"
-            kill -KILL "$pid"
-        fi
-        log "stopped $1 (pid $pid)"
-    fi
-    rm -f "$f"
-}
-
 if findmnt -n "$MNT" >/dev/null; then
     fusermount3 -u "$MNT" 2>/dev/null || umount "$MNT" || umount -l "$MNT"
     log "unmounted $MNT"
